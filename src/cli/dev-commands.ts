@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { loadClusterConfig, resolveConfigPath } from '../config/index.js';
+import { devDown, devStatus, devUp, formatStatusTable, type DevMode } from '../devcluster/index.js';
+import { UsageError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import { runCommand } from './run-command.js';
+
+interface ModeFlags {
+  docker?: boolean;
+  native?: boolean;
+  config?: string;
+}
+
+function modeOf(flags: ModeFlags): DevMode | undefined {
+  if (flags.docker && flags.native) throw new UsageError('--docker and --native exclude each other');
+  return flags.docker ? 'docker' : flags.native ? 'native' : undefined;
+}
+
+/** `shardline dev up | down | status`: the local cluster. */
+export function registerDevCommands(program: Command, log: Logger): void {
+  const dev = program.command('dev').description('run the local cluster (Docker Compose, or natively without Docker)');
+
+  dev
+    .command('up')
+    .description('install (once), start and wait for every service; starts nothing that is already healthy')
+    .option('--config <file>', 'cluster config (default: $SHARDLINE_CONFIG, else the bundled local cluster)')
+    .option('--docker', 'use Docker Compose')
+    .option('--native', 'run the services natively (no Docker)')
+    .option('--timeout <seconds>', 'health wait per service', '180')
+    .action((flags: ModeFlags & { timeout: string }) =>
+      runCommand(log, async () => {
+        const timeout = Number(flags.timeout);
+        if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
+        const config = loadClusterConfig(resolveConfigPath(flags.config));
+        const t0 = Date.now();
+        const mode = modeOf(flags);
+        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), timeoutMs: timeout * 1000, log });
+        const started = outcomes.filter((o) => o.action === 'started').map((o) => o.name);
+        const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+        log.info({ mode: used, started, seconds: Number(seconds) }, started.length ? 'cluster up' : 'cluster already up, nothing started');
+        process.stdout.write(`${started.length ? `started ${started.join(', ')}` : 'all services already healthy; started nothing'} (${used}, ${seconds} s)\n`);
+      }),
+    );
+
+  dev
+    .command('down')
+    .description('stop exactly the services `dev up` started')
+    .option('--config <file>', 'cluster config')
+    .option('--docker', 'stop the Docker Compose project')
+    .option('--native', 'stop the native processes')
+    .action((flags: ModeFlags) =>
+      runCommand(log, async () => {
+        const config = loadClusterConfig(resolveConfigPath(flags.config));
+        const mode = modeOf(flags);
+        const stopped = (await devDown(config, mode ? { mode } : {})).filter((s) => s.stopped).map((s) => s.name);
+        process.stdout.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing to stop\n');
+      }),
+    );
+
+  dev
+    .command('status')
+    .description('health, version, address and pid of every service')
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print a JSON array, one object per service')
+    .action((flags: { config?: string; json?: boolean }) =>
+      runCommand(log, async () => {
+        const config = loadClusterConfig(resolveConfigPath(flags.config));
+        const rows = await devStatus(config);
+        process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows)}\n`);
+        return rows.every((r) => r.healthy) ? 0 : 3;
+      }),
+    );
+}

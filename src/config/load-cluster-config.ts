@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+import { interpolateEnv } from './env-interpolate.js';
+import { clusterConfigSchema, type ClusterConfig } from './cluster-schema.js';
+import { bundledClusterConfig } from './package-root.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Picks the cluster file: the explicit path, else `$SHARDLINE_CONFIG`, else the bundled
+ * `examples/local-cluster.yaml`.
+ */
+export function resolveConfigPath(explicit: string | undefined, env: Env = process.env): string {
+  const chosen = explicit ?? (env['SHARDLINE_CONFIG'] || undefined) ?? bundledClusterConfig;
+  return path.resolve(chosen);
+}
+
+/** Formats zod issues as `field.path: message` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Validates an already parsed document (after `${ENV}` interpolation) and returns a frozen config.
+ * @throws {ConfigError} `CONFIG_INVALID` naming every offending field.
+ */
+export function parseClusterConfig(document: unknown, env: Env = process.env, source = '(inline)'): ClusterConfig {
+  const interpolated = interpolateEnv(document, env);
+  const result = clusterConfigSchema.safeParse(interpolated);
+  if (!result.success) {
+    throw new ConfigError('CONFIG_INVALID', `invalid cluster config ${source}: ${formatIssues(result.error.issues)}`, {
+      details: { source, fields: result.error.issues.map((i) => i.path.join('.')) },
+    });
+  }
+  return deepFreeze(result.data);
+}
+
+/**
+ * Reads, interpolates and validates a cluster YAML (or JSON) file.
+ *
+ * @example
+ * const config = loadClusterConfig(resolveConfigPath(argv.config));
+ * @throws {ConfigError} `CONFIG_NOT_FOUND`, `CONFIG_INVALID` or `CONFIG_ENV_MISSING`.
+ */
+export function loadClusterConfig(file: string, env: Env = process.env): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `cannot read cluster config ${file}: ${(cause as Error).message}`, { cause });
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true });
+  } catch (cause) {
+    throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML: ${(cause as Error).message}`, { cause });
+  }
+  return parseClusterConfig(document, env, file);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

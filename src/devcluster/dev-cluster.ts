@@ -1,0 +1,73 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ClusterConfig } from '../config/index.js';
+import type { Logger } from '../log/logger.js';
+import { clusterStatus, type ServiceStatus } from './cluster-status.js';
+import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-cluster.js';
+import { nativeDown, nativeUp, type UpOutcome } from './native/native-cluster.js';
+import { createReporter } from './reporter.js';
+import { describeServices } from './service-spec.js';
+import { ensureStateDir, stateDir, type StateDir } from './state-dir.js';
+
+/** How the local cluster runs. */
+export type DevMode = 'docker' | 'native';
+
+/** Options of `shardline dev up`. */
+export interface DevUpOptions {
+  mode?: DevMode;
+  timeoutMs?: number;
+  log: Logger;
+  dir?: StateDir;
+}
+
+function modeFile(dir: StateDir): string {
+  return path.join(dir.run, 'mode');
+}
+
+/** The mode the running cluster was started with, if any. */
+export function recordedMode(dir: StateDir = stateDir()): DevMode | null {
+  const f = modeFile(dir);
+  return existsSync(f) ? (readFileSync(f, 'utf8').trim() as DevMode) : null;
+}
+
+/**
+ * Brings the local cluster up: Docker Compose when an engine answers (or `mode: 'docker'`),
+ * the native path otherwise. Idempotent: healthy services are left alone.
+ */
+export async function devUp(config: ClusterConfig, options: DevUpOptions): Promise<{ mode: DevMode; outcomes: UpOutcome[] }> {
+  const dir = options.dir ?? stateDir();
+  ensureStateDir(dir);
+  const specs = describeServices(config);
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const mode = options.mode ?? recordedMode(dir) ?? ((await dockerEngineAvailable()) ? 'docker' : 'native');
+  if (mode === 'docker') {
+    await dockerUp(specs, timeoutMs);
+    writeFileSync(modeFile(dir), 'docker\n');
+    return { mode, outcomes: specs.map((s) => ({ name: s.name, action: 'started', seconds: 0 })) };
+  }
+  writeFileSync(modeFile(dir), 'native\n');
+  const reporter = createReporter(options.log, specs.map((s) => s.name));
+  const outcomes = await nativeUp(specs, { dir, reporter, timeoutMs });
+  return { mode, outcomes };
+}
+
+/** Stops what `devUp` started: the compose project, or exactly the native processes in the pid files. */
+export async function devDown(config: ClusterConfig, options: { mode?: DevMode; dir?: StateDir } = {}): Promise<{ name: string; stopped: boolean }[]> {
+  const dir = options.dir ?? stateDir();
+  const specs = describeServices(config);
+  const mode = options.mode ?? recordedMode(dir) ?? 'native';
+  let result: { name: string; stopped: boolean }[];
+  if (mode === 'docker') {
+    await dockerDown();
+    result = specs.map((s) => ({ name: s.name, stopped: true }));
+  } else {
+    result = await nativeDown(specs, dir);
+  }
+  rmSync(modeFile(dir), { force: true });
+  return result;
+}
+
+/** Live status of every service in the config. */
+export function devStatus(config: ClusterConfig, dir: StateDir = stateDir()): Promise<ServiceStatus[]> {
+  return clusterStatus(describeServices(config), dir);
+}

@@ -1,0 +1,51 @@
+import path from 'node:path';
+import { packageRoot } from '../../config/index.js';
+import { DevClusterError } from '../../errors/index.js';
+import { openMysqlSession } from '../../net/index.js';
+import { bootstrapAccounts } from '../bootstrap-accounts.js';
+import { run } from '../native/spawn.js';
+import type { ServiceSpec } from '../service-spec.js';
+
+const COMPOSE_FILE = path.join(packageRoot, 'docker-compose.yml');
+const PROJECT = 'shardline';
+
+/** True when a Docker engine answers (the client alone is not enough). */
+export async function dockerEngineAvailable(): Promise<boolean> {
+  try {
+    const info = await Promise.race([
+      run('docker', ['info', '--format', '{{.ServerVersion}}']),
+      new Promise<null>((r) => setTimeout(() => r(null), 5000).unref()),
+    ]);
+    return info !== null && info.code === 0 && info.stdout.trim().length > 0;
+  } catch {
+    return false;
+  }
+}
+
+async function compose(args: string[]): Promise<void> {
+  const result = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', PROJECT, ...args]);
+  if (result.code !== 0) {
+    throw new DevClusterError('DEV_START_FAILED', `docker compose ${args[0]} failed (exit ${result.code}):\n${(result.stderr || result.stdout).trim().split('\n').slice(-30).join('\n')}`);
+  }
+}
+
+/** `dev up --docker`: compose up with health waits, then the same account bootstrap as the native path. */
+export async function dockerUp(specs: readonly ServiceSpec[], timeoutMs: number): Promise<void> {
+  if (!(await dockerEngineAvailable())) {
+    throw new DevClusterError('DEV_DOCKER_UNAVAILABLE', 'no Docker engine answers `docker info`; use `shardline dev up --native`');
+  }
+  await compose(['up', '--detach', '--wait', '--wait-timeout', String(Math.ceil(timeoutMs / 1000))]);
+  for (const spec of specs.filter((s) => s.sql)) {
+    const session = await openMysqlSession({ host: spec.host, port: spec.port, user: 'root', password: '' });
+    try {
+      await bootstrapAccounts(session, spec);
+    } finally {
+      await session.close();
+    }
+  }
+}
+
+/** `dev down --docker`: stops and removes the compose project's containers (volumes are kept). */
+export async function dockerDown(): Promise<void> {
+  await compose(['down']);
+}

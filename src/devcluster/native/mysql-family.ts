@@ -1,0 +1,170 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DevClusterError } from '../../errors/index.js';
+import { openMysqlSession } from '../../net/index.js';
+import { bootstrapAccounts } from '../bootstrap-accounts.js';
+import { probeSql, type Health } from '../health.js';
+import type { ServiceSpec } from '../service-spec.js';
+import type { StateDir } from '../state-dir.js';
+import { installComponent } from './install.js';
+import type { NativeService } from './native-service.js';
+import { run, spawnDetached } from './spawn.js';
+
+interface Launcher {
+  /** The executable to run and the arguments that precede mysqld's own. */
+  command: string;
+  prefix: string[];
+  /** Server options that locate its files (basedir, messages, plugins). */
+  locate: string[];
+}
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The binlog and GTID settings every shard runs with (the CDC worker's preconditions). */
+function replicationFlags(spec: ServiceSpec, dataDir: string): string[] {
+  const common = [
+    `--server-id=${spec.sql!.serverId}`,
+    `--log-bin=${path.join(dataDir, 'binlog')}`,
+    '--binlog-format=ROW',
+    '--binlog-row-image=FULL',
+    '--binlog-row-metadata=FULL',
+  ];
+  return spec.kind === 'mariadb'
+    ? [...common, '--gtid-strict-mode=ON', '--log-slave-updates=ON']
+    : [...common, '--gtid-mode=ON', '--enforce-gtid-consistency=ON'];
+}
+
+/** MySQL (8.0 tarball or 9.7 from Debian sid) and MariaDB (the system's package) servers. */
+export class MysqlFamilyService implements NativeService {
+  readonly logFile: string;
+  private launcher: Launcher | undefined;
+  private readonly dataDir: string;
+  private readonly socket: string;
+
+  constructor(
+    readonly spec: ServiceSpec,
+    private readonly dir: StateDir,
+  ) {
+    this.logFile = path.join(dir.logs, `${spec.name}.log`);
+    this.dataDir = dir.data(spec.name);
+    this.socket = dir.socket(spec.name);
+  }
+
+  async install(): Promise<string[]> {
+    if (this.spec.kind === 'mariadb') {
+      const mariadbd = ['/usr/sbin/mariadbd', '/usr/bin/mariadbd'].find((p) => existsSync(p));
+      if (!mariadbd) {
+        throw new DevClusterError('DEV_INSTALL_FAILED', `${this.spec.name}: MariaDB server binaries not found (Debian: apt-get install mariadb-server)`);
+      }
+      this.launcher = { command: mariadbd, prefix: [], locate: [] };
+      return [];
+    }
+    if (this.spec.plannedVersion.startsWith('9.')) {
+      try {
+        const root = await installComponent('mysql97');
+        const lib = path.join(root, 'usr/lib/x86_64-linux-gnu');
+        this.launcher = {
+          command: path.join(lib, 'ld-linux-x86-64.so.2'),
+          prefix: ['--library-path', lib, path.join(root, 'usr/sbin/mysqld')],
+          locate: [
+            `--basedir=${path.join(root, 'usr')}`,
+            `--lc-messages-dir=${path.join(root, 'usr/share/mysql')}`,
+            `--character-sets-dir=${path.join(root, 'usr/share/mysql/charsets')}`,
+            `--plugin-dir=${path.join(root, 'usr/lib/mysql/plugin')}`,
+          ],
+        };
+        return [];
+      } catch (err) {
+        await this.useMysql80();
+        return [`${this.spec.name}: MySQL ${this.spec.plannedVersion} is not available here, running MySQL 8.0 instead (${(err as Error).message.split('\n').pop()})`];
+      }
+    }
+    await this.useMysql80();
+    return [];
+  }
+
+  private async useMysql80(): Promise<void> {
+    const base = await installComponent('mysql80');
+    this.launcher = {
+      command: path.join(base, 'bin/mysqld'),
+      prefix: [],
+      locate: [`--basedir=${base}`, `--lc-messages-dir=${path.join(base, 'share')}`],
+    };
+  }
+
+  private get l(): Launcher {
+    if (!this.launcher) throw new Error(`${this.spec.name}: install() must run first`);
+    return this.launcher;
+  }
+
+  async version(): Promise<string> {
+    const out = await run(this.l.command, [...this.l.prefix, '--version']);
+    const m = /Ver\s+(\S+)/.exec(out.stdout);
+    return (m?.[1] ?? 'unknown').replace(/-(log|debug)$/, '');
+  }
+
+  async prepare(): Promise<void> {
+    mkdirSync(path.dirname(this.dataDir), { recursive: true });
+    if (existsSync(path.join(this.dataDir, 'mysql'))) return;
+    const user = asRoot ? ['--user=root'] : [];
+    const result =
+      this.spec.kind === 'mariadb'
+        ? await run('mariadb-install-db', [
+            '--no-defaults',
+            `--datadir=${this.dataDir}`,
+            ...user,
+            '--auth-root-authentication-method=normal',
+            '--skip-test-db',
+          ])
+        : await run(this.l.command, [
+            ...this.l.prefix,
+            '--no-defaults',
+            '--initialize-insecure',
+            ...user,
+            ...this.l.locate,
+            `--datadir=${this.dataDir}`,
+            '--innodb-redo-log-capacity=8M',
+            `--log-error=${this.logFile}`,
+          ]);
+    if (result.code !== 0) {
+      throw new DevClusterError('DEV_START_FAILED', `${this.spec.name}: initialising ${this.dataDir} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    }
+  }
+
+  async start(): Promise<number> {
+    const files = path.join(this.dir.root, 'files', this.spec.name);
+    mkdirSync(files, { recursive: true });
+    const args = [
+      ...this.l.prefix,
+      '--no-defaults',
+      ...(asRoot ? ['--user=root'] : []),
+      ...this.l.locate,
+      `--datadir=${this.dataDir}`,
+      `--port=${this.spec.port}`,
+      `--bind-address=${this.spec.host}`,
+      `--socket=${this.socket}`,
+      `--pid-file=${path.join(this.dir.run, `${this.spec.name}.mysqld.pid`)}`,
+      `--log-error=${this.logFile}`,
+      `--secure-file-priv=${files}`,
+      '--performance-schema=OFF',
+      '--innodb-buffer-pool-size=64M',
+      '--max-connections=500',
+      ...(this.spec.kind === 'mysql' ? ['--mysqlx=OFF', '--innodb-redo-log-capacity=8M'] : []),
+      ...replicationFlags(this.spec, this.dataDir),
+    ];
+    return spawnDetached(this.l.command, args, { logFile: this.logFile });
+  }
+
+  ready(): Promise<Health> {
+    return probeSql({ socketPath: this.socket, user: 'root', password: '' });
+  }
+
+  async bootstrap(): Promise<void> {
+    const session = await openMysqlSession({ socketPath: this.socket, user: 'root', password: '' });
+    try {
+      await bootstrapAccounts(session, this.spec);
+    } finally {
+      await session.close();
+    }
+  }
+}

@@ -1,0 +1,196 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { DevClusterError, isShardlineError } from '../../errors/index.js';
+import { probeService } from '../health.js';
+import { tailFile } from '../log-tail.js';
+import { findPortHolder, isSameProcess, processStartTime } from '../process-table.js';
+import type { Reporter } from '../reporter.js';
+import { clearServiceState, liveServiceState, readServiceState, writeServiceState } from '../service-state.js';
+import type { ServiceSpec } from '../service-spec.js';
+import { ensureStateDir, type StateDir } from '../state-dir.js';
+import { stopProcess } from '../stop-process.js';
+import { ElasticsearchService } from './elasticsearch-service.js';
+import { KafkaService } from './kafka-service.js';
+import { MysqlFamilyService } from './mysql-family.js';
+import type { NativeService } from './native-service.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `up` did for each service. */
+export interface UpOutcome {
+  name: string;
+  action: 'started' | 'already-running';
+  seconds: number;
+}
+
+function serviceFor(spec: ServiceSpec, dir: StateDir): NativeService {
+  switch (spec.kind) {
+    case 'mysql':
+    case 'mariadb':
+      return new MysqlFamilyService(spec, dir);
+    case 'kafka':
+      return new KafkaService(spec, dir);
+    case 'elasticsearch':
+      return new ElasticsearchService(spec, dir);
+  }
+}
+
+/** Fails unless every port a service needs is free or held by the process we started for it. */
+function checkPorts(specs: readonly ServiceSpec[], dir: StateDir): void {
+  const problems: string[] = [];
+  for (const spec of specs) {
+    const ours = liveServiceState(dir, spec.name)?.pid;
+    for (const port of [spec.port, ...spec.extraPorts]) {
+      const holder = findPortHolder(port);
+      if (!holder || (ours !== undefined && holder.pid === ours)) continue;
+      const who = holder.pid === null ? 'another process (not visible to us)' : `pid ${holder.pid} (${holder.command ?? 'unknown'})`;
+      problems.push(`port ${port} needed by ${spec.name} is in use by ${who}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new DevClusterError('DEV_PORT_IN_USE', problems.join('; '), { details: { problems } });
+  }
+}
+
+/** Serialises concurrent `dev up`/`dev down` on one state folder. */
+async function withLock<T>(dir: StateDir, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir.run, 'cluster.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, `${process.pid} ${processStartTime(process.pid) ?? ''}`);
+      closeSync(fd);
+      break;
+    } catch {
+      const [pid, start] = readFileSync(lock, 'utf8').split(' ');
+      if (!pid || !isSameProcess(Number(pid), start || null)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new DevClusterError('DEV_START_FAILED', `another shardline dev command (pid ${pid}) holds ${lock}`);
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+async function waitFor(check: () => Promise<{ healthy: boolean; reason?: string }>, timeoutMs: number, alive: () => boolean): Promise<string | null> {
+  const deadline = Date.now() + timeoutMs;
+  let reason = 'no answer';
+  while (Date.now() < deadline) {
+    const h = await check();
+    if (h.healthy) return null;
+    reason = h.reason ?? reason;
+    if (!alive()) return `the process exited (${reason})`;
+    await sleep(300);
+  }
+  return `not healthy after ${Math.round(timeoutMs / 1000)} s (${reason})`;
+}
+
+async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter, timeoutMs: number): Promise<UpOutcome> {
+  const { spec } = service;
+  const t0 = Date.now();
+  const secs = () => (Date.now() - t0) / 1000;
+  const live = liveServiceState(dir, spec.name);
+  if (live) {
+    if ((await probeService(spec)).healthy) {
+      reporter.update(spec.name, `already running (pid ${live.pid})`, 'ok');
+      return { name: spec.name, action: 'already-running', seconds: secs() };
+    }
+    reporter.update(spec.name, `pid ${live.pid} is running, waiting for health`);
+    const failure = await waitFor(() => probeService(spec), timeoutMs, () => isSameProcess(live.pid, live.startTime));
+    if (failure) throw unhealthy(service, failure);
+    reporter.update(spec.name, `healthy (pid ${live.pid})`, 'ok');
+    return { name: spec.name, action: 'already-running', seconds: secs() };
+  }
+  clearServiceState(dir, spec.name);
+  reporter.update(spec.name, 'installing');
+  for (const w of await service.install()) reporter.warn(w);
+  const version = await service.version();
+  reporter.update(spec.name, `preparing ${spec.kind} ${version}`);
+  let pid: number;
+  try {
+    await service.prepare();
+    reporter.update(spec.name, `starting ${spec.kind} ${version}`);
+    pid = await service.start();
+  } catch (err) {
+    throw unhealthy(service, err instanceof Error ? err.message : String(err), 'DEV_START_FAILED');
+  }
+  const startTime = processStartTime(pid);
+  writeServiceState(dir, { name: spec.name, pid, startTime, version, startedAt: new Date().toISOString() });
+  const alive = () => isSameProcess(pid, startTime);
+  const notReady = await waitFor(() => service.ready(), timeoutMs, alive);
+  if (notReady) throw unhealthy(service, notReady);
+  await service.bootstrap();
+  const failure = await waitFor(() => probeService(spec), Math.min(timeoutMs, 30_000), alive);
+  if (failure) throw unhealthy(service, failure);
+  reporter.update(spec.name, `${spec.kind} ${version} healthy on ${spec.host}:${spec.port} in ${secs().toFixed(1)} s (pid ${pid})`, 'ok');
+  return { name: spec.name, action: 'started', seconds: secs() };
+}
+
+function unhealthy(service: NativeService, why: string, code: 'DEV_UNHEALTHY' | 'DEV_START_FAILED' = 'DEV_UNHEALTHY'): DevClusterError {
+  const tail = tailFile(service.logFile, 30);
+  return new DevClusterError(code, `${service.spec.name}: ${why}\n--- last lines of ${service.logFile} ---\n${tail || '(empty)'}`, {
+    details: { service: service.spec.name, log: service.logFile },
+  });
+}
+
+/**
+ * Starts every service that is not already running and healthy, in parallel, and waits for
+ * health. On any failure the services this call started are stopped again, so nothing is left
+ * half-started, and the error carries the failing service's log tail.
+ */
+export async function nativeUp(
+  specs: readonly ServiceSpec[],
+  options: { dir: StateDir; reporter: Reporter; timeoutMs: number },
+): Promise<UpOutcome[]> {
+  const { dir, reporter, timeoutMs } = options;
+  ensureStateDir(dir);
+  return withLock(dir, timeoutMs, async () => {
+    checkPorts(specs, dir);
+    const services = specs.map((s) => serviceFor(s, dir));
+    const before = new Set(specs.filter((s) => liveServiceState(dir, s.name)).map((s) => s.name));
+    const results = await Promise.allSettled(services.map((svc) => bringUp(svc, dir, reporter, timeoutMs)));
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ spec: specs[i]!, error: r.reason as unknown }] : []));
+    for (const f of failures) reporter.update(f.spec.name, 'failed', 'fail');
+    if (failures.length === 0) {
+      reporter.close();
+      return results.map((r) => (r as PromiseFulfilledResult<UpOutcome>).value);
+    }
+    reporter.update('cluster', 'stopping what this run started');
+    await stopNative(specs.filter((s) => !before.has(s.name)), dir);
+    reporter.close();
+    const first = failures[0]!.error;
+    if (isShardlineError(first) && failures.length === 1) throw first;
+    throw new DevClusterError(
+      isShardlineError(first) ? first.code : 'DEV_START_FAILED',
+      failures.map((f) => (f.error instanceof Error ? f.error.message : String(f.error))).join('\n\n'),
+      { cause: first },
+    );
+  });
+}
+
+/** Stops exactly the processes recorded in the state folder (and only if still the same process). */
+export async function stopNative(specs: readonly ServiceSpec[], dir: StateDir): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
+  return Promise.all(
+    specs.map(async (spec) => {
+      const state = readServiceState(dir, spec.name);
+      if (!state) return { name: spec.name, stopped: false, killed: false };
+      const running = isSameProcess(state.pid, state.startTime);
+      const killed = running ? await stopProcess(state.pid, state.startTime) : false;
+      clearServiceState(dir, spec.name);
+      return { name: spec.name, stopped: running, killed };
+    }),
+  );
+}
+
+/** `dev down` for the native path, under the cluster lock. */
+export async function nativeDown(specs: readonly ServiceSpec[], dir: StateDir): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
+  ensureStateDir(dir);
+  return withLock(dir, 120_000, () => stopNative(specs, dir));
+}

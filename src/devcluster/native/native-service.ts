@@ -1,0 +1,21 @@
+import type { Health } from '../health.js';
+import type { ServiceSpec } from '../service-spec.js';
+
+/** How the native path installs, initialises, starts and readies one service. */
+export interface NativeService {
+  readonly spec: ServiceSpec;
+  /** The file whose tail explains a failure. */
+  readonly logFile: string;
+  /** Installs (or finds cached) binaries; returns warnings worth showing. */
+  install(): Promise<string[]>;
+  /** The exact version the installed binaries report. */
+  version(): Promise<string>;
+  /** Initialises the data directory on first use; a no-op afterwards. */
+  prepare(): Promise<void>;
+  /** Starts the process detached and returns its pid. */
+  start(): Promise<number>;
+  /** Whether the process accepts work (before accounts exist). */
+  ready(): Promise<Health>;
+  /** One-time set-up after it is ready (accounts, databases); idempotent. */
+  bootstrap(): Promise<void>;
+}

@@ -1,0 +1,84 @@
+import type { ClusterConfig } from '../config/index.js';
+
+/** What a dev-cluster service is. */
+export type ServiceKind = 'mysql' | 'mariadb' | 'kafka' | 'elasticsearch';
+/** What a dev-cluster service is for. */
+export type ServiceRole = 'shard' | 'archive' | 'kafka' | 'search';
+
+/** One service of the local cluster, derived from the cluster config. */
+export interface ServiceSpec {
+  name: string;
+  kind: ServiceKind;
+  role: ServiceRole;
+  /** The version the native path installs (`8.0`, `9.7`, `10.11`, `4.1.2`, `8.19.21`). */
+  plannedVersion: string;
+  host: string;
+  port: number;
+  /** Other ports the service binds (Kafka's controller, ES transport). */
+  extraPorts: number[];
+  /** MySQL-protocol only. */
+  sql?: {
+    user: string;
+    password: string;
+    serverId: number;
+    replication?: { user: string; password: string };
+    database?: string;
+  };
+  /** Elasticsearch only. */
+  url?: string;
+}
+
+const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;
+
+/** The cluster's services in start order: shards, archive, Kafka, Elasticsearch. */
+export function describeServices(config: ClusterConfig): ServiceSpec[] {
+  const shards: ServiceSpec[] = config.instances.map((inst) => ({
+    name: inst.name,
+    kind: inst.flavour,
+    role: 'shard',
+    plannedVersion: inst.dev?.version ?? DEFAULT_VERSION[inst.flavour],
+    host: inst.host,
+    port: inst.port,
+    extraPorts: [],
+    sql: { user: inst.user, password: inst.password, serverId: inst.serverId, replication: inst.replication },
+  }));
+  const a = config.archive;
+  const archive: ServiceSpec = {
+    name: a.name,
+    kind: 'mysql',
+    role: 'archive',
+    plannedVersion: a.dev?.version ?? '8.0',
+    host: a.host,
+    port: a.port,
+    extraPorts: [],
+    sql: { user: a.user, password: a.password, serverId: a.serverId ?? 100, database: a.database },
+  };
+  const [firstBroker] = config.kafka.brokers;
+  const [kHost, kPort] = splitHostPort(firstBroker ?? '127.0.0.1:9092');
+  const kafka: ServiceSpec = {
+    name: 'kafka',
+    kind: 'kafka',
+    role: 'kafka',
+    plannedVersion: config.kafka.dev?.version ?? '4.1.2',
+    host: kHost,
+    port: kPort,
+    extraPorts: [config.kafka.dev?.controllerPort ?? 9093],
+  };
+  const esUrl = new URL(config.elasticsearch.node);
+  const search: ServiceSpec = {
+    name: 'elasticsearch',
+    kind: 'elasticsearch',
+    role: 'search',
+    plannedVersion: config.elasticsearch.dev?.version ?? '8.19.21',
+    host: esUrl.hostname,
+    port: Number(esUrl.port || 9200),
+    extraPorts: [config.elasticsearch.dev?.transportPort ?? 9300],
+    url: config.elasticsearch.node.replace(/\/+$/, ''),
+  };
+  return [...shards, archive, kafka, search];
+}
+
+function splitHostPort(value: string): [string, number] {
+  const i = value.lastIndexOf(':');
+  return [value.slice(0, i), Number(value.slice(i + 1))];
+}

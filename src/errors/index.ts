@@ -1,0 +1,8 @@
+export {
+  ShardlineError,
+  ConfigError,
+  DevClusterError,
+  UsageError,
+  isShardlineError,
+} from './shardline-error.js';
+export type { ErrorCode, ShardlineErrorOptions } from './shardline-error.js';

@@ -1,0 +1,50 @@
+import mysql from 'mysql2/promise';
+
+/** Where and how to open one MySQL-protocol connection. */
+export interface MysqlEndpoint {
+  host?: string;
+  port?: number;
+  /** Unix socket path; wins over host/port. */
+  socketPath?: string;
+  user: string;
+  password: string;
+  database?: string;
+  connectTimeoutMs?: number;
+}
+
+/** A single administrative connection: plain statements, bound values, explicit close. */
+export interface MysqlSession {
+  /** Runs one statement with bound values and returns its rows (or the OK packet). */
+  query<T = Record<string, unknown>>(sql: string, values?: readonly unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens one connection (no pool) for administration and checks: cluster bootstrap, health
+ * probes, smoke tests. Application traffic goes through the router's pools instead.
+ */
+export async function openMysqlSession(endpoint: MysqlEndpoint): Promise<MysqlSession> {
+  const connection = await mysql.createConnection({
+    ...(endpoint.socketPath ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port }),
+    user: endpoint.user,
+    password: endpoint.password,
+    database: endpoint.database,
+    connectTimeout: endpoint.connectTimeoutMs ?? 5000,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    multipleStatements: false,
+  });
+  connection.on('error', () => {
+    /* a dropped admin connection surfaces on the next query */
+  });
+  return {
+    async query<T>(sql: string, values: readonly unknown[] = []): Promise<T[]> {
+      const [rows] = await connection.query(sql, values as unknown[]);
+      return (Array.isArray(rows) ? rows : [rows]) as T[];
+    },
+    async close(): Promise<void> {
+      await connection.end().catch(() => connection.destroy());
+    },
+  };
+}
