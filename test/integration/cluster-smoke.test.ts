@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { Client as EsClient } from '@elastic/elasticsearch';
+import { Kafka, logLevel } from 'kafkajs';
+import { openMysqlSession } from '../../src/net/index.js';
+import { devStatusJson, shardline, testConfig } from '../support/cluster.js';
+
+const config = testConfig();
+const status = devStatusJson();
+
+describe('dev status --json', () => {
+  it('lists every service healthy with the contract fields', () => {
+    expect(status.map((s) => s.name)).toEqual([...config.instances.map((i) => i.name), config.archive.name, 'kafka', 'elasticsearch']);
+    for (const row of status) {
+      expect(Object.keys(row).sort()).toEqual(['healthy', 'host', 'kind', 'name', 'pid', 'port', 'role', 'version']);
+      expect(row.healthy).toBe(true);
+      expect(['mysql', 'mariadb', 'kafka', 'elasticsearch']).toContain(row.kind);
+      expect(['shard', 'archive', 'kafka', 'search']).toContain(row.role);
+      expect(row.version).toMatch(/^\d+\.\d+/);
+    }
+  });
+
+  it('a second dev up starts nothing and keeps the same processes', () => {
+    const out = shardline('dev', 'up');
+    expect(out).toMatch(/all services already healthy; started nothing/);
+    expect(devStatusJson().map((s) => s.pid)).toEqual(status.map((s) => s.pid));
+  });
+});
+
+describe.each(config.instances.map((i) => [i.name, i] as const))('shard instance %s', (_name, inst) => {
+  const expected = status.find((s) => s.name === inst.name)!;
+
+  it('reports its flavour, version and the binlog settings CDC needs', async () => {
+    const session = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+    try {
+      const [row] = await session.query<Record<string, string | number>>(
+        'SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata, @@server_id AS server_id',
+      );
+      expect(/mariadb/i.test(String(row!['version']))).toBe(inst.flavour === 'mariadb');
+      expect(String(row!['version']).startsWith(expected.version)).toBe(true);
+      if (expected.pid !== null && inst.dev) expect(String(row!['version']).startsWith(`${inst.dev.version}.`)).toBe(true);
+      expect(Number(row!['log_bin'])).toBe(1);
+      expect(row!['format']).toBe('ROW');
+      expect(row!['image']).toBe('FULL');
+      expect(row!['metadata']).toBe('FULL');
+      expect(Number(row!['server_id'])).toBe(inst.serverId);
+      if (inst.flavour === 'mysql') {
+        const [gtid] = await session.query<Record<string, string>>('SELECT @@gtid_mode AS mode, @@enforce_gtid_consistency AS enforce');
+        expect(gtid).toEqual({ mode: 'ON', enforce: 'ON' });
+      } else {
+        const [gtid] = await session.query<Record<string, string | number>>('SELECT @@gtid_strict_mode AS strict');
+        expect(Number(gtid!['strict'])).toBe(1);
+      }
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('lets the replication account read binlog coordinates', async () => {
+    const session = await openMysqlSession({ host: inst.host, port: inst.port, ...inst.replication });
+    try {
+      const statusSql = inst.flavour === 'mariadb' || expected.version.startsWith('8.0') ? 'SHOW MASTER STATUS' : 'SHOW BINARY LOG STATUS';
+      const [coords] = await session.query<Record<string, unknown>>(statusSql);
+      expect(String(coords!['File'])).toMatch(/^binlog\.\d{6}$/);
+      expect(Number(coords!['Position'])).toBeGreaterThan(0);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('archive', () => {
+  it('accepts a write and returns it', async () => {
+    const a = config.archive;
+    const session = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
+    try {
+      await session.query('CREATE TABLE IF NOT EXISTS smoke_test (id VARCHAR(64) PRIMARY KEY, note VARCHAR(100) NOT NULL)');
+      const id = randomUUID();
+      await session.query('INSERT INTO smoke_test (id, note) VALUES (?, ?)', [id, 'archived']);
+      expect(await session.query('SELECT note FROM smoke_test WHERE id = ?', [id])).toEqual([{ note: 'archived' }]);
+      await session.query('DELETE FROM smoke_test WHERE id = ?', [id]);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('kafka', () => {
+  it('round-trips a message through a new topic', async () => {
+    const kafka = new Kafka({ clientId: 'shardline-smoke', brokers: [...config.kafka.brokers], logLevel: logLevel.NOTHING });
+    const topic = `shardline.smoke.${randomUUID()}`;
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    const consumer = kafka.consumer({ groupId: `smoke-${randomUUID()}` });
+    try {
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+      await producer.connect();
+      const value = `hello ${randomUUID()}`;
+      await producer.send({ topic, messages: [{ key: 'k', value }] });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      const received = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no message within 30 s')), 30_000);
+        void consumer.run({
+          eachMessage: async ({ message }) => {
+            clearTimeout(timer);
+            resolve(message.value!.toString());
+          },
+        });
+      });
+      expect(received).toBe(value);
+      await admin.deleteTopics({ topics: [topic] });
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+});
+
+describe('elasticsearch', () => {
+  it('indexes a document and finds it', async () => {
+    const es = new EsClient({ node: config.elasticsearch.node });
+    const index = `shardline-smoke-${randomUUID()}`;
+    try {
+      await es.indices.create({ index, settings: { number_of_shards: 1, number_of_replicas: 0 } });
+      await es.index({ index, id: '1', document: { name: 'Ada Lovelace', uid: '42' }, refresh: true });
+      const found = await es.search<{ name: string }>({ index, query: { match: { name: 'lovelace' } } });
+      expect(found.hits.hits.map((h) => h._source?.name)).toEqual(['Ada Lovelace']);
+    } finally {
+      await es.indices.delete({ index }, { ignore: [404] });
+      await es.close();
+    }
+  });
+});

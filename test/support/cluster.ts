@@ -1,0 +1,23 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { bundledClusterConfig, loadClusterConfig, packageRoot, type ClusterConfig } from '../../src/config/index.js';
+import type { ServiceStatus } from '../../src/devcluster/index.js';
+
+/** The cluster config every integration test reads (the same file as the dev cluster and demo). */
+export function testConfig(): ClusterConfig {
+  return loadClusterConfig(process.env['SHARDLINE_CONFIG'] || bundledClusterConfig);
+}
+
+/** Runs the built CLI and returns its stdout; throws with stderr on a non-zero exit. */
+export function shardline(...args: string[]): string {
+  return execFileSync(process.execPath, [path.join(packageRoot, 'dist', 'cli', 'main.js'), ...args], {
+    cwd: packageRoot,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** `shardline dev status --json`. */
+export function devStatusJson(): ServiceStatus[] {
+  return JSON.parse(shardline('dev', 'status', '--json')) as ServiceStatus[];
+}

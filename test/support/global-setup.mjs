@@ -1,0 +1,5 @@
+import { ensureCluster } from './cluster-control.mjs';
+
+export default function globalSetup() {
+  ensureCluster();
+}

@@ -1,0 +1,5 @@
+import { releaseCluster } from './cluster-control.mjs';
+
+export default function globalTeardown() {
+  releaseCluster();
+}
