@@ -20,7 +20,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
         process.stdout.write(`\n${formatStatusTable(rows)}\n`);
         const sick = rows.filter((r) => !r.healthy).map((r) => r.name);
         if (sick.length) throw new DevClusterError('DEV_UNHEALTHY', `not healthy: ${sick.join(', ')}`);
-        process.stdout.write(`\nall ${rows.length} services healthy. Stop them with: npx shardline dev down\n`);
+        process.stdout.write(`\nall ${rows.length} services healthy. Stop them with: npm run dev:down\n`);
       }),
     );
 }

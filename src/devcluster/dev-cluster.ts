@@ -4,7 +4,7 @@ import type { ClusterConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { clusterStatus, type ServiceStatus } from './cluster-status.js';
 import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-cluster.js';
-import { nativeDown, nativeUp, type UpOutcome } from './native/native-cluster.js';
+import { nativeDown, nativeUp, type UpOutcome } from './local/native-cluster.js';
 import { createReporter } from './reporter.js';
 import { describeServices } from './service-spec.js';
 import { ensureStateDir, stateDir, type StateDir } from './state-dir.js';

@@ -32,7 +32,7 @@ export function isSameProcess(pid: number, startTime: string | null): boolean {
 export function findPortHolder(port: number): { pid: number | null; command: string | null } | null {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(table, 'utf8');
     } catch {

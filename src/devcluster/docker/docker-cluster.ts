@@ -3,7 +3,7 @@ import { packageRoot } from '../../config/index.js';
 import { DevClusterError } from '../../errors/index.js';
 import { openMysqlSession } from '../../net/index.js';
 import { bootstrapAccounts } from '../bootstrap-accounts.js';
-import { run } from '../native/spawn.js';
+import { run } from '../local/spawn.js';
 import type { ServiceSpec } from '../service-spec.js';
 
 const COMPOSE_FILE = path.join(packageRoot, 'docker-compose.yml');
