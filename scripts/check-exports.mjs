@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const expected = {
-  '.': ['ShardlineError', 'loadClusterConfig', 'resolveConfigPath', 'isShardlineError'],
+  '.': ['createRouter', 'ShardlineError', 'RoutingError', 'InvalidUidError', 'loadClusterConfig', 'resolveConfigPath', 'isShardlineError'],
   './config': ['clusterConfigSchema', 'loadClusterConfig'],
 };
 let failures = 0;

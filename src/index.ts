@@ -2,10 +2,27 @@
  * shardline: sharded MySQL data access with change data capture.
  *
  * @example
- * import { loadClusterConfig, resolveConfigPath, ShardlineError } from 'shardline';
- * const config = loadClusterConfig(resolveConfigPath(undefined));
+ * import { createRouter, ShardlineError } from 'shardline';
+ * const router = await createRouter(process.env.SHARDLINE_CONFIG ?? 'cluster.yaml');
+ * const [user] = await router.select('SELECT name FROM users WHERE uid = ?', [42n]);
  */
-export { ShardlineError, ConfigError, DevClusterError, UsageError, isShardlineError } from './errors/index.js';
+export { createRouter } from './router/index.js';
+export type { CreateRouterOptions, Router, ShardSession, Transaction, QueryOptions, Explain, InstanceHealth, Row, RouterResult, WriteResult, SqlParam, Uid } from './router/index.js';
+export {
+  ShardlineError,
+  ConfigError,
+  DevClusterError,
+  UsageError,
+  InvalidUidError,
+  SqlParseError,
+  RoutingError,
+  ShardUnavailableError,
+  QueryError,
+  MigrationError,
+  isShardlineError,
+} from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';
 export { loadClusterConfig, parseClusterConfig, resolveConfigPath, clusterConfigSchema } from './config/index.js';
-export type { ClusterConfig, InstanceConfig, ArchiveConfig } from './config/index.js';
+export type { ClusterConfig, InstanceConfig, ArchiveConfig, ShardingConfig, PoolConfig } from './config/index.js';
+export { Topology, canonicalUid, crc32Hasher } from './shard/index.js';
+export type { ShardLocation, UidHasher } from './shard/index.js';

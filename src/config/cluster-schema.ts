@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { poolSchema, shardingSchema } from './sharding-schema.js';
 
 const name = z
   .string()
@@ -85,6 +86,8 @@ export const clusterConfigSchema = z
     archive: archiveSchema,
     kafka: kafkaSchema,
     elasticsearch: elasticsearchSchema,
+    sharding: shardingSchema.default(() => shardingSchema.parse({})),
+    pool: poolSchema.default(() => poolSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -115,7 +118,42 @@ export const clusterConfigSchema = z
     if (endpoints.has(`${cfg.archive.host}:${cfg.archive.port}`)) {
       ctx.addIssue({ code: 'custom', path: ['archive', 'port'], message: 'the archive must not share a server with a shard instance' });
     }
+    checkShardMap(cfg, names, ctx);
   });
+
+function checkShardMap(
+  cfg: { sharding: { shards: number; map?: { ranges: { from: number; to: number; instance: string }[] } | undefined; tables: Record<string, unknown>; broadcast: string[] } },
+  names: Map<string, number>,
+  ctx: z.RefinementCtx,
+): void {
+  const { shards, map, tables, broadcast } = cfg.sharding;
+  for (const name of broadcast) {
+    if (name in tables) ctx.addIssue({ code: 'custom', path: ['sharding', 'broadcast'], message: `table "${name}" cannot be both sharded and broadcast` });
+  }
+  if (!map) {
+    if (shards < names.size) ctx.addIssue({ code: 'custom', path: ['sharding', 'shards'], message: `${shards} shards cannot be spread over ${names.size} instances` });
+    return;
+  }
+  const owner = new Array<number>(shards).fill(-1);
+  map.ranges.forEach((range, i) => {
+    if (!names.has(range.instance)) {
+      ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges', i, 'instance'], message: `unknown instance "${range.instance}"` });
+    }
+    if (range.to >= shards) {
+      ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges', i, 'to'], message: `shard ${range.to} is out of range 0..${shards - 1}` });
+      return;
+    }
+    for (let s = range.from; s <= range.to; s++) {
+      if (owner[s] !== -1) {
+        ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges', i], message: `shard ${s} is also in ranges.${owner[s]}` });
+        return;
+      }
+      owner[s] = i;
+    }
+  });
+  const missing = owner.indexOf(-1);
+  if (missing !== -1) ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges'], message: `shard ${missing} is not mapped to any instance` });
+}
 
 /** A validated cluster configuration. */
 export type ClusterConfig = z.infer<typeof clusterConfigSchema>;

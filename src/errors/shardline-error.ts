@@ -13,6 +13,22 @@ export type ErrorCode =
   | 'DEV_UNHEALTHY'
   | 'DEV_DOCKER_UNAVAILABLE'
   | 'DEV_STOP_FAILED'
+  | 'INVALID_UID'
+  | 'UNKNOWN_TABLE'
+  | 'SQL_PARSE'
+  | 'SQL_MULTIPLE_STATEMENTS'
+  | 'SQL_UNSUPPORTED'
+  | 'SQL_PARAM_COUNT'
+  | 'SHARD_KEY_MISSING'
+  | 'SHARD_MISMATCH'
+  | 'CROSS_SHARD_TRANSACTION'
+  | 'POOL_EXHAUSTED'
+  | 'POOL_TIMEOUT'
+  | 'SHARD_UNAVAILABLE'
+  | 'QUERY_FAILED'
+  | 'ROUTER_CLOSED'
+  | 'MIGRATION_INVALID'
+  | 'MIGRATION_FAILED'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
@@ -49,6 +65,48 @@ export class ConfigError extends ShardlineError {}
 
 /** The local development cluster could not be installed, started, checked or stopped. */
 export class DevClusterError extends ShardlineError {}
+
+/** A UID that is not an integer in 0 … 2^64−1 written canonically. */
+export class InvalidUidError extends ShardlineError {
+  constructor(message: string, options: ShardlineErrorOptions = {}) {
+    super('INVALID_UID', message, options);
+  }
+}
+
+/** SQL text the router cannot parse, or several statements in one string. */
+export class SqlParseError extends ShardlineError {
+  /** 0-based offset in the SQL text where parsing failed. */
+  readonly offset: number;
+  readonly line: number;
+  readonly column: number;
+
+  constructor(
+    code: 'SQL_PARSE' | 'SQL_MULTIPLE_STATEMENTS',
+    message: string,
+    position: { offset: number; line: number; column: number },
+    options: ShardlineErrorOptions = {},
+  ) {
+    super(code, message, { ...options, details: { ...position, ...(options.details ?? {}) } });
+    this.offset = position.offset;
+    this.line = position.line;
+    this.column = position.column;
+  }
+}
+
+/**
+ * A statement the router refuses to run as asked: unknown table, no shard key without
+ * `scatter: true`, a cross-shard statement in a transaction, an unsupported shape.
+ */
+export class RoutingError extends ShardlineError {}
+
+/** An instance cannot serve now (pool exhausted or timed out, breaker open, server gone). */
+export class ShardUnavailableError extends ShardlineError {}
+
+/** The server rejected a statement; carries the server's errno and SQLSTATE. */
+export class QueryError extends ShardlineError {}
+
+/** A migration file is malformed, or applying it failed. */
+export class MigrationError extends ShardlineError {}
 
 /** The command line was used wrongly. */
 export class UsageError extends ShardlineError {

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,47}$/, 'a plain SQL identifier (letters, digits, underscore)');
+
+/** One contiguous range of logical shards held by one physical instance. */
+export const shardRangeSchema = z
+  .object({
+    from: z.number().int().min(0),
+    to: z.number().int().min(0),
+    instance: z.string().min(1),
+  })
+  .strict()
+  .refine((r) => r.from <= r.to, { message: 'from must not exceed to' });
+
+/**
+ * The versioned shard map. Resharding publishes a new version that moves ranges between
+ * instances; the hash (uid → shard) never changes.
+ */
+export const shardMapSchema = z
+  .object({
+    version: z.number().int().min(1),
+    ranges: z.array(shardRangeSchema).min(1),
+  })
+  .strict();
+
+/** A sharded logical table and the column that holds its shard key. */
+export const shardedTableSchema = z.object({ shardKey: identifier }).strict();
+
+/** How logical names become physical ones. */
+export const namingSchema = z
+  .object({
+    /** Database of a shard; `{db}` is floor(shard × databases ÷ shards), `{db:02}` zero-pads it. */
+    database: z.string().default('app_{db:02}'),
+    /** Physical table; `{table}` is the logical name, `{shard:04}` the zero-padded shard. */
+    table: z.string().default('{table}_{shard:04}'),
+    /** The database that holds broadcast tables on every instance. */
+    broadcastDatabase: identifier.default('app_global'),
+    /** The database on every instance where shardline keeps its own bookkeeping (migrations). */
+    metaDatabase: identifier.default('shardline_meta'),
+  })
+  .strict();
+
+/** The sharding layout: shard count, hash, map, naming and logical tables. */
+export const shardingSchema = z
+  .object({
+    shards: z.number().int().min(1).max(65536).default(1024),
+    hash: z.enum(['crc32']).default('crc32'),
+    /** Logical databases in all; default 4 per instance. Keep it fixed once data exists. */
+    databases: z.number().int().min(1).optional(),
+    naming: namingSchema.default({ database: 'app_{db:02}', table: '{table}_{shard:04}', broadcastDatabase: 'app_global', metaDatabase: 'shardline_meta' }),
+    /** Default: the shards split evenly across the instances in config order, version 1. */
+    map: shardMapSchema.optional(),
+    tables: z.record(identifier, shardedTableSchema).default({}),
+    broadcast: z.array(identifier).default([]),
+  })
+  .strict();
+
+/** Pool settings applied to every instance's connection pool. */
+export const poolSchema = z
+  .object({
+    min: z.number().int().min(0).default(0),
+    max: z.number().int().min(1).default(16),
+    acquireTimeoutMs: z.number().int().min(1).default(5000),
+    maxWaitingClients: z.number().int().min(0).default(1000),
+    idleTimeoutMs: z.number().int().min(1000).default(30000),
+    queryTimeoutMs: z.number().int().min(1).default(30000),
+  })
+  .strict()
+  .refine((p) => p.min <= p.max, { message: 'min must not exceed max' });
+
+export type ShardingConfig = z.infer<typeof shardingSchema>;
+export type PoolConfig = z.infer<typeof poolSchema>;

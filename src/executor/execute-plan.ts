@@ -1,0 +1,64 @@
+import { QueryError, ShardUnavailableError, isShardlineError } from '../errors/index.js';
+import type { QueryOutcome, ServerErrorInfo } from '../net/index.js';
+import type { RoutePlan, RouteTarget } from '../sql/index.js';
+import { mergeResults, type RouterResult } from './merge-results.js';
+
+/** Runs one physical statement on one instance (a pool borrow, or a pinned connection). */
+export type RunOnInstance = (instance: string, sql: string, params: readonly unknown[]) => Promise<QueryOutcome>;
+
+const RETRIABLE_ERRNO = new Set([1205, 1213]);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'EHOSTUNREACH']);
+
+/** Wraps a driver error into the error hierarchy, naming the instance and shards. */
+export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance' | 'shards'>): Error {
+  if (isShardlineError(err)) return err;
+  const e = err as Error & ServerErrorInfo;
+  const where = `instance ${target.instance}${target.shards.length === 1 ? ` (shard ${target.shards[0]})` : target.shards.length ? ` (${target.shards.length} shards)` : ''}`;
+  if ((e.code && CONNECTION_CODES.has(e.code)) || (e.fatal && !e.errno)) {
+    return new ShardUnavailableError('SHARD_UNAVAILABLE', `${where} is unavailable: ${e.message}`, {
+      retriable: true,
+      cause: err,
+      details: { instance: target.instance, code: e.code },
+    });
+  }
+  return new QueryError('QUERY_FAILED', `${where}: ${e.message}`, {
+    retriable: e.errno !== undefined && RETRIABLE_ERRNO.has(e.errno),
+    cause: err,
+    details: { instance: target.instance, errno: e.errno, sqlState: e.sqlState, code: e.code },
+  });
+}
+
+/**
+ * Executes a plan: instances in parallel, the round trips of one instance in order, and merges
+ * the results. Fail-closed: if any round trip fails, the whole call fails (a partial answer is
+ * never returned).
+ */
+export async function executePlan(plan: RoutePlan, run: RunOnInstance): Promise<RouterResult> {
+  if (plan.targets.length === 1) {
+    const t = plan.targets[0]!;
+    try {
+      return mergeResults(plan.merge, [await run(t.instance, t.sql, t.params)]);
+    } catch (err) {
+      throw wrapQueryError(err, t);
+    }
+  }
+  const byInstance = new Map<string, { index: number; target: RouteTarget }[]>();
+  plan.targets.forEach((target, index) => {
+    let list = byInstance.get(target.instance);
+    if (!list) byInstance.set(target.instance, (list = []));
+    list.push({ index, target });
+  });
+  const outcomes = new Array<QueryOutcome>(plan.targets.length);
+  await Promise.all(
+    [...byInstance.values()].map(async (list) => {
+      for (const { index, target } of list) {
+        try {
+          outcomes[index] = await run(target.instance, target.sql, target.params);
+        } catch (err) {
+          throw wrapQueryError(err, target);
+        }
+      }
+    }),
+  );
+  return mergeResults(plan.merge, outcomes);
+}

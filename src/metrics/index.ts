@@ -1,0 +1,2 @@
+export { createRouterMetrics } from './router-metrics.js';
+export type { RouterMetrics, PoolGaugeSource } from './router-metrics.js';

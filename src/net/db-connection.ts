@@ -1,0 +1,121 @@
+import mysql from 'mysql2';
+import type { Connection, FieldPacket, ResultSetHeader, TypeCastField, TypeCastNext } from 'mysql2';
+
+/** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
+export type Row = Record<string, unknown>;
+
+/** Name and MySQL type code of a result column. */
+export interface FieldInfo {
+  name: string;
+  /** MySQL column type code (e.g. 8 = LONGLONG, 246 = NEWDECIMAL, 253 = VAR_STRING). */
+  type: number;
+}
+
+/** The outcome of one statement. */
+export type QueryOutcome =
+  | { kind: 'rows'; rows: Row[]; fields: FieldInfo[] }
+  | { kind: 'ok'; affectedRows: number; insertId: number | bigint };
+
+/** Where one physical instance listens and how to log in. */
+export interface InstanceEndpoint {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  connectTimeoutMs?: number;
+}
+
+/** One open connection to a physical instance, promise-based, with no knowledge of shards. */
+export interface DbConnection {
+  readonly instance: string;
+  /** Set once the connection has failed fatally; it must be destroyed, not reused. */
+  readonly broken: boolean;
+  lastUsedAt: number;
+  query(sql: string, params: readonly unknown[], timeoutMs?: number): Promise<QueryOutcome>;
+  ping(): Promise<void>;
+  /** Graceful close (COM_QUIT). */
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Server error details mysql2 attaches to an Error. */
+export interface ServerErrorInfo {
+  errno?: number;
+  sqlState?: string;
+  code?: string;
+  fatal?: boolean;
+}
+
+function typeCast(field: TypeCastField, next: TypeCastNext): unknown {
+  if (field.type === 'LONGLONG') {
+    const text = field.string();
+    return text === null ? null : BigInt(text);
+  }
+  return next();
+}
+
+/**
+ * Opens a connection with the router's value conventions: BIGINT → bigint, DECIMAL → string,
+ * DATE/DATETIME/TIMESTAMP → strings as the server prints them, with the session in UTC so
+ * TIMESTAMP reads as UTC.
+ */
+export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbConnection> {
+  const conn: Connection = mysql.createConnection({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: endpoint.user,
+    password: endpoint.password,
+    connectTimeout: endpoint.connectTimeoutMs ?? 5000,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    decimalNumbers: false,
+    multipleStatements: false,
+    typeCast,
+  });
+  let broken = false;
+  conn.on('error', () => {
+    broken = true;
+  });
+  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+  const run = (sql: string, params: readonly unknown[], timeoutMs?: number) =>
+    new Promise<QueryOutcome>((resolve, reject) => {
+      conn.query({ sql, values: params as unknown[], ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (err, result, fields) => {
+        if (err) {
+          if ((err as ServerErrorInfo).fatal) broken = true;
+          reject(err);
+          return;
+        }
+        if (Array.isArray(result)) {
+          resolve({ kind: 'rows', rows: result as Row[], fields: ((fields ?? []) as FieldPacket[]).map((f) => ({ name: f.name, type: f.columnType ?? 0 })) });
+        } else {
+          const ok = result as ResultSetHeader;
+          resolve({ kind: 'ok', affectedRows: ok.affectedRows, insertId: ok.insertId });
+        }
+      });
+    });
+  await run("SET time_zone = '+00:00'", []);
+  const connection: DbConnection = {
+    instance: endpoint.name,
+    get broken() {
+      return broken;
+    },
+    lastUsedAt: Date.now(),
+    query: run,
+    ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(err) : resolve()))),
+    close: () =>
+      new Promise((resolve) => {
+        conn.end(() => resolve());
+        setTimeout(() => {
+          conn.destroy();
+          resolve();
+        }, 2000).unref();
+      }),
+    destroy: () => {
+      broken = true;
+      conn.destroy();
+    },
+  };
+  return connection;
+}

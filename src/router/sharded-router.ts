@@ -1,0 +1,126 @@
+import type { ClusterConfig } from '../config/index.js';
+import { RoutingError, ShardlineError, isShardlineError } from '../errors/index.js';
+import { executePlan } from '../executor/index.js';
+import type { RouterMetrics } from '../metrics/index.js';
+import type { Row } from '../net/index.js';
+import type { ConnectionFactory } from '../pool/index.js';
+import { InstancePool } from '../pool/index.js';
+import type { Topology } from '../shard/index.js';
+import { PlanCache, plan, type PlanOptions, type RoutePlan, type SqlParam } from '../sql/index.js';
+import type { Explain, InstanceHealth, QueryOptions, Router, ShardSession, Transaction, Uid, WriteResult } from './router-types.js';
+import { runTransaction } from './transaction-runner.js';
+
+function rangesText(shards: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < shards.length; ) {
+    let j = i;
+    while (j + 1 < shards.length && shards[j + 1] === shards[j]! + 1) j++;
+    parts.push(i === j ? `${shards[i]}` : `${shards[i]}-${shards[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** The router: plan cache + topology + one pool per instance. Build it with `createRouter`. */
+export class ShardedRouter implements Router {
+  private readonly pools = new Map<string, InstancePool>();
+  private readonly cache: PlanCache;
+  private readonly queryTimeoutMs: number;
+  private readInstance = 0;
+  private closed = false;
+
+  constructor(
+    config: ClusterConfig,
+    readonly topology: Topology,
+    factory: ConnectionFactory,
+    private readonly metrics: RouterMetrics,
+    planCacheSize = 2000,
+  ) {
+    this.cache = new PlanCache(topology, planCacheSize, (hit) => metrics.planCache(hit));
+    this.queryTimeoutMs = config.pool.queryTimeoutMs;
+    for (const inst of config.instances) {
+      const shards = rangesText(topology.map.shardsOf(inst.name));
+      this.pools.set(inst.name, new InstancePool({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password }, config.pool, factory, shards));
+    }
+    metrics.watchPools({ stats: () => [...this.pools.values()].map((p) => p.stats()) });
+  }
+
+  private pool(instance: string): InstancePool {
+    const pool = this.pools.get(instance);
+    if (!pool) throw new RoutingError('SQL_UNSUPPORTED', `the shard map names instance ${instance}, which has no pool`);
+    return pool;
+  }
+
+  private planFor(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
+    if (this.closed) throw new ShardlineError('ROUTER_CLOSED', 'the router is closed');
+    return plan(this.cache.get(sql), params, this.topology, { ...options, readInstance: this.readInstance++ });
+  }
+
+  private async run(p: RoutePlan): Promise<Row[] | WriteResult> {
+    this.metrics.query(p.kind, p.statement);
+    try {
+      return await executePlan(p, (instance, sql, params) =>
+        this.pool(instance).use(async (conn) => {
+          const t0 = process.hrtime.bigint();
+          try {
+            return await conn.query(sql, params, this.queryTimeoutMs);
+          } finally {
+            this.metrics.instanceLatency(instance, Number(process.hrtime.bigint() - t0) / 1e9);
+          }
+        }),
+      );
+    } catch (err) {
+      this.metrics.queryFailed(p.kind, isShardlineError(err) ? err.code : 'UNKNOWN');
+      throw err;
+    }
+  }
+
+  async query<T extends Row = Row>(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<T[] | WriteResult> {
+    return (await this.run(this.planFor(sql, params, { scatter: options.scatter ?? false }))) as T[] | WriteResult;
+  }
+
+  async select<T extends Row = Row>(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<T[]> {
+    const p = this.planFor(sql, params, { scatter: options.scatter ?? false });
+    if (p.statement !== 'select') throw new RoutingError('SQL_UNSUPPORTED', `select() runs SELECT statements only, got ${p.statement.toUpperCase()}`);
+    return (await this.run(p)) as T[];
+  }
+
+  explain(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Explain {
+    const p = this.planFor(sql, params, { scatter: options.scatter ?? false });
+    return { kind: p.kind, statement: p.statement, shards: p.shards, targets: p.targets, merge: p.merge };
+  }
+
+  forUid(uid: Uid): ShardSession {
+    const location = this.topology.locate(uid);
+    const pinned: PlanOptions = { shard: location.shard, pinnedBy: 'forUid' };
+    return {
+      location,
+      query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) => (await this.run(this.planFor(sql, params, pinned))) as T[] | WriteResult,
+      transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
+        if (this.closed) throw new ShardlineError('ROUTER_CLOSED', 'the router is closed');
+        this.metrics.query('single', 'transaction');
+        return runTransaction(location.shard, this.pool(location.instance), this.cache, this.topology, this.queryTimeoutMs, fn);
+      },
+    };
+  }
+
+  health(): InstanceHealth[] {
+    return [...this.pools.values()].map((p) => ({
+      instance: p.endpoint.name,
+      host: p.endpoint.host,
+      port: p.endpoint.port,
+      shards: rangesText(this.topology.map.shardsOf(p.endpoint.name)),
+      pool: p.stats(),
+    }));
+  }
+
+  planCacheStats() {
+    return this.cache.stats();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+}

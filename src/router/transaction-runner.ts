@@ -1,0 +1,71 @@
+import { RoutingError } from '../errors/index.js';
+import { executePlan, wrapQueryError } from '../executor/index.js';
+import type { DbConnection, Row } from '../net/index.js';
+import type { InstancePool } from '../pool/index.js';
+import type { PlanCache, SqlParam } from '../sql/index.js';
+import { plan } from '../sql/index.js';
+import type { Topology } from '../shard/index.js';
+import type { Transaction, WriteResult } from './router-types.js';
+
+/**
+ * Runs `fn` in a transaction pinned to one shard. Any statement that routes to another shard
+ * rolls the transaction back at once and fails; COMMIT happens only if `fn` resolves and no
+ * statement was refused. The connection goes back to the pool (or is destroyed) on every path.
+ */
+export async function runTransaction<T>(
+  shard: number,
+  pool: InstancePool,
+  cache: PlanCache,
+  topology: Topology,
+  queryTimeoutMs: number,
+  fn: (tx: Transaction) => Promise<T>,
+): Promise<T> {
+  const conn: DbConnection = await pool.acquire();
+  const tx$ = { state: 'open' as 'open' | 'aborted' | 'done', abortError: undefined as unknown };
+  const rollback = async () => {
+    try {
+      await conn.query('ROLLBACK', [], queryTimeoutMs);
+    } catch {
+      conn.destroy();
+    }
+  };
+  const tx: Transaction = {
+    shard,
+    async query<R extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<R[] | WriteResult> {
+      if (tx$.state !== 'open') {
+        throw new RoutingError('CROSS_SHARD_TRANSACTION', tx$.state === 'aborted' ? 'the transaction was rolled back after a refused statement' : 'the transaction has already finished');
+      }
+      let p;
+      try {
+        p = plan(cache.get(sql), params, topology, { shard, pinnedBy: 'transaction' });
+      } catch (err) {
+        if (err instanceof RoutingError && err.code === 'CROSS_SHARD_TRANSACTION') {
+          tx$.state = 'aborted';
+          tx$.abortError = err;
+          await rollback();
+        }
+        throw err;
+      }
+      return (await executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs))) as R[] | WriteResult;
+    },
+  };
+  const target = { instance: conn.instance, shards: [shard] };
+  try {
+    await conn.query('BEGIN', [], queryTimeoutMs).catch((err: unknown) => {
+      throw wrapQueryError(err, target);
+    });
+    const result = await fn(tx);
+    if (tx$.state === 'aborted') throw tx$.abortError;
+    await conn.query('COMMIT', [], queryTimeoutMs).catch((err: unknown) => {
+      throw wrapQueryError(err, target);
+    });
+    tx$.state = 'done';
+    return result;
+  } catch (err) {
+    if (tx$.state === 'open') await rollback();
+    tx$.state = 'done';
+    throw err;
+  } finally {
+    await pool.release(conn);
+  }
+}

@@ -1,0 +1,9 @@
+export { canonicalUid } from './uid.js';
+export type { Uid } from './uid.js';
+export { crc32Hasher, HASHERS } from './hash.js';
+export type { UidHasher } from './hash.js';
+export { ShardMap } from './shard-map.js';
+export type { ShardRange } from './shard-map.js';
+export { PhysicalNames, expandTemplate, quoteIdent } from './physical-names.js';
+export { Topology } from './topology.js';
+export type { ShardLocation, TableKind } from './topology.js';

@@ -1,0 +1,66 @@
+import type { ShardingConfig } from '../config/index.js';
+import { HASHERS, type UidHasher } from './hash.js';
+import { PhysicalNames } from './physical-names.js';
+import { ShardMap } from './shard-map.js';
+import { canonicalUid } from './uid.js';
+
+/** Where one UID lives. */
+export interface ShardLocation {
+  uid: string;
+  shard: number;
+  instance: string;
+  database: string;
+}
+
+/** How a logical table is distributed. */
+export type TableKind = { kind: 'sharded'; shardKey: string } | { kind: 'broadcast' };
+
+/**
+ * The pure sharding model: hash, shard map, physical names and logical tables. No I/O.
+ */
+export class Topology {
+  readonly shardCount: number;
+  readonly map: ShardMap;
+  readonly names: PhysicalNames;
+  private readonly hasher: UidHasher;
+  private readonly tables: ReadonlyMap<string, TableKind>;
+
+  constructor(sharding: ShardingConfig, instanceNames: readonly string[], hasher?: UidHasher) {
+    this.shardCount = sharding.shards;
+    this.hasher = hasher ?? HASHERS[sharding.hash];
+    this.map = sharding.map ? new ShardMap(sharding.map.version, sharding.shards, sharding.map.ranges) : ShardMap.even(sharding.shards, instanceNames);
+    this.names = new PhysicalNames({
+      shardCount: sharding.shards,
+      databases: sharding.databases ?? 4 * instanceNames.length,
+      database: sharding.naming.database,
+      table: sharding.naming.table,
+      broadcastDatabase: sharding.naming.broadcastDatabase,
+    });
+    const tables = new Map<string, TableKind>();
+    for (const [name, t] of Object.entries(sharding.tables)) tables.set(name.toLowerCase(), { kind: 'sharded', shardKey: t.shardKey });
+    for (const name of sharding.broadcast) tables.set(name.toLowerCase(), { kind: 'broadcast' });
+    this.tables = tables;
+  }
+
+  /** The logical shard of a UID. @throws {InvalidUidError} */
+  shardOf(uid: unknown): number {
+    return this.hasher(canonicalUid(uid)) % this.shardCount;
+  }
+
+  /** Shard, instance and database of a UID. @throws {InvalidUidError} */
+  locate(uid: unknown): ShardLocation {
+    const text = canonicalUid(uid);
+    const shard = this.hasher(text) % this.shardCount;
+    return { uid: text, shard, instance: this.map.instanceOf(shard), database: this.names.database(shard) };
+  }
+
+  /** The distribution of a logical table (case-insensitive), or undefined when unknown. */
+  table(name: string): TableKind | undefined {
+    return this.tables.get(name.toLowerCase());
+  }
+
+  /** Every logical table with its kind. */
+  allTables(): [string, TableKind][] {
+    return [...this.tables];
+  }
+}

@@ -1,0 +1,60 @@
+/** Where a shard-key value comes from: a placeholder (by index) or a literal in the SQL. */
+export type KeySource = { param: number } | { literal: string };
+
+/** A span of the SQL text naming a logical table, replaced by its physical name per shard. */
+export interface Splice {
+  start: number;
+  end: number;
+  table: string;
+  kind: 'sharded' | 'broadcast';
+}
+
+/** One VALUES tuple of an INSERT, with the source of its shard key and its placeholders. */
+export interface InsertRow {
+  start: number;
+  end: number;
+  key: KeySource;
+  firstParam: number;
+  paramCount: number;
+}
+
+/** The VALUES list of an INSERT/REPLACE: [start, end) covers every tuple. */
+export interface InsertRows {
+  start: number;
+  end: number;
+  rows: InsertRow[];
+  /** Placeholders before the first tuple, and the index of the first one after the last tuple. */
+  paramsBefore: number;
+  paramsAfter: number;
+}
+
+/** An aggregate a scatter can merge. */
+export type Aggregate = 'count' | 'sum' | 'min' | 'max';
+
+/** What a SELECT needs to be merged across shards. */
+export interface SelectShape {
+  /** Per output column, its aggregate (if any). */
+  aggregates: (Aggregate | null)[];
+  orderBy: { column: string; desc: boolean }[];
+  limit: { param: number } | { value: number } | null;
+  /** Why rows of several shards cannot be merged (GROUP BY, AVG, OFFSET, …); null when they can. */
+  unmergeable: string | null;
+}
+
+/** The cached, parameter-independent analysis of one SQL text. */
+export interface Analysis {
+  sql: string;
+  statement: 'select' | 'insert' | 'replace' | 'update' | 'delete';
+  write: boolean;
+  paramCount: number;
+  /** Sorted by start, non-overlapping. */
+  splices: Splice[];
+  /** The static text between splices: pieces.length === splices.length + 1. */
+  pieces: string[];
+  shardedTables: string[];
+  broadcastTables: string[];
+  /** A shard-key predicate of the WHERE clause (top-level AND), if any. */
+  key: { table: string; column: string; values: KeySource[] } | null;
+  insert: InsertRows | null;
+  select: SelectShape | null;
+}

@@ -1,0 +1,400 @@
+import sqlParser from 'node-sql-parser';
+import { RoutingError, SqlParseError } from '../errors/index.js';
+import type { Topology } from '../shard/index.js';
+import type { Aggregate, Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
+import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
+
+type Node = Record<string, unknown>;
+interface Loc {
+  start: { offset: number };
+  end: { offset: number };
+}
+
+const parser = new sqlParser.Parser();
+const PARSE_OPTIONS = { database: 'MySQL', parseOptions: { includeLocations: true } };
+const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null;
+const locOf = (n: Node): Loc | undefined => (isNode(n['loc']) ? (n['loc'] as unknown as Loc) : undefined);
+
+function unsupported(message: string): RoutingError {
+  return new RoutingError('SQL_UNSUPPORTED', message);
+}
+
+/** Strips one trailing `;` and refuses several statements in one string. */
+function singleStatement(sql: string, semicolons: readonly number[], tokens: readonly Token[]): string {
+  for (const pos of semicolons) {
+    const after = tokens[tokenAt(tokens, pos + 1)];
+    if (after) {
+      throw new SqlParseError('SQL_MULTIPLE_STATEMENTS', `several statements in one string: a second statement starts at offset ${after.start}`, {
+        offset: after.start,
+        ...lineColumn(sql, after.start),
+      });
+    }
+  }
+  const last = semicolons[semicolons.length - 1];
+  return last === undefined ? sql : sql.slice(0, last);
+}
+
+function parse(sql: string): Node {
+  try {
+    const ast = parser.astify(sql, PARSE_OPTIONS) as unknown;
+    const node = Array.isArray(ast) ? ast[0] : ast;
+    if (!isNode(node)) throw new Error('empty statement');
+    return node;
+  } catch (err) {
+    const e = err as { message?: string; location?: Loc & { start: { line: number; column: number } } };
+    const offset = e.location?.start.offset ?? 0;
+    throw new SqlParseError('SQL_PARSE', `cannot parse SQL at line ${e.location?.start.line ?? 1}, column ${e.location?.start.column ?? 1}: ${e.message ?? String(err)}`, {
+      offset,
+      ...lineColumn(sql, offset),
+    });
+  }
+}
+
+/** Walks every object of the AST depth-first. */
+function walk(node: unknown, visit: (n: Node, parentKey: string) => void, parentKey = ''): void {
+  if (Array.isArray(node)) {
+    for (const item of node) walk(item, visit, parentKey);
+  } else if (isNode(node)) {
+    visit(node, parentKey);
+    for (const [k, v] of Object.entries(node)) if (k !== 'loc' && typeof v === 'object') walk(v, visit, k);
+  }
+}
+
+/** The span of the identifier (bare or backticked) that starts at `offset`. */
+function identAt(tokens: readonly Token[], offset: number): Token | undefined {
+  const t = tokens[tokenAt(tokens, offset)];
+  return t && t.start === offset && (t.type === 'ident' || t.type === 'quoted') ? t : undefined;
+}
+
+/** Placeholder indexes of the `?` tokens inside [start, end). */
+function paramsIn(tokens: readonly Token[], paramIndex: Map<number, number>, start: number, end: number): number[] {
+  const out: number[] = [];
+  for (let i = tokenAt(tokens, start); i < tokens.length && tokens[i]!.start < end; i++) {
+    if (tokens[i]!.type === 'param') out.push(paramIndex.get(tokens[i]!.start)!);
+  }
+  return out;
+}
+
+function literalOf(n: Node): string | null {
+  if (n['type'] === 'number') return String(n['value']);
+  if (n['type'] === 'single_quote_string' || n['type'] === 'double_quote_string' || n['type'] === 'string') return String(n['value']);
+  return null;
+}
+
+const isParam = (n: unknown): boolean => isNode(n) && n['type'] === 'origin' && n['value'] === '?';
+
+interface Context {
+  sql: string;
+  tokens: Token[];
+  paramIndex: Map<number, number>;
+  topology: Topology;
+  /** alias or table name (lower case) → logical table (lower case) */
+  scope: Map<string, string>;
+}
+
+/** Finds `key = ?|literal` or `key IN (…)` in the top-level AND chain of a WHERE clause. */
+function findKey(where: unknown, ctx: Context): Analysis['key'] {
+  if (!isNode(where) || where['type'] !== 'binary_expr') return null;
+  const op = String(where['operator']).toUpperCase();
+  if (op === 'AND') return findKey(where['left'], ctx) ?? findKey(where['right'], ctx);
+  if (op !== '=' && op !== 'IN') return null;
+  let column = where['left'];
+  let value = where['right'];
+  if (op === '=' && isNode(value) && value['type'] === 'column_ref') [column, value] = [value, column];
+  if (!isNode(column) || column['type'] !== 'column_ref' || !isNode(value)) return null;
+  const table = keyTableOf(column, ctx);
+  if (!table) return null;
+  const loc = locOf(where);
+  if (!loc) return null;
+  const params = paramsIn(ctx.tokens, ctx.paramIndex, loc.start.offset, loc.end.offset);
+  const items = op === '=' ? [value] : value['type'] === 'expr_list' && Array.isArray(value['value']) ? (value['value'] as Node[]) : null;
+  if (!items) return null;
+  const values: KeySource[] = [];
+  let p = 0;
+  for (const item of items) {
+    if (isParam(item)) {
+      const idx = params[p++];
+      if (idx === undefined) return null;
+      values.push({ param: idx });
+    } else {
+      const lit = literalOf(item);
+      if (lit === null) return null;
+      values.push({ literal: lit });
+    }
+  }
+  if (p !== params.length) return null;
+  return { table, column: String(column['column']), values };
+}
+
+/** The sharded table whose shard-key column this column reference is, if any. */
+function keyTableOf(column: Node, ctx: Context): string | null {
+  const name = String(column['column']).toLowerCase();
+  const qualifier = typeof column['table'] === 'string' ? column['table'].toLowerCase() : null;
+  const candidates = qualifier ? [ctx.scope.get(qualifier)].filter((t): t is string => !!t) : [...new Set(ctx.scope.values())];
+  for (const table of candidates) {
+    const kind = ctx.topology.table(table);
+    if (kind?.kind === 'sharded' && kind.shardKey.toLowerCase() === name) return table;
+  }
+  return null;
+}
+
+/** INSERT/REPLACE: the target table and the VALUES tuples, located with the lexer. */
+function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows | null {
+  const { tokens, sql } = ctx;
+  let i = 1;
+  while (i < tokens.length && tokens[i]!.type === 'ident' && /^(low_priority|delayed|high_priority|ignore|into)$/i.test(tokens[i]!.value)) i++;
+  const nameTok = tokens[i];
+  if (!nameTok || (nameTok.type !== 'ident' && nameTok.type !== 'quoted')) throw unsupported('cannot find the INSERT target table');
+  if (tokens[i + 1]?.value === '.') throw unsupported('qualified table names (db.table) are not routed: use the logical name');
+  const table = nameTok.value.toLowerCase();
+  const kind = ctx.topology.table(table);
+  if (!kind) throw unknownTable(table, ctx.topology);
+  ctx.scope.set(table, table);
+  splices.push({ start: nameTok.start, end: nameTok.end, table, kind: kind.kind });
+  if (kind.kind === 'broadcast') return null;
+  const values = ast['values'];
+  if (!isNode(values) || values['type'] !== 'values') throw unsupported(`INSERT into sharded table ${table} must use VALUES (INSERT … SELECT and INSERT … SET are not routed)`);
+  const columns = Array.isArray(ast['columns']) ? (ast['columns'] as unknown[]).map((c) => String(isNode(c) ? c['column'] ?? c['value'] : c).toLowerCase()) : null;
+  if (!columns) throw unsupported(`INSERT into sharded table ${table} must name its columns`);
+  const keyIndex = columns.indexOf(kind.shardKey.toLowerCase());
+  if (keyIndex === -1) {
+    throw new RoutingError('SHARD_KEY_MISSING', `INSERT into sharded table ${table} must set its shard key column ${kind.shardKey}`, {
+      details: { table, column: kind.shardKey },
+    });
+  }
+  i += 1;
+  if (tokens[i]?.value === '(') i = matching(tokens, i) + 1;
+  if (!/^values?$/i.test(tokens[i]?.value ?? '')) throw unsupported(`INSERT into sharded table ${table} must use VALUES`);
+  i++;
+  const rows: InsertRows['rows'] = [];
+  while (tokens[i]?.value === '(') {
+    const close = matching(tokens, i);
+    const start = tokens[i]!.start;
+    const end = tokens[close]!.end;
+    const items = splitItems(tokens, i + 1, close);
+    const keyItem = items[keyIndex];
+    if (items.length !== columns.length || !keyItem) throw unsupported(`a VALUES tuple of ${table} has ${items.length} values for ${columns.length} columns`);
+    const params = paramsIn(tokens, ctx.paramIndex, start, end);
+    const [k0, k1] = keyItem;
+    let key: KeySource;
+    if (k0 === k1 && tokens[k0]!.type === 'param') key = { param: ctx.paramIndex.get(tokens[k0]!.start)! };
+    else if (k0 === k1 && (tokens[k0]!.type === 'number' || tokens[k0]!.type === 'string')) key = { literal: unquote(tokens[k0]!.value) };
+    else throw unsupported(`the shard key ${kind.shardKey} of ${table} must be a placeholder or a literal in every VALUES tuple`);
+    rows.push({ start, end, key, firstParam: params[0] ?? 0, paramCount: params.length });
+    i = close + 1;
+    if (tokens[i]?.value === ',') i++;
+    else break;
+  }
+  if (rows.length === 0) throw unsupported(`INSERT into ${table}: no VALUES tuple found`);
+  if (sql.slice(rows[0]!.start, rows[rows.length - 1]!.end).toLowerCase().includes('select')) {
+    throw unsupported('subqueries inside VALUES are not routed');
+  }
+  const start = rows[0]!.start;
+  const end = rows[rows.length - 1]!.end;
+  const paramsBefore = [...ctx.paramIndex.keys()].filter((offset) => offset < start).length;
+  const paramsAfter = paramsBefore + rows.reduce((n, r) => n + r.paramCount, 0);
+  return { start, end, rows, paramsBefore, paramsAfter };
+}
+
+function unquote(text: string): string {
+  if (text.startsWith("'") || text.startsWith('"')) return text.slice(1, -1).replace(/\\(.)/g, '$1').replace(/''/g, "'");
+  return text;
+}
+
+/** Index of the `)` matching the `(` at index `open`. */
+function matching(tokens: readonly Token[], open: number): number {
+  let depth = 0;
+  for (let i = open; i < tokens.length; i++) {
+    const v = tokens[i]!.type === 'punct' ? tokens[i]!.value : '';
+    if (v === '(') depth++;
+    else if (v === ')' && --depth === 0) return i;
+  }
+  throw unsupported('unbalanced parentheses');
+}
+
+/** Top-level comma-separated items between token indexes [from, to): [first, last] token index each. */
+function splitItems(tokens: readonly Token[], from: number, to: number): [number, number][] {
+  const items: [number, number][] = [];
+  let depth = 0;
+  let start = from;
+  for (let i = from; i < to; i++) {
+    const v = tokens[i]!.type === 'punct' ? tokens[i]!.value : '';
+    if (v === '(') depth++;
+    else if (v === ')') depth--;
+    else if (v === ',' && depth === 0) {
+      items.push([start, i - 1]);
+      start = i + 1;
+    }
+  }
+  if (start < to) items.push([start, to - 1]);
+  return items;
+}
+
+function unknownTable(table: string, topology: Topology): RoutingError {
+  const known = topology.allTables();
+  const sharded = known.filter(([, k]) => k.kind === 'sharded').map(([n]) => n);
+  const broadcast = known.filter(([, k]) => k.kind === 'broadcast').map(([n]) => n);
+  return new RoutingError(
+    'UNKNOWN_TABLE',
+    `unknown table ${table}: not a configured logical table (sharded: ${sharded.join(', ') || 'none'}; broadcast: ${broadcast.join(', ') || 'none'})`,
+    { details: { table } },
+  );
+}
+
+const AGGREGATES: Record<string, Aggregate> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max' };
+
+/** How the rows of several shards merge for this SELECT, or why they cannot. */
+function selectShape(ast: Node, ctx: Context): SelectShape {
+  const columns = Array.isArray(ast['columns']) ? (ast['columns'] as Node[]) : [];
+  const aggregates: (Aggregate | null)[] = [];
+  const reasons: string[] = [];
+  const outputs: { name: string; column: string | null; table: string | null }[] = [];
+  let star = false;
+  walk(ast['columns'], (n) => {
+    if (n['type'] === 'aggr_func' && String(n['name']).toUpperCase() === 'AVG') reasons.push('AVG across shards');
+    if (n['type'] === 'aggr_func' && isNode(n['args']) && n['args']['distinct']) reasons.push(`${String(n['name'])}(DISTINCT …) across shards`);
+    if (isNode(n['over']) ) reasons.push('window functions across shards');
+  });
+  for (const col of columns) {
+    const expr = isNode(col['expr']) ? col['expr'] : {};
+    const fn = expr['type'] === 'aggr_func' ? AGGREGATES[String(expr['name']).toUpperCase()] ?? null : null;
+    aggregates.push(fn);
+    if (expr['type'] === 'column_ref' && expr['column'] === '*') star = true;
+    const colName = expr['type'] === 'column_ref' ? String(expr['column']) : null;
+    const name = typeof col['as'] === 'string' ? col['as'] : colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0);
+    outputs.push({ name, column: colName, table: typeof expr['table'] === 'string' ? expr['table'] : null });
+  }
+  const hasAggregate = aggregates.some((a) => a !== null);
+  if (ast['groupby'] && (!isNode(ast['groupby']) || (ast['groupby'] as { columns?: unknown }).columns)) reasons.push('GROUP BY across shards');
+  if (ast['having']) reasons.push('HAVING across shards');
+  if (ast['distinct']) reasons.push('SELECT DISTINCT across shards');
+  if (ast['locking_read']) reasons.push('locking reads (FOR UPDATE / FOR SHARE) across shards');
+  if (!ast['groupby'] && hasAggregate && aggregates.some((a) => a === null)) reasons.push('mixing aggregates and plain columns without GROUP BY');
+  if (ast['_next'] || ast['set_op']) reasons.push('UNION across shards');
+  const orderBy: SelectShape['orderBy'] = [];
+  for (const item of Array.isArray(ast['orderby']) ? (ast['orderby'] as Node[]) : []) {
+    const expr = isNode(item['expr']) ? item['expr'] : {};
+    const desc = String(item['type']).toUpperCase() === 'DESC';
+    let output: string | undefined;
+    if (expr['type'] === 'number') output = outputs[Number(expr['value']) - 1]?.name;
+    else if (expr['type'] === 'column_ref') {
+      const column = String(expr['column']);
+      const match = outputs.find((o) => o.name === column) ?? outputs.find((o) => o.column === column);
+      output = match?.name ?? (star ? column : undefined);
+    }
+    if (output === undefined) reasons.push('ORDER BY on an expression that is not in the select list');
+    else orderBy.push({ column: output, desc });
+  }
+  let limit: SelectShape['limit'] = null;
+  const lim = isNode(ast['limit']) ? ast['limit'] : null;
+  const limValues = lim && Array.isArray(lim['value']) ? (lim['value'] as Node[]) : [];
+  if (limValues.length > 0) {
+    const sep = String(lim!['seperator'] ?? '');
+    const [countNode, offsetNode] = sep === ',' ? [limValues[1], limValues[0]] : [limValues[0], limValues[1]];
+    if (offsetNode && !(offsetNode['type'] === 'number' && Number(offsetNode['value']) === 0)) reasons.push('OFFSET across shards');
+    if (countNode?.['type'] === 'number') limit = { value: Number(countNode['value']) };
+    else if (isParam(countNode)) {
+      const loc = locOf(lim!);
+      const params = loc ? paramsIn(ctx.tokens, ctx.paramIndex, loc.start.offset, loc.end.offset) : [];
+      const idx = sep === ',' ? params[params.length - 1] : params[0];
+      if (idx === undefined) reasons.push('a LIMIT the router cannot read');
+      else limit = { param: idx };
+    } else reasons.push('a LIMIT the router cannot read');
+  }
+  return { aggregates, orderBy, limit, unmergeable: reasons.length ? [...new Set(reasons)].join(', ') : null };
+}
+
+/**
+ * Analyses one SQL statement against the topology: which logical tables it names and where
+ * (to splice physical names), its shard-key predicate or INSERT rows, and how a multi-shard
+ * SELECT merges. The result depends only on the SQL text, so it is cached per text.
+ *
+ * @throws {SqlParseError} unparsable SQL (with its position) or several statements.
+ * @throws {RoutingError} unknown tables, DDL, unsupported shapes.
+ */
+export function analyze(rawSql: string, topology: Topology): Analysis {
+  const first = lex(rawSql);
+  const sql = singleStatement(rawSql, first.semicolons, first.tokens);
+  const tokens = sql === rawSql ? first.tokens : lex(sql).tokens;
+  const paramIndex = new Map<number, number>();
+  for (const t of tokens) if (t.type === 'param') paramIndex.set(t.start, paramIndex.size);
+  const ast = parse(sql);
+  const type = String(ast['type']);
+  if (!['select', 'insert', 'replace', 'update', 'delete'].includes(type)) {
+    throw unsupported(`${type.toUpperCase()} statements are not routed; schema changes go through \`shardline migrate\``);
+  }
+  const statement = type as Analysis['statement'];
+  const ctx: Context = { sql, tokens, paramIndex, topology, scope: new Map() };
+  const splices: Splice[] = [];
+  const cteNames = new Set<string>();
+  walk(ast['with'], (n) => {
+    if (isNode(n['name']) && typeof n['name']['value'] === 'string') cteNames.add(n['name']['value'].toLowerCase());
+  });
+  if (statement === 'delete' && Array.isArray(ast['table']) && (ast['table'] as Node[]).some((t) => !t['addition'])) {
+    throw unsupported('multi-table DELETE is not routed');
+  }
+  walk(ast, (n, parentKey) => {
+    if (typeof n['table'] !== 'string' || !('db' in n) || 'column' in n) return;
+    const loc = locOf(n);
+    if (!loc) {
+      if (parentKey === 'table' && (statement === 'insert' || statement === 'replace' || n['addition'])) return;
+      throw unsupported(`cannot locate table ${n['table']} in the SQL text`);
+    }
+    const table = n['table'].toLowerCase();
+    if (cteNames.has(table)) return;
+    if (n['db']) throw unsupported(`qualified table names (${String(n['db'])}.${n['table']}) are not routed: use the logical name`);
+    const kind = topology.table(table);
+    if (!kind) throw unknownTable(table, topology);
+    const tok = identAt(tokens, loc.start.offset);
+    if (!tok || tok.value.toLowerCase() !== table) throw unsupported(`cannot locate table ${table} at offset ${loc.start.offset}`);
+    splices.push({ start: tok.start, end: tok.end, table, kind: kind.kind });
+    ctx.scope.set(table, table);
+    if (typeof n['as'] === 'string') ctx.scope.set(n['as'].toLowerCase(), table);
+  });
+  const insert = statement === 'insert' || statement === 'replace' ? analyzeInsert(ast, ctx, splices) : null;
+  const aliases = new Set([...ctx.scope.keys()].filter((k) => ctx.scope.get(k) !== k));
+  walk(ast, (n) => {
+    if (n['type'] !== 'column_ref' || typeof n['table'] !== 'string') return;
+    const q = n['table'].toLowerCase();
+    if (aliases.has(q) || !topology.table(q) || cteNames.has(q)) return;
+    const loc = locOf(n);
+    const tok = loc ? identAt(tokens, loc.start.offset) : undefined;
+    if (!tok || tok.value.toLowerCase() !== q) throw unsupported(`cannot locate the qualifier ${q} of a column reference`);
+    splices.push({ start: tok.start, end: tok.end, table: q, kind: topology.table(q)!.kind });
+  });
+  splices.sort((a, b) => a.start - b.start);
+  const pieces: string[] = [];
+  let at = 0;
+  for (const s of splices) {
+    pieces.push(sql.slice(at, s.start));
+    at = s.end;
+  }
+  pieces.push(sql.slice(at));
+  const sharded = [...new Set(splices.filter((s) => s.kind === 'sharded').map((s) => s.table))];
+  const broadcast = [...new Set(splices.filter((s) => s.kind === 'broadcast').map((s) => s.table))];
+  if (statement === 'update') {
+    for (const set of Array.isArray(ast['set']) ? (ast['set'] as Node[]) : []) {
+      const col = String(set['column']).toLowerCase();
+      const owner = typeof set['table'] === 'string' ? [ctx.scope.get(set['table'].toLowerCase())] : sharded;
+      for (const t of owner) {
+        const k = t ? topology.table(t) : undefined;
+        if (k?.kind === 'sharded' && k.shardKey.toLowerCase() === col) {
+          throw unsupported(`UPDATE must not change the shard key ${k.shardKey} of ${t}: the row would belong to another shard (delete and insert instead)`);
+        }
+      }
+    }
+  }
+  return {
+    sql,
+    statement,
+    write: statement !== 'select',
+    paramCount: paramIndex.size,
+    splices,
+    pieces,
+    shardedTables: sharded,
+    broadcastTables: broadcast,
+    key: insert ? null : findKey(ast['where'], ctx),
+    insert,
+    select: statement === 'select' ? selectShape(ast, ctx) : null,
+  };
+}

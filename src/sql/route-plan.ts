@@ -1,0 +1,37 @@
+import type { Aggregate } from './analysis.js';
+
+/** How a statement is routed. */
+export type RouteKind = 'single' | 'multi' | 'scatter' | 'broadcast';
+
+/** A value bound to a placeholder. */
+export type SqlParam = string | number | bigint | boolean | null | Date | Buffer | readonly SqlParam[];
+
+/** One round trip: physical SQL for one instance. */
+export interface RouteTarget {
+  instance: string;
+  /** The logical shards this round trip covers (empty for broadcast tables). */
+  shards: number[];
+  sql: string;
+  params: SqlParam[];
+}
+
+/** How the rows of several round trips become one result. */
+export type MergeSpec =
+  | { kind: 'single' }
+  | { kind: 'concat'; limit: number | null }
+  | { kind: 'sorted'; orderBy: { column: string; desc: boolean }[]; limit: number | null }
+  | { kind: 'aggregate'; aggregates: Aggregate[] }
+  | { kind: 'sum-affected' };
+
+/** An executable, explainable plan. */
+export interface RoutePlan {
+  kind: RouteKind;
+  statement: 'select' | 'insert' | 'replace' | 'update' | 'delete';
+  write: boolean;
+  /** Logical shards touched, ascending (empty for broadcast-only statements). */
+  shards: number[];
+  targets: RouteTarget[];
+  merge: MergeSpec;
+  /** A write to a broadcast table: every instance gets it. */
+  fanOut: boolean;
+}
