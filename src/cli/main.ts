@@ -6,6 +6,7 @@ import { packageRoot } from '../config/index.js';
 import { createLogger } from '../log/logger.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDevCommands } from './dev-commands.js';
+import { registerRouterCommands } from './router-commands.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
@@ -17,6 +18,7 @@ const program = new Command('shardline')
   .exitOverride();
 
 registerDevCommands(program, log);
+registerRouterCommands(program, log);
 registerDemoCommand(program, log);
 
 try {
