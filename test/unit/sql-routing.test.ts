@@ -1,0 +1,231 @@
+import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
+import { RoutingError, SqlParseError, ShardlineError } from '../../src/errors/index.js';
+import { Topology } from '../../src/shard/index.js';
+import { analyze, plan, PlanCache, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
+
+const config = loadClusterConfig(bundledClusterConfig, {});
+const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+// From schemas/shard-hash-vectors.json (MySQL CRC32): uid 1 → 951, 2 → 525, 42 → 136, 0 → 801.
+const route = (sql: string, params: SqlParam[] = [], options: PlanOptions = {}) => plan(analyze(sql, topology), params, topology, options);
+
+function failure(fn: () => unknown): ShardlineError {
+  try {
+    fn();
+  } catch (err) {
+    return err as ShardlineError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('single-shard routing', () => {
+  it.each<[string, SqlParam[], number, string, string]>([
+    ['SELECT name FROM users WHERE uid = ?', [42], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = ?'],
+    ['SELECT name FROM users WHERE uid = 42', [], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = 42'],
+    ["SELECT name FROM users WHERE uid = '42'", [], 136, 'shard-0', "SELECT name FROM `app_02`.`users_0136` WHERE uid = '42'"],
+    ['select name from `users` where ? = uid', [1n], 951, 'shard-3', 'select name from `app_14`.`users_0951` where ? = uid'],
+    ['SELECT * FROM users WHERE name = ? AND uid = ? AND email IS NULL', ['x', '2'], 525, 'shard-2', 'SELECT * FROM `app_08`.`users_0525` WHERE name = ? AND uid = ? AND email IS NULL'],
+    ['SELECT users.name FROM users WHERE users.uid = ?', [2], 525, 'shard-2', 'SELECT `app_08`.`users_0525`.name FROM `app_08`.`users_0525` WHERE `app_08`.`users_0525`.uid = ?'],
+    [
+      "SELECT u.name, o.amount FROM users u JOIN orders AS o ON o.uid = u.uid WHERE u.uid = ? AND o.status = 'paid'",
+      [1],
+      951,
+      'shard-3',
+      "SELECT u.name, o.amount FROM `app_14`.`users_0951` u JOIN `app_14`.`orders_0951` AS o ON o.uid = u.uid WHERE u.uid = ? AND o.status = 'paid'",
+    ],
+    ['UPDATE users SET name = ?, updated_at = NOW(6) WHERE uid = ?', ['n', 42], 136, 'shard-0', 'UPDATE `app_02`.`users_0136` SET name = ?, updated_at = NOW(6) WHERE uid = ?'],
+    ['DELETE FROM orders WHERE uid = ? AND order_id = ?', [0, 9], 801, 'shard-3', 'DELETE FROM `app_12`.`orders_0801` WHERE uid = ? AND order_id = ?'],
+    ['INSERT INTO users (uid, name) VALUES (?, ?)', [42, 'Ada'], 136, 'shard-0', 'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?)'],
+    ['SELECT c.name FROM users u JOIN countries c ON c.code = u.email WHERE u.uid = ?', [42], 136, 'shard-0', 'SELECT c.name FROM `app_02`.`users_0136` u JOIN `app_global`.`countries` c ON c.code = u.email WHERE u.uid = ?'],
+    ["SELECT name FROM users WHERE uid = ? -- uid = 'comment'", [42], 136, 'shard-0', "SELECT name FROM `app_02`.`users_0136` WHERE uid = ? -- uid = 'comment'"],
+    ['SELECT name FROM users WHERE uid = ?;', [42], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = ?'],
+    ["SELECT 'users ? text', name FROM users WHERE uid = ?", [42], 136, 'shard-0', "SELECT 'users ? text', name FROM `app_02`.`users_0136` WHERE uid = ?"],
+    ['SELECT name FROM users WHERE uid = ? AND uid IN (SELECT uid FROM orders WHERE amount > ?)', [2, 0], 525, 'shard-2', 'SELECT name FROM `app_08`.`users_0525` WHERE uid = ? AND uid IN (SELECT uid FROM `app_08`.`orders_0525` WHERE amount > ?)'],
+  ])('%s', (sql, params, shard, instance, physical) => {
+    const p = route(sql, params);
+    expect(p.kind).toBe('single');
+    expect(p.shards).toEqual([shard]);
+    expect(p.targets).toEqual([{ instance, shards: [shard], sql: physical, params }]);
+  });
+});
+
+describe('multi-shard routing', () => {
+  it('groups an IN list per shard and batches per instance', () => {
+    const p = route('SELECT uid, name FROM users WHERE uid IN (?, ?, ?)', [1, 2, 42]);
+    expect(p.kind).toBe('multi');
+    expect(p.shards).toEqual([136, 525, 951]);
+    expect(p.targets.map((t) => [t.instance, t.shards])).toEqual([
+      ['shard-0', [136]],
+      ['shard-2', [525]],
+      ['shard-3', [951]],
+    ]);
+    expect(p.merge).toEqual({ kind: 'concat', limit: null });
+  });
+
+  it('splits a multi-row INSERT per shard with each row keeping its own values', () => {
+    const p = route('INSERT INTO users (uid, name) VALUES (?, ?), (?, ?), (2, ?) ON DUPLICATE KEY UPDATE name = ?', [1, 'a', 42, 'b', 'c', 'z']);
+    expect(p.kind).toBe('multi');
+    expect(p.targets).toEqual([
+      { instance: 'shard-0', shards: [136], sql: 'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?', params: [42, 'b', 'z'] },
+      { instance: 'shard-2', shards: [525], sql: 'INSERT INTO `app_08`.`users_0525` (uid, name) VALUES (2, ?) ON DUPLICATE KEY UPDATE name = ?', params: ['c', 'z'] },
+      { instance: 'shard-3', shards: [951], sql: 'INSERT INTO `app_14`.`users_0951` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?', params: [1, 'a', 'z'] },
+    ]);
+  });
+
+  it('keeps rows of the same shard together in one INSERT', () => {
+    const p = route('INSERT INTO orders (uid, order_id) VALUES (?, ?), (?, ?)', [42, 1, 42, 2]);
+    expect(p.kind).toBe('single');
+    expect(p.targets[0]!.sql).toBe('INSERT INTO `app_02`.`orders_0136` (uid, order_id) VALUES (?, ?), (?, ?)');
+  });
+});
+
+describe('scatter', () => {
+  it('is refused without opt-in, naming the table and the missing column', () => {
+    const err = failure(() => route('SELECT * FROM users WHERE name = ?', ['x']));
+    expect(err).toBeInstanceOf(RoutingError);
+    expect(err.code).toBe('SHARD_KEY_MISSING');
+    expect(err.message).toMatch(/sharded table users: add `uid = \?`/);
+    expect(err.details).toEqual({ table: 'users', column: 'uid' });
+  });
+
+  it('does not route on a key predicate that only a subquery has', () => {
+    expect(failure(() => route('SELECT name FROM users WHERE uid IN (SELECT uid FROM orders WHERE uid = ?)', [2])).code).toBe('SHARD_KEY_MISSING');
+  });
+
+  it('refuses a key predicate under OR (it does not pin one shard)', () => {
+    expect(failure(() => route('SELECT * FROM users WHERE uid = ? OR name = ?', [1, 'x'])).code).toBe('SHARD_KEY_MISSING');
+  });
+
+  it('sends one UNION ALL round trip per instance covering all 1024 shards', () => {
+    const p = route('SELECT COUNT(*) AS n FROM users', [], { scatter: true });
+    expect(p.kind).toBe('scatter');
+    expect(p.targets).toHaveLength(4);
+    expect(p.targets.map((t) => t.shards.length)).toEqual([256, 256, 256, 256]);
+    expect(p.targets[0]!.sql.split(' UNION ALL ')).toHaveLength(256);
+    expect(p.targets[0]!.sql.startsWith('(SELECT COUNT(*) AS n FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS n FROM `app_00`.`users_0001`)')).toBe(true);
+    expect(p.merge).toEqual({ kind: 'aggregate', aggregates: ['count'] });
+  });
+
+  it('chunks very long unions', () => {
+    const p = route('SELECT uid FROM users WHERE name = ?', ['x'], { scatter: true, unionChunk: 100 });
+    expect(p.targets).toHaveLength(12);
+    expect(p.targets[0]!.params).toHaveLength(100);
+  });
+
+  it('wraps ORDER BY … LIMIT per instance for a k-way merge', () => {
+    const p = route('SELECT uid, balance FROM users ORDER BY balance DESC, uid LIMIT 10', [], { scatter: true });
+    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'balance', desc: true }, { column: 'uid', desc: false }], limit: 10 });
+    expect(p.targets[0]!.sql).toMatch(/^SELECT \* FROM \(\(SELECT uid, balance FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/);
+  });
+
+  it('takes LIMIT from a placeholder', () => {
+    expect(route('SELECT uid FROM users ORDER BY uid LIMIT ?', [5], { scatter: true }).merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'uid', desc: false }], limit: 5 });
+  });
+
+  it.each([
+    ['SELECT name, COUNT(*) FROM users GROUP BY name', /GROUP BY across shards/],
+    ['SELECT AVG(balance) FROM users', /AVG across shards/],
+    ['SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET 20', /OFFSET across shards/],
+    ['SELECT COUNT(DISTINCT name) FROM users', /DISTINCT/],
+    ['SELECT name FROM users ORDER BY LENGTH(name) LIMIT 3', /ORDER BY on an expression/],
+  ])('refuses %s for now with a clear error', (sql, message) => {
+    const err = failure(() => route(sql, [], { scatter: true }));
+    expect(err.code).toBe('SQL_UNSUPPORTED');
+    expect(err.message).toMatch(message);
+  });
+
+  it('runs a scatter write on every shard', () => {
+    const p = route('UPDATE users SET email = NULL WHERE email = ?', ['x'], { scatter: true });
+    expect(p.targets).toHaveLength(1024);
+    expect(p.merge).toEqual({ kind: 'sum-affected' });
+  });
+});
+
+describe('broadcast tables', () => {
+  it('reads from one instance, rotating', () => {
+    const a = route('SELECT * FROM countries WHERE code = ?', ['DE'], { readInstance: 0 });
+    const b = route('SELECT * FROM countries WHERE code = ?', ['DE'], { readInstance: 1 });
+    expect(a.kind).toBe('broadcast');
+    expect(a.targets.map((t) => t.instance)).toEqual(['shard-0']);
+    expect(b.targets.map((t) => t.instance)).toEqual(['shard-1']);
+    expect(a.targets[0]!.sql).toBe('SELECT * FROM `app_global`.`countries` WHERE code = ?');
+  });
+
+  it('writes to every instance', () => {
+    const p = route('INSERT INTO countries (code, name) VALUES (?, ?)', ['DE', 'Germany']);
+    expect(p.fanOut).toBe(true);
+    expect(p.targets.map((t) => t.instance)).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3']);
+  });
+});
+
+describe('pinned sessions and transactions', () => {
+  it('rewrites names for the pinned shard when there is no key predicate', () => {
+    const p = route('SELECT COUNT(*) FROM orders WHERE amount > ?', [10], { shard: 7 });
+    expect(p.targets[0]!.sql).toBe('SELECT COUNT(*) FROM `app_00`.`orders_0007` WHERE amount > ?');
+  });
+
+  it('refuses a statement that routes to another shard', () => {
+    const err = failure(() => route('UPDATE users SET name = ? WHERE uid = ?', ['x', 1], { shard: 136, pinnedBy: 'transaction' }));
+    expect(err.code).toBe('CROSS_SHARD_TRANSACTION');
+    expect(err.message).toBe('uid = … routes to shard 951, but this transaction is bound to shard 136');
+    expect(failure(() => route('INSERT INTO users (uid, name) VALUES (?, ?)', [2, 'x'], { shard: 136, pinnedBy: 'forUid' })).code).toBe('SHARD_MISMATCH');
+  });
+
+  it('refuses broadcast writes inside a transaction', () => {
+    expect(failure(() => route('DELETE FROM countries WHERE code = ?', ['DE'], { shard: 1, pinnedBy: 'transaction' })).code).toBe('CROSS_SHARD_TRANSACTION');
+  });
+});
+
+describe('bad input', () => {
+  it('reports the parse position', () => {
+    const err = failure(() => analyze('SELECT name\nFROM users WHERE uid = = ?', topology)) as SqlParseError;
+    expect(err).toBeInstanceOf(SqlParseError);
+    expect(err.code).toBe('SQL_PARSE');
+    expect(err.line).toBe(2);
+    expect(err.offset).toBeGreaterThan(11);
+    expect(err.message).toMatch(/line 2, column \d+/);
+  });
+
+  it('refuses several statements in one string', () => {
+    const err = failure(() => analyze('SELECT 1 FROM users WHERE uid = 1; DROP TABLE users', topology)) as SqlParseError;
+    expect(err.code).toBe('SQL_MULTIPLE_STATEMENTS');
+    expect(err.offset).toBe(35);
+  });
+
+  it.each([
+    ['SELECT * FROM nope WHERE uid = 1', 'UNKNOWN_TABLE', /unknown table nope/],
+    ['SELECT * FROM app_02.users_0136 WHERE uid = 1', 'SQL_UNSUPPORTED', /qualified table names/],
+    ['DROP TABLE users', 'SQL_UNSUPPORTED', /shardline migrate/],
+    ['UPDATE users SET uid = ? WHERE uid = ?', 'SQL_UNSUPPORTED', /must not change the shard key/],
+    ['INSERT INTO users VALUES (1, ?)', 'SQL_UNSUPPORTED', /must name its columns/],
+    ['INSERT INTO users (name) VALUES (?)', 'SHARD_KEY_MISSING', /must set its shard key column uid/],
+    ['INSERT INTO users (uid, name) SELECT uid, name FROM orders', 'SQL_UNSUPPORTED', /must use VALUES/],
+    ['INSERT INTO users (uid, name) VALUES (? + 1, ?)', 'SQL_UNSUPPORTED', /placeholder or a literal/],
+  ])('%s → %s', (sql, code, message) => {
+    const err = failure(() => plan(analyze(sql, topology), sql.includes('?') ? [1, 2].slice(0, (sql.match(/\?/g) ?? []).length) : [], topology));
+    expect(err.code).toBe(code);
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses a wrong number of values and invalid UIDs', () => {
+    expect(failure(() => route('SELECT * FROM users WHERE uid = ?', [])).code).toBe('SQL_PARAM_COUNT');
+    expect(failure(() => route('SELECT * FROM users WHERE uid = ?', [-5])).code).toBe('INVALID_UID');
+    expect(failure(() => route('SELECT * FROM users WHERE uid = ?', ['0042'])).code).toBe('INVALID_UID');
+  });
+});
+
+describe('PlanCache', () => {
+  it('parses once per SQL text and counts hits and misses', () => {
+    const cache = new PlanCache(topology, 2);
+    const a = cache.get('SELECT * FROM users WHERE uid = ?');
+    expect(cache.get('SELECT * FROM users WHERE uid = ?')).toBe(a);
+    cache.get('SELECT * FROM orders WHERE uid = ?');
+    cache.get('SELECT name FROM users WHERE uid = ?');
+    expect(cache.stats()).toEqual({ hits: 1, misses: 3, size: 2 });
+  });
+
+  it('does not cache failures', () => {
+    const cache = new PlanCache(topology);
+    expect(() => cache.get('SELECT * FROM nope')).toThrow(RoutingError);
+    expect(cache.stats().size).toBe(0);
+  });
+});
