@@ -7,6 +7,8 @@ const common = {
 };
 
 export default {
+  testTimeout: 120000,
+  slowTestThreshold: 30,
   projects: [
     {
       ...common,
@@ -19,8 +21,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.mjs',
       globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
-      testTimeout: 120000,
-      slowTestThreshold: 30,
     },
   ],
 };
