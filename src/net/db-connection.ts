@@ -1,5 +1,5 @@
 import mysql from 'mysql2';
-import type { Connection, FieldPacket, ResultSetHeader, TypeCastField, TypeCastNext } from 'mysql2';
+import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -47,12 +47,19 @@ export interface ServerErrorInfo {
   fatal?: boolean;
 }
 
-function typeCast(field: TypeCastField, next: TypeCastNext): unknown {
-  if (field.type === 'LONGLONG') {
-    const text = field.string();
-    return text === null ? null : BigInt(text);
+const LONGLONG = 8;
+
+/** BIGINT columns arrive as decimal text (lossless); turn them into bigint in place. */
+function bigintColumns(rows: Row[], fields: readonly FieldPacket[]): void {
+  let names: string[] | undefined;
+  for (const f of fields) if (f.columnType === LONGLONG) (names ??= []).push(f.name);
+  if (!names) return;
+  for (const row of rows) {
+    for (const name of names) {
+      const v = row[name];
+      if (typeof v === 'string' || typeof v === 'number') row[name] = BigInt(v);
+    }
   }
-  return next();
 }
 
 /**
@@ -72,7 +79,6 @@ export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbCo
     dateStrings: true,
     decimalNumbers: false,
     multipleStatements: false,
-    typeCast,
   });
   let broken = false;
   conn.on('error', () => {
@@ -88,7 +94,9 @@ export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbCo
           return;
         }
         if (Array.isArray(result)) {
-          resolve({ kind: 'rows', rows: result as Row[], fields: ((fields ?? []) as FieldPacket[]).map((f) => ({ name: f.name, type: f.columnType ?? 0 })) });
+          const packets = (fields ?? []) as FieldPacket[];
+          bigintColumns(result as Row[], packets);
+          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0 })) });
         } else {
           const ok = result as ResultSetHeader;
           resolve({ kind: 'ok', affectedRows: ok.affectedRows, insertId: ok.insertId });

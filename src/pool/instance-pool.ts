@@ -60,7 +60,7 @@ export class InstancePool {
         maxWaitingClients: config.maxWaitingClients,
         idleTimeoutMillis: config.idleTimeoutMs,
         evictionRunIntervalMillis: Math.min(5000, config.idleTimeoutMs),
-        testOnBorrow: true,
+        testOnBorrow: false,
         fifo: false,
         autostart: true,
       },
@@ -70,7 +70,11 @@ export class InstancePool {
   /** Borrows a connection. @throws {ShardUnavailableError} POOL_EXHAUSTED or POOL_TIMEOUT. */
   async acquire(): Promise<DbConnection> {
     try {
-      return await this.pool.acquire();
+      for (;;) {
+        const conn = await this.pool.acquire();
+        if (!conn.broken) return conn;
+        await this.pool.destroy(conn);
+      }
     } catch (err) {
       const message = (err as Error).message ?? '';
       if (/max waitingClients/i.test(message)) {

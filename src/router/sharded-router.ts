@@ -21,6 +21,10 @@ function rangesText(shards: readonly number[]): string {
   return parts.join(',');
 }
 
+const NO_PARAMS: readonly SqlParam[] = [];
+const NO_OPTIONS: PlanOptions & QueryOptions = {};
+const SCATTER: PlanOptions = { scatter: true };
+
 /** The router: plan cache + topology + one pool per instance. Build it with `createRouter`. */
 export class ShardedRouter implements Router {
   private readonly pools = new Map<string, InstancePool>();
@@ -53,7 +57,9 @@ export class ShardedRouter implements Router {
 
   private planFor(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
     if (this.closed) throw new ShardlineError('ROUTER_CLOSED', 'the router is closed');
-    return plan(this.cache.get(sql), params, this.topology, { ...options, readInstance: this.readInstance++ });
+    const analysis = this.cache.get(sql);
+    if (analysis.shardedTables.length === 0 && !analysis.write) options = { ...options, readInstance: this.readInstance++ };
+    return plan(analysis, params, this.topology, options);
   }
 
   private async run(p: RoutePlan): Promise<Row[] | WriteResult> {
@@ -75,18 +81,18 @@ export class ShardedRouter implements Router {
     }
   }
 
-  async query<T extends Row = Row>(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<T[] | WriteResult> {
-    return (await this.run(this.planFor(sql, params, { scatter: options.scatter ?? false }))) as T[] | WriteResult;
+  async query<T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Promise<T[] | WriteResult> {
+    return (await this.run(this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS))) as T[] | WriteResult;
   }
 
-  async select<T extends Row = Row>(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Promise<T[]> {
-    const p = this.planFor(sql, params, { scatter: options.scatter ?? false });
+  async select<T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Promise<T[]> {
+    const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
     if (p.statement !== 'select') throw new RoutingError('SQL_UNSUPPORTED', `select() runs SELECT statements only, got ${p.statement.toUpperCase()}`);
     return (await this.run(p)) as T[];
   }
 
-  explain(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = {}): Explain {
-    const p = this.planFor(sql, params, { scatter: options.scatter ?? false });
+  explain(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Explain {
+    const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
     return { kind: p.kind, statement: p.statement, shards: p.shards, targets: p.targets, merge: p.merge };
   }
 

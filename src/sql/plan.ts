@@ -18,6 +18,9 @@ export interface PlanOptions {
 }
 
 const DEFAULT_UNION_CHUNK = 256;
+const NO_OPTIONS: PlanOptions = {};
+const SINGLE: MergeSpec = { kind: 'single' };
+const SUM_AFFECTED: MergeSpec = { kind: 'sum-affected' };
 
 /** Physical SQL of [from, to) of the analysed text for one shard. */
 export function render(a: Analysis, topology: Topology, shard: number, from = 0, to = a.sql.length): string {
@@ -44,8 +47,8 @@ function keyValue(source: KeySource, params: readonly SqlParam[]): unknown {
 }
 
 function mergeFor(a: Analysis, params: readonly SqlParam[], multiShard: boolean): MergeSpec {
-  if (a.write) return { kind: 'sum-affected' };
-  if (!multiShard) return { kind: 'single' };
+  if (a.write) return SUM_AFFECTED;
+  if (!multiShard) return SINGLE;
   const shape = a.select!;
   if (shape.unmergeable) {
     throw new RoutingError('SQL_UNSUPPORTED', `${shape.unmergeable} is not supported yet: the statement touches several shards`, {
@@ -108,9 +111,23 @@ function pinned(options: PlanOptions, shards: readonly number[], what: string): 
  * an unmergeable multi-shard SELECT, wrong placeholder count.
  * @throws {InvalidUidError} a shard-key value that is not a UID.
  */
-export function plan(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions = {}): RoutePlan {
+export function plan(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions = NO_OPTIONS): RoutePlan {
   if (params.length !== a.paramCount) {
     throw new RoutingError('SQL_PARAM_COUNT', `the SQL has ${a.paramCount} placeholder(s) but ${params.length} value(s) were given`);
+  }
+  if (a.key !== null && a.key.values.length === 1) {
+    const shard = topology.shardOf(keyValue(a.key.values[0]!, params));
+    if (options.shard !== undefined && options.shard !== shard) pinned(options, [shard], `${a.key.column} = …`);
+    const shards = [shard];
+    return {
+      kind: 'single',
+      statement: a.statement,
+      write: a.write,
+      fanOut: false,
+      shards,
+      targets: [{ instance: topology.map.instanceOf(shard), shards, sql: render(a, topology, shard), params: params as SqlParam[] }],
+      merge: a.write ? SUM_AFFECTED : SINGLE,
+    };
   }
   const chunk = options.unionChunk ?? DEFAULT_UNION_CHUNK;
   const base = { statement: a.statement, write: a.write, fanOut: false };

@@ -18,6 +18,20 @@ interface Launcher {
   locate: string[];
 }
 
+/**
+ * A sharded instance holds hundreds of physical tables per logical table and a scatter query
+ * opens hundreds at once: size the table caches for that, or every query thrashes them
+ * (measured: 100 ms per 256-table UNION with the defaults' 250-slot partitions, and it grows
+ * with concurrency).
+ */
+export const SHARD_FLEET_TUNING = ['--table-open-cache=16384', '--table-open-cache-instances=4', '--table-definition-cache=8192', '--open-files-limit=65535'];
+
+/**
+ * MySQL 8's parallel clustered-index read makes every COUNT(*) start reader threads: about
+ * 1.4 ms on a table of ten rows, 104 ms for a 256-table scatter (6 ms with one thread).
+ */
+export const MYSQL_SHARD_TUNING = ['--innodb-parallel-read-threads=1'];
+
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** The binlog and GTID settings every shard runs with (the CDC worker's preconditions). */
@@ -149,7 +163,8 @@ export class MysqlFamilyService implements NativeService {
       '--performance-schema=OFF',
       '--innodb-buffer-pool-size=64M',
       '--max-connections=500',
-      ...(this.spec.kind === 'mysql' ? ['--mysqlx=OFF', '--innodb-redo-log-capacity=8M'] : []),
+      ...SHARD_FLEET_TUNING,
+      ...(this.spec.kind === 'mysql' ? ['--mysqlx=OFF', '--innodb-redo-log-capacity=8M', ...MYSQL_SHARD_TUNING] : []),
       ...replicationFlags(this.spec, this.dataDir),
     ];
     return spawnDetached(this.l.command, args, { logFile: this.logFile });
