@@ -14,11 +14,11 @@ const boundary = (folder, patterns, message) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build-check/', 'node_modules/', 'coverage/', '.shardline/', 'native/build/'] },
+  { ignores: ['dist/', 'build-check/', 'build-bench/', 'node_modules/', 'coverage/', '.shardline/', 'native/build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', AbortSignal: 'readonly', fetch: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', performance: 'readonly' } },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',

@@ -64,10 +64,8 @@ describe('migrate: a run killed midway resumes where it stopped', () => {
     const total = 1024 * 3;
     const child = spawn(process.execPath, [path.join(packageRoot, 'dist/cli/main.js'), 'migrate', '--config', configFile, '--dir', dir], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    let doneAtKill = 0;
     for (let i = 0; i < 600; i++) {
-      doneAtKill = await ledgerDone();
-      if (doneAtKill >= 400) break;
+      if ((await ledgerDone()) >= 400) break;
       await new Promise((r) => setTimeout(r, 25));
     }
     child.kill('SIGKILL');

@@ -1,5 +1,5 @@
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
-import { RoutingError, SqlParseError, ShardlineError } from '../../src/errors/index.js';
+import { RoutingError, SqlParseError, type ShardlineError } from '../../src/errors/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { analyze, plan, PlanCache, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
 
