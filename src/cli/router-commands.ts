@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadClusterConfig, packageRoot, resolveConfigPath } from '../config/index.js';
+import { loadClusterConfig, packageRoot, resolveConfigPath, type ClusterConfig } from '../config/index.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { loadMigrations, runMigrations, verifySchema } from '../migrate/index.js';
+import { loadMigrations, runMigrations, verifySchema, type MigrateReport } from '../migrate/index.js';
 import { openDbConnection } from '../net/index.js';
 import { createRouter } from '../router/index.js';
 import { Topology } from '../shard/index.js';
@@ -16,6 +16,18 @@ const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (type
 function topologyFor(configPath: string | undefined) {
   const config = loadClusterConfig(resolveConfigPath(configPath));
   return { config, topology: new Topology(config.sharding, config.instances.map((i) => i.name)) };
+}
+
+/** Runs pending migrations with a progress display. */
+export async function applyMigrations(config: ClusterConfig, topology: Topology, dir: string, concurrency: number, log: Logger): Promise<MigrateReport> {
+  const migrations = loadMigrations(dir, topology);
+  const progress = createProgress('migrate', log);
+  const report = await runMigrations(config, topology, migrations, openDbConnection, {
+    concurrency,
+    onProgress: (p) => progress.update(p.done, p.total, `${p.instance} ${p.instanceDone}/${p.instanceTotal}`),
+  });
+  progress.finish(`applied ${report.applied} statement(s), ${report.alreadyApplied} already applied`);
+  return report;
 }
 
 /** `shard-of`, `explain` and `migrate`. */
@@ -111,13 +123,7 @@ export function registerRouterCommands(program: Command, log: Logger): void {
         }
         const concurrency = Number(flags.concurrency);
         if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency expects a positive integer, got ${flags.concurrency}`);
-        const migrations = loadMigrations(path.resolve(flags.dir), topology);
-        const progress = createProgress('migrate', log);
-        const report = await runMigrations(config, topology, migrations, openDbConnection, {
-          concurrency,
-          onProgress: (p) => progress.update(p.done, p.total, `${p.instance} ${p.instanceDone}/${p.instanceTotal}`),
-        });
-        progress.finish(`applied ${report.applied} statement(s), ${report.alreadyApplied} already applied`);
+        const report = await applyMigrations(config, topology, path.resolve(flags.dir), concurrency, log);
         process.stdout.write(
           flags.json
             ? `${json(report)}\n`
