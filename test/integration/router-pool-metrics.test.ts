@@ -1,0 +1,50 @@
+import { Registry } from 'prom-client';
+import { createRouter, ShardUnavailableError } from '../../src/index.js';
+import { parseClusterConfig } from '../../src/config/index.js';
+import { testConfig } from '../support/cluster.js';
+
+const base = testConfig();
+
+describe('router pools and metrics', () => {
+  it('rejects with POOL_EXHAUSTED when the wait queue is full, and POOL_TIMEOUT when no connection frees up', async () => {
+    const config = parseClusterConfig({ ...structuredClone(base), pool: { min: 0, max: 1, acquireTimeoutMs: 300, maxWaitingClients: 2 } });
+    const router = await createRouter(config);
+    try {
+      const session = router.forUid(42n);
+      const results = await Promise.allSettled([
+        session.query('SELECT SLEEP(1) AS s FROM users LIMIT 1'),
+        session.query('SELECT 1 AS x FROM users LIMIT 1'),
+        session.query('SELECT 2 AS x FROM users LIMIT 1'),
+      ]);
+      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as ShardUnavailableError).code : 'ok'));
+      expect(codes).toEqual(['ok', 'POOL_TIMEOUT', 'POOL_EXHAUSTED']);
+      const err = (results[2] as PromiseRejectedResult).reason as ShardUnavailableError;
+      expect(err).toBeInstanceOf(ShardUnavailableError);
+      expect(err.retriable).toBe(true);
+      expect(err.message).toMatch(/instance shard-0 \(shards 0-255\)/);
+      expect(router.health().find((h) => h.instance === 'shard-0')!.pool).toMatchObject({ borrowed: 0, pending: 0 });
+    } finally {
+      await router.close();
+    }
+  });
+
+  it('reports route kinds, latency, pool state and plan-cache use on the injected registry', async () => {
+    const registry = new Registry();
+    const router = await createRouter({ config: base, registry });
+    try {
+      await router.select('SELECT name FROM users WHERE uid = ?', [1n]);
+      await router.select('SELECT name FROM users WHERE uid = ?', [2n]);
+      await router.select('SELECT COUNT(*) AS n FROM users', [], { scatter: true });
+      await expect(router.query('SELECT * FROM users')).rejects.toMatchObject({ code: 'SHARD_KEY_MISSING' });
+      const text = await registry.metrics();
+      expect(text).toMatch(/shardline_router_queries_total\{route="single",statement="select"\} 2/);
+      expect(text).toMatch(/shardline_router_queries_total\{route="scatter",statement="select"\} 1/);
+      expect(text).toMatch(/shardline_plan_cache_lookups_total\{result="hit"\} 1/);
+      expect(text).toMatch(/shardline_plan_cache_lookups_total\{result="miss"\} 3/);
+      expect(text).toMatch(/shardline_instance_query_duration_seconds_count\{instance="shard-3"\} [1-9]/);
+      expect(text).toMatch(/shardline_pool_connections\{instance="shard-0",state="open"\} [1-9]/);
+    } finally {
+      await router.close();
+    }
+  });
+});
