@@ -1,0 +1,66 @@
+import type { Socket } from 'node:net';
+import type { IdleWatcher, KeepAliveSettings, NoFileLimit, ProbeResult, SocketLayer, TcpInfoSnapshot } from './socket-layer.js';
+import { socketFd } from './socket-layer.js';
+
+/** The addon's exports (native/src/addon.cc). */
+export interface NativeBinding {
+  setKeepAlive(fd: number, idleS: number, intervalS: number, count: number): void;
+  setUserTimeout(fd: number, ms: number): void;
+  tcpInfo(fd: number): TcpInfoSnapshot | null;
+  probe(fd: number): ProbeResult & { state: string };
+  alive(fd: number): boolean;
+  raiseNoFileLimit(): NoFileLimit & { error?: string };
+  capabilities(): Record<string, boolean>;
+  IdleWatch: new () => { add(fd: number, token: number): void; remove(fd: number): boolean; reapDead(): number[]; close(): void; readonly size: number };
+}
+
+/** The N-API socket layer: per-socket keepalive tuning, TCP_USER_TIMEOUT, TCP_INFO, epoll idle watch. */
+export function createNativeSocketLayer(binding: NativeBinding, reason: string): SocketLayer {
+  return {
+    kind: 'native',
+    reason,
+    tune(socket: Socket, settings: KeepAliveSettings) {
+      socket.setNoDelay(true);
+      const fd = socketFd(socket);
+      if (fd < 0) return;
+      binding.setKeepAlive(fd, settings.idleS, settings.intervalS, settings.count);
+      binding.setUserTimeout(fd, settings.userTimeoutMs);
+    },
+    tcpInfo(socket) {
+      const fd = socketFd(socket);
+      return fd < 0 ? null : binding.tcpInfo(fd);
+    },
+    probe(socket) {
+      if (socket.destroyed) return { alive: false, reason: 'closed' };
+      const fd = socketFd(socket);
+      if (fd < 0) return { alive: false, reason: 'closed' };
+      const r = binding.probe(fd);
+      return { alive: r.alive, reason: r.reason };
+    },
+    alive(socket) {
+      if (socket.destroyed) return false;
+      const fd = socketFd(socket);
+      return fd >= 0 && binding.alive(fd);
+    },
+    createIdleWatch(): IdleWatcher {
+      const watch = new binding.IdleWatch();
+      return {
+        add(socket, token) {
+          const fd = socketFd(socket);
+          if (fd >= 0) watch.add(fd, token);
+        },
+        remove(socket) {
+          const fd = socketFd(socket);
+          if (fd >= 0) watch.remove(fd);
+        },
+        reapDead: () => watch.reapDead(),
+        get size() {
+          return watch.size;
+        },
+        close: () => watch.close(),
+      };
+    },
+    raiseNoFileLimit: () => binding.raiseNoFileLimit(),
+    capabilities: () => binding.capabilities(),
+  };
+}
