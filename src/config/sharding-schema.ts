@@ -55,6 +55,27 @@ export const shardingSchema = z
   })
   .strict();
 
+/** TCP keepalive per pooled socket; TCP_USER_TIMEOUT defaults to idle + interval × count. */
+export const keepAliveSchema = z
+  .object({
+    idleS: z.number().int().min(1).default(8),
+    intervalS: z.number().int().min(1).default(2),
+    count: z.number().int().min(1).default(3),
+    userTimeoutMs: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+/** When an instance's circuit breaker opens and recovers. */
+export const breakerSchema = z
+  .object({
+    consecutiveFailures: z.number().int().min(1).default(3),
+    failureRate: z.number().gt(0).max(1).default(0.5),
+    minCalls: z.number().int().min(1).default(20),
+    windowMs: z.number().int().min(100).default(10000),
+    openMs: z.number().int().min(10).default(1000),
+  })
+  .strict();
+
 /** Pool settings applied to every instance's connection pool. */
 export const poolSchema = z
   .object({
@@ -64,6 +85,15 @@ export const poolSchema = z
     maxWaitingClients: z.number().int().min(0).default(1000),
     idleTimeoutMs: z.number().int().min(1000).default(30000),
     queryTimeoutMs: z.number().int().min(1).default(30000),
+    connectTimeoutMs: z.number().int().min(1).default(3000),
+    /** A connection is closed after this long (minus up to 10 % jitter). */
+    maxLifetimeMs: z.number().int().min(1000).default(1_800_000),
+    /** Idle connections older than this get a ping so they stay warm and proven. */
+    pingIdleMs: z.number().int().min(1000).default(60_000),
+    /** A connection used more recently than this is handed out without a liveness check. */
+    validateAfterIdleMs: z.number().int().min(0).default(500),
+    keepAlive: keepAliveSchema.default(() => keepAliveSchema.parse({})),
+    breaker: breakerSchema.default(() => breakerSchema.parse({})),
   })
   .strict()
   .refine((p) => p.min <= p.max, { message: 'min must not exceed max' });

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_ENV_MISSING'
+  | 'FD_BUDGET'
   | 'DEV_PORT_IN_USE'
   | 'DEV_JAVA_MISSING'
   | 'DEV_INSTALL_FAILED'

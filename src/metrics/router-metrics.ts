@@ -1,8 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Pool occupancy as the metrics read it. */
+/** Pool occupancy and connection health as the metrics read them. */
 export interface PoolGaugeSource {
-  stats(): { instance: string; borrowed: number; pending: number; size: number }[];
+  stats(): {
+    instance: string;
+    breaker: string;
+    pool: { borrowed: number; pending: number; size: number };
+    tcp: { rttUs: number; retransmits: number } | null;
+    events: { reapedIdle: number; rejectedOnBorrow: number };
+  }[];
 }
 
 /** What the router reports. A no-op implementation is used when no registry is injected. */
@@ -11,6 +17,7 @@ export interface RouterMetrics {
   queryFailed(route: string, code: string): void;
   instanceLatency(instance: string, seconds: number): void;
   planCache(hit: boolean): void;
+  breakerState(instance: string, state: string): void;
   watchPools(source: PoolGaugeSource): void;
 }
 
@@ -19,6 +26,7 @@ const noop: RouterMetrics = {
   queryFailed() {},
   instanceLatency() {},
   planCache() {},
+  breakerState() {},
   watchPools() {},
 };
 
@@ -48,17 +56,61 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
     collect() {
       this.reset();
       for (const s of pools?.stats() ?? []) {
-        this.set({ instance: s.instance, state: 'in_use' }, s.borrowed);
-        this.set({ instance: s.instance, state: 'waiting' }, s.pending);
-        this.set({ instance: s.instance, state: 'open' }, s.size);
+        this.set({ instance: s.instance, state: 'in_use' }, s.pool.borrowed);
+        this.set({ instance: s.instance, state: 'waiting' }, s.pool.pending);
+        this.set({ instance: s.instance, state: 'open' }, s.pool.size);
       }
     },
   });
+  const BREAKER_CODE: Record<string, number> = { closed: 0, 'half-open': 1, open: 2 };
+  new Gauge({
+    name: `${prefix}breaker_state`,
+    help: 'Circuit breaker per instance: 0 closed, 1 half-open, 2 open',
+    labelNames: ['instance'],
+    registers,
+    collect() {
+      for (const s of pools?.stats() ?? []) this.set({ instance: s.instance }, BREAKER_CODE[s.breaker] ?? -1);
+    },
+  });
+  new Gauge({
+    name: `${prefix}tcp_rtt_seconds`,
+    help: 'Mean TCP round-trip time over an instance pool\'s connections (TCP_INFO)',
+    labelNames: ['instance'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of pools?.stats() ?? []) if (s.tcp) this.set({ instance: s.instance }, s.tcp.rttUs / 1e6);
+    },
+  });
+  new Gauge({
+    name: `${prefix}tcp_retransmits`,
+    help: 'Retransmitted segments over an instance pool\'s open connections (TCP_INFO)',
+    labelNames: ['instance'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of pools?.stats() ?? []) if (s.tcp) this.set({ instance: s.instance }, s.tcp.retransmits);
+    },
+  });
+  new Gauge({
+    name: `${prefix}pool_dead_connections_removed`,
+    help: 'Dead connections removed per instance, by how they were found (idle_watch, borrow_check)',
+    labelNames: ['instance', 'found_by'],
+    registers,
+    collect() {
+      for (const s of pools?.stats() ?? []) {
+        this.set({ instance: s.instance, found_by: 'idle_watch' }, s.events.reapedIdle);
+        this.set({ instance: s.instance, found_by: 'borrow_check' }, s.events.rejectedOnBorrow);
+      }
+    },
+  });
+  const transitions = new Counter({ name: `${prefix}breaker_transitions_total`, help: 'Circuit breaker state changes per instance', labelNames: ['instance', 'to'], registers });
   return {
     query: (route, statement) => queries.inc({ route, statement }),
     queryFailed: (route, code) => failures.inc({ route, code }),
     instanceLatency: (instance, seconds) => latency.observe({ instance }, seconds),
     planCache: (hit) => cache.inc({ result: hit ? 'hit' : 'miss' }),
+    breakerState: (instance, state) => transitions.inc({ instance, to: state }),
     watchPools: (source) => {
       pools = source;
     },

@@ -1,5 +1,7 @@
+import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
+import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -16,6 +18,12 @@ export type QueryOutcome =
   | { kind: 'rows'; rows: Row[]; fields: FieldInfo[] }
   | { kind: 'ok'; affectedRows: number; insertId: number | bigint };
 
+/** How the raw TCP socket is tuned before the MySQL handshake. */
+export interface SocketTuning {
+  layer: SocketLayer;
+  keepAlive: KeepAliveSettings;
+}
+
 /** Where one physical instance listens and how to log in. */
 export interface InstanceEndpoint {
   name: string;
@@ -29,6 +37,13 @@ export interface InstanceEndpoint {
 /** One open connection to a physical instance, promise-based, with no knowledge of shards. */
 export interface DbConnection {
   readonly instance: string;
+  /** Unique per connection (idle-watch token). */
+  readonly id: number;
+  /** The raw TCP socket (under TLS too), for probes and TCP_INFO. */
+  readonly socket: Socket | null;
+  /** The server's wait_timeout in ms. */
+  readonly waitTimeoutMs: number;
+  readonly createdAt: number;
   /** Set once the connection has failed fatally; it must be destroyed, not reused. */
   readonly broken: boolean;
   lastUsedAt: number;
@@ -67,10 +82,28 @@ function bigintColumns(rows: Row[], fields: readonly FieldPacket[]): void {
  * DATE/DATETIME/TIMESTAMP → strings as the server prints them, with the session in UTC so
  * TIMESTAMP reads as UTC.
  */
-export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbConnection> {
+let nextId = 1;
+
+export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: SocketTuning): Promise<DbConnection> {
+  let socket: Socket | null = null;
+  const stream = tuning
+    ? () => {
+        const s = net.connect({ host: endpoint.host, port: endpoint.port });
+        s.once('connect', () => {
+          try {
+            tuning.layer.tune(s, tuning.keepAlive);
+          } catch {
+            /* tuning is best effort; the connection still works */
+          }
+        });
+        socket = s;
+        return s;
+      }
+    : undefined;
   const conn: Connection = mysql.createConnection({
     host: endpoint.host,
     port: endpoint.port,
+    ...(stream ? { stream } : {}),
     user: endpoint.user,
     password: endpoint.password,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
@@ -89,7 +122,11 @@ export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbCo
     new Promise<QueryOutcome>((resolve, reject) => {
       conn.query({ sql, values: params as unknown[], ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (err, result, fields) => {
         if (err) {
-          if ((err as ServerErrorInfo).fatal) broken = true;
+          const info = err as ServerErrorInfo;
+          if (info.fatal || info.code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+            broken = true;
+            conn.destroy();
+          }
           reject(err);
           return;
         }
@@ -103,9 +140,21 @@ export async function openDbConnection(endpoint: InstanceEndpoint): Promise<DbCo
         }
       });
     });
-  await run("SET time_zone = '+00:00'", []);
+  let waitTimeoutMs = 28_800_000;
+  try {
+    await run("SET time_zone = '+00:00'", []);
+    const w = await run('SELECT @@wait_timeout AS w', []);
+    if (w.kind === 'rows') waitTimeoutMs = Number(w.rows[0]?.['w'] ?? 28800) * 1000;
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
   const connection: DbConnection = {
     instance: endpoint.name,
+    id: nextId++,
+    socket,
+    waitTimeoutMs,
+    createdAt: Date.now(),
     get broken() {
       return broken;
     },

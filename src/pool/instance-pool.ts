@@ -1,7 +1,8 @@
 import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
 import { ShardUnavailableError } from '../errors/index.js';
-import type { DbConnection, InstanceEndpoint } from '../net/index.js';
+import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
+import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 
 /** Opens a connection to one instance (net/ provides it; tests may pass their own). */
 export type ConnectionFactory = (endpoint: InstanceEndpoint) => Promise<DbConnection>;
@@ -16,24 +17,68 @@ export interface PoolStats {
   max: number;
 }
 
+/** TCP health over the instance's open connections (TCP_INFO; null on the JS layer). */
+export interface TcpHealth {
+  connections: number;
+  rttUs: number;
+  retransmits: number;
+}
+
+/** Counters of what the borrow checks and the idle watch found. */
+export interface PoolEvents {
+  reapedIdle: number;
+  rejectedOnBorrow: number;
+  expired: number;
+  pinged: number;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface Tracked {
+  conn: DbConnection;
+  expiresAt: number;
+  /** In the pool (not borrowed). */
+  idle: boolean;
+  pending: Promise<void> | null;
+}
+
 /**
- * One generic-pool of connections to one physical instance: LIFO (cold connections age out),
- * bounded wait queue, acquire timeout, idle eviction, back-off inside `create` so a dead server
- * cannot spin. Broken connections are destroyed, never returned to the pool.
+ * One generic-pool of connections to one physical instance, hardened:
+ * - borrow check: a connection idle for more than `validateAfterIdleMs` is probed (poll + TCP_INFO,
+ *   no round trip) and replaced if dead; idle connections sit in an epoll idle watch that finds
+ *   a closed or reset peer without a round trip;
+ * - eviction below the server's wait_timeout, max lifetime with jitter, pings of long-idle ones;
+ * - LIFO, bounded wait queue, acquire timeout, back-off inside `create`;
+ * - a circuit breaker: while open, calls fail fast with a retriable ShardUnavailableError.
  */
 export class InstancePool {
+  readonly breaker: CircuitBreaker;
   private readonly pool: Pool<DbConnection>;
+  private readonly tracked = new Map<number, Tracked>();
+  private readonly watch: IdleWatcher;
+  private readonly timers: NodeJS.Timeout[] = [];
   private createFailures = 0;
+  private readonly events: PoolEvents = { reapedIdle: 0, rejectedOnBorrow: 0, expired: 0, pinged: 0 };
+  private breakerWaiters: (() => void)[] = [];
 
   constructor(
     readonly endpoint: InstanceEndpoint,
     private readonly config: PoolConfig,
     factory: ConnectionFactory,
     /** Shards this instance holds, for error messages. */
-    private readonly shardRange: string,
+    readonly shardRange: string,
+    private readonly layer: SocketLayer,
+    now: () => number = Date.now,
   ) {
+    this.breaker = new CircuitBreaker(config.breaker, now);
+    this.breaker.onChange((state) => {
+      if (state === 'open') {
+        const waiters = this.breakerWaiters;
+        this.breakerWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
+    this.watch = layer.createIdleWatch();
     this.pool = genericPool.createPool<DbConnection>(
       {
         create: async () => {
@@ -41,13 +86,17 @@ export class InstancePool {
           try {
             const conn = await factory(endpoint);
             this.createFailures = 0;
+            const jitter = 1 - Math.random() * 0.1;
+            this.tracked.set(conn.id, { conn, expiresAt: Date.now() + config.maxLifetimeMs * jitter, idle: false, pending: null });
             return conn;
           } catch (err) {
             this.createFailures++;
+            this.breaker.failure();
             throw err;
           }
         },
         destroy: async (conn) => {
+          this.forget(conn);
           if (conn.broken) conn.destroy();
           else await conn.close();
         },
@@ -65,17 +114,66 @@ export class InstancePool {
         autostart: true,
       },
     );
+    const reaper = setInterval(() => this.reap(), 1000);
+    const pinger = setInterval(() => this.pingIdle(), Math.max(1000, Math.floor(config.pingIdleMs / 2)));
+    reaper.unref();
+    pinger.unref();
+    this.timers.push(reaper, pinger);
   }
 
-  /** Borrows a connection. @throws {ShardUnavailableError} POOL_EXHAUSTED or POOL_TIMEOUT. */
+  private forget(conn: DbConnection): void {
+    if (conn.socket) this.watch.remove(conn.socket);
+    this.tracked.delete(conn.id);
+  }
+
+  private unavailable(why: string, cause?: unknown): ShardUnavailableError {
+    return new ShardUnavailableError('SHARD_UNAVAILABLE', `instance ${this.endpoint.name} (shards ${this.shardRange}) is unavailable: ${why}`, {
+      retriable: true,
+      cause,
+      details: { instance: this.endpoint.name, shards: this.shardRange, breaker: this.breaker.state },
+    });
+  }
+
+  /** Why a borrowed connection must not be used, or null when it is fine. */
+  private unusable(t: Tracked): string | null {
+    const now = Date.now();
+    if (t.conn.broken) return 'broken';
+    if (now >= t.expiresAt) return 'expired';
+    const idle = now - t.conn.lastUsedAt;
+    if (idle > Math.min(this.config.idleTimeoutMs * 2, t.conn.waitTimeoutMs * 0.8)) return 'idle beyond wait_timeout';
+    if (idle > this.config.validateAfterIdleMs && t.conn.socket && !this.layer.alive(t.conn.socket)) return 'dead';
+    return null;
+  }
+
+  /**
+   * Borrows a checked connection.
+   * @throws {ShardUnavailableError} SHARD_UNAVAILABLE (breaker open), POOL_EXHAUSTED, POOL_TIMEOUT.
+   */
   async acquire(): Promise<DbConnection> {
-    try {
-      for (;;) {
-        const conn = await this.pool.acquire();
-        if (!conn.broken) return conn;
-        await this.pool.destroy(conn);
-      }
-    } catch (err) {
+    if (!this.breaker.allow()) throw this.unavailable(`circuit open since ${new Date(this.breaker.openedSince).toISOString()}`);
+    for (;;) {
+      const conn = await this.acquireRaw();
+      const t = this.tracked.get(conn.id);
+      if (conn.socket) this.watch.remove(conn.socket);
+      if (t?.pending) await t.pending;
+      if (t) t.idle = false;
+      const why = t ? this.unusable(t) : conn.broken ? 'broken' : null;
+      if (!why) return conn;
+      if (why === 'expired') this.events.expired++;
+      else this.events.rejectedOnBorrow++;
+      conn.destroy();
+      await this.pool.destroy(conn).catch(() => undefined);
+    }
+  }
+
+  private acquireRaw(): Promise<DbConnection> {
+    const request = this.pool.acquire();
+    const opened = new Promise<never>((_, reject) => {
+      this.breakerWaiters.push(() => reject(this.unavailable('circuit opened while waiting for a connection')));
+    });
+    return Promise.race([request, opened]).catch((err: unknown) => {
+      request.then((late) => this.pool.release(late)).catch(() => undefined);
+      if (err instanceof ShardUnavailableError) throw err;
       const message = (err as Error).message ?? '';
       if (/max waitingClients/i.test(message)) {
         throw new ShardUnavailableError('POOL_EXHAUSTED', `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`, {
@@ -88,23 +186,71 @@ export class InstancePool {
         cause: err,
         details: { instance: this.endpoint.name },
       });
-    }
+    });
   }
 
-  /** Returns a connection; a broken one is destroyed instead. */
+  /** Returns a connection; a broken or expired one is destroyed, a healthy one joins the idle watch. */
   async release(conn: DbConnection): Promise<void> {
     conn.lastUsedAt = Date.now();
-    if (conn.broken) await this.pool.destroy(conn);
-    else await this.pool.release(conn);
+    const t = this.tracked.get(conn.id);
+    if (conn.broken || !t || conn.lastUsedAt >= t.expiresAt) {
+      if (t && !conn.broken) this.events.expired++;
+      await this.pool.destroy(conn).catch(() => undefined);
+      return;
+    }
+    t.idle = true;
+    if (conn.socket) {
+      try {
+        this.watch.add(conn.socket, conn.id);
+      } catch {
+        /* already watched */
+      }
+    }
+    await this.pool.release(conn);
   }
 
-  /** Borrows, runs `fn`, and always gives the connection back. */
+  /** Borrows, runs `fn`, and always gives the connection back; feeds the breaker. */
   async use<T>(fn: (conn: DbConnection) => Promise<T>): Promise<T> {
     const conn = await this.acquire();
     try {
-      return await fn(conn);
+      const result = await fn(conn);
+      this.breaker.success();
+      return result;
+    } catch (err) {
+      if (conn.broken) this.breaker.failure();
+      else this.breaker.success();
+      throw err;
     } finally {
       await this.release(conn);
+    }
+  }
+
+  /** Idle connections whose peer closed or reset: mark them broken so the next borrow drops them. */
+  reap(): number {
+    const dead = this.watch.reapDead();
+    for (const id of dead) {
+      const t = this.tracked.get(id);
+      if (!t) continue;
+      t.conn.destroy();
+      this.events.reapedIdle++;
+    }
+    return dead.length;
+  }
+
+  private pingIdle(): void {
+    const now = Date.now();
+    for (const t of this.tracked.values()) {
+      if (!t.idle || t.pending || t.conn.broken || now - t.conn.lastUsedAt < this.config.pingIdleMs) continue;
+      this.events.pinged++;
+      t.pending = t.conn
+        .ping()
+        .then(() => {
+          t.conn.lastUsedAt = Date.now();
+        })
+        .catch(() => t.conn.destroy())
+        .finally(() => {
+          t.pending = null;
+        });
     }
   }
 
@@ -119,9 +265,34 @@ export class InstancePool {
     };
   }
 
+  /** Mean RTT and summed retransmits over open connections (null without TCP_INFO). */
+  tcpHealth(): TcpHealth | null {
+    const infos: TcpInfoSnapshot[] = [];
+    for (const t of this.tracked.values()) {
+      const info = t.conn.socket && !t.conn.broken ? this.layer.tcpInfo(t.conn.socket) : null;
+      if (info) infos.push(info);
+    }
+    if (infos.length === 0) return null;
+    return {
+      connections: infos.length,
+      rttUs: Math.round(infos.reduce((n, i) => n + i.rttUs, 0) / infos.length),
+      retransmits: infos.reduce((n, i) => n + i.totalRetransmits, 0),
+    };
+  }
+
+  breakerState(): BreakerState {
+    return this.breaker.state;
+  }
+
+  counters(): PoolEvents {
+    return { ...this.events };
+  }
+
   /** Waits for borrowed connections to come back, then closes all. */
   async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     await this.pool.drain();
     await this.pool.clear();
+    this.watch.close();
   }
 }

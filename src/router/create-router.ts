@@ -1,7 +1,8 @@
 import type { Registry } from 'prom-client';
 import { loadClusterConfig, parseClusterConfig, type ClusterConfig } from '../config/index.js';
 import { createRouterMetrics } from '../metrics/index.js';
-import { openDbConnection } from '../net/index.js';
+import { ConfigError } from '../errors/index.js';
+import { loadSocketLayer, openDbConnection, type NoFileLimit, type SocketLayer } from '../net/index.js';
 import type { ConnectionFactory } from '../pool/index.js';
 import { Topology, type UidHasher } from '../shard/index.js';
 import type { Router } from './router-types.js';
@@ -17,8 +18,32 @@ export interface CreateRouterOptions {
   hasher?: UidHasher;
   /** Analyses kept in the plan cache (default 2000). */
   planCacheSize?: number;
-  /** How connections are opened (default: mysql2 over TCP). */
+  /** How connections are opened (default: mysql2 over a tuned TCP socket). */
   connectionFactory?: ConnectionFactory;
+  /** The socket layer (default: the native addon, else the JS fallback). */
+  socketLayer?: SocketLayer;
+}
+
+/** File descriptors kept free beyond the pools' connections (logs, Kafka, files, the event loop). */
+export const FD_MARGIN = 64;
+
+/**
+ * Compares the pools' capacity plus a margin with RLIMIT_NOFILE after raising the soft limit
+ * to the hard one where possible.
+ * @throws {ConfigError} FD_BUDGET naming the limit, the need and the fix.
+ */
+export function checkFdBudget(config: ClusterConfig, limit: NoFileLimit): { need: number; limit: NoFileLimit } {
+  const connections = config.instances.length * config.pool.max;
+  const need = connections + FD_MARGIN;
+  if (Number.isFinite(limit.soft) && limit.soft < need) {
+    const suggestion = Math.max(4096, 2 ** Math.ceil(Math.log2(need)));
+    throw new ConfigError(
+      'FD_BUDGET',
+      `the pools may open ${config.instances.length} × ${config.pool.max} = ${connections} connections and the process needs ${FD_MARGIN} more file descriptors (${need} in all), but RLIMIT_NOFILE is ${limit.soft} (hard limit ${limit.hard}). Raise it: \`ulimit -n ${suggestion}\` before starting, or LimitNOFILE=${suggestion} in the systemd unit; or lower pool.max`,
+      { details: { need, soft: limit.soft, hard: limit.hard } },
+    );
+  }
+  return { need, limit };
 }
 
 function isOptions(value: unknown): value is CreateRouterOptions {
@@ -49,5 +74,10 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Cre
         ? (options.config as ClusterConfig)
         : parseClusterConfig(options.config);
   const topology = new Topology(config.sharding, config.instances.map((i) => i.name), options.hasher);
-  return new ShardedRouter(config, topology, options.connectionFactory ?? openDbConnection, createRouterMetrics(options.registry), options.planCacheSize);
+  const layer = options.socketLayer ?? loadSocketLayer();
+  checkFdBudget(config, layer.raiseNoFileLimit());
+  const ka = config.pool.keepAlive;
+  const keepAlive = { idleS: ka.idleS, intervalS: ka.intervalS, count: ka.count, userTimeoutMs: ka.userTimeoutMs ?? (ka.idleS + ka.intervalS * ka.count) * 1000 };
+  const factory = options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }));
+  return new ShardedRouter(config, topology, factory, createRouterMetrics(options.registry), layer, options.planCacheSize);
 }

@@ -1,6 +1,6 @@
 import type { RouterResult, WriteResult } from '../executor/index.js';
 import type { Row } from '../net/index.js';
-import type { PoolStats } from '../pool/index.js';
+import type { BreakerState, PoolEvents, PoolStats, TcpHealth } from '../pool/index.js';
 import type { ShardLocation, Topology, Uid } from '../shard/index.js';
 import type { MergeSpec, RouteKind, SqlParam } from '../sql/index.js';
 
@@ -47,7 +47,13 @@ export interface InstanceHealth {
   host: string;
   port: number;
   shards: string;
+  /** `closed` (healthy), `open` (failing fast) or `half-open` (trying again). */
+  breaker: BreakerState;
   pool: PoolStats;
+  /** From TCP_INFO over open connections; null on the JS socket layer or with no connection. */
+  tcp: TcpHealth | null;
+  /** What the borrow checks and the idle watch removed. */
+  events: PoolEvents;
 }
 
 /** The sharded data-access API. */

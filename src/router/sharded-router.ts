@@ -3,6 +3,7 @@ import { RoutingError, ShardlineError, isShardlineError } from '../errors/index.
 import { executePlan } from '../executor/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import type { Row } from '../net/index.js';
+import type { SocketLayer } from '../net/index.js';
 import type { ConnectionFactory } from '../pool/index.js';
 import { InstancePool } from '../pool/index.js';
 import type { Topology } from '../shard/index.js';
@@ -38,15 +39,19 @@ export class ShardedRouter implements Router {
     readonly topology: Topology,
     factory: ConnectionFactory,
     private readonly metrics: RouterMetrics,
+    readonly socketLayer: SocketLayer,
     planCacheSize = 2000,
   ) {
     this.cache = new PlanCache(topology, planCacheSize, (hit) => metrics.planCache(hit));
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
     for (const inst of config.instances) {
       const shards = rangesText(topology.map.shardsOf(inst.name));
-      this.pools.set(inst.name, new InstancePool({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password }, config.pool, factory, shards));
+      const endpoint = { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, connectTimeoutMs: config.pool.connectTimeoutMs };
+      const pool = new InstancePool(endpoint, config.pool, factory, shards, socketLayer);
+      pool.breaker.onChange((state) => metrics.breakerState(inst.name, state));
+      this.pools.set(inst.name, pool);
     }
-    metrics.watchPools({ stats: () => [...this.pools.values()].map((p) => p.stats()) });
+    metrics.watchPools({ stats: () => this.health() });
   }
 
   private pool(instance: string): InstancePool {
@@ -115,8 +120,11 @@ export class ShardedRouter implements Router {
       instance: p.endpoint.name,
       host: p.endpoint.host,
       port: p.endpoint.port,
-      shards: rangesText(this.topology.map.shardsOf(p.endpoint.name)),
+      shards: p.shardRange,
+      breaker: p.breakerState(),
       pool: p.stats(),
+      tcp: p.tcpHealth(),
+      events: p.counters(),
     }));
   }
 
