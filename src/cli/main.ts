@@ -6,6 +6,7 @@ import { packageRoot } from '../config/index.js';
 import { createLogger } from '../log/logger.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDevCommands } from './dev-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerRouterCommands } from './router-commands.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -19,6 +20,7 @@ const program = new Command('shardline')
 
 registerDevCommands(program, log);
 registerRouterCommands(program, log);
+registerDoctorCommand(program, log);
 registerDemoCommand(program, log);
 
 try {

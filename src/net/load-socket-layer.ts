@@ -29,23 +29,29 @@ export function loadSocketLayer(warn: (message: string) => void = (m) => process
     cached = createJsSocketLayer('SHARDLINE_SOCKET_LAYER=js forces the JS layer');
     return cached;
   }
-  const file = path.join(packageRoot, 'native', 'build', 'Release', 'shardline_socket.node');
+  const { layer, fallback } = loadSocketLayerFrom(DEFAULT_ADDON);
+  cached = layer;
+  if (fallback && !warned) {
+    warned = true;
+    warn(`shardline: using the JS socket layer (${layer.reason}); dead connections and partitions are detected more slowly`);
+  }
+  return cached;
+}
+
+const DEFAULT_ADDON = path.join(packageRoot, 'native', 'build', 'Release', 'shardline_socket.node');
+
+/** Loads the addon at `file`, or explains why not and returns the JS layer. */
+export function loadSocketLayerFrom(file: string): { layer: SocketLayer; fallback: boolean } {
   let reason: string;
   if (process.platform !== 'linux') reason = `the native socket layer is Linux-only (platform ${process.platform})`;
-  else if (!existsSync(file)) reason = buildStatusReason();
+  else if (!existsSync(file)) reason = file === DEFAULT_ADDON ? buildStatusReason() : `${file} does not exist`;
   else {
     try {
       const binding = createRequire(import.meta.url)(file) as NativeBinding;
-      cached = createNativeSocketLayer(binding, `loaded ${path.relative(packageRoot, file)}`);
-      return cached;
+      return { layer: createNativeSocketLayer(binding, `loaded ${path.relative(packageRoot, file)}`), fallback: false };
     } catch (err) {
       reason = `loading ${file} failed: ${(err as Error).message}`;
     }
   }
-  cached = createJsSocketLayer(reason);
-  if (!warned) {
-    warned = true;
-    warn(`shardline: using the JS socket layer (${reason}); dead connections and partitions are detected more slowly`);
-  }
-  return cached;
+  return { layer: createJsSocketLayer(reason), fallback: true };
 }
