@@ -44,20 +44,49 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
     },
     createIdleWatch(): IdleWatcher {
       const watch = new binding.IdleWatch();
+      // epoll finds a dead peer before JavaScript does; once libuv has closed the fd the epoll
+      // registration is gone with it, so a closed socket is reported from its 'close' event.
+      const watched = new Map<Socket, { token: number; onClose: () => void }>();
+      let closed: number[] = [];
       return {
         add(socket, token) {
           const fd = socketFd(socket);
-          if (fd >= 0) watch.add(fd, token);
+          if (fd < 0 || socket.destroyed) {
+            closed.push(token);
+            return;
+          }
+          watch.add(fd, token);
+          const onClose = () => {
+            watched.delete(socket);
+            closed.push(token);
+          };
+          socket.once('close', onClose);
+          watched.set(socket, { token, onClose });
         },
         remove(socket) {
+          const entry = watched.get(socket);
+          if (!entry) return;
+          watched.delete(socket);
+          socket.removeListener('close', entry.onClose);
           const fd = socketFd(socket);
           if (fd >= 0) watch.remove(fd);
         },
-        reapDead: () => watch.reapDead(),
-        get size() {
-          return watch.size;
+        reapDead() {
+          const dead = watch.reapDead();
+          if (closed.length > 0) {
+            for (const t of closed) if (!dead.includes(t)) dead.push(t);
+            closed = [];
+          }
+          return dead;
         },
-        close: () => watch.close(),
+        get size() {
+          return watched.size;
+        },
+        close() {
+          for (const [socket, entry] of watched) socket.removeListener('close', entry.onClose);
+          watched.clear();
+          watch.close();
+        },
       };
     },
     raiseNoFileLimit: () => binding.raiseNoFileLimit(),

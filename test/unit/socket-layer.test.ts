@@ -71,6 +71,7 @@ describe('native socket layer', () => {
     watch.add(first.socket, 1);
     first.socket.destroy();
     await new Promise((r) => setTimeout(r, 20));
+    expect(watch.reapDead()).toEqual([1]);
     const second = await connectTo(first.port);
     sockets.push(second);
     expect((second as unknown as { _handle: { fd: number } })._handle.fd).toBe(fd);
