@@ -100,7 +100,7 @@ export class PrivateMariaDb {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return !spawnSync('sh', ['-c', `grep -q '^State:.*Z' /proc/${pid}/status`]).status;
+    return spawnSync('grep', ['-q', '^State:.*Z', `/proc/${pid}/status`]).status !== 0;
   } catch {
     return false;
   }
