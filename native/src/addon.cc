@@ -115,6 +115,7 @@ class IdleWatchJs : public Napi::ObjectWrap<IdleWatchJs> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "IdleWatch",
                        {InstanceMethod("add", &IdleWatchJs::Add), InstanceMethod("remove", &IdleWatchJs::Remove),
+                        InstanceMethod("checkout", &IdleWatchJs::Checkout),
                         InstanceMethod("reapDead", &IdleWatchJs::ReapDead), InstanceMethod("close", &IdleWatchJs::Close),
                         InstanceAccessor("size", &IdleWatchJs::Size, nullptr)});
   }
@@ -134,6 +135,9 @@ class IdleWatchJs : public Napi::ObjectWrap<IdleWatchJs> {
     int fd;
     if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
     return Napi::Boolean::New(info.Env(), watch_.Remove(fd) == 0);
+  }
+  Napi::Value Checkout(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), watch_.Checkout(info[0].As<Napi::Number>().Int32Value()));
   }
   Napi::Value ReapDead(const Napi::CallbackInfo& info) {
     std::vector<uint32_t> dead = watch_.ReapDead();

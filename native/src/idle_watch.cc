@@ -1,5 +1,7 @@
 #include "idle_watch.h"
 
+#include "socket_ops.h"
+
 #include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -33,6 +35,11 @@ int IdleWatch::Remove(int fd) {
   if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) != 0) return errno;
   if (size_ > 0) size_--;
   return 0;
+}
+
+bool IdleWatch::Checkout(int fd) {
+  if (epfd_ >= 0 && epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) == 0 && size_ > 0) size_--;
+  return Probe(fd).alive;
 }
 
 std::vector<uint32_t> IdleWatch::ReapDead() {

@@ -17,6 +17,8 @@ class IdleWatch {
   int Add(int fd, uint32_t token);
   // 0 or errno (ENOENT/EBADF when the fd was not watched or is closed).
   int Remove(int fd);
+  // Remove + Probe in one call (the borrow check): true when the connection is alive.
+  bool Checkout(int fd);
   // Tokens of watched connections whose peer closed, reset or errored; O(ready).
   std::vector<uint32_t> ReapDead();
   void Close();

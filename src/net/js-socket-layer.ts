@@ -52,6 +52,10 @@ export function createJsSocketLayer(reason: string): SocketLayer {
       return {
         add: (socket, token) => void watched.set(socket, token),
         remove: (socket) => void watched.delete(socket),
+        checkout(socket) {
+          watched.delete(socket);
+          return probe(socket).alive;
+        },
         reapDead() {
           const dead: number[] = [];
           for (const [socket, token] of watched) {

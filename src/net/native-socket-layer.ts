@@ -11,7 +11,7 @@ export interface NativeBinding {
   alive(fd: number): boolean;
   raiseNoFileLimit(): NoFileLimit & { error?: string };
   capabilities(): Record<string, boolean>;
-  IdleWatch: new () => { add(fd: number, token: number): void; remove(fd: number): boolean; reapDead(): number[]; close(): void; readonly size: number };
+  IdleWatch: new () => { add(fd: number, token: number): void; remove(fd: number): boolean; checkout(fd: number): boolean; reapDead(): number[]; close(): void; readonly size: number };
 }
 
 /** The N-API socket layer: per-socket keepalive tuning, TCP_USER_TIMEOUT, TCP_INFO, epoll idle watch. */
@@ -45,8 +45,10 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
     createIdleWatch(): IdleWatcher {
       const watch = new binding.IdleWatch();
       // epoll finds a dead peer before JavaScript does; once libuv has closed the fd the epoll
-      // registration is gone with it, so a closed socket is reported from its 'close' event.
-      const watched = new Map<Socket, { token: number; onClose: () => void }>();
+      // registration is gone with it, so a socket that closed while watched is reported from
+      // its 'close' event (one listener per socket for its lifetime, not per borrow).
+      const tokens = new Map<Socket, number>();
+      const hooked = new WeakSet<Socket>();
       let closed: number[] = [];
       return {
         add(socket, token) {
@@ -56,20 +58,27 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
             return;
           }
           watch.add(fd, token);
-          const onClose = () => {
-            watched.delete(socket);
-            closed.push(token);
-          };
-          socket.once('close', onClose);
-          watched.set(socket, { token, onClose });
+          tokens.set(socket, token);
+          if (!hooked.has(socket)) {
+            hooked.add(socket);
+            socket.once('close', () => {
+              const t = tokens.get(socket);
+              if (t === undefined) return;
+              tokens.delete(socket);
+              closed.push(t);
+            });
+          }
         },
         remove(socket) {
-          const entry = watched.get(socket);
-          if (!entry) return;
-          watched.delete(socket);
-          socket.removeListener('close', entry.onClose);
+          if (!tokens.delete(socket)) return;
           const fd = socketFd(socket);
           if (fd >= 0) watch.remove(fd);
+        },
+        checkout(socket) {
+          const watched = tokens.delete(socket);
+          const fd = socketFd(socket);
+          if (fd < 0 || socket.destroyed) return false;
+          return watched ? watch.checkout(fd) : binding.alive(fd);
         },
         reapDead() {
           const dead = watch.reapDead();
@@ -80,11 +89,10 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
           return dead;
         },
         get size() {
-          return watched.size;
+          return tokens.size;
         },
         close() {
-          for (const [socket, entry] of watched) socket.removeListener('close', entry.onClose);
-          watched.clear();
+          tokens.clear();
           watch.close();
         },
       };

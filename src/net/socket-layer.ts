@@ -42,6 +42,8 @@ export interface ProbeResult {
 export interface IdleWatcher {
   add(socket: Socket, token: number): void;
   remove(socket: Socket): void;
+  /** The borrow check: leaves the watch and answers whether the connection is alive (no round trip). */
+  checkout(socket: Socket): boolean;
   /** Tokens of watched connections found dead since the last call. */
   reapDead(): number[];
   readonly size: number;

@@ -134,15 +134,23 @@ export class InstancePool {
     });
   }
 
-  /** Why a borrowed connection must not be used, or null when it is fine. */
+  /**
+   * The borrow check: takes the connection out of the idle watch and says why it must not be
+   * used, or null. A connection used within `validateAfterIdleMs` skips the probe.
+   */
   private unusable(t: Tracked): string | null {
     const now = Date.now();
+    const idle = now - t.conn.lastUsedAt;
+    const socket = t.conn.socket;
+    let alive = true;
+    if (socket) {
+      if (idle > this.config.validateAfterIdleMs) alive = this.watch.checkout(socket);
+      else this.watch.remove(socket);
+    }
     if (t.conn.broken) return 'broken';
     if (now >= t.expiresAt) return 'expired';
-    const idle = now - t.conn.lastUsedAt;
     if (idle > Math.min(this.config.idleTimeoutMs * 2, t.conn.waitTimeoutMs * 0.8)) return 'idle beyond wait_timeout';
-    if (idle > this.config.validateAfterIdleMs && t.conn.socket && !this.layer.alive(t.conn.socket)) return 'dead';
-    return null;
+    return alive ? null : 'dead';
   }
 
   /**
@@ -154,9 +162,9 @@ export class InstancePool {
     for (;;) {
       const conn = await this.acquireRaw();
       const t = this.tracked.get(conn.id);
-      if (conn.socket) this.watch.remove(conn.socket);
       if (t?.pending) await t.pending;
       if (t) t.idle = false;
+      if (!t && conn.socket) this.watch.remove(conn.socket);
       const why = t ? this.unusable(t) : conn.broken ? 'broken' : null;
       if (!why) return conn;
       if (why === 'expired') this.events.expired++;

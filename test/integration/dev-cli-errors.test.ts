@@ -71,3 +71,19 @@ describe('shardline dev: bad input', () => {
     expect(result.stderr).toContain('error USAGE: --docker and --native exclude each other');
   });
 });
+
+describe('shardline doctor', () => {
+  it('reports the native socket layer with the contract fields', () => {
+    const result = runCli(['doctor', '--json']);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({ socketLayer: 'native', nofile: { soft: expect.any(Number), hard: expect.any(Number) } });
+    expect(report['reason']).toMatch(/shardline_socket\.node/);
+    expect(report['capabilities']).toMatchObject({ idleWatch: true, userTimeout: true, tcpInfo: true });
+  });
+
+  it('says why when the JS fallback is active', () => {
+    const report = JSON.parse(runCli(['doctor', '--json'], { SHARDLINE_SOCKET_LAYER: 'js' }).stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({ socketLayer: 'js', reason: 'SHARDLINE_SOCKET_LAYER=js forces the JS layer' });
+  });
+});

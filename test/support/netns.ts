@@ -45,8 +45,10 @@ export class NetnsPair {
     execFileSync('ip', ['-n', this.server, 'link', 'set', this.serverIf, 'down'], { stdio: 'pipe' });
   }
 
+  /** Restores the link and forgets neighbour entries that failed during the partition. */
   heal(): void {
     execFileSync('ip', ['-n', this.server, 'link', 'set', this.serverIf, 'up'], { stdio: 'pipe' });
+    for (const ns of [this.server, this.client]) execFileSync('ip', ['-n', ns, 'neigh', 'flush', 'all'], { stdio: 'pipe' });
   }
 
   /** Removes both namespaces (and with them the veth pair). */

@@ -9,7 +9,16 @@ const [host, port, layerKind, mode] = process.argv.slice(2);
 const layer = layerKind === 'js' ? net.createJsSocketLayer('fallback measured') : net.loadSocketLayerFrom(path.join(root, 'native/build/Release/shardline_socket.node')).layer;
 const keepAlive = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const conn = await net.openDbConnection({ name: 'partitioned', host, port: Number(port), user: 'shardline', password: 'shardline', connectTimeoutMs: 5000 }, { layer, keepAlive });
+let conn;
+for (let attempt = 0; ; attempt++) {
+  try {
+    conn = await net.openDbConnection({ name: 'partitioned', host, port: Number(port), user: 'shardline', password: 'shardline', connectTimeoutMs: 5000 }, { layer, keepAlive });
+    break;
+  } catch (err) {
+    if (attempt >= 50) throw err;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 if (mode === 'inflight') {
   const q = conn.query('SELECT SLEEP(600)', []);
   say({ event: 'ready', layer: layer.kind });
