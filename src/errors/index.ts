@@ -9,6 +9,7 @@ export {
   ShardUnavailableError,
   QueryError,
   MigrationError,
+  BinlogError,
   isShardlineError,
 } from './shardline-error.js';
-export type { ErrorCode, ShardlineErrorOptions } from './shardline-error.js';
+export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardline-error.js';

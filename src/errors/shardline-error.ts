@@ -30,6 +30,13 @@ export type ErrorCode =
   | 'ROUTER_CLOSED'
   | 'MIGRATION_INVALID'
   | 'MIGRATION_FAILED'
+  | 'BINLOG_DECODE'
+  | 'BINLOG_UNKNOWN_EVENT'
+  | 'BINLOG_CHECKSUM'
+  | 'BINLOG_SCHEMA'
+  | 'BINLOG_PRECONDITION'
+  | 'BINLOG_PURGED'
+  | 'BINLOG_CONNECTION'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
@@ -108,6 +115,27 @@ export class QueryError extends ShardlineError {}
 
 /** A migration file is malformed, or applying it failed. */
 export class MigrationError extends ShardlineError {}
+
+/** Where in the binlog something happened. */
+export interface BinlogPosition {
+  file: string;
+  pos: number;
+}
+
+/**
+ * A binlog event the reader cannot decode, does not know, or whose checksum is wrong; or a
+ * server that cannot be read. Always names the file and position.
+ */
+export class BinlogError extends ShardlineError {
+  readonly file: string;
+  readonly pos: number;
+
+  constructor(code: ErrorCode, message: string, at: BinlogPosition, options: ShardlineErrorOptions = {}) {
+    super(code, `${message} (at ${at.file}:${at.pos})`, { ...options, details: { file: at.file, pos: at.pos, ...(options.details ?? {}) } });
+    this.file = at.file;
+    this.pos = at.pos;
+  }
+}
 
 /** The command line was used wrongly. */
 export class UsageError extends ShardlineError {

@@ -5,3 +5,6 @@ export type { DbConnection, QueryOutcome, Row, FieldInfo, InstanceEndpoint, Serv
 export { loadSocketLayer, loadSocketLayerFrom } from './load-socket-layer.js';
 export { createJsSocketLayer, readNoFileLimit } from './js-socket-layer.js';
 export type { SocketLayer, KeepAliveSettings, TcpInfoSnapshot, ProbeResult, IdleWatcher, NoFileLimit } from './socket-layer.js';
+export { collationEncoding } from './charsets.js';
+export { openReplicationConnection } from './replication-connection.js';
+export type { ReplicationConnection, ReplicationEndpoint, DumpSink } from './replication-connection.js';

@@ -59,6 +59,24 @@ export class Topology {
     return this.tables.get(name.toLowerCase());
   }
 
+  private physicalIndex: Map<string, { logical: string; shard: number }> | undefined;
+
+  /**
+   * The logical table and shard of a physical table (`app_08`, `users_0513` → users, 513), or
+   * null when it is not a shard of a configured logical table.
+   */
+  logicalOf(database: string, table: string): { logical: string; shard: number } | null {
+    if (!this.physicalIndex) {
+      const index = new Map<string, { logical: string; shard: number }>();
+      for (const [logical, kind] of this.tables) {
+        if (kind.kind !== 'sharded') continue;
+        for (let shard = 0; shard < this.shardCount; shard++) index.set(`${this.names.database(shard)}.${this.names.table(logical, shard)}`, { logical, shard });
+      }
+      this.physicalIndex = index;
+    }
+    return this.physicalIndex.get(`${database}.${table}`) ?? null;
+  }
+
   /** Every logical table with its kind. */
   allTables(): [string, TableKind][] {
     return [...this.tables];

@@ -1,0 +1,242 @@
+import { crc32 } from 'node:zlib';
+import { BinlogError } from '../../../errors/index.js';
+import { ByteReader, TruncatedError } from './byte-reader.js';
+import type { BinlogEvent, EventHeader } from './binlog-event.js';
+import { ARTIFICIAL_FLAG, EventType, IGNORED_EVENTS, eventTypeName } from './event-types.js';
+import { compileTable, decodeRows, rowsTableId, type CompiledTable } from './rows.js';
+import { parseTableMap } from './table-map.js';
+
+const HEADER = 19;
+
+function uuidText(b: Buffer): string {
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Where decoding starts: the file and whether events carry a CRC32 before the first FORMAT_DESCRIPTION. */
+export interface DecoderStart {
+  file: string;
+  checksum: 'crc32' | 'none';
+}
+
+/**
+ * The binlog decoder: pure, Buffer → typed event, no I/O. It keeps what decoding needs across
+ * events: the checksum algorithm and post-header lengths of the current FORMAT_DESCRIPTION, the
+ * current file, and the TABLE_MAPs by table id (per file: ids are not stable across files).
+ * Unknown event types and undecodable events are a {@link BinlogError} naming file and position;
+ * nothing is skipped silently.
+ */
+export class BinlogDecoder {
+  private file: string;
+  private checksum: 'crc32' | 'none';
+  private postHeader: number[] = [];
+  private readonly tables = new Map<number, CompiledTable>();
+
+  constructor(start: DecoderStart) {
+    this.file = start.file;
+    this.checksum = start.checksum;
+  }
+
+  get currentFile(): string {
+    return this.file;
+  }
+
+  private postHeaderLength(type: number, fallback: number): number {
+    return this.postHeader[type - 1] ?? fallback;
+  }
+
+  /** Decodes one event (the bytes after the replication packet's 0x00 status byte). */
+  decode(event: Buffer): BinlogEvent {
+    if (event.length < HEADER) throw new BinlogError('BINLOG_DECODE', `event of ${event.length} bytes is shorter than its header`, { file: this.file, pos: 0 });
+    const eventSize = event.readUInt32LE(9);
+    const nextPos = event.readUInt32LE(13);
+    const header: EventHeader = {
+      timestamp: event.readUInt32LE(0),
+      eventType: event[4]!,
+      serverId: event.readUInt32LE(5),
+      eventSize,
+      nextPos,
+      flags: event.readUInt16LE(17),
+      file: this.file,
+      pos: nextPos >= eventSize ? nextPos - eventSize : 0,
+    };
+    if (eventSize !== event.length) {
+      throw new BinlogError('BINLOG_DECODE', `event header says ${eventSize} bytes but ${event.length} arrived`, header);
+    }
+    const type = header.eventType;
+    let end = event.length;
+    const isFde = type === EventType.FORMAT_DESCRIPTION;
+    if (!isFde && this.checksum === 'crc32') {
+      if (end < HEADER + 4) throw new BinlogError('BINLOG_DECODE', 'event too short for its checksum', header);
+      end -= 4;
+      const expected = event.readUInt32LE(end);
+      const actual = crc32(event.subarray(0, end));
+      if (expected !== actual) {
+        throw new BinlogError('BINLOG_CHECKSUM', `CRC32 mismatch in ${eventTypeName(type)}: stored ${expected.toString(16)}, computed ${actual.toString(16)}`, header);
+      }
+    }
+    const body = event.subarray(HEADER, end);
+    try {
+      return this.decodeBody(header, type, body, event);
+    } catch (err) {
+      if (err instanceof BinlogError) throw err;
+      const why = err instanceof TruncatedError || err instanceof RangeError ? err.message : String(err);
+      throw new BinlogError('BINLOG_DECODE', `cannot decode ${eventTypeName(type)}: ${why}`, header, { cause: err });
+    }
+  }
+
+  private decodeBody(h: EventHeader, type: number, body: Buffer, event: Buffer): BinlogEvent {
+    switch (type) {
+      case EventType.FORMAT_DESCRIPTION:
+        return this.formatDescription(h, event);
+      case EventType.ROTATE: {
+        const r = new ByteReader(body);
+        const position = Number(r.u64());
+        const nextFile = r.rest().toString('utf8');
+        const artificial = (h.flags & ARTIFICIAL_FLAG) !== 0 || h.nextPos === 0;
+        this.file = nextFile;
+        this.tables.clear();
+        return { ...h, kind: 'rotate', nextFile, position, artificial };
+      }
+      case EventType.QUERY:
+        return this.query(h, body);
+      case EventType.XID:
+        return { ...h, kind: 'xid', xid: new ByteReader(body).u64() };
+      case EventType.GTID:
+      case EventType.ANONYMOUS_GTID:
+        return this.mysqlGtid(h, body, type === EventType.ANONYMOUS_GTID);
+      case EventType.PREVIOUS_GTIDS:
+        return { ...h, kind: 'previous-gtids', gtidSet: this.gtidSet(body) };
+      case EventType.MARIADB_GTID: {
+        const r = new ByteReader(body);
+        const sequence = r.u64();
+        const domainId = r.u32();
+        const flags = r.u8();
+        return { ...h, kind: 'gtid', flavour: 'mariadb', gtid: `${domainId}-${h.serverId}-${sequence}`, domainId, serverId: h.serverId, sequence, standalone: (flags & 1) !== 0 };
+      }
+      case EventType.MARIADB_GTID_LIST: {
+        const r = new ByteReader(body);
+        const count = r.u32() & 0x0fffffff;
+        const gtids: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const domain = r.u32();
+          const server = r.u32();
+          gtids.push(`${domain}-${server}-${r.u64()}`);
+        }
+        return { ...h, kind: 'gtid-list', gtids };
+      }
+      case EventType.MARIADB_BINLOG_CHECKPOINT: {
+        const r = new ByteReader(body);
+        const len = r.u32();
+        return { ...h, kind: 'binlog-checkpoint', checkpointFile: r.bytes(len).toString('utf8') };
+      }
+      case EventType.MARIADB_ANNOTATE_ROWS:
+        return { ...h, kind: 'annotate-rows', sql: body.toString('utf8') };
+      case EventType.TABLE_MAP: {
+        const map = parseTableMap(body, this.postHeaderLength(type, 8));
+        this.tables.set(map.tableId, compileTable(map));
+        return { ...h, kind: 'table-map', map };
+      }
+      case EventType.WRITE_ROWS_V1:
+      case EventType.UPDATE_ROWS_V1:
+      case EventType.DELETE_ROWS_V1:
+      case EventType.WRITE_ROWS_V2:
+      case EventType.UPDATE_ROWS_V2:
+      case EventType.DELETE_ROWS_V2:
+        return this.rows(h, type, body);
+      case EventType.HEARTBEAT:
+        return { ...h, kind: 'heartbeat', logFile: body.toString('utf8') };
+      case EventType.HEARTBEAT_V2:
+        return { ...h, kind: 'heartbeat', logFile: this.file };
+      default:
+        if (IGNORED_EVENTS.has(type)) return { ...h, kind: 'ignored', name: eventTypeName(type) };
+        throw new BinlogError('BINLOG_UNKNOWN_EVENT', `event type ${type} (${eventTypeName(type)}) is not supported; refusing to skip it`, h, {
+          details: { eventType: type },
+        });
+    }
+  }
+
+  private formatDescription(h: EventHeader, event: Buffer): BinlogEvent {
+    const r = new ByteReader(event, HEADER);
+    const binlogVersion = r.u16();
+    const serverVersion = r.bytes(50).toString('latin1').replace(/\0.*$/s, '');
+    r.u32();
+    const headerLength = r.u8();
+    if (headerLength !== HEADER) throw new TruncatedError(`common header length ${headerLength}, expected 19`);
+    const alg = event[event.length - 5]!;
+    if (alg !== 0 && alg !== 1) throw new TruncatedError(`checksum algorithm ${alg} is not supported`);
+    this.checksum = alg === 1 ? 'crc32' : 'none';
+    if (this.checksum === 'crc32') {
+      const expected = event.readUInt32LE(event.length - 4);
+      const actual = crc32(event.subarray(0, event.length - 4));
+      if (expected !== actual) throw new BinlogError('BINLOG_CHECKSUM', 'CRC32 mismatch in FORMAT_DESCRIPTION', h);
+    }
+    this.postHeader = [...event.subarray(r.pos, event.length - 5)];
+    this.tables.clear();
+    return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
+  }
+
+  private query(h: EventHeader, body: Buffer): BinlogEvent {
+    const r = new ByteReader(body);
+    const threadId = r.u32();
+    const executionTime = r.u32();
+    const dbLen = r.u8();
+    const errorCode = r.u16();
+    const statusLen = r.u16();
+    const extra = this.postHeaderLength(EventType.QUERY, 13) - 13;
+    if (extra > 0) r.skip(extra);
+    r.skip(statusLen);
+    const database = r.bytes(dbLen).toString('utf8');
+    r.skip(1);
+    return { ...h, kind: 'query', database, sql: r.rest().toString('utf8'), threadId, executionTime, errorCode };
+  }
+
+  private mysqlGtid(h: EventHeader, body: Buffer, anonymous: boolean): BinlogEvent {
+    const r = new ByteReader(body);
+    r.u8();
+    const sid = uuidText(r.bytes(16));
+    const gno = r.u64();
+    let commitTimestampUs: bigint | null = null;
+    if (r.remaining >= 1 && r.u8() === 2 && r.remaining >= 16) {
+      r.skip(16);
+      if (r.remaining >= 7) {
+        const low = BigInt(r.u32());
+        const high = BigInt(r.u24());
+        const raw = (high << 32n) | low;
+        commitTimestampUs = raw & ((1n << 55n) - 1n);
+      }
+    }
+    return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sid}:${gno}`, commitTimestampUs, anonymous };
+  }
+
+  private gtidSet(body: Buffer): string {
+    const r = new ByteReader(body);
+    const n = Number(r.u64());
+    if (n > 100_000) throw new TruncatedError(`${n} GTID sources`);
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const sid = uuidText(r.bytes(16));
+      const intervals = Number(r.u64());
+      if (intervals > 1_000_000) throw new TruncatedError(`${intervals} GTID intervals`);
+      const ranges: string[] = [];
+      for (let k = 0; k < intervals; k++) {
+        const start = r.u64();
+        const end = r.u64() - 1n;
+        ranges.push(start === end ? `${start}` : `${start}-${end}`);
+      }
+      parts.push(`${sid}:${ranges.join(':')}`);
+    }
+    return parts.join(',');
+  }
+
+  private rows(h: EventHeader, type: number, body: Buffer): BinlogEvent {
+    const post = this.postHeaderLength(type, type >= EventType.WRITE_ROWS_V2 ? 10 : 8);
+    const tableId = rowsTableId(body, post);
+    const table = this.tables.get(tableId);
+    if (!table) throw new BinlogError('BINLOG_SCHEMA', `rows event for table id ${tableId} without a preceding TABLE_MAP`, h);
+    const version = type >= EventType.WRITE_ROWS_V2 ? 2 : 1;
+    const kind = type === EventType.WRITE_ROWS_V1 || type === EventType.WRITE_ROWS_V2 ? 'write' : type === EventType.UPDATE_ROWS_V1 || type === EventType.UPDATE_ROWS_V2 ? 'update' : 'delete';
+    const rows = decodeRows(body, post, version, kind, table);
+    return { ...h, kind: 'rows', op: kind === 'write' ? 'c' : kind === 'update' ? 'u' : 'd', table: table.map, rows };
+  }
+}

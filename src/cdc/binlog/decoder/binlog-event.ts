@@ -1,0 +1,36 @@
+import type { RowChange } from './rows.js';
+import type { TableMap } from './table-map.js';
+
+/** Fields of the 19-byte common header, plus where the event starts. */
+export interface EventHeader {
+  timestamp: number;
+  eventType: number;
+  serverId: number;
+  eventSize: number;
+  /** Position right after this event (the next event's position). */
+  nextPos: number;
+  flags: number;
+  /** The binlog file the event belongs to. */
+  file: string;
+  /** Where the event starts in that file. */
+  pos: number;
+}
+
+/** A decoded event. */
+export type BinlogEvent = EventHeader &
+  (
+    | { kind: 'format-description'; binlogVersion: number; serverVersion: string; checksum: 'crc32' | 'none' }
+    | { kind: 'rotate'; nextFile: string; position: number; artificial: boolean }
+    | { kind: 'query'; database: string; sql: string; threadId: number; executionTime: number; errorCode: number }
+    | { kind: 'xid'; xid: bigint }
+    | { kind: 'gtid'; flavour: 'mysql'; gtid: string; commitTimestampUs: bigint | null; anonymous: boolean }
+    | { kind: 'gtid'; flavour: 'mariadb'; gtid: string; domainId: number; serverId: number; sequence: bigint; standalone: boolean }
+    | { kind: 'previous-gtids'; gtidSet: string }
+    | { kind: 'gtid-list'; gtids: string[] }
+    | { kind: 'binlog-checkpoint'; checkpointFile: string }
+    | { kind: 'annotate-rows'; sql: string }
+    | { kind: 'table-map'; map: TableMap }
+    | { kind: 'rows'; op: 'c' | 'u' | 'd'; table: TableMap; rows: RowChange[] }
+    | { kind: 'heartbeat'; logFile: string }
+    | { kind: 'ignored'; name: string }
+  );

@@ -1,0 +1,229 @@
+import { TextDecoder } from 'node:util';
+import { collationEncoding } from '../../../net/charsets.js';
+import { TruncatedError } from './byte-reader.js';
+import { ColumnType, type ColumnDef } from './column-types.js';
+import { decimalBinarySize, decodeDecimal } from './decimal-binary.js';
+import { decodeJsonBinary } from './json-binary.js';
+import { decodeDate, decodeDatetime2, decodeTime2, formatTimestamp, fspBytes, readTimestamp2 } from './temporal.js';
+
+/** A TIMESTAMP: microseconds since the epoch (UTC) and SELECT's text under time_zone '+00:00'. */
+export class TimestampValue {
+  constructor(
+    readonly epochMicros: bigint,
+    readonly text: string,
+  ) {}
+
+  toJSON(): string {
+    return this.text;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** A GEOMETRY value: SRID and the well-known binary. */
+export class GeometryValue {
+  constructor(
+    readonly srid: number,
+    readonly wkb: Buffer,
+  ) {}
+}
+
+/** A decoded column value. SET is the list of its labels. */
+export type BinlogValue = null | number | bigint | string | Buffer | string[] | TimestampValue | GeometryValue;
+
+/** Where row decoding is in the event. */
+export interface Cursor {
+  buf: Buffer;
+  pos: number;
+  end: number;
+}
+
+/** Decodes one non-NULL value of a column and advances the cursor. */
+export type ValueDecoder = (c: Cursor) => BinlogValue;
+
+function take(c: Cursor, n: number): number {
+  const at = c.pos;
+  if (n < 0 || at + n > c.end) throw new TruncatedError(`row value needs ${n} bytes at offset ${at}, ${c.end - at} left`);
+  c.pos = at + n;
+  return at;
+}
+
+const utf8 = new TextDecoder('utf-8');
+const cp1252 = new TextDecoder('windows-1252');
+const decoders = new Map<string, TextDecoder>();
+
+/** Text decoding by collation; null means binary (bytes). */
+function textDecoder(col: ColumnDef): TextDecoder | null {
+  if (col.collation === 63) return null;
+  const enc = col.collation === 0 ? 'utf8' : collationEncoding(col.collation);
+  if (enc === undefined) throw new TruncatedError(`unknown collation ${col.collation} for column ${col.name}`);
+  if (enc === 'binary') return null;
+  if (enc === 'utf8' || enc === 'cesu8') return utf8;
+  if (enc === 'latin1' || enc === 'cp1252') return cp1252;
+  let d = decoders.get(enc);
+  if (!d) {
+    try {
+      d = new TextDecoder(enc);
+    } catch {
+      throw new TruncatedError(`no decoder for charset ${enc} of column ${col.name}`);
+    }
+    decoders.set(enc, d);
+  }
+  return d;
+}
+
+/** Shortest decimal text that reads back as the same float32 (what SELECT prints for FLOAT). */
+export function shortestFloat32(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v;
+  for (let p = 1; p <= 9; p++) {
+    const candidate = Number(v.toPrecision(p));
+    if (Math.fround(candidate) === v) return candidate;
+  }
+  return v;
+}
+
+function lengthPrefixed(c: Cursor, prefixBytes: number): [number, number] {
+  const at = take(c, prefixBytes);
+  const len = c.buf.readUIntLE(at, prefixBytes);
+  return [take(c, len), len];
+}
+
+function stringDecoder(col: ColumnDef, maxLength: number, padBinaryTo: number): ValueDecoder {
+  const prefix = maxLength > 255 ? 2 : 1;
+  const td = textDecoder(col);
+  if (td === null) {
+    return (c) => {
+      const [at, len] = lengthPrefixed(c, prefix);
+      if (padBinaryTo > len) {
+        const out = Buffer.alloc(padBinaryTo);
+        c.buf.copy(out, 0, at, at + len);
+        return out;
+      }
+      return Buffer.from(c.buf.subarray(at, at + len));
+    };
+  }
+  return (c) => {
+    const [at, len] = lengthPrefixed(c, prefix);
+    return td.decode(c.buf.subarray(at, at + len));
+  };
+}
+
+/** Builds the decoder of one column from its TABLE_MAP definition. */
+export function valueDecoder(col: ColumnDef): ValueDecoder {
+  const u = col.unsigned;
+  switch (col.type) {
+    case ColumnType.TINY:
+      return (c) => (u ? c.buf.readUInt8(take(c, 1)) : c.buf.readInt8(take(c, 1)));
+    case ColumnType.SHORT:
+      return (c) => (u ? c.buf.readUInt16LE(take(c, 2)) : c.buf.readInt16LE(take(c, 2)));
+    case ColumnType.INT24:
+      return (c) => (u ? c.buf.readUIntLE(take(c, 3), 3) : c.buf.readIntLE(take(c, 3), 3));
+    case ColumnType.LONG:
+      return (c) => (u ? c.buf.readUInt32LE(take(c, 4)) : c.buf.readInt32LE(take(c, 4)));
+    case ColumnType.LONGLONG:
+      return (c) => (u ? c.buf.readBigUInt64LE(take(c, 8)) : c.buf.readBigInt64LE(take(c, 8)));
+    case ColumnType.FLOAT:
+      return (c) => shortestFloat32(c.buf.readFloatLE(take(c, 4)));
+    case ColumnType.DOUBLE:
+      return (c) => c.buf.readDoubleLE(take(c, 8));
+    case ColumnType.NEWDECIMAL: {
+      const size = decimalBinarySize(col.precision, col.scale);
+      return (c) => decodeDecimal(c.buf, take(c, size), col.precision, col.scale);
+    }
+    case ColumnType.YEAR:
+      return (c) => {
+        const v = c.buf.readUInt8(take(c, 1));
+        return v === 0 ? 0 : 1900 + v;
+      };
+    case ColumnType.DATE:
+      return (c) => decodeDate(c.buf, take(c, 3));
+    case ColumnType.TIME2: {
+      const n = 3 + fspBytes(col.meta);
+      return (c) => decodeTime2(c.buf, take(c, n), col.meta);
+    }
+    case ColumnType.DATETIME2: {
+      const n = 5 + fspBytes(col.meta);
+      return (c) => decodeDatetime2(c.buf, take(c, n), col.meta);
+    }
+    case ColumnType.TIMESTAMP2: {
+      const n = 4 + fspBytes(col.meta);
+      return (c) => {
+        const { seconds, micros } = readTimestamp2(c.buf, take(c, n), col.meta);
+        return new TimestampValue(BigInt(seconds) * 1_000_000n + BigInt(micros), formatTimestamp(seconds, micros, col.meta));
+      };
+    }
+    case ColumnType.TIMESTAMP:
+      return (c) => {
+        const seconds = c.buf.readUInt32LE(take(c, 4));
+        return new TimestampValue(BigInt(seconds) * 1_000_000n, formatTimestamp(seconds, 0, 0));
+      };
+    case ColumnType.BIT: {
+      const bytes = Math.floor((col.meta + 7) / 8);
+      return (c) => {
+        const at = take(c, bytes);
+        let v = 0n;
+        for (let i = 0; i < bytes; i++) v = (v << 8n) | BigInt(c.buf[at + i]!);
+        return v;
+      };
+    }
+    case ColumnType.VARCHAR:
+    case ColumnType.VAR_STRING:
+      return stringDecoder(col, col.meta, 0);
+    case ColumnType.STRING:
+      if (col.realType === ColumnType.ENUM) {
+        const labels = col.enumValues;
+        return (c) => {
+          const idx = col.meta === 2 ? c.buf.readUInt16LE(take(c, 2)) : c.buf.readUInt8(take(c, 1));
+          if (idx === 0) return '';
+          if (!labels) return idx;
+          const label = labels[idx - 1];
+          if (label === undefined) throw new TruncatedError(`ENUM index ${idx} beyond the ${labels.length} labels of ${col.name}`);
+          return label;
+        };
+      }
+      if (col.realType === ColumnType.SET) {
+        const labels = col.setValues;
+        const bytes = col.meta;
+        return (c) => {
+          const at = take(c, bytes);
+          let bits = 0n;
+          for (let i = bytes - 1; i >= 0; i--) bits = (bits << 8n) | BigInt(c.buf[at + i]!);
+          if (!labels) return bits;
+          const out: string[] = [];
+          labels.forEach((label, i) => {
+            if (bits & (1n << BigInt(i))) out.push(label);
+          });
+          return out;
+        };
+      }
+      return stringDecoder(col, col.meta, col.collation === 63 ? col.meta : 0);
+    case ColumnType.TINY_BLOB:
+    case ColumnType.MEDIUM_BLOB:
+    case ColumnType.LONG_BLOB:
+    case ColumnType.BLOB: {
+      const td = textDecoder(col);
+      const prefix = col.meta;
+      return (c) => {
+        const [at, len] = lengthPrefixed(c, prefix);
+        return td === null ? Buffer.from(c.buf.subarray(at, at + len)) : td.decode(c.buf.subarray(at, at + len));
+      };
+    }
+    case ColumnType.JSON:
+      return (c) => {
+        const [at, len] = lengthPrefixed(c, col.meta);
+        return decodeJsonBinary(c.buf.subarray(at, at + len));
+      };
+    case ColumnType.GEOMETRY:
+      return (c) => {
+        const [at, len] = lengthPrefixed(c, col.meta);
+        if (len < 4) throw new TruncatedError(`GEOMETRY value of ${len} bytes`);
+        return new GeometryValue(c.buf.readUInt32LE(at), Buffer.from(c.buf.subarray(at + 4, at + len)));
+      };
+    default:
+      return () => {
+        throw new TruncatedError(`column ${col.name} has type ${col.type}, which the decoder does not support`);
+      };
+  }
+}

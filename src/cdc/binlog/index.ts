@@ -1,0 +1,16 @@
+export { BinlogDecoder } from './decoder/binlog-decoder.js';
+export type { BinlogEvent, EventHeader } from './decoder/binlog-event.js';
+export { EventType, IGNORED_EVENTS, eventTypeName } from './decoder/event-types.js';
+export { canonicalValue, canonicalRow } from './decoder/canonical-json.js';
+export type { CanonicalValue } from './decoder/canonical-json.js';
+export { TimestampValue, GeometryValue, shortestFloat32 } from './decoder/values.js';
+export type { BinlogValue } from './decoder/values.js';
+export type { RowChange, RowImage } from './decoder/rows.js';
+export type { TableMap } from './decoder/table-map.js';
+export type { ColumnDef } from './decoder/column-types.js';
+export { decodeDecimal } from './decoder/decimal-binary.js';
+export { decodeJsonBinary } from './decoder/json-binary.js';
+export { BinlogReader } from './syncer/binlog-reader.js';
+export type { BinlogReaderOptions, StartPoint } from './syncer/binlog-reader.js';
+export type { ServerFacts } from './syncer/preflight.js';
+export { encodeGtidSet } from './syncer/dump-request.js';

@@ -1,0 +1,155 @@
+import { BinlogError } from '../../../errors/index.js';
+import { openReplicationConnection, type ReplicationConnection, type ReplicationEndpoint } from '../../../net/index.js';
+import { BinlogDecoder } from '../decoder/binlog-decoder.js';
+import type { BinlogEvent } from '../decoder/binlog-event.js';
+import { binlogDumpGtidRequest, binlogDumpRequest } from './dump-request.js';
+import { preflight, prepareDumpSession, type ServerFacts } from './preflight.js';
+
+/** Where reading starts. */
+export type StartPoint = { file: string; pos: number } | { gtid: string } | 'start' | 'current';
+
+/** Options of a {@link BinlogReader}. */
+export interface BinlogReaderOptions {
+  instance: string;
+  endpoint: ReplicationEndpoint;
+  /** This reader's server_id on the source: unique per reader (a duplicate kicks the other off). */
+  replicaServerId: number;
+  from: StartPoint;
+  /** Stop at the end of the binlog as it stood when the reader started. */
+  untilNow?: boolean;
+  heartbeatMs?: number;
+  /** Bytes of undecoded events buffered before the socket is paused. */
+  highWaterBytes?: number;
+}
+
+const fileSeq = (f: string) => Number(/\.(\d+)$/.exec(f)?.[1] ?? -1);
+
+/**
+ * Reads one server's binlog: preflight, checksum and heartbeat negotiation, MariaDB capability
+ * and GTID state, COM_BINLOG_DUMP(_GTID), and decoded events as an async iterator. The socket is
+ * paused while more than `highWaterBytes` of events wait for the consumer.
+ */
+export class BinlogReader {
+  private abort: (() => void) | null = null;
+
+  private constructor(
+    private readonly conn: ReplicationConnection,
+    readonly facts: ServerFacts,
+    private readonly options: BinlogReaderOptions,
+  ) {}
+
+  /** Connects, checks the server and prepares the session. @throws {BinlogError} */
+  static async open(options: BinlogReaderOptions): Promise<BinlogReader> {
+    let conn: ReplicationConnection;
+    try {
+      conn = await openReplicationConnection(options.endpoint);
+    } catch (err) {
+      throw new BinlogError('BINLOG_CONNECTION', `instance ${options.instance}: cannot connect as ${options.endpoint.user}: ${(err as Error).message}`, { file: '(connect)', pos: 0 }, { cause: err, retriable: true });
+    }
+    try {
+      const facts = await preflight(conn, options.instance);
+      await prepareDumpSession(conn, facts, options.heartbeatMs ?? 5000);
+      return new BinlogReader(conn, facts, options);
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+  }
+
+  private async request(): Promise<{ payload: Buffer; file: string }> {
+    const { from, replicaServerId } = this.options;
+    const facts = this.facts;
+    if (from === 'start' || from === 'current' || 'file' in from) {
+      const start = from === 'start' ? { file: facts.files[0] ?? facts.current.file, pos: 4 } : from === 'current' ? facts.current : from;
+      if (!facts.files.includes(start.file)) {
+        throw new BinlogError('BINLOG_PURGED', `instance ${this.options.instance}: ${start.file} is not on the server any more (it has ${facts.files[0]} … ${facts.files[facts.files.length - 1]}); refusing to start from anywhere else`, start);
+      }
+      return { payload: binlogDumpRequest(start.file, start.pos, replicaServerId), file: start.file };
+    }
+    if (facts.flavour === 'mariadb') {
+      await this.conn.query('SET @slave_connect_state = ?', [from.gtid]);
+      await this.conn.query('SET @slave_gtid_strict_mode = 1');
+      await this.conn.query('SET @slave_gtid_ignore_duplicates = 0');
+      return { payload: binlogDumpRequest('', 4, replicaServerId), file: '' };
+    }
+    return { payload: binlogDumpGtidRequest(from.gtid, replicaServerId), file: '' };
+  }
+
+  /** Decoded events, in order, until `untilNow` is reached, the stream ends, or `close()`. */
+  async *events(): AsyncGenerator<BinlogEvent> {
+    const { payload, file } = await this.request();
+    const decoder = new BinlogDecoder({ file, checksum: this.facts.checksum });
+    const high = this.options.highWaterBytes ?? 8 * 1024 * 1024;
+    const queue: Buffer[] = [];
+    let queued = 0;
+    let paused = false;
+    let ended = false;
+    let failure: Error | undefined;
+    let wake: (() => void) | null = null;
+    const notify = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
+    this.abort = () => {
+      ended = true;
+      queue.length = 0;
+      notify();
+    };
+    this.conn.startDump(payload, {
+      event: (bytes) => {
+        queue.push(bytes);
+        queued += bytes.length;
+        if (!paused && queued > high) {
+          paused = true;
+          this.conn.pause();
+        }
+        notify();
+      },
+      end: (err) => {
+        ended = true;
+        failure = err;
+        notify();
+      },
+    });
+    const stop = this.options.untilNow ? this.facts.current : null;
+    let position = { file, pos: 0 };
+    try {
+      for (;;) {
+        const bytes = queue.shift();
+        if (!bytes) {
+          if (ended) break;
+          await new Promise<void>((r) => (wake = r));
+          continue;
+        }
+        queued -= bytes.length;
+        if (paused && queued < high / 2) {
+          paused = false;
+          this.conn.resume();
+        }
+        const event = decoder.decode(bytes);
+        if (event.kind === 'rotate') position = { file: event.nextFile, pos: event.position };
+        else if (event.nextPos > 0) position = { file: event.kind === 'heartbeat' ? event.logFile || event.file : event.file, pos: event.nextPos };
+        if (!(event.kind === 'rotate' && event.artificial) && event.kind !== 'heartbeat') yield event;
+        if (stop) {
+          const f = fileSeq(position.file);
+          const s = fileSeq(stop.file);
+          if (f > s || (f === s && position.pos >= stop.pos)) break;
+        }
+      }
+      if (failure) {
+        const errno = (failure as { errno?: number }).errno;
+        const purged = errno === 1236 && /purged|could not find|not find first log|log.*not.*found/i.test(failure.message);
+        throw new BinlogError(purged ? 'BINLOG_PURGED' : 'BINLOG_CONNECTION', `instance ${this.options.instance}: ${failure.message}`, { file: decoder.currentFile, pos: 0 }, { cause: failure, retriable: !purged });
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Ends the stream: the iterator finishes after the event it is on. */
+  close(): void {
+    this.conn.destroy();
+    this.abort?.();
+  }
+}

@@ -1,0 +1,68 @@
+import type { Topology } from '../../shard/index.js';
+import { canonicalRow, type CanonicalValue } from '../binlog/decoder/canonical-json.js';
+import type { BinlogEvent } from '../binlog/decoder/binlog-event.js';
+
+/** Where a change came from (the `source` block of a change event). */
+export interface ChangeSource {
+  instance: string;
+  flavour: 'mysql' | 'mariadb';
+  server_id: number;
+  db: string;
+  table: string;
+  /** The logical table when `table` is one of its shards, else null. */
+  logical_table: string | null;
+  shard: number | null;
+  gtid: string | null;
+  file: string;
+  pos: number;
+  /** Index of the row in its rows event. */
+  row: number;
+  /** Commit time in microseconds (the GTID's commit timestamp where the server has it). */
+  ts_us: number;
+}
+
+/** A Debezium-shaped change event (schemas/change-event.schema.json). */
+export interface ChangeEvent {
+  op: 'c' | 'u' | 'd' | 'r';
+  before: Record<string, CanonicalValue> | null;
+  after: Record<string, CanonicalValue> | null;
+  source: ChangeSource;
+  /** When shardline produced the event (ms since the epoch). */
+  ts_ms: number;
+}
+
+/** Context a rows event needs to become change events. */
+export interface ChangeContext {
+  instance: string;
+  flavour: 'mysql' | 'mariadb';
+  gtid: string | null;
+  /** Commit time of the current transaction in µs, if known. */
+  commitUs: bigint | null;
+  topology: Topology | null;
+}
+
+/** Turns one decoded rows event into change events, one per row, values in the canonical encoding. */
+export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx: ChangeContext, now = Date.now()): ChangeEvent[] {
+  const mapped = ctx.topology?.logicalOf(event.table.database, event.table.table) ?? null;
+  const tsUs = Number(ctx.commitUs ?? BigInt(event.timestamp) * 1_000_000n);
+  return event.rows.map((row, i) => ({
+    op: event.op,
+    before: canonicalRow(row.before),
+    after: canonicalRow(row.after),
+    source: {
+      instance: ctx.instance,
+      flavour: ctx.flavour,
+      server_id: event.serverId,
+      db: event.table.database,
+      table: event.table.table,
+      logical_table: mapped?.logical ?? null,
+      shard: mapped?.shard ?? null,
+      gtid: ctx.gtid,
+      file: event.file,
+      pos: event.pos,
+      row: i,
+      ts_us: tsUs,
+    },
+    ts_ms: now,
+  }));
+}

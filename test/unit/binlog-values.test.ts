@@ -1,0 +1,42 @@
+import { decodeDecimal, decodeJsonBinary, BinlogDecoder } from '../../src/cdc/binlog/index.js';
+
+describe('binary DECIMAL', () => {
+  it.each([
+    // MySQL's documented example: DECIMAL(14,4) 1234567890.1234
+    ['810DFB38D204D2', 14, 4, '1234567890.1234'],
+    ['7EF204C72DFB2D', 14, 4, '-1234567890.1234'],
+  ])('%s as DECIMAL(%d,%d) is %s', (hex, p, s, text) => {
+    expect(decodeDecimal(Buffer.from(hex, 'hex'), 0, p, s)).toBe(text);
+  });
+
+  it('refuses a truncated value with a typed error, not a crash', () => {
+    expect(() => decodeDecimal(Buffer.from('81', 'hex'), 0, 14, 4)).toThrow('DECIMAL value truncated');
+  });
+});
+
+describe('MySQL binary JSON', () => {
+  it('decodes objects, arrays, literals and numbers in MySQL text form', () => {
+    // {"a": 1, "b": [true, null]} as MySQL stores it
+    const doc = Buffer.from('00020024001200010013000100051400150001000201006162020010000400010400000200', 'hex');
+    expect(() => decodeJsonBinary(doc)).not.toThrow(RangeError);
+    expect(decodeJsonBinary(Buffer.alloc(0))).toBe('null');
+    expect(decodeJsonBinary(Buffer.from([0x04, 0x01]))).toBe('true');
+    expect(decodeJsonBinary(Buffer.from([0x05, 0xff, 0xff]))).toBe('-1');
+    expect(decodeJsonBinary(Buffer.from([0x0c, 0x02, 0x68, 0x69]))).toBe('"hi"');
+  });
+
+  it('refuses an offset pointing outside the value', () => {
+    expect(() => decodeJsonBinary(Buffer.from([0x02, 0x01, 0x00, 0xff, 0x7f]))).toThrow();
+  });
+});
+
+describe('decoder: bad input', () => {
+  it('refuses an unknown event type naming file and position', () => {
+    const decoder = new BinlogDecoder({ file: 'binlog.000009', checksum: 'none' });
+    const ev = Buffer.alloc(19);
+    ev[4] = 99;
+    ev.writeUInt32LE(19, 9);
+    ev.writeUInt32LE(1019, 13);
+    expect(() => decoder.decode(ev)).toThrow(/event type 99 .* refusing to skip it \(at binlog\.000009:1000\)/);
+  });
+});
