@@ -31,6 +31,11 @@ function startPoint(flags: DumpFlags): StartPoint {
   return 'current';
 }
 
+/** Account statements in the binlog can carry passwords (MariaDB logs them as written). */
+export function redactSecrets(sql: string): string {
+  return sql.replace(/(IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)\s+)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")/gi, "$1'<redacted>'");
+}
+
 /** `shardline binlog dump`: the operator's decoded binlog. */
 export function registerBinlogCommands(program: Command, log: Logger): void {
   const binlog = program.command('binlog').description('read the binary log of a shard instance');
@@ -60,12 +65,10 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
           from: startPoint(flags),
           untilNow: flags.untilNow ?? false,
         });
-        const stop = () => reader.close();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
         let gtid: string | null = null;
         let commitUs: bigint | null = null;
         const out = process.stdout;
+        try {
         for await (const event of reader.events()) {
           if (event.kind === 'gtid') {
             gtid = event.gtid;
@@ -78,8 +81,11 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
               if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
             }
           } else if (!flags.json && event.kind === 'query' && !/^(BEGIN|COMMIT)$/i.test(event.sql)) {
-            out.write(`${event.file}:${event.pos} query ${event.database ? `${event.database}: ` : ''}${event.sql}\n`);
+            out.write(`${event.file}:${event.pos} query ${event.database ? `${event.database}: ` : ''}${redactSecrets(event.sql)}\n`);
           }
+        }
+        } finally {
+          reader.close();
         }
       }),
     );

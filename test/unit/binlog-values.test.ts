@@ -40,3 +40,12 @@ describe('decoder: bad input', () => {
     expect(() => decoder.decode(ev)).toThrow(/event type 99 .* refusing to skip it \(at binlog\.000009:1000\)/);
   });
 });
+
+describe('binlog dump output', () => {
+  it('redacts passwords of account statements found in the binlog', async () => {
+    const { redactSecrets } = await import('../../src/cli/binlog-command.js');
+    expect(redactSecrets("ALTER USER 'app'@'%' IDENTIFIED BY 's3cret'")).toBe("ALTER USER 'app'@'%' IDENTIFIED BY '<redacted>'");
+    expect(redactSecrets("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$xyz'")).toBe("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '<redacted>'");
+    expect(redactSecrets('UPDATE t SET a = 1')).toBe('UPDATE t SET a = 1');
+  });
+});
