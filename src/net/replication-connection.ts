@@ -40,7 +40,7 @@ interface Mysql2Packet {
 }
 
 interface Mysql2Internals {
-  stream: NodeJS.WritableStream & { pause(): void; resume(): void };
+  stream: NodeJS.WritableStream & { pause(): void; resume(): void; destroy(): void };
   sequenceId: number;
   threadId: number;
   addCommand(cmd: unknown): unknown;
@@ -156,6 +156,9 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     get threadId() {
       return internals.threadId;
     },
-    destroy: () => conn.destroy(),
+    destroy: () => {
+      conn.destroy();
+      internals.stream.destroy();
+    },
   };
 }
