@@ -25,9 +25,31 @@ function quote(s: string): string {
   return JSON.stringify(s);
 }
 
-function formatDouble(v: number): string {
-  if (Number.isInteger(v) && Math.abs(v) < 1e15) return `${v}.0`;
-  return String(v).replace('e+', 'e');
+/**
+ * A JSON double as MySQL prints it: my_gcvt(d, MY_GCVT_ARG_DOUBLE, 34) — the shortest round-trip
+ * digits, fixed notation while the decimal point is within 15 places (`0.00000015`,
+ * `123456789012345.6`), else `1e15`, `1.2345678901234568e17`, `5e-324` — then `.0` when neither a
+ * point nor an exponent was printed (`1.0`, `-0.0`).
+ */
+export function formatJsonDouble(v: number): string {
+  if (!Number.isFinite(v)) throw new TruncatedError(`JSON double ${v}`);
+  const negative = v < 0 || Object.is(v, -0);
+  const [mantissa, exponent] = Math.abs(v).toExponential().split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  const len = digits.length;
+  const decpt = Number(exponent) + 1;
+  const width = v < 0 ? 33 : 34;
+  const F = decpt <= 0 ? len - decpt + 2 : decpt < len ? len + 1 : decpt;
+  let out: string;
+  if (F <= width && decpt >= -14 && (decpt <= 15 || len > decpt)) {
+    if (decpt <= 0) out = `0.${'0'.repeat(-decpt)}${digits}`;
+    else if (decpt < len) out = `${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+    else out = digits + '0'.repeat(decpt - len);
+  } else {
+    out = `${digits[0]}${len > 1 ? `.${digits.slice(1)}` : ''}e${decpt - 1}`;
+  }
+  if (!out.includes('.') && !out.includes('e')) out += '.0';
+  return negative ? `-${out}` : out;
 }
 
 /** A variable-length length: 7 bits per byte, low groups first, at most 5 bytes. */
@@ -88,7 +110,7 @@ function value(buf: Buffer, type: number, start: number, end: number, depth: num
     case J.UINT64:
       return String(checked(buf, start, 8, end).readBigUInt64LE(start));
     case J.DOUBLE:
-      return formatDouble(checked(buf, start, 8, end).readDoubleLE(start));
+      return formatJsonDouble(checked(buf, start, 8, end).readDoubleLE(start));
     case J.STRING: {
       const [len, n] = readVarLength(buf, start, end);
       checked(buf, start + n, len, end);

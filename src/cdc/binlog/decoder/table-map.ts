@@ -1,5 +1,6 @@
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import { ColumnType, isCharacter, isNumeric, type ColumnDef } from './column-types.js';
+import { decodeText } from './values.js';
 
 /** A TABLE_MAP event: the table id for the following rows events and the full column layout. */
 export interface TableMap {
@@ -111,6 +112,8 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
   const enums = columns.filter((c) => c.realType === ColumnType.ENUM);
   const sets = columns.filter((c) => c.realType === ColumnType.SET);
   const enumAndSet = columns.filter((c) => c.realType === ColumnType.ENUM || c.realType === ColumnType.SET);
+  // ENUM/SET labels are in the column's charset, which comes after them (ENUM_AND_SET_*_CHARSET).
+  const rawLabels = new Map<ColumnDef, Buffer[]>();
   while (r.remaining > 0) {
     const type = r.u8();
     const len = r.packed();
@@ -146,10 +149,9 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
         const targets = type === Opt.SET_STR_VALUE ? sets : enums;
         for (const c of targets) {
           const n = field.packed();
-          const labels: string[] = [];
-          for (let i = 0; i < n; i++) labels.push(field.bytes(field.packed()).toString('utf8'));
-          if (type === Opt.SET_STR_VALUE) c.setValues = labels;
-          else c.enumValues = labels;
+          const labels: Buffer[] = [];
+          for (let i = 0; i < n; i++) labels.push(field.bytes(field.packed()));
+          rawLabels.set(c, labels);
         }
         break;
       }
@@ -166,5 +168,10 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
         // GEOMETRY_TYPE, COLUMN_VISIBILITY, VECTOR_DIMENSIONALITY and future fields carry nothing we decode with.
         break;
     }
+  }
+  for (const [c, raw] of rawLabels) {
+    const labels = raw.map((b) => decodeText(b, c.collation, c.name));
+    if (c.realType === ColumnType.SET) c.setValues = labels;
+    else c.enumValues = labels;
   }
 }

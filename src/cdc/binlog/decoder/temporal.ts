@@ -24,24 +24,29 @@ function readFrac(buf: Buffer, offset: number, fsp: number, signed: boolean): nu
   }
 }
 
-/** DATETIME2: 5 bytes big-endian (offset 0x8000000000) + fraction; never shifted by any time zone. */
+/**
+ * DATETIME2: 5 bytes big-endian (offset 0x8000000000: sign, 17 bits year*13+month, 5 day, 5 hour,
+ * 6 minute, 6 second) + fraction; never shifted by any time zone. The integer and fractional parts
+ * are kept apart: packed together they need 64 bits, more than a double holds exactly.
+ */
 export function decodeDatetime2(buf: Buffer, offset: number, fsp: number): string {
   const intpart = buf.readUIntBE(offset, 5) - 0x8000000000;
   const frac = readFrac(buf, offset + 5, fsp, true);
-  let packed = intpart * 2 ** 24 + frac;
-  if (packed < 0) packed = -packed;
-  const ymdhms = Math.floor(packed / 2 ** 24);
-  const micros = packed % 2 ** 24;
-  const ymd = Math.floor(ymdhms / 2 ** 17);
+  if (intpart < 0 || frac < 0) {
+    // Not produced by the server for a DATETIME; decoded the way MySQL unpacks it.
+    const text = formatPackedDatetime((BigInt(intpart) << 24n) + BigInt(frac), 'datetime');
+    return fsp > 0 ? text.slice(0, text.length - 6 + fsp) : text.slice(0, text.length - 7);
+  }
+  const ymd = Math.floor(intpart / 2 ** 17);
   const ym = Math.floor(ymd / 32);
-  const hms = ymdhms % 2 ** 17;
+  const hms = intpart % 2 ** 17;
   const day = ymd % 32;
   const month = ym % 13;
   const year = Math.floor(ym / 13);
   const second = hms % 64;
   const minute = Math.floor(hms / 64) % 64;
   const hour = Math.floor(hms / 4096);
-  return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)} ${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}${fraction(micros, fsp)}`;
+  return `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)} ${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}${fraction(frac, fsp)}`;
 }
 
 /** TIME2: 3 bytes big-endian (offset 0x800000) + fraction; negative times with fractions are stored inverted. */

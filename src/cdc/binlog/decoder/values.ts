@@ -51,17 +51,45 @@ function take(c: Cursor, n: number): number {
 }
 
 const utf8 = new TextDecoder('utf-8');
-const cp1252 = new TextDecoder('windows-1252');
 const decoders = new Map<string, TextDecoder>();
 
+/**
+ * MySQL's and MariaDB's latin1 is Windows-1252 (0x80 is €), with the five bytes cp1252 leaves
+ * undefined mapped to the C1 controls. Node's TextDecoder('windows-1252') decodes as ISO-8859-1
+ * (0x80 → U+0080), so the 0x80–0x9F row is mapped here.
+ */
+const LATIN1_80_9F = [
+  0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008d, 0x017d, 0x008f,
+  0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+];
+
+/** A decoder with TextDecoder's `decode` for MySQL's latin1. */
+const mysqlLatin1 = {
+  decode(bytes: Uint8Array): string {
+    let out = '';
+    for (let i = 0; i < bytes.length; i += 8192) {
+      const chunk = bytes.subarray(i, i + 8192);
+      const codes = new Array<number>(chunk.length);
+      for (let k = 0; k < chunk.length; k++) {
+        const b = chunk[k]!;
+        codes[k] = b >= 0x80 && b <= 0x9f ? LATIN1_80_9F[b - 0x80]! : b;
+      }
+      out += String.fromCharCode(...codes);
+    }
+    return out;
+  },
+};
+
+type Decoder = Pick<TextDecoder, 'decode'>;
+
 /** Text decoding by collation; null means binary (bytes). */
-function textDecoder(col: ColumnDef): TextDecoder | null {
+function textDecoder(col: Pick<ColumnDef, 'collation' | 'name'>): Decoder | null {
   if (col.collation === 63) return null;
   const enc = col.collation === 0 ? 'utf8' : collationEncoding(col.collation);
   if (enc === undefined) throw new TruncatedError(`unknown collation ${col.collation} for column ${col.name}`);
   if (enc === 'binary') return null;
   if (enc === 'utf8' || enc === 'cesu8') return utf8;
-  if (enc === 'latin1' || enc === 'cp1252') return cp1252;
+  if (enc === 'latin1' || enc === 'cp1252') return mysqlLatin1;
   let d = decoders.get(enc);
   if (!d) {
     try {
@@ -72,6 +100,11 @@ function textDecoder(col: ColumnDef): TextDecoder | null {
     decoders.set(enc, d);
   }
   return d;
+}
+
+/** Text of `bytes` in the charset of a collation (0 = unknown: UTF-8; binary: UTF-8). */
+export function decodeText(bytes: Uint8Array, collation: number, name = '?'): string {
+  return (textDecoder({ collation, name }) ?? utf8).decode(bytes);
 }
 
 /** Shortest decimal text that reads back as the same float32 (what SELECT prints for FLOAT). */
