@@ -3,8 +3,11 @@ import { BinlogError } from '../../../errors/index.js';
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import type { BinlogEvent, EventHeader } from './binlog-event.js';
 import { ARTIFICIAL_FLAG, EventType, IGNORED_EVENTS, eventTypeName } from './event-types.js';
-import { compileTable, decodeRows, rowsTableId, type CompiledTable } from './rows.js';
+import { parseTaggedGtid } from './gtid-tagged.js';
+import { inflateMariadbBlock, inflateRowsBody, isCompressedRows, uncompressedRowsType } from './mariadb-compressed.js';
+import { compileTable, decodeRows, readRowsLayout, rowsTableId, type CompiledTable } from './rows.js';
 import { parseTableMap } from './table-map.js';
+import { parsePayloadHeader, payloadEvents } from './transaction-payload.js';
 
 const HEADER = 19;
 
@@ -47,17 +50,49 @@ export class BinlogDecoder {
 
   /**
    * Decodes one event off the wire into the events it carries: one for most events, the inner
-   * events of a TRANSACTION_PAYLOAD, lazily, one at a time.
+   * events of a TRANSACTION_PAYLOAD, lazily, one at a time. Inner events carry the payload
+   * event's file, pos and nextPos, so a checkpoint after the inner XID points after the payload.
    */
   *decodeAll(event: Buffer): Generator<BinlogEvent> {
-    yield this.decode(event);
+    if (event.length < HEADER || event[4] !== EventType.TRANSACTION_PAYLOAD) {
+      yield this.decode(event);
+      return;
+    }
+    const outer = this.decode(event);
+    if (outer.kind !== 'transaction-payload') throw new BinlogError('BINLOG_DECODE', 'TRANSACTION_PAYLOAD did not decode as one', outer);
+    const body = event.subarray(HEADER, this.checksum === 'crc32' ? event.length - 4 : event.length);
+    const inner = this.guard(outer, EventType.TRANSACTION_PAYLOAD, () => payloadEvents(parsePayloadHeader(body)));
+    for (;;) {
+      const next = this.guard(outer, EventType.TRANSACTION_PAYLOAD, () => inner.next());
+      if (next.done) return;
+      yield this.decodeEvent(next.value, outer);
+    }
+  }
+
+  /** Runs a step of decoding; any failure becomes a BINLOG_DECODE naming the event. */
+  private guard<T>(at: EventHeader, type: number, step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof BinlogError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new BinlogError('BINLOG_DECODE', `cannot decode ${eventTypeName(type)}: ${why}`, at, { cause: err });
+    }
   }
 
   /** Decodes one event (the bytes after the replication packet's 0x00 status byte). */
   decode(event: Buffer): BinlogEvent {
-    if (event.length < HEADER) throw new BinlogError('BINLOG_DECODE', `event of ${event.length} bytes is shorter than its header`, { file: this.file, pos: 0 });
+    return this.decodeEvent(event, null);
+  }
+
+  /**
+   * Decodes one event; `outer` is the TRANSACTION_PAYLOAD an inner event came in (inner events
+   * have no checksum and take the payload's position).
+   */
+  private decodeEvent(event: Buffer, outer: EventHeader | null): BinlogEvent {
+    if (event.length < HEADER) throw new BinlogError('BINLOG_DECODE', `event of ${event.length} bytes is shorter than its header`, outer ?? { file: this.file, pos: 0 });
     const eventSize = event.readUInt32LE(9);
-    const nextPos = event.readUInt32LE(13);
+    const nextPos = outer ? outer.nextPos : event.readUInt32LE(13);
     const header: EventHeader = {
       timestamp: event.readUInt32LE(0),
       eventType: event[4]!,
@@ -66,15 +101,18 @@ export class BinlogDecoder {
       nextPos,
       flags: event.readUInt16LE(17),
       file: this.file,
-      pos: nextPos >= eventSize ? nextPos - eventSize : 0,
+      pos: outer ? outer.pos : nextPos >= eventSize ? nextPos - eventSize : 0,
     };
     if (eventSize !== event.length) {
       throw new BinlogError('BINLOG_DECODE', `event header says ${eventSize} bytes but ${event.length} arrived`, header);
     }
     const type = header.eventType;
+    if (outer && (type === EventType.FORMAT_DESCRIPTION || type === EventType.ROTATE || type === EventType.TRANSACTION_PAYLOAD)) {
+      throw new BinlogError('BINLOG_DECODE', `${eventTypeName(type)} inside a TRANSACTION_PAYLOAD`, header);
+    }
     let end = event.length;
     const isFde = type === EventType.FORMAT_DESCRIPTION;
-    if (!isFde && this.checksum === 'crc32') {
+    if (!isFde && !outer && this.checksum === 'crc32') {
       if (end < HEADER + 4) throw new BinlogError('BINLOG_DECODE', 'event too short for its checksum', header);
       end -= 4;
       const expected = event.readUInt32LE(end);
@@ -84,13 +122,7 @@ export class BinlogDecoder {
       }
     }
     const body = event.subarray(HEADER, end);
-    try {
-      return this.decodeBody(header, type, body, event);
-    } catch (err) {
-      if (err instanceof BinlogError) throw err;
-      const why = err instanceof TruncatedError || err instanceof RangeError ? err.message : String(err);
-      throw new BinlogError('BINLOG_DECODE', `cannot decode ${eventTypeName(type)}: ${why}`, header, { cause: err });
-    }
+    return this.guard(header, type, () => this.decodeBody(header, type, body, event));
   }
 
   private decodeBody(h: EventHeader, type: number, body: Buffer, event: Buffer): BinlogEvent {
@@ -107,12 +139,23 @@ export class BinlogDecoder {
         return { ...h, kind: 'rotate', nextFile, position, artificial };
       }
       case EventType.QUERY:
-        return this.query(h, body);
+        return this.query(h, body, false);
+      case EventType.MARIADB_QUERY_COMPRESSED:
+        return this.query(h, body, true);
       case EventType.XID:
         return { ...h, kind: 'xid', xid: new ByteReader(body).u64() };
       case EventType.GTID:
       case EventType.ANONYMOUS_GTID:
         return this.mysqlGtid(h, body, type === EventType.ANONYMOUS_GTID);
+      case EventType.GTID_TAGGED: {
+        const g = parseTaggedGtid(body);
+        const sourceUuid = uuidText(g.uuid);
+        return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sourceUuid}:${g.tag}:${g.gno}`, sourceUuid, tag: g.tag, gno: g.gno, commitTimestampUs: g.originalCommitTimestampUs, anonymous: false };
+      }
+      case EventType.TRANSACTION_PAYLOAD: {
+        const p = parsePayloadHeader(body);
+        return { ...h, kind: 'transaction-payload', compression: p.compression === 0 ? 'zstd' : 'none', payloadSize: p.payloadSize, uncompressedSize: p.uncompressedSize };
+      }
       case EventType.PREVIOUS_GTIDS:
         return { ...h, kind: 'previous-gtids', gtidSet: this.gtidSet(body) };
       case EventType.MARIADB_GTID: {
@@ -151,6 +194,13 @@ export class BinlogDecoder {
       case EventType.WRITE_ROWS_V2:
       case EventType.UPDATE_ROWS_V2:
       case EventType.DELETE_ROWS_V2:
+      case EventType.PARTIAL_UPDATE_ROWS:
+      case EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1:
+      case EventType.MARIADB_UPDATE_ROWS_COMPRESSED_V1:
+      case EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1:
+      case EventType.MARIADB_WRITE_ROWS_COMPRESSED:
+      case EventType.MARIADB_UPDATE_ROWS_COMPRESSED:
+      case EventType.MARIADB_DELETE_ROWS_COMPRESSED:
         return this.rows(h, type, body);
       case EventType.HEARTBEAT:
         return { ...h, kind: 'heartbeat', logFile: body.toString('utf8') };
@@ -184,19 +234,20 @@ export class BinlogDecoder {
     return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
   }
 
-  private query(h: EventHeader, body: Buffer): BinlogEvent {
+  private query(h: EventHeader, body: Buffer, compressed: boolean): BinlogEvent {
     const r = new ByteReader(body);
     const threadId = r.u32();
     const executionTime = r.u32();
     const dbLen = r.u8();
     const errorCode = r.u16();
     const statusLen = r.u16();
-    const extra = this.postHeaderLength(EventType.QUERY, 13) - 13;
+    const extra = this.postHeaderLength(compressed ? EventType.MARIADB_QUERY_COMPRESSED : EventType.QUERY, 13) - 13;
     if (extra > 0) r.skip(extra);
     r.skip(statusLen);
     const database = r.bytes(dbLen).toString('utf8');
     r.skip(1);
-    return { ...h, kind: 'query', database, sql: r.rest().toString('utf8'), threadId, executionTime, errorCode };
+    const text = compressed ? inflateMariadbBlock(r.rest()) : r.rest();
+    return { ...h, kind: 'query', database, sql: text.toString('utf8'), threadId, executionTime, errorCode };
   }
 
   private mysqlGtid(h: EventHeader, body: Buffer, anonymous: boolean): BinlogEvent {
@@ -214,7 +265,7 @@ export class BinlogDecoder {
         commitTimestampUs = raw & ((1n << 55n) - 1n);
       }
     }
-    return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sid}:${gno}`, commitTimestampUs, anonymous };
+    return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sid}:${gno}`, sourceUuid: sid, tag: null, gno, commitTimestampUs, anonymous };
   }
 
   private gtidSet(body: Buffer): string {
@@ -238,13 +289,16 @@ export class BinlogDecoder {
   }
 
   private rows(h: EventHeader, type: number, body: Buffer): BinlogEvent {
-    const post = this.postHeaderLength(type, type >= EventType.WRITE_ROWS_V2 ? 10 : 8);
+    const compressed = isCompressedRows(type);
+    const plain = compressed ? uncompressedRowsType(type) : type === EventType.PARTIAL_UPDATE_ROWS ? EventType.UPDATE_ROWS_V2 : type;
+    const version = plain >= EventType.WRITE_ROWS_V2 ? 2 : 1;
+    const post = this.postHeaderLength(type, version === 2 ? 10 : 8);
     const tableId = rowsTableId(body, post);
     const table = this.tables.get(tableId);
     if (!table) throw new BinlogError('BINLOG_SCHEMA', `rows event for table id ${tableId} without a preceding TABLE_MAP`, h);
-    const version = type >= EventType.WRITE_ROWS_V2 ? 2 : 1;
-    const kind = type === EventType.WRITE_ROWS_V1 || type === EventType.WRITE_ROWS_V2 ? 'write' : type === EventType.UPDATE_ROWS_V1 || type === EventType.UPDATE_ROWS_V2 ? 'update' : 'delete';
-    const rows = decodeRows(body, post, version, kind, table);
+    const kind = plain === EventType.WRITE_ROWS_V1 || plain === EventType.WRITE_ROWS_V2 ? 'write' : plain === EventType.UPDATE_ROWS_V1 || plain === EventType.UPDATE_ROWS_V2 ? 'update' : 'delete';
+    const rowsBody = compressed ? inflateRowsBody(body, readRowsLayout(body, post, version, kind).dataStart) : body;
+    const rows = decodeRows(rowsBody, post, version, kind, table, type === EventType.PARTIAL_UPDATE_ROWS);
     return { ...h, kind: 'rows', op: kind === 'write' ? 'c' : kind === 'update' ? 'u' : 'd', table: table.map, rows };
   }
 }

@@ -23,7 +23,17 @@ export type BinlogEvent = EventHeader &
     | { kind: 'rotate'; nextFile: string; position: number; artificial: boolean }
     | { kind: 'query'; database: string; sql: string; threadId: number; executionTime: number; errorCode: number }
     | { kind: 'xid'; xid: bigint }
-    | { kind: 'gtid'; flavour: 'mysql'; gtid: string; commitTimestampUs: bigint | null; anonymous: boolean }
+    | {
+        kind: 'gtid';
+        flavour: 'mysql';
+        /** `uuid:gno`, or `uuid:tag:gno` for a tagged GTID (GTID_TAGGED, MySQL 8.4+). */
+        gtid: string;
+        sourceUuid: string;
+        tag: string | null;
+        gno: bigint;
+        commitTimestampUs: bigint | null;
+        anonymous: boolean;
+      }
     | { kind: 'gtid'; flavour: 'mariadb'; gtid: string; domainId: number; serverId: number; sequence: bigint; standalone: boolean }
     | { kind: 'previous-gtids'; gtidSet: string }
     | { kind: 'gtid-list'; gtids: string[] }
@@ -32,5 +42,7 @@ export type BinlogEvent = EventHeader &
     | { kind: 'table-map'; map: TableMap }
     | { kind: 'rows'; op: 'c' | 'u' | 'd'; table: TableMap; rows: RowChange[] }
     | { kind: 'heartbeat'; logFile: string }
+    /** What {@link BinlogDecoder.decode} returns for a TRANSACTION_PAYLOAD; `decodeAll` yields its inner events instead. */
+    | { kind: 'transaction-payload'; compression: 'zstd' | 'none'; payloadSize: number; uncompressedSize: number }
     | { kind: 'ignored'; name: string }
   );

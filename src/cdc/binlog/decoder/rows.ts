@@ -1,4 +1,6 @@
 import { ByteReader, TruncatedError } from './byte-reader.js';
+import { ColumnType } from './column-types.js';
+import { applyJsonDiffs, readJsonDiffs } from './json-diff.js';
 import type { TableMap } from './table-map.js';
 import { valueDecoder, type BinlogValue, type Cursor, type ValueDecoder } from './values.js';
 
@@ -16,10 +18,16 @@ export interface CompiledTable {
   map: TableMap;
   decoders: ValueDecoder[];
   names: string[];
+  /** For each column, its ordinal among the table's JSON columns (-1 for other columns). */
+  jsonOrdinals: number[];
+  jsonCount: number;
 }
 
+/** Compiles a TABLE_MAP into per-column decoders. */
 export function compileTable(map: TableMap): CompiledTable {
-  return { map, decoders: map.columns.map(valueDecoder), names: map.columns.map((c) => c.name) };
+  let jsonCount = 0;
+  const jsonOrdinals = map.columns.map((c) => (c.type === ColumnType.JSON ? jsonCount++ : -1));
+  return { map, decoders: map.columns.map(valueDecoder), names: map.columns.map((c) => c.name), jsonOrdinals, jsonCount };
 }
 
 function bitmap(r: ByteReader, count: number): Uint8Array {
@@ -43,6 +51,64 @@ function readImage(c: Cursor, table: CompiledTable, present: Uint8Array, present
   return row;
 }
 
+/** PARTIAL_JSON_UPDATES in the value_options of a PARTIAL_UPDATE_ROWS after image. */
+const PARTIAL_JSON_UPDATES = 1;
+
+function packedAt(c: Cursor): number {
+  const r = new ByteReader(c.buf, c.pos, c.end);
+  const v = r.packed();
+  c.pos = r.pos;
+  return v;
+}
+
+/**
+ * The after image of a PARTIAL_UPDATE_ROWS row: value_options, then (with PARTIAL_JSON_UPDATES) one
+ * bit per JSON column of the table saying whether its value is a list of JSON diffs, then the image.
+ * Diffs are applied to the column's JSON in the before image; without it (binlog_row_image=MINIMAL
+ * or NOBLOB) the after document is not in the binlog, which is an error rather than a guess.
+ */
+function readPartialImage(c: Cursor, table: CompiledTable, present: Uint8Array, presentCount: number, before: RowImage): RowImage {
+  const options = packedAt(c);
+  let partialBits: Buffer | null = null;
+  if (options & PARTIAL_JSON_UPDATES) {
+    const n = Math.floor((table.jsonCount + 7) / 8);
+    if (c.pos + n > c.end) throw new TruncatedError('partial JSON bitmap truncated');
+    partialBits = c.buf.subarray(c.pos, c.pos + n);
+    c.pos += n;
+  }
+  const nullBytes = Math.floor((presentCount + 7) / 8);
+  if (c.pos + nullBytes > c.end) throw new TruncatedError('row null bitmap truncated');
+  const nullStart = c.pos;
+  c.pos += nullBytes;
+  const row: RowImage = {};
+  const { decoders, names, jsonOrdinals } = table;
+  let p = 0;
+  for (let i = 0; i < decoders.length; i++) {
+    if ((present[i >> 3]! & (1 << (i & 7))) === 0) continue;
+    const name = names[i]!;
+    const j = jsonOrdinals[i]!;
+    const isNull = (c.buf[nullStart + (p >> 3)]! & (1 << (p & 7))) !== 0;
+    p++;
+    if (isNull) row[name] = null;
+    else if (partialBits && j >= 0 && (partialBits[j >> 3]! & (1 << (j & 7))) !== 0) {
+      const prefix = table.map.columns[i]!.meta;
+      if (prefix < 1 || prefix > 4 || c.pos + prefix > c.end) throw new TruncatedError(`partial JSON value of ${name} truncated`);
+      const len = c.buf.readUIntLE(c.pos, prefix);
+      if (c.pos + prefix + len > c.end) throw new TruncatedError(`partial JSON value of ${name} needs ${len} bytes, ${c.end - c.pos - prefix} left`);
+      const diffs = readJsonDiffs(c.buf.subarray(c.pos + prefix, c.pos + prefix + len));
+      c.pos += prefix + len;
+      const old = before[name];
+      if (typeof old !== 'string') {
+        throw new TruncatedError(
+          `partial JSON update of column ${name} without its value in the before image (binlog_row_image=MINIMAL or NOBLOB with binlog_row_value_options=PARTIAL_JSON): the new document is not in the binlog; use binlog_row_image=FULL or binlog_row_value_options=''`,
+        );
+      }
+      row[name] = applyJsonDiffs(old, diffs);
+    } else row[name] = decoders[i]!(c);
+  }
+  return row;
+}
+
 function popcount(bits: Uint8Array, count: number): number {
   let n = 0;
   for (let i = 0; i < count; i++) if (bits[i >> 3]! & (1 << (i & 7))) n++;
@@ -61,11 +127,16 @@ export function rowsTableId(body: Buffer, postHeaderLength: number): number {
   return postHeaderLength === 6 ? r.u32() : r.uintLE(6);
 }
 
-/**
- * Decodes the rows of a WRITE/UPDATE/DELETE rows event (v1 or v2) against its table.
- * `kind` says which images each row carries.
- */
-export function decodeRows(body: Buffer, postHeaderLength: number, version: 1 | 2, kind: 'write' | 'update' | 'delete', table: CompiledTable): RowChange[] {
+/** The fixed part of a rows event: column count, present-column bitmaps, where the rows start. */
+export interface RowsLayout {
+  count: number;
+  present1: Uint8Array;
+  present2: Uint8Array;
+  dataStart: number;
+}
+
+/** Reads the part of a rows event before its rows (post-header, extra data, width, bitmaps). */
+export function readRowsLayout(body: Buffer, postHeaderLength: number, version: 1 | 2, kind: 'write' | 'update' | 'delete'): RowsLayout {
   const r = new ByteReader(body);
   if (postHeaderLength === 6) r.u32();
   else r.uintLE(6);
@@ -76,22 +147,34 @@ export function decodeRows(body: Buffer, postHeaderLength: number, version: 1 | 
     r.skip(extra - 2);
   }
   const count = r.packed();
+  if (count > 4096) throw new TruncatedError(`rows event with ${count} columns`);
+  const present1 = bitmap(r, count);
+  const present2 = kind === 'update' ? bitmap(r, count) : present1;
+  return { count, present1, present2, dataStart: r.pos };
+}
+
+/**
+ * Decodes the rows of a WRITE/UPDATE/DELETE rows event (v1 or v2) against its table.
+ * `kind` says which images each row carries; `partial` marks a PARTIAL_UPDATE_ROWS event.
+ */
+export function decodeRows(body: Buffer, postHeaderLength: number, version: 1 | 2, kind: 'write' | 'update' | 'delete', table: CompiledTable, partial = false): RowChange[] {
+  const { count, present1, present2, dataStart } = readRowsLayout(body, postHeaderLength, version, kind);
   if (count !== table.decoders.length) {
     throw new TruncatedError(`rows event has ${count} columns but its TABLE_MAP has ${table.decoders.length}`);
   }
-  const present1 = bitmap(r, count);
-  const present2 = kind === 'update' ? bitmap(r, count) : present1;
   const n1 = popcount(present1, count);
   const n2 = kind === 'update' ? popcount(present2, count) : n1;
-  const c: Cursor = { buf: body, pos: r.pos, end: body.length };
+  const c: Cursor = { buf: body, pos: dataStart, end: body.length };
   const rows: RowChange[] = [];
   while (c.pos < c.end) {
+    const at = c.pos;
     if (kind === 'write') rows.push({ before: null, after: readImage(c, table, present1, n1) });
     else if (kind === 'delete') rows.push({ before: readImage(c, table, present1, n1), after: null });
     else {
       const before = readImage(c, table, present1, n1);
-      rows.push({ before, after: readImage(c, table, present2, n2) });
+      rows.push({ before, after: partial ? readPartialImage(c, table, present2, n2, before) : readImage(c, table, present2, n2) });
     }
+    if (c.pos === at) throw new TruncatedError(`rows event with no columns in its images but ${c.end - c.pos} bytes of rows`);
   }
   return rows;
 }
