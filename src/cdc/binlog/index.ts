@@ -14,3 +14,8 @@ export { BinlogReader } from './syncer/binlog-reader.js';
 export type { BinlogReaderOptions, StartPoint } from './syncer/binlog-reader.js';
 export type { ServerFacts } from './syncer/preflight.js';
 export { encodeGtidSet } from './syncer/dump-request.js';
+export { TransactionStream } from './syncer/transaction-stream.js';
+export type { TransactionStreamOptions, RetryPolicy } from './syncer/transaction-stream.js';
+export { TransactionAssembler } from './syncer/transaction-assembler.js';
+export type { StreamOrigin } from './syncer/transaction-assembler.js';
+export type { TransactionItem, RowsEvent, QueryEvent } from './syncer/transaction-items.js';

@@ -1,4 +1,5 @@
 import { BinlogError } from '../../../errors/index.js';
+import { positionAtOrAfter } from '../../checkpoint/checkpoint.js';
 import { openReplicationConnection, type ReplicationConnection, type ReplicationEndpoint } from '../../../net/index.js';
 import { BinlogDecoder } from '../decoder/binlog-decoder.js';
 import type { BinlogEvent } from '../decoder/binlog-event.js';
@@ -17,12 +18,14 @@ export interface BinlogReaderOptions {
   from: StartPoint;
   /** Stop at the end of the binlog as it stood when the reader started. */
   untilNow?: boolean;
+  /** Stop once this position is reached (wins over `untilNow`). */
+  stopAt?: { file: string; pos: number };
+  /** Heartbeat period the server is asked for; no byte for 3 periods counts as a dead connection. */
   heartbeatMs?: number;
   /** Bytes of undecoded events buffered before the socket is paused. */
   highWaterBytes?: number;
 }
 
-const fileSeq = (f: string) => Number(/\.(\d+)$/.exec(f)?.[1] ?? -1);
 
 /**
  * Reads one server's binlog: preflight, checksum and heartbeat negotiation, MariaDB capability
@@ -80,7 +83,8 @@ export class BinlogReader {
     const { payload, file } = await this.request();
     const decoder = new BinlogDecoder({ file, checksum: this.facts.checksum });
     const high = this.options.highWaterBytes ?? 8 * 1024 * 1024;
-    const queue: Buffer[] = [];
+    let queue: Array<Buffer | undefined> = [];
+    let head = 0;
     let queued = 0;
     let paused = false;
     let ended = false;
@@ -93,11 +97,24 @@ export class BinlogReader {
     };
     this.abort = () => {
       ended = true;
-      queue.length = 0;
+      queue = [];
+      head = 0;
       notify();
     };
+    const heartbeatMs = this.options.heartbeatMs ?? 5000;
+    let lastByteAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (!paused && !ended && Date.now() - lastByteAt > 3 * heartbeatMs) {
+        ended = true;
+        failure = Object.assign(new Error(`no event or heartbeat for ${Date.now() - lastByteAt} ms (heartbeat period ${heartbeatMs} ms): connection presumed dead`), { errno: 0 });
+        this.conn.destroy();
+        notify();
+      }
+    }, Math.min(1000, heartbeatMs));
+    watchdog.unref();
     this.conn.startDump(payload, {
       event: (bytes) => {
+        lastByteAt = Date.now();
         queue.push(bytes);
         queued += bytes.length;
         if (!paused && queued > high) {
@@ -107,17 +124,28 @@ export class BinlogReader {
         notify();
       },
       end: (err) => {
+        if (ended) return;
         ended = true;
         failure = err;
         notify();
       },
     });
-    const stop = this.options.untilNow ? this.facts.current : null;
+    const stop = this.stopAt;
     let position = { file, pos: 0 };
     try {
       for (;;) {
-        const bytes = queue.shift();
-        if (!bytes) {
+        const bytes = queue[head];
+        if (bytes) {
+          queue[head++] = undefined;
+          if (head > 4096 && head * 2 > queue.length) {
+            queue = queue.slice(head);
+            head = 0;
+          }
+        } else {
+          if (head > 0) {
+            queue = [];
+            head = 0;
+          }
           if (ended) break;
           await new Promise<void>((r) => (wake = r));
           continue;
@@ -125,6 +153,7 @@ export class BinlogReader {
         queued -= bytes.length;
         if (paused && queued < high / 2) {
           paused = false;
+          lastByteAt = Date.now();
           this.conn.resume();
         }
         for (const event of decoder.decodeAll(bytes)) {
@@ -132,11 +161,7 @@ export class BinlogReader {
           else if (event.nextPos > 0) position = { file: event.kind === 'heartbeat' ? event.logFile || event.file : event.file, pos: event.nextPos };
           if (!(event.kind === 'rotate' && event.artificial) && event.kind !== 'heartbeat') yield event;
         }
-        if (stop) {
-          const f = fileSeq(position.file);
-          const s = fileSeq(stop.file);
-          if (f > s || (f === s && position.pos >= stop.pos)) break;
-        }
+        if (stop && positionAtOrAfter(position, stop)) break;
       }
       if (failure) {
         const errno = (failure as { errno?: number }).errno;
@@ -144,8 +169,19 @@ export class BinlogReader {
         throw new BinlogError(purged ? 'BINLOG_PURGED' : 'BINLOG_CONNECTION', `instance ${this.options.instance}: ${failure.message}`, { file: decoder.currentFile, pos: 0 }, { cause: failure, retriable: !purged });
       }
     } finally {
+      clearInterval(watchdog);
       this.close();
     }
+  }
+
+  /** Where the stream stops (`stopAt`, or the end of the binlog at open with `untilNow`), or null. */
+  get stopAt(): { file: string; pos: number } | null {
+    return this.options.stopAt ?? (this.options.untilNow ? this.facts.current : null);
+  }
+
+  /** The replication connection's id on the server (what `KILL` takes). */
+  get threadId(): number {
+    return this.conn.threadId;
   }
 
   /** Ends the stream: the iterator finishes after the event it is on. */

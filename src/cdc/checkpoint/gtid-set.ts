@@ -1,0 +1,115 @@
+/**
+ * A MySQL GTID set (`uuid:1-5:7,uuid:tag:1-3`) that grows one transaction at a time. Pure.
+ * Intervals are kept merged and sorted; the text form is the server's.
+ */
+export class MysqlGtidSet {
+  private readonly sources = new Map<string, Array<[bigint, bigint]>>();
+
+  /** Parses the server's text form. @throws {RangeError} on malformed text */
+  static parse(text: string): MysqlGtidSet {
+    const set = new MysqlGtidSet();
+    for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
+      const fields = part.split(':');
+      const uuid = fields.shift()!.toLowerCase();
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)) throw new RangeError(`not a GTID source uuid: "${uuid}"`);
+      let tag = '';
+      for (const f of fields) {
+        const m = /^(\d+)(?:-(\d+))?$/.exec(f);
+        if (!m) {
+          if (!/^[a-z_][a-z0-9_]{0,31}$/i.test(f)) throw new RangeError(`not a GTID interval or tag: "${f}"`);
+          tag = f.toLowerCase();
+          continue;
+        }
+        const a = BigInt(m[1]!);
+        const b = BigInt(m[2] ?? m[1]!);
+        if (a < 1n || b < a) throw new RangeError(`not a GTID interval: "${f}"`);
+        set.addRange(tag ? `${uuid}:${tag}` : uuid, a, b);
+      }
+    }
+    return set;
+  }
+
+  /** Adds one transaction, e.g. `add('3e11fa47-…:23')` or `add('3e11fa47-…:tag:23')`. */
+  add(gtid: string): void {
+    const at = gtid.lastIndexOf(':');
+    const gno = BigInt(gtid.slice(at + 1));
+    this.addRange(gtid.slice(0, at).toLowerCase(), gno, gno);
+  }
+
+  /** Whether the set holds the transaction. */
+  has(gtid: string): boolean {
+    const at = gtid.lastIndexOf(':');
+    const gno = BigInt(gtid.slice(at + 1));
+    return (this.sources.get(gtid.slice(0, at).toLowerCase()) ?? []).some(([a, b]) => a <= gno && gno <= b);
+  }
+
+  private addRange(source: string, a: bigint, b: bigint): void {
+    const list = this.sources.get(source) ?? [];
+    list.push([a, b]);
+    list.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    const merged: Array<[bigint, bigint]> = [];
+    for (const iv of list) {
+      const last = merged[merged.length - 1];
+      if (last && iv[0] <= last[1] + 1n) last[1] = iv[1] > last[1] ? iv[1] : last[1];
+      else merged.push([iv[0], iv[1]]);
+    }
+    this.sources.set(source, merged);
+  }
+
+  /** Adds every transaction of `other`. */
+  union(other: MysqlGtidSet): void {
+    for (const [source, list] of other.sources) for (const [a, b] of list) this.addRange(source, a, b);
+  }
+
+  clone(): MysqlGtidSet {
+    return MysqlGtidSet.parse(this.toString());
+  }
+
+  /** The server's text form, sources sorted (uuid, then tag). */
+  toString(): string {
+    const byUuid = new Map<string, string[]>();
+    for (const source of [...this.sources.keys()].sort()) {
+      const [uuid, tag] = source.split(':') as [string, string | undefined];
+      const ranges = this.sources.get(source)!.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+      const parts = byUuid.get(uuid) ?? [];
+      parts.push(tag ? `${tag}:${ranges.join(':')}` : ranges.join(':'));
+      byUuid.set(uuid, parts);
+    }
+    return [...byUuid].map(([uuid, parts]) => `${uuid}:${parts.join(':')}`).join(',');
+  }
+}
+
+/** A MariaDB GTID position: the last GTID per replication domain (`0-1-42,1-2-7`). Pure. */
+export class MariadbGtidState {
+  private readonly domains = new Map<number, string>();
+
+  /** @throws {RangeError} on malformed text */
+  static parse(text: string): MariadbGtidState {
+    const state = new MariadbGtidState();
+    for (const g of text.replace(/\s+/g, '').split(',').filter(Boolean)) state.add(g);
+    return state;
+  }
+
+  /** Records `domain-server-seq` as its domain's position. */
+  add(gtid: string): void {
+    const m = /^(\d+)-(\d+)-(\d+)$/.exec(gtid);
+    if (!m) throw new RangeError(`not a MariaDB GTID: "${gtid}"`);
+    this.domains.set(Number(m[1]), gtid);
+  }
+
+  /** Takes the positions of domains this state does not know yet (a file's GTID_LIST is older than what was read since). */
+  fill(other: MariadbGtidState): void {
+    for (const [domain, gtid] of other.domains) if (!this.domains.has(domain)) this.domains.set(domain, gtid);
+  }
+
+  clone(): MariadbGtidState {
+    return MariadbGtidState.parse(this.toString());
+  }
+
+  toString(): string {
+    return [...this.domains.keys()]
+      .sort((a, b) => a - b)
+      .map((d) => this.domains.get(d)!)
+      .join(',');
+  }
+}

@@ -1,0 +1,3 @@
+export type { Checkpoint } from './checkpoint.js';
+export { positionAtOrAfter } from './checkpoint.js';
+export { MysqlGtidSet, MariadbGtidState } from './gtid-set.js';
