@@ -22,6 +22,8 @@ interface Column {
   type: string;
   values: Values;
   maria?: { type?: string; values?: Values };
+  /** Only on servers where this holds (default: all). */
+  only?: (flavour: Flavour, version: string) => boolean;
 }
 
 const rep = (s: string, n: number) => `REPEAT('${s}', ${n})`;
@@ -45,6 +47,7 @@ const myJson = [
     'time3', CAST('12:34:56.789' AS TIME(3)),
     'ts', (SELECT ts6 FROM ${DB}.ts_source LIMIT 1),
     'eo', JSON_OBJECT(), 'ea', JSON_ARRAY(),
+    'bin', CAST(X'00FF' AS BINARY), 'bits', b'101',
     'k é😀 "', 1)`,
   `JSON_OBJECT('big', ${rep('x', 70000)}, 'arr', JSON_ARRAY(1, 'a', JSON_OBJECT('k', 2.5e0), 70000, -70000, 4294967295, true, NULL, JSON_ARRAY()), 'small', JSON_OBJECT('s', 'é'))`,
   `CAST('null' AS JSON)`,
@@ -166,6 +169,12 @@ const COLUMNS: Column[] = [
       "ST_GeomFromText('POLYGON((5 5,6 5,6 6,5 5))', 3857)",
     ],
   },
+  {
+    name: 'vec',
+    type: 'VECTOR(3)',
+    values: ["STRING_TO_VECTOR('[1,2,3.5]')", "STRING_TO_VECTOR('[-0.1,3.4e38,0]')", "STRING_TO_VECTOR('[0,0,0]')", "STRING_TO_VECTOR('[1e-30,-1,16777217]')"],
+    only: (flavour, version) => flavour === 'mysql' && Number(version.split('.')[0]) >= 9,
+  },
 ];
 
 function typeOf(c: Column, flavour: Flavour): string {
@@ -225,12 +234,13 @@ async function runMatrix(instanceIndex: number): Promise<{ diffs: string[]; chan
     await admin.query(`CREATE DATABASE ${DB} CHARACTER SET utf8mb4`);
     await admin.query(`CREATE TABLE ${DB}.ts_source (ts6 TIMESTAMP(6) NULL)`);
     await admin.query(`INSERT INTO ${DB}.ts_source VALUES ('2024-02-29 23:59:59.000500')`);
-    const ddl = COLUMNS.map((c) => `${c.name} ${typeOf(c, flavour)}`).join(',\n  ');
+    const columns = COLUMNS.filter((c) => !c.only || c.only(flavour, version));
+    const ddl = columns.map((c) => `${c.name} ${typeOf(c, flavour)}`).join(',\n  ');
     await admin.query(`CREATE TABLE ${DB}.${TABLE} (\n  id INT NOT NULL PRIMARY KEY,\n  ${ddl}\n) DEFAULT CHARACTER SET utf8mb4`);
 
-    const cols = COLUMNS.map((c) => c.name);
-    const set = (k: 0 | 1 | 2 | 3) => COLUMNS.map((c) => `${c.name} = ${valuesOf(c, flavour)[k]}`).join(', ');
-    const values = (k: 0 | 1 | 2 | 3) => COLUMNS.map((c) => valuesOf(c, flavour)[k]).join(', ');
+    const cols = columns.map((c) => c.name);
+    const set = (k: 0 | 1 | 2 | 3) => columns.map((c) => `${c.name} = ${valuesOf(c, flavour)[k]}`).join(', ');
+    const values = (k: 0 | 1 | 2 | 3) => columns.map((c) => valuesOf(c, flavour)[k]).join(', ');
     const select = (ids: number[]) => selectTableCanonical(oracle, `${DB}.${TABLE}`, `id IN (${ids.join(',')}) ORDER BY id`);
 
     const expected: Step[] = [];

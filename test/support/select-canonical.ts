@@ -28,6 +28,7 @@ const T = {
   NEWDATE: 14,
   VARCHAR: 15,
   BIT: 16,
+  VECTOR: 242,
   JSON: 245,
   NEWDECIMAL: 246,
   ENUM: 247,
@@ -94,6 +95,8 @@ export function oracleValue(raw: Buffer | null, field: FieldPacket, float32 = fa
     case T.JSON:
       // The server marks JSON results as binary; the text is utf8mb4.
       return text();
+    case T.VECTOR:
+      return raw.toString('base64');
     case T.GEOMETRY:
       if (raw.length < 4) throw new Error(`GEOMETRY ${field.name}: ${raw.length} bytes`);
       return { srid: raw.readUInt32LE(0), wkb: raw.subarray(4).toString('base64') };

@@ -248,6 +248,12 @@ export function valueDecoder(col: ColumnDef): ValueDecoder {
         const [at, len] = lengthPrefixed(c, col.meta);
         return decodeJsonBinary(c.buf.subarray(at, at + len));
       };
+    case ColumnType.VECTOR:
+      // MySQL 9 VECTOR: length-prefixed little-endian float32s, kept as the bytes SELECT returns.
+      return (c) => {
+        const [at, len] = lengthPrefixed(c, col.meta);
+        return Buffer.from(c.buf.subarray(at, at + len));
+      };
     case ColumnType.GEOMETRY:
       return (c) => {
         const [at, len] = lengthPrefixed(c, col.meta);
