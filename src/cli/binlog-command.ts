@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadClusterConfig, resolveConfigPath } from '../config/index.js';
-import { BinlogReader, type StartPoint } from '../cdc/binlog/index.js';
+import { TransactionStream, type StartPoint } from '../cdc/binlog/index.js';
 import { changeEvents } from '../cdc/events/change-event.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -58,34 +58,47 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
         const serverId = Number(flags.serverId);
         if (!Number.isInteger(serverId) || serverId < 1 || serverId > 4294967295) throw new UsageError(`--server-id must be 1 … 4294967295, got ${flags.serverId}`);
         const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
-        const reader = await BinlogReader.open({
+        const stream = new TransactionStream({
           instance: inst.name,
           endpoint: { host: inst.host, port: inst.port, ...inst.replication },
           replicaServerId: serverId,
           from: startPoint(flags),
           untilNow: flags.untilNow ?? false,
+          retry: { maxAttempts: 5 },
+          onReconnect: ({ attempt, delayMs, error, resumeFrom }) => log.warn({ attempt, delayMs, resumeFrom, err: error.message }, 'replication connection lost; reconnecting'),
         });
+        const stop = () => stream.close();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
         let gtid: string | null = null;
         let commitUs: bigint | null = null;
         const out = process.stdout;
+        const write = async (line: string) => {
+          if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
+        };
         try {
-        for await (const event of reader.events()) {
-          if (event.kind === 'gtid') {
-            gtid = event.gtid;
-            commitUs = event.flavour === 'mysql' ? event.commitTimestampUs : null;
-          } else if (event.kind === 'rows') {
-            for (const change of changeEvents(event, { instance: inst.name, flavour: reader.facts.flavour, gtid, commitUs, topology })) {
-              const line = flags.json
-                ? JSON.stringify(change)
-                : `${change.source.file}:${change.source.pos} ${change.op} ${change.source.db}.${change.source.table}${change.source.logical_table ? ` (${change.source.logical_table} #${change.source.shard})` : ''} gtid=${change.source.gtid} ${JSON.stringify(change.op === 'd' ? change.before : change.after)}`;
-              if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
+          for await (const item of stream.items()) {
+            if (item.type === 'begin') {
+              gtid = item.gtid;
+              commitUs = item.commitUs;
+            } else if (item.type === 'rows') {
+              for (const change of changeEvents(item.event, { instance: inst.name, flavour: inst.flavour, gtid, commitUs, topology })) {
+                await write(
+                  flags.json
+                    ? JSON.stringify(change)
+                    : `${change.source.file}:${change.source.pos} ${change.op} ${change.source.db}.${change.source.table}${change.source.logical_table ? ` (${change.source.logical_table} #${change.source.shard})` : ''} gtid=${change.source.gtid} ${JSON.stringify(change.op === 'd' ? change.before : change.after)}`,
+                );
+              }
+            } else if (item.type === 'abort') {
+              process.stderr.write(`# ${item.reason}: the transaction is read again from its start\n`);
+            } else if (!flags.json && item.type === 'query') {
+              await write(`${item.event.file}:${item.event.pos} query ${item.event.database ? `${item.event.database}: ` : ''}${redactSecrets(item.event.sql)}`);
             }
-          } else if (!flags.json && event.kind === 'query' && !/^(BEGIN|COMMIT)$/i.test(event.sql)) {
-            out.write(`${event.file}:${event.pos} query ${event.database ? `${event.database}: ` : ''}${redactSecrets(event.sql)}\n`);
           }
-        }
         } finally {
-          reader.close();
+          stream.close();
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
         }
       }),
     );

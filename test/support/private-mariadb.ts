@@ -13,6 +13,8 @@ export interface PrivateMariaDbOptions {
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
   serverId?: number;
+  /** More server options, e.g. `--log-bin`. */
+  extraArgs?: string[];
 }
 
 /**
@@ -47,6 +49,7 @@ export class PrivateMariaDb {
       `--log-error=${path.join(this.dir, 'err.log')}`,
       '--innodb-buffer-pool-size=32M',
       '--performance-schema=OFF',
+      ...(this.options.extraArgs ?? []),
     ];
     const [cmd, argv] = this.options.netns ? ['ip', ['netns', 'exec', this.options.netns, '/usr/sbin/mariadbd', ...args]] : ['/usr/sbin/mariadbd', args];
     const child = spawn(cmd as string, argv as string[], { detached: true, stdio: 'ignore' });
