@@ -1,0 +1,44 @@
+import type { CanonicalValue } from '../binlog/decoder/canonical-json.js';
+import type { ChangeEvent } from '../events/change-event.js';
+
+/** One change as a sink receives it from Kafka. */
+export interface SinkRecord {
+  /** The logical table (or the table's own name when it is not sharded). */
+  table: string;
+  /** Document id / archive key: the logical primary key (see `documentId`). */
+  id: string;
+  /** The primary key before the change when an update changed it (delete that one), else null. */
+  previousId: string | null;
+  /** Monotonic source version (see `sourceVersion`). */
+  version: bigint;
+  event: ChangeEvent;
+  /** Where the record sits in Kafka (for dead letters and logs). */
+  origin: { topic: string; partition: number; offset: string };
+}
+
+/** A record a sink refused for good (e.g. a mapping error), with the reason. */
+export interface DeadLetter {
+  record: SinkRecord;
+  reason: string;
+}
+
+/** A destination of change events. */
+export interface Sink {
+  /**
+   * Applies records in order, idempotently (versions guard against replays and reordering).
+   * Retries transient failures (429, 5xx, lost connections) with back-off until it succeeds or
+   * the sink is closed — it never skips a record; records refused for good come back as dead
+   * letters.
+   */
+  write(records: readonly SinkRecord[]): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}
+
+/** The document id of a primary key: the value's text for one column, a JSON array for several. */
+export function documentId(key: readonly CanonicalValue[]): string {
+  if (key.length === 1) {
+    const v = key[0];
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return JSON.stringify(key);
+}
