@@ -72,6 +72,8 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
         process.once('SIGTERM', stop);
         let gtid: string | null = null;
         let commitUs: bigint | null = null;
+        let lastPos = -1;
+        let rowBase = 0;
         const out = process.stdout;
         const write = async (line: string) => {
           if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
@@ -82,7 +84,11 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
               gtid = item.gtid;
               commitUs = item.commitUs;
             } else if (item.type === 'rows') {
-              for (const change of changeEvents(item.event, { instance: inst.name, flavour: inst.flavour, gtid, commitUs, topology })) {
+              rowBase = item.event.pos === lastPos ? rowBase : 0;
+              lastPos = item.event.pos;
+              const changes = changeEvents(item.event, { instance: inst.name, flavour: inst.flavour, serverUuid: stream.facts?.serverUuid ?? null, gtid, commitUs, topology }, Date.now(), rowBase);
+              rowBase += changes.length;
+              for (const change of changes) {
                 await write(
                   flags.json
                     ? JSON.stringify(change)

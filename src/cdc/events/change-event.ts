@@ -6,6 +6,8 @@ import type { BinlogEvent } from '../binlog/decoder/binlog-event.js';
 export interface ChangeSource {
   instance: string;
   flavour: 'mysql' | 'mariadb';
+  /** MySQL server_uuid; null on MariaDB (which has none). */
+  server_uuid: string | null;
   server_id: number;
   db: string;
   table: string;
@@ -15,7 +17,10 @@ export interface ChangeSource {
   gtid: string | null;
   file: string;
   pos: number;
-  /** Index of the row in its rows event. */
+  /**
+   * Index of the row among the rows at this position: its index in its rows event (the rows of
+   * a compressed transaction payload, which share the payload's position, count on).
+   */
   row: number;
   /** Commit time in microseconds (the GTID's commit timestamp where the server has it). */
   ts_us: number;
@@ -35,6 +40,7 @@ export interface ChangeEvent {
 export interface ChangeContext {
   instance: string;
   flavour: 'mysql' | 'mariadb';
+  serverUuid?: string | null;
   gtid: string | null;
   /** Commit time of the current transaction in µs, if known. */
   commitUs: bigint | null;
@@ -42,7 +48,7 @@ export interface ChangeContext {
 }
 
 /** Turns one decoded rows event into change events, one per row, values in the canonical encoding. */
-export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx: ChangeContext, now = Date.now()): ChangeEvent[] {
+export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx: ChangeContext, now = Date.now(), rowBase = 0): ChangeEvent[] {
   const mapped = ctx.topology?.logicalOf(event.table.database, event.table.table) ?? null;
   const tsUs = Number(ctx.commitUs ?? BigInt(event.timestamp) * 1_000_000n);
   return event.rows.map((row, i) => ({
@@ -52,6 +58,7 @@ export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx:
     source: {
       instance: ctx.instance,
       flavour: ctx.flavour,
+      server_uuid: ctx.serverUuid ?? null,
       server_id: event.serverId,
       db: event.table.database,
       table: event.table.table,
@@ -60,7 +67,7 @@ export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx:
       gtid: ctx.gtid,
       file: event.file,
       pos: event.pos,
-      row: i,
+      row: rowBase + i,
       ts_us: tsUs,
     },
     ts_ms: now,

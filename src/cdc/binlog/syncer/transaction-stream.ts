@@ -3,6 +3,7 @@ import { BinlogError, isShardlineError } from '../../../errors/index.js';
 import type { Checkpoint } from '../../checkpoint/checkpoint.js';
 import { SchemaHistory } from '../../schema/schema-history.js';
 import { BinlogReader, type BinlogReaderOptions, type StartPoint } from './binlog-reader.js';
+import type { ServerFacts } from './preflight.js';
 import { TransactionAssembler } from './transaction-assembler.js';
 import type { TransactionItem } from './transaction-items.js';
 
@@ -37,6 +38,7 @@ function describe(p: StartPoint): string {
  */
 export class TransactionStream {
   private reader: BinlogReader | null = null;
+  private lastFacts: ServerFacts | null = null;
   private closed = false;
   private lastCheckpoint: Checkpoint | null;
   readonly schema = new SchemaHistory();
@@ -48,6 +50,11 @@ export class TransactionStream {
   /** The checkpoint of the last transaction handed out (or the one it started from). */
   get checkpoint(): Checkpoint | null {
     return this.lastCheckpoint;
+  }
+
+  /** What the last connection learned about the server (flavour, uuid, version…), once connected. */
+  get facts(): ServerFacts | null {
+    return this.lastFacts;
   }
 
   /** The current replication connection's id on the server, if connected. */
@@ -72,6 +79,7 @@ export class TransactionStream {
         continue;
       }
       this.reader = reader;
+      this.lastFacts = reader.facts;
       const cp = this.lastCheckpoint;
       if (cp && cp.serverUuid && reader.facts.serverUuid && cp.serverUuid !== reader.facts.serverUuid && 'file' in (start as object)) {
         reader.close();
