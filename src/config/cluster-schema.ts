@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cdcSchema } from './cdc-schema.js';
 import { poolSchema, shardingSchema } from './sharding-schema.js';
 
 const name = z
@@ -88,6 +89,7 @@ export const clusterConfigSchema = z
     elasticsearch: elasticsearchSchema,
     sharding: shardingSchema.default(() => shardingSchema.parse({})),
     pool: poolSchema.default(() => poolSchema.parse({})),
+    cdc: cdcSchema.default(() => cdcSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {

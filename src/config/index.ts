@@ -5,3 +5,5 @@ export { interpolateEnv } from './env-interpolate.js';
 export { bundledClusterConfig, packageRoot } from './package-root.js';
 export { shardingSchema, shardMapSchema, poolSchema } from './sharding-schema.js';
 export type { ShardingConfig, PoolConfig } from './sharding-schema.js';
+export { cdcSchema } from './cdc-schema.js';
+export type { CdcConfig } from './cdc-schema.js';

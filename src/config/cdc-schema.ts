@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'Kafka topic characters: letters, digits, . _ -');
+
+/** The CDC worker and its sinks (all optional; defaults suit the local cluster). */
+export const cdcSchema = z
+  .object({
+    /** Change topics are `<topicPrefix><logical table>`. */
+    topicPrefix: topicName.default('shardline.'),
+    partitions: z.number().int().min(1).max(1000).default(12),
+    replicationFactor: z.number().int().min(1).max(7).default(1),
+    /** Compacted topic holding each instance's last committed checkpoint. */
+    checkpointTopic: topicName.default('shardline._checkpoints'),
+    /** Records a sink refused for good, with the reason. */
+    deadLetterTopic: topicName.default('shardline._dead_letters'),
+    /** One partition per instance; the worker group's assignment of it says who reads what. */
+    assignmentTopic: topicName.default('shardline._instances'),
+    /** Consumer group ids: `<groupPrefix>-workers`, `<groupPrefix>-elasticsearch`, `<groupPrefix>-archive`. */
+    groupPrefix: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default('shardline'),
+    http: z
+      .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
+      .strict()
+      .default({ host: '127.0.0.1', port: 9464 }),
+    tables: z
+      .object({
+        /** Logical (or unsharded) table names to capture; null: every table of the sharding config. */
+        include: z.array(z.string().min(1)).nullable().default(null),
+        exclude: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .default({ include: null, exclude: [] }),
+    /** A Kafka transaction closes after this many events or milliseconds (whichever first), always at a source commit. */
+    batch: z
+      .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(50) })
+      .strict()
+      .default({ maxEvents: 5000, maxMs: 50 }),
+    /** Seconds a SIGTERM/SIGINT waits for the current transaction before giving up. */
+    shutdownTimeoutS: z.number().min(1).default(30),
+    elasticsearch: z
+      .object({
+        indexPrefix: z.string().regex(/^[a-z0-9._-]{0,100}$/).default('shardline-'),
+        bulkMaxDocs: z.number().int().min(1).default(2000),
+      })
+      .strict()
+      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000 }),
+    archive: z
+      .object({
+        /** Rows per archive transaction; keep the bytes well below TiDB's txn-total-size-limit (100 MB by default). */
+        maxBatchRows: z.number().int().min(1).default(1000),
+        maxBatchBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxBatchRows: 1000, maxBatchBytes: 16 * 1024 * 1024 }),
+  })
+  .strict();
+
+/** The validated `cdc` section. */
+export type CdcConfig = z.infer<typeof cdcSchema>;
