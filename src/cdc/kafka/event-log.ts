@@ -1,0 +1,77 @@
+/** A message to write. */
+export interface OutboundMessage {
+  topic: string;
+  key: string | null;
+  value: string | null;
+  headers?: Record<string, string>;
+}
+
+/** A message read back. */
+export interface InboundMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  headers: Record<string, string>;
+}
+
+/** An open producer transaction: everything sent in it becomes visible together, or never. */
+export interface ProducerTransaction {
+  send(messages: readonly OutboundMessage[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * A transactional, idempotent producer. Connecting one with a transactional id fences every
+ * earlier producer of the same id (its open transaction is aborted, its commits fail).
+ */
+export interface TransactionalProducer {
+  begin(): Promise<ProducerTransaction>;
+  disconnect(): Promise<void>;
+}
+
+/** A batch of one partition, in offset order. */
+export interface InboundBatch {
+  topic: string;
+  partition: number;
+  messages: InboundMessage[];
+}
+
+/** Options of a group consumer (read_committed always). */
+export interface GroupConsumerOptions {
+  groupId: string;
+  topics: readonly (string | RegExp)[];
+  fromBeginning?: boolean;
+  sessionTimeoutMs?: number;
+  /** Called when the group assigns partitions to this member (after every rebalance). */
+  onAssignment?: (assignment: Record<string, number[]>) => void;
+}
+
+/** A consumer in a group: batches are handed to `eachBatch`; offsets are committed after it returns. */
+export interface GroupConsumer {
+  run(eachBatch: (batch: InboundBatch) => Promise<void>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Topic settings for {@link EventLog.ensureTopics}. */
+export interface TopicSpec {
+  topic: string;
+  partitions: number;
+  replicationFactor: number;
+  compacted?: boolean;
+}
+
+/**
+ * The small slice of Kafka shardline depends on — kafkajs is behind it (see kafkajs-event-log.ts)
+ * and has been unmaintained since 2023, so a swap (e.g. @platformatic/kafka) touches one file.
+ */
+export interface EventLog {
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
+  /** A plain idempotent producer (dead letters). */
+  send(messages: readonly OutboundMessage[]): Promise<void>;
+  consumer(options: GroupConsumerOptions): GroupConsumer;
+  /** Every committed message of a topic up to its end now (read_committed), in order per partition. */
+  readToEnd(topic: string): Promise<InboundMessage[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { ShardlineError } from '../../errors/index.js';
+import type { Logger } from '../../log/logger.js';
+import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
+
+const { Kafka: KafkaClient, logLevel } = kafkajs;
+
+/** Connection settings of the Kafka event log. */
+export interface KafkaEventLogOptions {
+  brokers: string[];
+  clientId: string;
+  logger?: Logger;
+  /** Kafka transaction timeout (the broker aborts a transaction left open longer). */
+  transactionTimeoutMs?: number;
+}
+
+function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  return out;
+}
+
+function kafkaError(err: unknown, what: string): ShardlineError {
+  const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
+  const fenced = e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenced|epoch/i.test(e.message ?? '');
+  return new ShardlineError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
+}
+
+/** The kafkajs implementation of {@link EventLog}. */
+export class KafkajsEventLog implements EventLog {
+  private readonly kafka: Kafka;
+  private admin: Admin | null = null;
+  private plain: Producer | null = null;
+  private readonly closers = new Set<() => Promise<void>>();
+
+  constructor(private readonly options: KafkaEventLogOptions) {
+    const log = options.logger;
+    this.kafka = new KafkaClient({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const { message, ...extra } = entry.log;
+        if (entry.level <= logLevel.ERROR) log?.error({ kafka: entry.namespace, ...extra }, message);
+        else log?.warn({ kafka: entry.namespace, ...extra }, message);
+      },
+    });
+  }
+
+  private async adminClient(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    return this.admin;
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    try {
+      const admin = await this.adminClient();
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.topic,
+          numPartitions: s.partitions,
+          replicationFactor: s.replicationFactor,
+          configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        })),
+      });
+    } catch (err) {
+      if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+      throw kafkaError(err, 'cannot create topics');
+    }
+  }
+
+  async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+    const producer = this.kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: this.options.transactionTimeoutMs ?? 60_000 });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw kafkaError(err, `cannot start the transactional producer ${transactionalId}`);
+    }
+    const close = () => producer.disconnect();
+    this.closers.add(close);
+    return {
+      begin: async (): Promise<ProducerTransaction> => {
+        let txn: Awaited<ReturnType<Producer['transaction']>>;
+        try {
+          txn = await producer.transaction();
+        } catch (err) {
+          throw kafkaError(err, 'cannot begin a Kafka transaction');
+        }
+        return {
+          send: async (messages: readonly OutboundMessage[]) => {
+            if (messages.length === 0) return;
+            const byTopic = new Map<string, OutboundMessage[]>();
+            for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+            try {
+              await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) })) });
+            } catch (err) {
+              throw kafkaError(err, 'cannot send in the Kafka transaction');
+            }
+          },
+          commit: async () => {
+            try {
+              await txn.commit();
+            } catch (err) {
+              throw kafkaError(err, 'cannot commit the Kafka transaction');
+            }
+          },
+          abort: async () => {
+            try {
+              if (txn.isActive()) await txn.abort();
+            } catch (err) {
+              throw kafkaError(err, 'cannot abort the Kafka transaction');
+            }
+          },
+        };
+      },
+      disconnect: async () => {
+        this.closers.delete(close);
+        await producer.disconnect();
+      },
+    };
+  }
+
+  async send(messages: readonly OutboundMessage[]): Promise<void> {
+    if (!this.plain) {
+      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await p.connect();
+      this.plain = p;
+    }
+    try {
+      for (const m of messages) await this.plain.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
+    } catch (err) {
+      throw kafkaError(err, 'cannot send');
+    }
+  }
+
+  consumer(options: GroupConsumerOptions): GroupConsumer {
+    const consumer: Consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: false,
+      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10_000) / 5)),
+      maxWaitTimeInMs: 100,
+    });
+    if (options.onAssignment) {
+      const cb = options.onAssignment;
+      consumer.on(consumer.events.GROUP_JOIN, (e) => cb(e.payload.memberAssignment));
+    }
+    const stop = async () => {
+      this.closers.delete(stop);
+      await consumer.disconnect();
+    };
+    this.closers.add(stop);
+    return {
+      run: async (eachBatch) => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+        await consumer.run({
+          autoCommit: true,
+          eachBatchAutoResolve: true,
+          eachBatch: async ({ batch }) => {
+            await eachBatch({
+              topic: batch.topic,
+              partition: batch.partition,
+              messages: batch.messages.map((m) => ({ key: m.key, value: m.value, offset: m.offset, headers: headersOf(m.headers) })),
+            });
+          },
+        });
+      },
+      stop,
+    };
+  }
+
+  async readToEnd(topic: string): Promise<InboundMessage[]> {
+    const admin = await this.adminClient();
+    const ends = await admin.fetchTopicOffsets(topic);
+    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+    const out: InboundMessage[] = [];
+    if (pending.size === 0) return out;
+    const groupId = `shardline-reader-${randomUUID()}`;
+    const consumer = this.kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        const done = (partition: number, lastOffset: string) => {
+          const high = pending.get(partition);
+          if (high !== undefined && BigInt(lastOffset) + 1n >= high) pending.delete(partition);
+          if (pending.size === 0) resolve();
+        };
+        consumer.on(consumer.events.END_BATCH_PROCESS, (e) => done(e.payload.partition, e.payload.lastOffset));
+        consumer.on(consumer.events.CRASH, (e) => reject(kafkaError(e.payload.error, `cannot read ${topic}`)));
+        consumer
+          .run({
+            autoCommit: false,
+            eachBatch: async ({ batch }) => {
+              for (const m of batch.messages) out.push({ key: m.key, value: m.value, offset: m.offset, headers: headersOf(m.headers) });
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const c of [...this.closers]) await c().catch(() => undefined);
+    await this.plain?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.plain = null;
+    this.admin = null;
+  }
+}
