@@ -6,6 +6,7 @@ import { packageRoot } from '../config/index.js';
 import { createLogger } from '../log/logger.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerBinlogCommands } from './binlog-command.js';
+import { registerCdcCommand } from './cdc-command.js';
 import { registerDevCommands } from './dev-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { registerRouterCommands } from './router-commands.js';
@@ -22,6 +23,7 @@ const program = new Command('shardline')
 registerDevCommands(program, log);
 registerRouterCommands(program, log);
 registerBinlogCommands(program, log);
+registerCdcCommand(program, log);
 registerDoctorCommand(program, log);
 registerDemoCommand(program, log);
 

@@ -168,12 +168,17 @@ export class KafkajsEventLog implements EventLog {
         await consumer.run({
           autoCommit: true,
           eachBatchAutoResolve: true,
-          eachBatch: async ({ batch }) => {
-            await eachBatch({
-              topic: batch.topic,
-              partition: batch.partition,
-              messages: batch.messages.map((m) => ({ key: m.key, value: m.value, offset: m.offset, headers: headersOf(m.headers) })),
-            });
+          eachBatch: async ({ batch, heartbeat }) => {
+            const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
+            try {
+              await eachBatch({
+                topic: batch.topic,
+                partition: batch.partition,
+                messages: batch.messages.map((m) => ({ key: m.key, value: m.value, offset: m.offset, headers: headersOf(m.headers) })),
+              });
+            } finally {
+              clearInterval(beat);
+            }
           },
         });
       },

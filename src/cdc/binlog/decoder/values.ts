@@ -1,17 +1,49 @@
-import { TextDecoder } from 'node:util';
+import { TextDecoder, inspect } from 'node:util';
 import { collationEncoding } from '../../../net/charsets.js';
 import { TruncatedError } from './byte-reader.js';
 import { ColumnType, type ColumnDef } from './column-types.js';
-import { decimalBinarySize, decodeDecimal } from './decimal-binary.js';
+import { decimalBinarySize, decodeDecimalChecked, invalidDecimal, validDecimal } from './decimal-binary.js';
 import { decodeJsonBinary } from './json-binary.js';
-import { decodeDate, decodeDatetime2, decodeTime2, formatTimestamp, fspBytes, readTimestamp2 } from './temporal.js';
+import { decodeDate, decodeDatetime2, decodeTime2, formatTimestamp, fspBytes, readTimestamp2Fraction } from './temporal.js';
 
-/** A TIMESTAMP: microseconds since the epoch (UTC) and SELECT's text under time_zone '+00:00'. */
+/**
+ * A TIMESTAMP: microseconds since the epoch (UTC) and SELECT's text under time_zone '+00:00'.
+ * Built from epoch microseconds (a bigint), or from whole seconds (a number) and `micros`, in which
+ * case the bigint is only made when `epochMicros` is read.
+ */
 export class TimestampValue {
-  constructor(
-    readonly epochMicros: bigint,
-    readonly text: string,
-  ) {}
+  readonly text: string;
+  #epochMicros: bigint | undefined;
+  #seconds: number;
+  #micros: number;
+
+  constructor(epochMicros: bigint, text: string);
+  constructor(seconds: number, text: string, micros: number);
+  constructor(epochMicrosOrSeconds: bigint | number, text: string, micros = 0) {
+    this.text = text;
+    if (typeof epochMicrosOrSeconds === 'bigint') {
+      this.#epochMicros = epochMicrosOrSeconds;
+      this.#seconds = 0;
+      this.#micros = 0;
+    } else {
+      this.#epochMicros = undefined;
+      this.#seconds = epochMicrosOrSeconds;
+      this.#micros = micros;
+    }
+  }
+
+  /** Microseconds since the epoch (UTC). */
+  get epochMicros(): bigint {
+    if (this.#epochMicros === undefined) {
+      const micros = this.#seconds * 1_000_000 + this.#micros;
+      this.#epochMicros = Number.isSafeInteger(micros) ? BigInt(micros) : BigInt(this.#seconds) * 1_000_000n + BigInt(this.#micros);
+    }
+    return this.#epochMicros;
+  }
+
+  [inspect.custom](): string {
+    return `TimestampValue { epochMicros: ${this.epochMicros}n, text: '${this.text}' }`;
+  }
 
   toJSON(): string {
     return this.text;
@@ -50,7 +82,8 @@ function take(c: Cursor, n: number): number {
   return at;
 }
 
-const utf8 = new TextDecoder('utf-8');
+/** `ignoreBOM`: a leading U+FEFF is part of the value, not a byte order mark to drop. */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const decoders = new Map<string, TextDecoder>();
 
 /**
@@ -93,13 +126,37 @@ function textDecoder(col: Pick<ColumnDef, 'collation' | 'name'>): Decoder | null
   let d = decoders.get(enc);
   if (!d) {
     try {
-      d = new TextDecoder(enc);
+      d = new TextDecoder(enc, { ignoreBOM: true });
     } catch {
       throw new TruncatedError(`no decoder for charset ${enc} of column ${col.name}`);
     }
     decoders.set(enc, d);
   }
   return d;
+}
+
+/** Decodes `buf[start, end)` as text. */
+type TextSlicer = (buf: Buffer, start: number, end: number) => string;
+
+/** UTF-8 straight from the buffer (no view made); keeps a leading U+FEFF as TextDecoder with ignoreBOM does. */
+const utf8Slice: TextSlicer = (buf, start, end) => buf.toString('utf8', start, end);
+
+/** MySQL's latin1: bytes outside 0x80–0x9F are their code points (ISO-8859-1), the rest as cp1252. */
+const latin1Slice: TextSlicer = (buf, start, end) => {
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80 && b <= 0x9f) return mysqlLatin1.decode(buf.subarray(start, end));
+  }
+  return buf.toString('latin1', start, end);
+};
+
+/** Text decoding of a column's values by collation; null means binary (bytes). */
+function textSlicer(col: Pick<ColumnDef, 'collation' | 'name'>): TextSlicer | null {
+  const td = textDecoder(col);
+  if (td === null) return null;
+  if (td === utf8) return utf8Slice;
+  if (td === mysqlLatin1) return latin1Slice;
+  return (buf, start, end) => td.decode(buf.subarray(start, end));
 }
 
 /** Text of `bytes` in the charset of a collation (0 = unknown: UTF-8; binary: UTF-8). */
@@ -117,29 +174,62 @@ export function shortestFloat32(v: number): number {
   return v;
 }
 
-function lengthPrefixed(c: Cursor, prefixBytes: number): [number, number] {
+/** Reads a little-endian length of `prefixBytes` bytes, takes that many and returns where they start; their end is `c.pos`. */
+function lengthPrefixed(c: Cursor, prefixBytes: number): number {
   const at = take(c, prefixBytes);
-  const len = c.buf.readUIntLE(at, prefixBytes);
-  return [take(c, len), len];
+  const buf = c.buf;
+  const len = prefixBytes === 1 ? buf[at]! : prefixBytes === 2 ? buf[at]! | (buf[at + 1]! << 8) : buf.readUIntLE(at, prefixBytes);
+  return take(c, len);
+}
+
+/** A copy of `buf[start, end)`, so that values do not keep the event's buffer alive. */
+function copyBytes(buf: Buffer, start: number, end: number): Buffer {
+  const len = end - start;
+  const out = Buffer.allocUnsafe(len);
+  // A loop beats Buffer#copy's call overhead for short values.
+  if (len <= 32) for (let i = 0; i < len; i++) out[i] = buf[start + i]!;
+  else buf.copy(out, 0, start, end);
+  return out;
 }
 
 function stringDecoder(col: ColumnDef, maxLength: number, padBinaryTo: number): ValueDecoder {
   const prefix = maxLength > 255 ? 2 : 1;
-  const td = textDecoder(col);
-  if (td === null) {
+  const text = textSlicer(col);
+  if (text === null) {
     return (c) => {
-      const [at, len] = lengthPrefixed(c, prefix);
-      if (padBinaryTo > len) {
+      const at = lengthPrefixed(c, prefix);
+      if (padBinaryTo > c.pos - at) {
         const out = Buffer.alloc(padBinaryTo);
-        c.buf.copy(out, 0, at, at + len);
+        c.buf.copy(out, 0, at, c.pos);
         return out;
       }
-      return Buffer.from(c.buf.subarray(at, at + len));
+      return copyBytes(c.buf, at, c.pos);
     };
   }
   return (c) => {
-    const [at, len] = lengthPrefixed(c, prefix);
-    return td.decode(c.buf.subarray(at, at + len));
+    const at = lengthPrefixed(c, prefix);
+    return text(c.buf, at, c.pos);
+  };
+}
+
+/** Distinct bitmasks whose label lists a SET column keeps. */
+const SET_CACHE_LIMIT = 256;
+
+/**
+ * SET of up to 32 labels in 1–4 bytes: the bitmask as a number, its label list built once per mask
+ * (up to SET_CACHE_LIMIT masks) and copied for each value, so a value's array is its own.
+ */
+function setDecoder(labels: string[], bytes: number): ValueDecoder {
+  const cache = new Map<number, string[]>();
+  return (c) => {
+    const at = take(c, bytes);
+    const mask = c.buf.readUIntLE(at, bytes);
+    const known = cache.get(mask);
+    if (known) return known.slice();
+    const out: string[] = [];
+    for (let i = 0; i < labels.length; i++) if (mask & (2 ** i)) out.push(labels[i]!);
+    if (cache.size < SET_CACHE_LIMIT) cache.set(mask, out.slice());
+    return out;
   };
 }
 
@@ -148,22 +238,30 @@ export function valueDecoder(col: ColumnDef): ValueDecoder {
   const u = col.unsigned;
   switch (col.type) {
     case ColumnType.TINY:
-      return (c) => (u ? c.buf.readUInt8(take(c, 1)) : c.buf.readInt8(take(c, 1)));
+      return u ? (c) => c.buf.readUInt8(take(c, 1)) : (c) => c.buf.readInt8(take(c, 1));
     case ColumnType.SHORT:
-      return (c) => (u ? c.buf.readUInt16LE(take(c, 2)) : c.buf.readInt16LE(take(c, 2)));
+      return u ? (c) => c.buf.readUInt16LE(take(c, 2)) : (c) => c.buf.readInt16LE(take(c, 2));
     case ColumnType.INT24:
-      return (c) => (u ? c.buf.readUIntLE(take(c, 3), 3) : c.buf.readIntLE(take(c, 3), 3));
+      return u ? (c) => c.buf.readUIntLE(take(c, 3), 3) : (c) => c.buf.readIntLE(take(c, 3), 3);
     case ColumnType.LONG:
-      return (c) => (u ? c.buf.readUInt32LE(take(c, 4)) : c.buf.readInt32LE(take(c, 4)));
+      return u ? (c) => c.buf.readUInt32LE(take(c, 4)) : (c) => c.buf.readInt32LE(take(c, 4));
     case ColumnType.LONGLONG:
-      return (c) => (u ? c.buf.readBigUInt64LE(take(c, 8)) : c.buf.readBigInt64LE(take(c, 8)));
+      return u ? (c) => c.buf.readBigUInt64LE(take(c, 8)) : (c) => c.buf.readBigInt64LE(take(c, 8));
     case ColumnType.FLOAT:
       return (c) => shortestFloat32(c.buf.readFloatLE(take(c, 4)));
     case ColumnType.DOUBLE:
       return (c) => c.buf.readDoubleLE(take(c, 8));
     case ColumnType.NEWDECIMAL: {
-      const size = decimalBinarySize(col.precision, col.scale);
-      return (c) => decodeDecimal(c.buf, take(c, size), col.precision, col.scale);
+      const { precision, scale } = col;
+      const size = decimalBinarySize(precision, scale);
+      if (!validDecimal(precision, scale)) {
+        // Refused when a value is decoded, as before: a TABLE_MAP alone is not an error.
+        return (c) => {
+          take(c, size);
+          throw invalidDecimal(precision, scale);
+        };
+      }
+      return (c) => decodeDecimalChecked(c.buf, take(c, size), precision, scale);
     }
     case ColumnType.YEAR:
       return (c) => {
@@ -182,20 +280,24 @@ export function valueDecoder(col: ColumnDef): ValueDecoder {
     }
     case ColumnType.TIMESTAMP2: {
       const n = 4 + fspBytes(col.meta);
+      const fsp = col.meta;
       return (c) => {
-        const { seconds, micros } = readTimestamp2(c.buf, take(c, n), col.meta);
-        return new TimestampValue(BigInt(seconds) * 1_000_000n + BigInt(micros), formatTimestamp(seconds, micros, col.meta));
+        const at = take(c, n);
+        const seconds = c.buf.readUInt32BE(at);
+        const micros = readTimestamp2Fraction(c.buf, at, fsp);
+        return new TimestampValue(seconds, formatTimestamp(seconds, micros, fsp), micros);
       };
     }
     case ColumnType.TIMESTAMP:
       return (c) => {
         const seconds = c.buf.readUInt32LE(take(c, 4));
-        return new TimestampValue(BigInt(seconds) * 1_000_000n, formatTimestamp(seconds, 0, 0));
+        return new TimestampValue(seconds, formatTimestamp(seconds, 0, 0), 0);
       };
     case ColumnType.BIT: {
       const bytes = Math.floor((col.meta + 7) / 8);
       return (c) => {
         const at = take(c, bytes);
+        if (bytes <= 6) return BigInt(bytes === 0 ? 0 : c.buf.readUIntBE(at, bytes));
         let v = 0n;
         for (let i = 0; i < bytes; i++) v = (v << 8n) | BigInt(c.buf[at + i]!);
         return v;
@@ -219,6 +321,7 @@ export function valueDecoder(col: ColumnDef): ValueDecoder {
       if (col.realType === ColumnType.SET) {
         const labels = col.setValues;
         const bytes = col.meta;
+        if (labels && labels.length <= 32 && bytes >= 1 && bytes <= 4) return setDecoder(labels, bytes);
         return (c) => {
           const at = take(c, bytes);
           let bits = 0n;
@@ -236,29 +339,36 @@ export function valueDecoder(col: ColumnDef): ValueDecoder {
     case ColumnType.MEDIUM_BLOB:
     case ColumnType.LONG_BLOB:
     case ColumnType.BLOB: {
-      const td = textDecoder(col);
+      const text = textSlicer(col);
       const prefix = col.meta;
+      if (text === null) {
+        return (c) => {
+          const at = lengthPrefixed(c, prefix);
+          return copyBytes(c.buf, at, c.pos);
+        };
+      }
       return (c) => {
-        const [at, len] = lengthPrefixed(c, prefix);
-        return td === null ? Buffer.from(c.buf.subarray(at, at + len)) : td.decode(c.buf.subarray(at, at + len));
+        const at = lengthPrefixed(c, prefix);
+        return text(c.buf, at, c.pos);
       };
     }
     case ColumnType.JSON:
       return (c) => {
-        const [at, len] = lengthPrefixed(c, col.meta);
-        return decodeJsonBinary(c.buf.subarray(at, at + len));
+        const at = lengthPrefixed(c, col.meta);
+        return decodeJsonBinary(c.buf.subarray(at, c.pos));
       };
     case ColumnType.VECTOR:
       // MySQL 9 VECTOR: length-prefixed little-endian float32s, kept as the bytes SELECT returns.
       return (c) => {
-        const [at, len] = lengthPrefixed(c, col.meta);
-        return Buffer.from(c.buf.subarray(at, at + len));
+        const at = lengthPrefixed(c, col.meta);
+        return copyBytes(c.buf, at, c.pos);
       };
     case ColumnType.GEOMETRY:
       return (c) => {
-        const [at, len] = lengthPrefixed(c, col.meta);
+        const at = lengthPrefixed(c, col.meta);
+        const len = c.pos - at;
         if (len < 4) throw new TruncatedError(`GEOMETRY value of ${len} bytes`);
-        return new GeometryValue(c.buf.readUInt32LE(at), Buffer.from(c.buf.subarray(at + 4, at + len)));
+        return new GeometryValue(c.buf.readUInt32LE(at), copyBytes(c.buf, at + 4, c.pos));
       };
     default:
       return () => {

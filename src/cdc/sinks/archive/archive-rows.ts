@@ -1,0 +1,102 @@
+import type { CanonicalValue } from '../../binlog/decoder/canonical-json.js';
+import type { LogicalColumn, LogicalTableSchema } from '../../schema/logical-columns.js';
+import type { SinkRecord } from '../sink-record.js';
+import { archiveParam, ArchiveValueError, paramBytes, type ArchiveParam } from './archive-values.js';
+
+/** One row write into an archive table: the source columns present in the image, and the bookkeeping. */
+export interface ArchiveRow {
+  table: string;
+  /** Source column names in schema order (the columns the image carries). */
+  columns: string[];
+  /** Bound values, aligned with `columns`. */
+  values: ArchiveParam[];
+  shard: number | null;
+  version: bigint;
+  deleted: boolean;
+  /** Approximate bytes the row adds to a transaction. */
+  bytes: number;
+}
+
+/** A record's image names a column the logical schema does not know (the schema may be stale). */
+export class UnknownColumnError extends Error {
+  constructor(
+    readonly table: string,
+    readonly column: string,
+  ) {
+    super(`column ${column} is not in the logical schema of ${table}`);
+    this.name = 'UnknownColumnError';
+  }
+}
+
+const ROW_OVERHEAD_BYTES = 64;
+const MAX_VERSION = (1n << 64n) - 1n;
+
+/** The primary-key values a document id encodes (see `documentId`): the text for one column, a JSON array for several. */
+export function keyFromId(id: string, primaryKey: readonly string[]): Record<string, CanonicalValue> {
+  if (primaryKey.length === 1) return { [primaryKey[0]!]: id };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(id);
+  } catch {
+    throw new ArchiveValueError(primaryKey.join(','), `document id is not a JSON array of ${primaryKey.length} key values`);
+  }
+  if (!Array.isArray(parsed) || parsed.length !== primaryKey.length) {
+    throw new ArchiveValueError(primaryKey.join(','), `document id is not a JSON array of ${primaryKey.length} key values`);
+  }
+  const out: Record<string, CanonicalValue> = {};
+  primaryKey.forEach((k, i) => {
+    out[k] = parsed[i] as CanonicalValue;
+  });
+  return out;
+}
+
+/** Column lookup by name, case-insensitively like MySQL. */
+function columnIndex(schema: LogicalTableSchema): Map<string, LogicalColumn> {
+  return new Map(schema.columns.map((c) => [c.name.toLowerCase(), c]));
+}
+
+function archiveRow(record: SinkRecord, schema: LogicalTableSchema, image: Record<string, CanonicalValue>, id: string, deleted: boolean): ArchiveRow {
+  const byName = columnIndex(schema);
+  for (const name of Object.keys(image)) if (!byName.has(name.toLowerCase())) throw new UnknownColumnError(schema.table, name);
+  // Key columns missing from the image (a minimal before image) come from the document id.
+  const key = schema.primaryKey.some((k) => image[k] === undefined || image[k] === null) ? keyFromId(id, schema.primaryKey) : {};
+  const merged: Record<string, CanonicalValue> = { ...key, ...image };
+  for (const k of schema.primaryKey) {
+    if (merged[k] === undefined || merged[k] === null) merged[k] = key[k] ?? null;
+    if (merged[k] === null) throw new ArchiveValueError(k, 'primary-key column without a value');
+  }
+  const columns: string[] = [];
+  const values: ArchiveParam[] = [];
+  let bytes = ROW_OVERHEAD_BYTES;
+  for (const c of schema.columns) {
+    const v = merged[c.name];
+    if (v === undefined) continue;
+    const p = archiveParam(c, v);
+    columns.push(c.name);
+    values.push(p);
+    bytes += paramBytes(p) + 8;
+  }
+  return { table: schema.table, columns, values, shard: record.event.source.shard, version: record.version, deleted, bytes };
+}
+
+/**
+ * The archive rows of one change record:
+ * - c / u / r: the after image, `_deleted = 0` (a re-insert revives a deleted key);
+ * - d: the before image (the last known values) with `_deleted = 1`;
+ * - u with `previousId` (the key changed): the old key marked deleted with the before image,
+ *   then the new key upserted — both at the record's version.
+ * Throws {@link ArchiveValueError} for a value that cannot be written and
+ * {@link UnknownColumnError} for a column the schema does not know.
+ */
+export function recordRows(record: SinkRecord, schema: LogicalTableSchema): ArchiveRow[] {
+  if (record.version < 0n || record.version > MAX_VERSION) throw new ArchiveValueError('_version', `version ${record.version} is outside BIGINT UNSIGNED`);
+  const { event } = record;
+  if (event.op === 'd') return [archiveRow(record, schema, event.before ?? {}, record.id, true)];
+  if (event.after === null) throw new ArchiveValueError('*', `a "${event.op}" event without an after image`);
+  const rows: ArchiveRow[] = [];
+  if (record.previousId !== null && record.previousId !== record.id) {
+    rows.push(archiveRow(record, schema, event.before ?? {}, record.previousId, true));
+  }
+  rows.push(archiveRow(record, schema, event.after, record.id, false));
+  return rows;
+}

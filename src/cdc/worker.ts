@@ -1,0 +1,203 @@
+import os from 'node:os';
+import type { Registry } from 'prom-client';
+import type { ClusterConfig } from '../config/index.js';
+import { isShardlineError, ShardlineError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import { Topology } from '../shard/index.js';
+import { BinlogReader } from './binlog/syncer/binlog-reader.js';
+import { CheckpointStore } from './checkpoint/checkpoint-store.js';
+import { startMetricsServer } from './http/metrics-server.js';
+import type { EventLog, GroupConsumer } from './kafka/event-log.js';
+import { createCdcMetrics, type CdcMetrics } from './metrics/cdc-metrics.js';
+import type { CaptureRules } from './pipeline/capture-rules.js';
+import { InstancePipeline } from './pipeline/instance-pipeline.js';
+import type { Sink } from './sinks/sink-record.js';
+import { SinkRunner } from './sinks/sink-runner.js';
+
+/** What a worker process does: read instances, feed sinks, or both. */
+export type WorkerRole = 'reader' | 'elasticsearch' | 'archive';
+
+/** Options of a {@link CdcWorker}. */
+export interface CdcWorkerOptions {
+  config: ClusterConfig;
+  log: EventLog;
+  logger: Logger;
+  registry: Registry;
+  roles: ReadonlySet<WorkerRole>;
+  /** Builds the sinks of the roles this worker has. */
+  sinks: Partial<Record<'elasticsearch' | 'archive', () => Sink>>;
+  /** Port of /metrics and /healthz (0 for any); defaults to the config's. */
+  httpPort?: number;
+}
+
+/** Base of the replica server_ids the readers use (plus the instance's index). */
+const REPLICA_SERVER_ID_BASE = 3_900_000_000;
+
+/** Captured tables: the sharding config's tables, plus `db.table` includes, minus excludes. */
+export function captureRules(config: ClusterConfig, topology: Topology): CaptureRules {
+  const includes = config.cdc.tables.include;
+  return {
+    topology,
+    include: includes ? new Set(includes.filter((t) => t.includes('.'))) : null,
+    exclude: new Set(config.cdc.tables.exclude),
+    broadcastDatabase: config.sharding.naming.broadcastDatabase,
+    broadcastInstance: config.instances[0]!.name,
+  };
+}
+
+/** Logical tables the worker publishes (topic names follow). */
+export function capturedTables(config: ClusterConfig): string[] {
+  const names = [...Object.keys(config.sharding.tables), ...config.sharding.broadcast, ...(config.cdc.tables.include ?? []).filter((t) => t.includes('.')).map((t) => t.split('.')[1]!)];
+  const exclude = new Set(config.cdc.tables.exclude);
+  return [...new Set(names)].filter((t) => !exclude.has(t));
+}
+
+/**
+ * The CDC worker: one binlog reader per physical instance it is assigned, sinks as consumer
+ * groups. Instances are assigned through Kafka's own group membership: every worker joins the
+ * group `<prefix>-workers` on the assignment topic, which has one partition per instance
+ * (partition i = the i-th instance of the config); the partitions the group gives a worker are
+ * the instances it reads. When a worker dies, its session times out and the group hands its
+ * partitions to the others; their producers (transactional id per instance) fence the dead
+ * worker's, so it can never commit behind them.
+ */
+export class CdcWorker {
+  private topology: Topology;
+  private rules: CaptureRules;
+  private readonly pipelines = new Map<string, { pipeline: InstancePipeline; done: Promise<void> }>();
+  private readonly failures = new Map<string, string>();
+  private assignment: GroupConsumer | null = null;
+  private readonly runners: SinkRunner[] = [];
+  private http: { port: number; close(): Promise<void> } | null = null;
+  private readonly metrics: CdcMetrics;
+  private stopping = false;
+  private config: ClusterConfig;
+
+  constructor(private readonly o: CdcWorkerOptions) {
+    this.config = o.config;
+    this.topology = new Topology(o.config.sharding, o.config.instances.map((i) => i.name));
+    this.rules = captureRules(o.config, this.topology);
+    this.metrics = createCdcMetrics(o.registry);
+  }
+
+  /** The port /metrics and /healthz listen on. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  /** Instances this worker reads now. */
+  get reading(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
+  /** Checks every instance's server (readers), creates topics, joins the groups, serves HTTP. @throws {BinlogError} naming a misconfigured variable */
+  async start(): Promise<void> {
+    const { config, log, logger, roles } = this.o;
+    const cdc = config.cdc;
+    if (roles.has('reader')) {
+      for (const [i, inst] of config.instances.entries()) {
+        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { host: inst.host, port: inst.port, ...inst.replication }, replicaServerId: REPLICA_SERVER_ID_BASE + i, from: 'current' });
+        reader.close();
+      }
+    }
+    const tables = capturedTables(config);
+    await log.ensureTopics([
+      { topic: cdc.checkpointTopic, partitions: 1, replicationFactor: cdc.replicationFactor, compacted: true },
+      { topic: cdc.assignmentTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor },
+      { topic: cdc.deadLetterTopic, partitions: 1, replicationFactor: cdc.replicationFactor },
+      ...tables.map((t) => ({ topic: `${cdc.topicPrefix}${t}`, partitions: cdc.partitions, replicationFactor: cdc.replicationFactor })),
+    ]);
+    this.http = await startMetricsServer(cdc.http.host, this.o.httpPort ?? cdc.http.port, this.o.registry, () => this.health());
+    const topics = tables.map((t) => `${cdc.topicPrefix}${t}`);
+    for (const name of ['elasticsearch', 'archive'] as const) {
+      const make = this.o.sinks[name];
+      if (!roles.has(name) || !make) continue;
+      const runner = new SinkRunner({ name, sink: make(), log, groupId: `${cdc.groupPrefix}-${name}`, topics, deadLetterTopic: cdc.deadLetterTopic, metrics: this.metrics, logger });
+      await runner.start();
+      this.runners.push(runner);
+    }
+    if (roles.has('reader')) {
+      this.assignment = log.consumer({
+        groupId: `${cdc.groupPrefix}-workers`,
+        topics: [cdc.assignmentTopic],
+        sessionTimeoutMs: 10_000,
+        onAssignment: (a) => this.assign(a[cdc.assignmentTopic] ?? []),
+      });
+      await this.assignment.run(async () => {});
+    }
+    logger.info({ roles: [...roles], http: `${cdc.http.host}:${this.http.port}`, tables, host: os.hostname() }, 'cdc worker started');
+  }
+
+  private assign(partitions: number[]): void {
+    if (this.stopping) return;
+    const wanted = new Set(partitions.map((p) => this.config.instances[p]?.name).filter((n): n is string => n !== undefined));
+    this.o.logger.info({ instances: [...wanted] }, 'instances assigned to this worker');
+    for (const [name, p] of this.pipelines) if (!wanted.has(name)) p.pipeline.stop();
+    for (const name of wanted) if (!this.pipelines.has(name)) this.startPipeline(name);
+  }
+
+  private startPipeline(name: string): void {
+    const index = this.config.instances.findIndex((i) => i.name === name);
+    const instance = this.config.instances[index]!;
+    const cdc = this.config.cdc;
+    const pipeline = new InstancePipeline({
+      instance,
+      replicaServerId: REPLICA_SERVER_ID_BASE + index,
+      log: this.o.log,
+      checkpoints: new CheckpointStore(this.o.log, cdc.checkpointTopic),
+      rules: () => this.rules,
+      topicPrefix: cdc.topicPrefix,
+      batch: cdc.batch,
+      transactionalId: `${cdc.groupPrefix}-cdc-${name}`,
+      logger: this.o.logger,
+      metrics: this.metrics,
+    });
+    this.failures.delete(name);
+    const done = pipeline
+      .run()
+      .catch((err: unknown) => {
+        const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
+        this.failures.set(name, message);
+        this.o.logger.error({ instance: name, err: message }, 'instance reader stopped on an error it cannot retry');
+      })
+      .finally(() => {
+        if (this.pipelines.get(name)?.pipeline === pipeline) this.pipelines.delete(name);
+      });
+    this.pipelines.set(name, { pipeline, done });
+  }
+
+  /** SIGHUP: new table filters and shard map, applied at the next rows event; connections stay. */
+  reload(config: ClusterConfig): void {
+    if (config.instances.map((i) => i.name).join() !== this.config.instances.map((i) => i.name).join()) {
+      throw new ShardlineError('CDC_CONFIG', 'the instance list changed: restart the worker to apply it (reload applies table filters and the shard map)');
+    }
+    this.topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+    this.rules = captureRules(config, this.topology);
+    this.config = config;
+    this.o.logger.info({ tables: capturedTables(config), mapVersion: config.sharding.map?.version }, 'configuration reloaded');
+  }
+
+  /** Health for /healthz. */
+  health(): { ok: boolean } & Record<string, unknown> {
+    const failed = Object.fromEntries(this.failures);
+    return { ok: !this.stopping && this.failures.size === 0, reading: this.reading, failed, sinks: this.runners.length };
+  }
+
+  /**
+   * Stops: readers finish the source transaction they are in, commit and close; sinks stop after
+   * their batch. Resolves false when `timeoutMs` passed first (nothing is lost then either: the
+   * open Kafka transaction is never committed and is read again).
+   */
+  async stop(timeoutMs = this.config.cdc.shutdownTimeoutS * 1000): Promise<boolean> {
+    this.stopping = true;
+    for (const p of this.pipelines.values()) p.pipeline.stop();
+    const all = Promise.all([...this.pipelines.values()].map((p) => p.done));
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
+    clearTimeout(timer);
+    await this.assignment?.stop().catch(() => undefined);
+    for (const r of this.runners) await r.stop().catch(() => undefined);
+    await this.http?.close();
+    return inTime;
+  }
+}
