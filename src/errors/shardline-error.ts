@@ -40,6 +40,8 @@ export type ErrorCode =
   | 'BINLOG_PRECONDITION'
   | 'BINLOG_PURGED'
   | 'BINLOG_CONNECTION'
+  | 'SINK_CLOSED'
+  | 'ES_SINK_FAILED'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
