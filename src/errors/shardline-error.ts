@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'BINLOG_CONNECTION'
   | 'SINK_CLOSED'
   | 'ES_SINK_FAILED'
+  | 'ARCHIVE_SCHEMA'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */

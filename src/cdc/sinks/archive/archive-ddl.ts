@@ -34,7 +34,8 @@ function archiveCharset(charset: string): string {
 /**
  * The archive column type of a source column: the source's COLUMN_TYPE, with
  * - text columns in the source's character set (primary-key columns with its `_bin` collation,
- *   so keys the source tells apart never collide in the archive);
+ *   so keys the source tells apart never collide in the archive); an ENUM/SET whose labels the
+ *   server's INFORMATION_SCHEMA could not print (4-byte characters shown as '?') as VARCHAR;
  * - types the archive server lacks stored as the bytes of their canonical form: MariaDB INET4
  *   → BINARY(4), INET6/UUID → BINARY(16), MySQL 9 VECTOR(n) → VARBINARY(4n), and on TiDB the
  *   spatial types → LONGBLOB (the 4-byte SRID + WKB that MySQL stores).
@@ -57,7 +58,12 @@ export function archiveColumnType(column: LogicalColumn, flavour: ArchiveFlavour
   if (isSpatial(column)) return flavour === 'tidb' ? 'longblob' : type;
   if (TEXT.has(column.dataType) && column.charset !== null && column.charset !== 'binary') {
     const cs = archiveCharset(column.charset);
-    return inPrimaryKey ? `${type} CHARACTER SET ${cs} COLLATE ${cs}_bin` : `${type} CHARACTER SET ${cs}`;
+    // MySQL 8.0's INFORMATION_SCHEMA keeps ENUM/SET labels in utf8mb3: a 4-byte character of a
+    // label comes out as '?', and that definition would refuse the real value. Such a column is
+    // archived as text wide enough for any value (the labels are within the definition's text).
+    const lossy = (column.dataType === 'enum' || column.dataType === 'set') && type.includes('?');
+    const base = lossy ? `varchar(${type.length})` : type;
+    return inPrimaryKey ? `${base} CHARACTER SET ${cs} COLLATE ${cs}_bin` : `${base} CHARACTER SET ${cs}`;
   }
   return type;
 }

@@ -1,0 +1,117 @@
+import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/index.js';
+
+/** The archive sink could not do what was asked: closed mid-write, or a table it cannot derive. */
+export class ArchiveSinkError extends ShardlineError {
+  constructor(code: 'SINK_CLOSED' | 'ARCHIVE_SCHEMA', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * What to do about a failed archive statement:
+ * - `transient`: roll back, back off, retry the same transaction (lost connection, deadlock, lock
+ *   wait timeout, TiDB write conflict or busy/unavailable region, server shutting down);
+ * - `record`: some record's value is refused for good (too long, out of range, incorrect) —
+ *   split the transaction to find it and dead-letter it;
+ * - `split`: the transaction or one row is too large — split it; a single record left is refused;
+ * - `schema`: the archive table or a column is missing — ensure the table again, then retry;
+ * - `unknown`: anything else — retried like a transient error but logged as an error, so that a
+ *   misconfiguration (a missing grant) stalls the sink visibly instead of losing records.
+ */
+export type ArchiveErrorClass = 'transient' | 'record' | 'split' | 'schema' | 'unknown';
+
+/** Server errnos after which the same transaction may succeed. */
+const TRANSIENT_ERRNO = new Set([
+  1040, // too many connections
+  1053, // server shutdown in progress
+  1205, // lock wait timeout
+  1213, // deadlock
+  1290, // read-only (failover in progress)
+  1317, // query interrupted
+  1792, // read-only transaction
+  1927, // connection killed
+  2006, // server has gone away
+  2013, // lost connection during query
+  8002, // TiDB: cannot retry SELECT FOR UPDATE
+  8022, // TiDB: transaction commit failed, safe to retry
+  8027, // TiDB: information schema out of date
+  8028, // TiDB: information schema changed during the transaction
+  9001, // TiDB: PD server timeout
+  9002, // TiKV server timeout
+  9003, // TiKV server busy
+  9004, // TiDB: resolve lock timeout
+  9005, // TiDB: region unavailable
+  9006, // TiDB: GC life time shorter than the transaction
+  9007, // TiDB: write conflict
+  9008, // TiKV: too many pending tasks
+]);
+
+/** Server errnos that blame a value of some row. */
+const RECORD_ERRNO = new Set([
+  1048, // column cannot be null
+  1264, // out of range
+  1265, // data truncated
+  1292, // incorrect date/time value
+  1300, // invalid string in character set
+  1366, // incorrect value for column
+  1367, // illegal value
+  1406, // data too long
+  1411, // incorrect value for function
+  1416, // cannot get geometry object
+  1690, // value out of range in an expression
+  3037, // invalid GIS data
+  3140, // invalid JSON text
+  3616, // longitude out of range
+  3617, // latitude out of range
+  3819, // check constraint violated
+  4025, // (MariaDB) check constraint violated
+]);
+
+/** Server errnos that say the transaction or one entry is too large. */
+const SPLIT_ERRNO = new Set([
+  1153, // packet larger than max_allowed_packet
+  1197, // transaction larger than max_binlog_cache_size
+  8004, // TiDB: transaction too large
+  8025, // TiDB: entry too large
+]);
+
+const SCHEMA_ERRNO = new Set([1049, 1054, 1146]);
+
+const TRANSIENT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** The mysql2 error fields the classification reads. */
+interface DriverErrorShape {
+  errno?: unknown;
+  code?: unknown;
+  fatal?: unknown;
+  sqlState?: unknown;
+}
+
+/** The errno of a driver error, if the server sent one. */
+export function errnoOf(err: unknown): number | undefined {
+  const e = err as DriverErrorShape | null;
+  return typeof e?.errno === 'number' && e.errno > 0 ? e.errno : undefined;
+}
+
+/** A short, value-free label of an error for metrics and logs (`ER_LOCK_DEADLOCK`, `ECONNRESET`, `1213`…). */
+export function errorLabel(err: unknown): string {
+  const e = err as DriverErrorShape | null;
+  if (typeof e?.code === 'string' && e.code.length > 0) return e.code;
+  const errno = errnoOf(err);
+  return errno === undefined ? 'unknown' : String(errno);
+}
+
+/** Classifies an error from the archive (see {@link ArchiveErrorClass}). */
+export function classifyArchiveError(err: unknown): ArchiveErrorClass {
+  const e = err as DriverErrorShape | null;
+  const errno = errnoOf(err);
+  if (errno !== undefined) {
+    if (SPLIT_ERRNO.has(errno)) return 'split';
+    if (RECORD_ERRNO.has(errno)) return 'record';
+    if (SCHEMA_ERRNO.has(errno)) return 'schema';
+    if (TRANSIENT_ERRNO.has(errno)) return 'transient';
+  }
+  if (typeof e?.code === 'string' && TRANSIENT_CODES.has(e.code)) return 'transient';
+  if (e?.fatal === true) return 'transient';
+  return 'unknown';
+}
