@@ -1,0 +1,131 @@
+import type { CanonicalValue } from '../../binlog/decoder/canonical-json.js';
+import type { SinkRecord } from '../sink-record.js';
+import { META_FIELD } from './index-template.js';
+
+/**
+ * `external_gte`: an operation applies when its version is greater than or equal to the stored
+ * one, and is refused with 409 when it is lower.
+ *
+ * - Equal versions only come from the same change (the version is binlog file, position and row),
+ *   so a replay or a retry of a request ES had already applied rewrites identical content: no
+ *   error, nothing to count. With `external` it would be a 409 that has to be told apart from a
+ *   stale write.
+ * - The one case of equal versions with different content is `sourceVersion`'s cap: rows past
+ *   index 2047 of one rows event share a version, and their order is the stream's order. With
+ *   `external_gte` the later record wins; `external` would keep the first and drop the rest.
+ * - Lower versions (an old batch replayed after newer ones, records overtaking each other across
+ *   partitions after a primary key change) are refused: the 409 is success in effect, counted.
+ */
+export const VERSION_TYPE = 'external_gte';
+
+/** The largest version Elasticsearch accepts (a signed 64-bit long). */
+const MAX_VERSION = (1n << 63n) - 1n;
+
+/** One bulk operation: an index of a row image or of a tombstone. */
+export interface BulkAction {
+  /** Position of the record in the `write()` batch that produced it. */
+  record: number;
+  kind: 'index' | 'tombstone';
+  /** Document id. */
+  id: string;
+  /** The action and source lines, newline-terminated. */
+  ndjson: string;
+}
+
+/** The actions of one record, or why it cannot become any. */
+export type RecordActions = { ok: true; actions: BulkAction[] } | { ok: false; reason: string };
+
+/** The sink's own data stored with every document. */
+function meta(record: SinkRecord, deleted: boolean): Record<string, unknown> {
+  const source = record.event.source;
+  return {
+    deleted,
+    // A string: versions reach 2^63 and JSON numbers in JS stop being exact at 2^53.
+    version: record.version.toString(),
+    op: record.event.op,
+    shard: source.shard,
+    committed_at: Math.floor(source.ts_us / 1000),
+  };
+}
+
+/** The document of a row image: the canonical column values plus `_shardline`. */
+export function documentFor(record: SinkRecord, after: Record<string, CanonicalValue>): Record<string, unknown> {
+  return { ...after, [META_FIELD]: meta(record, false) };
+}
+
+/**
+ * The tombstone of a deleted row (or of the old key of a row whose primary key changed): only the
+ * key columns (from the before image) and `_shardline.deleted: true`, indexed with the change's
+ * version.
+ *
+ * Why not an Elasticsearch delete: ES remembers a deleted document's version only for
+ * `index.gc_deletes` (60 s by default, held in heap, not across every recovery). After that an
+ * insert replayed with an older version creates the document again. A tombstone is an ordinary
+ * document, so its version guards the id for as long as it exists: no late replay resurrects the
+ * row, whatever the replay delay. The filtered alias hides tombstones from searches. The cost:
+ * tombstones take disk until purged (`purgeTombstones`), and a purge horizon must exceed the
+ * longest replay the pipeline can produce (Kafka retention of the change topics).
+ */
+export function tombstoneFor(record: SinkRecord, primaryKey: readonly string[]): Record<string, unknown> {
+  const doc: Record<string, unknown> = {};
+  const before = record.event.before;
+  if (before) for (const k of primaryKey) if (k in before) doc[k] = before[k];
+  doc[META_FIELD] = meta(record, true);
+  return doc;
+}
+
+/** The action line of an external-versioned index; the version is written as an exact integer. */
+function actionLine(index: string, id: string, version: bigint): string {
+  return `{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${version.toString()},"version_type":"${VERSION_TYPE}"}}`;
+}
+
+function action(recordIndex: number, kind: BulkAction['kind'], index: string, id: string, version: bigint, doc: Record<string, unknown>): BulkAction {
+  return { record: recordIndex, kind, id, ndjson: `${actionLine(index, id, version)}\n${JSON.stringify(doc)}\n` };
+}
+
+/**
+ * The bulk actions of one record, written to `index` (the table's alias):
+ * - c / u / r: index the after image as `id`; when the primary key changed (`previousId`), first
+ *   a tombstone for `previousId` with the same version.
+ * - d: a tombstone for `id`.
+ */
+export function actionsFor(record: SinkRecord, recordIndex: number, index: string, primaryKey: readonly string[]): RecordActions {
+  if (record.version < 0n || record.version > MAX_VERSION) return { ok: false, reason: `version ${record.version} is outside 0 … 2^63-1` };
+  if (record.id === '') return { ok: false, reason: 'empty document id' };
+  const { op, after } = record.event;
+  if (op === 'd') return { ok: true, actions: [action(recordIndex, 'tombstone', index, record.id, record.version, tombstoneFor(record, primaryKey))] };
+  if (!after) return { ok: false, reason: `op ${op} without an after image` };
+  const actions: BulkAction[] = [];
+  if (record.previousId !== null && record.previousId !== record.id) {
+    actions.push(action(recordIndex, 'tombstone', index, record.previousId, record.version, tombstoneFor(record, primaryKey)));
+  }
+  actions.push(action(recordIndex, 'index', index, record.id, record.version, documentFor(record, after)));
+  return { ok: true, actions };
+}
+
+/**
+ * Splits actions into bulk requests of at most `maxDocs` actions and (unless a single action is
+ * larger) `maxBytes` bytes, keeping their order.
+ */
+export function bulkChunks(actions: readonly BulkAction[], maxDocs: number, maxBytes: number): BulkAction[][] {
+  const chunks: BulkAction[][] = [];
+  let chunk: BulkAction[] = [];
+  let bytes = 0;
+  for (const a of actions) {
+    const size = Buffer.byteLength(a.ndjson);
+    if (chunk.length > 0 && (chunk.length >= maxDocs || bytes + size > maxBytes)) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(a);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** The NDJSON body of a bulk request. */
+export function bulkBody(actions: readonly BulkAction[]): string {
+  return actions.map((a) => a.ndjson).join('');
+}

@@ -1,0 +1,353 @@
+import { Client, type ClientOptions } from '@elastic/elasticsearch';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../../log/logger.js';
+import type { LogicalTableSchema } from '../../schema/logical-columns.js';
+import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
+import { actionsFor, bulkBody, bulkChunks, type BulkAction } from './bulk-body.js';
+import { itemOutcome, requestFailure, type ItemOutcome } from './bulk-response.js';
+import { EsSinkError } from './es-sink-error.js';
+import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
+import { indexNamesFor, type IndexNames } from './index-names.js';
+import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, type IndexTemplateOptions } from './index-template.js';
+import { backoffMs, sleep, type RetryOptions } from './retry-policy.js';
+
+/** Options of {@link EsSink}. */
+export interface EsSinkOptions {
+  /** Elasticsearch URL (`elasticsearch.node` of the cluster config). */
+  node: string;
+  /** `cdc.elasticsearch.indexPrefix`: tables are searched as `<indexPrefix><table>`. */
+  indexPrefix: string;
+  /** `cdc.elasticsearch.bulkMaxDocs`: actions per bulk request. */
+  bulkMaxDocs: number;
+  /** Bytes per bulk request (default 10 MiB; a single larger action goes alone). */
+  bulkMaxBytes?: number;
+  /** The logical table's columns and primary key (e.g. `readLogicalTableSchema` on a shard). */
+  schemaOf: (table: string) => Promise<LogicalTableSchema>;
+  registry?: Registry;
+  logger?: Logger;
+  /** Index template shape (replicas, shards, refresh interval, extra settings). */
+  template?: IndexTemplateOptions;
+  retry?: RetryOptions;
+  /** Per-request time-out (default 60 s); a time-out is retried like a lost connection. */
+  requestTimeoutMs?: number;
+  /** How long a column the schema does not show is left unindexed before the schema is read again (default 60 s). */
+  schemaRefreshMs?: number;
+  /** Extra client options (auth, TLS); retries stay the sink's own. */
+  clientOptions?: Omit<ClientOptions, 'node' | 'nodes' | 'maxRetries'>;
+}
+
+/** A table the sink has set up in this process. */
+interface TableState {
+  names: IndexNames;
+  schema: LogicalTableSchema;
+  columns: Set<string>;
+  ready: boolean;
+  /** Columns seen in rows but absent from the last schema read, with when that read was. */
+  unknown: Map<string, number>;
+}
+
+type JsonBody = Record<string, unknown>;
+
+/**
+ * Applies change records to Elasticsearch, exactly once in effect.
+ *
+ * - One concrete index per logical table (`<prefix><table>.v1`) behind a filtered alias
+ *   (`<prefix><table>`), both made from {@link indexTemplateFor}'s template, installed before the
+ *   first write to the table in this process (and again when the alias disappears).
+ * - `_id` is the record's id; every write carries the record's source version with
+ *   `version_type=external_gte`, so replays and reordering never move a document back in time.
+ * - Deletes are tombstone documents hidden by the alias (see `tombstoneFor`), so a replay after
+ *   any delay cannot resurrect a deleted row.
+ * - 429, 5xx, lost connections and time-outs (whole request or per item) are retried with
+ *   jittered back-off until they succeed or the sink is closed; nothing is skipped. Items refused
+ *   for good (400) come back as dead letters.
+ *
+ * @example
+ * const sink = new EsSink({ node: config.elasticsearch.node, ...config.cdc.elasticsearch, schemaOf, registry });
+ * const dead = await sink.write(records); // then publish `dead` and commit the offsets
+ */
+export class EsSink implements Sink {
+  private readonly client: Client;
+  private readonly metrics: EsSinkMetrics;
+  private readonly tables = new Map<string, TableState>();
+  private readonly abort = new AbortController();
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Whether the cluster has `unsigned_long` (learnt from the first template it refuses). */
+  private unsignedLong: boolean;
+
+  constructor(private readonly options: EsSinkOptions) {
+    if (!Number.isInteger(options.bulkMaxDocs) || options.bulkMaxDocs < 1) throw new RangeError(`bulkMaxDocs must be a positive integer, got ${options.bulkMaxDocs}`);
+    this.client = new Client({ ...options.clientOptions, node: options.node, maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 60_000 });
+    this.metrics = createEsSinkMetrics(options.registry);
+    this.unsignedLong = options.template?.unsignedLong ?? true;
+  }
+
+  /** The alias, concrete index and template names of a table. */
+  namesOf(table: string): IndexNames {
+    return indexNamesFor(this.options.indexPrefix, table);
+  }
+
+  /**
+   * Writes the records in order and resolves with the ones Elasticsearch refused for good, once
+   * every other record is applied (or superseded by a newer version). Calls are serialized.
+   * Rejects with `SINK_CLOSED` (retriable) when the sink is closed first: do not commit offsets then.
+   */
+  write(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const run = this.chain.then(() => this.writeNow(records));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Stops retrying (a pending write rejects with `SINK_CLOSED`), waits for it, closes the client. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort(this.closedError());
+    await this.chain;
+    await this.client.close();
+  }
+
+  /**
+   * Deletes the tombstones of a table committed more than `olderThanMs` ago. Run it with a horizon
+   * longer than any replay the pipeline can produce (the change topics' retention): once a
+   * tombstone is gone, Elasticsearch forgets the delete after `index.gc_deletes`.
+   */
+  async purgeTombstones(table: string, olderThanMs: number): Promise<number> {
+    const names = this.namesOf(table);
+    const index = encodeURIComponent(names.index);
+    const query = { bool: { filter: [{ term: { [`${META_FIELD}.deleted`]: true } }, { range: { [`${META_FIELD}.committed_at`]: { lt: Date.now() - olderThanMs } } }] } };
+    // Search + conditional bulk deletes rather than _delete_by_query (a module some distributions
+    // lack): `if_seq_no`/`if_primary_term` leave a tombstone alone if a newer write replaced it.
+    let purged = 0;
+    for (;;) {
+      await this.request('POST', `/${index}/_refresh`);
+      const found = await this.request('POST', `/${index}/_search`, { query, size: 1000, _source: false, seq_no_primary_term: true, sort: ['_doc'] });
+      const hits = (found['hits'] as { hits?: { _id: string; _seq_no: number; _primary_term: number }[] } | undefined)?.hits ?? [];
+      if (hits.length === 0) return purged;
+      const body = hits.map((h) => `${JSON.stringify({ delete: { _index: names.index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } })}\n`).join('');
+      const res = await this.client.transport.request<JsonBody>({ method: 'POST', path: '/_bulk', querystring: { filter_path: 'items.*.status' }, bulkBody: body }, { signal: this.abort.signal });
+      const deleted = (Array.isArray(res['items']) ? (res['items'] as unknown[]) : []).filter((i) => itemOutcome(i).kind === 'applied').length;
+      purged += deleted;
+      if (deleted === 0) return purged;
+    }
+  }
+
+  private closedError(): EsSinkError {
+    return new EsSinkError('SINK_CLOSED', 'the Elasticsearch sink was closed before the records were written', { retriable: true });
+  }
+
+  private throwIfClosed(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private async writeNow(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+    const reasons = new Map<number, string>();
+    const states = new Map<string, TableState>();
+    for (const table of new Set(records.map((r) => r.table))) states.set(table, await this.ensureTable(table));
+    await this.followSchemaChanges(records, states);
+    const actions: BulkAction[] = [];
+    records.forEach((record, i) => {
+      const state = states.get(record.table)!;
+      const built = actionsFor(record, i, state.names.alias, state.schema.primaryKey);
+      if (built.ok) actions.push(...built.actions);
+      else reasons.set(i, built.reason);
+    });
+    await this.apply(actions, records, reasons);
+    const dead: DeadLetter[] = [];
+    for (const [i, reason] of [...reasons].sort((a, b) => a[0] - b[0])) {
+      const record = records[i]!;
+      dead.push({ record, reason });
+      this.metrics.deadLetters(record.table, 1);
+      this.options.logger?.warn({ table: record.table, id: record.id, origin: record.origin, error: reason.split(':')[0] }, 'elasticsearch sink: record dead-lettered');
+    }
+    return dead;
+  }
+
+  /** Sends actions until each is applied, superseded or rejected; retries the others with back-off. */
+  private async apply(actions: readonly BulkAction[], records: readonly SinkRecord[], reasons: Map<number, string>): Promise<void> {
+    let pending = actions;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      this.throwIfClosed();
+      const again: BulkAction[] = [];
+      const why = new Set<string>();
+      const lostAliases = new Set<string>();
+      for (const chunk of bulkChunks(pending, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024)) {
+        const outcomes = await this.send(chunk);
+        chunk.forEach((action, k) => {
+          const outcome = outcomes[k]!;
+          const table = records[action.record]!.table;
+          if (outcome.kind === 'applied') (action.kind === 'index' ? this.metrics.indexed : this.metrics.deleted)(table, 1);
+          else if (outcome.kind === 'stale') this.metrics.versionConflicts(table, 1);
+          else if (outcome.kind === 'rejected') {
+            if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
+          } else {
+            again.push(action);
+            why.add(outcome.kind === 'retry' ? outcome.reason : 'alias_missing');
+            if (outcome.kind === 'alias-missing') lostAliases.add(table);
+          }
+        });
+      }
+      if (again.length === 0) return;
+      for (const reason of why) this.metrics.retry(reason);
+      const delayMs = Math.round(backoffMs(attempt, this.options.retry));
+      this.options.logger?.warn({ items: again.length, reasons: [...why], attempt, delayMs }, 'elasticsearch sink: retrying bulk items');
+      await this.pause(delayMs);
+      for (const table of lostAliases) {
+        const state = this.tables.get(table);
+        if (state) state.ready = false;
+        await this.ensureTable(table);
+      }
+      pending = again;
+    }
+  }
+
+  /** One bulk request; its outcome per action (a failed request gives every action the same). */
+  private async send(chunk: readonly BulkAction[]): Promise<ItemOutcome[]> {
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    let body: JsonBody;
+    try {
+      body = await this.client.transport.request<JsonBody>(
+        { method: 'POST', path: '/_bulk', querystring: { require_alias: 'true', filter_path: 'errors,items.*.status,items.*.error' }, bulkBody: bulkBody(chunk) },
+        { signal: this.abort.signal },
+      );
+    } catch (err) {
+      this.metrics.bulk('failed', seconds());
+      const failure = requestFailure(err);
+      if (failure.kind === 'aborted' || this.closed) throw this.closedError();
+      if (failure.kind === 'retry') return chunk.map(() => ({ kind: 'retry', reason: failure.reason }));
+      if (failure.kind === 'split') {
+        if (chunk.length === 1) return [{ kind: 'rejected', reason: 'request_entity_too_large: the document is larger than http.max_content_length' }];
+        const half = Math.ceil(chunk.length / 2);
+        return [...(await this.send(chunk.slice(0, half))), ...(await this.send(chunk.slice(half)))];
+      }
+      throw new EsSinkError('ES_SINK_FAILED', `Elasticsearch refused a bulk request (status ${failure.status ?? 'none'}): ${failure.reason}`, {
+        cause: err,
+        details: { status: failure.status },
+      });
+    }
+    const items = Array.isArray(body['items']) ? (body['items'] as unknown[]) : [];
+    const outcomes = chunk.map((_, k) => itemOutcome(items[k]));
+    this.metrics.bulk(outcomes.some((o) => o.kind === 'retry' || o.kind === 'alias-missing') ? 'partial' : 'ok', seconds());
+    return outcomes;
+  }
+
+  /** The table's state, setting up its template, index, mapping and alias the first time. */
+  private async ensureTable(table: string): Promise<TableState> {
+    let state = this.tables.get(table);
+    if (state?.ready) return state;
+    if (!state) {
+      const schema = await this.options.schemaOf(table);
+      state = { names: this.namesOf(table), schema, columns: new Set(schema.columns.map((c) => c.name)), ready: false, unknown: new Map() };
+      this.tables.set(table, state);
+    }
+    await this.withRetry(() => this.setUp(state));
+    state.ready = true;
+    return state;
+  }
+
+  /**
+   * Re-reads the schema of a table whose rows carry a column the mapping does not know (an ADD
+   * COLUMN since the template was made) and puts the new mapping before writing them. A column the
+   * re-read does not show either (dropped since, or a shard the DDL has not reached) is asked about
+   * again after `schemaRefreshMs`; meanwhile its values stay in `_source`, unindexed.
+   */
+  private async followSchemaChanges(records: readonly SinkRecord[], states: Map<string, TableState>): Promise<void> {
+    const now = Date.now();
+    const retryAfter = this.options.schemaRefreshMs ?? 60_000;
+    const stale = new Set<string>();
+    for (const r of records) {
+      const state = states.get(r.table)!;
+      if (!r.event.after || stale.has(r.table)) continue;
+      for (const c of Object.keys(r.event.after)) {
+        const askedAt = state.unknown.get(c);
+        if (!state.columns.has(c) && (askedAt === undefined || now - askedAt >= retryAfter)) stale.add(r.table);
+      }
+    }
+    for (const table of stale) {
+      const state = states.get(table)!;
+      state.schema = await this.options.schemaOf(table);
+      state.columns = new Set(state.schema.columns.map((c) => c.name));
+      for (const r of records) {
+        if (r.table !== table || !r.event.after) continue;
+        for (const c of Object.keys(r.event.after)) if (!state.columns.has(c)) state.unknown.set(c, now);
+      }
+      this.options.logger?.info({ table, columns: state.schema.columns.length, unknown: [...state.unknown.keys()] }, 'elasticsearch sink: schema re-read, updating the mapping');
+      await this.withRetry(() => this.setUp(state));
+    }
+  }
+
+  /** Template, concrete index, mapping (adds new columns) and alias; each step idempotent. */
+  private async setUp(state: TableState): Promise<void> {
+    const { names, schema } = state;
+    let template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: this.unsignedLong });
+    try {
+      await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
+    } catch (err) {
+      if (!this.unsignedLong || !/unsigned_long/.test(requestFailureReason(err))) throw err;
+      this.unsignedLong = false;
+      this.options.logger?.warn({ table: schema.table }, 'elasticsearch sink: the cluster has no unsigned_long type; BIGINT UNSIGNED columns are mapped as keyword with a double sub-field');
+      template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: false });
+      await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
+    }
+    try {
+      await this.request('PUT', `/${encodeURIComponent(names.index)}`, {});
+    } catch (err) {
+      if (!/resource_already_exists_exception/.test(requestFailureReason(err))) throw err;
+    }
+    try {
+      await this.request('PUT', `/${encodeURIComponent(names.index)}/_mapping`, template.template.mappings);
+    } catch (err) {
+      const reason = requestFailureReason(err);
+      if (!/illegal_argument_exception/.test(reason)) throw err;
+      // A column whose type changed cannot be remapped in place (that needs a reindex into .v2);
+      // new values of it that do not fit the old type become dead letters.
+      this.options.logger?.warn({ table: schema.table, reason }, 'elasticsearch sink: mapping not updated');
+    }
+    await this.request('PUT', `/${encodeURIComponent(names.index)}/_alias/${encodeURIComponent(names.alias)}`, { is_write_index: true, filter: TOMBSTONE_FILTER });
+  }
+
+  private async request(method: string, path: string, body?: object): Promise<JsonBody> {
+    return this.client.transport.request<JsonBody>({ method, path, ...(body ? { body: body as JsonBody } : {}) }, { signal: this.abort.signal });
+  }
+
+  /** Runs a set-up step until it succeeds, retrying what `requestFailure` calls retriable. */
+  private async withRetry(step: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.throwIfClosed();
+      try {
+        await step();
+        return;
+      } catch (err) {
+        if (err instanceof EsSinkError) throw err;
+        const failure = requestFailure(err);
+        if (failure.kind === 'aborted' || this.closed) throw this.closedError();
+        if (failure.kind !== 'retry') {
+          const reason = failure.kind === 'fatal' ? failure.reason : 'request too large';
+          const status = failure.kind === 'fatal' ? failure.status : 413;
+          throw new EsSinkError('ES_SINK_FAILED', `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`, { cause: err, details: { status } });
+        }
+        this.metrics.retry(failure.reason);
+        const delayMs = Math.round(backoffMs(attempt, this.options.retry));
+        this.options.logger?.warn({ reason: failure.reason, attempt, delayMs }, 'elasticsearch sink: retrying set-up');
+        await this.pause(delayMs);
+      }
+    }
+  }
+
+  private async pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, this.abort.signal);
+    } catch {
+      throw this.closedError();
+    }
+  }
+}
+
+/** ES's reason of a failed request, for matching (`type: reason`). */
+function requestFailureReason(err: unknown): string {
+  const failure = requestFailure(err);
+  return failure.kind === 'fatal' ? failure.reason : failure.kind;
+}

@@ -1,0 +1,15 @@
+export { EsSink } from './es-sink.js';
+export type { EsSinkOptions } from './es-sink.js';
+export { EsSinkError } from './es-sink-error.js';
+export { createEsSinkMetrics } from './es-sink-metrics.js';
+export type { EsSinkMetrics } from './es-sink-metrics.js';
+export { indexTemplateFor, fieldMappingFor, META_FIELD, META_MAPPING, TOMBSTONE_FILTER } from './index-template.js';
+export type { IndexTemplateBody, IndexTemplateOptions, FieldMapping } from './index-template.js';
+export { indexNamesFor } from './index-names.js';
+export type { IndexNames } from './index-names.js';
+export { actionsFor, bulkBody, bulkChunks, documentFor, tombstoneFor, VERSION_TYPE } from './bulk-body.js';
+export type { BulkAction, RecordActions } from './bulk-body.js';
+export { itemOutcome, requestFailure, errorReason } from './bulk-response.js';
+export type { ItemOutcome, RequestFailure } from './bulk-response.js';
+export { backoffMs } from './retry-policy.js';
+export type { RetryOptions } from './retry-policy.js';
