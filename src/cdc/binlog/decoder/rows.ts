@@ -21,13 +21,28 @@ export interface CompiledTable {
   /** For each column, its ordinal among the table's JSON columns (-1 for other columns). */
   jsonOrdinals: number[];
   jsonCount: number;
+  /** Decodes an image with every column, given its null bitmap's offset (null: no such function). */
+  readFullImage: ((c: Cursor, decoders: ValueDecoder[], nullStart: number) => RowImage) | null;
+}
+
+/**
+ * A row image with every column as one object literal compiled per table, its values decoded in
+ * column order (a literal evaluates its values in order): each row gets the table's shape at once
+ * instead of growing it key by key. Null for a name a literal cannot carry as a plain key (`__proto__`).
+ */
+function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
+  if (names.includes('__proto__')) return null;
+  // Keys are JSON string literals, so no name can break out of the object literal.
+  const values = names.map((n, i) => `${JSON.stringify(n)}: (b[n + ${i >> 3}] & ${1 << (i & 7)}) !== 0 ? null : d[${i}](c)`);
+  return new Function('c', 'd', 'n', `const b = c.buf;\nreturn {\n${values.join(',\n')}\n};`) as CompiledTable['readFullImage'];
 }
 
 /** Compiles a TABLE_MAP into per-column decoders. */
 export function compileTable(map: TableMap): CompiledTable {
   let jsonCount = 0;
   const jsonOrdinals = map.columns.map((c) => (c.type === ColumnType.JSON ? jsonCount++ : -1));
-  return { map, decoders: map.columns.map(valueDecoder), names: map.columns.map((c) => c.name), jsonOrdinals, jsonCount };
+  const names = map.columns.map((c) => c.name);
+  return { map, decoders: map.columns.map(valueDecoder), names, jsonOrdinals, jsonCount, readFullImage: fullImageReader(names) };
 }
 
 function bitmap(r: ByteReader, count: number): Uint8Array {
@@ -39,8 +54,9 @@ function readImage(c: Cursor, table: CompiledTable, present: Uint8Array, present
   if (c.pos + nullBytes > c.end) throw new TruncatedError('row null bitmap truncated');
   const nullStart = c.pos;
   c.pos += nullBytes;
+  const { decoders, names, readFullImage } = table;
+  if (readFullImage !== null && presentCount === decoders.length) return readFullImage(c, decoders, nullStart);
   const row: RowImage = {};
-  const { decoders, names } = table;
   let p = 0;
   for (let i = 0; i < decoders.length; i++) {
     if ((present[i >> 3]! & (1 << (i & 7))) === 0) continue;
