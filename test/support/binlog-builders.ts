@@ -71,7 +71,7 @@ export function packed(n: number): Buffer {
 
 /** A zstd frame made of raw (stored) blocks: valid zstd any decoder accepts, no compressor needed. */
 export function zstdRawFrame(data: Buffer, windowLog = 20): Buffer {
-  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (windowLog - 10) << 3])];
+  const parts: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (windowLog - 10) << 3])];
   const BLOCK = 128 * 1024;
   for (let at = 0; at < data.length || at === 0; at += BLOCK) {
     const chunk = data.subarray(at, at + BLOCK);
