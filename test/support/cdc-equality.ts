@@ -1,0 +1,78 @@
+import { Client } from '@elastic/elasticsearch';
+import type { Router } from '../../src/index.js';
+import { openMysqlSession } from '../../src/net/index.js';
+import type { ClusterConfig } from '../../src/config/index.js';
+
+type Row = Record<string, unknown>;
+
+/** Rows keyed by their primary key text. */
+export type Keyed = Map<string, Row>;
+
+const keyOf = (row: Row, pk: readonly string[]) => (pk.length === 1 ? String(row[pk[0]!]) : JSON.stringify(pk.map((c) => String(row[c]))));
+
+/** Source rows of a logical table in a uid range, through the router (canonical: BIGINT/DECIMAL as text, DATETIME as SELECT text). */
+export async function sourceRows(router: Router, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<Keyed> {
+  const rows = (await router.query(`SELECT * FROM ${table} WHERE uid BETWEEN ? AND ?`, [from, to], { scatter: true })) as Row[];
+  return new Map(rows.map((r) => [keyOf(r, pk), r]));
+}
+
+/** Documents of an index or alias (shardline's alias hides tombstones), by _id, with shardline's own `_…` fields removed. */
+export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo: bigint): Promise<Keyed> {
+  const es = new Client({ node });
+  try {
+    await es.indices.refresh({ index }).catch(() => undefined);
+    const out: Keyed = new Map();
+    const res = await es.search<Row>({ index, size: 10_000, track_total_hits: true });
+    const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
+    if (total > 10_000) throw new Error(`${index} has ${total} documents: more than this helper reads`);
+    for (const h of res.hits.hits) {
+      const doc = strip(h._source ?? {});
+      const uid = BigInt(String(doc['uid']));
+      if (uid >= uidFrom && uid <= uidTo) out.set(h._id!, doc);
+    }
+    return out;
+  } finally {
+    await es.close();
+  }
+}
+
+/** Archive rows (all, incl. deleted) in a uid range. */
+export async function archiveRows(config: ClusterConfig, database: string, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<{ live: Keyed; deleted: Set<string> }> {
+  const a = config.archive;
+  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password });
+  try {
+    const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [from.toString(), to.toString()]);
+    const live: Keyed = new Map();
+    const deleted = new Set<string>();
+    for (const r of rows) {
+      const k = keyOf(r, pk);
+      if (Number(r['_deleted']) === 1) deleted.add(k);
+      else live.set(k, strip(r));
+    }
+    return { live, deleted };
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146) return { live: new Map(), deleted: new Set() };
+    throw err;
+  } finally {
+    await s.close();
+  }
+}
+
+function strip(row: Row): Row {
+  return Object.fromEntries(Object.entries(row).filter(([k]) => !k.startsWith('_')));
+}
+
+/** Differences between two keyed row sets (empty when equal), as readable lines. */
+export function diff(expected: Keyed, actual: Keyed, what: string, limit = 10): string[] {
+  const out: string[] = [];
+  for (const [k, row] of expected) {
+    const other = actual.get(k);
+    if (!other) out.push(`${what}: missing ${k}`);
+    else {
+      for (const [c, v] of Object.entries(row)) if (String(other[c] ?? null) !== String(v ?? null)) out.push(`${what}: ${k}.${c} = ${JSON.stringify(other[c])}, source ${JSON.stringify(v)}`);
+    }
+    if (out.length >= limit) return out;
+  }
+  for (const k of actual.keys()) if (!expected.has(k)) out.push(`${what}: unexpected ${k}`);
+  return out.slice(0, limit);
+}
