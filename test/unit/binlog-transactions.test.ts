@@ -1,4 +1,4 @@
-import { TransactionAssembler, type BinlogEvent, type TableMap, type TransactionItem } from '../../src/cdc/binlog/index.js';
+import { BinlogDecoder, TransactionAssembler, type BinlogEvent, type TableMap, type TransactionItem } from '../../src/cdc/binlog/index.js';
 import { MariadbGtidState, MysqlGtidSet, positionAtOrAfter } from '../../src/cdc/checkpoint/index.js';
 import { SchemaHistory, ddlEffect } from '../../src/cdc/schema/index.js';
 import { BinlogError } from '../../src/errors/index.js';
@@ -147,5 +147,34 @@ describe('schema history', () => {
     expect(ddlEffect('/* comment */ DROP TABLE x', 'app')).toMatchObject({ kind: 'tables' });
     expect(ddlEffect('CREATE DATABASE shop', 'app')).toEqual({ kind: 'database', database: 'shop' });
     expect(ddlEffect('CREATE INDEX i ON t (a)', 'app')).toEqual({ kind: 'unknown' });
+  });
+});
+
+describe('PREVIOUS_GTIDS', () => {
+  const event = (bodyHex: string) => {
+    const body = Buffer.from(bodyHex, 'hex');
+    const h = Buffer.alloc(19);
+    h.writeUInt32LE(1700000000, 0);
+    h[4] = 35;
+    h.writeUInt32LE(1, 5);
+    h.writeUInt32LE(19 + body.length, 9);
+    h.writeUInt32LE(127 + 19 + body.length, 13);
+    return Buffer.concat([h, body]);
+  };
+
+  it('decodes the tagged format of MySQL 8.4+ (bytes from a 9.7 server)', () => {
+    const hex =
+      '0103000000000001' +
+      '3f4e5c01ea0511f1a83102fc00000001' + '00' + '0100000000000000' + '0100000000000000f44b000000000000' +
+      '3f4e5c01ea0511f1a83102fc00000001' + '0a6d79746167' + '0100000000000000' + '01000000000000000200000000000000' +
+      '3f4e5c01ea0511f1a83102fc00000001' + '1873686172646c696e655f6974' + '0100000000000000' + '01000000000000000400000000000000';
+    const e = new BinlogDecoder({ file: 'binlog.000003', checksum: 'none' }).decode(event(hex));
+    expect(e).toMatchObject({ kind: 'previous-gtids', gtidSet: '3f4e5c01-ea05-11f1-a831-02fc00000001:1-19443:mytag:1:shardline_it:1-3' });
+  });
+
+  it('decodes the untagged format', () => {
+    const hex = '0100000000000000' + '3f4e5c01ea0511f1a83102fc00000001' + '0200000000000000' + '01000000000000000600000000000000' + '08000000000000000900000000000000';
+    const e = new BinlogDecoder({ file: 'binlog.000003', checksum: 'none' }).decode(event(hex));
+    expect(e).toMatchObject({ kind: 'previous-gtids', gtidSet: '3f4e5c01-ea05-11f1-a831-02fc00000001:1-5:8' });
   });
 });

@@ -268,13 +268,26 @@ export class BinlogDecoder {
     return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sid}:${gno}`, sourceUuid: sid, tag: null, gno, commitTimestampUs, anonymous };
   }
 
+  /**
+   * A PREVIOUS_GTIDS set: 8-byte source count, then per source uuid, intervals. MySQL 8.4+
+   * writes the tagged format when a tag exists: byte 7 (and byte 0) = 1, the count in bytes 1–6,
+   * and a tag (serialization varlen length + bytes) after each uuid.
+   */
   private gtidSet(body: Buffer): string {
     const r = new ByteReader(body);
-    const n = Number(r.u64());
+    const head = r.bytes(8);
+    const tagged = head[7] === 1;
+    const n = tagged ? head.readUIntLE(1, 6) : Number(head.readBigUInt64LE(0));
     if (n > 100_000) throw new TruncatedError(`${n} GTID sources`);
-    const parts: string[] = [];
+    const byUuid = new Map<string, string[]>();
     for (let i = 0; i < n; i++) {
       const sid = uuidText(r.bytes(16));
+      let tag = '';
+      if (tagged) {
+        const first = r.u8();
+        if ((first & 1) !== 0) throw new TruncatedError(`GTID tag length of more than one byte (0x${first.toString(16)})`);
+        tag = r.bytes(first >> 1).toString('latin1');
+      }
       const intervals = Number(r.u64());
       if (intervals > 1_000_000) throw new TruncatedError(`${intervals} GTID intervals`);
       const ranges: string[] = [];
@@ -283,9 +296,11 @@ export class BinlogDecoder {
         const end = r.u64() - 1n;
         ranges.push(start === end ? `${start}` : `${start}-${end}`);
       }
-      parts.push(`${sid}:${ranges.join(':')}`);
+      const parts = byUuid.get(sid) ?? [];
+      parts.push(tag ? `${tag}:${ranges.join(':')}` : ranges.join(':'));
+      byUuid.set(sid, parts);
     }
-    return parts.join(',');
+    return [...byUuid].map(([sid, parts]) => `${sid}:${parts.join(':')}`).join(',');
   }
 
   private rows(h: EventHeader, type: number, body: Buffer): BinlogEvent {
