@@ -6,9 +6,30 @@
  * const stream = new TransactionStream({ instance: 'shard-0', endpoint, replicaServerId: 4001, from: 'current' });
  * for await (const item of stream.items()) if (item.type === 'commit') await save(item.checkpoint);
  */
-export * from './binlog/index.js';
-export * from './checkpoint/index.js';
-export * from './schema/index.js';
+export { BinlogDecoder, BinlogReader, TransactionStream, TransactionAssembler, EventType, IGNORED_EVENTS, eventTypeName, canonicalValue, canonicalRow, TimestampValue, GeometryValue, decodeDecimal, decodeJsonBinary, encodeGtidSet } from './binlog/index.js';
+export type {
+  BinlogEvent,
+  EventHeader,
+  CanonicalValue,
+  BinlogValue,
+  RowChange,
+  RowImage,
+  TableMap,
+  ColumnDef,
+  BinlogReaderOptions,
+  StartPoint,
+  ServerFacts,
+  TransactionStreamOptions,
+  RetryPolicy,
+  StreamOrigin,
+  TransactionItem,
+  RowsEvent,
+  QueryEvent,
+} from './binlog/index.js';
+export { positionAtOrAfter, MysqlGtidSet, MariadbGtidState, CheckpointStore } from './checkpoint/index.js';
+export type { Checkpoint } from './checkpoint/index.js';
+export { SchemaHistory, ddlEffect } from './schema/index.js';
+export type { DdlEffect } from './schema/index.js';
 export { changeEvents } from './events/change-event.js';
 export type { ChangeEvent, ChangeSource, ChangeContext } from './events/change-event.js';
 export { BinlogError } from '../errors/index.js';
