@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { crc32 } from 'node:zlib';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig } from '../config/index.js';
 import { isShardlineError, ShardlineError } from '../errors/index.js';
@@ -30,8 +31,14 @@ export interface CdcWorkerOptions {
   httpPort?: number;
 }
 
-/** Base of the replica server_ids the readers use (plus the instance's index). */
-const REPLICA_SERVER_ID_BASE = 3_900_000_000;
+/**
+ * The replica server_id a deployment's reader uses on an instance: unique per (group prefix,
+ * instance), so two deployments reading one server never collide, while a worker taking an
+ * instance over from a dead one reuses its id (MySQL then drops the stale connection).
+ */
+export function replicaServerId(groupPrefix: string, instanceIndex: number): number {
+  return 3_000_000_000 + (crc32(Buffer.from(groupPrefix)) % 1_000_000) * 1024 + (instanceIndex % 1024);
+}
 
 /** Captured tables: the sharding config's tables, plus `db.table` includes, minus excludes. */
 export function captureRules(config: ClusterConfig, topology: Topology): CaptureRules {
@@ -96,7 +103,7 @@ export class CdcWorker {
     const cdc = config.cdc;
     if (roles.has('reader')) {
       for (const [i, inst] of config.instances.entries()) {
-        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { host: inst.host, port: inst.port, ...inst.replication }, replicaServerId: REPLICA_SERVER_ID_BASE + i, from: 'current' });
+        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { host: inst.host, port: inst.port, ...inst.replication }, replicaServerId: replicaServerId(cdc.groupPrefix, i), from: 'current' });
         reader.close();
       }
     }
@@ -120,7 +127,7 @@ export class CdcWorker {
       this.assignment = log.consumer({
         groupId: `${cdc.groupPrefix}-workers`,
         topics: [cdc.assignmentTopic],
-        sessionTimeoutMs: 10_000,
+        sessionTimeoutMs: 6_000,
         onAssignment: (a) => this.assign(a[cdc.assignmentTopic] ?? []),
       });
       await this.assignment.run(async () => {});
@@ -142,7 +149,7 @@ export class CdcWorker {
     const cdc = this.config.cdc;
     const pipeline = new InstancePipeline({
       instance,
-      replicaServerId: REPLICA_SERVER_ID_BASE + index,
+      replicaServerId: replicaServerId(cdc.groupPrefix, index),
       log: this.o.log,
       checkpoints: new CheckpointStore(this.o.log, cdc.checkpointTopic),
       rules: () => this.rules,

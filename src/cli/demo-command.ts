@@ -8,6 +8,8 @@ import { createRouter, type Explain, type WriteResult } from '../router/index.js
 import { Topology } from '../shard/index.js';
 import { applyMigrations } from './router-commands.js';
 import { runCommand } from './run-command.js';
+import { archiveRow, counts, esFind, measureSearchLatency, startDemoWorker } from './demo-cdc.js';
+import { Client } from '@elastic/elasticsearch';
 
 const USERS = 2000;
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -21,7 +23,7 @@ function showPlan(title: string, plan: Explain): void {
 export function registerDemoCommand(program: Command, log: Logger): void {
   program
     .command('demo')
-    .description('bring the local cluster up, migrate, write users and orders through the router, read them back')
+    .description('bring the local cluster up, migrate, start the CDC worker, write users and orders through the router, find them in Elasticsearch and the archive')
     .option('--config <file>', 'cluster config')
     .action((flags: { config?: string }) =>
       runCommand(log, async () => {
@@ -38,9 +40,13 @@ export function registerDemoCommand(program: Command, log: Logger): void {
         const report = await applyMigrations(config, topology, path.join(packageRoot, 'migrations'), 4, log);
         out(`   applied ${report.applied} statement(s), ${report.alreadyApplied} already applied, in ${report.seconds.toFixed(1)} s\n`);
 
+        out('3. the CDC worker: a binlog reader per instance → Kafka (transactional) → Elasticsearch and the archive');
+        const cdc = await startDemoWorker(config, log);
+        out(`   reading ${config.instances.map((i) => i.name).join(', ')}; topics ${config.cdc.topicPrefix}<table>, indices ${config.cdc.elasticsearch.indexPrefix}<table>, archive database ${config.archive.database}\n`);
         const router = await createRouter(config);
+        const es = new Client({ node: config.elasticsearch.node });
         try {
-          out(`3. writing ${USERS} users and ${USERS * 2} orders through the router (multi-row INSERTs split per shard)`);
+          out(`4. writing ${USERS} users and ${USERS * 2} orders through the router (multi-row INSERTs split per shard)`);
           const t0 = performance.now();
           let written = 0;
           for (let b = 0; b < USERS; b += 100) {
@@ -57,7 +63,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
           }
           out(`   ${written} row changes in ${((performance.now() - t0) / 1000).toFixed(2)} s\n`);
 
-          out('4. point reads (each goes to exactly one physical table)');
+          out('5. point reads (each goes to exactly one physical table)');
           for (const uid of [1n, 42n, 1999n]) {
             const loc = router.topology.locate(uid);
             const [user] = await router.select<{ name: string; balance: string }>('SELECT name, balance FROM users WHERE uid = ?', [uid]);
@@ -65,19 +71,52 @@ export function registerDemoCommand(program: Command, log: Logger): void {
             out(`   uid ${uid} → shard ${loc.shard} on ${loc.instance} (${loc.database}.${router.topology.names.table('users', loc.shard)}): ${user?.name}, balance ${user?.balance}, ${orders.length} orders`);
           }
 
-          out('\n5. scatter-gather across all shards (one UNION ALL round trip per instance, merged)');
+          out('\n6. scatter-gather across all shards (one UNION ALL round trip per instance, merged)');
           const t1 = performance.now();
           const [count] = await router.select<{ n: bigint; total: string }>('SELECT COUNT(*) AS n, SUM(balance) AS total FROM users', [], { scatter: true });
           out(`   COUNT(*) = ${count?.n}, SUM(balance) = ${count?.total} in ${(performance.now() - t1).toFixed(1)} ms`);
           const top = await router.select<{ uid: bigint; balance: string }>('SELECT uid, balance FROM users ORDER BY balance DESC, uid LIMIT 3', [], { scatter: true });
           out(`   top balances: ${top.map((r) => `${r.uid}=${r.balance}`).join(', ')}`);
 
-          out('\n6. explain');
+          out('\n7. explain');
           showPlan('SELECT name FROM users WHERE uid = ?  [42]', router.explain('SELECT name FROM users WHERE uid = ?', [42n]));
           showPlan('SELECT COUNT(*) FROM orders  {scatter}', router.explain('SELECT COUNT(*) FROM orders', [], { scatter: true }));
-          out(`\ndone. The cluster keeps running; stop it with: npm run dev:down`);
+
+          out('\n8. updates and deletes, then the same rows in Elasticsearch and in the archive');
+          for (let uid = 1n; uid <= 50n; uid++) await router.query('UPDATE users SET balance = balance + 100, updated_at = NOW(6) WHERE uid = ?', [uid]);
+          const gone = [1991n, 1992n, 1993n, 1994n, 1995n];
+          for (const uid of gone) {
+            await router.forUid(uid).transaction(async (tx) => {
+              await tx.query('DELETE FROM orders WHERE uid = ?', [uid]);
+              await tx.query('DELETE FROM users WHERE uid = ?', [uid]);
+            });
+          }
+          const t2 = performance.now();
+          let c = await counts(router, es, config, 'users', 1n, BigInt(USERS));
+          while ((c.es !== c.source || c.archive !== c.source) && performance.now() - t2 < 60_000) {
+            await new Promise((r) => setTimeout(r, 250));
+            c = await counts(router, es, config, 'users', 1n, BigInt(USERS));
+          }
+          out(`   users 1…${USERS}: ${c.source} rows in the shards, ${c.es} documents in Elasticsearch, ${c.archive} live rows in the archive (caught up in ${((performance.now() - t2) / 1000).toFixed(1)} s)`);
+          const [src] = await router.select<Record<string, unknown>>('SELECT uid, name, balance, updated_at FROM users WHERE uid = ?', [42n]);
+          const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+          const [doc] = await esFind(es, config, 'users', 42n);
+          const arc = await archiveRow(config, 'users', 42n);
+          out(`   uid 42  shard:   ${text(src)}`);
+          out(`   uid 42  search:  ${text(doc ? { uid: doc['uid'], name: doc['name'], balance: doc['balance'], updated_at: doc['updated_at'] } : null)}`);
+          out(`   uid 42  archive: ${text(arc ? { uid: arc['uid'], name: arc['name'], balance: arc['balance'], updated_at: arc['updated_at'], _version: arc['_version'], _deleted: arc['_deleted'] } : null)}`);
+          const gArc = await archiveRow(config, 'users', 1995n);
+          out(`   uid 1995 (deleted): search finds ${(await esFind(es, config, 'users', 1995n)).length} document(s); archive keeps it with _deleted = ${gArc?.['_deleted'] ?? '?'}`);
+
+          out('\n9. commit → searchable latency (update one row, poll a search until it shows the new value; ES refreshes every 1 s)');
+          const lat = await measureSearchLatency(router, es, config, Array.from({ length: 20 }, (_, i) => BigInt(100 + i)));
+          const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+          out(`   ${lat.length} updates: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`);
+          out(`\ndone. The cluster keeps running; stop it with: npm run dev:down. Run the worker yourself with: npx shardline cdc`);
         } finally {
+          await es.close();
           await router.close();
+          await cdc.stop();
         }
       }),
     );

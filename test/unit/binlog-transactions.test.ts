@@ -1,4 +1,5 @@
 import { BinlogDecoder, TransactionAssembler, type BinlogEvent, type TableMap, type TransactionItem } from '../../src/cdc/binlog/index.js';
+import { loadFixture } from '../support/binlog-builders.js';
 import { MariadbGtidState, MysqlGtidSet, positionAtOrAfter } from '../../src/cdc/checkpoint/index.js';
 import { SchemaHistory, ddlEffect } from '../../src/cdc/schema/index.js';
 import { BinlogError } from '../../src/errors/index.js';
@@ -176,5 +177,35 @@ describe('PREVIOUS_GTIDS', () => {
     const hex = '0100000000000000' + '3f4e5c01ea0511f1a83102fc00000001' + '0200000000000000' + '01000000000000000600000000000000' + '08000000000000000900000000000000';
     const e = new BinlogDecoder({ file: 'binlog.000003', checksum: 'none' }).decode(event(hex));
     expect(e).toMatchObject({ kind: 'previous-gtids', gtidSet: '3f4e5c01-ea05-11f1-a831-02fc00000001:1-5:8' });
+  });
+});
+
+describe('decoder table filter', () => {
+  const fixture = loadFixture('mysql80-partial-json');
+  const decodeAll = (includeTable?: (db: string, t: string) => boolean) => {
+    const d = new BinlogDecoder({ file: fixture.file, checksum: 'crc32', includeTable });
+    d.decode(fixture.fde);
+    const out: BinlogEvent[] = [];
+    const errors: string[] = [];
+    for (const e of fixture.events) {
+      try {
+        out.push(...d.decodeAll(e));
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    return { out, errors };
+  };
+
+  it('does not read the rows of excluded tables, and says so on the event', () => {
+    const all = decodeAll();
+    const tables = new Set(all.out.flatMap((e) => (e.kind === 'rows' ? [`${e.table.database}.${e.table.table}`] : [])));
+    expect(tables.size).toBeGreaterThan(0);
+    const none = decodeAll(() => false);
+    const rows = none.out.filter((e): e is Extract<BinlogEvent, { kind: 'rows' }> => e.kind === 'rows');
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((e) => e.filtered === true && e.rows.length === 0)).toBe(true);
+    expect(none.errors).toEqual([]);
+    expect(all.errors.length).toBeGreaterThan(0);
   });
 });

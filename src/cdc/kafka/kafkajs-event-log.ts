@@ -44,8 +44,10 @@ export class KafkajsEventLog implements EventLog {
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
         const { message, ...extra } = entry.log;
-        if (entry.level <= logLevel.ERROR) log?.error({ kafka: entry.namespace, ...extra }, message);
-        else log?.warn({ kafka: entry.namespace, ...extra }, message);
+        // kafkajs logs ERROR for conditions it retries (e.g. CONCURRENT_TRANSACTIONS while the
+        // previous transaction's markers are written); failures that remain reach shardline as errors.
+        if (entry.level <= logLevel.ERROR && !/concurrent operation|Restarting the consumer/i.test(message)) log?.warn({ kafka: entry.namespace, ...extra }, message);
+        else log?.debug({ kafka: entry.namespace, ...extra }, message);
       },
     });
   }
@@ -148,8 +150,8 @@ export class KafkajsEventLog implements EventLog {
     const consumer: Consumer = this.kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
-      sessionTimeout: options.sessionTimeoutMs ?? 10_000,
-      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10_000) / 5)),
+      sessionTimeout: options.sessionTimeoutMs ?? 6_000,
+      heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 6_000) / 5)),
       maxWaitTimeInMs: 100,
     });
     if (options.onAssignment) {

@@ -116,6 +116,7 @@ export class InstancePipeline {
       from,
       heartbeatMs: this.o.heartbeatMs ?? 5000,
       retry: { maxAttempts: 0 },
+      includeTable: (database, table) => captureTarget(this.o.rules(), instance.name, database, table) !== null,
     });
     this.stream = stream;
     if (this.stopping) stream.close();
@@ -159,6 +160,7 @@ export class InstancePipeline {
           }
           return;
         case 'rows': {
+          if (item.event.filtered) return;
           const target = captureTarget(this.o.rules(), instance.name, item.event.table.database, item.event.table.table);
           if (!target) return;
           rowBase = item.event.pos === lastPos ? rowBase : 0;
@@ -189,7 +191,12 @@ export class InstancePipeline {
       }
     };
 
-    let next = it.next();
+    const pull = () => {
+      const p = it.next();
+      p.catch(() => undefined);
+      return p;
+    };
+    let next = pull();
     try {
       for (;;) {
         let result: IteratorResult<TransactionItem> | null;
@@ -213,7 +220,7 @@ export class InstancePipeline {
           }
         } else result = await next;
         if (result.done) break;
-        next = it.next();
+        next = pull();
         await handle(result.value);
       }
       await commitBatch();

@@ -20,6 +20,11 @@ function uuidText(b: Buffer): string {
 export interface DecoderStart {
   file: string;
   checksum: 'crc32' | 'none';
+  /**
+   * Which tables' rows to decode. Rows events of other tables come out as `rows` events with
+   * `filtered: true` and no rows: their values are never read (nor can they fail to decode).
+   */
+  includeTable?: (database: string, table: string) => boolean;
 }
 
 /**
@@ -35,9 +40,12 @@ export class BinlogDecoder {
   private postHeader: number[] = [];
   private readonly tables = new Map<number, CompiledTable>();
 
+  private readonly includeTable: ((database: string, table: string) => boolean) | undefined;
+
   constructor(start: DecoderStart) {
     this.file = start.file;
     this.checksum = start.checksum;
+    this.includeTable = start.includeTable;
   }
 
   get currentFile(): string {
@@ -312,8 +320,10 @@ export class BinlogDecoder {
     const table = this.tables.get(tableId);
     if (!table) throw new BinlogError('BINLOG_SCHEMA', `rows event for table id ${tableId} without a preceding TABLE_MAP`, h);
     const kind = plain === EventType.WRITE_ROWS_V1 || plain === EventType.WRITE_ROWS_V2 ? 'write' : plain === EventType.UPDATE_ROWS_V1 || plain === EventType.UPDATE_ROWS_V2 ? 'update' : 'delete';
+    const op = kind === 'write' ? 'c' : kind === 'update' ? 'u' : 'd';
+    if (this.includeTable && !this.includeTable(table.map.database, table.map.table)) return { ...h, kind: 'rows', op, table: table.map, rows: [], filtered: true };
     const rowsBody = compressed ? inflateRowsBody(body, readRowsLayout(body, post, version, kind).dataStart) : body;
     const rows = decodeRows(rowsBody, post, version, kind, table, type === EventType.PARTIAL_UPDATE_ROWS);
-    return { ...h, kind: 'rows', op: kind === 'write' ? 'c' : kind === 'update' ? 'u' : 'd', table: table.map, rows };
+    return { ...h, kind: 'rows', op, table: table.map, rows };
   }
 }

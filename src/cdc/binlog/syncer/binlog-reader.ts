@@ -22,6 +22,8 @@ export interface BinlogReaderOptions {
   stopAt?: { file: string; pos: number };
   /** Heartbeat period the server is asked for; no byte for 3 periods counts as a dead connection. */
   heartbeatMs?: number;
+  /** Which tables' rows to decode (others come out as filtered rows events); all when absent. */
+  includeTable?: (database: string, table: string) => boolean;
   /** Bytes of undecoded events buffered before the socket is paused. */
   highWaterBytes?: number;
 }
@@ -81,7 +83,7 @@ export class BinlogReader {
   /** Decoded events, in order, until `untilNow` is reached, the stream ends, or `close()`. */
   async *events(): AsyncGenerator<BinlogEvent> {
     const { payload, file } = await this.request();
-    const decoder = new BinlogDecoder({ file, checksum: this.facts.checksum });
+    const decoder = new BinlogDecoder({ file, checksum: this.facts.checksum, includeTable: this.options.includeTable });
     const high = this.options.highWaterBytes ?? 8 * 1024 * 1024;
     let queue: Array<Buffer | undefined> = [];
     let head = 0;

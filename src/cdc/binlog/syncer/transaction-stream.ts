@@ -99,7 +99,9 @@ export class TransactionStream {
       try {
         for await (const event of reader.events()) {
           failures = 0;
-          if (event.kind === 'table-map') this.schema.tableMap(event.map, event);
+          if (event.kind === 'table-map') {
+            if (!this.options.includeTable || this.options.includeTable(event.map.database, event.map.table)) this.schema.tableMap(event.map, event);
+          }
           else if (event.kind === 'query') this.schema.query(event.sql, event.database);
           for (const item of assembler.accept(event)) {
             if (item.type === 'commit') {

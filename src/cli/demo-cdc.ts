@@ -1,0 +1,90 @@
+import type { Client } from '@elastic/elasticsearch';
+import { Registry } from 'prom-client';
+import type { ClusterConfig } from '../config/index.js';
+import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
+import { buildSinks } from '../cdc/sinks/build-sinks.js';
+import { indexNamesFor } from '../cdc/sinks/elasticsearch/index-names.js';
+import { CdcWorker } from '../cdc/worker.js';
+import type { Logger } from '../log/logger.js';
+import { openMysqlSession } from '../net/index.js';
+import type { Router } from '../router/index.js';
+
+type Row = Record<string, unknown>;
+
+/** The demo's CDC worker, in process (readers and both sinks). */
+export async function startDemoWorker(config: ClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
+  const quiet = log.child({}, { level: 'warn' });
+  const registry = new Registry();
+  const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-demo`, logger: quiet });
+  const sinks = buildSinks(config, { registry, logger: quiet });
+  const worker = new CdcWorker({ config, log: eventLog, logger: quiet, registry, roles: new Set(['reader', 'elasticsearch', 'archive']), sinks: sinks.factories, httpPort: 0 });
+  await worker.start();
+  const deadline = Date.now() + 60_000;
+  while (worker.reading.length < config.instances.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  return {
+    stop: async () => {
+      await worker.stop();
+      await eventLog.close();
+      await sinks.close();
+    },
+  };
+}
+
+/** Searches the logical table's alias (tombstones hidden) for one uid. */
+export async function esFind(es: Client, config: ClusterConfig, table: string, uid: bigint): Promise<Row[]> {
+  const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
+  const res = await es.search<Row>({ index: alias, query: { term: { uid: uid.toString() } } }).catch(() => null);
+  return (res?.hits.hits ?? []).map((h) => h._source ?? {});
+}
+
+/** Waits until `check` holds; resolves with the milliseconds it took (or null after `timeoutMs`). */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<number | null> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    if (await check()) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return null;
+}
+
+/** Commit → searchable latency of single-row updates: update, then poll a search for the new value. */
+export async function measureSearchLatency(router: Router, es: Client, config: ClusterConfig, uids: readonly bigint[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const [i, uid] of uids.entries()) {
+    const balance = `${7000 + i}.${String(Date.now() % 100).padStart(2, '0')}`;
+    await router.query('UPDATE users SET balance = ?, updated_at = NOW(6) WHERE uid = ?', [balance, uid]);
+    const ms = await waitFor(async () => (await esFind(es, config, 'users', uid))[0]?.['balance'] === balance, 30_000);
+    if (ms !== null) out.push(ms);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** The archive's row of a key (all columns, including _version and _deleted). */
+export async function archiveRow(config: ClusterConfig, table: string, uid: bigint): Promise<Row | null> {
+  const a = config.archive;
+  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
+  try {
+    const [row] = await s.query<Row>(`SELECT * FROM \`${table}\` WHERE uid = ? ORDER BY _version DESC LIMIT 1`, [uid.toString()]).catch(() => [] as Row[]);
+    return row ?? null;
+  } finally {
+    await s.close();
+  }
+}
+
+/** Counts of a uid range: source rows (router), live ES documents, live archive rows. */
+export async function counts(router: Router, es: Client, config: ClusterConfig, table: string, from: bigint, to: bigint): Promise<{ source: number; es: number; archive: number }> {
+  const [src] = await router.select<{ n: bigint | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE uid BETWEEN ? AND ?`, [from, to], { scatter: true });
+  const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
+  await es.indices.refresh({ index: alias }).catch(() => undefined);
+  const uids: string[] = [];
+  for (let u = from; u <= to; u++) uids.push(u.toString());
+  const esCount = (await es.count({ index: alias, query: { terms: { uid: uids } } }).catch(() => ({ count: -1 }))).count;
+  const a = config.archive;
+  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
+  try {
+    const [row] = await s.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE _deleted = 0 AND uid BETWEEN ? AND ?`, [from.toString(), to.toString()]).catch(() => [{ n: -1 }]);
+    return { source: Number(src?.n ?? 0), es: esCount, archive: Number(row?.n ?? -1) };
+  } finally {
+    await s.close();
+  }
+}
