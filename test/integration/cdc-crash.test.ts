@@ -78,7 +78,7 @@ it(`kill -9 of the worker ${KILLS} times under load: no loss, no transaction twi
 
   const pk = { users: ['uid'], orders: ['uid', 'order_id'] } as const;
   const deadline = Date.now() + 120_000;
-  let problems: string[] = [];
+  let problems: string[];
   do {
     problems = [];
     for (const table of ['users', 'orders'] as const) {
