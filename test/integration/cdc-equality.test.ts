@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { archiveRows, diff, esDocs, sourceRows } from '../support/cdc-equality.js';
@@ -65,6 +66,28 @@ it('source rows = Elasticsearch documents = archive rows after a random workload
   const metrics = await worker.metrics();
   expect(metrics).toMatch(/shardline_cdc_rows_total\{instance="shard-2",table="users"\} \d+/);
   expect(metrics).toMatch(/shardline_cdc_lag_seconds\{instance="shard-0"\}/);
+});
+
+it('SIGHUP reloads the table filters without dropping the replication connections', async () => {
+  const before = await worker.metrics();
+  const reconnects = (text: string) => [...text.matchAll(/shardline_cdc_reconnects_total\{[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('cdc:\n', 'cdc:\n  tables: { exclude: [orders] }\n'));
+  worker.signal('SIGHUP');
+  await new Promise((r) => setTimeout(r, 500));
+  const uid = BASE + 999_000n;
+  await router.query("INSERT INTO users (uid, name, balance) VALUES (?, 'after reload', '1.00')", [uid]);
+  await router.query("INSERT INTO orders (uid, order_id, amount, status) VALUES (?, 1, '2.00', 'new')", [uid]);
+  const deadline = Date.now() + 30_000;
+  while (!(await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  expect((await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size).toBe(1);
+  await new Promise((r) => setTimeout(r, 1500));
+  expect((await esDocs(config.elasticsearch.node, `${NAME}-orders`, uid, uid)).size).toBe(0);
+  expect((await archiveRows(config, `${NAME}_archive`, 'orders', ['uid', 'order_id'], uid, uid)).live.size).toBe(0);
+  const after = await worker.metrics();
+  expect(reconnects(after)).toBe(reconnects(before));
+  expect(worker.log()).toMatch(/configuration reloaded/);
+  await router.query('DELETE FROM orders WHERE uid = ?', [uid]);
+  await router.query('DELETE FROM users WHERE uid = ?', [uid]);
 });
 
 it('SIGTERM: finishes, commits and exits 0 within the shutdown bound', async () => {

@@ -22,9 +22,12 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
   try {
     await es.indices.refresh({ index }).catch(() => undefined);
     const out: Keyed = new Map();
-    const res = await es.search<Row>({ index, size: 10_000, track_total_hits: true });
+    if (uidTo - uidFrom > 60_000n) throw new RangeError('uid range too wide for a terms query');
+    const uids: string[] = [];
+    for (let u = uidFrom; u <= uidTo; u++) uids.push(u.toString());
+    const res = await es.search<Row>({ index, size: 10_000, track_total_hits: true, query: { terms: { uid: uids } } });
     const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
-    if (total > 10_000) throw new Error(`${index} has ${total} documents: more than this helper reads`);
+    if (total > 10_000) throw new Error(`${index} has ${total} matching documents: more than this helper reads`);
     for (const h of res.hits.hits) {
       const doc = strip(h._source ?? {});
       const uid = BigInt(String(doc['uid']));

@@ -69,6 +69,10 @@ export class WorkerProcess {
     return (await fetch(`http://127.0.0.1:${this.httpPort}/metrics`)).text();
   }
 
+  signal(sig: NodeJS.Signals): void {
+    this.child?.kill(sig);
+  }
+
   kill9(): void {
     this.child?.kill('SIGKILL');
   }
