@@ -119,7 +119,7 @@ export class CdcWorker {
     for (const name of ['elasticsearch', 'archive'] as const) {
       const make = this.o.sinks[name];
       if (!roles.has(name) || !make) continue;
-      const runner = new SinkRunner({ name, sink: make(), log, groupId: `${cdc.groupPrefix}-${name}`, topics, deadLetterTopic: cdc.deadLetterTopic, metrics: this.metrics, logger });
+      const runner = new SinkRunner({ name, sink: make(), log, groupId: `${cdc.groupPrefix}-${name}`, topics, deadLetterTopic: cdc.deadLetterTopic, metrics: this.metrics, logger, partitionsConcurrently: name === 'elasticsearch' ? cdc.elasticsearch.concurrency : 1 });
       await runner.start();
       this.runners.push(runner);
     }

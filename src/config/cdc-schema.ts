@@ -40,9 +40,13 @@ export const cdcSchema = z
       .object({
         indexPrefix: z.string().regex(/^[a-z0-9._-]{0,100}$/).default('shardline-'),
         bulkMaxDocs: z.number().int().min(1).default(2000),
+        /** Bulk requests in flight (one Kafka partition each). */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
+        refreshInterval: z.string().regex(/^\d+(ms|s)$/).default('500ms'),
       })
       .strict()
-      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000 }),
+      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, concurrency: 4, refreshInterval: '500ms' }),
     archive: z
       .object({
         /** Rows per archive transaction; keep the bytes well below TiDB's txn-total-size-limit (100 MB by default). */

@@ -43,6 +43,8 @@ export interface GroupConsumerOptions {
   topics: readonly (string | RegExp)[];
   fromBeginning?: boolean;
   sessionTimeoutMs?: number;
+  /** Partitions whose batches are handed out at once (default 1). */
+  partitionsConcurrently?: number;
   /** Called when the group assigns partitions to this member (after every rebalance). */
   onAssignment?: (assignment: Record<string, number[]>) => void;
 }

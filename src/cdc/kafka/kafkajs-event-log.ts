@@ -103,7 +103,11 @@ export class KafkajsEventLog implements EventLog {
           send: async (messages: readonly OutboundMessage[]) => {
             if (messages.length === 0) return;
             const byTopic = new Map<string, OutboundMessage[]>();
-            for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+            for (const m of messages) {
+              const list = byTopic.get(m.topic);
+              if (list) list.push(m);
+              else byTopic.set(m.topic, [m]);
+            }
             try {
               await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) })) });
             } catch (err) {
@@ -170,6 +174,7 @@ export class KafkajsEventLog implements EventLog {
         await consumer.run({
           autoCommit: true,
           eachBatchAutoResolve: true,
+          partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
           eachBatch: async ({ batch, heartbeat }) => {
             const beat = setInterval(() => void heartbeat().catch(() => undefined), 2000);
             try {

@@ -19,6 +19,8 @@ export function buildSinks(config: ClusterConfig, deps: { registry: Registry; lo
           node: config.elasticsearch.node,
           indexPrefix: config.cdc.elasticsearch.indexPrefix,
           bulkMaxDocs: config.cdc.elasticsearch.bulkMaxDocs,
+          maxConcurrentWrites: config.cdc.elasticsearch.concurrency,
+          template: { refreshInterval: config.cdc.elasticsearch.refreshInterval },
           schemaOf: (table) => schemas.schemaOf(table, { refresh: true }),
           registry: deps.registry,
           logger: deps.logger,

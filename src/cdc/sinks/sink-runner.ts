@@ -15,6 +15,8 @@ export interface SinkRunnerOptions {
   deadLetterTopic: string;
   metrics: CdcMetrics;
   logger: Logger;
+  /** Partitions handed to the sink at once (the sink must take concurrent writes). */
+  partitionsConcurrently?: number;
 }
 
 /** A Kafka message of a change topic as a sink record (pure). Records without a key are dead letters. */
@@ -46,7 +48,7 @@ export class SinkRunner {
 
   async start(): Promise<void> {
     const { o } = this;
-    this.consumer = o.log.consumer({ groupId: o.groupId, topics: o.topics, fromBeginning: true });
+    this.consumer = o.log.consumer({ groupId: o.groupId, topics: o.topics, fromBeginning: true, partitionsConcurrently: o.partitionsConcurrently ?? 1 });
     await this.consumer.run(async (batch) => {
       const records: SinkRecord[] = [];
       const dead: DeadLetter[] = [];

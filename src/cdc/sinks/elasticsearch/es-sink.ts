@@ -32,6 +32,8 @@ export interface EsSinkOptions {
   requestTimeoutMs?: number;
   /** How long a column the schema does not show is left unindexed before the schema is read again (default 60 s). */
   schemaRefreshMs?: number;
+  /** Bulk writes in flight at once (default 4). */
+  maxConcurrentWrites?: number;
   /** Extra client options (auth, TLS); retries stay the sink's own. */
   clientOptions?: Omit<ClientOptions, 'node' | 'nodes' | 'maxRetries'>;
 }
@@ -71,7 +73,9 @@ export class EsSink implements Sink {
   private readonly metrics: EsSinkMetrics;
   private readonly tables = new Map<string, TableState>();
   private readonly abort = new AbortController();
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
   private closed = false;
   /** Whether the cluster has `unsigned_long` (learnt from the first template it refuses). */
   private unsignedLong: boolean;
@@ -90,13 +94,26 @@ export class EsSink implements Sink {
 
   /**
    * Writes the records in order and resolves with the ones Elasticsearch refused for good, once
-   * every other record is applied (or superseded by a newer version). Calls are serialized.
+   * every other record is applied (or superseded by a newer version). Up to `maxConcurrentWrites`
+   * calls run at once (callers give each call its own keys, e.g. one Kafka partition each; the
+   * versions make any interleaving of one key's writes converge anyway).
    * Rejects with `SINK_CLOSED` (retriable) when the sink is closed first: do not commit offsets then.
    */
   write(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
     if (this.closed) return Promise.reject(this.closedError());
-    const run = this.chain.then(() => this.writeNow(records));
-    this.chain = run.catch(() => undefined);
+    const run = (async () => {
+      while (this.running >= (this.options.maxConcurrentWrites ?? 4)) await new Promise<void>((r) => this.waiting.push(r));
+      this.throwIfClosed();
+      this.running++;
+      try {
+        return await this.writeNow(records);
+      } finally {
+        this.running--;
+        this.waiting.shift()?.();
+      }
+    })();
+    const settled: Promise<unknown> = run.catch(() => undefined).finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
     return run;
   }
 
@@ -105,7 +122,8 @@ export class EsSink implements Sink {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort(this.closedError());
-    await this.chain;
+    for (const w of this.waiting.splice(0)) w();
+    await Promise.all([...this.inFlight]);
     await this.client.close();
   }
 
