@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isShardlineError } from '../../errors/index.js';
 import type { ChangeEvent } from '../events/change-event.js';
 import { sourceVersion } from '../events/source-version.js';
 import type { EventLog, GroupConsumer, InboundBatch } from '../kafka/event-log.js';
@@ -43,6 +45,8 @@ export function sinkRecordOf(topic: string, partition: number, m: InboundBatch['
  */
 export class SinkRunner {
   private consumer: GroupConsumer | null = null;
+  private stopping = false;
+  private readonly stopped = new AbortController();
 
   constructor(private readonly o: SinkRunnerOptions) {}
 
@@ -59,7 +63,7 @@ export class SinkRunner {
         else records.push(r);
       }
       const started = process.hrtime.bigint();
-      if (records.length) dead.push(...(await o.sink.write(records)));
+      if (records.length) dead.push(...(await this.write(records)));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const now = Date.now();
       const byTable = new Map<string, number>();
@@ -85,7 +89,31 @@ export class SinkRunner {
     });
   }
 
+  /**
+   * `sink.write` until it succeeds or the runner stops. A failure the sink does not retry itself
+   * (e.g. `ES_SINK_FAILED`, `retriable: false`) must not reach kafkajs: it restarts a consumer only
+   * after retriable errors, so the sink's group would stop for good while the worker stays up
+   * and healthy. The batch is retried in place with back-off instead (its offsets are not
+   * committed meanwhile; the heartbeats go on).
+   */
+  private async write(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.o.sink.write(records);
+      } catch (err) {
+        if (this.stopping) throw err;
+        const delayMs = Math.round(Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6)) * (0.5 + Math.random() / 2));
+        const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
+        this.o.logger.error({ sink: this.o.name, err: message, attempt, delayMs, records: records.length }, 'sink write failed; retrying the batch');
+        await sleep(delayMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        if (this.stopping) throw err;
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopped.abort();
     await this.consumer?.stop();
     await this.o.sink.close();
   }
