@@ -28,11 +28,23 @@ function kafkaError(err: unknown, what: string): ShardlineError {
   return new ShardlineError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
 }
 
+/** Connects a kafkajs client; resolves with it once connected. */
+async function connected<T extends { connect(): Promise<void> }>(client: T): Promise<T> {
+  await client.connect();
+  return client;
+}
+
 /** The kafkajs implementation of {@link EventLog}. */
 export class KafkajsEventLog implements EventLog {
   private readonly kafka: Kafka;
-  private admin: Admin | null = null;
-  private plain: Producer | null = null;
+  /**
+   * Connected once, shared: the promise, not the client, is kept, so that concurrent first
+   * callers (sink runners handle partitions concurrently) share one client rather than each
+   * connecting one of which all but the last would never be disconnected — their sockets kept
+   * the worker alive after SIGTERM.
+   */
+  private admin: Promise<Admin> | null = null;
+  private plain: Promise<Producer> | null = null;
   private readonly closers = new Set<() => Promise<void>>();
 
   constructor(private readonly options: KafkaEventLogOptions) {
@@ -52,11 +64,13 @@ export class KafkajsEventLog implements EventLog {
     });
   }
 
-  private async adminClient(): Promise<Admin> {
+  private adminClient(): Promise<Admin> {
     if (!this.admin) {
-      const admin = this.kafka.admin();
-      await admin.connect();
+      const admin = connected(this.kafka.admin());
       this.admin = admin;
+      admin.catch(() => {
+        if (this.admin === admin) this.admin = null; // the next call connects again
+      });
     }
     return this.admin;
   }
@@ -139,12 +153,15 @@ export class KafkajsEventLog implements EventLog {
 
   async send(messages: readonly OutboundMessage[]): Promise<void> {
     if (!this.plain) {
-      const p = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await p.connect();
-      this.plain = p;
+      const plain = connected(this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 }));
+      this.plain = plain;
+      plain.catch(() => {
+        if (this.plain === plain) this.plain = null; // the next call connects again
+      });
     }
     try {
-      for (const m of messages) await this.plain.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
+      const producer = await this.plain;
+      for (const m of messages) await producer.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
     } catch (err) {
       throw kafkaError(err, 'cannot send');
     }
@@ -230,9 +247,10 @@ export class KafkajsEventLog implements EventLog {
 
   async close(): Promise<void> {
     for (const c of [...this.closers]) await c().catch(() => undefined);
-    await this.plain?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+    const [plain, admin] = [this.plain, this.admin];
     this.plain = null;
     this.admin = null;
+    await plain?.then((p) => p.disconnect()).catch(() => undefined);
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
   }
 }
