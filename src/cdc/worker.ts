@@ -92,8 +92,13 @@ export class CdcWorker {
     return this.http?.port ?? null;
   }
 
-  /** Instances this worker reads now. */
+  /** Instances this worker reads now (start position committed, binlog open). */
   get reading(): string[] {
+    return [...this.pipelines].filter(([, p]) => p.pipeline.reading).map(([name]) => name);
+  }
+
+  /** Instances assigned to this worker (reading or starting). */
+  get assigned(): string[] {
     return [...this.pipelines.keys()];
   }
 
@@ -187,7 +192,7 @@ export class CdcWorker {
   /** Health for /healthz. */
   health(): { ok: boolean } & Record<string, unknown> {
     const failed = Object.fromEntries(this.failures);
-    return { ok: !this.stopping && this.failures.size === 0, reading: this.reading, failed, sinks: this.runners.length };
+    return { ok: !this.stopping && this.failures.size === 0, reading: this.reading, assigned: this.assigned, failed, sinks: this.runners.length };
   }
 
   /**

@@ -15,12 +15,28 @@ function shardline(...args) {
   return spawnSync(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 }
 
+/** Services of the cluster that are up now (healthy or at least running). */
+function servicesUp() {
+  const status = shardline('dev', 'status', '--json');
+  try {
+    return JSON.parse(status.stdout).filter((s) => s.healthy || s.pid).map((s) => s.name);
+  } catch {
+    return [];
+  }
+}
+
 export function ensureCluster() {
   if (shardline('dev', 'status').status === 0) return;
-  process.stderr.write('\n[shardline tests] local cluster not running: starting it (dev up)\n');
+  const up0 = servicesUp();
+  process.stderr.write(
+    up0.length
+      ? `\n[shardline tests] local cluster partly down (up: ${up0.join(', ')}): healing it (dev up); it stays up afterwards\n`
+      : '\n[shardline tests] local cluster not running: starting it (dev up)\n',
+  );
   const up = shardline('dev', 'up');
   process.stderr.write(up.stdout ?? '');
   if (up.status !== 0) throw new Error(`shardline dev up failed with exit ${up.status}`);
+  if (up0.length) return; // someone else's cluster (perhaps in the middle of a fault test): never ours to stop
   mkdirSync(path.dirname(marker), { recursive: true });
   writeFileSync(marker, `${new Date().toISOString()}\n`);
 }

@@ -44,11 +44,17 @@ export class InstancePipeline {
   private readonly stopped = new Promise<void>((r) => (this.stopNow = r));
   private stream: TransactionStream | null = null;
   private inSource = false;
+  private readingNow = false;
 
   constructor(private readonly o: InstancePipelineOptions) {}
 
   get instance(): string {
     return this.o.instance.name;
+  }
+
+  /** True once the start position is committed and the binlog is being read (changes from then on are captured). */
+  get reading(): boolean {
+    return this.readingNow;
   }
 
   /** Runs until `stop()`, fencing by another worker, or a non-retriable error (thrown). */
@@ -62,6 +68,7 @@ export class InstancePipeline {
         const checkpoint = (await this.o.checkpoints.load(this.instance)) ?? (await this.initialCheckpoint(producer));
         logger.info({ instance: this.instance, from: `${checkpoint.file}:${checkpoint.pos}`, gtidSet: checkpoint.gtidSet }, 'reading the binlog');
         metrics.reading(this.instance, true);
+        this.readingNow = true;
         await this.pump(producer, checkpoint, () => (failures = 0));
         return;
       } catch (err) {
@@ -80,6 +87,7 @@ export class InstancePipeline {
         logger.warn({ instance: this.instance, code: err.code, err: err.message, attempt: failures, delayMs }, 'instance reader failed; resuming from the last committed checkpoint');
         await Promise.race([sleep(delayMs), this.stopped]);
       } finally {
+        this.readingNow = false;
         metrics.reading(this.instance, false);
         await producer?.disconnect().catch(() => undefined);
       }

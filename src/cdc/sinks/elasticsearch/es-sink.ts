@@ -253,7 +253,21 @@ export class EsSink implements Sink {
   }
 
   /** The table's state, setting up its template, index, mapping and alias the first time. */
-  private async ensureTable(table: string): Promise<TableState> {
+  /** Set-ups in progress per table: concurrent writes wait for one set-up instead of racing it. */
+  private readonly settingUp = new Map<string, Promise<TableState>>();
+
+  private ensureTable(table: string): Promise<TableState> {
+    const state = this.tables.get(table);
+    if (state?.ready) return Promise.resolve(state);
+    let p = this.settingUp.get(table);
+    if (!p) {
+      p = this.setUpTable(table).finally(() => this.settingUp.delete(table));
+      this.settingUp.set(table, p);
+    }
+    return p;
+  }
+
+  private async setUpTable(table: string): Promise<TableState> {
     let state = this.tables.get(table);
     if (state?.ready) return state;
     if (!state) {
@@ -300,13 +314,14 @@ export class EsSink implements Sink {
   /** Template, concrete index, mapping (adds new columns) and alias; each step idempotent. */
   private async setUp(state: TableState): Promise<void> {
     const { names, schema } = state;
-    let template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: this.unsignedLong });
+    const triedUnsignedLong = this.unsignedLong;
+    let template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: triedUnsignedLong });
     try {
       await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
     } catch (err) {
-      if (!this.unsignedLong || !/unsigned_long/.test(requestFailureReason(err))) throw err;
+      if (!triedUnsignedLong || !/unsigned_long/.test(requestFailureReason(err))) throw err;
+      if (this.unsignedLong) this.options.logger?.warn({ table: schema.table }, 'elasticsearch sink: the cluster has no unsigned_long type; BIGINT UNSIGNED columns are mapped as keyword with a double sub-field');
       this.unsignedLong = false;
-      this.options.logger?.warn({ table: schema.table }, 'elasticsearch sink: the cluster has no unsigned_long type; BIGINT UNSIGNED columns are mapped as keyword with a double sub-field');
       template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: false });
       await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
     }
