@@ -7,7 +7,8 @@ export const cdcSchema = z
   .object({
     /** Change topics are `<topicPrefix><logical table>`. */
     topicPrefix: topicName.default('shardline.'),
-    partitions: z.number().int().min(1).max(1000).default(12),
+    /** Partitions of each change topic: the most consumers a sink group can spread over (and the ES sink's parallel bulks). */
+    partitions: z.number().int().min(1).max(1000).default(4),
     replicationFactor: z.number().int().min(1).max(7).default(1),
     /** Compacted topic holding each instance's last committed checkpoint. */
     checkpointTopic: topicName.default('shardline._checkpoints'),
@@ -31,9 +32,9 @@ export const cdcSchema = z
       .default({ include: null, exclude: [] }),
     /** A Kafka transaction closes after this many events or milliseconds (whichever first), always at a source commit. */
     batch: z
-      .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(50) })
+      .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(20) })
       .strict()
-      .default({ maxEvents: 5000, maxMs: 50 }),
+      .default({ maxEvents: 5000, maxMs: 20 }),
     /** Seconds a SIGTERM/SIGINT waits for the current transaction before giving up. */
     shutdownTimeoutS: z.number().min(1).default(30),
     elasticsearch: z
@@ -43,10 +44,10 @@ export const cdcSchema = z
         /** Bulk requests in flight (one Kafka partition each). */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
-        refreshInterval: z.string().regex(/^\d+(ms|s)$/).default('500ms'),
+        refreshInterval: z.string().regex(/^\d+(ms|s)$/).default('300ms'),
       })
       .strict()
-      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, concurrency: 4, refreshInterval: '500ms' }),
+      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, concurrency: 4, refreshInterval: '300ms' }),
     archive: z
       .object({
         /** Rows per archive transaction; keep the bytes well below TiDB's txn-total-size-limit (100 MB by default). */

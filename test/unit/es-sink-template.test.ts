@@ -55,7 +55,7 @@ describe('Elasticsearch index template', () => {
   });
 
   it('settings: auto-expanding replicas by default, fixed replicas, refresh interval and extra settings on request', () => {
-    expect(indexTemplateFor(DEMO[0]!, 'p-').template.settings).toEqual({ 'index.number_of_shards': 1, 'index.auto_expand_replicas': '0-1', 'index.refresh_interval': '500ms' });
+    expect(indexTemplateFor(DEMO[0]!, 'p-').template.settings).toEqual({ 'index.number_of_shards': 1, 'index.auto_expand_replicas': '0-1', 'index.refresh_interval': '300ms' });
     expect(indexTemplateFor(DEMO[0]!, 'p-', { replicas: 0, shards: 3, refreshInterval: '5s', settings: { 'index.gc_deletes': '0s' } }).template.settings).toEqual({
       'index.number_of_shards': 3,
       'index.number_of_replicas': 0,

@@ -144,7 +144,7 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
       settings: {
         'index.number_of_shards': options.shards ?? 1,
         ...(replicas === 'auto' ? { 'index.auto_expand_replicas': '0-1' } : { 'index.number_of_replicas': replicas }),
-        'index.refresh_interval': options.refreshInterval ?? '500ms',
+        'index.refresh_interval': options.refreshInterval ?? '300ms',
         ...(options.settings ?? {}),
       },
       mappings: { dynamic: 'false', properties },
