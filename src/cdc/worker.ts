@@ -97,6 +97,11 @@ export class CdcWorker {
     return [...this.pipelines].filter(([, p]) => p.pipeline.reading).map(([name]) => name);
   }
 
+  /** Whether every assigned instance's reader has caught up with its binlog (for demos and tests). */
+  get caughtUp(): boolean {
+    return this.pipelines.size > 0 && [...this.pipelines.values()].every((p) => p.pipeline.caughtUp);
+  }
+
   /** Instances assigned to this worker (reading or starting). */
   get assigned(): string[] {
     return [...this.pipelines.keys()];

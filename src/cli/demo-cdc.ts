@@ -19,8 +19,15 @@ export async function startDemoWorker(config: ClusterConfig, log: Logger): Promi
   const sinks = buildSinks(config, { registry, logger: quiet });
   const worker = new CdcWorker({ config, log: eventLog, logger: quiet, registry, roles: new Set(['reader', 'elasticsearch', 'archive']), sinks: sinks.factories, httpPort: 0 });
   await worker.start();
-  const deadline = Date.now() + 60_000;
-  while (worker.reading.length < config.instances.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const started = Date.now();
+  let shown = started;
+  while (!worker.caughtUp && Date.now() - started < 600_000) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() - shown > 5000) {
+      shown = Date.now();
+      process.stdout.write(`   catching up with the binlog written since the worker last ran (${Math.round((shown - started) / 1000)} s)…\n`);
+    }
+  }
   return {
     stop: async () => {
       await worker.stop();

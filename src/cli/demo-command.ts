@@ -93,12 +93,15 @@ export function registerDemoCommand(program: Command, log: Logger): void {
           }
           const t2 = performance.now();
           let c = await counts(router, es, config, 'users', 1n, BigInt(USERS));
-          while ((c.es !== c.source || c.archive !== c.source) && performance.now() - t2 < 60_000) {
+          while ((c.es !== c.source || c.archive !== c.source) && performance.now() - t2 < 120_000) {
             await new Promise((r) => setTimeout(r, 250));
             c = await counts(router, es, config, 'users', 1n, BigInt(USERS));
           }
           out(`   users 1…${USERS}: ${c.source} rows in the shards, ${c.es} documents in Elasticsearch, ${c.archive} live rows in the archive (caught up in ${((performance.now() - t2) / 1000).toFixed(1)} s)`);
           const [src] = await router.select<Record<string, unknown>>('SELECT uid, name, balance, updated_at FROM users WHERE uid = ?', [42n]);
+          const same = (row: Record<string, unknown> | null | undefined) => row?.['updated_at'] === src?.['updated_at'] && row?.['balance'] === src?.['balance'];
+          const t3 = performance.now();
+          while (!(same((await esFind(es, config, 'users', 42n))[0]) && same(await archiveRow(config, 'users', 42n))) && performance.now() - t3 < 30_000) await new Promise((r) => setTimeout(r, 100));
           const text = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
           const [doc] = await esFind(es, config, 'users', 42n);
           const arc = await archiveRow(config, 'users', 42n);
@@ -108,7 +111,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
           const gArc = await archiveRow(config, 'users', 1995n);
           out(`   uid 1995 (deleted): search finds ${(await esFind(es, config, 'users', 1995n)).length} document(s); archive keeps it with _deleted = ${gArc?.['_deleted'] ?? '?'}`);
 
-          out('\n9. commit → searchable latency (update one row, poll a search until it shows the new value; ES refreshes every 1 s)');
+          out(`\n9. commit → searchable latency (update one row, poll a search until it shows the new value; ES refreshes every ${config.cdc.elasticsearch.refreshInterval})`);
           const lat = await measureSearchLatency(router, es, config, Array.from({ length: 20 }, (_, i) => BigInt(100 + i)));
           const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
           out(`   ${lat.length} updates: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`);

@@ -58,7 +58,7 @@ export class KafkajsEventLog implements EventLog {
         const { message, ...extra } = entry.log;
         // kafkajs logs ERROR for conditions it retries (e.g. CONCURRENT_TRANSACTIONS while the
         // previous transaction's markers are written); failures that remain reach shardline as errors.
-        if (entry.level <= logLevel.ERROR && !/concurrent operation|Restarting the consumer/i.test(message)) log?.warn({ kafka: entry.namespace, ...extra }, message);
+        if (entry.level <= logLevel.ERROR && !/concurrent operation|Restarting the consumer/i.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`)) log?.warn({ kafka: entry.namespace, ...extra }, message);
         else log?.debug({ kafka: entry.namespace, ...extra }, message);
       },
     });

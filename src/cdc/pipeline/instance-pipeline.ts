@@ -45,11 +45,17 @@ export class InstancePipeline {
   private stream: TransactionStream | null = null;
   private inSource = false;
   private readingNow = false;
+  private idleNow = false;
 
   constructor(private readonly o: InstancePipelineOptions) {}
 
   get instance(): string {
     return this.o.instance.name;
+  }
+
+  /** True while the reader has waited a second without a new event and has nothing uncommitted: it has caught up. */
+  get caughtUp(): boolean {
+    return this.readingNow && this.idleNow;
   }
 
   /** True once the start position is committed and the binlog is being read (changes from then on are captured). */
@@ -224,10 +230,12 @@ export class InstancePipeline {
           result = await Promise.race([next, sleep(1000).then(() => null)]);
           if (result === null) {
             metrics.idle(instance.name);
+            this.idleNow = true;
             continue;
           }
         } else result = await next;
         if (result.done) break;
+        this.idleNow = false;
         next = pull();
         await handle(result.value);
       }

@@ -339,6 +339,9 @@ export class EsSink implements Sink {
       // new values of it that do not fit the old type become dead letters.
       this.options.logger?.warn({ table: schema.table, reason }, 'elasticsearch sink: mapping not updated');
     }
+    if (this.options.template?.refreshInterval) {
+      await this.request('PUT', `/${encodeURIComponent(names.index)}/_settings`, { index: { refresh_interval: this.options.template.refreshInterval } });
+    }
     await this.request('PUT', `/${encodeURIComponent(names.index)}/_alias/${encodeURIComponent(names.alias)}`, { is_write_index: true, filter: TOMBSTONE_FILTER });
   }
 
