@@ -117,6 +117,13 @@ export class MysqlFamilyService implements NativeService {
     return (m?.[1] ?? 'unknown').replace(/-(log|debug)$/, '');
   }
 
+  /** A temporary directory of this server's own (instances initialised in parallel never share temp files). */
+  private get tmpDir(): string {
+    const dir = path.join(this.dir.root, 'tmp', this.spec.name);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
   async prepare(): Promise<void> {
     mkdirSync(path.dirname(this.dataDir), { recursive: true });
     if (existsSync(path.join(this.dataDir, 'mysql'))) return;
@@ -129,6 +136,7 @@ export class MysqlFamilyService implements NativeService {
             ...user,
             '--auth-root-authentication-method=normal',
             '--skip-test-db',
+            `--tmpdir=${this.tmpDir}`,
           ])
         : await run(this.l.command, [
             ...this.l.prefix,
@@ -138,6 +146,7 @@ export class MysqlFamilyService implements NativeService {
             ...this.l.locate,
             `--datadir=${this.dataDir}`,
             '--innodb-redo-log-capacity=8M',
+            `--tmpdir=${this.tmpDir}`,
             `--log-error=${this.logFile}`,
           ]);
     if (result.code !== 0) {
@@ -160,6 +169,7 @@ export class MysqlFamilyService implements NativeService {
       `--pid-file=${path.join(this.dir.run, `${this.spec.name}.mysqld.pid`)}`,
       `--log-error=${this.logFile}`,
       `--secure-file-priv=${files}`,
+      `--tmpdir=${this.tmpDir}`,
       '--performance-schema=OFF',
       '--innodb-buffer-pool-size=64M',
       '--max-connections=500',
