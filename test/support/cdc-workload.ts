@@ -1,17 +1,8 @@
 import type { Router } from '../../src/index.js';
 import type { Topology } from '../../src/shard/index.js';
+import { prng } from './prng.js';
 
-/** A seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** `perShard` UIDs for every one of the topology's shards, counting up from `base`. */
 export function uidsCoveringShards(topology: Topology, base: bigint, perShard: number): bigint[] {

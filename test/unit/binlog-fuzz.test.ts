@@ -1,18 +1,7 @@
 import { BinlogDecoder, EventType } from '../../src/cdc/binlog/index.js';
 import { BinlogError } from '../../src/errors/index.js';
 import { FIXTURES, event, fdeWithoutChecksum, innerEvent, loadFixture, payloadBody, queryBody, reseal, stripChecksum, tableMapBody, rowsV2Body, xidBody } from '../support/binlog-builders.js';
-
-/** mulberry32: a small seeded PRNG, so a failure names a seed that reproduces it. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 interface Sequence {
   name: string;

@@ -9,18 +9,7 @@ import { decodeDecimal } from '../../src/cdc/binlog/decoder/decimal-binary.js';
 import { decodeDate, decodeDatetime2, decodeTime2, formatPackedDatetime, formatTimestamp, readTimestamp2 } from '../../src/cdc/binlog/decoder/temporal.js';
 import { TimestampValue, decodeText, valueDecoder, type BinlogValue } from '../../src/cdc/binlog/decoder/values.js';
 import { compileTable, decodeRows } from '../../src/cdc/binlog/decoder/rows.js';
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const rand = prng(0x5eed);
 const int = (n: number) => Math.floor(rand() * n);
