@@ -119,7 +119,7 @@ export class CdcWorker {
     }
     const tables = capturedTables(config);
     await log.ensureTopics([
-      { topic: cdc.checkpointTopic, partitions: 1, replicationFactor: cdc.replicationFactor, compacted: true },
+      { topic: cdc.checkpointTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor, compacted: true },
       { topic: cdc.assignmentTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor },
       { topic: cdc.deadLetterTopic, partitions: 1, replicationFactor: cdc.replicationFactor },
       ...tables.map((t) => ({ topic: `${cdc.topicPrefix}${t}`, partitions: cdc.partitions, replicationFactor: cdc.replicationFactor })),
@@ -161,7 +161,7 @@ export class CdcWorker {
       instance,
       replicaServerId: replicaServerId(cdc.groupPrefix, index),
       log: this.o.log,
-      checkpoints: new CheckpointStore(this.o.log, cdc.checkpointTopic),
+      checkpoints: new CheckpointStore(this.o.log, cdc.checkpointTopic, (i) => this.config.instances.findIndex((x) => x.name === i)),
       rules: () => this.rules,
       topicPrefix: cdc.topicPrefix,
       batch: cdc.batch,

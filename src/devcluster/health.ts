@@ -1,4 +1,6 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { kafkajs } from '../cdc/kafka/kafkajs-loader.js';
+
+const { Kafka, logLevel } = kafkajs;
 import { openMysqlSession, type MysqlEndpoint } from '../net/index.js';
 import type { ServiceSpec } from './service-spec.js';
 

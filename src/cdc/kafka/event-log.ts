@@ -1,6 +1,8 @@
 /** A message to write. */
 export interface OutboundMessage {
   topic: string;
+  /** An explicit partition (else the key's hash picks one). */
+  partition?: number;
   key: string | null;
   value: string | null;
   headers?: Record<string, string>;
@@ -73,7 +75,11 @@ export interface EventLog {
   /** A plain idempotent producer (dead letters). */
   send(messages: readonly OutboundMessage[]): Promise<void>;
   consumer(options: GroupConsumerOptions): GroupConsumer;
-  /** Every committed message of a topic up to its end now (read_committed), in order per partition. */
-  readToEnd(topic: string): Promise<InboundMessage[]>;
+  /**
+   * Every committed message of a topic (or of some of its partitions) up to the last stable
+   * offset now (read_committed), in order per partition. Exact only for partitions without
+   * another producer's open transaction: give each writer partitions of its own.
+   */
+  readToEnd(topic: string, partitions?: readonly number[]): Promise<InboundMessage[]>;
   close(): Promise<void>;
 }

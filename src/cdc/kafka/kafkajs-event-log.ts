@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import kafkajs from 'kafkajs';
+import { kafkajs } from './kafkajs-loader.js';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { ShardlineError } from '../../errors/index.js';
 import type { Logger } from '../../log/logger.js';
@@ -79,6 +79,15 @@ export class KafkajsEventLog implements EventLog {
     try {
       const admin = await this.adminClient();
       const existing = new Set(await admin.listTopics());
+      const present = specs.filter((s) => existing.has(s.topic));
+      if (present.length) {
+        const meta = await admin.fetchTopicMetadata({ topics: present.map((s) => s.topic) });
+        const grow = present.flatMap((s) => {
+          const have = meta.topics.find((t) => t.name === s.topic)?.partitions.length ?? s.partitions;
+          return have < s.partitions ? [{ topic: s.topic, count: s.partitions }] : [];
+        });
+        if (grow.length) await admin.createPartitions({ topicPartitions: grow });
+      }
       const missing = specs.filter((s) => !existing.has(s.topic));
       if (missing.length === 0) return;
       await admin.createTopics({
@@ -123,7 +132,7 @@ export class KafkajsEventLog implements EventLog {
               else byTopic.set(m.topic, [m]);
             }
             try {
-              await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers })) })) });
+              await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })) })) });
             } catch (err) {
               throw kafkaError(err, 'cannot send in the Kafka transaction');
             }
@@ -210,10 +219,11 @@ export class KafkajsEventLog implements EventLog {
     };
   }
 
-  async readToEnd(topic: string): Promise<InboundMessage[]> {
+  async readToEnd(topic: string, partitions?: readonly number[]): Promise<InboundMessage[]> {
     const admin = await this.adminClient();
+    // kafkajs lists offsets read_committed: `high` is the last stable offset.
     const ends = await admin.fetchTopicOffsets(topic);
-    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (!partitions || partitions.includes(e.partition))).map((e) => [e.partition, BigInt(e.high)]));
     const out: InboundMessage[] = [];
     if (pending.size === 0) return out;
     const groupId = `shardline-reader-${randomUUID()}`;
@@ -233,6 +243,7 @@ export class KafkajsEventLog implements EventLog {
           .run({
             autoCommit: false,
             eachBatch: async ({ batch }) => {
+              if (partitions && !partitions.includes(batch.partition)) return;
               for (const m of batch.messages) out.push({ key: m.key, value: m.value, offset: m.offset, headers: headersOf(m.headers) });
             },
           })
