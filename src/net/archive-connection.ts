@@ -1,4 +1,5 @@
 import mysql, { type Connection, type ResultSetHeader } from 'mysql2/promise';
+import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where the archive store listens (a MySQL-protocol server: MySQL locally, TiDB in production). */
 export interface ArchiveEndpoint {
@@ -49,9 +50,7 @@ export async function openArchiveConnection(endpoint: ArchiveEndpoint): Promise<
     password: endpoint.password,
     charset: 'utf8mb4_general_ci',
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
+    ...LOSSLESS_VALUES,
     multipleStatements: false,
     flags: ['-FOUND_ROWS'],
   });

@@ -2,6 +2,7 @@ import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
+import { LOSSLESS_VALUES } from './value-options.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -107,10 +108,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     user: endpoint.user,
     password: endpoint.password,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
-    decimalNumbers: false,
+    ...LOSSLESS_VALUES,
     multipleStatements: false,
   });
   let broken = false;

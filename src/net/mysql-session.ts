@@ -1,4 +1,5 @@
 import mysql from 'mysql2/promise';
+import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where and how to open one MySQL-protocol connection. */
 export interface MysqlEndpoint {
@@ -30,9 +31,7 @@ export async function openMysqlSession(endpoint: MysqlEndpoint): Promise<MysqlSe
     password: endpoint.password,
     database: endpoint.database,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
+    ...LOSSLESS_VALUES,
     multipleStatements: false,
   });
   connection.on('error', () => {

@@ -1,5 +1,6 @@
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2';
+import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Login of the replication account. */
 export interface ReplicationEndpoint {
@@ -120,9 +121,7 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     user: endpoint.user,
     password: endpoint.password,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
+    ...LOSSLESS_VALUES,
   });
   let failure: Error | undefined;
   let sink: DumpSink | undefined;
