@@ -1,6 +1,11 @@
 // N-API entry points: thin wrappers that validate arguments and turn errno into JS errors.
 #include <napi.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
 #include <sys/epoll.h>
 
 #include "idle_watch.h"
@@ -10,12 +15,53 @@ using namespace shardline;
 
 namespace {
 
-bool FdArg(const Napi::CallbackInfo& info, size_t i, int* fd) {
-  if (info.Length() <= i || !info[i].IsNumber()) {
-    Napi::TypeError::New(info.Env(), "expected a file descriptor (integer)").ThrowAsJavaScriptException();
+// Argument checks: every exported function validates arity, type, integer-ness and range and
+// throws a TypeError or RangeError (never aborts, never truncates). Each returns false with the
+// exception pending; the caller then returns at once.
+bool Arity(const Napi::CallbackInfo& info, const char* fn, size_t expected) {
+  if (info.Length() == expected) return true;
+  Napi::TypeError::New(info.Env(), std::string(fn) + ": expected " + std::to_string(expected) + " argument(s), got " +
+                                       std::to_string(info.Length()))
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+bool IntegerArg(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name, double min, double max,
+                double* out) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be an integer number, got " +
+                                         (v.IsUndefined() ? "undefined" : v.IsNull() ? "null" : v.IsString() ? "a string" : v.IsBigInt() ? "a bigint" : v.IsBoolean() ? "a boolean" : "an object"))
+        .ThrowAsJavaScriptException();
     return false;
   }
-  *fd = info[i].As<Napi::Number>().Int32Value();
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::trunc(d) != d) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be an integer, got a non-integer number")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  if (d < min || d > max) {
+    char range[96];
+    snprintf(range, sizeof range, " must be within %.0f..%.0f, got %.0f", min, max, d);
+    Napi::RangeError::New(info.Env(), std::string(fn) + ": " + name + range).ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = d;
+  return true;
+}
+
+bool FdArg(const Napi::CallbackInfo& info, const char* fn, size_t i, int* fd) {
+  double d;
+  if (!IntegerArg(info, fn, i, "fd", 0, INT32_MAX, &d)) return false;
+  *fd = static_cast<int>(d);
+  return true;
+}
+
+bool IntArg(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name, int min, int max, int* out) {
+  double d;
+  if (!IntegerArg(info, fn, i, name, min, max, &d)) return false;
+  *out = static_cast<int>(d);
   return true;
 }
 
@@ -26,30 +72,31 @@ Napi::Value Errno(Napi::Env env, const char* what, int err) {
   return env.Undefined();
 }
 
+// Linux bounds: TCP_KEEPIDLE and TCP_KEEPINTVL 1..32767 s, TCP_KEEPCNT 1..127.
 Napi::Value SetKeepAliveJs(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
-  int idle = info[1].As<Napi::Number>().Int32Value();
-  int interval = info[2].As<Napi::Number>().Int32Value();
-  int count = info[3].As<Napi::Number>().Int32Value();
-  if (idle < 1 || interval < 1 || count < 1) {
-    Napi::RangeError::New(info.Env(), "keepalive idle, interval and count must be >= 1").ThrowAsJavaScriptException();
+  int fd, idle, interval, count;
+  if (!Arity(info, "setKeepAlive", 4) || !FdArg(info, "setKeepAlive", 0, &fd) ||
+      !IntArg(info, "setKeepAlive", 1, "idle seconds", 1, 32767, &idle) ||
+      !IntArg(info, "setKeepAlive", 2, "interval seconds", 1, 32767, &interval) ||
+      !IntArg(info, "setKeepAlive", 3, "count", 1, 127, &count))
     return info.Env().Undefined();
-  }
   int err = SetKeepAlive(fd, idle, interval, count);
   return err ? Errno(info.Env(), "setKeepAlive", err) : info.Env().Undefined();
 }
 
+// TCP_USER_TIMEOUT is an int of milliseconds (0 = the kernel default).
 Napi::Value SetUserTimeoutJs(const Napi::CallbackInfo& info) {
-  int fd;
-  if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
-  int err = SetUserTimeout(fd, info[1].As<Napi::Number>().Uint32Value());
+  int fd, ms;
+  if (!Arity(info, "setUserTimeout", 2) || !FdArg(info, "setUserTimeout", 0, &fd) ||
+      !IntArg(info, "setUserTimeout", 1, "milliseconds", 0, INT32_MAX, &ms))
+    return info.Env().Undefined();
+  int err = SetUserTimeout(fd, static_cast<unsigned int>(ms));
   return err ? Errno(info.Env(), "setUserTimeout", err) : info.Env().Undefined();
 }
 
 Napi::Value TcpInfoJs(const Napi::CallbackInfo& info) {
   int fd;
-  if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
+  if (!Arity(info, "tcpInfo", 1) || !FdArg(info, "tcpInfo", 0, &fd)) return info.Env().Undefined();
   TcpInfo t{};
   if (ReadTcpInfo(fd, &t) != 0) return info.Env().Null();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -73,7 +120,7 @@ Napi::Value TcpInfoJs(const Napi::CallbackInfo& info) {
 
 Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
   int fd;
-  if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
+  if (!Arity(info, "probe", 1) || !FdArg(info, "probe", 0, &fd)) return info.Env().Undefined();
   ProbeResult r = Probe(fd);
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("alive", r.alive);
@@ -84,11 +131,13 @@ Napi::Value ProbeJs(const Napi::CallbackInfo& info) {
 
 // Fast path for the pool's borrow check: true when alive.
 Napi::Value AliveJs(const Napi::CallbackInfo& info) {
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd;
+  if (!Arity(info, "alive", 1) || !FdArg(info, "alive", 0, &fd)) return info.Env().Undefined();
   return Napi::Boolean::New(info.Env(), Probe(fd).alive);
 }
 
 Napi::Value RaiseNoFileLimitJs(const Napi::CallbackInfo& info) {
+  if (!Arity(info, "raiseNoFileLimit", 0)) return info.Env().Undefined();
   NoFile n = RaiseNoFileLimit();
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("before", static_cast<double>(n.soft_before));
@@ -100,6 +149,7 @@ Napi::Value RaiseNoFileLimitJs(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CapabilitiesJs(const Napi::CallbackInfo& info) {
+  if (!Arity(info, "capabilities", 0)) return info.Env().Undefined();
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("keepAliveTuning", true);
   o.Set("userTimeout", true);
@@ -121,31 +171,39 @@ class IdleWatchJs : public Napi::ObjectWrap<IdleWatchJs> {
   }
 
   explicit IdleWatchJs(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IdleWatchJs>(info) {
+    if (!Arity(info, "IdleWatch", 0)) return;
     if (watch_.error()) Errno(info.Env(), "epoll_create1", watch_.error());
   }
 
  private:
   Napi::Value Add(const Napi::CallbackInfo& info) {
     int fd;
-    if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
-    int err = watch_.Add(fd, info[1].As<Napi::Number>().Uint32Value());
+    double token;
+    if (!Arity(info, "IdleWatch.add", 2) || !FdArg(info, "IdleWatch.add", 0, &fd) ||
+        !IntegerArg(info, "IdleWatch.add", 1, "token", 0, UINT32_MAX, &token))
+      return info.Env().Undefined();
+    int err = watch_.Add(fd, static_cast<uint32_t>(token));
     return err ? Errno(info.Env(), "idle watch add", err) : info.Env().Undefined();
   }
   Napi::Value Remove(const Napi::CallbackInfo& info) {
     int fd;
-    if (!FdArg(info, 0, &fd)) return info.Env().Undefined();
+    if (!Arity(info, "IdleWatch.remove", 1) || !FdArg(info, "IdleWatch.remove", 0, &fd)) return info.Env().Undefined();
     return Napi::Boolean::New(info.Env(), watch_.Remove(fd) == 0);
   }
   Napi::Value Checkout(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), watch_.Checkout(info[0].As<Napi::Number>().Int32Value()));
+    int fd;
+    if (!Arity(info, "IdleWatch.checkout", 1) || !FdArg(info, "IdleWatch.checkout", 0, &fd)) return info.Env().Undefined();
+    return Napi::Boolean::New(info.Env(), watch_.Checkout(fd));
   }
   Napi::Value ReapDead(const Napi::CallbackInfo& info) {
+    if (!Arity(info, "IdleWatch.reapDead", 0)) return info.Env().Undefined();
     std::vector<uint32_t> dead = watch_.ReapDead();
     Napi::Array out = Napi::Array::New(info.Env(), dead.size());
     for (size_t i = 0; i < dead.size(); i++) out.Set(static_cast<uint32_t>(i), dead[i]);
     return out;
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!Arity(info, "IdleWatch.close", 0)) return info.Env().Undefined();
     watch_.Close();
     return info.Env().Undefined();
   }

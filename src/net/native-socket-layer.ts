@@ -2,7 +2,13 @@ import type { Socket } from 'node:net';
 import type { IdleWatcher, KeepAliveSettings, NoFileLimit, ProbeResult, SocketLayer, TcpInfoSnapshot } from './socket-layer.js';
 import { socketFd } from './socket-layer.js';
 
-/** The addon's exports (native/src/addon.cc). */
+/** Largest TCP_USER_TIMEOUT the kernel takes (an int of milliseconds, about 24.8 days). */
+const MAX_USER_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The addon's exports (native/src/addon.cc). Every function checks its arguments (count, type,
+ * integer, range: an fd is 0..2^31-1, a token 0..2^32-1) and throws a TypeError or RangeError.
+ */
 export interface NativeBinding {
   setKeepAlive(fd: number, idleS: number, intervalS: number, count: number): void;
   setUserTimeout(fd: number, ms: number): void;
@@ -24,7 +30,7 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
       const fd = socketFd(socket);
       if (fd < 0) return;
       binding.setKeepAlive(fd, settings.idleS, settings.intervalS, settings.count);
-      binding.setUserTimeout(fd, settings.userTimeoutMs);
+      binding.setUserTimeout(fd, Math.min(settings.userTimeoutMs, MAX_USER_TIMEOUT_MS));
     },
     tcpInfo(socket) {
       const fd = socketFd(socket);
@@ -48,8 +54,16 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
       // registration is gone with it, so a socket that closed while watched is reported from
       // its 'close' event (one listener per socket for its lifetime, not per borrow).
       const tokens = new Map<Socket, number>();
+      const sockets = new Map<number, Socket>();
       const hooked = new WeakSet<Socket>();
       let closed: number[] = [];
+      const forget = (socket: Socket): boolean => {
+        const token = tokens.get(socket);
+        if (token === undefined) return false;
+        tokens.delete(socket);
+        if (sockets.get(token) === socket) sockets.delete(token);
+        return true;
+      };
       return {
         add(socket, token) {
           const fd = socketFd(socket);
@@ -59,31 +73,39 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
           }
           watch.add(fd, token);
           tokens.set(socket, token);
+          sockets.set(token, socket);
           if (!hooked.has(socket)) {
             hooked.add(socket);
             socket.once('close', () => {
               const t = tokens.get(socket);
               if (t === undefined) return;
-              tokens.delete(socket);
+              forget(socket);
               closed.push(t);
             });
           }
         },
         remove(socket) {
-          if (!tokens.delete(socket)) return;
+          if (!forget(socket)) return;
           const fd = socketFd(socket);
           if (fd >= 0) watch.remove(fd);
         },
         checkout(socket) {
-          const watched = tokens.delete(socket);
+          const watched = forget(socket);
           const fd = socketFd(socket);
           if (fd < 0 || socket.destroyed) return false;
           return watched ? watch.checkout(fd) : binding.alive(fd);
         },
         reapDead() {
+          // The addon reports each dead registration once and drops it; forget the socket too so
+          // its later 'close' does not report it a second time.
           const dead = watch.reapDead();
+          for (const t of dead) {
+            const socket = sockets.get(t);
+            if (socket) forget(socket);
+          }
           if (closed.length > 0) {
-            for (const t of closed) if (!dead.includes(t)) dead.push(t);
+            const seen = new Set(dead);
+            for (const t of closed) if (!seen.has(t)) dead.push(t);
             closed = [];
           }
           return dead;
@@ -93,6 +115,8 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
         },
         close() {
           tokens.clear();
+          sockets.clear();
+          closed = [];
           watch.close();
         },
       };
