@@ -55,13 +55,13 @@ export const shardingSchema = z
   })
   .strict();
 
-/** TCP keepalive per pooled socket; TCP_USER_TIMEOUT defaults to idle + interval × count. */
+/** TCP keepalive per pooled socket (Linux bounds); TCP_USER_TIMEOUT defaults to idle + interval × count. */
 export const keepAliveSchema = z
   .object({
-    idleS: z.number().int().min(1).default(8),
-    intervalS: z.number().int().min(1).default(2),
-    count: z.number().int().min(1).default(3),
-    userTimeoutMs: z.number().int().min(0).optional(),
+    idleS: z.number().int().min(1).max(32767).default(8),
+    intervalS: z.number().int().min(1).max(32767).default(2),
+    count: z.number().int().min(1).max(127).default(3),
+    userTimeoutMs: z.number().int().min(0).max(2147483647).optional(),
   })
   .strict();
 
