@@ -4,7 +4,8 @@ import { ArchiveSink, type ArchiveSinkOptions } from '../../src/cdc/sinks/archiv
 import { readLogicalTableSchema, type LogicalTableSchema } from '../../src/cdc/schema/logical-columns.js';
 import type { ChangeEvent } from '../../src/cdc/events/change-event.js';
 import type { CanonicalValue } from '../../src/cdc/binlog/decoder/canonical-json.js';
-import { documentId, type SinkRecord } from '../../src/cdc/sinks/sink-record.js';
+import { documentId } from '../../src/cdc/events/document-id.js';
+import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
 import { openArchiveConnection } from '../../src/net/archive-connection.js';
 import { openOracle, selectTableCanonical, type OracleRow } from '../support/select-canonical.js';

@@ -2,8 +2,8 @@ import type { CanonicalValue } from '../binlog/decoder/canonical-json.js';
 import type { RowsEvent } from '../binlog/syncer/transaction-items.js';
 import type { ChangeEvent } from '../events/change-event.js';
 import { changeEvents } from '../events/change-event.js';
+import { documentId } from '../events/document-id.js';
 import type { OutboundMessage } from '../kafka/event-log.js';
-import { documentId } from '../sinks/sink-record.js';
 import type { CaptureTarget } from './capture-rules.js';
 
 /** What turning rows into messages needs to know about the transaction and the server. */

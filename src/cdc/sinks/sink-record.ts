@@ -1,11 +1,10 @@
-import type { CanonicalValue } from '../binlog/decoder/canonical-json.js';
 import type { ChangeEvent } from '../events/change-event.js';
 
 /** One change as a sink receives it from Kafka. */
 export interface SinkRecord {
   /** The logical table (or the table's own name when it is not sharded). */
   table: string;
-  /** Document id / archive key: the logical primary key (see `documentId`). */
+  /** Document id / archive key: the logical primary key (see `documentId` in events/document-id.ts). */
   id: string;
   /** The primary key before the change when an update changed it (delete that one), else null. */
   previousId: string | null;
@@ -32,13 +31,4 @@ export interface Sink {
    */
   write(records: readonly SinkRecord[]): Promise<DeadLetter[]>;
   close(): Promise<void>;
-}
-
-/** The document id of a primary key: the value's text for one column, a JSON array for several. */
-export function documentId(key: readonly CanonicalValue[]): string {
-  if (key.length === 1) {
-    const v = key[0];
-    return typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  return JSON.stringify(key);
 }
