@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import kafkajs from 'kafkajs';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { archiveRows, diff, esDocs, sourceRows } from '../support/cdc-equality.js';
@@ -6,6 +7,7 @@ import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import { randomWorkload, uidsCoveringShards } from '../support/cdc-workload.js';
 import { shardline } from '../support/cluster.js';
 
+const { Kafka, logLevel } = kafkajs;
 const NAME = `it_eq_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
 const config = loadClusterConfig(configPath);
@@ -34,6 +36,26 @@ async function converge(check: () => Promise<string[]>, timeoutMs: number): Prom
     problems = await check();
   }
   return problems;
+}
+
+/** Polls `done` until it holds; fails naming what it waited for. */
+async function until(done: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The end offset of every partition of a Kafka topic, by partition. */
+async function topicEndOffsets(topic: string): Promise<Record<number, string>> {
+  const admin = new Kafka({ clientId: `${NAME}-offsets`, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.high]));
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 it('source rows = Elasticsearch documents = archive rows after a random workload over all 1024 shards', async () => {
@@ -71,21 +93,25 @@ it('source rows = Elasticsearch documents = archive rows after a random workload
 it('SIGHUP reloads the table filters without dropping the replication connections', async () => {
   const before = await worker.metrics();
   const reconnects = (text: string) => [...text.matchAll(/shardline_cdc_reconnects_total\{[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const reloads = () => worker.log().split('configuration reloaded').length - 1;
+  const reloadsBefore = reloads();
+  const ordersOffsets = await topicEndOffsets(`${NAME}.orders`);
   writeFileSync(configPath, readFileSync(configPath, 'utf8').replace('cdc:\n', 'cdc:\n  tables: { exclude: [orders] }\n'));
   worker.signal('SIGHUP');
-  await new Promise((r) => setTimeout(r, 500));
+  await until(async () => reloads() > reloadsBefore, 10_000, 'the worker to log the reload');
+  // The excluded write, then a barrier in a captured table: one uid, one shard, so the barrier
+  // follows the order in the binlog and the reader has passed the order once the barrier arrives.
   const uid = BASE + 999_000n;
-  await router.query("INSERT INTO users (uid, name, balance) VALUES (?, 'after reload', '1.00')", [uid]);
   await router.query("INSERT INTO orders (uid, order_id, amount, status) VALUES (?, 1, '2.00', 'new')", [uid]);
-  const deadline = Date.now() + 30_000;
-  while (!(await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-  expect((await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size).toBe(1);
-  await new Promise((r) => setTimeout(r, 1500));
+  await router.query("INSERT INTO users (uid, name, balance) VALUES (?, 'after reload', '1.00')", [uid]);
+  await until(async () => (await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size === 1, 30_000, 'the barrier row in Elasticsearch');
+  await until(async () => (await archiveRows(config, `${NAME}_archive`, 'users', ['uid'], uid, uid)).live.size === 1, 30_000, 'the barrier row in the archive');
+  // Messages are produced in binlog order: nothing reached the orders topic, so no sink can have it.
+  expect(await topicEndOffsets(`${NAME}.orders`)).toEqual(ordersOffsets);
   expect((await esDocs(config.elasticsearch.node, `${NAME}-orders`, uid, uid)).size).toBe(0);
   expect((await archiveRows(config, `${NAME}_archive`, 'orders', ['uid', 'order_id'], uid, uid)).live.size).toBe(0);
   const after = await worker.metrics();
   expect(reconnects(after)).toBe(reconnects(before));
-  expect(worker.log()).toMatch(/configuration reloaded/);
   await router.query('DELETE FROM orders WHERE uid = ?', [uid]);
   await router.query('DELETE FROM users WHERE uid = ?', [uid]);
 });
