@@ -59,7 +59,8 @@ export class InstancePool {
   private readonly timers: NodeJS.Timeout[] = [];
   private createFailures = 0;
   private readonly events: PoolEvents = { reapedIdle: 0, rejectedOnBorrow: 0, expired: 0, pinged: 0 };
-  private breakerWaiters: (() => void)[] = [];
+  /** Borrows waiting for a connection, failed at once when the breaker opens; each leaves when it settles. */
+  private readonly breakerWaiters = new Set<(err: ShardUnavailableError) => void>();
 
   constructor(
     readonly endpoint: InstanceEndpoint,
@@ -72,10 +73,11 @@ export class InstancePool {
   ) {
     this.breaker = new CircuitBreaker(config.breaker, now);
     this.breaker.onChange((state) => {
-      if (state === 'open') {
-        const waiters = this.breakerWaiters;
-        this.breakerWaiters = [];
-        for (const w of waiters) w();
+      if (state === 'open' && this.breakerWaiters.size > 0) {
+        const waiters = [...this.breakerWaiters];
+        this.breakerWaiters.clear();
+        const err = this.unavailable('circuit opened while waiting for a connection');
+        for (const w of waiters) w(err);
       }
     });
     this.watch = layer.createIdleWatch();
@@ -174,26 +176,54 @@ export class InstancePool {
     }
   }
 
+  /**
+   * generic-pool's acquire, failed early when the breaker opens meanwhile. No long-lived promise
+   * is raced: the waiter is a plain callback removed as soon as the request settles, so nothing
+   * per borrow outlives the borrow.
+   */
   private acquireRaw(): Promise<DbConnection> {
-    const request = this.pool.acquire();
-    const opened = new Promise<never>((_, reject) => {
-      this.breakerWaiters.push(() => reject(this.unavailable('circuit opened while waiting for a connection')));
+    return new Promise<DbConnection>((resolve, reject) => {
+      const request = this.pool.acquire();
+      let settled = false;
+      const onOpen = (err: ShardUnavailableError) => {
+        if (settled) return;
+        settled = true;
+        reject(err);
+      };
+      this.breakerWaiters.add(onOpen);
+      request.then(
+        (conn) => {
+          this.breakerWaiters.delete(onOpen);
+          if (settled) {
+            void this.pool.release(conn).catch(() => undefined);
+            return;
+          }
+          settled = true;
+          resolve(conn);
+        },
+        (err: unknown) => {
+          this.breakerWaiters.delete(onOpen);
+          if (settled) return;
+          settled = true;
+          reject(this.acquireError(err));
+        },
+      );
     });
-    return Promise.race([request, opened]).catch((err: unknown) => {
-      request.then((late) => this.pool.release(late)).catch(() => undefined);
-      if (err instanceof ShardUnavailableError) throw err;
-      const message = (err as Error).message ?? '';
-      if (/max waitingClients/i.test(message)) {
-        throw new ShardUnavailableError('POOL_EXHAUSTED', `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`, {
-          retriable: true,
-          details: { instance: this.endpoint.name },
-        });
-      }
-      throw new ShardUnavailableError('POOL_TIMEOUT', `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms`, {
+  }
+
+  private acquireError(err: unknown): ShardUnavailableError {
+    if (err instanceof ShardUnavailableError) return err;
+    const message = (err as Error).message ?? '';
+    if (/max waitingClients/i.test(message)) {
+      return new ShardUnavailableError('POOL_EXHAUSTED', `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`, {
         retriable: true,
-        cause: err,
         details: { instance: this.endpoint.name },
       });
+    }
+    return new ShardUnavailableError('POOL_TIMEOUT', `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms`, {
+      retriable: true,
+      cause: err,
+      details: { instance: this.endpoint.name },
     });
   }
 
