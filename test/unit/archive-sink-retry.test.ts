@@ -123,10 +123,16 @@ describe('ArchiveSink retries and dead letters', () => {
   });
 
   it('close() ends a retry loop with a retriable SINK_CLOSED', async () => {
-    const fake = fakeArchive(() => driverError(1205, 'ER_LOCK_WAIT_TIMEOUT'));
+    let failures = 0;
+    let retried!: () => void;
+    const retrying = new Promise<void>((resolve) => (retried = resolve));
+    const fake = fakeArchive(() => {
+      if (++failures === 2) retried();
+      return driverError(1205, 'ER_LOCK_WAIT_TIMEOUT');
+    });
     const sink = new ArchiveSink(options(fake.connect, { retry: { baseMs: 50, maxMs: 50 } }));
     const pending = sink.write([rec(1, 'a')]);
-    await new Promise((r) => setTimeout(r, 120));
+    await retrying;
     await sink.close();
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArchiveSinkError);

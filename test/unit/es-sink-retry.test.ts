@@ -17,6 +17,8 @@ interface FakeEs {
   setup: string[];
   /** Template bodies received. */
   templates: unknown[];
+  /** Resolves once `n` bulk requests have arrived. */
+  whenBulks(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ async function fakeEs(script: BulkScript[], setupReply: (method: string, path: s
   const bulks: string[][] = [];
   const setup: string[] = [];
   const templates: unknown[] = [];
+  const bulkWaiters: { n: number; resolve: () => void }[] = [];
   const server = http.createServer((req, res) => {
     let data = '';
     req.on('data', (c: Buffer) => (data += c.toString()));
@@ -43,6 +46,7 @@ async function fakeEs(script: BulkScript[], setupReply: (method: string, path: s
           .filter(Boolean)
           .map((l) => (JSON.parse(l) as { index: { _id: string } }).index._id);
         bulks.push(ids);
+        for (const w of bulkWaiters.filter((x) => bulks.length >= x.n)) w.resolve();
         reply = (script.shift() ?? ((i: string[]) => ok(i)))(ids);
       } else {
         setup.push(`${req.method} ${path}`);
@@ -64,6 +68,7 @@ async function fakeEs(script: BulkScript[], setupReply: (method: string, path: s
     bulks,
     setup,
     templates,
+    whenBulks: (n) => (bulks.length >= n ? Promise.resolve() : new Promise<void>((resolve) => bulkWaiters.push({ n, resolve }))),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -191,8 +196,7 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     es = await fakeEs(Array.from({ length: 10_000 }, () => unavailable));
     open(es.url);
     const pending = sink!.write([rec('1', 1n)]);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(es.bulks.length).toBeGreaterThan(2);
+    await es.whenBulks(3);
     const started = Date.now();
     await sink!.close();
     const err = await pending.then(

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type net from 'node:net';
 import { createJsSocketLayer, loadSocketLayerFrom } from '../../src/net/index.js';
 import { busyWait, connectTo, connectToPeerProcess } from '../support/peer-process.js';
@@ -69,8 +70,9 @@ describe('native socket layer', () => {
     const first = await peer();
     const fd = (first.socket as unknown as { _handle: { fd: number } })._handle.fd;
     watch.add(first.socket, 1);
+    const closed = once(first.socket, 'close');
     first.socket.destroy();
-    await new Promise((r) => setTimeout(r, 20));
+    await closed;
     expect(watch.reapDead()).toEqual([1]);
     const second = await connectTo(first.port);
     sockets.push(second);
@@ -107,7 +109,7 @@ describe('JS fallback', () => {
     child.kill('SIGKILL');
     busyWait(200);
     expect(js.probe(socket).alive).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
+    await once(socket, 'close');
     expect(js.probe(socket)).toEqual({ alive: false, reason: 'closed' });
   });
 });
