@@ -2,6 +2,7 @@ import { crc32 } from 'node:zlib';
 import { BinlogError } from '../../../errors/index.js';
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import type { BinlogEvent, EventHeader } from './binlog-event.js';
+import type { ServerFlavour } from './column-types.js';
 import { ARTIFICIAL_FLAG, EventType, IGNORED_EVENTS, eventTypeName } from './event-types.js';
 import { parseTaggedGtid } from './gtid-tagged.js';
 import { inflateMariadbBlock, inflateRowsBody, isCompressedRows, uncompressedRowsType } from './mariadb-compressed.js';
@@ -25,6 +26,8 @@ export interface DecoderStart {
    * `filtered: true` and no rows: their values are never read (nor can they fail to decode).
    */
   includeTable?: (database: string, table: string) => boolean;
+  /** The server family until a FORMAT_DESCRIPTION names it (default: mysql). */
+  flavour?: ServerFlavour;
 }
 
 /**
@@ -38,6 +41,8 @@ export class BinlogDecoder {
   private file: string;
   private checksum: 'crc32' | 'none';
   private postHeader: number[] = [];
+  /** From the FORMAT_DESCRIPTION's server version: TABLE_MAP charset metadata depends on it. */
+  private flavour: ServerFlavour;
   private readonly tables = new Map<number, CompiledTable>();
 
   private readonly includeTable: ((database: string, table: string) => boolean) | undefined;
@@ -46,6 +51,7 @@ export class BinlogDecoder {
     this.file = start.file;
     this.checksum = start.checksum;
     this.includeTable = start.includeTable;
+    this.flavour = start.flavour ?? 'mysql';
   }
 
   get currentFile(): string {
@@ -192,7 +198,7 @@ export class BinlogDecoder {
       case EventType.MARIADB_ANNOTATE_ROWS:
         return { ...h, kind: 'annotate-rows', sql: body.toString('utf8') };
       case EventType.TABLE_MAP: {
-        const map = parseTableMap(body, this.postHeaderLength(type, 8));
+        const map = parseTableMap(body, this.postHeaderLength(type, 8), this.flavour);
         this.tables.set(map.tableId, compileTable(map));
         return { ...h, kind: 'table-map', map };
       }
@@ -238,6 +244,7 @@ export class BinlogDecoder {
       if (expected !== actual) throw new BinlogError('BINLOG_CHECKSUM', 'CRC32 mismatch in FORMAT_DESCRIPTION', h);
     }
     this.postHeader = [...event.subarray(r.pos, event.length - 5)];
+    this.flavour = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
     this.tables.clear();
     return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
   }

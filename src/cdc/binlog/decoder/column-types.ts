@@ -45,10 +45,21 @@ export function isNumeric(type: number): boolean {
   return NUMERIC.has(type);
 }
 
-/** Whether the column takes an entry in the charset optional metadata (strings and text/blobs, not ENUM/SET). */
-export function isCharacter(type: number, realType: number): boolean {
+/** The server family that wrote a binlog: they differ in which columns a TABLE_MAP's charset list counts. */
+export type ServerFlavour = 'mysql' | 'mariadb';
+
+/**
+ * Whether the column takes an entry in the DEFAULT_CHARSET / COLUMN_CHARSET optional metadata,
+ * whose entries (and exception indexes) follow the order of these columns only. ENUM and SET
+ * never do (they have ENUM_AND_SET_*_CHARSET). MySQL counts CHAR, VARCHAR, BLOB/TEXT and VECTOR
+ * (binary), not JSON or GEOMETRY. MariaDB counts every column that has a charset: CHAR, VARCHAR,
+ * BLOB/TEXT (its JSON is a LONGTEXT), the fixed binary types (INET6, UUID: STRING on the wire)
+ * and GEOMETRY (binary).
+ */
+export function isCharacter(type: number, realType: number, flavour: ServerFlavour): boolean {
   if (type === ColumnType.STRING) return realType !== ColumnType.ENUM && realType !== ColumnType.SET;
-  return type === ColumnType.VARCHAR || type === ColumnType.VAR_STRING || BLOBS.has(type);
+  if (type === ColumnType.GEOMETRY) return flavour === 'mariadb';
+  return type === ColumnType.VARCHAR || type === ColumnType.VAR_STRING || type === ColumnType.VECTOR || BLOBS.has(type);
 }
 
 export function isBlob(type: number): boolean {

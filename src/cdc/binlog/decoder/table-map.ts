@@ -1,5 +1,5 @@
 import { ByteReader, TruncatedError } from './byte-reader.js';
-import { ColumnType, isCharacter, isNumeric, type ColumnDef } from './column-types.js';
+import { ColumnType, isCharacter, isNumeric, type ColumnDef, type ServerFlavour } from './column-types.js';
 import { decodeText } from './values.js';
 
 /** A TABLE_MAP event: the table id for the following rows events and the full column layout. */
@@ -76,8 +76,11 @@ function readColumnMeta(r: ByteReader, type: number): [number, number, number, n
   }
 }
 
-/** Parses the body of a TABLE_MAP event (after the common header). */
-export function parseTableMap(body: Buffer, postHeaderLength: number): TableMap {
+/**
+ * Parses the body of a TABLE_MAP event (after the common header). `flavour` is the server that
+ * wrote it: MySQL and MariaDB count different columns in the charset metadata.
+ */
+export function parseTableMap(body: Buffer, postHeaderLength: number, flavour: ServerFlavour): TableMap {
   const r = new ByteReader(body);
   const tableId = postHeaderLength === 6 ? r.u32() : r.uintLE(6);
   r.u16();
@@ -101,14 +104,18 @@ export function parseTableMap(body: Buffer, postHeaderLength: number): TableMap 
   const nullBits = r.bytes(Math.floor((count + 7) / 8));
   for (const c of columns) c.nullable = (nullBits[c.index >> 3]! & (1 << (c.index & 7))) !== 0;
   const map: TableMap = { tableId, database, table, columns, hasNames: false, primaryKey: [] };
-  if (r.remaining > 0) parseOptionalMetadata(r, map);
+  if (r.remaining > 0) parseOptionalMetadata(r, map, flavour);
   return map;
 }
 
-function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
+function charsetColumnsName(type: number): string {
+  return type === Opt.DEFAULT_CHARSET || type === Opt.COLUMN_CHARSET ? 'character columns' : 'ENUM/SET columns';
+}
+
+function parseOptionalMetadata(r: ByteReader, map: TableMap, flavour: ServerFlavour): void {
   const { columns } = map;
   const numeric = columns.filter((c) => isNumeric(c.type));
-  const character = columns.filter((c) => isCharacter(c.type, c.realType));
+  const character = columns.filter((c) => isCharacter(c.type, c.realType, flavour));
   const enums = columns.filter((c) => c.realType === ColumnType.ENUM);
   const sets = columns.filter((c) => c.realType === ColumnType.SET);
   const enumAndSet = columns.filter((c) => c.realType === ColumnType.ENUM || c.realType === ColumnType.SET);
@@ -130,7 +137,9 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
         while (field.remaining > 0) {
           const idx = field.packed();
           const collation = field.packed();
-          if (targets[idx]) targets[idx].collation = collation;
+          const target = targets[idx];
+          if (!target) throw new TruncatedError(`charset metadata names column ${idx} of ${targets.length} ${charsetColumnsName(type)}`);
+          target.collation = collation;
         }
         break;
       }
@@ -138,6 +147,7 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap): void {
       case Opt.ENUM_AND_SET_COLUMN_CHARSET: {
         const targets = type === Opt.COLUMN_CHARSET ? character : enumAndSet;
         for (const c of targets) c.collation = field.packed();
+        if (field.remaining > 0) throw new TruncatedError(`charset metadata has more entries than the ${targets.length} ${charsetColumnsName(type)}`);
         break;
       }
       case Opt.COLUMN_NAME:

@@ -1,6 +1,6 @@
 import { TextDecoder, inspect } from 'node:util';
-import { collationEncoding } from '../../../net/charsets.js';
 import { TruncatedError } from './byte-reader.js';
+import { collationDecoding, utf32Decoder } from './charset-decoding.js';
 import { ColumnType, type ColumnDef } from './column-types.js';
 import { decimalBinarySize, decodeDecimalChecked, invalidDecimal, validDecimal } from './decimal-binary.js';
 import { decodeJsonBinary } from './json-binary.js';
@@ -118,11 +118,14 @@ type Decoder = Pick<TextDecoder, 'decode'>;
 /** Text decoding by collation; null means binary (bytes). */
 function textDecoder(col: Pick<ColumnDef, 'collation' | 'name'>): Decoder | null {
   if (col.collation === 63) return null;
-  const enc = col.collation === 0 ? 'utf8' : collationEncoding(col.collation);
-  if (enc === undefined) throw new TruncatedError(`unknown collation ${col.collation} for column ${col.name}`);
+  if (col.collation === 0) return utf8;
+  const found = collationDecoding(col.collation);
+  if ('unknown' in found) throw new TruncatedError(`${found.unknown} for column ${col.name}`);
+  const enc = found.decoding;
   if (enc === 'binary') return null;
-  if (enc === 'utf8' || enc === 'cesu8') return utf8;
-  if (enc === 'latin1' || enc === 'cp1252') return mysqlLatin1;
+  if (enc === 'utf8') return utf8;
+  if (enc === 'latin1') return mysqlLatin1;
+  if (enc === 'utf32') return utf32Decoder;
   let d = decoders.get(enc);
   if (!d) {
     try {
