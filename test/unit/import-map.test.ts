@@ -1,7 +1,7 @@
 /**
  * docs/import-map.json is the one source of the allowed imports: `npm run lint` (ESLint with the
- * repository's own config) must refuse an import that is not on it and accept one that is, and
- * the map must name exactly the folders of src/.
+ * repository's own config) must refuse an import that is not on it and accept one that is, the
+ * map must name exactly the folders of src/, and docs/ARCHITECTURE.md's folder table must be the map.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -44,6 +44,13 @@ describe('import map', () => {
       expect([folder, rules.why.length > 0]).toEqual([folder, true]);
       for (const target of [...rules.imports, ...rules.types]) expect([folder, target, folders.has(target)]).toEqual([folder, target, true]);
     }
+  });
+
+  it('is the folder table of docs/ARCHITECTURE.md (regenerate it with `node lint/import-map-table.js --write`)', async () => {
+    const tableModule = '../../lint/import-map-table.js';
+    const { renderImportTable } = (await import(tableModule)) as { renderImportTable: (m: unknown) => string };
+    const doc = readFileSync(path.join(packageRoot, 'docs', 'ARCHITECTURE.md'), 'utf8');
+    expect(doc).toContain(renderImportTable(map));
   });
 
   it('keeps the library entries away from the dev cluster and the CLI', () => {
