@@ -37,7 +37,8 @@ export const ColumnType = {
   GEOMETRY: 255,
 } as const;
 
-const NUMERIC = new Set<number>([ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.NEWDECIMAL, ColumnType.FLOAT, ColumnType.DOUBLE, ColumnType.DECIMAL]);
+/** YEAR is an unsigned TINYINT to both servers: it takes a (set) bit, so the numeric columns after it are one bit further. */
+const NUMERIC = new Set<number>([ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.NEWDECIMAL, ColumnType.FLOAT, ColumnType.DOUBLE, ColumnType.DECIMAL, ColumnType.YEAR]);
 const BLOBS = new Set<number>([ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB]);
 
 /** Whether the column takes a bit in the SIGNEDNESS optional metadata. */

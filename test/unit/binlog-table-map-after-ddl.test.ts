@@ -1,7 +1,8 @@
 /**
- * Which columns a TABLE_MAP's charset metadata counts (MySQL and MariaDB differ: GEOMETRY, VECTOR),
- * on real TABLE_MAP bytes of tables with columns added by ALTER after a GEOMETRY/VECTOR column, and
- * the decoder's own collation id → charset → text table.
+ * Which columns a TABLE_MAP's optional metadata counts — charsets (MySQL and MariaDB differ on
+ * GEOMETRY, VECTOR) and signedness (YEAR takes a bit) — on real TABLE_MAP bytes of tables whose
+ * columns were added by ALTER after such columns, and the decoder's own collation id → charset →
+ * text table.
  */
 import { BinlogDecoder, canonicalRow, type BinlogEvent } from '../../src/cdc/binlog/index.js';
 import { TruncatedError } from '../../src/cdc/binlog/decoder/byte-reader.js';
@@ -21,6 +22,7 @@ const EXPECTED: Record<string, Record<string, unknown>> = {
   t_col: { id: 1, a: 'a', l1: 'é€', u3: 'é', bn: b64('00'), e: 'é', s: 'p', j: '{}', g: POINT_1_2, extra: 'late' },
   t_def: { id: 1, a1: '1', a2: '2', a3: '3', a4: '4', a5: '5', a6: '6', l1: 'é€', g: POINT_1_2, e: 'y', extra: 'late', extra_l1: 'é€', extra_bin: b64('ff00') },
   t_vec: { id: 1, v: b64('0000803f00000040'), a: 'é€', b: 'é€' },
+  t_num: { id: 1, y: 2024, u: 255, bt: '5', s: -1, su: 255, sb: '-1', sbu: '18446744073709551615' },
 };
 
 function decodeFixture(name: string): Rows[] {
@@ -30,11 +32,11 @@ function decodeFixture(name: string): Rows[] {
   return f.events.flatMap((raw) => [...decoder.decodeAll(raw)]).filter((e): e is Rows => e.kind === 'rows');
 }
 
-describe('TABLE_MAP charsets of columns added by ALTER after GEOMETRY / VECTOR (real bytes)', () => {
+describe('TABLE_MAP metadata of columns added by ALTER after GEOMETRY, VECTOR and YEAR (real bytes)', () => {
   it.each([
-    ['mariadb-charset-after-ddl', ['t_col', 't_def']],
-    ['mysql80-charset-after-ddl', ['t_col', 't_def']],
-    ['mysql97-charset-after-ddl', ['t_col', 't_def', 't_vec']],
+    ['mariadb-table-map-after-ddl', ['t_col', 't_def', 't_num']],
+    ['mysql80-table-map-after-ddl', ['t_col', 't_def', 't_num']],
+    ['mysql97-table-map-after-ddl', ['t_col', 't_def', 't_vec', 't_num']],
   ])('%s: every column decodes to what SELECT returned', (name, tables) => {
     const rows = decodeFixture(name);
     expect(rows.map((r) => r.table.table)).toEqual(tables);
@@ -42,8 +44,8 @@ describe('TABLE_MAP charsets of columns added by ALTER after GEOMETRY / VECTOR (
   });
 
   it('MariaDB counts GEOMETRY among the character columns (COLUMN_CHARSET and DEFAULT_CHARSET indexes), MySQL does not', () => {
-    const maria = decodeFixture('mariadb-charset-after-ddl');
-    const mysql = decodeFixture('mysql80-charset-after-ddl');
+    const maria = decodeFixture('mariadb-table-map-after-ddl');
+    const mysql = decodeFixture('mysql80-table-map-after-ddl');
     const collations = (r: Rows) => Object.fromEntries(r.table.columns.map((c) => [c.name, c.collation]));
     expect(collations(maria[0]!)).toMatchObject({ a: 45, l1: 8, u3: 33, bn: 63, j: 46, g: 63, extra: 45, e: 8, s: 45 });
     expect(collations(maria[1]!)).toMatchObject({ l1: 8, g: 63, extra: 45, extra_l1: 8, extra_bin: 63 });
@@ -52,8 +54,22 @@ describe('TABLE_MAP charsets of columns added by ALTER after GEOMETRY / VECTOR (
   });
 
   it('MySQL 9 counts VECTOR among the character columns', () => {
-    const vec = decodeFixture('mysql97-charset-after-ddl')[2]!;
+    const vec = decodeFixture('mysql97-table-map-after-ddl')[2]!;
     expect(Object.fromEntries(vec.table.columns.map((c) => [c.name, c.collation]))).toEqual({ id: 0, v: 63, a: 8, b: 255 });
+  });
+
+  it.each(['mariadb', 'mysql80', 'mysql97'])('%s: YEAR takes a SIGNEDNESS bit (set), the BIT column none', (server) => {
+    const num = decodeFixture(`${server}-table-map-after-ddl`).find((r) => r.table.table === 't_num')!;
+    expect(num.table.columns.map((c) => [c.name, c.unsigned])).toEqual([
+      ['id', false],
+      ['y', true],
+      ['u', true],
+      ['bt', false],
+      ['s', false],
+      ['su', true],
+      ['sb', false],
+      ['sbu', true],
+    ]);
   });
 
   it("read with the other flavour's rule, the charset list does not fit the columns: refused, never shifted", () => {
@@ -62,11 +78,11 @@ describe('TABLE_MAP charsets of columns added by ALTER after GEOMETRY / VECTOR (
       return raw.subarray(19, raw.length - 4);
     };
     // COLUMN_CHARSET with one entry per MariaDB character column: one more than MySQL's rule counts.
-    expect(() => parseTableMap(tableMapBody('mariadb-charset-after-ddl', 't_col'), 8, 'mysql')).toThrow(TruncatedError);
+    expect(() => parseTableMap(tableMapBody('mariadb-table-map-after-ddl', 't_col'), 8, 'mysql')).toThrow(TruncatedError);
     // DEFAULT_CHARSET whose last exception names the 11th MariaDB character column.
-    expect(() => parseTableMap(tableMapBody('mariadb-charset-after-ddl', 't_def'), 8, 'mysql')).toThrow(/names column 10 of 10 character columns/);
-    expect(() => parseTableMap(tableMapBody('mysql80-charset-after-ddl', 't_col'), 8, 'mariadb')).toThrow(TruncatedError);
-    const ok = parseTableMap(tableMapBody('mariadb-charset-after-ddl', 't_col'), 8, 'mariadb');
+    expect(() => parseTableMap(tableMapBody('mariadb-table-map-after-ddl', 't_def'), 8, 'mysql')).toThrow(/names column 10 of 10 character columns/);
+    expect(() => parseTableMap(tableMapBody('mysql80-table-map-after-ddl', 't_col'), 8, 'mariadb')).toThrow(TruncatedError);
+    const ok = parseTableMap(tableMapBody('mariadb-table-map-after-ddl', 't_col'), 8, 'mariadb');
     expect(ok.columns.find((c) => c.name === 'extra')!.collation).toBe(45);
   });
 });
