@@ -1,0 +1,87 @@
+import { poolSchema } from '../../src/config/index.js';
+import type { DbConnection } from '../../src/net/index.js';
+import { createJsSocketLayer } from '../../src/net/index.js';
+import { InstancePool } from '../../src/pool/index.js';
+
+const endpoint = { name: 'fake-0', host: '127.0.0.1', port: 1, user: 'u', password: 'p' };
+
+function fakeFactory() {
+  let next = 1;
+  return async (): Promise<DbConnection> => {
+    const conn = {
+      instance: 'fake-0',
+      id: next++,
+      socket: null,
+      waitTimeoutMs: 28_800_000,
+      createdAt: Date.now(),
+      broken: false,
+      lastUsedAt: Date.now(),
+      query: async () => ({ rows: [], fields: [] }) as never,
+      ping: async () => undefined,
+      close: async () => undefined,
+      destroy() {
+        (conn as { broken: boolean }).broken = true;
+      },
+    };
+    return conn;
+  };
+}
+
+/** The pool's borrow waiters (what the breaker fails when it opens): must not outlive a borrow. */
+function waiters(pool: InstancePool): number {
+  const w = (pool as unknown as { breakerWaiters: Set<unknown> | unknown[] }).breakerWaiters;
+  return w instanceof Set ? w.size : w.length;
+}
+
+describe('InstancePool borrows', () => {
+  it('keeps nothing per borrow once it settled (it kept a closure and a pending promise per borrow)', async () => {
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 4 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      for (let round = 0; round < 500; round++) {
+        await Promise.all(Array.from({ length: 8 }, () => pool.use(async () => 1)));
+      }
+      expect(waiters(pool)).toBe(0);
+      expect(pool.stats()).toMatchObject({ borrowed: 0, pending: 0 });
+      await expect(pool.use(async () => 'still works')).resolves.toBe('still works');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('still fails a waiting borrow at once when the breaker opens, and takes the late connection back', async () => {
+    const config = poolSchema.parse({ max: 1, acquireTimeoutMs: 10_000, breaker: { consecutiveFailures: 1 } });
+    const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
+    let held: DbConnection | null = await pool.acquire();
+    try {
+      const waiting = pool.acquire();
+      await new Promise((r) => setImmediate(r));
+      const t0 = Date.now();
+      pool.breaker.failure();
+      await expect(waiting).rejects.toMatchObject({ code: 'SHARD_UNAVAILABLE', retriable: true });
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(waiters(pool)).toBe(0);
+      await pool.release(held);
+      held = null;
+      // The request that lost the race got the connection and handed it straight back.
+      for (let i = 0; i < 20 && pool.stats().borrowed > 0; i++) await new Promise((r) => setImmediate(r));
+      expect(pool.stats()).toMatchObject({ borrowed: 0, pending: 0 });
+    } finally {
+      if (held) await pool.release(held);
+      await pool.close();
+    }
+  });
+
+  it('maps generic-pool failures to POOL_TIMEOUT and POOL_EXHAUSTED and forgets those waiters too', async () => {
+    const config = poolSchema.parse({ max: 1, acquireTimeoutMs: 50, maxWaitingClients: 1 });
+    const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
+    const held = await pool.acquire();
+    try {
+      const results = await Promise.allSettled([pool.acquire(), pool.acquire()]);
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))).toEqual(['POOL_TIMEOUT', 'POOL_EXHAUSTED']);
+      expect(waiters(pool)).toBe(0);
+    } finally {
+      await pool.release(held);
+      await pool.close();
+    }
+  });
+});
