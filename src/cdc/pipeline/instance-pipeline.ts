@@ -8,6 +8,7 @@ import type { EventLog, OutboundMessage, ProducerTransaction, TransactionalProdu
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import { captureTarget, type CaptureRules } from './capture-rules.js';
 import { changeMessages } from './change-messages.js';
+import { TimedPull } from './timed-pull.js';
 import { ShardlineError, isShardlineError } from '../../errors/index.js';
 import type { InstanceConfig } from '../../config/index.js';
 import type { Logger } from '../../log/logger.js';
@@ -40,8 +41,8 @@ const SEND_CHUNK = 1000;
  */
 export class InstancePipeline {
   private stopping = false;
-  private stopNow: () => void = () => {};
-  private readonly stopped = new Promise<void>((r) => (this.stopNow = r));
+  /** Aborted by `stop()`: cuts a reconnect back-off short (no reaction left per back-off). */
+  private readonly stopped = new AbortController();
   private stream: TransactionStream | null = null;
   private inSource = false;
   private readingNow = false;
@@ -91,7 +92,7 @@ export class InstancePipeline {
         metrics.reconnect(this.instance);
         const delayMs = Math.round(Math.random() * Math.min(30_000, 250 * 2 ** Math.min(failures, 10)));
         logger.warn({ instance: this.instance, code: err.code, err: err.message, attempt: failures, delayMs }, 'instance reader failed; resuming from the last committed checkpoint');
-        await Promise.race([sleep(delayMs), this.stopped]);
+        await sleep(delayMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
       } finally {
         this.readingNow = false;
         metrics.reading(this.instance, false);
@@ -104,7 +105,7 @@ export class InstancePipeline {
   stop(): void {
     this.stopping = true;
     if (!this.inSource) this.stream?.close();
-    this.stopNow();
+    this.stopped.abort();
   }
 
   /** First start of an instance: record where its binlog ends now, before reading anything. */
@@ -205,12 +206,7 @@ export class InstancePipeline {
       }
     };
 
-    const pull = () => {
-      const p = it.next();
-      p.catch(() => undefined);
-      return p;
-    };
-    let next = pull();
+    const items = new TimedPull(it);
     try {
       for (;;) {
         let result: IteratorResult<TransactionItem> | null;
@@ -221,22 +217,21 @@ export class InstancePipeline {
             if (this.stopping) stream.close();
             continue;
           }
-          result = await Promise.race([next, sleep(remaining).then(() => null)]);
+          result = await items.next(remaining);
           if (result === null) {
             await commitBatch();
             continue;
           }
         } else if (!txn) {
-          result = await Promise.race([next, sleep(1000).then(() => null)]);
+          result = await items.next(1000);
           if (result === null) {
             metrics.idle(instance.name);
             this.idleNow = true;
             continue;
           }
-        } else result = await next;
+        } else result = await items.next();
         if (result.done) break;
         this.idleNow = false;
-        next = pull();
         await handle(result.value);
       }
       await commitBatch();
