@@ -14,12 +14,18 @@ export type ErrorCode =
   | 'DEV_UNHEALTHY'
   | 'DEV_DOCKER_UNAVAILABLE'
   | 'DEV_STOP_FAILED'
+  | 'DEV_INSECURE_BIND'
+  | 'DEV_STATE_DIR_UNSAFE'
   | 'INVALID_UID'
   | 'UNKNOWN_TABLE'
   | 'SQL_PARSE'
   | 'SQL_MULTIPLE_STATEMENTS'
   | 'SQL_UNSUPPORTED'
   | 'SQL_PARAM_COUNT'
+  | 'SQL_EXECUTABLE_COMMENT'
+  | 'SQL_AMBIGUOUS'
+  | 'SQL_TOO_LARGE'
+  | 'SQL_TOO_COMPLEX'
   | 'SHARD_KEY_MISSING'
   | 'SHARD_MISMATCH'
   | 'CROSS_SHARD_TRANSACTION'
@@ -43,6 +49,9 @@ export type ErrorCode =
   | 'SINK_CLOSED'
   | 'ES_SINK_FAILED'
   | 'ARCHIVE_SCHEMA'
+  | 'TLS_FAILED'
+  | 'INSECURE_AUTH'
+  | 'AUTH_FAILED'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */

@@ -53,8 +53,16 @@ export interface Analysis {
   pieces: string[];
   shardedTables: string[];
   broadcastTables: string[];
-  /** A shard-key predicate of the WHERE clause (top-level AND), if any. */
+  /** The shard-key predicate that bounds the statement when all its sharded tables form one co-located group. */
   key: { table: string; column: string; values: KeySource[] } | null;
+  /**
+   * Every group of co-located sharded-table references (see key-groups.ts) with its predicate;
+   * with more than one group the statement runs only when every group lands on one shard.
+   * Empty for INSERT/REPLACE (their rows carry the key).
+   */
+  groups: { table: string; column: string; pin: { table: string; column: string; values: KeySource[] } | null }[];
+  /** Why the statement must not run on several shards at once (non-co-located subquery, LIMIT on a write), or null. */
+  perShardBlocker: string | null;
   insert: InsertRows | null;
   select: SelectShape | null;
 }

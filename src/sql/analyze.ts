@@ -2,7 +2,9 @@ import sqlParser from 'node-sql-parser';
 import { RoutingError, SqlParseError } from '../errors/index.js';
 import type { Topology } from '../shard/index.js';
 import type { Aggregate, Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
+import { keyGroups } from './key-groups.js';
 import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
+import { blankComments, checkLexed, checkStatementSize, DEFAULT_SQL_LIMITS, type SqlLimits } from './statement-guard.js';
 
 type Node = Record<string, unknown>;
 interface Loc {
@@ -14,6 +16,10 @@ const parser = new sqlParser.Parser();
 const PARSE_OPTIONS = { database: 'MySQL', parseOptions: { includeLocations: true } };
 const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null;
 const locOf = (n: Node): Loc | undefined => (isNode(n['loc']) ? (n['loc'] as unknown as Loc) : undefined);
+
+function tooComplex(cause: unknown): RoutingError {
+  return new RoutingError('SQL_TOO_COMPLEX', 'the statement nests too deeply for the router to analyse (a very long AND/OR/+ chain or deep parentheses): split it or bind a list', { cause });
+}
 
 function unsupported(message: string): RoutingError {
   return new RoutingError('SQL_UNSUPPORTED', message);
@@ -41,6 +47,7 @@ function parse(sql: string): Node {
     if (!isNode(node)) throw new Error('empty statement');
     return node;
   } catch (err) {
+    if (err instanceof RangeError) throw tooComplex(err);
     const e = err as { message?: string; location?: Loc & { start: { line: number; column: number } } };
     const offset = e.location?.start.offset ?? 0;
     throw new SqlParseError('SQL_PARSE', `cannot parse SQL at line ${e.location?.start.line ?? 1}, column ${e.location?.start.column ?? 1}: ${e.message ?? String(err)}`, {
@@ -75,12 +82,6 @@ function paramsIn(tokens: readonly Token[], paramIndex: Map<number, number>, sta
   return out;
 }
 
-function literalOf(n: Node): string | null {
-  if (n['type'] === 'number') return String(n['value']);
-  if (n['type'] === 'single_quote_string' || n['type'] === 'double_quote_string' || n['type'] === 'string') return String(n['value']);
-  return null;
-}
-
 const isParam = (n: unknown): boolean => isNode(n) && n['type'] === 'origin' && n['value'] === '?';
 
 interface Context {
@@ -90,52 +91,6 @@ interface Context {
   topology: Topology;
   /** alias or table name (lower case) → logical table (lower case) */
   scope: Map<string, string>;
-}
-
-/** Finds `key = ?|literal` or `key IN (…)` in the top-level AND chain of a WHERE clause. */
-function findKey(where: unknown, ctx: Context): Analysis['key'] {
-  if (!isNode(where) || where['type'] !== 'binary_expr') return null;
-  const op = String(where['operator']).toUpperCase();
-  if (op === 'AND') return findKey(where['left'], ctx) ?? findKey(where['right'], ctx);
-  if (op !== '=' && op !== 'IN') return null;
-  let column = where['left'];
-  let value = where['right'];
-  if (op === '=' && isNode(value) && value['type'] === 'column_ref') [column, value] = [value, column];
-  if (!isNode(column) || column['type'] !== 'column_ref' || !isNode(value)) return null;
-  const table = keyTableOf(column, ctx);
-  if (!table) return null;
-  const loc = locOf(where);
-  if (!loc) return null;
-  const params = paramsIn(ctx.tokens, ctx.paramIndex, loc.start.offset, loc.end.offset);
-  const items = op === '=' ? [value] : value['type'] === 'expr_list' && Array.isArray(value['value']) ? (value['value'] as Node[]) : null;
-  if (!items) return null;
-  const values: KeySource[] = [];
-  let p = 0;
-  for (const item of items) {
-    if (isParam(item)) {
-      const idx = params[p++];
-      if (idx === undefined) return null;
-      values.push({ param: idx });
-    } else {
-      const lit = literalOf(item);
-      if (lit === null) return null;
-      values.push({ literal: lit });
-    }
-  }
-  if (p !== params.length) return null;
-  return { table, column: String(column['column']), values };
-}
-
-/** The sharded table whose shard-key column this column reference is, if any. */
-function keyTableOf(column: Node, ctx: Context): string | null {
-  const name = String(column['column']).toLowerCase();
-  const qualifier = typeof column['table'] === 'string' ? column['table'].toLowerCase() : null;
-  const candidates = qualifier ? [ctx.scope.get(qualifier)].filter((t): t is string => !!t) : [...new Set(ctx.scope.values())];
-  for (const table of candidates) {
-    const kind = ctx.topology.table(table);
-    if (kind?.kind === 'sharded' && kind.shardKey.toLowerCase() === name) return table;
-  }
-  return null;
 }
 
 /** INSERT/REPLACE: the target table and the VALUES tuples, located with the lexer. */
@@ -304,21 +259,41 @@ function selectShape(ast: Node, ctx: Context): SelectShape {
   return { aggregates, orderBy, limit, unmergeable: reasons.length ? [...new Set(reasons)].join(', ') : null };
 }
 
+const LINE_COMMENTS = new Set(['line']);
+const ALL_COMMENTS = new Set(['line', 'block', 'hint']);
+
 /**
  * Analyses one SQL statement against the topology: which logical tables it names and where
- * (to splice physical names), its shard-key predicate or INSERT rows, and how a multi-shard
- * SELECT merges. The result depends only on the SQL text, so it is cached per text.
+ * (to splice physical names), the shard-key predicates of every group of co-located sharded
+ * table references, its INSERT rows, and how a multi-shard SELECT merges. The result depends
+ * only on the SQL text, so it is cached per text.
+ *
+ * The parser never sees comments (they are blanked first, so the lexer alone decides what is
+ * code), line comments are dropped from the physical SQL, and anything MySQL, the parser and
+ * mysql2 could read differently is refused.
  *
  * @throws {SqlParseError} unparsable SQL (with its position) or several statements.
- * @throws {RoutingError} unknown tables, DDL, unsupported shapes.
+ * @throws {RoutingError} unknown tables, DDL, unsupported shapes, executable comments,
+ * ambiguous placeholders, statements over the limits.
  */
-export function analyze(rawSql: string, topology: Topology): Analysis {
+export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = DEFAULT_SQL_LIMITS): Analysis {
+  checkStatementSize(rawSql, limits);
   const first = lex(rawSql);
-  const sql = singleStatement(rawSql, first.semicolons, first.tokens);
-  const tokens = sql === rawSql ? first.tokens : lex(sql).tokens;
+  checkLexed(rawSql, first, limits);
+  const text = singleStatement(rawSql, first.semicolons, first.tokens);
+  const lexed = text === rawSql ? first : lex(text);
+  try {
+    return analyzeText(blankComments(text, lexed, LINE_COMMENTS).trimEnd(), blankComments(text, lexed, ALL_COMMENTS), lexed.tokens, topology);
+  } catch (err) {
+    if (err instanceof RangeError) throw tooComplex(err);
+    throw err;
+  }
+}
+
+function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: Topology): Analysis {
   const paramIndex = new Map<number, number>();
   for (const t of tokens) if (t.type === 'param') paramIndex.set(t.start, paramIndex.size);
-  const ast = parse(sql);
+  const ast = parse(parserSql);
   const type = String(ast['type']);
   if (!['select', 'insert', 'replace', 'update', 'delete'].includes(type)) {
     throw unsupported(`${type.toUpperCase()} statements are not routed; schema changes go through \`shardline migrate\``);
@@ -351,7 +326,13 @@ export function analyze(rawSql: string, topology: Topology): Analysis {
     ctx.scope.set(table, table);
     if (typeof n['as'] === 'string') ctx.scope.set(n['as'].toLowerCase(), table);
   });
+  const found = keyGroups(ast, { tokens, paramIndex, topology, cteNames });
+  const target = writeTarget(ast, statement, topology);
+  if (target?.kind === 'broadcast' && found.references > 0) {
+    throw unsupported(`a write to broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`);
+  }
   const insert = statement === 'insert' || statement === 'replace' ? analyzeInsert(ast, ctx, splices) : null;
+  if (insert && found.blocks > 1) throw unsupported(`INSERT into sharded table ${target?.table ?? ''} must not contain subqueries`);
   const aliases = new Set([...ctx.scope.keys()].filter((k) => ctx.scope.get(k) !== k));
   walk(ast, (n) => {
     if (n['type'] !== 'column_ref' || typeof n['table'] !== 'string') return;
@@ -372,18 +353,14 @@ export function analyze(rawSql: string, topology: Topology): Analysis {
   pieces.push(sql.slice(at));
   const sharded = [...new Set(splices.filter((s) => s.kind === 'sharded').map((s) => s.table))];
   const broadcast = [...new Set(splices.filter((s) => s.kind === 'broadcast').map((s) => s.table))];
-  if (statement === 'update') {
-    for (const set of Array.isArray(ast['set']) ? (ast['set'] as Node[]) : []) {
-      const col = String(set['column']).toLowerCase();
-      const owner = typeof set['table'] === 'string' ? [ctx.scope.get(set['table'].toLowerCase())] : sharded;
-      for (const t of owner) {
-        const k = t ? topology.table(t) : undefined;
-        if (k?.kind === 'sharded' && k.shardKey.toLowerCase() === col) {
-          throw unsupported(`UPDATE must not change the shard key ${k.shardKey} of ${t}: the row would belong to another shard (delete and insert instead)`);
-        }
-      }
-    }
+  if (statement === 'update') checkKeyAssignments(asNodes(ast['set']), ctx, sharded, 'UPDATE');
+  if (isNode(ast['on_duplicate_update'])) checkKeyAssignments(asNodes(ast['on_duplicate_update']['set']), ctx, sharded, 'ON DUPLICATE KEY UPDATE');
+  if (statement === 'update' && target?.kind === 'broadcast' && sharded.length > 0) {
+    throw unsupported(`an UPDATE of broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`);
   }
+  const groups = insert ? [] : found.groups;
+  const only = groups.length === 1 ? groups[0]!.pin : null;
+  const limit = isNode(ast['limit']) && Array.isArray(ast['limit']['value']) && ast['limit']['value'].length > 0;
   return {
     sql,
     statement,
@@ -393,8 +370,44 @@ export function analyze(rawSql: string, topology: Topology): Analysis {
     pieces,
     shardedTables: sharded,
     broadcastTables: broadcast,
-    key: insert ? null : findKey(ast['where'], ctx),
+    key: only,
+    groups,
+    perShardBlocker: found.perShardBlocker ?? (statement !== 'select' && limit ? 'LIMIT on a write' : null),
     insert,
     select: statement === 'select' ? selectShape(ast, ctx) : null,
   };
+}
+
+const asNodes = (v: unknown): Node[] => (Array.isArray(v) ? v.filter(isNode) : []);
+
+/** The table a write changes when it names only one (INSERT/REPLACE/DELETE), or a broadcast table among UPDATE's targets. */
+function writeTarget(ast: Node, statement: Analysis['statement'], topology: Topology): { table: string; kind: 'sharded' | 'broadcast' } | null {
+  if (statement === 'select') return null;
+  const targets = asNodes(ast['table']).filter((t) => typeof t['table'] === 'string');
+  const named = targets.map((t) => ({ table: String(t['table']).toLowerCase(), kind: topology.table(String(t['table']))?.kind }));
+  if (statement === 'update') {
+    const b = named.find((t) => t.kind === 'broadcast');
+    return b ? { table: b.table, kind: 'broadcast' } : null;
+  }
+  const first = named[0];
+  return first?.kind ? { table: first.table, kind: first.kind } : null;
+}
+
+/** Refuses an assignment (UPDATE … SET, ON DUPLICATE KEY UPDATE) that can change a shard-key column. */
+function checkKeyAssignments(sets: Node[], ctx: Context, sharded: readonly string[], where: string): void {
+  for (const set of sets) {
+    const col = String(set['column']).toLowerCase();
+    let owners: (string | undefined)[];
+    if (typeof set['table'] === 'string') {
+      const owner = ctx.scope.get(set['table'].toLowerCase());
+      if (!owner) throw unsupported(`${where} assigns ${set['table']}.${String(set['column'])}, and ${set['table']} is not a table of the statement`);
+      owners = [owner];
+    } else owners = [...sharded];
+    for (const t of owners) {
+      const k = t ? ctx.topology.table(t) : undefined;
+      if (k?.kind === 'sharded' && k.shardKey.toLowerCase() === col) {
+        throw unsupported(`${where} must not change the shard key ${k.shardKey} of ${t}: the row would belong to another shard (delete and insert instead)`);
+      }
+    }
+  }
 }

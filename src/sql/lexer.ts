@@ -10,11 +10,31 @@ export interface Token {
   value: string;
 }
 
+/**
+ * A comment: `line` (`#`, `-- `), `block` (`/* … *\/`), `hint` (`/*+ … *\/`) or `executable`
+ * (`/*! … *\/`, `/*M! … *\/`, which MySQL/MariaDB run as SQL). `end` is exclusive.
+ */
+export interface Comment {
+  kind: 'line' | 'block' | 'hint' | 'executable';
+  start: number;
+  end: number;
+  /** False when the text ends before the comment's `*\/`. */
+  closed: boolean;
+}
+
+/** Something MySQL, the parser and mysql2 may read differently; the router refuses it. */
+export interface Ambiguity {
+  offset: number;
+  what: string;
+}
+
 /** Result of {@link lex}: tokens outside comments and strings, and the statement terminators. */
 export interface Lexed {
   tokens: Token[];
   /** Offsets of `;` at the top level. */
   semicolons: number[];
+  comments: Comment[];
+  ambiguities: Ambiguity[];
 }
 
 const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127;
@@ -23,25 +43,40 @@ const isDigit = (c: number) => c >= 48 && c <= 57;
 /**
  * A small MySQL lexer: identifiers (bare and backticked), strings ('…', "…" with backslash and
  * doubled-quote escapes), numbers, `?` placeholders and punctuation, skipping `#`, `-- ` and
- * `/* … *\/` comments. It only locates things; the parser decides what they mean.
+ * `/* … *\/` comments (reported in `comments`). Comment boundaries follow MySQL and mysql2's
+ * placeholder scanner: `--` starts a comment only before a control character or space. It only
+ * locates things; the parser decides what they mean.
  */
 export function lex(sql: string): Lexed {
   const tokens: Token[] = [];
   const semicolons: number[] = [];
+  const comments: Comment[] = [];
+  const ambiguities: Ambiguity[] = [];
   const n = sql.length;
   let i = 0;
   while (i < n) {
     const c = sql.charCodeAt(i);
     if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) {
       i++;
-    } else if (c === 35 || (c === 45 && sql.charCodeAt(i + 1) === 45 && (i + 2 >= n || /\s/.test(sql[i + 2]!)))) {
+    } else if (c === 35 || (c === 45 && sql.charCodeAt(i + 1) === 45 && (i + 2 >= n || sql.charCodeAt(i + 2) <= 32))) {
       const nl = sql.indexOf('\n', i);
-      i = nl === -1 ? n : nl + 1;
+      const end = nl === -1 ? n : nl;
+      comments.push({ kind: 'line', start: i, end, closed: true });
+      i = end;
+    } else if (c === 45 && sql.charCodeAt(i + 1) === 45) {
+      ambiguities.push({ offset: i, what: '`--` not followed by a space (MySQL reads two minus signs, the parser a comment)' });
+      tokens.push({ type: 'punct', start: i, end: i + 1, value: '-' });
+      i++;
     } else if (c === 47 && sql.charCodeAt(i + 1) === 42) {
       const close = sql.indexOf('*/', i + 2);
-      i = close === -1 ? n : close + 2;
+      const end = close === -1 ? n : close + 2;
+      const m = sql.charCodeAt(i + 2);
+      const kind = m === 33 || ((m === 77 || m === 109) && sql.charCodeAt(i + 3) === 33) ? 'executable' : m === 43 ? 'hint' : 'block';
+      comments.push({ kind, start: i, end, closed: close !== -1 });
+      i = end;
     } else if (c === 39 || c === 34) {
       const start = i;
+      let closed = false;
       i++;
       while (i < n) {
         const d = sql.charCodeAt(i);
@@ -49,13 +84,16 @@ export function lex(sql: string): Lexed {
         else if (d === c && sql.charCodeAt(i + 1) === c) i += 2;
         else if (d === c) {
           i++;
+          closed = true;
           break;
         } else i++;
       }
+      if (!closed) ambiguities.push({ offset: start, what: 'an unterminated string' });
       tokens.push({ type: 'string', start, end: Math.min(i, n), value: sql.slice(start, Math.min(i, n)) });
     } else if (c === 96) {
       const start = i;
       let name = '';
+      let closed = false;
       i++;
       while (i < n) {
         if (sql.charCodeAt(i) === 96) {
@@ -65,11 +103,13 @@ export function lex(sql: string): Lexed {
             continue;
           }
           i++;
+          closed = true;
           break;
         }
         name += sql[i];
         i++;
       }
+      if (!closed) ambiguities.push({ offset: start, what: 'an unterminated quoted identifier' });
       tokens.push({ type: 'quoted', start, end: i, value: name });
     } else if (isDigit(c) || (c === 46 && isDigit(sql.charCodeAt(i + 1)))) {
       const start = i;
@@ -88,6 +128,7 @@ export function lex(sql: string): Lexed {
       }
       tokens.push({ type: 'ident', start, end: i, value: sql.slice(start, i) });
     } else if (c === 63) {
+      if (sql.charCodeAt(i + 1) === 63) ambiguities.push({ offset: i, what: '`??` (mysql2 reads an identifier placeholder)' });
       tokens.push({ type: 'param', start: i, end: i + 1, value: '?' });
       i++;
     } else {
@@ -96,7 +137,7 @@ export function lex(sql: string): Lexed {
       i++;
     }
   }
-  return { tokens, semicolons };
+  return { tokens, semicolons, comments, ambiguities };
 }
 
 /** Index of the first token whose start is ≥ offset (binary search). */

@@ -104,6 +104,39 @@ function pinned(options: PlanOptions, shards: readonly number[], what: string): 
 }
 
 /**
+ * The one shard on which every group of a statement with several independent sharded-table
+ * groups (UNION branches, subqueries or joins not on the shard key) lands.
+ * @throws {RoutingError} a group without a key predicate (unless pinned), or groups on different shards.
+ */
+function oneShardForGroups(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): number {
+  let shard: number | undefined;
+  const found: string[] = [];
+  for (const g of a.groups) {
+    let shards: number[];
+    if (g.pin) shards = [...new Set(g.pin.values.map((v) => topology.shardOf(keyValue(v, params))))].sort((x, y) => x - y);
+    else if (options.shard !== undefined) shards = [options.shard];
+    else {
+      throw new RoutingError(
+        'SHARD_KEY_MISSING',
+        `no shard-key predicate for sharded table ${g.table} in one part of the statement (a UNION branch, subquery or derived table, or a join not on ${g.column}): every part that reads a sharded table needs its own \`${g.column} = ?\` or \`${g.column} IN (…)\`, or a join on ${g.column} to a part that has one; scatter cannot run such statements`,
+        { details: { table: g.table, column: g.column } },
+      );
+    }
+    found.push(`${g.table} → ${shards.join(',')}`);
+    if (shards.length !== 1 || (shard !== undefined && shards[0] !== shard)) {
+      throw new RoutingError(
+        'SQL_UNSUPPORTED',
+        `the parts of the statement that read sharded tables route to different shards (${found.join('; ')}${shards.length > 1 || shard === undefined ? '' : `; first ${shard}`}): UNION branches, subqueries and joins not on the shard key must all land on one shard; run them as separate queries`,
+        { details: { shards: found } },
+      );
+    }
+    shard = shards[0]!;
+  }
+  pinned(options, [shard!], `${a.groups[0]!.column} = …`);
+  return shard!;
+}
+
+/**
  * Turns an analysis and its parameters into a plan: the shards, one physical statement per
  * round trip, and how results merge.
  *
@@ -131,6 +164,10 @@ export function plan(a: Analysis, params: readonly SqlParam[], topology: Topolog
   }
   const chunk = options.unionChunk ?? DEFAULT_UNION_CHUNK;
   const base = { statement: a.statement, write: a.write, fanOut: false };
+  if (a.groups.length > 1) {
+    const shard = oneShardForGroups(a, params, topology, options);
+    return { ...base, kind: 'single', shards: [shard], targets: [{ instance: topology.map.instanceOf(shard), shards: [shard], sql: render(a, topology, shard), params: [...params] }], merge: mergeFor(a, params, false) };
+  }
 
   if (a.shardedTables.length === 0) {
     if (options.shard !== undefined) {
@@ -203,6 +240,11 @@ export function plan(a: Analysis, params: readonly SqlParam[], topology: Topolog
     );
   }
 
+  if (shards.length > 1 && a.perShardBlocker) {
+    throw new RoutingError('SQL_UNSUPPORTED', `${a.perShardBlocker} cannot run on several shards and be merged: the statement touches ${shards.length} shards`, {
+      details: { reason: a.perShardBlocker },
+    });
+  }
   const merge = mergeFor(a, params, shards.length > 1);
   if (shards.length === 1) {
     const shard = shards[0]!;
