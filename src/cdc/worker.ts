@@ -113,7 +113,7 @@ export class CdcWorker {
     const cdc = config.cdc;
     if (roles.has('reader')) {
       for (const [i, inst] of config.instances.entries()) {
-        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { host: inst.host, port: inst.port, ...inst.replication }, replicaServerId: replicaServerId(cdc.groupPrefix, i), from: 'current' });
+        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey }, replicaServerId: replicaServerId(cdc.groupPrefix, i), from: 'current' });
         reader.close();
       }
     }

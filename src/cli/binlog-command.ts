@@ -60,7 +60,7 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
         const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
         const stream = new TransactionStream({
           instance: inst.name,
-          endpoint: { host: inst.host, port: inst.port, ...inst.replication },
+          endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey },
           replicaServerId: serverId,
           from: startPoint(flags),
           untilNow: flags.untilNow ?? false,

@@ -32,7 +32,7 @@ export function registerCdcCommand(program: Command, log: Logger): void {
         const config = loadClusterConfig(configPath);
         const registry = new Registry();
         collectDefaultMetrics({ register: registry, prefix: 'shardline_worker_' });
-        const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc`, logger: log });
+        const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc`, logger: log, security: config.kafka });
         const sinks = buildSinks(config, { registry, logger: log });
         const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort: flags.httpPort !== undefined ? Number(flags.httpPort) : undefined });
         let signalled: (() => void) | null = null;

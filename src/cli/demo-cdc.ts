@@ -15,7 +15,7 @@ type Row = Record<string, unknown>;
 export async function startDemoWorker(config: ClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
   const quiet = log.child({}, { level: 'warn' });
   const registry = new Registry();
-  const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-demo`, logger: quiet });
+  const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-demo`, logger: quiet, security: config.kafka });
   const sinks = buildSinks(config, { registry, logger: quiet });
   const worker = new CdcWorker({ config, log: eventLog, logger: quiet, registry, roles: new Set(['reader', 'elasticsearch', 'archive']), sinks: sinks.factories, httpPort: 0 });
   await worker.start();
@@ -69,7 +69,7 @@ export async function measureSearchLatency(router: Router, es: Client, config: C
 /** The archive's row of a key (all columns, including _version and _deleted). */
 export async function archiveRow(config: ClusterConfig, table: string, uid: bigint): Promise<Row | null> {
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
+  const s = await openMysqlSession({ name: a.name, host: a.host, port: a.port, user: a.user, password: a.password, database: a.database, tls: a.tls, serverPublicKey: a.serverPublicKey });
   try {
     const [row] = await s.query<Row>(`SELECT * FROM \`${table}\` WHERE uid = ? ORDER BY _version DESC LIMIT 1`, [uid.toString()]).catch(() => [] as Row[]);
     return row ?? null;
@@ -87,7 +87,7 @@ export async function counts(router: Router, es: Client, config: ClusterConfig, 
   for (let u = from; u <= to; u++) uids.push(u.toString());
   const esCount = (await es.count({ index: alias, query: { terms: { uid: uids } } }).catch(() => ({ count: -1 }))).count;
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password, database: a.database });
+  const s = await openMysqlSession({ name: a.name, host: a.host, port: a.port, user: a.user, password: a.password, database: a.database, tls: a.tls, serverPublicKey: a.serverPublicKey });
   try {
     const [row] = await s.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE _deleted = 0 AND uid BETWEEN ? AND ?`, [from.toString(), to.toString()]).catch(() => [{ n: -1 }]);
     return { source: Number(src?.n ?? 0), es: esCount, archive: Number(row?.n ?? -1) };

@@ -10,6 +10,7 @@ import { applyMigrations } from './router-commands.js';
 import { runCommand } from './run-command.js';
 import { archiveRow, counts, esFind, measureSearchLatency, startDemoWorker } from './demo-cdc.js';
 import { Client } from '@elastic/elasticsearch';
+import { esClientOptions } from '../cdc/sinks/elasticsearch/index.js';
 
 const USERS = 2000;
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -44,7 +45,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
         const cdc = await startDemoWorker(config, log);
         out(`   reading ${config.instances.map((i) => i.name).join(', ')}; topics ${config.cdc.topicPrefix}<table>, indices ${config.cdc.elasticsearch.indexPrefix}<table>, archive database ${config.archive.database}\n`);
         const router = await createRouter(config);
-        const es = new Client({ node: config.elasticsearch.node });
+        const es = new Client({ node: config.elasticsearch.node, ...esClientOptions(config.elasticsearch) });
         try {
           out(`4. writing ${USERS} users and ${USERS * 2} orders through the router (multi-row INSERTs split per shard)`);
           const t0 = performance.now();

@@ -16,6 +16,33 @@ export const credentialsSchema = z
   })
   .strict();
 
+/** A PEM file path; relative paths are relative to the config file's folder. */
+const pemFile = z.string().min(1);
+
+/**
+ * TLS of one connection (MySQL protocol, Kafka, Elasticsearch). `mode` as MySQL's `--ssl-mode`:
+ * `required` encrypts without checking the certificate, `verify-ca` checks that it chains to
+ * `ca` (default: the system's roots), `verify-full` also checks that it names the host.
+ * Files are read when a connection opens and never logged.
+ */
+export const tlsSchema = z
+  .object({
+    mode: z.enum(['disabled', 'required', 'verify-ca', 'verify-full']).default('verify-full'),
+    ca: pemFile.optional(),
+    /** Client certificate and key (both or neither), for servers that require them. */
+    cert: pemFile.optional(),
+    key: pemFile.optional(),
+  })
+  .strict()
+  .refine((t) => !t.cert === !t.key, { message: 'cert and key go together' });
+
+/**
+ * The server's RSA public key (PEM, `public_key.pem` in a MySQL datadir): with
+ * caching_sha2_password over plain TCP the password is encrypted with it. Without it and
+ * without `tls`, such a login is refused instead of trusting a key fetched unauthenticated.
+ */
+const serverPublicKey = pemFile;
+
 /** What the native local cluster runs for an instance (ignored outside `shardline dev`). */
 const devSchema = z
   .object({
@@ -34,6 +61,9 @@ export const instanceSchema = z
     user: z.string().min(1),
     password: z.string(),
     replication: credentialsSchema,
+    /** TLS of every connection to this instance (router pools, migrations, admin sessions, CDC). */
+    tls: tlsSchema.optional(),
+    serverPublicKey: serverPublicKey.optional(),
     /** The server's own `server_id`; unique in the fleet. */
     serverId: z.number().int().min(1).max(4294967295),
     dev: devSchema.optional(),
@@ -50,6 +80,8 @@ export const archiveSchema = z
     user: z.string().min(1),
     password: z.string(),
     database: z.string().regex(/^[A-Za-z0-9_]{1,64}$/).default('shardline_archive'),
+    tls: tlsSchema.optional(),
+    serverPublicKey: serverPublicKey.optional(),
     serverId: z.number().int().min(1).max(4294967295).optional(),
     dev: devSchema.optional(),
   })
@@ -62,6 +94,13 @@ export const kafkaSchema = z
   .object({
     brokers: z.array(hostPort).min(1),
     clientId: z.string().min(1).default('shardline'),
+    /** TLS to the brokers (`mode` disabled: plain TCP). */
+    tls: tlsSchema.optional(),
+    /** SASL authentication (over TLS unless you accept a password on the wire: SCRAM never sends it, PLAIN does). */
+    sasl: z
+      .object({ mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']), username: z.string().min(1), password: z.string() })
+      .strict()
+      .optional(),
     dev: z
       .object({ version: z.string().default('4.1.2'), controllerPort: port.default(9093) })
       .strict()
@@ -73,6 +112,14 @@ export const kafkaSchema = z
 export const elasticsearchSchema = z
   .object({
     node: z.url(),
+    /** TLS of an `https://` node: `ca` (file) and/or `caFingerprint` (SHA-256 of the CA certificate, hex). */
+    tls: tlsSchema
+      .safeExtend({ caFingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'SHA-256 fingerprint in hex').optional() })
+      .optional(),
+    /** Basic auth or an API key (the base64 `id:api_key` Elasticsearch returns as `encoded`). */
+    auth: z
+      .union([z.object({ username: z.string().min(1), password: z.string() }).strict(), z.object({ apiKey: z.string().min(1) }).strict()])
+      .optional(),
     dev: z
       .object({ version: z.string().default('8.19.21'), transportPort: port.default(9300) })
       .strict()

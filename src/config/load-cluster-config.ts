@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import { interpolateEnv } from './env-interpolate.js';
 import { clusterConfigSchema, type ClusterConfig } from './cluster-schema.js';
+import { resolveConfigPaths } from './config-paths.js';
 import { bundledClusterConfig } from './package-root.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -26,10 +27,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 }
 
 /**
- * Validates an already parsed document (after `${ENV}` interpolation) and returns a frozen config.
+ * Validates an already parsed document (after `${ENV}` interpolation) and returns a frozen config;
+ * relative file paths (TLS files, pinned keys) are resolved against `baseDir`.
  * @throws {ConfigError} `CONFIG_INVALID` naming every offending field.
  */
-export function parseClusterConfig(document: unknown, env: Env = process.env, source = '(inline)'): ClusterConfig {
+export function parseClusterConfig(document: unknown, env: Env = process.env, source = '(inline)', baseDir = process.cwd()): ClusterConfig {
   const interpolated = interpolateEnv(document, env);
   const result = clusterConfigSchema.safeParse(interpolated);
   if (!result.success) {
@@ -37,6 +39,7 @@ export function parseClusterConfig(document: unknown, env: Env = process.env, so
       details: { source, fields: result.error.issues.map((i) => i.path.join('.')) },
     });
   }
+  resolveConfigPaths(result.data as unknown as Record<string, unknown>, baseDir);
   return deepFreeze(result.data);
 }
 
@@ -60,7 +63,7 @@ export function loadClusterConfig(file: string, env: Env = process.env): Cluster
   } catch (cause) {
     throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML: ${(cause as Error).message}`, { cause });
   }
-  return parseClusterConfig(document, env, file);
+  return parseClusterConfig(document, env, file, path.dirname(path.resolve(file)));
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { kafkajs } from '../cdc/kafka/kafkajs-loader.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -52,12 +54,11 @@ export async function probeKafka(spec: ServiceSpec): Promise<Health> {
 /** Probes Elasticsearch: `_cluster/health` is green or yellow; the version from `_nodes/_local`. */
 export async function probeElasticsearch(spec: ServiceSpec): Promise<Health> {
   try {
-    const health = await fetch(`${spec.url}/_cluster/health`, { signal: AbortSignal.timeout(2000) });
-    if (!health.ok) return { healthy: false, reason: `_cluster/health answered ${health.status}` };
-    const body = (await health.json()) as { status?: string };
+    const health = await getJson(spec, '/_cluster/health');
+    if (health.status !== 200) return { healthy: false, reason: `_cluster/health answered ${health.status}` };
+    const body = health.body as { status?: string };
     if (body.status !== 'green' && body.status !== 'yellow') return { healthy: false, reason: `cluster status ${body.status}` };
-    const nodes = await fetch(`${spec.url}/_nodes/_local`, { signal: AbortSignal.timeout(2000) });
-    const info = (await nodes.json()) as { nodes?: Record<string, { version?: string }> };
+    const info = (await getJson(spec, '/_nodes/_local')).body as { nodes?: Record<string, { version?: string }> };
     const version = Object.values(info.nodes ?? {})[0]?.version;
     return version ? { healthy: true, version } : { healthy: true };
   } catch (err) {
@@ -65,12 +66,38 @@ export async function probeElasticsearch(spec: ServiceSpec): Promise<Health> {
   }
 }
 
+/** GET a JSON document from Elasticsearch: plain fetch, or HTTPS with the dev CA and the file-realm login. */
+async function getJson(spec: ServiceSpec, route: string): Promise<{ status: number; body: unknown }> {
+  const login = spec.tls?.elasticsearch;
+  if (!login || !spec.tls) {
+    const r = await fetch(`${spec.url}${route}`, { signal: AbortSignal.timeout(2000) });
+    return { status: r.status, body: r.ok ? await r.json() : null };
+  }
+  const ca = readFileSync(spec.tls.ca);
+  return new Promise((resolve, reject) => {
+    const req = https.get(`${spec.url}${route}`, { ca, auth: `${login.username}:${login.password}`, timeout: 2000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: res.statusCode === 200 ? JSON.parse(text) : null });
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${spec.url} within 2 s`)));
+    req.on('error', reject);
+  });
+}
+
 /** Probes a service as its users see it: SQL services with the application account. */
 export function probeService(spec: ServiceSpec): Promise<Health> {
   switch (spec.kind) {
     case 'mysql':
     case 'mariadb':
-      return probeSql({ host: spec.host, port: spec.port, user: spec.sql!.user, password: spec.sql!.password });
+      return probeSql({ ...spec.sql!.security, host: spec.host, port: spec.port, user: spec.sql!.user, password: spec.sql!.password });
     case 'kafka':
       return probeKafka(spec);
     case 'elasticsearch':

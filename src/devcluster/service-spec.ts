@@ -1,9 +1,23 @@
 import type { ClusterConfig } from '../config/index.js';
+import type { MysqlSecurity } from '../net/index.js';
 
 /** What a dev-cluster service is. */
 export type ServiceKind = 'mysql' | 'mariadb' | 'kafka' | 'elasticsearch';
 /** What a dev-cluster service is for. */
 export type ServiceRole = 'shard' | 'archive' | 'kafka' | 'search';
+
+/** TLS a dev service serves, with the dev cluster's own CA (see tls-certs.ts). */
+export interface DevServiceTls {
+  ca: string;
+  cert: string;
+  key: string;
+  /** The server key followed by its certificate (Kafka's PEM keystore). */
+  keystore: string;
+  /** Kafka: ports of the extra SSL and SASL_SSL listeners and the SASL accounts (PLAIN and SCRAM). */
+  kafka?: { sslPort: number; saslSslPort: number; users: { username: string; password: string }[] };
+  /** Elasticsearch: HTTPS with security on, and this superuser in the file realm. */
+  elasticsearch?: { username: string; password: string };
+}
 
 /** One service of the local cluster, derived from the cluster config. */
 export interface ServiceSpec {
@@ -23,9 +37,13 @@ export interface ServiceSpec {
     serverId: number;
     replication?: { user: string; password: string };
     database?: string;
+    /** How clients reach it securely (the config's `tls` / `serverPublicKey`). */
+    security?: MysqlSecurity;
   };
   /** Elasticsearch only. */
   url?: string;
+  /** Serve TLS (and, for Kafka and Elasticsearch, authentication) besides the plain listener. */
+  tls?: DevServiceTls;
 }
 
 const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;
@@ -40,7 +58,7 @@ export function describeServices(config: ClusterConfig): ServiceSpec[] {
     host: inst.host,
     port: inst.port,
     extraPorts: [],
-    sql: { user: inst.user, password: inst.password, serverId: inst.serverId, replication: inst.replication },
+    sql: { user: inst.user, password: inst.password, serverId: inst.serverId, replication: inst.replication, security: { name: inst.name, tls: inst.tls, serverPublicKey: inst.serverPublicKey } },
   }));
   const a = config.archive;
   const archive: ServiceSpec = {
@@ -51,7 +69,7 @@ export function describeServices(config: ClusterConfig): ServiceSpec[] {
     host: a.host,
     port: a.port,
     extraPorts: [],
-    sql: { user: a.user, password: a.password, serverId: a.serverId ?? 100, database: a.database },
+    sql: { user: a.user, password: a.password, serverId: a.serverId ?? 100, database: a.database, security: { name: a.name, tls: a.tls, serverPublicKey: a.serverPublicKey } },
   };
   const [firstBroker] = config.kafka.brokers;
   const [kHost, kPort] = splitHostPort(firstBroker ?? '127.0.0.1:9092');

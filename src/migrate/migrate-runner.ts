@@ -43,7 +43,7 @@ function physicalSql(topology: Topology, s: MigrationStatement, shard: number | 
 }
 
 function endpointOf(inst: InstanceConfig): InstanceEndpoint {
-  return { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password };
+  return { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey };
 }
 
 /**

@@ -33,7 +33,7 @@ export async function verifySchema(config: ClusterConfig, topology: Topology, co
   const signatures = new Map<string, { instance: string; columns: string }>();
   await Promise.all(
     config.instances.map(async (inst) => {
-      const conn = await connect({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+      const conn = await connect({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey });
       try {
         const dbs = [topology.names.broadcastDatabase, ...new Set(topology.map.shardsOf(inst.name).map((s) => topology.names.database(s)))];
         const result = await conn.query(

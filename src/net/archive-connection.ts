@@ -1,8 +1,9 @@
 import mysql, { type Connection, type ResultSetHeader } from 'mysql2/promise';
+import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where the archive store listens (a MySQL-protocol server: MySQL locally, TiDB in production). */
-export interface ArchiveEndpoint {
+export interface ArchiveEndpoint extends MysqlSecurity {
   host: string;
   port: number;
   user: string;
@@ -43,17 +44,22 @@ export const ARCHIVE_SQL_MODE = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION,ALLO
  * the server allows it (fewer gap locks between concurrent writers).
  */
 export async function openArchiveConnection(endpoint: ArchiveEndpoint): Promise<ArchiveConnection> {
-  const conn: Connection = await mysql.createConnection({
-    host: endpoint.host,
-    port: endpoint.port,
-    user: endpoint.user,
-    password: endpoint.password,
-    charset: 'utf8mb4_general_ci',
-    connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    ...LOSSLESS_VALUES,
-    multipleStatements: false,
-    flags: ['-FOUND_ROWS'],
-  });
+  const conn: Connection = await mysql
+    .createConnection({
+      host: endpoint.host,
+      port: endpoint.port,
+      user: endpoint.user,
+      password: endpoint.password,
+      charset: 'utf8mb4_general_ci',
+      connectTimeout: endpoint.connectTimeoutMs ?? 5000,
+      ...LOSSLESS_VALUES,
+      ...mysqlSecurityOptions({ name: 'archive', ...endpoint }),
+      multipleStatements: false,
+      flags: ['-FOUND_ROWS'],
+    })
+    .catch((err: unknown) => {
+      throw securityFailure(err, { name: 'archive', ...endpoint });
+    });
   let broken = false;
   conn.on('error', () => {
     broken = true;

@@ -3,6 +3,8 @@ import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { LOSSLESS_VALUES } from './value-options.js';
+import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
+import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -25,8 +27,8 @@ export interface SocketTuning {
   keepAlive: KeepAliveSettings;
 }
 
-/** Where one physical instance listens and how to log in. */
-export interface InstanceEndpoint {
+/** Where one physical instance listens and how to log in (and, optionally, TLS and a pinned server key). */
+export interface InstanceEndpoint extends MysqlSecurity {
   name: string;
   host: string;
   port: number;
@@ -81,7 +83,7 @@ function bigintColumns(rows: Row[], fields: readonly FieldPacket[]): void {
 /**
  * Opens a connection with the router's value conventions: BIGINT → bigint, DECIMAL → string,
  * DATE/DATETIME/TIMESTAMP → strings as the server prints them, with the session in UTC so
- * TIMESTAMP reads as UTC.
+ * TIMESTAMP reads as UTC, and backslash escaping pinned on (see `PIN_BACKSLASH_ESCAPES`).
  */
 let nextId = 1;
 
@@ -110,12 +112,13 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
     ...LOSSLESS_VALUES,
     multipleStatements: false,
+    ...mysqlSecurityOptions(endpoint),
   });
   let broken = false;
   conn.on('error', () => {
     broken = true;
   });
-  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(securityFailure(err, endpoint)) : resolve())));
   const run = (sql: string, params: readonly unknown[], timeoutMs?: number) =>
     new Promise<QueryOutcome>((resolve, reject) => {
       conn.query({ sql, values: params as unknown[], ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (err, result, fields) => {
@@ -140,7 +143,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     });
   let waitTimeoutMs = 28_800_000;
   try {
-    await run("SET time_zone = '+00:00'", []);
+    await run(`SET time_zone = '+00:00', ${PIN_BACKSLASH_ESCAPES_ASSIGNMENT}`, []);
     const w = await run('SELECT @@wait_timeout AS w', []);
     if (w.kind === 'rows') waitTimeoutMs = Number(w.rows[0]?.['w'] ?? 28800) * 1000;
   } catch (err) {

@@ -8,3 +8,6 @@ export type { SocketLayer, KeepAliveSettings, TcpInfoSnapshot, ProbeResult, Idle
 export { collationEncoding } from './charsets.js';
 export { openReplicationConnection } from './replication-connection.js';
 export type { ReplicationConnection, ReplicationEndpoint, DumpSink } from './replication-connection.js';
+export { mysqlSecurityOptions, securityFailure } from './mysql-security.js';
+export type { MysqlSecurity, TlsSettings, TlsMode } from './mysql-security.js';
+export { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';

@@ -1,8 +1,10 @@
 import mysql from 'mysql2/promise';
+import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
+import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where and how to open one MySQL-protocol connection. */
-export interface MysqlEndpoint {
+export interface MysqlEndpoint extends MysqlSecurity {
   host?: string;
   port?: number;
   /** Unix socket path; wins over host/port. */
@@ -25,18 +27,29 @@ export interface MysqlSession {
  * probes, smoke tests. Application traffic goes through the router's pools instead.
  */
 export async function openMysqlSession(endpoint: MysqlEndpoint): Promise<MysqlSession> {
-  const connection = await mysql.createConnection({
-    ...(endpoint.socketPath ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port }),
-    user: endpoint.user,
-    password: endpoint.password,
-    database: endpoint.database,
-    connectTimeout: endpoint.connectTimeoutMs ?? 5000,
-    ...LOSSLESS_VALUES,
-    multipleStatements: false,
-  });
+  const connection = await mysql
+    .createConnection({
+      ...(endpoint.socketPath ? { socketPath: endpoint.socketPath } : { host: endpoint.host, port: endpoint.port }),
+      user: endpoint.user,
+      password: endpoint.password,
+      database: endpoint.database,
+      connectTimeout: endpoint.connectTimeoutMs ?? 5000,
+      ...LOSSLESS_VALUES,
+      ...mysqlSecurityOptions(endpoint),
+      multipleStatements: false,
+    })
+    .catch((err: unknown) => {
+      throw securityFailure(err, endpoint);
+    });
   connection.on('error', () => {
     /* a dropped admin connection surfaces on the next query */
   });
+  try {
+    await connection.query(PIN_BACKSLASH_ESCAPES);
+  } catch (err) {
+    connection.destroy();
+    throw err;
+  }
   return {
     async query<T>(sql: string, values: readonly unknown[] = []): Promise<T[]> {
       const [rows] = await connection.query(sql, values as unknown[]);

@@ -1,9 +1,11 @@
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2';
+import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
+import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
-/** Login of the replication account. */
-export interface ReplicationEndpoint {
+/** Login of the replication account (TLS and the pinned server key are the instance's). */
+export interface ReplicationEndpoint extends MysqlSecurity {
   host: string;
   port: number;
   user: string;
@@ -122,6 +124,7 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     password: endpoint.password,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
     ...LOSSLESS_VALUES,
+    ...mysqlSecurityOptions(endpoint),
   });
   let failure: Error | undefined;
   let sink: DumpSink | undefined;
@@ -130,7 +133,13 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     sink?.end(err);
     sink = undefined;
   });
-  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(securityFailure(err, endpoint)) : resolve())));
+  try {
+    await new Promise<void>((resolve, reject) => conn.query(PIN_BACKSLASH_ESCAPES, (err) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
   const internals = conn as unknown as Mysql2Internals;
   return {
     query: <T>(sql: string, values: readonly unknown[] = []) =>

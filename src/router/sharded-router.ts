@@ -46,7 +46,7 @@ export class ShardedRouter implements Router {
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
     for (const inst of config.instances) {
       const shards = rangesText(topology.map.shardsOf(inst.name));
-      const endpoint = { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, connectTimeoutMs: config.pool.connectTimeoutMs };
+      const endpoint = { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, connectTimeoutMs: config.pool.connectTimeoutMs, tls: inst.tls, serverPublicKey: inst.serverPublicKey };
       const pool = new InstancePool(endpoint, config.pool, factory, shards, socketLayer);
       pool.breaker.onChange((state) => metrics.breakerState(inst.name, state));
       this.pools.set(inst.name, pool);

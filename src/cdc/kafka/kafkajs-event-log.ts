@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { kafkajs } from './kafkajs-loader.js';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { ShardlineError } from '../../errors/index.js';
+import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
 import type { Logger } from '../../log/logger.js';
 import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
 
@@ -14,6 +15,10 @@ export interface KafkaEventLogOptions {
   logger?: Logger;
   /** Kafka transaction timeout (the broker aborts a transaction left open longer). */
   transactionTimeoutMs?: number;
+  /** TLS and SASL (the `kafka.tls` / `kafka.sasl` config sections). */
+  security?: KafkaSecurity;
+  /** Retries of a failed connect or request (default 8, about 16 s of back-off in all). */
+  retries?: number;
 }
 
 function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
@@ -24,6 +29,11 @@ function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | und
 
 function kafkaError(err: unknown, what: string): ShardlineError {
   const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
+  const tlsCode = tlsCodeOf(err);
+  if (tlsCode) return new ShardlineError('TLS_FAILED', `${what}: TLS to the Kafka brokers failed (${tlsCode}): check kafka.tls (ca, mode)`, { cause: err, details: { tlsCode } });
+  if (e.name === 'KafkaJSSASLAuthenticationError' || /SASL|authentication/i.test(e.message ?? '')) {
+    return new ShardlineError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, { cause: err });
+  }
   const fenced = e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenced|epoch/i.test(e.message ?? '');
   return new ShardlineError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
 }
@@ -52,7 +62,8 @@ export class KafkajsEventLog implements EventLog {
     this.kafka = new KafkaClient({
       clientId: options.clientId,
       brokers: options.brokers,
-      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+      ...kafkajsSecurity(options.security ?? {}),
+      retry: { retries: options.retries ?? 8, initialRetryTime: 100, maxRetryTime: 5000 },
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
         const { message, ...extra } = entry.log;

@@ -111,7 +111,7 @@ export class InstancePipeline {
   /** First start of an instance: record where its binlog ends now, before reading anything. */
   private async initialCheckpoint(producer: TransactionalProducer): Promise<Checkpoint> {
     const { instance } = this.o;
-    const reader = await BinlogReader.open({ instance: instance.name, endpoint: { host: instance.host, port: instance.port, ...instance.replication }, replicaServerId: this.o.replicaServerId, from: 'current' });
+    const reader = await BinlogReader.open({ instance: instance.name, endpoint: { name: instance.name, host: instance.host, port: instance.port, ...instance.replication, tls: instance.tls, serverPublicKey: instance.serverPublicKey }, replicaServerId: this.o.replicaServerId, from: 'current' });
     const f = reader.facts;
     reader.close();
     const checkpoint: Checkpoint = { instance: instance.name, flavour: f.flavour, serverUuid: f.serverUuid, serverId: f.serverId, file: f.current.file, pos: f.current.pos, gtidSet: null };
@@ -126,7 +126,7 @@ export class InstancePipeline {
     const { instance, metrics, batch } = this.o;
     const stream = new TransactionStream({
       instance: instance.name,
-      endpoint: { host: instance.host, port: instance.port, ...instance.replication },
+      endpoint: { name: instance.name, host: instance.host, port: instance.port, ...instance.replication, tls: instance.tls, serverPublicKey: instance.serverPublicKey },
       replicaServerId: this.o.replicaServerId,
       from,
       heartbeatMs: this.o.heartbeatMs ?? 5000,

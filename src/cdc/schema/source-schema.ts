@@ -41,7 +41,7 @@ export class SourceSchemas {
     let s = this.sessions.get(instance);
     if (!s) {
       const inst = this.config.instances.find((i) => i.name === instance)!;
-      s = openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+      s = openMysqlSession({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey });
       s.catch(() => this.sessions.delete(instance));
       this.sessions.set(instance, s);
     }

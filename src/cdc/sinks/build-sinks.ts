@@ -5,6 +5,7 @@ import { Topology } from '../../shard/index.js';
 import { SourceSchemas } from '../schema/source-schema.js';
 import { ArchiveSink } from './archive/index.js';
 import { EsSink } from './elasticsearch/index.js';
+import { esClientOptions } from './elasticsearch/es-client-options.js';
 import type { Sink } from './sink-record.js';
 
 /** The sinks of a cluster config, built lazily, and what they share (source schemas). */
@@ -17,6 +18,7 @@ export function buildSinks(config: ClusterConfig, deps: { registry: Registry; lo
       elasticsearch: () =>
         new EsSink({
           node: config.elasticsearch.node,
+          clientOptions: esClientOptions(config.elasticsearch),
           indexPrefix: config.cdc.elasticsearch.indexPrefix,
           bulkMaxDocs: config.cdc.elasticsearch.bulkMaxDocs,
           maxConcurrentWrites: config.cdc.elasticsearch.concurrency,

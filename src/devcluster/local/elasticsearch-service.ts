@@ -14,7 +14,7 @@ export const ES_USER = 'shardline';
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** Elasticsearch single node (integ-test distribution from Maven Central), security off. */
+/** Elasticsearch single node (integ-test distribution from Maven Central), security off unless `spec.tls.elasticsearch`. */
 export class ElasticsearchService implements NativeService {
   private readonly launcherLog: string;
   private home = '';
@@ -94,23 +94,51 @@ export class ElasticsearchService implements NativeService {
         `transport.port: ${this.spec.extraPorts[0] ?? 9300}`,
         `path.data: ${p.data}`,
         `path.logs: ${p.logs}`,
-        'xpack.security.enabled: false',
+        ...this.securitySettings(p.config),
         'xpack.ml.enabled: false',
         'cluster.routing.allocation.disk.threshold_enabled: false',
         'action.destructive_requires_name: false',
         '',
       ].join('\n'),
     );
+    const login = this.spec.tls?.elasticsearch;
+    if (login) {
+      const users = path.join(this.home, 'bin', 'elasticsearch-users');
+      const env = { ...process.env, ES_PATH_CONF: p.config, ES_JAVA_HOME: await javaHome() };
+      await run(users, ['userdel', login.username], { env });
+      const added = await run(users, ['useradd', login.username, '-p', login.password, '-r', 'superuser'], { env });
+      if (added.code !== 0) throw new DevClusterError('DEV_START_FAILED', `elasticsearch: adding the file-realm user ${login.username} failed: ${added.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    }
     if (asRoot) chownTree(this.base, this.uid, this.gid);
+  }
+
+  /** Security off; or, with `spec.tls.elasticsearch`, HTTPS with the dev CA's certificate and the file realm. */
+  private securitySettings(configDir: string): string[] {
+    const tls = this.spec.tls;
+    if (!tls?.elasticsearch) return ['xpack.security.enabled: false'];
+    const own = path.join(configDir, 'tls');
+    mkdirSync(own, { recursive: true });
+    cpSync(tls.cert, path.join(own, 'server-cert.pem'));
+    cpSync(tls.key, path.join(own, 'server-key.pem'));
+    cpSync(tls.ca, path.join(own, 'ca.pem'));
+    return [
+      'xpack.security.enabled: true',
+      'xpack.security.enrollment.enabled: false',
+      'xpack.security.http.ssl.enabled: true',
+      'xpack.security.http.ssl.key: tls/server-key.pem',
+      'xpack.security.http.ssl.certificate: tls/server-cert.pem',
+      'xpack.security.http.ssl.certificate_authorities: tls/ca.pem',
+      'xpack.security.transport.ssl.enabled: false',
+      'xpack.security.authc.api_key.enabled: true',
+    ];
   }
 
   async start(): Promise<number> {
     const p = this.paths;
     rmSync(p.pid, { force: true });
-    const javaHome = path.dirname(path.dirname(realpathSync((await run('sh', ['-c', 'command -v java'])).stdout.trim())));
     const env = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      ES_JAVA_HOME: javaHome,
+      ES_JAVA_HOME: await javaHome(),
       ES_PATH_CONF: p.config,
       ES_TMPDIR: p.tmp,
       ES_JAVA_OPTS: '-Xms512m -Xmx512m',
@@ -140,6 +168,10 @@ export class ElasticsearchService implements NativeService {
   bootstrap(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+async function javaHome(): Promise<string> {
+  return path.dirname(path.dirname(realpathSync((await run('sh', ['-c', 'command -v java'])).stdout.trim())));
 }
 
 function chownTree(root: string, uid: number, gid: number): void {

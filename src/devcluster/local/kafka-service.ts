@@ -56,17 +56,20 @@ export class KafkaService implements NativeService {
     mkdirSync(this.dataDir, { recursive: true });
     const controller = this.spec.extraPorts[0] ?? 9093;
     const h = this.spec.host;
+    const tls = this.spec.tls;
+    const secure = tls?.kafka ? `,SSL://${h}:${tls.kafka.sslPort},SASL_SSL://${h}:${tls.kafka.saslSslPort}` : '';
     writeFileSync(
       this.propertiesFile,
       [
         'process.roles=broker,controller',
         'node.id=1',
         `controller.quorum.voters=1@${h}:${controller}`,
-        `listeners=PLAINTEXT://${h}:${this.spec.port},CONTROLLER://${h}:${controller}`,
-        `advertised.listeners=PLAINTEXT://${h}:${this.spec.port}`,
+        `listeners=PLAINTEXT://${h}:${this.spec.port},CONTROLLER://${h}:${controller}${secure}`,
+        `advertised.listeners=PLAINTEXT://${h}:${this.spec.port}${secure}`,
         'controller.listener.names=CONTROLLER',
         'inter.broker.listener.name=PLAINTEXT',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure ? ',SSL:SSL,SASL_SSL:SASL_SSL' : ''}`,
+        ...(tls?.kafka ? kafkaTlsProperties(tls.keystore, tls.ca, tls.kafka.users) : []),
         `log.dirs=${path.join(this.dataDir, 'data')}`,
         'num.partitions=1',
         'offsets.topic.replication.factor=1',
@@ -109,7 +112,42 @@ export class KafkaService implements NativeService {
     return probeKafka(this.spec);
   }
 
-  bootstrap(): Promise<void> {
-    return Promise.resolve();
+  /** With TLS: the SCRAM credentials of the SASL accounts (idempotent; PLAIN's are in the JAAS line). */
+  async bootstrap(): Promise<void> {
+    const users = this.spec.tls?.kafka?.users ?? [];
+    for (const u of users) {
+      const r = await run('java', [
+        '-cp',
+        this.classpath,
+        'kafka.admin.ConfigCommand',
+        '--bootstrap-server',
+        `${this.spec.host}:${this.spec.port}`,
+        '--alter',
+        '--add-config',
+        `SCRAM-SHA-256=[password=${u.password}],SCRAM-SHA-512=[password=${u.password}]`,
+        '--entity-type',
+        'users',
+        '--entity-name',
+        u.username,
+      ]);
+      if (r.code !== 0) throw new DevClusterError('DEV_START_FAILED', `kafka: adding the SCRAM credentials of ${u.username} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    }
   }
+}
+
+/** The broker's SSL (PEM keystore and truststore) and SASL (PLAIN and SCRAM on SASL_SSL) settings. */
+function kafkaTlsProperties(keystore: string, ca: string, users: readonly { username: string; password: string }[]): string[] {
+  const jaasString = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const plainUsers = users.map((u) => `user_${u.username}=${jaasString(u.password)}`).join(' ');
+  return [
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${keystore}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${ca}`,
+    'ssl.client.auth=none',
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  ];
 }

@@ -176,6 +176,7 @@ export class MysqlFamilyService implements NativeService {
       ...SHARD_FLEET_TUNING,
       ...(this.spec.kind === 'mysql' ? ['--mysqlx=OFF', '--innodb-redo-log-capacity=8M', ...MYSQL_SHARD_TUNING] : []),
       ...replicationFlags(this.spec, this.dataDir),
+      ...(this.spec.tls ? [`--ssl-ca=${this.spec.tls.ca}`, `--ssl-cert=${this.spec.tls.cert}`, `--ssl-key=${this.spec.tls.key}`] : []),
     ];
     return spawnDetached(this.l.command, args, { logFile: this.logFile });
   }

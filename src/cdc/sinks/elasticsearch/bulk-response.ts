@@ -1,3 +1,5 @@
+import { isTlsFailure } from './es-client-options.js';
+
 /** What became of one bulk item. */
 export type ItemOutcome =
   /** Written (created or updated). */
@@ -58,7 +60,8 @@ export type RequestFailure =
   | { kind: 'split' }
   /** The sink is closing and aborted the request. */
   | { kind: 'aborted' }
-  | { kind: 'fatal'; status: number | null; reason: string };
+  /** `code`: the error code to raise instead of ES_SINK_FAILED (a certificate that does not verify). */
+  | { kind: 'fatal'; status: number | null; reason: string; code?: 'TLS_FAILED' };
 
 /**
  * Classifies an error thrown by the ES client (matched by its `name` and `statusCode`, as the
@@ -70,6 +73,7 @@ export function requestFailure(err: unknown): RequestFailure {
   const name = typeof e?.name === 'string' ? e.name : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (name === 'RequestAbortedError' || name === 'AbortError') return { kind: 'aborted' };
+  if (isTlsFailure(err)) return { kind: 'fatal', status: null, reason: `TLS to Elasticsearch failed: ${message} (check elasticsearch.tls)`, code: 'TLS_FAILED' };
   if (name === 'ConnectionError' || name === 'NoLivingConnectionsError') return { kind: 'retry', reason: 'connection' };
   if (name === 'TimeoutError') return { kind: 'retry', reason: 'timeout' };
   if (name === 'DeserializationError') return { kind: 'retry', reason: 'bad_response' };

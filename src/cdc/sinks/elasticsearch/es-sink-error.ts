@@ -7,7 +7,7 @@ import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/inde
  * it rejects, a concrete index where the alias belongs). Details carry the status and ES's reason.
  */
 export class EsSinkError extends ShardlineError {
-  constructor(code: 'SINK_CLOSED' | 'ES_SINK_FAILED', message: string, options: ShardlineErrorOptions = {}) {
+  constructor(code: 'SINK_CLOSED' | 'ES_SINK_FAILED' | 'TLS_FAILED', message: string, options: ShardlineErrorOptions = {}) {
     super(code, message, options);
   }
 }

@@ -241,7 +241,7 @@ export class EsSink implements Sink {
         const half = Math.ceil(chunk.length / 2);
         return [...(await this.send(chunk.slice(0, half))), ...(await this.send(chunk.slice(half)))];
       }
-      throw new EsSinkError('ES_SINK_FAILED', `Elasticsearch refused a bulk request (status ${failure.status ?? 'none'}): ${failure.reason}`, {
+      throw new EsSinkError(failure.code ?? 'ES_SINK_FAILED', `Elasticsearch refused a bulk request (status ${failure.status ?? 'none'}): ${failure.reason}`, {
         cause: err,
         details: { status: failure.status },
       });
@@ -363,7 +363,7 @@ export class EsSink implements Sink {
         if (failure.kind !== 'retry') {
           const reason = failure.kind === 'fatal' ? failure.reason : 'request too large';
           const status = failure.kind === 'fatal' ? failure.status : 413;
-          throw new EsSinkError('ES_SINK_FAILED', `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`, { cause: err, details: { status } });
+          throw new EsSinkError((failure.kind === 'fatal' && failure.code) || 'ES_SINK_FAILED', `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`, { cause: err, details: { status } });
         }
         this.metrics.retry(failure.reason);
         const delayMs = Math.round(backoffMs(attempt, this.options.retry));

@@ -13,3 +13,5 @@ export { itemOutcome, requestFailure, errorReason } from './bulk-response.js';
 export type { ItemOutcome, RequestFailure } from './bulk-response.js';
 export { backoffMs } from './retry-policy.js';
 export type { RetryOptions } from './retry-policy.js';
+export { esClientOptions, isTlsFailure } from './es-client-options.js';
+export type { EsSecurity } from './es-client-options.js';
