@@ -13,3 +13,4 @@ export {
   isShardlineError,
 } from './shardline-error.js';
 export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardline-error.js';
+export { DriverError, REDACTED, redactServerMessage, sanitizeDriverError } from './driver-error.js';

@@ -1,4 +1,4 @@
-import { QueryError, ShardUnavailableError, isShardlineError } from '../errors/index.js';
+import { QueryError, ShardUnavailableError, isShardlineError, sanitizeDriverError } from '../errors/index.js';
 import type { QueryOutcome, ServerErrorInfo } from '../net/index.js';
 import type { RoutePlan, RouteTarget } from '../sql/index.js';
 import { mergeResults, type RouterResult } from './merge-results.js';
@@ -9,22 +9,32 @@ export type RunOnInstance = (instance: string, sql: string, params: readonly unk
 const RETRIABLE_ERRNO = new Set([1205, 1213]);
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'EHOSTUNREACH']);
 
-/** Wraps a driver error into the error hierarchy, naming the instance and shards. */
-export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance' | 'shards'>): Error {
+/** Longest SQL text an error keeps (the statement with placeholders, never with values). */
+const MAX_ERROR_SQL = 2000;
+
+/**
+ * Wraps a driver error into the error hierarchy, naming the instance and shards. The error keeps
+ * the server's errno, SQLSTATE and code and the physical statement with placeholders
+ * (`details.sql`); its message and cause are sanitized ({@link sanitizeDriverError}): no bound
+ * value, no interpolated SQL, no value quoted by the server.
+ */
+export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance' | 'shards'> & { sql?: string }): Error {
   if (isShardlineError(err)) return err;
-  const e = err as Error & ServerErrorInfo;
+  const sql = target.sql === undefined ? undefined : target.sql.length > MAX_ERROR_SQL ? `${target.sql.slice(0, MAX_ERROR_SQL)}…` : target.sql;
+  const cause = sanitizeDriverError(err, sql);
+  const e = cause as Error & ServerErrorInfo;
   const where = `instance ${target.instance}${target.shards.length === 1 ? ` (shard ${target.shards[0]})` : target.shards.length ? ` (${target.shards.length} shards)` : ''}`;
   if ((e.code && CONNECTION_CODES.has(e.code)) || (e.fatal && !e.errno)) {
     return new ShardUnavailableError('SHARD_UNAVAILABLE', `${where} is unavailable: ${e.message}`, {
       retriable: true,
-      cause: err,
+      cause,
       details: { instance: target.instance, code: e.code },
     });
   }
   return new QueryError('QUERY_FAILED', `${where}: ${e.message}`, {
     retriable: e.errno !== undefined && RETRIABLE_ERRNO.has(e.errno),
-    cause: err,
-    details: { instance: target.instance, errno: e.errno, sqlState: e.sqlState, code: e.code },
+    cause,
+    details: { instance: target.instance, errno: e.errno, sqlState: e.sqlState, code: e.code, ...(sql === undefined ? {} : { sql }) },
   });
 }
 

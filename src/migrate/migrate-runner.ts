@@ -1,5 +1,5 @@
 import type { ClusterConfig, InstanceConfig } from '../config/index.js';
-import { MigrationError } from '../errors/index.js';
+import { MigrationError, sanitizeDriverError } from '../errors/index.js';
 import type { DbConnection, InstanceEndpoint, ServerErrorInfo } from '../net/index.js';
 import { quoteIdent, type Topology } from '../shard/index.js';
 import type { Migration, MigrationStatement } from './migration-files.js';
@@ -129,7 +129,8 @@ export async function runMigrations(
               );
               try {
                 await conn.query(step.sql, []);
-              } catch (err) {
+              } catch (raw) {
+                const err = sanitizeDriverError(raw, step.sql);
                 const errno = (err as ServerErrorInfo).errno;
                 if (!(step.resumed && errno !== undefined && ALREADY_APPLIED_ERRNO.has(errno))) {
                   throw new MigrationError('MIGRATION_FAILED', `${step.migration.file} statement ${step.statement.index + 1} failed on ${inst.name} (${step.target}): ${(err as Error).message}`, {

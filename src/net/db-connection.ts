@@ -1,6 +1,7 @@
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
+import { sanitizeDriverError } from '../errors/index.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
@@ -128,7 +129,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
             broken = true;
             conn.destroy();
           }
-          reject(err);
+          reject(sanitizeDriverError(err, sql));
           return;
         }
         if (Array.isArray(result)) {
@@ -161,7 +162,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     },
     lastUsedAt: Date.now(),
     query: run,
-    ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(err) : resolve()))),
+    ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(sanitizeDriverError(err)) : resolve()))),
     close: () =>
       new Promise((resolve) => {
         conn.end(() => resolve());

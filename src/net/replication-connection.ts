@@ -2,6 +2,7 @@ import mysql from 'mysql2';
 import type { Connection } from 'mysql2';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
+import { sanitizeDriverError } from '../errors/index.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Login of the replication account (TLS and the pinned server key are the instance's). */
@@ -128,7 +129,8 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
   });
   let failure: Error | undefined;
   let sink: DumpSink | undefined;
-  conn.on('error', (err: Error) => {
+  conn.on('error', (raw: Error) => {
+    const err = sanitizeDriverError(raw) as Error;
     failure = err;
     sink?.end(err);
     sink = undefined;
@@ -145,7 +147,7 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     query: <T>(sql: string, values: readonly unknown[] = []) =>
       new Promise<T[]>((resolve, reject) => {
         if (failure) return reject(failure);
-        conn.query({ sql, values: values as unknown[] }, (err, rows) => (err ? reject(err) : resolve((Array.isArray(rows) ? rows : [rows]) as T[])));
+        conn.query({ sql, values: values as unknown[] }, (err, rows) => (err ? reject(sanitizeDriverError(err, sql)) : resolve((Array.isArray(rows) ? rows : [rows]) as T[])));
       }),
     startDump(payload, s) {
       sink = s;

@@ -52,12 +52,12 @@ export async function runTransaction<T>(
   const target = { instance: conn.instance, shards: [shard] };
   try {
     await conn.query('BEGIN', [], queryTimeoutMs).catch((err: unknown) => {
-      throw wrapQueryError(err, target);
+      throw wrapQueryError(err, { ...target, sql: 'BEGIN' });
     });
     const result = await fn(tx);
     if (tx$.state === 'aborted') throw tx$.abortError;
     await conn.query('COMMIT', [], queryTimeoutMs).catch((err: unknown) => {
-      throw wrapQueryError(err, target);
+      throw wrapQueryError(err, { ...target, sql: 'COMMIT' });
     });
     tx$.state = 'done';
     return result;
