@@ -4,6 +4,7 @@ import { TransactionStream, type StartPoint } from '../cdc/binlog/index.js';
 import { changeEvents } from '../cdc/events/change-event.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { redactSqlSecrets } from '../log/redact-sql-secrets.js';
 import { Topology } from '../shard/index.js';
 import { runCommand } from './run-command.js';
 
@@ -31,10 +32,11 @@ function startPoint(flags: DumpFlags): StartPoint {
   return 'current';
 }
 
-/** Account statements in the binlog can carry passwords (MariaDB logs them as written). */
-export function redactSecrets(sql: string): string {
-  return sql.replace(/(IDENTIFIED\s+(?:WITH\s+\S+\s+)?(?:BY|AS)\s+)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")/gi, "$1'<redacted>'");
-}
+/**
+ * Account and replication statements in the binlog can carry passwords (MariaDB logs them as
+ * written): see {@link redactSqlSecrets}.
+ */
+export const redactSecrets = redactSqlSecrets;
 
 /** `shardline binlog dump`: the operator's decoded binlog. */
 export function registerBinlogCommands(program: Command, log: Logger): void {

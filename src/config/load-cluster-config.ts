@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import { interpolateEnv } from './env-interpolate.js';
 import { clusterConfigSchema, type ClusterConfig } from './cluster-schema.js';
+import { parseConfigYaml } from './parse-config-yaml.js';
 import { resolveConfigPaths } from './config-paths.js';
 import { bundledClusterConfig } from './package-root.js';
 
@@ -57,12 +57,7 @@ export function loadClusterConfig(file: string, env: Env = process.env): Cluster
   } catch (cause) {
     throw new ConfigError('CONFIG_NOT_FOUND', `cannot read cluster config ${file}: ${(cause as Error).message}`, { cause });
   }
-  let document: unknown;
-  try {
-    document = parseYaml(text, { prettyErrors: true });
-  } catch (cause) {
-    throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML: ${(cause as Error).message}`, { cause });
-  }
+  const document = parseConfigYaml(text, file);
   return parseClusterConfig(document, env, file, path.dirname(path.resolve(file)));
 }
 
