@@ -27,14 +27,15 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--docker', 'use Docker Compose')
     .option('--native', 'run the services natively (no Docker)')
     .option('--timeout <seconds>', 'health wait per service', '180')
-    .action((flags: ModeFlags & { timeout: string }) =>
+    .option('--allow-remote', 'let services with authentication listen on a non-loopback host from the config')
+    .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean }) =>
       runCommand(log, async () => {
         const timeout = Number(flags.timeout);
         if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
         const config = loadClusterConfig(resolveConfigPath(flags.config));
         const t0 = Date.now();
         const mode = modeOf(flags);
-        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), timeoutMs: timeout * 1000, log });
+        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), ...(flags.allowRemote ? { allowRemote: true } : {}), timeoutMs: timeout * 1000, log });
         const started = outcomes.filter((o) => o.action === 'started').map((o) => o.name);
         const seconds = ((Date.now() - t0) / 1000).toFixed(1);
         log.info({ mode: used, started, seconds: Number(seconds) }, started.length ? 'cluster up' : 'cluster already up, nothing started');

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import { checkBindHosts } from './bind-policy.js';
 import { clusterStatus, type ServiceStatus } from './cluster-status.js';
 import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-cluster.js';
 import { nativeDown, nativeUp, type UpOutcome } from './local/native-cluster.js';
@@ -18,6 +19,11 @@ export interface DevUpOptions {
   timeoutMs?: number;
   log: Logger;
   dir?: StateDir;
+  /**
+   * Let services with authentication listen beyond loopback (default: `$SHARDLINE_DEV_ALLOW_REMOTE`
+   * is `1`). Services without authentication stay on loopback regardless.
+   */
+  allowRemote?: boolean;
 }
 
 function modeFile(dir: StateDir): string {
@@ -32,12 +38,14 @@ export function recordedMode(dir: StateDir = stateDir()): DevMode | null {
 
 /**
  * Brings the local cluster up: Docker Compose when an engine answers (or `mode: 'docker'`),
- * the native path otherwise. Idempotent: healthy services are left alone.
+ * the native path otherwise. Idempotent: healthy services are left alone. Refuses hosts beyond
+ * loopback (`DEV_INSECURE_BIND`) and a state folder others can write (`DEV_STATE_DIR_UNSAFE`).
  */
 export async function devUp(config: ClusterConfig, options: DevUpOptions): Promise<{ mode: DevMode; outcomes: UpOutcome[] }> {
+  const specs = describeServices(config);
+  checkBindHosts(specs, options.allowRemote ?? process.env['SHARDLINE_DEV_ALLOW_REMOTE'] === '1');
   const dir = options.dir ?? stateDir();
   ensureStateDir(dir);
-  const specs = describeServices(config);
   const timeoutMs = options.timeoutMs ?? 180_000;
   const mode = options.mode ?? recordedMode(dir) ?? ((await dockerEngineAvailable()) ? 'docker' : 'native');
   if (mode === 'docker') {

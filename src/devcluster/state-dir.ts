@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../config/index.js';
+import { ensurePrivateDir } from './private-dir.js';
 
 /** Folders of one local cluster: run (pid/state files), logs, data. Ignored by git. */
 export interface StateDir {
@@ -27,14 +27,19 @@ export function stateDir(root = process.env['SHARDLINE_STATE_DIR'] || path.join(
     socket: (service) => {
       const preferred = path.join(run, `${service}.sock`);
       if (preferred.length < 100) return preferred;
-      mkdirSync(shortRun, { recursive: true, mode: 0o700 });
+      ensurePrivateDir(shortRun, { noSymlink: true });
       return path.join(shortRun, `${service}.sock`);
     },
   };
 }
 
-/** Creates the run and logs folders. */
+/**
+ * Creates the state folder and its run and logs folders with mode 0700, or checks the existing
+ * ones: owned by this user, writable by nobody else.
+ * @throws {DevClusterError} `DEV_STATE_DIR_UNSAFE`.
+ */
 export function ensureStateDir(dir: StateDir): void {
-  mkdirSync(dir.run, { recursive: true });
-  mkdirSync(dir.logs, { recursive: true });
+  ensurePrivateDir(dir.root);
+  ensurePrivateDir(dir.run);
+  ensurePrivateDir(dir.logs);
 }

@@ -120,7 +120,7 @@ export class MysqlFamilyService implements NativeService {
   /** A temporary directory of this server's own (instances initialised in parallel never share temp files). */
   private get tmpDir(): string {
     const dir = path.join(this.dir.root, 'tmp', this.spec.name);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
 
