@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cdcSchema } from './cdc-schema.js';
-import { poolSchema, shardingSchema } from './sharding-schema.js';
+import { poolSchema, routerSchema, shardingSchema } from './sharding-schema.js';
 
 const name = z
   .string()
@@ -136,6 +136,7 @@ export const clusterConfigSchema = z
     elasticsearch: elasticsearchSchema,
     sharding: shardingSchema.default(() => shardingSchema.parse({})),
     pool: poolSchema.default(() => poolSchema.parse({})),
+    router: routerSchema.default(() => routerSchema.parse({})),
     cdc: cdcSchema.default(() => cdcSchema.parse({})),
   })
   .strict()

@@ -3,7 +3,7 @@ export type { ClusterConfig, InstanceConfig, ArchiveConfig } from './cluster-sch
 export { loadClusterConfig, parseClusterConfig, resolveConfigPath } from './load-cluster-config.js';
 export { interpolateEnv } from './env-interpolate.js';
 export { bundledClusterConfig, packageRoot } from './package-root.js';
-export { shardingSchema, shardMapSchema, poolSchema } from './sharding-schema.js';
-export type { ShardingConfig, PoolConfig } from './sharding-schema.js';
+export { shardingSchema, shardMapSchema, poolSchema, routerSchema } from './sharding-schema.js';
+export type { ShardingConfig, PoolConfig, RouterConfig } from './sharding-schema.js';
 export { cdcSchema } from './cdc-schema.js';
 export type { CdcConfig } from './cdc-schema.js';

@@ -98,5 +98,29 @@ export const poolSchema = z
   .strict()
   .refine((p) => p.min <= p.max, { message: 'min must not exceed max' });
 
+/** What the router accepts and caches: bounds on statement size and on the plan cache. */
+export const routerSchema = z
+  .object({
+    limits: z
+      .object({
+        /** UTF-8 bytes of one statement's text (bound values do not count). */
+        maxStatementBytes: z.number().int().min(1024).default(1 << 20),
+        /** Items of one `IN (…)` list (the parser needs ~0.5 s for 10,000). */
+        maxInList: z.number().int().min(1).default(1000),
+      })
+      .strict()
+      .default({ maxStatementBytes: 1 << 20, maxInList: 1000 }),
+    planCache: z
+      .object({
+        maxEntries: z.number().int().min(1).default(2000),
+        /** Approximate bytes of cached analyses. */
+        maxBytes: z.number().int().min(1024).default(64 << 20),
+      })
+      .strict()
+      .default({ maxEntries: 2000, maxBytes: 64 << 20 }),
+  })
+  .strict();
+
 export type ShardingConfig = z.infer<typeof shardingSchema>;
+export type RouterConfig = z.infer<typeof routerSchema>;
 export type PoolConfig = z.infer<typeof poolSchema>;

@@ -16,7 +16,7 @@ export interface CreateRouterOptions {
   registry?: Registry;
   /** A custom UID hash (default: CRC-32 of the UID's decimal text). */
   hasher?: UidHasher;
-  /** Analyses kept in the plan cache (default 2000). */
+  /** Analyses kept in the plan cache (default: `router.planCache.maxEntries` of the config, 2000). */
   planCacheSize?: number;
   /** How connections are opened (default: mysql2 over a tuned TCP socket). */
   connectionFactory?: ConnectionFactory;

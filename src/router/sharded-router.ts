@@ -40,9 +40,10 @@ export class ShardedRouter implements Router {
     factory: ConnectionFactory,
     private readonly metrics: RouterMetrics,
     readonly socketLayer: SocketLayer,
-    planCacheSize = 2000,
+    planCacheSize?: number,
   ) {
-    this.cache = new PlanCache(topology, planCacheSize, (hit) => metrics.planCache(hit));
+    const rc = config.router;
+    this.cache = new PlanCache(topology, { maxEntries: planCacheSize ?? rc.planCache.maxEntries, maxBytes: rc.planCache.maxBytes, limits: rc.limits }, (hit) => metrics.planCache(hit));
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
     for (const inst of config.instances) {
       const shards = rangesText(topology.map.shardsOf(inst.name));

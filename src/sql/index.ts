@@ -3,7 +3,9 @@ export type { Analysis, KeySource, Splice, InsertRows, Aggregate, SelectShape } 
 export { plan, render } from './plan.js';
 export type { PlanOptions } from './plan.js';
 export type { RoutePlan, RouteTarget, RouteKind, MergeSpec, SqlParam } from './route-plan.js';
-export { PlanCache } from './plan-cache.js';
-export type { PlanCacheStats } from './plan-cache.js';
+export { PlanCache, DEFAULT_PLAN_CACHE_BYTES } from './plan-cache.js';
+export type { PlanCacheStats, PlanCacheOptions } from './plan-cache.js';
+export { DEFAULT_SQL_LIMITS } from './statement-guard.js';
+export type { SqlLimits } from './statement-guard.js';
 export { lex } from './lexer.js';
 export type { Token } from './lexer.js';

@@ -112,8 +112,9 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
       if (key === '_next' || key === 'with' || key === 'loc') return;
       if (Array.isArray(v)) for (const x of v) scan(x, key);
       else if (isNode(v)) {
-        if (isNode(v['ast']) && STATEMENTS.has(String(v['ast']['type']))) {
-          if (!blockOf.has(v['ast'])) visit(v['ast'], block, 'nested');
+        const inner = isNode(v['ast']) && STATEMENTS.has(String(v['ast']['type'])) ? v['ast'] : v['type'] === 'select' && 'from' in v ? v : null;
+        if (inner) {
+          if (!blockOf.has(inner)) visit(inner, block, 'nested');
           return;
         }
         for (const [k, x] of Object.entries(v)) if (typeof x === 'object') scan(x, k);

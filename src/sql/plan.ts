@@ -126,7 +126,7 @@ function oneShardForGroups(a: Analysis, params: readonly SqlParam[], topology: T
     if (shards.length !== 1 || (shard !== undefined && shards[0] !== shard)) {
       throw new RoutingError(
         'SQL_UNSUPPORTED',
-        `the parts of the statement that read sharded tables route to different shards (${found.join('; ')}${shards.length > 1 || shard === undefined ? '' : `; first ${shard}`}): UNION branches, subqueries and joins not on the shard key must all land on one shard; run them as separate queries`,
+        `the parts of the statement that read sharded tables route to different shards (${found.join('; ')}): UNION branches, subqueries and joins not on the shard key must all land on one shard; run them as separate queries`,
         { details: { shards: found } },
       );
     }

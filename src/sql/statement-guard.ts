@@ -64,6 +64,25 @@ export function checkLexed(sql: string, lexed: Lexed, limits: SqlLimits): void {
     });
   }
   checkInLists(lexed.tokens, limits.maxInList);
+  checkOperators(lexed.tokens);
+}
+
+/** AND/OR/XOR and arithmetic/bitwise operators per statement: the parser recurses per operator and needs seconds for 3,000. */
+export const MAX_OPERATORS = 1000;
+const OPERATOR_PUNCT = new Set(['+', '-', '*', '/', '%', '|', '&', '^']);
+const OPERATOR_WORD = /^(and|or|xor|div|mod)$/i;
+
+function checkOperators(tokens: readonly Token[]): void {
+  let count = 0;
+  for (const t of tokens) {
+    if ((t.type === 'punct' && OPERATOR_PUNCT.has(t.value)) || (t.type === 'ident' && t.value.length <= 3 && OPERATOR_WORD.test(t.value))) {
+      if (++count > MAX_OPERATORS) {
+        throw new RoutingError('SQL_TOO_COMPLEX', `the statement has more than ${MAX_OPERATORS} AND/OR/arithmetic operators (one at offset ${t.start}): the router's parser recurses per operator; split it or bind a list`, {
+          details: { limit: MAX_OPERATORS, offset: t.start },
+        });
+      }
+    }
+  }
 }
 
 function checkInLists(tokens: readonly Token[], max: number): void {
