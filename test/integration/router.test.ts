@@ -123,6 +123,21 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     expect(rows).toEqual(reference);
   });
 
+  it.each(['-- trailing comment', '# trailing comment'])('counts across all shards with a %s (multi-shard parts on one line)', async (comment) => {
+    const [agg] = await router.select<{ n: bigint }>(`SELECT COUNT(*) AS n FROM users WHERE uid BETWEEN ? AND ? ${comment}`, [BASE, BASE + BigInt(N)], { scatter: true });
+    expect(agg!.n).toBe(BigInt(N));
+  });
+
+  it('refuses UNION branches on different shards and answers them on one shard', async () => {
+    const [a, b] = [uidOf(3), uidOf(1234)];
+    expect(router.topology.shardOf(a)).not.toBe(router.topology.shardOf(b));
+    const union = 'SELECT uid FROM users WHERE uid = ? UNION ALL SELECT uid FROM users WHERE uid = ?';
+    await expect(router.select(union, [a, b])).rejects.toMatchObject({ code: 'SQL_UNSUPPORTED' });
+    expect((await router.select<{ uid: bigint }>(union, [a, a])).map((r) => r.uid)).toEqual([a, a]);
+    await expect(router.query('DELETE FROM users WHERE uid = ? /*! OR 1=1 */', [a])).rejects.toMatchObject({ code: 'SQL_EXECUTABLE_COMMENT' });
+    expect(await router.select('SELECT uid FROM users WHERE uid = ?', [a])).toEqual([{ uid: a }]);
+  });
+
   it('answers an IN list that spans shards', async () => {
     const ids = [3, 1234, 5678, 9999].map(uidOf);
     const rows = await router.select<{ uid: bigint }>('SELECT uid FROM users WHERE uid IN (?, ?, ?, ?)', ids);
