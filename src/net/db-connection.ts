@@ -3,9 +3,9 @@ import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { sanitizeDriverError } from '../errors/index.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
-import { LOSSLESS_VALUES } from './value-options.js';
-import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
+import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
+import { LOSSLESS_VALUES } from './value-options.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -92,7 +92,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
   let socket: Socket | null = null;
   const stream = tuning
     ? () => {
-        const s = net.connect({ host: endpoint.host, port: endpoint.port });
+        const s = pinTlsHost(net.connect({ host: endpoint.host, port: endpoint.port }), endpoint.host);
         s.once('connect', () => {
           try {
             tuning.layer.tune(s, tuning.keepAlive);
@@ -107,13 +107,13 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
   const conn: Connection = mysql.createConnection({
     host: endpoint.host,
     port: endpoint.port,
-    ...(stream ? { stream } : {}),
     user: endpoint.user,
     password: endpoint.password,
     connectTimeout: endpoint.connectTimeoutMs ?? 5000,
     ...LOSSLESS_VALUES,
-    multipleStatements: false,
     ...mysqlSecurityOptions(endpoint),
+    ...(stream ? { stream } : {}),
+    multipleStatements: false,
   });
   let broken = false;
   conn.on('error', () => {

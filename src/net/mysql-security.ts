@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { ConnectionOptions } from 'mysql2';
 import { ShardlineError } from '../errors/index.js';
@@ -82,14 +83,27 @@ function refuseKeyRequest(base: PluginFactory, keyRequest: number, serverPublicK
   };
 }
 
+/**
+ * Makes Node check an IP-literal host against the certificate's IP SANs. mysql2 passes no
+ * `servername` for an IP host, so Node checks the certificate against the socket's `_host`,
+ * which is unset for an IP literal, and falls back to `localhost`: a certificate for localhost
+ * would pass for any IP. The check then runs before the password is sent.
+ */
+export function pinTlsHost(socket: Socket, host: string | undefined): Socket {
+  if (host && net.isIP(host)) (socket as Socket & { _host?: string })._host = host;
+  return socket;
+}
+
 function describe(endpoint: MysqlSecurity & { host?: string | undefined; port?: number | undefined }): string {
   const where = endpoint.host ? `${endpoint.host}:${endpoint.port ?? 3306}` : 'local socket';
   return endpoint.name ? `${endpoint.name} (${where})` : where;
 }
 
 /**
- * mysql2 options that apply an endpoint's {@link MysqlSecurity}: `ssl` per its TLS mode and the
- * auth plugins that never fetch an unpinned RSA key.
+ * mysql2 options that apply an endpoint's {@link MysqlSecurity}: `ssl` per its TLS mode (and,
+ * for verify-full with an IP host, a `stream` whose socket carries the host for the identity
+ * check — callers with a stream of their own use {@link pinTlsHost}) and the auth plugins that
+ * never fetch an unpinned RSA key.
  */
 export function mysqlSecurityOptions(endpoint: MysqlSecurity & { host?: string | undefined; port?: number | undefined; socketPath?: string | undefined }): Partial<ConnectionOptions> {
   const who = describe(endpoint);
@@ -103,6 +117,10 @@ export function mysqlSecurityOptions(endpoint: MysqlSecurity & { host?: string |
       rejectUnauthorized: tls.mode !== 'required',
       verifyIdentity: tls.mode === 'verify-full',
     };
+    const { host, port } = endpoint;
+    if (tls.mode === 'verify-full' && host && net.isIP(host) && !endpoint.socketPath) {
+      out.stream = () => pinTlsHost(net.connect({ host, port: port ?? 3306 }), host);
+    }
   }
   if (!out.ssl && !endpoint.socketPath) {
     const key = endpoint.serverPublicKey ? pem(endpoint.serverPublicKey, 'serverPublicKey', who) : undefined;

@@ -118,7 +118,8 @@ export class ElasticsearchService implements NativeService {
     if (!tls?.elasticsearch) return ['xpack.security.enabled: false'];
     const own = path.join(configDir, 'tls');
     mkdirSync(own, { recursive: true });
-    cpSync(tls.cert, path.join(own, 'server-cert.pem'));
+    // The whole chain, so that clients pinning the CA's fingerprint find the CA in what ES sends.
+    writeFileSync(path.join(own, 'server-cert.pem'), readFileSync(tls.cert, 'utf8') + readFileSync(tls.ca, 'utf8'));
     cpSync(tls.key, path.join(own, 'server-key.pem'));
     cpSync(tls.ca, path.join(own, 'ca.pem'));
     return [

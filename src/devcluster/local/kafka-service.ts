@@ -115,7 +115,7 @@ export class KafkaService implements NativeService {
   /** With TLS: the SCRAM credentials of the SASL accounts (idempotent; PLAIN's are in the JAAS line). */
   async bootstrap(): Promise<void> {
     const users = this.spec.tls?.kafka?.users ?? [];
-    for (const u of users) {
+    for (const [u, mechanism] of users.flatMap((u) => (['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const).map((m) => [u, m] as const))) {
       const r = await run('java', [
         '-cp',
         this.classpath,
@@ -124,13 +124,13 @@ export class KafkaService implements NativeService {
         `${this.spec.host}:${this.spec.port}`,
         '--alter',
         '--add-config',
-        `SCRAM-SHA-256=[password=${u.password}],SCRAM-SHA-512=[password=${u.password}]`,
+        `${mechanism}=[password=${u.password}]`,
         '--entity-type',
         'users',
         '--entity-name',
         u.username,
       ]);
-      if (r.code !== 0) throw new DevClusterError('DEV_START_FAILED', `kafka: adding the SCRAM credentials of ${u.username} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if (r.code !== 0) throw new DevClusterError('DEV_START_FAILED', `kafka: adding the ${mechanism} credentials of ${u.username} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     }
   }
 }

@@ -4,7 +4,10 @@ import type { ClientOptions } from '@elastic/elasticsearch';
 import { ShardlineError } from '../../../errors/index.js';
 import type { TlsSettings } from '../../../net/index.js';
 
-/** The `elasticsearch` config section's security: TLS (CA file and/or CA fingerprint) and basic auth or an API key. */
+/**
+ * The `elasticsearch` config section's security: TLS (CA file and/or the SHA-256 fingerprint of
+ * the CA certificate) and basic auth or an API key.
+ */
 export interface EsSecurity {
   tls?: (TlsSettings & { caFingerprint?: string | undefined }) | undefined;
   auth?: { username: string; password: string } | { apiKey: string } | undefined;
@@ -39,10 +42,13 @@ function nodeTlsOptions(tls: TlsSettings | undefined): ConnectionOptions | null 
  */
 export function esClientOptions(security: EsSecurity): Pick<ClientOptions, 'tls' | 'caFingerprint' | 'auth'> {
   const tls = nodeTlsOptions(security.tls);
-  const fp = security.tls?.caFingerprint;
+  const fp = tls ? security.tls?.caFingerprint : undefined;
+  // A pinned CA fingerprint without a CA file: the chain is not trusted by Node's roots, the
+  // client checks instead that the chain's root has this SHA-256 (the host name is not checked).
+  if (tls && fp && !security.tls?.ca) tls.rejectUnauthorized = false;
   return {
     ...(tls ? { tls } : {}),
-    ...(fp && security.tls?.mode !== 'disabled' ? { caFingerprint: fp } : {}),
+    ...(fp ? { caFingerprint: fp } : {}),
     ...(security.auth ? { auth: security.auth } : {}),
   };
 }
