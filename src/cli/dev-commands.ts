@@ -28,14 +28,15 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--native', 'run the services natively (no Docker)')
     .option('--timeout <seconds>', 'health wait per service', '180')
     .option('--allow-remote', 'let services with authentication listen on a non-loopback host from the config')
-    .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean }) =>
+    .option('--tls', 'also serve TLS with a CA of the cluster\'s own in <state>/tls (MySQL/MariaDB; Kafka SSL on its port + 2, SASL_SSL on + 3)')
+    .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean; tls?: boolean }) =>
       runCommand(log, async () => {
         const timeout = Number(flags.timeout);
         if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
         const config = loadClusterConfig(resolveConfigPath(flags.config));
         const t0 = Date.now();
         const mode = modeOf(flags);
-        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), ...(flags.allowRemote ? { allowRemote: true } : {}), timeoutMs: timeout * 1000, log });
+        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), ...(flags.allowRemote ? { allowRemote: true } : {}), ...(flags.tls ? { tls: true } : {}), timeoutMs: timeout * 1000, log });
         const started = outcomes.filter((o) => o.action === 'started').map((o) => o.name);
         const seconds = ((Date.now() - t0) / 1000).toFixed(1);
         log.info({ mode: used, started, seconds: Number(seconds) }, started.length ? 'cluster up' : 'cluster already up, nothing started');

@@ -7,6 +7,7 @@ import { clusterStatus, type ServiceStatus } from './cluster-status.js';
 import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-cluster.js';
 import { nativeDown, nativeUp, type UpOutcome } from './local/native-cluster.js';
 import { createReporter } from './reporter.js';
+import { withDevTls } from './dev-tls.js';
 import { describeServices } from './service-spec.js';
 import { ensureStateDir, stateDir, type StateDir } from './state-dir.js';
 
@@ -24,6 +25,8 @@ export interface DevUpOptions {
    * is `1`). Services without authentication stay on loopback regardless.
    */
   allowRemote?: boolean;
+  /** Serve TLS too, with a CA of the cluster's own (see `withDevTls`). */
+  tls?: boolean;
 }
 
 function modeFile(dir: StateDir): string {
@@ -42,10 +45,11 @@ export function recordedMode(dir: StateDir = stateDir()): DevMode | null {
  * loopback (`DEV_INSECURE_BIND`) and a state folder others can write (`DEV_STATE_DIR_UNSAFE`).
  */
 export async function devUp(config: ClusterConfig, options: DevUpOptions): Promise<{ mode: DevMode; outcomes: UpOutcome[] }> {
-  const specs = describeServices(config);
-  checkBindHosts(specs, options.allowRemote ?? process.env['SHARDLINE_DEV_ALLOW_REMOTE'] === '1');
+  const plain = describeServices(config);
+  checkBindHosts(plain, options.allowRemote ?? process.env['SHARDLINE_DEV_ALLOW_REMOTE'] === '1');
   const dir = options.dir ?? stateDir();
   ensureStateDir(dir);
+  const specs = options.tls ? await withDevTls(plain, config, dir) : plain;
   const timeoutMs = options.timeoutMs ?? 180_000;
   const mode = options.mode ?? recordedMode(dir) ?? ((await dockerEngineAvailable()) ? 'docker' : 'native');
   if (mode === 'docker') {
