@@ -82,7 +82,7 @@ const reached = (to: Pos & { seq?: number }, file: string, nextPos: number) => {
 const config = loadClusterConfig(resolveConfigPath(undefined));
 const inst = config.instances.find((i) => i.name === INSTANCE);
 if (!inst) throw new Error(`instance ${INSTANCE} is not in the cluster config`);
-const endpoint = { host: inst.host, port: inst.port, user: inst.replication.user, password: inst.replication.password };
+const endpoint = { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password };
 
 /** shardline: BinlogReader over the range, counting the rows of `table`. */
 async function readShardline(range: Range, table: string, capture?: Capture): Promise<Run> {

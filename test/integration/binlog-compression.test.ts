@@ -34,7 +34,7 @@ async function position(conn: Connection): Promise<{ file: string; pos: number }
 async function readBack(inst: Instance, serverId: number, from: { file: string; pos: number }): Promise<{ events: BinlogEvent[]; error: BinlogError | null }> {
   const reader = await BinlogReader.open({
     instance: inst.name,
-    endpoint: { host: inst.host, port: inst.port, user: inst.replication.user, password: inst.replication.password },
+    endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
     replicaServerId: serverId,
     from,
     untilNow: true,

@@ -284,7 +284,7 @@ async function runMatrix(instanceIndex: number): Promise<{ diffs: string[]; chan
 
     const reader = await BinlogReader.open({
       instance: inst.name,
-      endpoint: { host: inst.host, port: inst.port, user: inst.replication.user, password: inst.replication.password },
+      endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
       replicaServerId: 4200000100 + instanceIndex,
       from: start,
       untilNow: true,

@@ -30,7 +30,7 @@ function isolatedSetup(): { configFile: string; dir: string } {
 async function ledgerDone(): Promise<number> {
   let total = 0;
   for (const inst of config.instances) {
-    const s = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+    const s = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
     try {
       const rows = await s.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${META}.schema_migrations WHERE state = 'done'`).catch(() => [{ n: '0' }]);
       total += Number(rows[0]!.n);
@@ -44,7 +44,7 @@ async function ledgerDone(): Promise<number> {
 async function dropAll(): Promise<void> {
   await Promise.all(
     config.instances.map(async (inst) => {
-      const s = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+      const s = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
       try {
         const dbs = await s.query<{ d: string }>('SELECT SCHEMA_NAME AS d FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ? OR SCHEMA_NAME = ?', [`${DB_PREFIX}%`, META]);
         for (const { d } of dbs) await s.query(`DROP DATABASE \`${d}\``);

@@ -70,7 +70,7 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     const found = new Map<bigint, string[]>();
     await Promise.all(
       config.instances.map(async (inst) => {
-        const session: MysqlSession = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+        const session: MysqlSession = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
         try {
           for (const shard of router.topology.map.shardsOf(inst.name)) {
             const table = `${router.topology.names.database(shard)}.${router.topology.names.table('users', shard)}`;
@@ -201,7 +201,7 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     const written = (await router.query('INSERT INTO countries (code, name) VALUES (?, ?)', ['ZZ', 'Testland'])) as WriteResult;
     expect(written.affectedRows).toBe(config.instances.length);
     for (const inst of config.instances) {
-      const session = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+      const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
       try {
         expect(await session.query('SELECT name FROM app_global.countries WHERE code = ?', ['ZZ'])).toEqual([{ name: 'Testland' }]);
       } finally {
@@ -225,7 +225,7 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
 
   it('migrate --verify reports a physical table that drifted', async () => {
     const inst = config.instances[2]!;
-    const session = await openMysqlSession({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+    const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
     try {
       await session.query('ALTER TABLE app_09.orders_0600 ADD COLUMN drift_probe INT');
       let out = '';

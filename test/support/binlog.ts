@@ -25,7 +25,7 @@ export async function binlogEnd(s: MysqlSession): Promise<{ file: string; pos: n
 export function streamOf(inst: Instance, replicaServerId: number, options: Partial<TransactionStreamOptions> & Pick<TransactionStreamOptions, 'from'>): TransactionStream {
   return new TransactionStream({
     instance: inst.name,
-    endpoint: { host: inst.host, port: inst.port, user: inst.replication.user, password: inst.replication.password },
+    endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
     replicaServerId,
     retry: { initialMs: 50, maxMs: 500, maxAttempts: 20 },
     ...options,

@@ -42,7 +42,7 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
 /** Archive rows (all, incl. deleted) in a uid range. */
 export async function archiveRows(config: ClusterConfig, database: string, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<{ live: Keyed; deleted: Set<string> }> {
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password });
+  const s = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password });
   try {
     const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [from.toString(), to.toString()]);
     const live: Keyed = new Map();

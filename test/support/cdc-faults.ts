@@ -376,7 +376,7 @@ export async function cleanupCdcTest(config: ClusterConfig, name: string): Promi
     await es.close();
   }
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, user: a.user, password: a.password });
+  const s = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password });
   try {
     await s.query(`DROP DATABASE IF EXISTS \`${name}_archive\``);
   } finally {
