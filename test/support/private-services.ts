@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ElasticsearchService } from '../../src/devcluster/local/elasticsearch-service.js';
@@ -83,7 +83,11 @@ export class PrivateService {
     if (this.pid) await stopProcess(this.pid, processStartTime(this.pid), 20_000);
     this.pid = 0;
     // Elasticsearch's data may live outside (its user cannot traverse a private /tmp folder).
-    if (existsSync(this.dataDir) && realpathSync(this.dataDir) !== this.dataDir) rmSync(realpathSync(this.dataDir), { recursive: true, force: true });
+    if (existsSync(this.dataDir) && realpathSync(this.dataDir) !== this.dataDir) {
+      const outside = realpathSync(this.dataDir);
+      rmSync(outside, { recursive: true, force: true });
+      rmdirSync(path.dirname(outside)); // its own folder under /var/lib/shardline, empty now
+    }
     rmSync(this.root, { recursive: true, force: true });
   }
 }
