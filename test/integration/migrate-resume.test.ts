@@ -14,7 +14,8 @@ const DB_PREFIX = 'mres_';
 /** A cluster file whose only sharded table is `probe`, in its own databases and ledger. */
 function isolatedSetup(): { configFile: string; dir: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-resume-'));
-  const doc = parse(readFileSync(bundledClusterConfig, 'utf8')) as Record<string, any>;
+  const text = readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(packageRoot, '.shardline'));
+  const doc = parse(text) as Record<string, any>;
   doc.sharding.naming = { database: `${DB_PREFIX}{db:02}`, table: '{table}_{shard:04}', broadcastDatabase: `${DB_PREFIX}global`, metaDatabase: META };
   doc.sharding.tables = { probe: { shardKey: 'uid' } };
   doc.sharding.broadcast = [];
