@@ -7,10 +7,12 @@ const MAX_UID = 18446744073709551615n;
 const MAX_TEXT = '18446744073709551615';
 const CANONICAL = /^(0|[1-9][0-9]{0,19})$/;
 
+/** The shape of a rejected UID, never its value (a UID is a bound value and may be user input). */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
-  if (typeof value === 'bigint') return `${value}n`;
-  return String(value);
+  if (typeof value === 'string') return `(a string of ${value.length} characters)`;
+  if (typeof value === 'bigint') return value < 0n ? '(a negative bigint)' : `(a bigint of ${value.toString().length} digits)`;
+  if (typeof value === 'number') return Number.isNaN(value) ? '(NaN)' : `(a ${value < 0 ? 'negative ' : ''}${Number.isInteger(value) ? 'integer' : 'fractional'} number)`;
+  return `(${typeof value})`;
 }
 
 /**

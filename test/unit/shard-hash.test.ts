@@ -155,3 +155,16 @@ describe('PhysicalNames', () => {
     expect(() => expandTemplate('{nope}', {})).toThrow(/unknown placeholder \{nope\}/);
   });
 });
+
+describe('InvalidUidError never echoes the value', () => {
+  it.each([['4111111111111111x'], [-4111111111111111n], [4111.5], ['04111111111111111']])('%p', (value) => {
+    let error: unknown;
+    try {
+      canonicalUid(value);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidUidError);
+    expect(JSON.stringify({ m: (error as Error).message, d: (error as InvalidUidError).details })).not.toMatch(/4111/);
+  });
+});
