@@ -39,7 +39,7 @@ export const e2eNames = (name: string): E2eNames => ({
 
 /** Writes `<tmp>/cluster.yaml`: the bundled cluster config with the bench's own `cdc` section. */
 export function writeE2eConfig(names: E2eNames, tuning: E2eTuning): string {
-  const base = readFileSync(bundledClusterConfig, 'utf8').replace(/database: shardline_archive/, `database: ${names.archiveDatabase}`);
+  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(path.dirname(bundledClusterConfig), '..', '.shardline')).replace(/database: shardline_archive/, `database: ${names.archiveDatabase}`);
   const cdc = `
 cdc:
   topicPrefix: "${names.topicPrefix}"

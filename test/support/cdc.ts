@@ -6,7 +6,7 @@ import { bundledClusterConfig, packageRoot } from '../../src/config/index.js';
 
 /** A cluster config of the test's own: the shared cluster, its own topics, groups, index prefix and archive database. */
 export function writeCdcTestConfig(name: string, extra: { archiveDatabase?: string; batchMaxMs?: number } = {}): string {
-  const base = readFileSync(bundledClusterConfig, 'utf8').replace(/database: shardline_archive/, `database: ${extra.archiveDatabase ?? `${name}_archive`}`);
+  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(packageRoot, '.shardline')).replace(/database: shardline_archive/, `database: ${extra.archiveDatabase ?? `${name}_archive`}`);
   const cdc = `
 cdc:
   topicPrefix: "${name}."

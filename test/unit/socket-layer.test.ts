@@ -1,5 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import type net from 'node:net';
 import { createJsSocketLayer, loadSocketLayerFrom } from '../../src/net/index.js';
 import { busyWait, connectTo, connectToPeerProcess } from '../support/peer-process.js';
@@ -8,6 +7,12 @@ const { layer: native, fallback } = loadSocketLayerFrom(new URL('../../native/bu
 const settings = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 const children: ChildProcess[] = [];
 const sockets: net.Socket[] = [];
+
+/** Resolves on 'close' whatever error the socket reports first (a killed peer may reset it). */
+function closeOf(socket: net.Socket): Promise<void> {
+  socket.on('error', () => {});
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
 
 async function peer() {
   const p = await connectToPeerProcess();
@@ -70,7 +75,7 @@ describe('native socket layer', () => {
     const first = await peer();
     const fd = (first.socket as unknown as { _handle: { fd: number } })._handle.fd;
     watch.add(first.socket, 1);
-    const closed = once(first.socket, 'close');
+    const closed = closeOf(first.socket);
     first.socket.destroy();
     await closed;
     expect(watch.reapDead()).toEqual([1]);
@@ -109,7 +114,7 @@ describe('JS fallback', () => {
     child.kill('SIGKILL');
     busyWait(200);
     expect(js.probe(socket).alive).toBe(true);
-    await once(socket, 'close');
+    await closeOf(socket);
     expect(js.probe(socket)).toEqual({ alive: false, reason: 'closed' });
   });
 });
