@@ -10,4 +10,5 @@ export { openReplicationConnection } from './replication-connection.js';
 export type { ReplicationConnection, ReplicationEndpoint, DumpSink } from './replication-connection.js';
 export { mysqlSecurityOptions, securityFailure } from './mysql-security.js';
 export type { MysqlSecurity, TlsSettings, TlsMode } from './mysql-security.js';
+export { nodeTlsOptions } from './tls-options.js';
 export { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';

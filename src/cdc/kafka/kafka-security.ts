@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import type { KafkaConfig, SASLOptions } from 'kafkajs';
-import { ShardlineError } from '../../errors/index.js';
-import type { TlsSettings } from '../../net/index.js';
+import { nodeTlsOptions, type TlsSettings } from '../../net/index.js';
 
 /** How the Kafka clients reach the brokers: the `kafka.tls` and `kafka.sasl` config sections. */
 export interface KafkaSecurity {
@@ -10,29 +7,9 @@ export interface KafkaSecurity {
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
 }
 
-function read(file: string, field: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new ShardlineError('CONFIG_INVALID', `kafka: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
-  }
-}
-
-/** Node TLS options of the `kafka.tls` section; null when TLS is off. */
-function nodeTlsOptions(tls: TlsSettings | undefined, read_ = read): ConnectionOptions | null {
-  if (!tls || tls.mode === 'disabled') return null;
-  return {
-    ...(tls.ca ? { ca: [read_(tls.ca, 'tls.ca')] } : {}),
-    ...(tls.cert ? { cert: read_(tls.cert, 'tls.cert') } : {}),
-    ...(tls.key ? { key: read_(tls.key, 'tls.key') } : {}),
-    rejectUnauthorized: tls.mode !== 'required',
-    ...(tls.mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
-  };
-}
-
 /** kafkajs `ssl` and `sasl` options of a {@link KafkaSecurity}. */
 export function kafkajsSecurity(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
-  const ssl = nodeTlsOptions(security.tls);
+  const ssl = nodeTlsOptions(security.tls, 'kafka');
   const s = security.sasl;
   return {
     ...(ssl ? { ssl } : {}),

@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import type { ClientOptions } from '@elastic/elasticsearch';
-import { ShardlineError } from '../../../errors/index.js';
-import type { TlsSettings } from '../../../net/index.js';
+import { nodeTlsOptions, type TlsSettings } from '../../../net/index.js';
 
 /**
  * The `elasticsearch` config section's security: TLS (CA file and/or the SHA-256 fingerprint of
@@ -13,26 +10,6 @@ export interface EsSecurity {
   auth?: { username: string; password: string } | { apiKey: string } | undefined;
 }
 
-function read(file: string, field: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new ShardlineError('CONFIG_INVALID', `elasticsearch: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
-  }
-}
-
-/** Node TLS options of the `elasticsearch.tls` section; null when TLS is off. */
-function nodeTlsOptions(tls: TlsSettings | undefined): ConnectionOptions | null {
-  if (!tls || tls.mode === 'disabled') return null;
-  return {
-    ...(tls.ca ? { ca: [read(tls.ca, 'tls.ca')] } : {}),
-    ...(tls.cert ? { cert: read(tls.cert, 'tls.cert') } : {}),
-    ...(tls.key ? { key: read(tls.key, 'tls.key') } : {}),
-    rejectUnauthorized: tls.mode !== 'required',
-    ...(tls.mode === 'verify-full' ? {} : { checkServerIdentity: () => undefined }),
-  };
-}
-
 /**
  * `@elastic/elasticsearch` client options of an {@link EsSecurity} (besides `node`): `tls` from
  * the CA/client files and mode, `caFingerprint`, `auth`.
@@ -41,7 +18,7 @@ function nodeTlsOptions(tls: TlsSettings | undefined): ConnectionOptions | null 
  * const client = new Client({ node: config.elasticsearch.node, ...esClientOptions(config.elasticsearch) });
  */
 export function esClientOptions(security: EsSecurity): Pick<ClientOptions, 'tls' | 'caFingerprint' | 'auth'> {
-  const tls = nodeTlsOptions(security.tls);
+  const tls = nodeTlsOptions(security.tls, 'elasticsearch');
   const fp = tls ? security.tls?.caFingerprint : undefined;
   // A pinned CA fingerprint without a CA file: the chain is not trusted by Node's roots, the
   // client checks instead that the chain's root has this SHA-256 (the host name is not checked).
