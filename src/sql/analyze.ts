@@ -1,4 +1,4 @@
-import sqlParser from 'node-sql-parser';
+import sqlParser from 'node-sql-parser/build/mysql.js';
 import { RoutingError, SqlParseError } from '../errors/index.js';
 import type { Topology } from '../shard/index.js';
 import type { Aggregate, Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
