@@ -2,6 +2,7 @@ import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
 import { ShardUnavailableError } from '../errors/index.js';
 import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../retry/index.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 
 /** Opens a connection to one instance (net/ provides it; tests may pass their own). */
@@ -32,7 +33,8 @@ export interface PoolEvents {
   pinged: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Wait before creating a connection again after `n` failures in a row: 100 ms doubling to 2 s. */
+const CREATE_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 2000, jitter: 'none' };
 
 interface Tracked {
   conn: DbConnection;
@@ -84,7 +86,7 @@ export class InstancePool {
     this.pool = genericPool.createPool<DbConnection>(
       {
         create: async () => {
-          if (this.createFailures > 0) await sleep(Math.min(2000, 50 * 2 ** Math.min(this.createFailures, 6)));
+          if (this.createFailures > 0) await sleep(backoffDelayMs(CREATE_BACKOFF, this.createFailures));
           try {
             const conn = await factory(endpoint);
             this.createFailures = 0;

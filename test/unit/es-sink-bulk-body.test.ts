@@ -1,7 +1,8 @@
 import type { CanonicalValue } from '../../src/cdc/binlog/decoder/canonical-json.js';
 import type { ChangeEvent } from '../../src/cdc/events/change-event.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
-import { actionsFor, backoffMs, bulkBody, bulkChunks, errorReason, itemOutcome, requestFailure, type BulkAction } from '../../src/cdc/sinks/elasticsearch/index.js';
+import { backoffDelayMs } from '../../src/retry/index.js';
+import { actionsFor, esBackoffPolicy, bulkBody, bulkChunks, errorReason, itemOutcome, requestFailure, type BulkAction } from '../../src/cdc/sinks/elasticsearch/index.js';
 
 type Row = Record<string, CanonicalValue>;
 
@@ -118,7 +119,7 @@ describe('Elasticsearch bulk body', () => {
   });
 
   it('backs off exponentially with equal jitter up to the cap', () => {
-    const at = (attempt: number, r: number) => backoffMs(attempt, { initialMs: 100, maxMs: 1000, random: () => r });
+    const at = (attempt: number, r: number) => backoffDelayMs(esBackoffPolicy({ initialMs: 100, maxMs: 1000 }), attempt, () => r);
     expect([1, 2, 3, 4, 5].map((n) => at(n, 0))).toEqual([50, 100, 200, 400, 500]);
     [1, 2, 3, 4, 5].forEach((n) => expect(at(n, 0.999999)).toBeCloseTo(Math.min(1000, 100 * 2 ** (n - 1)), 2));
     expect(at(1000, 0.5)).toBe(750);

@@ -1,11 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isShardlineError } from '../../errors/index.js';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../../retry/index.js';
 import type { ChangeEvent } from '../events/change-event.js';
 import { sourceVersion } from '../events/source-version.js';
 import type { EventLog, GroupConsumer, InboundBatch } from '../kafka/event-log.js';
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import type { Logger } from '../../log/logger.js';
 import type { DeadLetter, Sink, SinkRecord } from './sink-record.js';
+
+/** Wait before writing a failed batch again: 0.5 s doubling to 30 s, equal jitter. */
+const WRITE_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 'equal' };
 
 /** Options of a {@link SinkRunner}. */
 export interface SinkRunnerOptions {
@@ -102,10 +105,10 @@ export class SinkRunner {
         return await this.o.sink.write(records);
       } catch (err) {
         if (this.stopping) throw err;
-        const delayMs = Math.round(Math.min(30_000, 500 * 2 ** Math.min(attempt - 1, 6)) * (0.5 + Math.random() / 2));
+        const delayMs = backoffDelayMs(WRITE_BACKOFF, attempt);
         const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
         this.o.logger.error({ sink: this.o.name, err: message, attempt, delayMs, records: records.length }, 'sink write failed; retrying the batch');
-        await sleep(delayMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        await sleep(delayMs, this.stopped.signal).catch(() => undefined);
         if (this.stopping) throw err;
       }
     }

@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BinlogError, isShardlineError } from '../../../errors/index.js';
+import { backoffDelayMs, sleep } from '../../../retry/index.js';
 import type { Checkpoint } from '../../checkpoint/checkpoint.js';
 import { SchemaHistory } from '../../schema/schema-history.js';
 import { BinlogReader, type BinlogReaderOptions, type StartPoint } from './binlog-reader.js';
@@ -38,6 +38,8 @@ function describe(p: StartPoint): string {
  */
 export class TransactionStream {
   private reader: BinlogReader | null = null;
+  /** Aborted by close(): cuts a back-off sleep short. */
+  private readonly closing = new AbortController();
   private lastFacts: ServerFacts | null = null;
   private closed = false;
   private lastCheckpoint: Checkpoint | null;
@@ -127,14 +129,15 @@ export class TransactionStream {
 
   private async backOff(err: unknown, attempt: number, retry: RetryPolicy, start: StartPoint): Promise<void> {
     if (!isShardlineError(err) || !err.retriable || attempt > retry.maxAttempts || this.closed) throw err;
-    const delayMs = Math.round(Math.random() * Math.min(retry.maxMs, retry.initialMs * 2 ** (attempt - 1)));
+    const delayMs = backoffDelayMs({ initialMs: retry.initialMs, maxMs: retry.maxMs, jitter: 'full' }, attempt);
     this.options.onReconnect?.({ attempt, delayMs, error: err, resumeFrom: describe(start) });
-    await sleep(delayMs);
+    await sleep(delayMs, this.closing.signal).catch(() => undefined);
   }
 
   /** Stops the stream: the iterator ends after the item it is on. */
   close(): void {
     this.closed = true;
+    this.closing.abort();
     this.reader?.close();
   }
 }

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { isShardlineError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/logger.js';
+import { backoffDelayMs, checkBackoffPolicy, sleep, type BackoffPolicy } from '../../../retry/index.js';
 import { openArchiveConnection, type ArchiveConnection, type ArchiveEndpoint } from '../../../net/archive-connection.js';
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
@@ -81,7 +82,9 @@ export class ArchiveSink implements Sink {
   private conn: ArchiveConnection | null = null;
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly backoffPolicy: BackoffPolicy;
+  /** Aborted by close(): cuts a back-off sleep short. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: ArchiveSinkOptions) {
     if (!Number.isInteger(options.maxBatchRows) || options.maxBatchRows < 1) throw new RangeError(`maxBatchRows must be a positive integer, found ${options.maxBatchRows}`);
@@ -90,6 +93,7 @@ export class ArchiveSink implements Sink {
     this.metrics = createArchiveMetrics(options.registry);
     this.connect = options.connect ?? openArchiveConnection;
     this.statementBytes = options.maxStatementBytes ?? Math.min(options.maxBatchBytes, DEFAULT_STATEMENT_BYTES);
+    this.backoffPolicy = checkBackoffPolicy({ initialMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 10_000, jitter: 'full' });
   }
 
   /** Applies records (one write at a time; concurrent calls queue). Resolves with the records refused for good. */
@@ -103,7 +107,7 @@ export class ArchiveSink implements Sink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.wake?.();
+    this.closing.abort();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.closeTimeoutMs ?? 10_000);
@@ -135,9 +139,7 @@ export class ArchiveSink implements Sink {
     const label = errorLabel(err);
     const cls = classifyArchiveError(err);
     this.metrics.retry(label);
-    const base = this.options.retry?.baseMs ?? 100;
-    const max = this.options.retry?.maxMs ?? 10_000;
-    const delayMs = Math.round(Math.random() * Math.min(max, base * 2 ** Math.min(attempt, 30)));
+    const delayMs = backoffDelayMs(this.backoffPolicy, attempt + 1);
     const fields = { error: label, errno: errnoOf(err), attempt: attempt + 1, delayMs, what };
     if (cls === 'unknown') this.options.logger?.error(fields, 'archive: unexpected error; retrying');
     else this.options.logger?.warn(fields, 'archive: transient error; retrying');
@@ -145,15 +147,7 @@ export class ArchiveSink implements Sink {
       this.conn.destroy();
       this.conn = null;
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, delayMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-    this.wake = null;
+    await sleep(delayMs, this.closing.signal).catch(() => undefined);
     this.checkOpen();
   }
 

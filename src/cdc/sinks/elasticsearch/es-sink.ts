@@ -1,6 +1,7 @@
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../../log/logger.js';
+import { backoffDelayMs, sleep, type BackoffPolicy } from '../../../retry/index.js';
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
 import { actionsFor, bulkBody, bulkChunks, type BulkAction } from './bulk-body.js';
@@ -9,7 +10,7 @@ import { EsSinkError } from './es-sink-error.js';
 import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
 import { indexNamesFor, type IndexNames } from './index-names.js';
 import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, type IndexTemplateOptions } from './index-template.js';
-import { backoffMs, sleep, type RetryOptions } from './retry-policy.js';
+import { esBackoffPolicy, type RetryOptions } from './retry-policy.js';
 
 /** Options of {@link EsSink}. */
 export interface EsSinkOptions {
@@ -73,6 +74,7 @@ export class EsSink implements Sink {
   private readonly metrics: EsSinkMetrics;
   private readonly tables = new Map<string, TableState>();
   private readonly abort = new AbortController();
+  private readonly backoff: BackoffPolicy;
   private readonly inFlight = new Set<Promise<unknown>>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
@@ -82,6 +84,7 @@ export class EsSink implements Sink {
 
   constructor(private readonly options: EsSinkOptions) {
     if (!Number.isInteger(options.bulkMaxDocs) || options.bulkMaxDocs < 1) throw new RangeError(`bulkMaxDocs must be a positive integer, got ${options.bulkMaxDocs}`);
+    this.backoff = esBackoffPolicy(options.retry);
     this.client = new Client({ ...options.clientOptions, node: options.node, maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 60_000 });
     this.metrics = createEsSinkMetrics(options.registry);
     this.unsignedLong = options.template?.unsignedLong ?? true;
@@ -209,7 +212,7 @@ export class EsSink implements Sink {
       }
       if (again.length === 0) return;
       for (const reason of why) this.metrics.retry(reason);
-      const delayMs = Math.round(backoffMs(attempt, this.options.retry));
+      const delayMs = backoffDelayMs(this.backoff, attempt, this.options.retry?.random);
       this.options.logger?.warn({ items: again.length, reasons: [...why], attempt, delayMs }, 'elasticsearch sink: retrying bulk items');
       await this.pause(delayMs);
       for (const table of lostAliases) {
@@ -366,7 +369,7 @@ export class EsSink implements Sink {
           throw new EsSinkError((failure.kind === 'fatal' && failure.code) || 'ES_SINK_FAILED', `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`, { cause: err, details: { status } });
         }
         this.metrics.retry(failure.reason);
-        const delayMs = Math.round(backoffMs(attempt, this.options.retry));
+        const delayMs = backoffDelayMs(this.backoff, attempt, this.options.retry?.random);
         this.options.logger?.warn({ reason: failure.reason, attempt, delayMs }, 'elasticsearch sink: retrying set-up');
         await this.pause(delayMs);
       }

@@ -11,7 +11,7 @@ export { actionsFor, bulkBody, bulkChunks, documentFor, tombstoneFor, VERSION_TY
 export type { BulkAction, RecordActions } from './bulk-body.js';
 export { itemOutcome, requestFailure, errorReason } from './bulk-response.js';
 export type { ItemOutcome, RequestFailure } from './bulk-response.js';
-export { backoffMs } from './retry-policy.js';
+export { esBackoffPolicy } from './retry-policy.js';
 export type { RetryOptions } from './retry-policy.js';
 export { esClientOptions, isTlsFailure } from './es-client-options.js';
 export type { EsSecurity } from './es-client-options.js';
