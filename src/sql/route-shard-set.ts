@@ -1,0 +1,30 @@
+import { RoutingError } from '../errors/index.js';
+import type { Topology } from '../shard/index.js';
+import type { Analysis } from './analysis.js';
+import { mergeFor } from './route-merge.js';
+import { DEFAULT_UNION_CHUNK, type PlanOptions } from './route-options.js';
+import type { RouteKind, RoutePlan, SqlParam } from './route-plan.js';
+import { render } from './route-render.js';
+import { unionTargets } from './route-union.js';
+
+/**
+ * The plan of a statement already bound to a set of shards (ascending): one shard is one round
+ * trip; a write runs once per shard; a read is batched per instance (see {@link unionTargets}).
+ * @throws {RoutingError} `SQL_UNSUPPORTED`: several shards for a statement that must stay on one
+ * (`perShardBlocker`), or a multi-shard SELECT that cannot be merged.
+ */
+export function routeShardSet(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions, kind: RouteKind, shards: number[]): RoutePlan {
+  if (shards.length > 1 && a.perShardBlocker) {
+    throw new RoutingError('SQL_UNSUPPORTED', `${a.perShardBlocker} cannot run on several shards and be merged: the statement touches ${shards.length} shards`, {
+      details: { reason: a.perShardBlocker },
+    });
+  }
+  const merge = mergeFor(a, params, shards.length > 1);
+  const base = { statement: a.statement, write: a.write, fanOut: false, kind, shards };
+  if (shards.length === 1) return { ...base, targets: [{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }], merge };
+  if (a.write) {
+    const targets = shards.map((shard) => ({ instance: topology.map.instanceOf(shard), shards: [shard], sql: render(a, topology, shard), params: [...params] }));
+    return { ...base, targets, merge };
+  }
+  return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK), merge };
+}

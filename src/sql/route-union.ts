@@ -1,0 +1,38 @@
+import type { Topology } from '../shard/index.js';
+import type { Analysis } from './analysis.js';
+import type { MergeSpec, RouteTarget, SqlParam } from './route-plan.js';
+import { render } from './route-render.js';
+
+const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+/**
+ * A multi-shard read as one UNION ALL round trip per instance (in chunks of at most `chunk`
+ * shards), each part parenthesised and given its own copy of the values; a sorted merge wraps
+ * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run.
+ */
+export function unionTargets(a: Analysis, topology: Topology, shards: readonly number[], params: readonly SqlParam[], merge: MergeSpec, chunk: number): RouteTarget[] {
+  const byInstance = new Map<string, number[]>();
+  for (const s of shards) {
+    const inst = topology.map.instanceOf(s);
+    let list = byInstance.get(inst);
+    if (!list) byInstance.set(inst, (list = []));
+    list.push(s);
+  }
+  const targets: RouteTarget[] = [];
+  for (const [instance, list] of byInstance) {
+    for (let i = 0; i < list.length; i += chunk) {
+      const part = list.slice(i, i + chunk);
+      if (part.length === 1) {
+        targets.push({ instance, shards: part, sql: render(a, topology, part[0]!), params: [...params] });
+        continue;
+      }
+      let sql = part.map((s) => `(${render(a, topology, s)})`).join(' UNION ALL ');
+      if (merge.kind === 'sorted') {
+        const order = merge.orderBy.map((o) => `${quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
+        sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit}`}`;
+      }
+      targets.push({ instance, shards: part, sql, params: part.flatMap(() => params) });
+    }
+  }
+  return targets;
+}
