@@ -1,9 +1,12 @@
 import { BinlogError } from '../../../errors/index.js';
-import { positionAtOrAfter } from '../../checkpoint/checkpoint.js';
 import { openReplicationConnection, type ReplicationConnection, type ReplicationEndpoint } from '../../../net/index.js';
 import { BinlogDecoder } from '../decoder/binlog-decoder.js';
 import type { BinlogEvent } from '../decoder/binlog-event.js';
+import { ByteBoundedQueue } from './byte-bounded-queue.js';
+import { DecodeStep } from './decode-step.js';
+import { dumpFailure } from './dump-failure.js';
 import { binlogDumpGtidRequest, binlogDumpRequest } from './dump-request.js';
+import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
 import { preflight, prepareDumpSession, type ServerFacts } from './preflight.js';
 
 /** Where reading starts. */
@@ -84,94 +87,60 @@ export class BinlogReader {
   async *events(): AsyncGenerator<BinlogEvent> {
     const { payload, file } = await this.request();
     const decoder = new BinlogDecoder({ file, checksum: this.facts.checksum, includeTable: this.options.includeTable });
-    const high = this.options.highWaterBytes ?? 8 * 1024 * 1024;
-    let queue: Array<Buffer | undefined> = [];
-    let head = 0;
-    let queued = 0;
-    let paused = false;
-    let ended = false;
-    let failure: Error | undefined;
-    let wake: (() => void) | null = null;
-    const notify = () => {
-      const w = wake;
-      wake = null;
-      w?.();
-    };
-    this.abort = () => {
-      ended = true;
-      queue = [];
-      head = 0;
-      notify();
-    };
-    const heartbeatMs = this.options.heartbeatMs ?? 5000;
-    let lastByteAt = Date.now();
-    const watchdog = setInterval(() => {
-      if (!paused && !ended && Date.now() - lastByteAt > 3 * heartbeatMs) {
-        ended = true;
-        failure = Object.assign(new Error(`no event or heartbeat for ${Date.now() - lastByteAt} ms (heartbeat period ${heartbeatMs} ms): connection presumed dead`), { errno: 0 });
+    const step = new DecodeStep(decoder, { file, pos: 0 }, this.stopAt);
+    const watchdog = new HeartbeatWatchdog({
+      heartbeatMs: this.options.heartbeatMs ?? 5000,
+      onTimeout: (err) => {
+        queue.end(err);
         this.conn.destroy();
-        notify();
-      }
-    }, Math.min(1000, heartbeatMs));
-    watchdog.unref();
-    this.conn.startDump(payload, {
-      event: (bytes) => {
-        lastByteAt = Date.now();
-        queue.push(bytes);
-        queued += bytes.length;
-        if (!paused && queued > high) {
-          paused = true;
-          this.conn.pause();
-        }
-        notify();
-      },
-      end: (err) => {
-        if (ended) return;
-        ended = true;
-        failure = err;
-        notify();
       },
     });
-    const stop = this.stopAt;
-    let position = { file, pos: 0 };
+    const queue = new ByteBoundedQueue<Buffer>({
+      highWaterBytes: this.options.highWaterBytes ?? 8 * 1024 * 1024,
+      source: {
+        pause: () => {
+          watchdog.pause();
+          this.conn.pause();
+        },
+        resume: () => {
+          watchdog.resume();
+          this.conn.resume();
+        },
+      },
+    });
+    this.abort = () => {
+      watchdog.stop();
+      queue.abort();
+    };
+    watchdog.start();
+    this.conn.startDump(payload, {
+      event: (bytes) => {
+        watchdog.activity();
+        queue.push(bytes, bytes.length);
+      },
+      end: (err) => {
+        watchdog.stop();
+        queue.end(err);
+      },
+    });
+    const failed = (err: unknown) => dumpFailure(this.options.instance, err as Error, { file: decoder.currentFile, pos: 0 });
     try {
       for (;;) {
-        const bytes = queue[head];
-        if (bytes) {
-          queue[head++] = undefined;
-          if (head > 4096 && head * 2 > queue.length) {
-            queue = queue.slice(head);
-            head = 0;
-          }
-        } else {
-          if (head > 0) {
-            queue = [];
-            head = 0;
-          }
-          if (ended) break;
-          await new Promise<void>((r) => (wake = r));
-          continue;
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await queue.next();
+        } catch (err) {
+          throw failed(err);
         }
-        queued -= bytes.length;
-        if (paused && queued < high / 2) {
-          paused = false;
-          lastByteAt = Date.now();
-          this.conn.resume();
+        if (next.done) break;
+        for (const event of step.decode(next.value)) yield event;
+        if (step.reachedStop) {
+          if (queue.error) throw failed(queue.error);
+          break;
         }
-        for (const event of decoder.decodeAll(bytes)) {
-          if (event.kind === 'rotate') position = { file: event.nextFile, pos: event.position };
-          else if (event.nextPos > 0) position = { file: event.kind === 'heartbeat' ? event.logFile || event.file : event.file, pos: event.nextPos };
-          if (!(event.kind === 'rotate' && event.artificial) && event.kind !== 'heartbeat') yield event;
-        }
-        if (stop && positionAtOrAfter(position, stop)) break;
-      }
-      if (failure) {
-        const errno = (failure as { errno?: number }).errno;
-        const purged = errno === 1236 && /purged|could not find|not find first log|log.*not.*found/i.test(failure.message);
-        throw new BinlogError(purged ? 'BINLOG_PURGED' : 'BINLOG_CONNECTION', `instance ${this.options.instance}: ${failure.message}`, { file: decoder.currentFile, pos: 0 }, { cause: failure, retriable: !purged });
       }
     } finally {
-      clearInterval(watchdog);
+      watchdog.stop();
       this.close();
     }
   }
