@@ -19,6 +19,8 @@ export {
   ShardUnavailableError,
   QueryError,
   MigrationError,
+  RouterClosedError,
+  GtidError,
   isShardlineError,
 } from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';

@@ -9,6 +9,8 @@ export {
   ShardUnavailableError,
   QueryError,
   MigrationError,
+  RouterClosedError,
+  GtidError,
   BinlogError,
   isShardlineError,
 } from './shardline-error.js';

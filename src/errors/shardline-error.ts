@@ -46,6 +46,7 @@ export type ErrorCode =
   | 'BINLOG_PRECONDITION'
   | 'BINLOG_PURGED'
   | 'BINLOG_CONNECTION'
+  | 'GTID_INVALID'
   | 'SINK_CLOSED'
   | 'ES_SINK_FAILED'
   | 'ARCHIVE_SCHEMA'
@@ -127,6 +128,20 @@ export class ShardUnavailableError extends ShardlineError {}
 
 /** The server rejected a statement; carries the server's errno and SQLSTATE. */
 export class QueryError extends ShardlineError {}
+
+/** The router was closed: no statement, transaction or session can start on it. */
+export class RouterClosedError extends ShardlineError {
+  constructor(message = 'the router is closed', options: ShardlineErrorOptions = {}) {
+    super('ROUTER_CLOSED', message, options);
+  }
+}
+
+/** A GTID or GTID set (MySQL `uuid:1-5`, MariaDB `domain-server-seq`) that is not well formed. */
+export class GtidError extends ShardlineError {
+  constructor(message: string, options: ShardlineErrorOptions = {}) {
+    super('GTID_INVALID', message, options);
+  }
+}
 
 /** A migration file is malformed, or applying it failed. */
 export class MigrationError extends ShardlineError {}

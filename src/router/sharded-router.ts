@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../config/index.js';
-import { RoutingError, ShardlineError, isShardlineError } from '../errors/index.js';
+import { RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
 import { executePlan } from '../executor/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import type { Row } from '../net/index.js';
@@ -62,7 +62,7 @@ export class ShardedRouter implements Router {
   }
 
   private planFor(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
-    if (this.closed) throw new ShardlineError('ROUTER_CLOSED', 'the router is closed');
+    if (this.closed) throw new RouterClosedError();
     const analysis = this.cache.get(sql);
     if (analysis.shardedTables.length === 0 && !analysis.write) options = { ...options, readInstance: this.readInstance++ };
     return plan(analysis, params, this.topology, options);
@@ -109,7 +109,7 @@ export class ShardedRouter implements Router {
       location,
       query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) => (await this.run(this.planFor(sql, params, pinned))) as T[] | WriteResult,
       transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
-        if (this.closed) throw new ShardlineError('ROUTER_CLOSED', 'the router is closed');
+        if (this.closed) throw new RouterClosedError();
         this.metrics.query('single', 'transaction');
         return runTransaction(location.shard, this.pool(location.instance), this.cache, this.topology, this.queryTimeoutMs, fn);
       },

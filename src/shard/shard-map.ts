@@ -1,3 +1,5 @@
+import { ConfigError } from '../errors/index.js';
+
 /** One range of the map, resolved to an instance index. */
 export interface ShardRange {
   from: number;
@@ -21,13 +23,17 @@ export class ShardMap {
     this.shardCount = shardCount;
     const instances: string[] = [];
     const owner = new Uint16Array(shardCount).fill(0xffff);
-    for (const r of ranges) {
+    for (const [i, r] of ranges.entries()) {
+      if (r.to >= shardCount || r.from > r.to) {
+        const field = `sharding.map.ranges.${i}`;
+        throw new ConfigError('CONFIG_INVALID', `${field}: shards ${r.from} … ${r.to} is not a range of 0 … ${shardCount - 1}`, { details: { field, fields: [field] } });
+      }
       let idx = instances.indexOf(r.instance);
       if (idx === -1) idx = instances.push(r.instance) - 1;
       for (let s = r.from; s <= r.to; s++) owner[s] = idx;
     }
     const missing = owner.indexOf(0xffff);
-    if (missing !== -1) throw new RangeError(`shard ${missing} is not mapped`);
+    if (missing !== -1) throw new ConfigError('CONFIG_INVALID', `sharding.map: shard ${missing} is not mapped (every shard 0 … ${shardCount - 1} needs an instance)`, { details: { field: 'sharding.map', fields: ['sharding.map'] } });
     this.owner = owner;
     this.instances = instances;
     const byInstance = new Map<string, number[]>(instances.map((i) => [i, []]));

@@ -1,6 +1,6 @@
 import type { ShardingConfig } from '../config/index.js';
 import { HASHERS, type UidHasher } from './hash.js';
-import { PhysicalNames } from './physical-names.js';
+import { PhysicalNames, checkNaming } from './physical-names.js';
 import { ShardMap } from './shard-map.js';
 import { canonicalUid } from './uid.js';
 
@@ -29,13 +29,15 @@ export class Topology {
     this.shardCount = sharding.shards;
     this.hasher = hasher ?? HASHERS[sharding.hash];
     this.map = sharding.map ? new ShardMap(sharding.map.version, sharding.shards, sharding.map.ranges) : ShardMap.even(sharding.shards, instanceNames);
-    this.names = new PhysicalNames({
+    const rules = {
       shardCount: sharding.shards,
       databases: sharding.databases ?? 4 * instanceNames.length,
       database: sharding.naming.database,
       table: sharding.naming.table,
       broadcastDatabase: sharding.naming.broadcastDatabase,
-    });
+    };
+    checkNaming(rules, Object.keys(sharding.tables));
+    this.names = new PhysicalNames(rules);
     const tables = new Map<string, TableKind>();
     for (const [name, t] of Object.entries(sharding.tables)) tables.set(name.toLowerCase(), { kind: 'sharded', shardKey: t.shardKey });
     for (const name of sharding.broadcast) tables.set(name.toLowerCase(), { kind: 'broadcast' });

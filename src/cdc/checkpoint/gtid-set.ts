@@ -1,3 +1,26 @@
+import { GtidError } from '../../errors/index.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TAG = /^[a-z_][a-z0-9_]{0,31}$/i;
+/** MySQL's largest transaction number: 2^63 − 1. */
+const MAX_GNO = (1n << 63n) - 1n;
+
+function bad(what: string, text: string, options: { cause?: unknown } = {}): GtidError {
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return new GtidError(`not a ${what}: "${shown}"`, { ...options, details: { what } });
+}
+
+/** Splits one MySQL GTID (`uuid:23`, `uuid:tag:23`) into its source and number. @throws {GtidError} */
+function splitGtid(gtid: string): { source: string; gno: bigint } {
+  const fields = gtid.trim().toLowerCase().split(':');
+  const gno = fields.pop() ?? '';
+  const [uuid, tag, ...rest] = fields;
+  if (uuid === undefined || !UUID.test(uuid) || rest.length > 0 || (tag !== undefined && !TAG.test(tag)) || !/^\d{1,19}$/.test(gno)) throw bad('MySQL GTID (uuid:number or uuid:tag:number)', gtid);
+  const n = BigInt(gno);
+  if (n < 1n || n > MAX_GNO) throw bad('MySQL GTID (transaction number 1 … 2^63-1)', gtid);
+  return { source: tag === undefined ? uuid : `${uuid}:${tag}`, gno: n };
+}
+
 /**
  * A MySQL GTID set (`uuid:1-5:7,uuid:tag:1-3`) that grows one transaction at a time. Pure.
  * Intervals are kept merged and sorted; the text form is the server's.
@@ -5,24 +28,25 @@
 export class MysqlGtidSet {
   private readonly sources = new Map<string, Array<[bigint, bigint]>>();
 
-  /** Parses the server's text form. @throws {RangeError} on malformed text */
+  /** Parses the server's text form. @throws {GtidError} `GTID_INVALID` on malformed text */
   static parse(text: string): MysqlGtidSet {
     const set = new MysqlGtidSet();
     for (const part of text.replace(/\s+/g, '').split(',').filter(Boolean)) {
       const fields = part.split(':');
       const uuid = fields.shift()!.toLowerCase();
-      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)) throw new RangeError(`not a GTID source uuid: "${uuid}"`);
+      if (!UUID.test(uuid)) throw bad('GTID source uuid', uuid);
+      if (fields.length === 0) throw bad('GTID set element (uuid:interval)', part);
       let tag = '';
       for (const f of fields) {
-        const m = /^(\d+)(?:-(\d+))?$/.exec(f);
+        const m = /^(\d{1,19})(?:-(\d{1,19}))?$/.exec(f);
         if (!m) {
-          if (!/^[a-z_][a-z0-9_]{0,31}$/i.test(f)) throw new RangeError(`not a GTID interval or tag: "${f}"`);
+          if (!TAG.test(f)) throw bad('GTID interval or tag', f);
           tag = f.toLowerCase();
           continue;
         }
         const a = BigInt(m[1]!);
         const b = BigInt(m[2] ?? m[1]!);
-        if (a < 1n || b < a) throw new RangeError(`not a GTID interval: "${f}"`);
+        if (a < 1n || b < a || b > MAX_GNO) throw bad('GTID interval', f);
         set.addRange(tag ? `${uuid}:${tag}` : uuid, a, b);
       }
     }
@@ -31,16 +55,14 @@ export class MysqlGtidSet {
 
   /** Adds one transaction, e.g. `add('3e11fa47-…:23')` or `add('3e11fa47-…:tag:23')`. */
   add(gtid: string): void {
-    const at = gtid.lastIndexOf(':');
-    const gno = BigInt(gtid.slice(at + 1));
-    this.addRange(gtid.slice(0, at).toLowerCase(), gno, gno);
+    const { source, gno } = splitGtid(gtid);
+    this.addRange(source, gno, gno);
   }
 
   /** Whether the set holds the transaction. */
   has(gtid: string): boolean {
-    const at = gtid.lastIndexOf(':');
-    const gno = BigInt(gtid.slice(at + 1));
-    return (this.sources.get(gtid.slice(0, at).toLowerCase()) ?? []).some(([a, b]) => a <= gno && gno <= b);
+    const { source, gno } = splitGtid(gtid);
+    return (this.sources.get(source) ?? []).some(([a, b]) => a <= gno && gno <= b);
   }
 
   private addRange(source: string, a: bigint, b: bigint): void {
@@ -83,7 +105,7 @@ export class MysqlGtidSet {
 export class MariadbGtidState {
   private readonly domains = new Map<number, string>();
 
-  /** @throws {RangeError} on malformed text */
+  /** @throws {GtidError} `GTID_INVALID` on malformed text */
   static parse(text: string): MariadbGtidState {
     const state = new MariadbGtidState();
     for (const g of text.replace(/\s+/g, '').split(',').filter(Boolean)) state.add(g);
@@ -92,8 +114,8 @@ export class MariadbGtidState {
 
   /** Records `domain-server-seq` as its domain's position. */
   add(gtid: string): void {
-    const m = /^(\d+)-(\d+)-(\d+)$/.exec(gtid);
-    if (!m) throw new RangeError(`not a MariaDB GTID: "${gtid}"`);
+    const m = /^(\d{1,10})-(\d{1,10})-(\d{1,20})$/.exec(gtid);
+    if (!m || Number(m[1]) > 0xffffffff || Number(m[2]) > 0xffffffff || BigInt(m[3]!) > 0xffffffffffffffffn) throw bad('MariaDB GTID (domain-server-seq)', gtid);
     this.domains.set(Number(m[1]), gtid);
   }
 

@@ -1,3 +1,5 @@
+import { GtidError } from '../../../errors/index.js';
+
 /** COM_BINLOG_DUMP: stream from a file and position (MySQL and MariaDB). */
 export function binlogDumpRequest(file: string, pos: number, serverId: number, nonBlocking = false): Buffer {
   const name = Buffer.from(file, 'utf8');
@@ -10,7 +12,7 @@ export function binlogDumpRequest(file: string, pos: number, serverId: number, n
   return b;
 }
 
-/** Parses `uuid:1-5:7,uuid2:3` into the binary GTID set COM_BINLOG_DUMP_GTID carries. */
+/** Parses `uuid:1-5:7,uuid2:3` into the binary GTID set COM_BINLOG_DUMP_GTID carries. @throws {GtidError} `GTID_INVALID` */
 export function encodeGtidSet(set: string): Buffer {
   const parts = set
     .split(',')
@@ -23,17 +25,19 @@ export function encodeGtidSet(set: string): Buffer {
   for (const part of parts) {
     const [uuid, ...ranges] = part.split(':');
     const hex = (uuid ?? '').replace(/-/g, '');
-    if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`not a GTID source uuid: ${uuid}`);
+    if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(uuid ?? '')) throw new GtidError(`not a GTID source uuid: "${(uuid ?? '').slice(0, 80)}"`);
     chunks.push(Buffer.from(hex, 'hex'));
     const n = Buffer.alloc(8);
     n.writeBigUInt64LE(BigInt(ranges.length));
     chunks.push(n);
     for (const range of ranges) {
       const [a, b] = range.split('-');
-      if (!/^\d+$/.test(a ?? '') || (b !== undefined && !/^\d+$/.test(b))) throw new RangeError(`not a GTID interval: ${range}`);
+      const from = /^\d{1,19}$/.test(a ?? '') ? BigInt(a!) : 0n;
+      const to = b === undefined ? from : /^\d{1,19}$/.test(b) ? BigInt(b) : 0n;
+      if (from < 1n || to < from || to >= 1n << 63n) throw new GtidError(`not a GTID interval (1 … 2^63-1, or a tagged GTID this request cannot carry): "${range.slice(0, 80)}"`);
       const iv = Buffer.alloc(16);
-      iv.writeBigUInt64LE(BigInt(a!));
-      iv.writeBigUInt64LE(BigInt(b ?? a!) + 1n, 8);
+      iv.writeBigUInt64LE(from);
+      iv.writeBigUInt64LE(to + 1n, 8);
       chunks.push(iv);
     }
   }
