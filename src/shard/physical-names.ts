@@ -31,8 +31,9 @@ export function checkNaming(rules: NamingRules, logicalTables: readonly string[]
   for (const db of names.allDatabases()) {
     if (db.length === 0 || db.length > 64) throw namingError('sharding.naming.database', rules.database, `gives the database name "${db}" (${db.length} characters; MySQL allows 1 … 64)`);
   }
-  if (!/\{table\}/.test(rules.table)) throw namingError('sharding.naming.table', rules.table, 'needs {table}: without it every logical table would share one physical table');
   const probe = logicalTables.reduce((a, b) => (b.length > a.length ? b : a), 't');
+  names.table(probe, 0);
+  if (!/\{table\}/.test(rules.table)) throw namingError('sharding.naming.table', rules.table, 'needs {table}: without it every logical table would share one physical table');
   const seen = new Map<string, number>();
   for (let shard = 0; shard < rules.shardCount; shard++) {
     const table = names.table(probe, shard);

@@ -37,18 +37,23 @@ export class MysqlGtidSet {
       if (!UUID.test(uuid)) throw bad('GTID source uuid', uuid);
       if (fields.length === 0) throw bad('GTID set element (uuid:interval)', part);
       let tag = '';
+      let intervals = 0;
       for (const f of fields) {
         const m = /^(\d{1,19})(?:-(\d{1,19}))?$/.exec(f);
         if (!m) {
           if (!TAG.test(f)) throw bad('GTID interval or tag', f);
+          if (intervals === 0 && tag !== '') throw bad('GTID set element (a tag needs intervals)', part);
           tag = f.toLowerCase();
+          intervals = 0;
           continue;
         }
+        intervals++;
         const a = BigInt(m[1]!);
         const b = BigInt(m[2] ?? m[1]!);
         if (a < 1n || b < a || b > MAX_GNO) throw bad('GTID interval', f);
         set.addRange(tag ? `${uuid}:${tag}` : uuid, a, b);
       }
+      if (intervals === 0) throw bad('GTID set element (a tag needs intervals)', part);
     }
     return set;
   }
