@@ -89,6 +89,8 @@ describe('mergeFor', () => {
     const lim = a('SELECT uid FROM users LIMIT ?');
     const negative = failure(() => mergeFor(lim, [-31337], true));
     expect([negative.code, negative.message.includes('31337')]).toEqual(['SQL_UNSUPPORTED', false]);
+    expect(failure(() => mergeFor(lim, [-1], true)).message).toContain('negative integer');
+    expect(mergeFor(lim, [0], true)).toEqual({ kind: 'concat', limit: 0 });
     expect(failure(() => mergeFor(lim, [2.5], true)).message).toContain('non-integer');
   });
 });
