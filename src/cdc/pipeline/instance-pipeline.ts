@@ -1,21 +1,21 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BinlogReader } from '../binlog/syncer/binlog-reader.js';
-import { TransactionStream } from '../binlog/syncer/transaction-stream.js';
 import type { TransactionItem } from '../binlog/syncer/transaction-items.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
-import type { EventLog, OutboundMessage, ProducerTransaction, TransactionalProducer } from '../kafka/event-log.js';
+import type { EventLog, TransactionalProducer } from '../kafka/event-log.js';
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import { captureTarget, type CaptureRules } from './capture-rules.js';
-import { changeMessages } from './change-messages.js';
+import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
+import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
+import { RowMessages } from './row-messages.js';
 import { TimedPull } from './timed-pull.js';
+import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
 import { ShardlineError, isShardlineError } from '../../errors/index.js';
-import type { InstanceConfig } from '../../config/index.js';
+import { backoffDelayMs, checkBackoffPolicy, sleep, systemClock, type BackoffPolicy, type Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
 
 /** Options of an {@link InstancePipeline}. */
 export interface InstancePipelineOptions {
-  instance: InstanceConfig;
+  instance: ReplicatedInstance;
   replicaServerId: number;
   log: EventLog;
   checkpoints: CheckpointStore;
@@ -27,7 +27,16 @@ export interface InstancePipelineOptions {
   logger: Logger;
   metrics: CdcMetrics;
   heartbeatMs?: number;
+  /** Where source transactions come from (default: the instance's binlog). */
+  sources?: TransactionSources;
+  /** Time of the batching and of the waits (default: the system clock). */
+  clock?: Clock;
+  /** Back-off between restarts after a retriable failure (default {@link RESTART_BACKOFF}). */
+  backoff?: BackoffPolicy;
 }
+
+/** Restarts after a failure: 500 ms doubling up to 30 s, full jitter. */
+export const RESTART_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 'full' };
 
 const SEND_CHUNK = 1000;
 
@@ -43,12 +52,19 @@ export class InstancePipeline {
   private stopping = false;
   /** Aborted by `stop()`: cuts a reconnect back-off short (no reaction left per back-off). */
   private readonly stopped = new AbortController();
-  private stream: TransactionStream | null = null;
-  private inSource = false;
+  private source: TransactionSource | null = null;
+  private batcher: KafkaBatcher | null = null;
   private readingNow = false;
   private idleNow = false;
+  private readonly sources: TransactionSources;
+  private readonly clock: Clock;
+  private readonly backoff: BackoffPolicy;
 
-  constructor(private readonly o: InstancePipelineOptions) {}
+  constructor(private readonly o: InstancePipelineOptions) {
+    this.sources = o.sources ?? binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000 });
+    this.clock = o.clock ?? systemClock;
+    this.backoff = checkBackoffPolicy(o.backoff ?? RESTART_BACKOFF);
+  }
 
   get instance(): string {
     return this.o.instance.name;
@@ -90,9 +106,9 @@ export class InstancePipeline {
         if (!isShardlineError(err) || !err.retriable) throw err;
         failures++;
         metrics.reconnect(this.instance);
-        const delayMs = Math.round(Math.random() * Math.min(30_000, 250 * 2 ** Math.min(failures, 10)));
+        const delayMs = backoffDelayMs(this.backoff, failures);
         logger.warn({ instance: this.instance, code: err.code, err: err.message, attempt: failures, delayMs }, 'instance reader failed; resuming from the last committed checkpoint');
-        await sleep(delayMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
+        await sleep(delayMs, this.stopped.signal, this.clock).catch(() => undefined);
       } finally {
         this.readingNow = false;
         metrics.reading(this.instance, false);
@@ -104,145 +120,88 @@ export class InstancePipeline {
   /** Asks the pipeline to finish the source transaction it is in, commit, and return from `run()`. */
   stop(): void {
     this.stopping = true;
-    if (!this.inSource) this.stream?.close();
+    if (!this.batcher?.inTransaction) this.source?.close();
     this.stopped.abort();
   }
 
   /** First start of an instance: record where its binlog ends now, before reading anything. */
   private async initialCheckpoint(producer: TransactionalProducer): Promise<Checkpoint> {
-    const { instance } = this.o;
-    const reader = await BinlogReader.open({ instance: instance.name, endpoint: { name: instance.name, host: instance.host, port: instance.port, ...instance.replication, tls: instance.tls, serverPublicKey: instance.serverPublicKey }, replicaServerId: this.o.replicaServerId, from: 'current' });
-    const f = reader.facts;
-    reader.close();
-    const checkpoint: Checkpoint = { instance: instance.name, flavour: f.flavour, serverUuid: f.serverUuid, serverId: f.serverId, file: f.current.file, pos: f.current.pos, gtidSet: null };
+    const checkpoint = await this.sources.current();
     const txn = await producer.begin();
     await txn.send([this.o.checkpoints.message(checkpoint)]);
     await txn.commit();
-    this.o.logger.info({ instance: instance.name, at: `${checkpoint.file}:${checkpoint.pos}` }, 'no checkpoint yet: starting at the current end of the binlog');
+    this.o.logger.info({ instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}` }, 'no checkpoint yet: starting at the current end of the binlog');
     return checkpoint;
   }
 
+  /** Reads the source from `from` and writes it to Kafka until the source ends; aborts the open Kafka transaction on any error. */
   private async pump(producer: TransactionalProducer, from: Checkpoint, healthy: () => void): Promise<void> {
-    const { instance, metrics, batch } = this.o;
-    const stream = new TransactionStream({
-      instance: instance.name,
-      endpoint: { name: instance.name, host: instance.host, port: instance.port, ...instance.replication, tls: instance.tls, serverPublicKey: instance.serverPublicKey },
-      replicaServerId: this.o.replicaServerId,
-      from,
-      heartbeatMs: this.o.heartbeatMs ?? 5000,
-      retry: { maxAttempts: 0 },
-      includeTable: (database, table) => captureTarget(this.o.rules(), instance.name, database, table) !== null,
-    });
-    this.stream = stream;
-    if (this.stopping) stream.close();
-    const it = stream.items()[Symbol.asyncIterator]();
-    let txn: ProducerTransaction | null = null;
-    let buffer: OutboundMessage[] = [];
-    let batchEvents = 0;
-    let batchStart = 0;
-    let pending: Checkpoint | null = null;
-    let gtid: string | null = null;
-    let commitUs: bigint | null = null;
-    let beginTs = 0;
-    let lastPos = -1;
-    let rowBase = 0;
-
-    const commitBatch = async () => {
-      if (!txn) return;
-      const t = txn;
-      txn = null;
-      if (buffer.length) await t.send(buffer);
-      buffer = [];
-      if (pending) await t.send([this.o.checkpoints.message(pending)]);
-      const started = process.hrtime.bigint();
-      await t.commit();
-      metrics.kafkaCommit(instance.name, Number(process.hrtime.bigint() - started) / 1e9, batchEvents);
-      pending = null;
-      batchEvents = 0;
+    const { metrics } = this.o;
+    const source = this.sources.open(from, (database, table) => captureTarget(this.o.rules(), this.instance, database, table) !== null);
+    const batcher = new KafkaBatcher({ ...this.o.batch, sendChunk: SEND_CHUNK });
+    const rows = new RowMessages({ instance: this.instance, flavour: this.o.instance.flavour, topicPrefix: this.o.topicPrefix });
+    const kafka = new KafkaTransactionWriter(producer, this.o.checkpoints, (seconds, events) => {
+      metrics.kafkaCommit(this.instance, seconds, events);
       healthy();
-    };
-
-    const handle = async (item: TransactionItem) => {
-      switch (item.type) {
-        case 'begin':
-          this.inSource = true;
-          gtid = item.gtid;
-          commitUs = item.commitUs;
-          beginTs = item.timestamp;
-          if (!txn) {
-            txn = await producer.begin();
-            batchStart = Date.now();
-          }
-          return;
-        case 'rows': {
-          if (item.event.filtered) return;
-          const target = captureTarget(this.o.rules(), instance.name, item.event.table.database, item.event.table.table);
-          if (!target) return;
-          rowBase = item.event.pos === lastPos ? rowBase : 0;
-          lastPos = item.event.pos;
-          const { messages } = changeMessages(item.event, target, { instance: instance.name, flavour: instance.flavour, serverUuid: stream.facts?.serverUuid ?? null, gtid, commitUs, topicPrefix: this.o.topicPrefix }, rowBase);
-          rowBase += messages.length;
-          for (const m of messages) buffer.push(m);
-          batchEvents += messages.length;
-          metrics.rows(instance.name, target.logical, messages.length);
-          if (buffer.length >= SEND_CHUNK) {
-            const out = buffer;
-            buffer = [];
-            await txn!.send(out);
-          }
-          return;
-        }
-        case 'query':
-          return;
-        case 'commit':
-          this.inSource = false;
-          pending = item.checkpoint;
-          metrics.transaction(instance.name, commitUs !== null ? Number(commitUs / 1000n) : beginTs * 1000);
-          if (batchEvents >= batch.maxEvents || this.stopping) await commitBatch();
-          if (this.stopping) stream.close();
-          return;
-        case 'abort':
-          throw new ShardlineError('BINLOG_CONNECTION', `instance ${instance.name}: ${item.reason}`, { retriable: true });
-      }
-    };
-
-    const items = new TimedPull(it);
+    });
+    this.source = source;
+    this.batcher = batcher;
+    if (this.stopping) source.close();
+    const items = new TimedPull(source.items()[Symbol.asyncIterator](), this.clock);
     try {
       for (;;) {
-        let result: IteratorResult<TransactionItem> | null;
-        if (txn && !this.inSource) {
-          const remaining = batchStart + batch.maxMs - Date.now();
-          if (remaining <= 0 || this.stopping) {
-            await commitBatch();
-            if (this.stopping) stream.close();
-            continue;
-          }
-          result = await items.next(remaining);
-          if (result === null) {
-            await commitBatch();
-            continue;
-          }
-        } else if (!txn) {
-          result = await items.next(1000);
-          if (result === null) {
-            metrics.idle(instance.name);
+        const wait = batcher.wait(this.clock.now(), this.stopping);
+        if (wait.type === 'flush') {
+          await kafka.apply(batcher.flush());
+          if (this.stopping) source.close();
+          continue;
+        }
+        const result = wait.type === 'in-transaction' ? await items.next() : await items.next(wait.ms);
+        if (result === null) {
+          if (wait.type === 'until-due') await kafka.apply(batcher.flush());
+          else {
+            metrics.idle(this.instance);
             this.idleNow = true;
-            continue;
           }
-        } else result = await items.next();
+          continue;
+        }
         if (result.done) break;
         this.idleNow = false;
-        await handle(result.value);
+        await kafka.apply(this.handle(result.value, batcher, rows, source));
+        if (result.value.type === 'commit' && this.stopping) source.close();
       }
-      await commitBatch();
+      await kafka.apply(batcher.flush());
     } catch (err) {
-      const t = txn as ProducerTransaction | null;
-      await t?.abort().catch(() => undefined);
-      stream.close();
+      await kafka.abort();
+      source.close();
       throw err;
     } finally {
-      this.stream = null;
-      this.inSource = false;
+      this.source = null;
+      this.batcher = null;
+    }
+  }
+
+  /** What one source item asks of Kafka. */
+  private handle(item: TransactionItem, batcher: KafkaBatcher, rows: RowMessages, source: TransactionSource): BatchAction[] {
+    switch (item.type) {
+      case 'begin':
+        rows.begin(item);
+        return batcher.begin(this.clock.now());
+      case 'rows': {
+        if (item.event.filtered) return [];
+        const target = captureTarget(this.o.rules(), this.instance, item.event.table.database, item.event.table.table);
+        if (!target) return [];
+        const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null);
+        this.o.metrics.rows(this.instance, target.logical, messages.length);
+        return batcher.rows(messages);
+      }
+      case 'query':
+        return [];
+      case 'commit':
+        this.o.metrics.transaction(this.instance, rows.commitTimeMs());
+        return batcher.commit(item.checkpoint, this.stopping);
+      case 'abort':
+        throw new ShardlineError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });
     }
   }
 }

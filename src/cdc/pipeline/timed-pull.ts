@@ -1,3 +1,5 @@
+import { systemClock, type Clock, type TimerHandle } from '../../retry/index.js';
+
 /**
  * Reads an async iterator one item at a time, waiting for the pending item with an optional
  * timeout. Each pending `next()` gets exactly one reaction, however often a wait times out:
@@ -9,7 +11,10 @@ export class TimedPull<T> {
   private settled: { ok: true; value: IteratorResult<T> } | { ok: false; error: unknown } | null = null;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly it: AsyncIterator<T>) {
+  constructor(
+    private readonly it: AsyncIterator<T>,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.pull();
   }
 
@@ -34,12 +39,12 @@ export class TimedPull<T> {
   next(timeoutMs: number): Promise<IteratorResult<T> | null>;
   async next(timeoutMs?: number): Promise<IteratorResult<T> | null> {
     if (!this.settled) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: TimerHandle | undefined;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        if (timeoutMs !== undefined) timer = setTimeout(resolve, Math.max(0, timeoutMs));
+        if (timeoutMs !== undefined) timer = this.clock.setTimeout(resolve, Math.max(0, timeoutMs));
       });
-      clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       this.wake = null;
       if (!this.settled) return null;
     }
