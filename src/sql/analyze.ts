@@ -198,6 +198,9 @@ function unknownTable(table: string, topology: Topology): RoutingError {
 
 const AGGREGATES: Record<string, Aggregate> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max' };
 
+/** A quoted identifier as the server names it: the parser keeps `` `a``b` `` as ``a``b``, the server as ``a`b``. */
+const identifier = (name: string): string => name.replace(/``/g, '`');
+
 /** How the rows of several shards merge for this SELECT, or why they cannot. */
 function selectShape(ast: Node, ctx: Context): SelectShape {
   const columns = Array.isArray(ast['columns']) ? (ast['columns'] as Node[]) : [];
@@ -215,8 +218,8 @@ function selectShape(ast: Node, ctx: Context): SelectShape {
     const fn = expr['type'] === 'aggr_func' ? AGGREGATES[String(expr['name']).toUpperCase()] ?? null : null;
     aggregates.push(fn);
     if (expr['type'] === 'column_ref' && expr['column'] === '*') star = true;
-    const colName = expr['type'] === 'column_ref' ? String(expr['column']) : null;
-    const name = typeof col['as'] === 'string' ? col['as'] : colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0);
+    const colName = expr['type'] === 'column_ref' ? identifier(String(expr['column'])) : null;
+    const name = typeof col['as'] === 'string' ? identifier(col['as']) : colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0);
     outputs.push({ name, column: colName, table: typeof expr['table'] === 'string' ? expr['table'] : null });
   }
   const hasAggregate = aggregates.some((a) => a !== null);
@@ -233,7 +236,7 @@ function selectShape(ast: Node, ctx: Context): SelectShape {
     let output: string | undefined;
     if (expr['type'] === 'number') output = outputs[Number(expr['value']) - 1]?.name;
     else if (expr['type'] === 'column_ref') {
-      const column = String(expr['column']);
+      const column = identifier(String(expr['column']));
       const match = outputs.find((o) => o.name === column) ?? outputs.find((o) => o.column === column);
       output = match?.name ?? (star ? column : undefined);
     }

@@ -118,6 +118,14 @@ describe('scatter', () => {
     expect(p.targets[0]!.sql).toMatch(/^SELECT \* FROM \(\(SELECT uid, balance FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/);
   });
 
+  it('sorts by a quoted column with a backtick in its name under the name the server returns', () => {
+    const p = route('SELECT uid, `we``ird` FROM users ORDER BY `we``ird` DESC LIMIT 3', [], { scatter: true });
+    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'we`ird', desc: true }], limit: 3 });
+    expect(p.targets[0]!.sql.endsWith(' AS `__shardline` ORDER BY `we``ird` DESC LIMIT 3')).toBe(true);
+    const aliased = route('SELECT uid, name AS `a``b` FROM users ORDER BY `a``b` LIMIT 3', [], { scatter: true });
+    expect(aliased.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'a`b', desc: false }], limit: 3 });
+  });
+
   it('takes LIMIT from a placeholder', () => {
     expect(route('SELECT uid FROM users ORDER BY uid LIMIT ?', [5], { scatter: true }).merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'uid', desc: false }], limit: 5 });
   });
