@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
-import { loadClusterConfig, resolveConfigPath } from '../config/index.js';
 import { TransactionStream, type StartPoint } from '../cdc/binlog/index.js';
 import { changeEvents } from '../cdc/events/change-event.js';
-import { UsageError } from '../errors/index.js';
+import { UsageError, isShardlineError } from '../errors/index.js';
+import { MariadbGtidState, MysqlGtidSet } from '../cdc/index.js';
 import type { Logger } from '../log/logger.js';
 import { redactSqlSecrets } from '../log/redact-sql-secrets.js';
 import { Topology } from '../shard/index.js';
+import { intFlag } from './cli-flags.js';
+import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
 
 interface DumpFlags {
@@ -19,15 +21,24 @@ interface DumpFlags {
   serverId: string;
 }
 
-function startPoint(flags: DumpFlags): StartPoint {
+function startPoint(flags: DumpFlags, flavour: 'mysql' | 'mariadb'): StartPoint {
   const given = [flags.from, flags.fromGtid, flags.fromStart].filter((v) => v !== undefined && v !== false);
   if (given.length > 1) throw new UsageError('--from, --from-gtid and --from-start exclude each other');
   if (flags.fromStart) return 'start';
-  if (flags.fromGtid) return { gtid: flags.fromGtid };
+  if (flags.fromGtid !== undefined) {
+    try {
+      if (flavour === 'mysql') MysqlGtidSet.parse(flags.fromGtid);
+      else MariadbGtidState.parse(flags.fromGtid);
+    } catch (err) {
+      if (!isShardlineError(err)) throw err;
+      throw new UsageError(`--from-gtid expects a ${flavour === 'mysql' ? 'MySQL GTID set (uuid:1-5,…)' : 'MariaDB GTID position (domain-server-seq,…)'}: ${err.message}`, { cause: err });
+    }
+    return { gtid: flags.fromGtid };
+  }
   if (flags.from) {
     const m = /^(.+):(\d+)$/.exec(flags.from);
     if (!m) throw new UsageError(`--from expects FILE:POS, got "${flags.from}"`);
-    return { file: m[1]!, pos: Number(m[2]) };
+    return { file: m[1]!, pos: intFlag('--from (position)', m[2]!, 4, 4294967295) };
   }
   return 'current';
 }
@@ -54,17 +65,16 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
     .option('--server-id <id>', 'this reader\'s replica server_id (unique on the source)', String(4_000_000_000 + (process.pid % 100_000_000)))
     .action((flags: DumpFlags) =>
       runCommand(log, async () => {
-        const config = loadClusterConfig(resolveConfigPath(flags.config));
+        const serverId = intFlag('--server-id', flags.serverId, 1, 4294967295);
+        const { config } = loadCommandConfig(flags.config);
         const inst = config.instances.find((i) => i.name === flags.instance);
         if (!inst) throw new UsageError(`no instance "${flags.instance}" in the config (have: ${config.instances.map((i) => i.name).join(', ')})`);
-        const serverId = Number(flags.serverId);
-        if (!Number.isInteger(serverId) || serverId < 1 || serverId > 4294967295) throw new UsageError(`--server-id must be 1 … 4294967295, got ${flags.serverId}`);
         const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
         const stream = new TransactionStream({
           instance: inst.name,
           endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey },
           replicaServerId: serverId,
-          from: startPoint(flags),
+          from: startPoint(flags, inst.flavour),
           untilNow: flags.untilNow ?? false,
           retry: { maxAttempts: 5 },
           onReconnect: ({ attempt, delayMs, error, resumeFrom }) => log.warn({ attempt, delayMs, resumeFrom, err: error.message }, 'replication connection lost; reconnecting'),
@@ -108,6 +118,6 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
         }
-      }),
+      }, { json: flags.json }),
     );
 }

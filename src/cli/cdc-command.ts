@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { loadClusterConfig, resolveConfigPath, type ClusterConfig } from '../config/index.js';
+import { loadClusterConfig, type ClusterConfig } from '../config/index.js';
 import { CdcWorker, type WorkerRole } from '../cdc/worker.js';
 import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
 import { buildSinks } from '../cdc/sinks/build-sinks.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
+import { optionalIntFlag } from './cli-flags.js';
+import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
 
 interface CdcFlags {
   config?: string;
   role?: string[];
   httpPort?: string;
+  json?: boolean;
 }
 
 const ROLES: readonly WorkerRole[] = ['reader', 'elasticsearch', 'archive'];
@@ -24,17 +27,19 @@ export function registerCdcCommand(program: Command, log: Logger): void {
     .option('--config <file>', 'cluster config')
     .option('--role <role...>', `what this process does: ${ROLES.join(', ')} (default: all)`)
     .option('--http-port <port>', 'port of /metrics and /healthz (default: cdc.http.port, 9464)')
+    .option('--json', 'a failure to start is printed as JSON on stdout')
     .action((flags: CdcFlags) =>
       runCommand(log, async () => {
         const roles = new Set((flags.role ?? ROLES) as WorkerRole[]);
         for (const r of roles) if (!ROLES.includes(r)) throw new UsageError(`--role ${r}: expected one of ${ROLES.join(', ')}`);
-        const configPath = resolveConfigPath(flags.config);
-        const config = loadClusterConfig(configPath);
+        const httpPort = optionalIntFlag('--http-port', flags.httpPort, 0, 65535);
+        const { config, choice } = loadCommandConfig(flags.config);
+        const configPath = choice.path;
         const registry = new Registry();
         collectDefaultMetrics({ register: registry, prefix: 'shardline_worker_' });
         const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc`, logger: log, security: config.kafka });
         const sinks = buildSinks(config, { registry, logger: log });
-        const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort: flags.httpPort !== undefined ? Number(flags.httpPort) : undefined });
+        const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort });
         let signalled: (() => void) | null = null;
         const stopSignal = new Promise<string>((resolve) => {
           const on = (sig: string) => () => resolve(sig);
@@ -69,6 +74,6 @@ export function registerCdcCommand(program: Command, log: Logger): void {
           await eventLog.close();
           await sinks.close();
         }
-      }),
+      }, { json: flags.json }),
     );
 }

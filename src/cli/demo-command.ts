@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadClusterConfig, packageRoot, resolveConfigPath } from '../config/index.js';
+import { packageRoot } from '../config/index.js';
 import { devStatus, devUp, formatStatusTable } from '../devcluster/index.js';
 import { DevClusterError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { createRouter, type Explain, type WriteResult } from '../router/index.js';
 import { Topology } from '../shard/index.js';
 import { applyMigrations } from './router-commands.js';
+import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
 import { archiveRow, counts, esFind, measureSearchLatency, startDemoWorker } from './demo-cdc.js';
 import { Client } from '@elastic/elasticsearch';
@@ -26,9 +27,10 @@ export function registerDemoCommand(program: Command, log: Logger): void {
     .command('demo')
     .description('bring the local cluster up, migrate, start the CDC worker, write users and orders through the router, find them in Elasticsearch and the archive')
     .option('--config <file>', 'cluster config')
-    .action((flags: { config?: string }) =>
+    .option('--json', 'a failure is printed as JSON on stdout')
+    .action((flags: { config?: string; json?: boolean }) =>
       runCommand(log, async () => {
-        const config = loadClusterConfig(resolveConfigPath(flags.config));
+        const { config } = loadCommandConfig(flags.config, { localCluster: true });
         out('shardline demo — 1. the local cluster (the first run downloads about 500 MB once)');
         await devUp(config, { log });
         const rows = await devStatus(config);
@@ -122,6 +124,6 @@ export function registerDemoCommand(program: Command, log: Logger): void {
           await router.close();
           await cdc.stop();
         }
-      }),
+      }, { json: flags.json }),
     );
 }

@@ -3,25 +3,33 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../config/index.js';
+import { UsageError } from '../errors/index.js';
 import { createLogger } from '../log/logger.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerBinlogCommands } from './binlog-command.js';
 import { registerCdcCommand } from './cdc-command.js';
 import { registerDevCommands } from './dev-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
+import { registerMigrateCommand } from './migrate-command.js';
+import { EXIT_USAGE, reportFailure } from './cli-error.js';
 import { registerRouterCommands } from './router-commands.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
 
+/** `--json` anywhere on the line: errors (commander's too) are JSON on stdout. */
+const jsonErrors = process.argv.slice(2).includes('--json');
+
 const program = new Command('shardline')
   .description('sharded MySQL access (1024 logical shards) and change data capture')
   .version(version)
-  .showHelpAfterError()
   .exitOverride();
+if (jsonErrors) program.configureOutput({ outputError: () => undefined });
+else program.showHelpAfterError();
 
 registerDevCommands(program, log);
 registerRouterCommands(program, log);
+registerMigrateCommand(program, log);
 registerBinlogCommands(program, log);
 registerCdcCommand(program, log);
 registerDoctorCommand(program, log);
@@ -31,8 +39,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    if (err.exitCode === 0) process.exitCode = 0;
+    else if (jsonErrors) process.exitCode = reportFailure(new UsageError(err.message.replace(/^error: /, ''), { details: { commander: err.code } }), true);
+    else process.exitCode = EXIT_USAGE;
   } else {
-    throw err;
+    process.exitCode = reportFailure(err, jsonErrors);
   }
 }

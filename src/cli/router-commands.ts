@@ -1,21 +1,21 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { loadClusterConfig, packageRoot, resolveConfigPath, type ClusterConfig } from '../config/index.js';
+import type { ClusterConfig } from '../config/index.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { loadMigrations, runMigrations, verifySchema, type MigrateReport } from '../migrate/index.js';
+import { loadMigrations, runMigrations, type MigrateReport } from '../migrate/index.js';
 import { openDbConnection } from '../net/index.js';
 import { createRouter } from '../router/index.js';
 import { Topology } from '../shard/index.js';
 import type { SqlParam } from '../sql/index.js';
+import { toJson as json } from './cli-error.js';
+import { loadCommandConfig } from './config-choice.js';
 import { createProgress } from './progress-bar.js';
 import { runCommand } from './run-command.js';
 
-const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2);
-
-function topologyFor(configPath: string | undefined) {
-  const config = loadClusterConfig(resolveConfigPath(configPath));
-  return { config, topology: new Topology(config.sharding, config.instances.map((i) => i.name)) };
+/** The config of a command and its topology (naming templates checked). */
+export function topologyFor(configPath: string | undefined): { config: ClusterConfig; topology: Topology; bundled: boolean } {
+  const { config, choice } = loadCommandConfig(configPath);
+  return { config, topology: new Topology(config.sharding, config.instances.map((i) => i.name)), bundled: choice.source === 'bundled demo config' };
 }
 
 /** Runs pending migrations with a progress display. */
@@ -30,7 +30,7 @@ export async function applyMigrations(config: ClusterConfig, topology: Topology,
   return report;
 }
 
-/** `shard-of`, `explain` and `migrate`. */
+/** `shard-of` and `explain`. */
 export function registerRouterCommands(program: Command, log: Logger): void {
   program
     .command('shard-of')
@@ -58,7 +58,7 @@ export function registerRouterCommands(program: Command, log: Logger): void {
         });
         if (flags.json) process.stdout.write(`${json(rows)}\n`);
         else for (const r of rows) process.stdout.write(`uid ${r.uid} → shard ${r.shard} on ${r.instance} (${r.host}:${r.port}) database ${r.database}${r.table ? ` table ${r.table}` : ''}\n`);
-      }),
+      }, { json: flags.json }),
     );
 
   program
@@ -75,10 +75,11 @@ export function registerRouterCommands(program: Command, log: Logger): void {
         try {
           params = JSON.parse(flags.params) as SqlParam[];
         } catch {
-          throw new UsageError(`--params must be a JSON array, got ${flags.params}`);
+          throw new UsageError('--params must be a JSON array (it does not parse as JSON)');
         }
         if (!Array.isArray(params)) throw new UsageError('--params must be a JSON array');
-        const router = await createRouter(resolveConfigPath(flags.config));
+        const { config } = loadCommandConfig(flags.config);
+        const router = await createRouter(config);
         try {
           const plan = router.explain(sql, params, { scatter: flags.scatter ?? false });
           if (flags.json) {
@@ -94,41 +95,6 @@ export function registerRouterCommands(program: Command, log: Logger): void {
         } finally {
           await router.close();
         }
-      }),
-    );
-
-  program
-    .command('migrate')
-    .description('apply pending migrations to every physical table, or --verify that all shards agree')
-    .option('--config <file>', 'cluster config')
-    .option('--dir <folder>', 'migrations folder', path.join(packageRoot, 'migrations'))
-    .option('--verify', 'report drift: physical tables whose columns differ from the rest')
-    .option('--concurrency <n>', 'connections per instance', '4')
-    .option('--json', 'print the report as JSON')
-    .action((flags: { config?: string; dir: string; verify?: boolean; concurrency: string; json?: boolean }) =>
-      runCommand(log, async () => {
-        const { config, topology } = topologyFor(flags.config);
-        if (flags.verify) {
-          const report = await verifySchema(config, topology, openDbConnection);
-          if (flags.json) process.stdout.write(`${json(report)}\n`);
-          else {
-            for (const t of report.tables) {
-              process.stdout.write(`${t.table} (${t.kind}): ${t.found}/${t.expected} physical tables, ${t.missing.length} missing, ${t.differing.length} differing\n`);
-              for (const m of t.missing.slice(0, 10)) process.stdout.write(`  missing ${m}\n`);
-              for (const d of t.differing.slice(0, 10)) process.stdout.write(`  differs ${d.instance}:${d.physical}: ${d.columns}\n    expected: ${t.reference}\n`);
-            }
-            process.stdout.write(report.drift ? 'DRIFT found\n' : 'no drift\n');
-          }
-          return report.drift ? 4 : 0;
-        }
-        const concurrency = Number(flags.concurrency);
-        if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency expects a positive integer, got ${flags.concurrency}`);
-        const report = await applyMigrations(config, topology, path.resolve(flags.dir), concurrency, log);
-        process.stdout.write(
-          flags.json
-            ? `${json(report)}\n`
-            : `migrations: ${report.migrations.join(', ') || 'none'}\napplied ${report.applied} statement(s) on physical targets (${report.alreadyApplied} already applied) in ${report.seconds.toFixed(1)} s\n`,
-        );
-      }),
+      }, { json: flags.json }),
     );
 }

@@ -23,6 +23,8 @@ export interface MigrateReport {
   alreadyApplied: number;
   perInstance: { instance: string; applied: number }[];
   seconds: number;
+  /** Migrations the ledger records as applied whose file is no longer in the folder. */
+  missing: string[];
 }
 
 /** Errors a statement may raise when a crashed run already applied it. */
@@ -42,7 +44,8 @@ function physicalSql(topology: Topology, s: MigrationStatement, shard: number | 
   return s.sql.slice(0, s.nameStart) + name + s.sql.slice(s.nameEnd);
 }
 
-function endpointOf(inst: InstanceConfig): InstanceEndpoint {
+/** The administrative endpoint of an instance (its application account). */
+export function endpointOf(inst: InstanceConfig): InstanceEndpoint {
   return { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey };
 }
 
@@ -77,6 +80,9 @@ export async function runMigrations(
         );
         const rows = await conn.query(`SELECT migration, statement, target, checksum, state FROM ${ledger}`, []);
         const recorded = new Map<string, { checksum: string; state: string }>();
+        const ids = new Set(migrations.map((m) => m.id));
+        const missing = new Set<string>();
+        if (rows.kind === 'rows') for (const r of rows.rows) if (!ids.has(String(r['migration']))) missing.add(String(r['migration']));
         if (rows.kind === 'rows') for (const r of rows.rows) recorded.set(`${r['migration']}|${r['statement']}|${r['target']}`, { checksum: String(r['checksum']), state: String(r['state']) });
         const steps: Step[] = [];
         let already = 0;
@@ -99,7 +105,7 @@ export async function runMigrations(
             }
           }
         }
-        return { inst, steps, already };
+        return { inst, steps, already, missing };
       } finally {
         await conn.close();
       }
@@ -159,5 +165,6 @@ export async function runMigrations(
     alreadyApplied: prepared.reduce((n, p) => n + p.already, 0),
     perInstance,
     seconds: (Date.now() - t0) / 1000,
+    missing: [...new Set(prepared.flatMap((p) => [...p.missing]))].sort(),
   };
 }
