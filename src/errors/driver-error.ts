@@ -71,6 +71,38 @@ export function redactServerMessage(message: string, errno?: number): string {
   return out.replace(URL_CREDENTIALS, `$1${REDACTED}@`);
 }
 
+/**
+ * What a server or driver error means to whoever would retry, decided once where the error
+ * enters shardline (net/'s `classifyServerError`):
+ * - `connection`: the connection was lost or could not be made (reset, refused, timed out,
+ *   server gone or shutting down, too many connections) — retriable, on another connection;
+ * - `transient`: the server refused this time (deadlock, lock wait timeout, read-only during a
+ *   failover, TiDB write conflict…) — retriable;
+ * - `auth`: the server refused the credentials or the authentication method — not retriable;
+ * - `unknown-host`: the host name does not resolve — not retriable;
+ * - `other`: anything else (the statement or a value is wrong, a missing privilege, an error the
+ *   table does not know) — not retriable.
+ */
+export type ServerErrorKind = 'connection' | 'transient' | 'auth' | 'unknown-host' | 'other';
+
+/** A classification: the kind and whether retrying can help. */
+export interface ServerErrorClass {
+  readonly kind: ServerErrorKind;
+  readonly retriable: boolean;
+}
+
+/** What a classifier reads: the driver's fields only, never the message. */
+export interface ServerErrorFacts {
+  errno: number | undefined;
+  code: string | undefined;
+  fatal: boolean;
+}
+
+/** Decides a {@link ServerErrorClass} (net/ passes its table to {@link sanitizeDriverError}). */
+export type ServerErrorClassifier = (facts: ServerErrorFacts) => ServerErrorClass;
+
+const UNCLASSIFIED: ServerErrorClass = { kind: 'other', retriable: false };
+
 /** A database error as shardline keeps it (see the module comment). */
 export class DriverError extends Error {
   /** The server's error number (1062, 1213…), when the server sent one. */
@@ -82,8 +114,15 @@ export class DriverError extends Error {
   readonly fatal: boolean;
   /** The statement as written, with placeholders, never with the values interpolated. */
   readonly sql: string | undefined;
+  /** What the error means to a retry layer (`other` when it was never classified). */
+  readonly kind: ServerErrorKind;
+  /** True when the same call may succeed if tried again (decided with {@link kind}). */
+  readonly retriable: boolean;
 
-  constructor(message: string, info: { errno?: number | undefined; sqlState?: string | undefined; code?: string | undefined; fatal?: boolean | undefined; sql?: string | undefined }) {
+  constructor(
+    message: string,
+    info: { errno?: number | undefined; sqlState?: string | undefined; code?: string | undefined; fatal?: boolean | undefined; sql?: string | undefined; kind?: ServerErrorKind; retriable?: boolean },
+  ) {
     super(message);
     this.name = 'DriverError';
     this.errno = info.errno;
@@ -91,6 +130,8 @@ export class DriverError extends Error {
     this.code = info.code;
     this.fatal = info.fatal ?? false;
     this.sql = info.sql;
+    this.kind = info.kind ?? 'other';
+    this.retriable = info.retriable ?? false;
   }
 }
 
@@ -105,22 +146,29 @@ interface RawDriverError {
 /**
  * Turns whatever a driver threw into a {@link DriverError}: errno, SQLSTATE, code and fatal are
  * copied, the message is redacted ({@link redactServerMessage}), `sql` is the statement with
- * placeholders given by the caller. The driver's own object (whose `sql` is the interpolated
- * statement and whose `sqlMessage` quotes values) is dropped, not kept as a cause. Errors that
- * are already sanitized, and shardline's own errors, are returned as they are.
+ * placeholders given by the caller, `kind` and `retriable` come from `classify` (net/ passes
+ * its one table; without it the error is `other`, not retriable). The driver's own object (whose
+ * `sql` is the interpolated statement and whose `sqlMessage` quotes values) is dropped, not kept
+ * as a cause. Errors that are already sanitized, and shardline's own errors, are returned as
+ * they are.
  */
-export function sanitizeDriverError(err: unknown, sql?: string): unknown {
+export function sanitizeDriverError(err: unknown, sql?: string, classify?: ServerErrorClassifier): unknown {
   if (err instanceof DriverError) return err;
   if (err === null || typeof err !== 'object') return err;
   const e = err as RawDriverError;
   if (isShardlineError(err)) return err;
   const errno = typeof e.errno === 'number' ? e.errno : undefined;
   const message = typeof e.message === 'string' ? e.message : 'database error';
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const fatal = e.fatal === true;
+  const { kind, retriable } = classify?.({ errno, code, fatal }) ?? UNCLASSIFIED;
   return new DriverError(redactServerMessage(message, errno), {
     errno,
     sqlState: typeof e.sqlState === 'string' && e.sqlState !== '' ? e.sqlState : undefined,
-    code: typeof e.code === 'string' ? e.code : undefined,
-    fatal: e.fatal === true,
+    code,
+    fatal,
     sql,
+    kind,
+    retriable,
   });
 }

@@ -16,3 +16,4 @@ export {
 } from './shardline-error.js';
 export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardline-error.js';
 export { DriverError, REDACTED, redactServerMessage, sanitizeDriverError } from './driver-error.js';
+export type { ServerErrorKind, ServerErrorClass, ServerErrorFacts, ServerErrorClassifier } from './driver-error.js';

@@ -174,10 +174,13 @@ export class UsageError extends ShardlineError {
   }
 }
 
-/** Narrowing helper that also works across package copies (checks the shape, not the class). */
+/**
+ * Narrowing helper that also works across package copies (checks the shape, not the class:
+ * a string `code`, `retriable` and `details` — a `DriverError` has the first two, not `details`).
+ */
 export function isShardlineError(value: unknown): value is ShardlineError {
   return (
     value instanceof ShardlineError ||
-    (value instanceof Error && typeof (value as { code?: unknown }).code === 'string' && 'retriable' in value)
+    (value instanceof Error && typeof (value as { code?: unknown }).code === 'string' && 'retriable' in value && 'details' in value)
   );
 }

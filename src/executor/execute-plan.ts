@@ -1,13 +1,10 @@
-import { QueryError, ShardUnavailableError, isShardlineError, sanitizeDriverError } from '../errors/index.js';
+import { DriverError, QueryError, ShardUnavailableError, isShardlineError, sanitizeDriverError } from '../errors/index.js';
 import type { QueryOutcome, ServerErrorInfo } from '../net/index.js';
 import type { RoutePlan, RouteTarget } from '../sql/index.js';
 import { mergeResults, type RouterResult } from './merge-results.js';
 
 /** Runs one physical statement on one instance (a pool borrow, or a pinned connection). */
 export type RunOnInstance = (instance: string, sql: string, params: readonly unknown[]) => Promise<QueryOutcome>;
-
-const RETRIABLE_ERRNO = new Set([1205, 1213]);
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'EHOSTUNREACH']);
 
 /** Longest SQL text an error keeps (the statement with placeholders, never with values). */
 const MAX_ERROR_SQL = 2000;
@@ -16,23 +13,26 @@ const MAX_ERROR_SQL = 2000;
  * Wraps a driver error into the error hierarchy, naming the instance and shards. The error keeps
  * the server's errno, SQLSTATE and code and the physical statement with placeholders
  * (`details.sql`); its message and cause are sanitized ({@link sanitizeDriverError}): no bound
- * value, no interpolated SQL, no value quoted by the server.
+ * value, no interpolated SQL, no value quoted by the server. Whether it is retriable, and whether
+ * the connection was lost (then the shard is unavailable), was decided where the error entered
+ * (net/: `DriverError.kind` and `retriable`); an error that did not come through net/ is neither.
  */
 export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance' | 'shards'> & { sql?: string }): Error {
   if (isShardlineError(err)) return err;
   const sql = target.sql === undefined ? undefined : target.sql.length > MAX_ERROR_SQL ? `${target.sql.slice(0, MAX_ERROR_SQL)}…` : target.sql;
   const cause = sanitizeDriverError(err, sql);
   const e = cause as Error & ServerErrorInfo;
+  const driver = cause instanceof DriverError ? cause : undefined;
   const where = `instance ${target.instance}${target.shards.length === 1 ? ` (shard ${target.shards[0]})` : target.shards.length ? ` (${target.shards.length} shards)` : ''}`;
-  if ((e.code && CONNECTION_CODES.has(e.code)) || (e.fatal && !e.errno)) {
+  if (driver?.kind === 'connection') {
     return new ShardUnavailableError('SHARD_UNAVAILABLE', `${where} is unavailable: ${e.message}`, {
-      retriable: true,
+      retriable: driver.retriable,
       cause,
       details: { instance: target.instance, code: e.code },
     });
   }
   return new QueryError('QUERY_FAILED', `${where}: ${e.message}`, {
-    retriable: e.errno !== undefined && RETRIABLE_ERRNO.has(e.errno),
+    retriable: driver?.retriable ?? false,
     cause,
     details: { instance: target.instance, errno: e.errno, sqlState: e.sqlState, code: e.code, ...(sql === undefined ? {} : { sql }) },
   });

@@ -1,6 +1,6 @@
 import mysql, { type Connection, type ResultSetHeader } from 'mysql2/promise';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
-import { sanitizeDriverError } from '../errors/index.js';
+import { serverError } from './server-error-class.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where the archive store listens (a MySQL-protocol server: MySQL locally, TiDB in production). */
@@ -73,7 +73,7 @@ export async function openArchiveConnection(endpoint: ArchiveEndpoint): Promise<
       return { rows: [], affectedRows: ok.affectedRows, info: ok.info ?? '' };
     } catch (err) {
       if ((err as { fatal?: boolean }).fatal) broken = true;
-      throw sanitizeDriverError(err, sql);
+      throw serverError(err, sql);
     }
   };
   try {

@@ -1,7 +1,7 @@
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
-import { sanitizeDriverError } from '../errors/index.js';
+import { serverError } from './server-error-class.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
@@ -129,7 +129,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
             broken = true;
             conn.destroy();
           }
-          reject(sanitizeDriverError(err, sql));
+          reject(serverError(err, sql));
           return;
         }
         if (Array.isArray(result)) {
@@ -162,7 +162,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     },
     lastUsedAt: Date.now(),
     query: run,
-    ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(sanitizeDriverError(err)) : resolve()))),
+    ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(serverError(err)) : resolve()))),
     close: () =>
       new Promise((resolve) => {
         conn.end(() => resolve());

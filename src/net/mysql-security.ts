@@ -3,6 +3,7 @@ import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { ConnectionOptions } from 'mysql2';
 import { ShardlineError } from '../errors/index.js';
+import { serverError } from './server-error-class.js';
 
 /**
  * How a MySQL-protocol connection uses TLS, as in MySQL's `--ssl-mode`:
@@ -139,19 +140,21 @@ const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HANDSHAKE_NO_
  * Turns a failed connect into a typed error when the cause is the transport's security:
  * `TLS_FAILED` (handshake, certificate chain, host name, a server without TLS) or
  * `INSECURE_AUTH` (an RSA key would have to be fetched unauthenticated). Other errors are
- * returned unchanged.
+ * sanitized and classified ({@link serverError}): a wrong password is `auth`, an unknown host
+ * `unknown-host`, both not retriable.
  */
 export function securityFailure(err: unknown, endpoint: MysqlSecurity & { host?: string | undefined; port?: number | undefined }): unknown {
   const e = err as { code?: unknown; message?: string; [UNPINNED_KEY]?: boolean };
   const who = describe(endpoint);
-  if (e && e[UNPINNED_KEY]) return new ShardlineError('INSECURE_AUTH', e.message ?? who, { cause: err, details: { instance: endpoint.name, endpoint: who } });
+  const clean = serverError(err);
+  if (e && e[UNPINNED_KEY]) return new ShardlineError('INSECURE_AUTH', e.message ?? who, { cause: clean, details: { instance: endpoint.name, endpoint: who } });
   const tls = endpoint.tls;
   if (tls && tls.mode !== 'disabled' && typeof e?.code === 'string' && TLS_ERROR.test(e.code)) {
     return new ShardlineError(
       'TLS_FAILED',
       `${who}: TLS ${tls.mode} failed (${e.code}: ${e.message ?? ''}); expected a server certificate that ${tls.mode === 'required' ? 'the server presents' : `chains to ${tls.ca ?? 'the system CAs'}${tls.mode === 'verify-full' ? ` and names ${endpoint.host ?? 'the host'}` : ''}`}`,
-      { cause: err, details: { instance: endpoint.name, endpoint: who, mode: tls.mode, tlsCode: e.code } },
+      { cause: clean, details: { instance: endpoint.name, endpoint: who, mode: tls.mode, tlsCode: e.code } },
     );
   }
-  return err;
+  return clean;
 }

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
-import { sanitizeDriverError } from '../errors/index.js';
+import { serverError } from './server-error-class.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where and how to open one MySQL-protocol connection. */
@@ -54,7 +54,7 @@ export async function openMysqlSession(endpoint: MysqlEndpoint): Promise<MysqlSe
   return {
     async query<T>(sql: string, values: readonly unknown[] = []): Promise<T[]> {
       const [rows] = await connection.query(sql, values as unknown[]).catch((err: unknown) => {
-        throw sanitizeDriverError(err, sql);
+        throw serverError(err, sql);
       });
       return (Array.isArray(rows) ? rows : [rows]) as T[];
     },

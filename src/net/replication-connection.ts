@@ -2,7 +2,7 @@ import mysql from 'mysql2';
 import type { Connection } from 'mysql2';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
-import { sanitizeDriverError } from '../errors/index.js';
+import { serverError } from './server-error-class.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Login of the replication account (TLS and the pinned server key are the instance's). */
@@ -130,14 +130,14 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
   let failure: Error | undefined;
   let sink: DumpSink | undefined;
   conn.on('error', (raw: Error) => {
-    const err = sanitizeDriverError(raw) as Error;
+    const err = serverError(raw) as Error;
     failure = err;
     sink?.end(err);
     sink = undefined;
   });
   await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(securityFailure(err, endpoint)) : resolve())));
   try {
-    await new Promise<void>((resolve, reject) => conn.query(PIN_BACKSLASH_ESCAPES, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => conn.query(PIN_BACKSLASH_ESCAPES, (err) => (err ? reject(serverError(err, PIN_BACKSLASH_ESCAPES)) : resolve())));
   } catch (err) {
     conn.destroy();
     throw err;
@@ -147,7 +147,7 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     query: <T>(sql: string, values: readonly unknown[] = []) =>
       new Promise<T[]>((resolve, reject) => {
         if (failure) return reject(failure);
-        conn.query({ sql, values: values as unknown[] }, (err, rows) => (err ? reject(sanitizeDriverError(err, sql)) : resolve((Array.isArray(rows) ? rows : [rows]) as T[])));
+        conn.query({ sql, values: values as unknown[] }, (err, rows) => (err ? reject(serverError(err, sql)) : resolve((Array.isArray(rows) ? rows : [rows]) as T[])));
       }),
     startDump(payload, s) {
       sink = s;

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { ArchiveSink, ArchiveSinkError } from '../../src/cdc/sinks/archive/index.js';
 import type { ArchiveConnection, ArchiveOutcome } from '../../src/net/archive-connection.js';
+import { serverError } from '../../src/net/index.js';
 import type { LogicalTableSchema } from '../../src/cdc/schema/logical-columns.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 
@@ -30,7 +31,8 @@ function rec(uid: number, name: string, version = BigInt(uid)): SinkRecord {
   };
 }
 
-const driverError = (errno: number, code: string, fatal = false) => Object.assign(new Error(code), { errno, code, fatal });
+/** A driver error as net/ hands it over: sanitized and classified. */
+const driverError = (errno: number, code: string, fatal = false) => serverError(Object.assign(new Error(code), { errno, code, fatal })) as Error;
 
 /** A fake archive: records statements; `fail` decides per statement whether (and how) it fails. */
 function fakeArchive(fail: (sql: string, values: readonly unknown[]) => Error | null) {

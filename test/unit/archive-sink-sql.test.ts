@@ -1,3 +1,4 @@
+import { serverError } from '../../src/net/index.js';
 import {
   addArchiveColumnSql,
   archiveColumnType,
@@ -238,20 +239,28 @@ describe('batching', () => {
 });
 
 describe('error classes', () => {
+  const fromNet = (raw: object) => serverError(Object.assign(new Error('x'), raw));
   it.each([
     [{ errno: 1213, code: 'ER_LOCK_DEADLOCK' }, 'transient'],
     [{ errno: 1205 }, 'transient'],
     [{ errno: 9007 }, 'transient'],
     [{ code: 'PROTOCOL_CONNECTION_LOST', fatal: true }, 'transient'],
-    [{ code: 'ECONNREFUSED' }, 'transient'],
+    [{ code: 'ECONNREFUSED', errno: -111 }, 'transient'],
     [{ errno: 1406, code: 'ER_DATA_TOO_LONG' }, 'record'],
     [{ errno: 1366 }, 'record'],
     [{ errno: 1264 }, 'record'],
     [{ errno: 8004 }, 'split'],
     [{ errno: 1054 }, 'schema'],
     [{ errno: 1142 }, 'unknown'],
-    [new Error('x'), 'unknown'],
-  ])('%p is %s', (err, cls) => {
-    expect(classifyArchiveError(err)).toBe(cls);
+    [{ errno: 1045, code: 'ER_ACCESS_DENIED_ERROR', fatal: true }, 'unknown'],
+    [{ code: 'ENOTFOUND', errno: -3008 }, 'unknown'],
+  ])('%p from net/ is %s', (raw, cls) => {
+    expect(classifyArchiveError(fromNet(raw))).toBe(cls);
+  });
+
+  it('reads transient from the error, not from a table of its own', () => {
+    expect(classifyArchiveError(new Error('x'))).toBe('unknown');
+    expect(classifyArchiveError(Object.assign(new Error('x'), { errno: 1213 }))).toBe('unknown');
+    expect(classifyArchiveError(Object.assign(new Error('x'), { retriable: true }))).toBe('transient');
   });
 });

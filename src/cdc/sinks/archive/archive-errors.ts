@@ -1,4 +1,5 @@
 import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/index.js';
+import { isRetriableError } from '../../../retry/index.js';
 
 /** The archive sink could not do what was asked: closed mid-write, or a table it cannot derive. */
 export class ArchiveSinkError extends ShardlineError {
@@ -9,8 +10,9 @@ export class ArchiveSinkError extends ShardlineError {
 
 /**
  * What to do about a failed archive statement:
- * - `transient`: roll back, back off, retry the same transaction (lost connection, deadlock, lock
- *   wait timeout, TiDB write conflict or busy/unavailable region, server shutting down);
+ * - `transient`: roll back, back off, retry the same transaction — the error is retriable as
+ *   net/ classified it where it entered (lost connection, deadlock, lock wait timeout, TiDB write
+ *   conflict or busy/unavailable region, server shutting down);
  * - `record`: some record's value is refused for good (too long, out of range, incorrect) —
  *   split the transaction to find it and dead-letter it;
  * - `split`: the transaction or one row is too large — split it; a single record left is refused;
@@ -19,32 +21,6 @@ export class ArchiveSinkError extends ShardlineError {
  *   misconfiguration (a missing grant) stalls the sink visibly instead of losing records.
  */
 export type ArchiveErrorClass = 'transient' | 'record' | 'split' | 'schema' | 'unknown';
-
-/** Server errnos after which the same transaction may succeed. */
-const TRANSIENT_ERRNO = new Set([
-  1040, // too many connections
-  1053, // server shutdown in progress
-  1205, // lock wait timeout
-  1213, // deadlock
-  1290, // read-only (failover in progress)
-  1317, // query interrupted
-  1792, // read-only transaction
-  1927, // connection killed
-  2006, // server has gone away
-  2013, // lost connection during query
-  8002, // TiDB: cannot retry SELECT FOR UPDATE
-  8022, // TiDB: transaction commit failed, safe to retry
-  8027, // TiDB: information schema out of date
-  8028, // TiDB: information schema changed during the transaction
-  9001, // TiDB: PD server timeout
-  9002, // TiKV server timeout
-  9003, // TiKV server busy
-  9004, // TiDB: resolve lock timeout
-  9005, // TiDB: region unavailable
-  9006, // TiDB: GC life time shorter than the transaction
-  9007, // TiDB: write conflict
-  9008, // TiKV: too many pending tasks
-]);
 
 /** Server errnos that blame a value of some row. */
 const RECORD_ERRNO = new Set([
@@ -77,14 +53,10 @@ const SPLIT_ERRNO = new Set([
 
 const SCHEMA_ERRNO = new Set([1049, 1054, 1146]);
 
-const TRANSIENT_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
-/** The mysql2 error fields the classification reads. */
+/** The driver error fields the labels read. */
 interface DriverErrorShape {
   errno?: unknown;
   code?: unknown;
-  fatal?: unknown;
-  sqlState?: unknown;
 }
 
 /** The errno of a driver error, if the server sent one. */
@@ -101,17 +73,16 @@ export function errorLabel(err: unknown): string {
   return errno === undefined ? 'unknown' : String(errno);
 }
 
-/** Classifies an error from the archive (see {@link ArchiveErrorClass}). */
+/**
+ * Classifies an error from the archive (see {@link ArchiveErrorClass}): the record, split and
+ * schema errnos are the archive's own business; transient or not is the error's `retriable`.
+ */
 export function classifyArchiveError(err: unknown): ArchiveErrorClass {
-  const e = err as DriverErrorShape | null;
   const errno = errnoOf(err);
   if (errno !== undefined) {
     if (SPLIT_ERRNO.has(errno)) return 'split';
     if (RECORD_ERRNO.has(errno)) return 'record';
     if (SCHEMA_ERRNO.has(errno)) return 'schema';
-    if (TRANSIENT_ERRNO.has(errno)) return 'transient';
   }
-  if (typeof e?.code === 'string' && TRANSIENT_CODES.has(e.code)) return 'transient';
-  if (e?.fatal === true) return 'transient';
-  return 'unknown';
+  return isRetriableError(err) ? 'transient' : 'unknown';
 }
