@@ -1,6 +1,6 @@
 import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
-import { ShardUnavailableError } from '../errors/index.js';
+import { ShardUnavailableError, sanitizeDriverError } from '../errors/index.js';
 import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../retry/index.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -33,6 +33,26 @@ export interface PoolEvents {
   pinged: number;
 }
 
+/** Longest part of a connection error's message quoted in a pool error. */
+const MAX_CAUSE_TEXT = 300;
+
+/** Fields of a sanitized creation error (DriverError or ShardlineError) the pool reports. */
+interface CreationFailure {
+  message: string;
+  code?: unknown;
+  errno?: unknown;
+  kind?: unknown;
+  retriable?: unknown;
+}
+
+/** `message (CODE)`, short, for a pool error's message; the code is left out when the message names it. */
+function describeFailure(err: unknown): string {
+  const e = err as CreationFailure;
+  const text = String(e?.message ?? err);
+  const short = text.length > MAX_CAUSE_TEXT ? `${text.slice(0, MAX_CAUSE_TEXT)}…` : text;
+  return typeof e?.code === 'string' && !short.includes(e.code) ? `${short} (${e.code})` : short;
+}
+
 /** Wait before creating a connection again after `n` failures in a row: 100 ms doubling to 2 s. */
 const CREATE_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 2000, jitter: 'none' };
 
@@ -60,6 +80,12 @@ export class InstancePool {
   private readonly watch: IdleWatcher;
   private readonly timers: NodeJS.Timeout[] = [];
   private createFailures = 0;
+  /**
+   * Why the last connection attempt failed (sanitized: never a password, never the driver's own
+   * object), until a connection is made again. generic-pool swallows creation errors; borrows
+   * that fail because of them carry this as their cause.
+   */
+  private lastCreateError: unknown = undefined;
   private readonly events: PoolEvents = { reapedIdle: 0, rejectedOnBorrow: 0, expired: 0, pinged: 0 };
   /** Borrows waiting for a connection, failed at once when the breaker opens; each leaves when it settles. */
   private readonly breakerWaiters = new Set<(err: ShardUnavailableError) => void>();
@@ -75,12 +101,7 @@ export class InstancePool {
   ) {
     this.breaker = new CircuitBreaker(config.breaker, now);
     this.breaker.onChange((state) => {
-      if (state === 'open' && this.breakerWaiters.size > 0) {
-        const waiters = [...this.breakerWaiters];
-        this.breakerWaiters.clear();
-        const err = this.unavailable('circuit opened while waiting for a connection');
-        for (const w of waiters) w(err);
-      }
+      if (state === 'open' && this.breakerWaiters.size > 0) this.failWaiters(this.unavailable('circuit opened while waiting for a connection'));
     });
     this.watch = layer.createIdleWatch();
     this.pool = genericPool.createPool<DbConnection>(
@@ -90,12 +111,16 @@ export class InstancePool {
           try {
             const conn = await factory(endpoint);
             this.createFailures = 0;
+            this.lastCreateError = undefined;
             const jitter = 1 - Math.random() * 0.1;
             this.tracked.set(conn.id, { conn, expiresAt: Date.now() + config.maxLifetimeMs * jitter, idle: false, pending: null });
             return conn;
-          } catch (err) {
+          } catch (raw) {
+            const err = sanitizeDriverError(raw);
             this.createFailures++;
+            this.lastCreateError = err;
             this.breaker.failure();
+            if (!this.creationRetriable()) this.failWaiters(this.unavailable('cannot connect'));
             throw err;
           }
         },
@@ -130,11 +155,40 @@ export class InstancePool {
     this.tracked.delete(conn.id);
   }
 
-  private unavailable(why: string, cause?: unknown): ShardUnavailableError {
-    return new ShardUnavailableError('SHARD_UNAVAILABLE', `instance ${this.endpoint.name} (shards ${this.shardRange}) is unavailable: ${why}`, {
-      retriable: true,
-      cause,
-      details: { instance: this.endpoint.name, shards: this.shardRange, breaker: this.breaker.state },
+  /** Fails every borrow waiting for a connection with `err`. */
+  private failWaiters(err: ShardUnavailableError): void {
+    const waiters = [...this.breakerWaiters];
+    this.breakerWaiters.clear();
+    for (const w of waiters) w(err);
+  }
+
+  /** False when the last connection attempt failed for a reason retrying cannot fix (credentials, unknown host, TLS). */
+  private creationRetriable(): boolean {
+    const e = this.lastCreateError as CreationFailure | undefined;
+    return e === undefined || e === null || typeof e !== 'object' || e.retriable !== false;
+  }
+
+  /** `; last connection attempt failed: …` and the details of the last creation error, when there is one. */
+  private lastFailure(): { text: string; details: Record<string, unknown> } {
+    const err = this.lastCreateError;
+    if (err === undefined) return { text: '', details: {} };
+    const e = err as CreationFailure;
+    return {
+      text: `; last connection attempt failed: ${describeFailure(err)}`,
+      details: { lastError: { code: e?.code, errno: e?.errno, kind: e?.kind, retriable: e?.retriable } },
+    };
+  }
+
+  /**
+   * SHARD_UNAVAILABLE naming why and, when connecting failed, the last connection error (as
+   * cause, and briefly in the message); retriable unless that error is not (credentials, unknown host).
+   */
+  private unavailable(why: string): ShardUnavailableError {
+    const last = this.lastFailure();
+    return new ShardUnavailableError('SHARD_UNAVAILABLE', `instance ${this.endpoint.name} (shards ${this.shardRange}) is unavailable: ${why}${last.text}`, {
+      retriable: this.creationRetriable(),
+      cause: this.lastCreateError,
+      details: { instance: this.endpoint.name, shards: this.shardRange, breaker: this.breaker.state, ...last.details },
     });
   }
 
@@ -222,10 +276,11 @@ export class InstancePool {
         details: { instance: this.endpoint.name },
       });
     }
-    return new ShardUnavailableError('POOL_TIMEOUT', `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms`, {
-      retriable: true,
-      cause: err,
-      details: { instance: this.endpoint.name },
+    const last = this.lastFailure();
+    return new ShardUnavailableError('POOL_TIMEOUT', `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms${last.text}`, {
+      retriable: this.creationRetriable(),
+      cause: this.lastCreateError ?? err,
+      details: { instance: this.endpoint.name, ...last.details },
     });
   }
 
