@@ -85,6 +85,21 @@ describe('ByteBoundedQueue', () => {
     expect(calls).toEqual(['pause', 'resume']);
   });
 
+  it('poll takes a buffered item without waiting, with the same accounting, and nothing when empty', () => {
+    const { flow, calls } = source();
+    const q = new ByteBoundedQueue<string>({ highWaterBytes: 10, source: flow });
+    expect(q.poll()).toBeUndefined();
+    q.push('a', 8);
+    q.push('b', 8);
+    expect(calls).toEqual(['pause']);
+    expect(q.poll()).toBe('a');
+    expect(calls).toEqual(['pause']); // 8 left: not below 5
+    expect(q.poll()).toBe('b');
+    expect(calls).toEqual(['pause', 'resume']);
+    expect(q.poll()).toBeUndefined();
+    expect(q.bytes).toBe(0);
+  });
+
   it('delivers every item pushed before an error, then rejects with it (again on every call)', async () => {
     const { flow } = source();
     const q = new ByteBoundedQueue<string>({ highWaterBytes: 100, source: flow });

@@ -126,14 +126,18 @@ export class BinlogReader {
     const failed = (err: unknown) => dumpFailure(this.options.instance, err as Error, { file: decoder.currentFile, pos: 0 });
     try {
       for (;;) {
-        let next: IteratorResult<Buffer>;
-        try {
-          next = await queue.next();
-        } catch (err) {
-          throw failed(err);
+        let bytes = queue.poll();
+        if (bytes === undefined) {
+          let next: IteratorResult<Buffer>;
+          try {
+            next = await queue.next();
+          } catch (err) {
+            throw failed(err);
+          }
+          if (next.done) break;
+          bytes = next.value;
         }
-        if (next.done) break;
-        for (const event of step.decode(next.value)) yield event;
+        for (const event of step.decode(bytes)) yield event;
         if (step.reachedStop) {
           if (queue.error) throw failed(queue.error);
           break;

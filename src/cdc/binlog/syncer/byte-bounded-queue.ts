@@ -93,6 +93,11 @@ export class ByteBoundedQueue<T> implements AsyncIterableIterator<T> {
     this.notify();
   }
 
+  /** The next item if one is buffered now, without waiting (the fast path of a busy consumer). */
+  poll(): T | undefined {
+    return this.head < this.items.length ? this.take() : undefined;
+  }
+
   /** The next item; done once the queue has ended and is empty, rejected with its error if it has one. */
   next(): Promise<IteratorResult<T>> {
     if (this.head < this.items.length) return Promise.resolve({ value: this.take(), done: false });
