@@ -299,4 +299,15 @@ describe('InstancePipeline on an in-memory event log and a fake binlog', () => {
     expect(s.log.openTransactions()).toEqual([]);
     expect(await s.published()).toEqual([]);
   });
+
+  it('a failure while committing a batch aborts its Kafka transaction too (no open transaction left to hold consumers back)', async () => {
+    const s = await setup({ maxEvents: 2, maxMs: 60_000 });
+    await seed(s);
+    s.binlog.append([1, 2]);
+    s.log.failNext('send', { error: Object.assign(new Error('message too large'), { retriable: false }) });
+    const p = s.pipeline();
+    await expect(p.run()).rejects.toThrow('message too large');
+    expect(s.log.openTransactions()).toEqual([]);
+    expect(await s.published()).toEqual([]);
+  });
 });
