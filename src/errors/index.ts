@@ -15,5 +15,6 @@ export {
   isShardlineError,
 } from './shardline-error.js';
 export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardline-error.js';
+export { SinkError } from './sink-error.js';
 export { DriverError, REDACTED, redactServerMessage, sanitizeDriverError } from './driver-error.js';
 export type { ServerErrorKind, ServerErrorClass, ServerErrorFacts, ServerErrorClassifier } from './driver-error.js';

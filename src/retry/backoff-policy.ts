@@ -25,11 +25,11 @@ export interface BackoffPolicy {
 export type RandomSource = () => number;
 
 /**
- * Checks a policy once, where it is built.
+ * Checks a policy once, where it is built; `field` names the option in the error (default `backoff`).
  * @throws {ConfigError} CONFIG_INVALID when a bound is negative or not finite, `maxMs < initialMs`,
  *   `factor < 1` or the jitter is unknown.
  */
-export function checkBackoffPolicy(policy: BackoffPolicy): BackoffPolicy {
+export function checkBackoffPolicy(policy: BackoffPolicy, field = 'backoff'): BackoffPolicy {
   const { initialMs, maxMs, jitter, factor = 2 } = policy;
   const problem =
     !Number.isFinite(initialMs) || initialMs < 0
@@ -41,7 +41,7 @@ export function checkBackoffPolicy(policy: BackoffPolicy): BackoffPolicy {
           : jitter !== 'full' && jitter !== 'equal' && jitter !== 'none'
             ? `jitter must be 'full', 'equal' or 'none', found ${String(jitter)}`
             : null;
-  if (problem) throw new ConfigError('CONFIG_INVALID', `back-off policy: ${problem}`, { details: { field: 'backoff' } });
+  if (problem) throw new ConfigError('CONFIG_INVALID', `${field}: ${problem}`, { details: { field } });
   return policy;
 }
 

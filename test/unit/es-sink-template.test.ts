@@ -49,9 +49,9 @@ describe('Elasticsearch index template', () => {
     expect(body.template.mappings.dynamic).toBe('false');
     expect(body._meta).toEqual({ managed_by: 'shardline', logical_table: 'users', primary_key: ['uid'] });
     expect(indexNamesFor('it-', 'Users')).toEqual({ alias: 'it-users', index: 'it-users.v1', template: 'it-users' });
-    expect(() => indexNamesFor('', '_x')).toThrow(RangeError);
-    expect(() => indexNamesFor('p-', 'a b')).toThrow(RangeError);
-    expect(() => indexNamesFor('p-', '')).toThrow(RangeError);
+    expect(() => indexNamesFor('', '_x')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
+    expect(() => indexNamesFor('p-', 'a b')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
+    expect(() => indexNamesFor('p-', '')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
   });
 
   it('settings: auto-expanding replicas by default, fixed replicas, refresh interval and extra settings on request', () => {

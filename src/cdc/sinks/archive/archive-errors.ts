@@ -1,10 +1,10 @@
-import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/index.js';
+import { SinkError, type ShardlineErrorOptions } from '../../../errors/index.js';
 import { isRetriableError } from '../../../retry/index.js';
 
 /** The archive sink could not do what was asked: closed mid-write, or a table it cannot derive. */
-export class ArchiveSinkError extends ShardlineError {
+export class ArchiveSinkError extends SinkError {
   constructor(code: 'SINK_CLOSED' | 'ARCHIVE_SCHEMA', message: string, options: ShardlineErrorOptions = {}) {
-    super(code, message, options);
+    super('archive', code, message, options);
   }
 }
 

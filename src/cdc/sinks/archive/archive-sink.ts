@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { isShardlineError } from '../../../errors/index.js';
+import { ConfigError, isShardlineError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/logger.js';
 import { backoffDelayMs, checkBackoffPolicy, sleep, type BackoffPolicy } from '../../../retry/index.js';
 import { openArchiveConnection, type ArchiveConnection, type ArchiveEndpoint } from '../../../net/archive-connection.js';
@@ -50,6 +50,9 @@ export interface ArchiveSinkOptions {
 }
 
 const DEFAULT_STATEMENT_BYTES = 4 * 1024 * 1024;
+
+/** A sink option that cannot work: CONFIG_INVALID naming the config field. */
+const sinkOptionError = (field: string, problem: string): ConfigError => new ConfigError('CONFIG_INVALID', `archive sink: ${field} ${problem}`, { details: { field } });
 const SCHEMA_RETRIES = 2;
 
 /**
@@ -87,13 +90,13 @@ export class ArchiveSink implements Sink {
   private readonly closing = new AbortController();
 
   constructor(private readonly options: ArchiveSinkOptions) {
-    if (!Number.isInteger(options.maxBatchRows) || options.maxBatchRows < 1) throw new RangeError(`maxBatchRows must be a positive integer, found ${options.maxBatchRows}`);
-    if (!(options.maxBatchBytes > 0)) throw new RangeError(`maxBatchBytes must be positive, found ${options.maxBatchBytes}`);
+    if (!Number.isInteger(options.maxBatchRows) || options.maxBatchRows < 1) throw sinkOptionError('cdc.archive.maxBatchRows', `must be a positive integer, found ${options.maxBatchRows}`);
+    if (!(options.maxBatchBytes > 0)) throw sinkOptionError('cdc.archive.maxBatchBytes', `must be positive, found ${options.maxBatchBytes}`);
     this.tables = new ArchiveTables(options.database, options.archive.flavour ?? 'mysql', options.schemaOf);
     this.metrics = createArchiveMetrics(options.registry);
     this.connect = options.connect ?? openArchiveConnection;
     this.statementBytes = options.maxStatementBytes ?? Math.min(options.maxBatchBytes, DEFAULT_STATEMENT_BYTES);
-    this.backoffPolicy = checkBackoffPolicy({ initialMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 10_000, jitter: 'full' });
+    this.backoffPolicy = checkBackoffPolicy({ initialMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 10_000, jitter: 'full' }, 'archive sink retry');
   }
 
   /** Applies records (one write at a time; concurrent calls queue). Resolves with the records refused for good. */

@@ -1,4 +1,4 @@
-import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/index.js';
+import { SinkError, type ShardlineErrorOptions } from '../../../errors/index.js';
 
 /**
  * The Elasticsearch sink cannot go on: closed while a write was pending (`SINK_CLOSED`,
@@ -6,8 +6,8 @@ import { ShardlineError, type ShardlineErrorOptions } from '../../../errors/inde
  * refused a request for a reason retrying cannot fix (`ES_SINK_FAILED`: credentials, a template
  * it rejects, a concrete index where the alias belongs). Details carry the status and ES's reason.
  */
-export class EsSinkError extends ShardlineError {
+export class EsSinkError extends SinkError {
   constructor(code: 'SINK_CLOSED' | 'ES_SINK_FAILED' | 'TLS_FAILED', message: string, options: ShardlineErrorOptions = {}) {
-    super(code, message, options);
+    super('elasticsearch', code, message, options);
   }
 }

@@ -1,5 +1,6 @@
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../../../errors/index.js';
 import type { Logger } from '../../../log/logger.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../../retry/index.js';
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
@@ -83,7 +84,9 @@ export class EsSink implements Sink {
   private unsignedLong: boolean;
 
   constructor(private readonly options: EsSinkOptions) {
-    if (!Number.isInteger(options.bulkMaxDocs) || options.bulkMaxDocs < 1) throw new RangeError(`bulkMaxDocs must be a positive integer, got ${options.bulkMaxDocs}`);
+    if (!Number.isInteger(options.bulkMaxDocs) || options.bulkMaxDocs < 1) {
+      throw new ConfigError('CONFIG_INVALID', `Elasticsearch sink: cdc.elasticsearch.bulkMaxDocs must be a positive integer, found ${options.bulkMaxDocs}`, { details: { field: 'cdc.elasticsearch.bulkMaxDocs' } });
+    }
     this.backoff = esBackoffPolicy(options.retry);
     this.client = new Client({ ...options.clientOptions, node: options.node, maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 60_000 });
     this.metrics = createEsSinkMetrics(options.registry);

@@ -1,3 +1,5 @@
+import { ConfigError } from '../../../errors/index.js';
+
 /** The Elasticsearch names that serve one logical table. */
 export interface IndexNames {
   /**
@@ -16,12 +18,13 @@ const FORBIDDEN = /[\\/*?"<>| ,#:]/;
 
 /**
  * The alias, concrete index and template names of a logical table. Index names are lower case in
- * Elasticsearch, so the table name is lowered; a name Elasticsearch cannot hold is a RangeError.
+ * Elasticsearch, so the table name is lowered.
+ * @throws {ConfigError} CONFIG_INVALID (field `cdc.elasticsearch.indexPrefix`) for a name Elasticsearch cannot hold.
  */
 export function indexNamesFor(indexPrefix: string, table: string): IndexNames {
   const alias = `${indexPrefix}${table.toLowerCase()}`;
   if (table === '' || FORBIDDEN.test(alias) || /^[-_+]/.test(alias) || alias === '.' || alias === '..' || Buffer.byteLength(alias) > 240) {
-    throw new RangeError(`"${alias}" (prefix "${indexPrefix}", table "${table}") is not a valid Elasticsearch index name`);
+    throw new ConfigError('CONFIG_INVALID', `"${alias}" (prefix "${indexPrefix}", table "${table}") is not a valid Elasticsearch index name`, { details: { field: 'cdc.elasticsearch.indexPrefix', table } });
   }
   return { alias, index: `${alias}.v1`, template: alias };
 }
