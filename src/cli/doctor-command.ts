@@ -49,7 +49,7 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
             announceConfig(choice);
             checks.push(checkFds(config, nofile));
             for (const list of await Promise.all(config.instances.map((inst) => checkInstance(inst, openDbConnection)))) checks.push(...list);
-            let dir: string | null = null;
+            let dir: string | null;
             try {
               dir = migrationsDir(flags.dir, choice.source === 'bundled demo config');
             } catch {

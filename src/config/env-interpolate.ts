@@ -4,8 +4,9 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed config document.
- * A `${VAR}` without default whose variable is unset is an error naming the variable and
- * the field, so a missing secret never silently becomes an empty password.
+ * A `${VAR}` without default whose variable is unset or empty is an error naming the variable
+ * and the field (and saying which), so a missing secret never silently becomes an empty
+ * password. `${VAR:-default}` takes the default when VAR is unset or empty, as in POSIX shells.
  */
 export function interpolateEnv(
   value: unknown,
@@ -19,8 +20,8 @@ export function interpolateEnv(
       if (fallback !== undefined) return fallback;
       throw new ConfigError(
         'CONFIG_ENV_MISSING',
-        `config field ${path.join('.') || '(root)'} needs environment variable ${name}, which is not set`,
-        { details: { field: path.join('.'), variable: name } },
+        `config field ${path.join('.') || '(root)'} needs environment variable ${name}, which is ${found === '' ? 'set but empty (give it a value, or write ${' + name + ':-default})' : 'not set'}`,
+        { details: { field: path.join('.'), variable: name, empty: found === '' } },
       );
     });
   }
