@@ -18,6 +18,7 @@ import type { AnyBinlogEvent, DeleteRowsEvent, RotateEvent, RowData, UpdateRowsE
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { loadClusterConfig, resolveConfigPath } from 'shardline';
+import { requireSections } from 'shardline/config';
 import { BinlogReader, canonicalRow, type RowImage } from '../src/cdc/binlog/index.js';
 import type { RssChildArgs, RssChildResult } from './binlog-rss-child.js';
 import { withCluster } from './cluster.js';
@@ -79,7 +80,7 @@ const reached = (to: Pos & { seq?: number }, file: string, nextPos: number) => {
   return seq > to.seq || (seq === to.seq && nextPos >= to.pos);
 };
 
-const config = loadClusterConfig(resolveConfigPath(undefined));
+const config = requireSections(loadClusterConfig(resolveConfigPath(undefined)), ['replication'], 'the binlog bench');
 const inst = config.instances.find((i) => i.name === INSTANCE);
 if (!inst) throw new Error(`instance ${INSTANCE} is not in the cluster config`);
 const endpoint = { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password };

@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import mysql from 'mysql2/promise';
-import type { ClusterConfig } from 'shardline';
-import { bundledClusterConfig } from 'shardline/config';
+import { bundledClusterConfig, type CdcClusterConfig } from 'shardline/config';
 
 /** Settings of the bench worker a run may tune (each one names its config key). */
 export interface E2eTuning {
@@ -61,7 +60,7 @@ cdc:
 type Log = (msg: string) => void;
 
 /** Deletes the bench's Kafka topics and consumer groups. */
-export async function dropKafkaState(config: ClusterConfig, names: E2eNames, log: Log): Promise<void> {
+export async function dropKafkaState(config: CdcClusterConfig, names: E2eNames, log: Log): Promise<void> {
   const kafka = new kafkajs.Kafka({ clientId: `${names.name}-cleanup`, brokers: config.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -89,7 +88,7 @@ export async function dropEsState(node: string, names: E2eNames, log: Log): Prom
 }
 
 /** Drops the bench's archive database (the archive user first, then BENCH_ADMIN_USER / root). */
-export async function dropArchiveDatabase(config: ClusterConfig, names: E2eNames, log: Log): Promise<void> {
+export async function dropArchiveDatabase(config: CdcClusterConfig, names: E2eNames, log: Log): Promise<void> {
   const a = config.archive;
   const attempts = [
     { user: a.user, password: a.password },

@@ -32,6 +32,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRouter, loadClusterConfig, type Router } from 'shardline';
+import { ALL_SECTIONS, requireSections } from 'shardline/config';
 import { withCluster } from './cluster.js';
 import { dropArchiveDatabase, dropEsState, dropKafkaState, e2eNames, writeE2eConfig, type E2eTuning } from './e2e-config.js';
 import kafkajs from 'kafkajs';
@@ -65,7 +66,7 @@ const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.m
 
 const names = e2eNames(`bench_e2e_${process.pid}`);
 const configPath = writeE2eConfig(names, tuning);
-const config = loadClusterConfig(configPath);
+const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the e2e bench');
 const ES = config.elasticsearch.node;
 const ALIAS = `${names.indexPrefix}users`;
 const root = path.resolve(import.meta.dirname, '..', '..');

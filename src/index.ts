@@ -4,6 +4,7 @@
  * @example
  * import { createRouter, ShardlineError } from 'shardline';
  * const router = await createRouter(process.env.SHARDLINE_CONFIG ?? 'cluster.yaml');
+ * // or in code: createRouter(defineConfig({ instances: [{ name: 'shard-0', flavour: 'mysql', host, port, user, password }] }))
  * const [user] = await router.select('SELECT name FROM users WHERE uid = ?', [42n]);
  */
 export { createRouter } from './router/index.js';
@@ -24,7 +25,7 @@ export {
   isShardlineError,
 } from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';
-export { loadClusterConfig, parseClusterConfig, resolveConfigPath, clusterConfigSchema } from './config/index.js';
-export type { ClusterConfig, InstanceConfig, ArchiveConfig, ShardingConfig, PoolConfig } from './config/index.js';
+export { loadClusterConfig, parseClusterConfig, resolveConfigPath, clusterConfigSchema, defineConfig, requireSections } from './config/index.js';
+export type { ClusterConfig, ClusterConfigInput, InstanceConfig, ArchiveConfig, ShardingConfig, PoolConfig, OptionalSection, ConfigWith, CdcClusterConfig } from './config/index.js';
 export { Topology, canonicalUid, crc32Hasher } from './shard/index.js';
 export type { ShardLocation, UidHasher } from './shard/index.js';

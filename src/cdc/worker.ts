@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { crc32 } from 'node:zlib';
 import type { Registry } from 'prom-client';
-import type { ClusterConfig } from '../config/index.js';
+import { requireSections, type ClusterConfig } from '../config/index.js';
 import { isShardlineError, ShardlineError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { Topology } from '../shard/index.js';
@@ -17,6 +17,8 @@ import { SinkRunner } from './sinks/sink-runner.js';
 
 /** What a worker process does: read instances, feed sinks, or both. */
 export type WorkerRole = 'reader' | 'elasticsearch' | 'archive';
+
+const READER = 'a CDC worker that reads binlogs (role reader)';
 
 /** Options of a {@link CdcWorker}. */
 export interface CdcWorkerOptions {
@@ -112,7 +114,7 @@ export class CdcWorker {
     const { config, log, logger, roles } = this.o;
     const cdc = config.cdc;
     if (roles.has('reader')) {
-      for (const [i, inst] of config.instances.entries()) {
+      for (const [i, inst] of requireSections(config, ['replication'], READER).instances.entries()) {
         const reader = await BinlogReader.open({ instance: inst.name, endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey }, replicaServerId: replicaServerId(cdc.groupPrefix, i), from: 'current' });
         reader.close();
       }
@@ -155,7 +157,7 @@ export class CdcWorker {
 
   private startPipeline(name: string): void {
     const index = this.config.instances.findIndex((i) => i.name === name);
-    const instance = this.config.instances[index]!;
+    const instance = requireSections(this.config, ['replication'], READER).instances[index]!;
     const cdc = this.config.cdc;
     const pipeline = new InstancePipeline({
       instance,

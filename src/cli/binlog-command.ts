@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { redactSqlSecrets } from '../log/redact-sql-secrets.js';
 import { Topology } from '../shard/index.js';
 import { intFlag } from './cli-flags.js';
+import { requireSections } from '../config/index.js';
 import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
 
@@ -66,7 +67,7 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
     .action((flags: DumpFlags) =>
       runCommand(log, async () => {
         const serverId = intFlag('--server-id', flags.serverId, 1, 4294967295);
-        const { config } = loadCommandConfig(flags.config);
+        const config = requireSections(loadCommandConfig(flags.config).config, ['replication'], 'shardline binlog');
         const inst = config.instances.find((i) => i.name === flags.instance);
         if (!inst) throw new UsageError(`no instance "${flags.instance}" in the config (have: ${config.instances.map((i) => i.name).join(', ')})`);
         const topology = new Topology(config.sharding, config.instances.map((i) => i.name));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { loadClusterConfig, type ClusterConfig } from '../config/index.js';
+import { loadClusterConfig, requireSections, type ClusterConfig } from '../config/index.js';
 import { CdcWorker, type WorkerRole } from '../cdc/worker.js';
 import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
 import { buildSinks } from '../cdc/sinks/build-sinks.js';
@@ -33,7 +33,8 @@ export function registerCdcCommand(program: Command, log: Logger): void {
         const roles = new Set((flags.role ?? ROLES) as WorkerRole[]);
         for (const r of roles) if (!ROLES.includes(r)) throw new UsageError(`--role ${r}: expected one of ${ROLES.join(', ')}`);
         const httpPort = optionalIntFlag('--http-port', flags.httpPort, 0, 65535);
-        const { config, choice } = loadCommandConfig(flags.config);
+        const { config: loaded, choice } = loadCommandConfig(flags.config);
+        const config = requireSections(loaded, ['kafka'], 'shardline cdc');
         const configPath = choice.path;
         const registry = new Registry();
         collectDefaultMetrics({ register: registry, prefix: 'shardline_worker_' });

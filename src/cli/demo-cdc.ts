@@ -1,6 +1,6 @@
 import type { Client } from '@elastic/elasticsearch';
 import { Registry } from 'prom-client';
-import type { ClusterConfig } from '../config/index.js';
+import type { CdcClusterConfig } from '../config/index.js';
 import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
 import { buildSinks } from '../cdc/sinks/build-sinks.js';
 import { indexNamesFor } from '../cdc/sinks/elasticsearch/index-names.js';
@@ -12,7 +12,7 @@ import type { Router } from '../router/index.js';
 type Row = Record<string, unknown>;
 
 /** The demo's CDC worker, in process (readers and both sinks). */
-export async function startDemoWorker(config: ClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
+export async function startDemoWorker(config: CdcClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
   const quiet = log.child({}, { level: 'warn' });
   const registry = new Registry();
   const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-demo`, logger: quiet, security: config.kafka });
@@ -38,7 +38,7 @@ export async function startDemoWorker(config: ClusterConfig, log: Logger): Promi
 }
 
 /** Searches the logical table's alias (tombstones hidden) for one uid. */
-export async function esFind(es: Client, config: ClusterConfig, table: string, uid: bigint): Promise<Row[]> {
+export async function esFind(es: Client, config: CdcClusterConfig, table: string, uid: bigint): Promise<Row[]> {
   const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
   const res = await es.search<Row>({ index: alias, query: { term: { uid: uid.toString() } } }).catch(() => null);
   return (res?.hits.hits ?? []).map((h) => h._source ?? {});
@@ -55,7 +55,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
 }
 
 /** Commit → searchable latency of single-row updates: update, then poll a search for the new value. */
-export async function measureSearchLatency(router: Router, es: Client, config: ClusterConfig, uids: readonly bigint[]): Promise<number[]> {
+export async function measureSearchLatency(router: Router, es: Client, config: CdcClusterConfig, uids: readonly bigint[]): Promise<number[]> {
   const out: number[] = [];
   for (const [i, uid] of uids.entries()) {
     const balance = `${7000 + i}.${String(Date.now() % 100).padStart(2, '0')}`;
@@ -67,7 +67,7 @@ export async function measureSearchLatency(router: Router, es: Client, config: C
 }
 
 /** The archive's row of a key (all columns, including _version and _deleted). */
-export async function archiveRow(config: ClusterConfig, table: string, uid: bigint): Promise<Row | null> {
+export async function archiveRow(config: CdcClusterConfig, table: string, uid: bigint): Promise<Row | null> {
   const a = config.archive;
   const s = await openMysqlSession({ name: a.name, host: a.host, port: a.port, user: a.user, password: a.password, database: a.database, tls: a.tls, serverPublicKey: a.serverPublicKey });
   try {
@@ -79,7 +79,7 @@ export async function archiveRow(config: ClusterConfig, table: string, uid: bigi
 }
 
 /** Counts of a uid range: source rows (router), live ES documents, live archive rows. */
-export async function counts(router: Router, es: Client, config: ClusterConfig, table: string, from: bigint, to: bigint): Promise<{ source: number; es: number; archive: number }> {
+export async function counts(router: Router, es: Client, config: CdcClusterConfig, table: string, from: bigint, to: bigint): Promise<{ source: number; es: number; archive: number }> {
   const [src] = await router.select<{ n: bigint | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE uid BETWEEN ? AND ?`, [from, to], { scatter: true });
   const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
   await es.indices.refresh({ index: alias }).catch(() => undefined);

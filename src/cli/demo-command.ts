@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { packageRoot } from '../config/index.js';
+import { ALL_SECTIONS, packageRoot, requireSections } from '../config/index.js';
 import { devStatus, devUp, formatStatusTable } from '../devcluster/index.js';
 import { DevClusterError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -30,7 +30,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
     .option('--json', 'a failure is printed as JSON on stdout')
     .action((flags: { config?: string; json?: boolean }) =>
       runCommand(log, async () => {
-        const { config } = loadCommandConfig(flags.config, { localCluster: true });
+        const config = requireSections(loadCommandConfig(flags.config, { localCluster: true }).config, ALL_SECTIONS, 'shardline demo');
         out('shardline demo — 1. the local cluster (the first run downloads about 500 MB once)');
         await devUp(config, { log });
         const rows = await devStatus(config);

@@ -60,12 +60,13 @@ export const instanceSchema = z
     port,
     user: z.string().min(1),
     password: z.string(),
-    replication: credentialsSchema,
+    /** The account the CDC worker's binlog readers log in with; only the CDC needs it. */
+    replication: credentialsSchema.optional(),
     /** TLS of every connection to this instance (router pools, migrations, admin sessions, CDC). */
     tls: tlsSchema.optional(),
     serverPublicKey: serverPublicKey.optional(),
-    /** The server's own `server_id`; unique in the fleet. */
-    serverId: z.number().int().min(1).max(4294967295),
+    /** The server's own `server_id`; unique in the fleet. Only `shardline dev` needs it (to start the server with it). */
+    serverId: z.number().int().min(1).max(4294967295).optional(),
     dev: devSchema.optional(),
   })
   .strict();
@@ -127,13 +128,17 @@ export const elasticsearchSchema = z
   })
   .strict();
 
-/** The whole cluster: shard instances, archive, Kafka and Elasticsearch. */
+/**
+ * The whole cluster: shard instances and, for the CDC and the local cluster only, the archive,
+ * Kafka and Elasticsearch. A router needs `instances` alone; commands that need more check it
+ * with `requireSections`.
+ */
 export const clusterConfigSchema = z
   .object({
     instances: z.array(instanceSchema).min(1),
-    archive: archiveSchema,
-    kafka: kafkaSchema,
-    elasticsearch: elasticsearchSchema,
+    archive: archiveSchema.optional(),
+    kafka: kafkaSchema.optional(),
+    elasticsearch: elasticsearchSchema.optional(),
     sharding: shardingSchema.default(() => shardingSchema.parse({})),
     pool: poolSchema.default(() => poolSchema.parse({})),
     router: routerSchema.default(() => routerSchema.parse({})),
@@ -156,16 +161,17 @@ export const clusterConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['instances', i, 'port'], message: `${ep} is already used by instances.${dupEp}` });
       }
       endpoints.set(ep, i);
+      if (inst.serverId === undefined) return;
       const dupId = serverIds.get(inst.serverId);
       if (dupId !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['instances', i, 'serverId'], message: `server id ${inst.serverId} is already used by instances.${dupId}` });
       }
       serverIds.set(inst.serverId, i);
     });
-    if (names.has(cfg.archive.name)) {
+    if (cfg.archive && names.has(cfg.archive.name)) {
       ctx.addIssue({ code: 'custom', path: ['archive', 'name'], message: `archive name "${cfg.archive.name}" clashes with a shard instance` });
     }
-    if (endpoints.has(`${cfg.archive.host}:${cfg.archive.port}`)) {
+    if (cfg.archive && endpoints.has(`${cfg.archive.host}:${cfg.archive.port}`)) {
       ctx.addIssue({ code: 'custom', path: ['archive', 'port'], message: 'the archive must not share a server with a shard instance' });
     }
     checkShardMap(cfg, names, ctx);
@@ -205,9 +211,20 @@ function checkShardMap(
   if (missing !== -1) ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges'], message: `shard ${missing} is not mapped to any instance` });
 }
 
-/** A validated cluster configuration. */
+/** A validated cluster configuration (what `loadClusterConfig` returns). */
 export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
+/**
+ * A cluster configuration as written (YAML, JSON or an object literal): fields with defaults
+ * may be left out. See `defineConfig`.
+ */
+export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;
 /** One validated shard instance. */
 export type InstanceConfig = z.infer<typeof instanceSchema>;
 /** The validated archive endpoint. */
 export type ArchiveConfig = z.infer<typeof archiveSchema>;
+/** The validated Kafka section. */
+export type KafkaConfig = z.infer<typeof kafkaSchema>;
+/** The validated Elasticsearch section. */
+export type ElasticsearchConfig = z.infer<typeof elasticsearchSchema>;
+/** The login of one MySQL-protocol account. */
+export type Credentials = z.infer<typeof credentialsSchema>;

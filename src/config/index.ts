@@ -7,3 +7,7 @@ export { shardingSchema, shardMapSchema, poolSchema, routerSchema } from './shar
 export type { ShardingConfig, PoolConfig, RouterConfig } from './sharding-schema.js';
 export { cdcSchema } from './cdc-schema.js';
 export type { CdcConfig } from './cdc-schema.js';
+export type { ClusterConfigInput, KafkaConfig, ElasticsearchConfig, Credentials } from './cluster-schema.js';
+export { defineConfig } from './define-config.js';
+export { requireSections, ALL_SECTIONS } from './require-sections.js';
+export type { OptionalSection, ConfigWith, CdcClusterConfig, CdcInstanceConfig } from './require-sections.js';

@@ -17,7 +17,7 @@ export async function withDevTls(specs: readonly ServiceSpec[], config: ClusterC
   const hosts = [...new Set(['127.0.0.1', 'localhost', ...specs.map((s) => s.host)])];
   const certs = await ensureDevCertificates(path.join(dir.root, 'tls'), hosts);
   const base = { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey, keystore: certs.keystore };
-  const sasl = config.kafka.sasl;
+  const sasl = config.kafka?.sasl;
   return specs.map((s): ServiceSpec => {
     if (s.kind === 'elasticsearch') return s;
     if (s.kind === 'kafka') {

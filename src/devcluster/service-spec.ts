@@ -1,4 +1,4 @@
-import type { ClusterConfig } from '../config/index.js';
+import { ALL_SECTIONS, requireSections, type ClusterConfig } from '../config/index.js';
 import type { MysqlSecurity } from '../net/index.js';
 
 /** What a dev-cluster service is. */
@@ -49,7 +49,8 @@ export interface ServiceSpec {
 const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;
 
 /** The cluster's services in start order: shards, archive, Kafka, Elasticsearch. */
-export function describeServices(config: ClusterConfig): ServiceSpec[] {
+export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
+  const config = requireSections(loaded, ALL_SECTIONS, 'the local cluster (shardline dev), which runs shards, archive, Kafka and Elasticsearch,');
   const shards: ServiceSpec[] = config.instances.map((inst) => ({
     name: inst.name,
     kind: inst.flavour,

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { loadClusterConfig, parseClusterConfig, type ClusterConfig } from '../config/index.js';
+import { loadClusterConfig, parseClusterConfig, type ClusterConfig, type ClusterConfigInput } from '../config/index.js';
 import { createRouterMetrics } from '../metrics/index.js';
 import { ConfigError } from '../errors/index.js';
 import { loadSocketLayer, openDbConnection, type NoFileLimit, type SocketLayer } from '../net/index.js';
@@ -11,7 +11,7 @@ import { ShardedRouter } from './sharded-router.js';
 /** Everything `createRouter` accepts besides a bare config or path. */
 export interface CreateRouterOptions {
   /** A cluster file path, a validated config, or a plain object to validate. */
-  config: string | ClusterConfig | Record<string, unknown>;
+  config: string | ClusterConfig | ClusterConfigInput | Record<string, unknown>;
   /** prom-client registry to register the router's metrics on (none: no metrics). */
   registry?: Registry;
   /** A custom UID hash (default: CRC-32 of the UID's decimal text). */
@@ -65,7 +65,7 @@ function isOptions(value: unknown): value is CreateRouterOptions {
  * await router.close();
  * @throws {ConfigError} when the config does not validate.
  */
-export async function createRouter(configOrOptions: string | ClusterConfig | CreateRouterOptions): Promise<Router> {
+export async function createRouter(configOrOptions: string | ClusterConfig | ClusterConfigInput | CreateRouterOptions): Promise<Router> {
   const options: CreateRouterOptions = isOptions(configOrOptions) ? configOrOptions : { config: configOrOptions };
   const config =
     typeof options.config === 'string'

@@ -1,4 +1,5 @@
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
+import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
 import { KafkajsEventLog } from '../../src/cdc/index.js';
 import type { ChangeEvent } from '../../src/cdc/index.js';
 import { Topology } from '../../src/shard/index.js';
@@ -9,7 +10,7 @@ import { shardline } from '../support/cluster.js';
 
 const NAME = `it_crash_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
-const config = loadClusterConfig(configPath);
+const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
 const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
 const BASE = 8_200_000_000n + BigInt(process.pid % 1000) * 1_000_000n;
 const worker = new WorkerProcess(configPath, 19465);

@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
 import kafkajs from 'kafkajs';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
@@ -10,7 +11,7 @@ import { shardline } from '../support/cluster.js';
 const { Kafka, logLevel } = kafkajs;
 const NAME = `it_eq_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
-const config = loadClusterConfig(configPath);
+const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
 const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
 const BASE = 8_100_000_000n + BigInt(process.pid % 1000) * 1_000_000n;
 const worker = new WorkerProcess(configPath, 19464);

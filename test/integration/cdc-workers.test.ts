@@ -1,11 +1,12 @@
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
+import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
 import { KafkajsEventLog, type ChangeEvent } from '../../src/cdc/index.js';
 import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import { shardline } from '../support/cluster.js';
 
 const NAME = `it_workers_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
-const config = loadClusterConfig(configPath);
+const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
 const all = config.instances.map((i) => i.name).sort();
 const a = new WorkerProcess(configPath, 19466, ['reader']);
 const b = new WorkerProcess(configPath, 19467, ['reader']);

@@ -1,8 +1,8 @@
 import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
 import { TransactionStream, type TransactionItem, type TransactionStreamOptions } from '../../src/cdc/binlog/index.js';
-import type { ClusterConfig } from '../../src/config/index.js';
+import type { CdcClusterConfig } from '../../src/config/index.js';
 
-type Instance = ClusterConfig['instances'][number];
+type Instance = CdcClusterConfig['instances'][number];
 
 /** A root session on an instance of the test cluster. */
 export function rootSession(inst: Pick<Instance, 'host' | 'port'>, database?: string): Promise<MysqlSession> {

@@ -1,7 +1,7 @@
 import { Client } from '@elastic/elasticsearch';
 import type { Router } from '../../src/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
-import type { ClusterConfig } from '../../src/config/index.js';
+import type { CdcClusterConfig } from '../../src/config/index.js';
 
 type Row = Record<string, unknown>;
 
@@ -40,7 +40,7 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
 }
 
 /** Archive rows (all, incl. deleted) in a uid range. */
-export async function archiveRows(config: ClusterConfig, database: string, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<{ live: Keyed; deleted: Set<string> }> {
+export async function archiveRows(config: CdcClusterConfig, database: string, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<{ live: Keyed; deleted: Set<string> }> {
   const a = config.archive;
   const s = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password });
   try {

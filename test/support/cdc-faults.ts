@@ -4,7 +4,7 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
-import { packageRoot, type ClusterConfig } from '../../src/config/index.js';
+import { packageRoot, type CdcClusterConfig } from '../../src/config/index.js';
 import type { Router } from '../../src/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
 import { archiveRows, diff, sourceRows, type Keyed } from './cdc-equality.js';
@@ -19,7 +19,7 @@ export const PK = { users: ['uid'], orders: ['uid', 'order_id'] } as const;
 /** Differences between source, Elasticsearch and archive for a test's uid range (empty when equal). */
 export async function pipelineDiff(
   router: Router,
-  config: ClusterConfig,
+  config: CdcClusterConfig,
   name: string,
   from: bigint,
   to: bigint,
@@ -35,7 +35,7 @@ export async function pipelineDiff(
 }
 
 /** Live archive rows of a test's archive database; none while the sink has not made the database yet. */
-export async function archiveLive(config: ClusterConfig, name: string, table: 'users' | 'orders', from: bigint, to: bigint): Promise<Keyed> {
+export async function archiveLive(config: CdcClusterConfig, name: string, table: 'users' | 'orders', from: bigint, to: bigint): Promise<Keyed> {
   try {
     return (await archiveRows(config, `${name}_archive`, table, PK[table], from, to)).live;
   } catch (err) {
@@ -352,7 +352,7 @@ export async function readTopic(brokers: string[], topic: string, enough: (msgs:
 }
 
 /** Drops what a CDC test created: its Kafka topics and groups, `<name>-*` in Elasticsearch, `<name>_archive`. */
-export async function cleanupCdcTest(config: ClusterConfig, name: string): Promise<void> {
+export async function cleanupCdcTest(config: CdcClusterConfig, name: string): Promise<void> {
   const kafka = new Kafka({ clientId: 'cdc-faults-cleanup', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
   const admin = kafka.admin();
   try {

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { bundledClusterConfig, loadClusterConfig, packageRoot, type ClusterConfig } from '../../src/config/index.js';
+import { ALL_SECTIONS, bundledClusterConfig, loadClusterConfig, packageRoot, requireSections, type CdcClusterConfig } from '../../src/config/index.js';
 import type { ServiceStatus } from '../../src/devcluster/index.js';
 
-/** The cluster config every integration test reads (the same file as the dev cluster and demo). */
-export function testConfig(): ClusterConfig {
-  return loadClusterConfig(process.env['SHARDLINE_CONFIG'] || bundledClusterConfig);
+/** The cluster config every integration test reads (the same file as the dev cluster and demo): every section. */
+export function testConfig(): CdcClusterConfig {
+  return requireSections(loadClusterConfig(process.env['SHARDLINE_CONFIG'] || bundledClusterConfig), ALL_SECTIONS, 'the integration tests');
 }
 
 /** Runs the built CLI and returns its stdout; throws with stderr on a non-zero exit. */

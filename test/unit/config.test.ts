@@ -27,14 +27,14 @@ describe('cluster config', () => {
       ['shard-3', 'mariadb', 3314],
     ]);
     expect(config.instances[0]!.password).toBe('shardline');
-    expect(config.archive.database).toBe('shardline_archive');
+    expect(config.archive?.database).toBe('shardline_archive');
     expect(Object.isFrozen(config.instances[0])).toBe(true);
   });
 
   it('takes credentials from the environment', () => {
     const config = loadClusterConfig(bundledClusterConfig, { SHARDLINE_APP_PASSWORD: 's3cret', SHARDLINE_REPL_USER: 'cdc' });
     expect(config.instances[2]!.password).toBe('s3cret');
-    expect(config.instances[2]!.replication.user).toBe('cdc');
+    expect(config.instances[2]!.replication?.user).toBe('cdc');
   });
 
   it('names the offending field in a validation error', () => {

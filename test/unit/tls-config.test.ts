@@ -40,9 +40,9 @@ describe('TLS and authentication config', () => {
     const config = loadClusterConfig(file);
     expect(config.instances[0]!.tls).toEqual({ mode: 'verify-full', ca: path.join(dir, 'certs/ca.pem') });
     expect(config.instances[0]!.serverPublicKey).toBe('/abs/key.pem');
-    expect(config.archive.tls).toEqual({ mode: 'verify-ca', ca: path.join(tmp, 'ca.pem'), cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') });
-    expect(config.kafka.tls?.ca).toBe(path.join(dir, 'kafka-ca.pem'));
-    expect(config.elasticsearch.auth).toEqual({ apiKey: 'a2V5' });
+    expect(config.archive?.tls).toEqual({ mode: 'verify-ca', ca: path.join(tmp, 'ca.pem'), cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') });
+    expect(config.kafka?.tls?.ca).toBe(path.join(dir, 'kafka-ca.pem'));
+    expect(config.elasticsearch?.auth).toEqual({ apiKey: 'a2V5' });
   });
 
   it.each([
@@ -60,7 +60,7 @@ describe('TLS and authentication config', () => {
   it('the bundled dev config pins the MySQL servers\u2019 public keys (caching_sha2_password over plain TCP)', () => {
     const config = loadClusterConfig(bundledClusterConfig, {});
     for (const inst of config.instances.filter((i) => i.flavour === 'mysql')) expect(inst.serverPublicKey).toMatch(new RegExp(`/data/${inst.name}/public_key\\.pem$`));
-    expect(config.archive.serverPublicKey).toMatch(/\/data\/archive\/public_key\.pem$/);
+    expect(config.archive?.serverPublicKey).toMatch(/\/data\/archive\/public_key\.pem$/);
   });
 });
 
