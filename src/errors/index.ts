@@ -11,6 +11,9 @@ export {
   MigrationError,
   RouterClosedError,
   GtidError,
+  ConnectionSecurityError,
+  KafkaError,
+  ReplicationError,
   BinlogError,
   isShardlineError,
 } from './shardline-error.js';

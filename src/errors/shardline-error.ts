@@ -143,6 +143,30 @@ export class GtidError extends ShardlineError {
   }
 }
 
+/** A connection's security failed: TLS handshake or verification, an unpinned RSA key, a refused login. */
+export class ConnectionSecurityError extends ShardlineError {
+  constructor(code: 'TLS_FAILED' | 'INSECURE_AUTH' | 'AUTH_FAILED', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** Kafka refused or failed an operation; `KAFKA_FENCED` when a newer producer took over. */
+export class KafkaError extends ShardlineError {
+  constructor(code: 'KAFKA' | 'KAFKA_FENCED', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The binlog source broke off inside a transaction or handed out an item out of order, where no
+ * binlog position applies (with a position: {@link BinlogError}).
+ */
+export class ReplicationError extends ShardlineError {
+  constructor(code: 'BINLOG_CONNECTION' | 'BINLOG_DECODE', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
 /** A migration file is malformed, or applying it failed. */
 export class MigrationError extends ShardlineError {}
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { ConnectionOptions } from 'mysql2';
-import { ShardlineError } from '../errors/index.js';
+import { ConfigError, ConnectionSecurityError } from '../errors/index.js';
 import { serverError } from './server-error-class.js';
 
 /**
@@ -52,7 +52,7 @@ function pem(file: string, field: string, who: string): Buffer {
     try {
       data = readFileSync(file);
     } catch (cause) {
-      throw new ShardlineError('CONFIG_INVALID', `${who}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+      throw new ConfigError('CONFIG_INVALID', `${who}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
     }
     files.set(file, data);
   }
@@ -147,10 +147,10 @@ export function securityFailure(err: unknown, endpoint: MysqlSecurity & { host?:
   const e = err as { code?: unknown; message?: string; [UNPINNED_KEY]?: boolean };
   const who = describe(endpoint);
   const clean = serverError(err);
-  if (e && e[UNPINNED_KEY]) return new ShardlineError('INSECURE_AUTH', e.message ?? who, { cause: clean, details: { instance: endpoint.name, endpoint: who } });
+  if (e && e[UNPINNED_KEY]) return new ConnectionSecurityError('INSECURE_AUTH', e.message ?? who, { cause: clean, details: { instance: endpoint.name, endpoint: who } });
   const tls = endpoint.tls;
   if (tls && tls.mode !== 'disabled' && typeof e?.code === 'string' && TLS_ERROR.test(e.code)) {
-    return new ShardlineError(
+    return new ConnectionSecurityError(
       'TLS_FAILED',
       `${who}: TLS ${tls.mode} failed (${e.code}: ${e.message ?? ''}); expected a server certificate that ${tls.mode === 'required' ? 'the server presents' : `chains to ${tls.ca ?? 'the system CAs'}${tls.mode === 'verify-full' ? ` and names ${endpoint.host ?? 'the host'}` : ''}`}`,
       { cause: clean, details: { instance: endpoint.name, endpoint: who, mode: tls.mode, tlsCode: e.code } },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { ShardlineError } from '../errors/index.js';
+import { ConfigError } from '../errors/index.js';
 import type { TlsSettings } from './mysql-security.js';
 
 /**
@@ -14,7 +14,7 @@ export function nodeTlsOptions(tls: TlsSettings | undefined, service: string): C
     try {
       return readFileSync(file);
     } catch (cause) {
-      throw new ShardlineError('CONFIG_INVALID', `${service}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+      throw new ConfigError('CONFIG_INVALID', `${service}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
     }
   };
   return {

@@ -1,4 +1,4 @@
-import { ShardlineError } from '../../errors/index.js';
+import { KafkaError } from '../../errors/index.js';
 import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundBatch, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
 
 /** Options of an {@link InMemoryEventLog}. */
@@ -88,19 +88,19 @@ export class InMemoryEventLog implements EventLog {
     let disconnected = false;
     const usable = (what: string) => {
       this.check();
-      if (this.epochs.get(transactionalId) !== epoch) throw new ShardlineError('KAFKA_FENCED', `${what}: the producer ${transactionalId} was fenced by a newer one (epoch ${epoch})`, { retriable: false });
-      if (disconnected) throw new ShardlineError('KAFKA', `${what}: the producer ${transactionalId} is disconnected`, { retriable: true });
+      if (this.epochs.get(transactionalId) !== epoch) throw new KafkaError('KAFKA_FENCED', `${what}: the producer ${transactionalId} was fenced by a newer one (epoch ${epoch})`, { retriable: false });
+      if (disconnected) throw new KafkaError('KAFKA', `${what}: the producer ${transactionalId} is disconnected`, { retriable: true });
     };
     return {
       begin: async (): Promise<ProducerTransaction> => {
         usable('cannot begin a Kafka transaction');
         this.fault('begin', false);
-        if (this.openTxns.has(transactionalId)) throw new ShardlineError('KAFKA', `cannot begin a Kafka transaction: ${transactionalId} already has one open`, { retriable: false });
+        if (this.openTxns.has(transactionalId)) throw new KafkaError('KAFKA', `cannot begin a Kafka transaction: ${transactionalId} already has one open`, { retriable: false });
         const txn: Txn = { state: 'open' };
         this.openTxns.set(transactionalId, txn);
         const active = (what: string) => {
           usable(what);
-          if (txn.state !== 'open') throw new ShardlineError('KAFKA', `${what}: the transaction is ${txn.state}`, { retriable: false });
+          if (txn.state !== 'open') throw new KafkaError('KAFKA', `${what}: the transaction is ${txn.state}`, { retriable: false });
         };
         return {
           send: async (messages) => {
@@ -150,7 +150,7 @@ export class InMemoryEventLog implements EventLog {
     return {
       run: async (eachBatch) => {
         this.check();
-        if (running) throw new ShardlineError('KAFKA', `consumer of ${options.groupId} is already running`, { retriable: false });
+        if (running) throw new KafkaError('KAFKA', `consumer of ${options.groupId} is already running`, { retriable: false });
         running = true;
         this.stops.add(stop);
         const group = this.groupOf(options.groupId);
@@ -190,7 +190,7 @@ export class InMemoryEventLog implements EventLog {
    * answer was lost).
    */
   failNext(op: FaultPoint, fault: { after?: boolean; error?: Error } = {}): void {
-    this.faults.set(op, { after: fault.after ?? false, error: fault.error ?? new ShardlineError('KAFKA', `injected failure of ${op}`, { retriable: true }) });
+    this.faults.set(op, { after: fault.after ?? false, error: fault.error ?? new KafkaError('KAFKA', `injected failure of ${op}`, { retriable: true }) });
   }
 
   /** Every message of a topic as a read_uncommitted reader sees it (open and aborted transactions too). */
@@ -204,7 +204,7 @@ export class InMemoryEventLog implements EventLog {
   }
 
   private check(): void {
-    if (this.closed) throw new ShardlineError('KAFKA', 'the event log is closed', { retriable: false });
+    if (this.closed) throw new KafkaError('KAFKA', 'the event log is closed', { retriable: false });
   }
 
   private fault(op: FaultPoint, after: boolean): void {
@@ -237,7 +237,7 @@ export class InMemoryEventLog implements EventLog {
     const t = this.topics.get(m.topic) ?? this.topicOf(m.topic, this.options.defaultPartitions ?? 1);
     const partition = m.partition ?? (m.key === null ? this.roundRobin++ % t.length : hashOf(m.key) % t.length);
     const entries = t[partition];
-    if (!entries) throw new ShardlineError('KAFKA', `cannot send to ${m.topic}: it has no partition ${partition}`, { retriable: false });
+    if (!entries) throw new KafkaError('KAFKA', `cannot send to ${m.topic}: it has no partition ${partition}`, { retriable: false });
     entries.push({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}) }, txn });
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { kafkajs } from './kafkajs-loader.js';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { ShardlineError } from '../../errors/index.js';
+import { ConnectionSecurityError, KafkaError, type ShardlineError } from '../../errors/index.js';
 import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
 import type { Logger } from '../../log/logger.js';
 import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
@@ -30,12 +30,12 @@ function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | und
 function kafkaError(err: unknown, what: string): ShardlineError {
   const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
   const tlsCode = tlsCodeOf(err);
-  if (tlsCode) return new ShardlineError('TLS_FAILED', `${what}: TLS to the Kafka brokers failed (${tlsCode}): check kafka.tls (ca, mode)`, { cause: err, details: { tlsCode } });
+  if (tlsCode) return new ConnectionSecurityError('TLS_FAILED', `${what}: TLS to the Kafka brokers failed (${tlsCode}): check kafka.tls (ca, mode)`, { cause: err, details: { tlsCode } });
   if (e.name === 'KafkaJSSASLAuthenticationError' || /SASL|authentication/i.test(e.message ?? '')) {
-    return new ShardlineError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, { cause: err });
+    return new ConnectionSecurityError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, { cause: err });
   }
   const fenced = e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenced|epoch/i.test(e.message ?? '');
-  return new ShardlineError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
+  return new KafkaError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
 }
 
 /** Connects a kafkajs client; resolves with it once connected. */

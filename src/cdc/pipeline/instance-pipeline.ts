@@ -9,7 +9,7 @@ import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
 import { TimedPull } from './timed-pull.js';
 import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
-import { ShardlineError, isShardlineError } from '../../errors/index.js';
+import { ReplicationError, isShardlineError } from '../../errors/index.js';
 import { backoffDelayMs, checkBackoffPolicy, sleep, systemClock, type BackoffPolicy, type Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
 
@@ -201,7 +201,7 @@ export class InstancePipeline {
         this.o.metrics.transaction(this.instance, rows.commitTimeMs());
         return batcher.commit(item.checkpoint, this.stopping);
       case 'abort':
-        throw new ShardlineError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });
+        throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });
     }
   }
 }

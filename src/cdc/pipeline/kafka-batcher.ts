@@ -1,4 +1,4 @@
-import { ShardlineError } from '../../errors/index.js';
+import { ReplicationError } from '../../errors/index.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { OutboundMessage } from '../kafka/event-log.js';
 
@@ -102,12 +102,12 @@ export class KafkaBatcher {
 
   /**
    * Commits the open Kafka transaction (nothing when none is open).
-   * @throws {ShardlineError} BINLOG_CONNECTION (retriable) inside a source transaction: its rows
+   * @throws {ReplicationError} BINLOG_CONNECTION (retriable) inside a source transaction: its rows
    *   must not be committed without its end, so the batch is given up and read again.
    */
   flush(): BatchAction[] {
     if (!this.open) return [];
-    if (this.inSource) throw new ShardlineError('BINLOG_CONNECTION', 'the source ended inside a transaction; its batch is dropped and read again', { retriable: true });
+    if (this.inSource) throw new ReplicationError('BINLOG_CONNECTION', 'the source ended inside a transaction; its batch is dropped and read again', { retriable: true });
     const action: BatchAction = { type: 'commit', messages: this.take(), checkpoint: this.pending, events: this.events };
     this.reset();
     return [action];
@@ -129,6 +129,6 @@ export class KafkaBatcher {
   }
 }
 
-function outOfOrder(what: string): ShardlineError {
-  return new ShardlineError('BINLOG_DECODE', `the transaction stream handed out ${what}`, { retriable: false });
+function outOfOrder(what: string): ReplicationError {
+  return new ReplicationError('BINLOG_DECODE', `the transaction stream handed out ${what}`, { retriable: false });
 }

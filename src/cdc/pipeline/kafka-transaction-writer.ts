@@ -1,4 +1,4 @@
-import { ShardlineError } from '../../errors/index.js';
+import { KafkaError } from '../../errors/index.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import type { ProducerTransaction, TransactionalProducer } from '../kafka/event-log.js';
 import type { BatchAction } from './kafka-batcher.js';
@@ -49,7 +49,7 @@ export class KafkaTransactionWriter {
   }
 
   private open(): ProducerTransaction {
-    if (!this.txn) throw new ShardlineError('KAFKA', 'no Kafka transaction is open to send into', { retriable: false });
+    if (!this.txn) throw new KafkaError('KAFKA', 'no Kafka transaction is open to send into', { retriable: false });
     return this.txn;
   }
 }

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../../config/index.js';
-import { ShardlineError } from '../../errors/index.js';
+import { ConfigError } from '../../errors/index.js';
 import { openMysqlSession, type MysqlSession } from '../../net/index.js';
 import type { Topology } from '../../shard/index.js';
 import { readLogicalTableSchema, type LogicalTableSchema } from './logical-columns.js';
@@ -63,14 +63,14 @@ export class SourceSchemas {
       physical = table;
     } else {
       const db = this.passThrough.get(table);
-      if (!db) throw new ShardlineError('CDC_CONFIG', `table ${table} is neither a sharded, a broadcast nor an included table`);
+      if (!db) throw new ConfigError('CDC_CONFIG', `table ${table} is neither a sharded, a broadcast nor an included table`);
       instance = this.config.instances[0]!.name;
       database = db;
       physical = table;
     }
     const s = await this.session(instance);
     const schema = await readLogicalTableSchema((sql, values) => s.query(sql, values), table, database, physical);
-    if (schema.columns.length === 0) throw new ShardlineError('CDC_CONFIG', `table ${database}.${physical} (for ${table}) does not exist on ${instance}`);
+    if (schema.columns.length === 0) throw new ConfigError('CDC_CONFIG', `table ${database}.${physical} (for ${table}) does not exist on ${instance}`);
     return schema;
   }
 
