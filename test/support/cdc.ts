@@ -84,7 +84,9 @@ export class WorkerProcess {
     const started = Date.now();
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)))]);
+    clearTimeout(timer);
     if (child.exitCode === null) child.kill('SIGKILL');
     return { code, ms: Date.now() - started };
   }
