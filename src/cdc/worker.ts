@@ -2,7 +2,7 @@ import os from 'node:os';
 import { crc32 } from 'node:zlib';
 import type { Registry } from 'prom-client';
 import { requireSections, type ClusterConfig } from '../config/index.js';
-import { isShardlineError, ShardlineError } from '../errors/index.js';
+import { ConfigError, isShardlineError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { Topology } from '../shard/index.js';
 import { BinlogReader } from './binlog/syncer/binlog-reader.js';
@@ -188,7 +188,7 @@ export class CdcWorker {
   /** SIGHUP: new table filters and shard map, applied at the next rows event; connections stay. */
   reload(config: ClusterConfig): void {
     if (config.instances.map((i) => i.name).join() !== this.config.instances.map((i) => i.name).join()) {
-      throw new ShardlineError('CDC_CONFIG', 'the instance list changed: restart the worker to apply it (reload applies table filters and the shard map)');
+      throw new ConfigError('CDC_CONFIG', 'the instance list changed: restart the worker to apply it (reload applies table filters and the shard map)');
     }
     this.topology = new Topology(config.sharding, config.instances.map((i) => i.name));
     this.rules = captureRules(config, this.topology);

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'yaml';
-import { bundledClusterConfig, parseClusterConfig } from '../../src/config/index.js';
+import { bundledClusterConfig, packageRoot, parseClusterConfig } from '../../src/config/index.js';
 import { ConfigError, GtidError, RouterClosedError, ShardlineError } from '../../src/errors/index.js';
 import { MariadbGtidState, MysqlGtidSet } from '../../src/cdc/checkpoint/index.js';
 import { encodeGtidSet } from '../../src/cdc/binlog/index.js';
@@ -128,5 +129,22 @@ describe('ROUTER_CLOSED', () => {
     expect((q as Error).name).toBe('RouterClosedError');
     expect(thrown(() => router.explain('SELECT 1 FROM users WHERE uid = ?', [1n]))).toBeInstanceOf(RouterClosedError);
     expect(thrown(() => router.forUid(1n).transaction(async () => undefined))).toBeInstanceOf(RouterClosedError);
+  });
+});
+
+describe('every error is thrown as a subclass that carries its code', () => {
+  it('no file of src/ outside errors/ constructs a bare ShardlineError', () => {
+    const src = path.join(packageRoot, 'src');
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name);
+        if (entry.isDirectory()) {
+          if (file !== path.join(src, 'errors')) walk(file);
+        } else if (entry.name.endsWith('.ts') && /new ShardlineError\(/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(src, file));
+      }
+    };
+    walk(src);
+    expect(offenders).toEqual([]);
   });
 });
