@@ -22,6 +22,7 @@ export {
   MigrationError,
   RouterClosedError,
   GtidError,
+  ConnectionSecurityError,
   isShardlineError,
 } from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';

@@ -32,7 +32,7 @@ export { SchemaHistory, ddlEffect } from './schema/index.js';
 export type { DdlEffect } from './schema/index.js';
 export { changeEvents } from './events/change-event.js';
 export type { ChangeEvent, ChangeSource, ChangeContext } from './events/change-event.js';
-export { BinlogError, SinkError } from '../errors/index.js';
+export { BinlogError, SinkError, GtidError, KafkaError, ReplicationError, ConnectionSecurityError } from '../errors/index.js';
 export { CdcWorker, captureRules, capturedTables } from './worker.js';
 export type { CdcWorkerOptions, WorkerRole } from './worker.js';
 export { KafkajsEventLog } from './kafka/kafkajs-event-log.js';
