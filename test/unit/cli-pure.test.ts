@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundledClusterConfig, interpolateEnv, packageRoot } from '../../src/config/index.js';
-import { ConfigError, RoutingError, ShardlineError, UsageError } from '../../src/errors/index.js';
+import { ConfigError, RoutingError, UsageError, type ShardlineError } from '../../src/errors/index.js';
 import { describeFailure } from '../../src/cli/cli-error.js';
 import { intFlag } from '../../src/cli/cli-flags.js';
 import { chooseConfig, inOwnCheckout } from '../../src/cli/config-choice.js';
