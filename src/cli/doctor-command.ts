@@ -46,6 +46,7 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
           const checks: DoctorCheck[] = [];
           if (choice) {
             const config = loadClusterConfig(choice.path);
+            const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
             announceConfig(choice);
             checks.push(checkFds(config, nofile));
             for (const list of await Promise.all(config.instances.map((inst) => checkInstance(inst, openDbConnection)))) checks.push(...list);
@@ -57,7 +58,6 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
             }
             if (dir) {
               try {
-                const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
                 const status = await migrationStatus(config, topology, loadMigrations(dir, topology), openDbConnection);
                 for (const m of status.missing) checks.push({ instance: m.instances.join(','), check: 'migrations', status: 'fail', detail: `${m.id} was applied but its file is gone from ${dir}` });
                 for (const m of status.migrations.filter((s) => s.state === 'changed')) checks.push({ instance: '-', check: 'migrations', status: 'fail', detail: `${m.id} was edited after it was applied` });
