@@ -80,7 +80,7 @@ const reached = (to: Pos & { seq?: number }, file: string, nextPos: number) => {
   return seq > to.seq || (seq === to.seq && nextPos >= to.pos);
 };
 
-const config = requireSections(loadClusterConfig(resolveConfigPath(undefined)), ['replication'], 'the binlog bench');
+const config = requireSections(loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname)), ['replication'], 'the binlog bench');
 const inst = config.instances.find((i) => i.name === INSTANCE);
 if (!inst) throw new Error(`instance ${INSTANCE} is not in the cluster config`);
 const endpoint = { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password };

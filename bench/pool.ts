@@ -11,7 +11,7 @@ import { withCluster } from './cluster.js';
 const keepAlive = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 
 await withCluster(async () => {
-  const config = loadClusterConfig(resolveConfigPath(undefined));
+  const config = loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname));
   const inst = config.instances[2]!;
   const native = loadSocketLayer();
   if (native.kind !== 'native') throw new Error(`the native layer is not active: ${native.reason}`);

@@ -33,7 +33,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 await withCluster(async () => {
   const root = path.resolve(import.meta.dirname, '..', '..');
   execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });
-  const config = loadClusterConfig(resolveConfigPath(undefined));
+  const config = loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname));
   const router = await createRouter(config);
   await router.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name)', [UID, 'bench', 'bench@example.com', '1.00']);
   const loc = router.topology.locate(UID);

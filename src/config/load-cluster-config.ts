@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
@@ -6,17 +6,32 @@ import { interpolateEnv } from './env-interpolate.js';
 import { clusterConfigSchema, type ClusterConfig } from './cluster-schema.js';
 import { parseConfigYaml } from './parse-config-yaml.js';
 import { resolveConfigPaths } from './config-paths.js';
-import { bundledClusterConfig } from './package-root.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Picks the cluster file: the explicit path, else `$SHARDLINE_CONFIG`, else the bundled
- * `examples/local-cluster.yaml`.
+ * Picks the cluster file: the explicit path, else `$SHARDLINE_CONFIG`, else `./shardline.yaml` in
+ * `cwd`. There is no silent default: the bundled demo config (`bundledClusterConfig`) is used only
+ * when passed explicitly.
+ * @throws {ConfigError} `CONFIG_ENV_MISSING` when `SHARDLINE_CONFIG` is set but empty,
+ * `CONFIG_NOT_FOUND` when nothing applies.
  */
-export function resolveConfigPath(explicit: string | undefined, env: Env = process.env): string {
-  const chosen = explicit ?? (env['SHARDLINE_CONFIG'] || undefined) ?? bundledClusterConfig;
-  return path.resolve(chosen);
+export function resolveConfigPath(explicit: string | undefined, env: Env = process.env, cwd: string = process.cwd()): string {
+  if (explicit !== undefined && explicit.trim() !== '') return path.resolve(cwd, explicit);
+  const fromEnv = env['SHARDLINE_CONFIG'];
+  if (fromEnv !== undefined) {
+    if (fromEnv.trim() === '') {
+      throw new ConfigError('CONFIG_ENV_MISSING', 'SHARDLINE_CONFIG is set but empty: name a cluster file in it, or unset it', {
+        details: { variable: 'SHARDLINE_CONFIG' },
+      });
+    }
+    return path.resolve(cwd, fromEnv);
+  }
+  const local = path.join(cwd, 'shardline.yaml');
+  if (existsSync(local)) return local;
+  throw new ConfigError('CONFIG_NOT_FOUND', 'no cluster config: pass a file, set SHARDLINE_CONFIG, or create ./shardline.yaml', {
+    details: { cwd },
+  });
 }
 
 /** Formats zod issues as `field.path: message` lines. */

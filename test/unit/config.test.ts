@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -80,10 +80,16 @@ describe('cluster config', () => {
     expect(JSON.stringify(err.details)).not.toContain('hunter2-very-secret');
   });
 
-  it('resolves --config, then $SHARDLINE_CONFIG, then the bundled file', () => {
+  it('resolves the explicit file, then $SHARDLINE_CONFIG, then ./shardline.yaml — never the bundled demo by default', () => {
     expect(resolveConfigPath('/etc/x.yaml', { SHARDLINE_CONFIG: '/etc/y.yaml' })).toBe('/etc/x.yaml');
     expect(resolveConfigPath(undefined, { SHARDLINE_CONFIG: '/etc/y.yaml' })).toBe('/etc/y.yaml');
-    expect(resolveConfigPath(undefined, {})).toBe(bundledClusterConfig);
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'shardline-cfg-'));
+    expect(thrown(() => resolveConfigPath(undefined, {}, empty)).code).toBe('CONFIG_NOT_FOUND');
+    expect(thrown(() => resolveConfigPath(undefined, { SHARDLINE_CONFIG: '' }, empty)).code).toBe('CONFIG_ENV_MISSING');
+    writeFileSync(path.join(empty, 'shardline.yaml'), 'instances: []\n');
+    expect(resolveConfigPath(undefined, {}, empty)).toBe(path.join(empty, 'shardline.yaml'));
+    expect(resolveConfigPath(bundledClusterConfig, {})).toBe(bundledClusterConfig);
+    rmSync(empty, { recursive: true, force: true });
   });
 });
 
