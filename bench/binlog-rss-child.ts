@@ -46,7 +46,13 @@ const sample = () => {
 const timer = setInterval(sample, 50);
 
 const t0 = performance.now();
-const reader = await BinlogReader.open({ instance: args.instance, endpoint: args.endpoint, replicaServerId: args.replicaServerId, from: args.from, untilNow: true });
+const reader = await BinlogReader.open({
+  instance: args.instance,
+  endpoint: args.endpoint,
+  replicaServerId: args.replicaServerId,
+  from: args.from,
+  untilNow: true,
+});
 const endSeq = fileSeq(args.to.file);
 let rows = 0;
 let payloadBytes = 0;

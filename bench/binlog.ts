@@ -80,10 +80,23 @@ const reached = (to: Pos & { seq?: number }, file: string, nextPos: number) => {
   return seq > to.seq || (seq === to.seq && nextPos >= to.pos);
 };
 
-const config = requireSections(loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname)), ['replication'], 'the binlog bench');
+const config = requireSections(
+  loadClusterConfig(
+    resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname),
+  ),
+  ['replication'],
+  'the binlog bench',
+);
 const inst = config.instances.find((i) => i.name === INSTANCE);
 if (!inst) throw new Error(`instance ${INSTANCE} is not in the cluster config`);
-const endpoint = { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password };
+const endpoint = {
+  host: inst.host,
+  port: inst.port,
+  tls: inst.tls,
+  serverPublicKey: inst.serverPublicKey,
+  user: inst.replication.user,
+  password: inst.replication.password,
+};
 
 /** shardline: BinlogReader over the range, counting the rows of `table`. */
 async function readShardline(range: Range, table: string, capture?: Capture): Promise<Run> {
@@ -177,7 +190,10 @@ function zongjiCanonical(v: unknown, expected: unknown): unknown {
     const text = `${pad(v.getFullYear(), 4)}-${pad(v.getMonth() + 1)}-${pad(v.getDate())} ${pad(v.getHours())}:${pad(v.getMinutes())}:${pad(v.getSeconds())}.${pad(v.getMilliseconds(), 3)}000`;
     return typeof expected === 'string' ? text.slice(0, expected.length) : text;
   }
-  if (Buffer.isBuffer(v)) return typeof expected === 'string' && /^\d+$/.test(expected) ? BigInt(`0x${v.toString('hex') || '0'}`).toString() : v.toString('base64');
+  if (Buffer.isBuffer(v))
+    return typeof expected === 'string' && /^\d+$/.test(expected)
+      ? BigInt(`0x${v.toString('hex') || '0'}`).toString()
+      : v.toString('base64');
   if (Array.isArray(v)) return v.join(',');
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'number' && typeof expected === 'string') return String(v);
@@ -186,12 +202,17 @@ function zongjiCanonical(v: unknown, expected: unknown): unknown {
 }
 
 /** The columns whose decoded value differs from SELECT's. */
-const mismatches = (expected: Record<string, unknown>, got: Record<string, unknown> | null | undefined, normalise: (v: unknown, e: unknown) => unknown) =>
-  Object.keys(expected).filter((k) => !got || normalise(got[k], expected[k]) !== expected[k]);
+const mismatches = (
+  expected: Record<string, unknown>,
+  got: Record<string, unknown> | null | undefined,
+  normalise: (v: unknown, e: unknown) => unknown,
+) => Object.keys(expected).filter((k) => !got || normalise(got[k], expected[k]) !== expected[k]);
 
 const spawnChild = (args: RssChildArgs) =>
   new Promise<RssChildResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'binlog-rss-child.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'binlog-rss-child.js'), JSON.stringify(args)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => (out += d));
@@ -258,12 +279,15 @@ await withCluster(async () => {
       }
     };
     const compressed = await compression();
-    if (compressed) log('log_bin_compress is ON on this server (a test may have turned it on): the narrow and mixed streams are compressed events');
+    if (compressed)
+      log('log_bin_compress is ON on this server (a test may have turned it on): the narrow and mixed streams are compressed events');
     let t = performance.now();
     const narrowFrom = await position();
     await fill('narrow', NARROW_ROWS, 50_000, "seq, (seq * 7919) % 1000003, CONCAT('row-', seq)");
     const narrow: Range = { from: narrowFrom, to: await endOfRange() };
-    log(`narrow: ${NARROW_ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s, binlog ${narrow.from.file}:${narrow.from.pos} → ${narrow.to.file}:${narrow.to.pos}`);
+    log(
+      `narrow: ${NARROW_ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s, binlog ${narrow.from.file}:${narrow.from.pos} → ${narrow.to.file}:${narrow.to.pos}`,
+    );
     t = performance.now();
     const mixedFrom = await position();
     await fill(
@@ -278,7 +302,9 @@ await withCluster(async () => {
        JSON_OBJECT('id', seq, 'tags', JSON_ARRAY('x', seq % 10), 'ok', seq % 2 = 0), seq % 1024`,
     );
     const mixed: Range = { from: mixedFrom, to: await endOfRange() };
-    log(`mixed: ${MIXED_ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s, binlog ${mixed.from.file}:${mixed.from.pos} → ${mixed.to.file}:${mixed.to.pos}`);
+    log(
+      `mixed: ${MIXED_ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s, binlog ${mixed.from.file}:${mixed.from.pos} → ${mixed.to.file}:${mixed.to.pos}`,
+    );
     const binlogBytes = (r: Range) => (r.from.file === r.to.file ? r.to.pos - r.from.pos : null);
 
     // Lossless: one row as SELECT prints it (time_zone +00:00) against each reader's value.
@@ -307,9 +333,13 @@ await withCluster(async () => {
     const zSample = zongjiSample as Record<string, unknown> | null;
     const shardlineBad = mismatches(expected, sample, (v) => v);
     const zongjiBad = mismatches(expected, zSample, zongjiCanonical);
-    log(`lossless check, mixed id ${sampleId}: shardline differs from SELECT in [${shardlineBad.join(', ')}], zongji in [${zongjiBad.join(', ')}]`);
+    log(
+      `lossless check, mixed id ${sampleId}: shardline differs from SELECT in [${shardlineBad.join(', ')}], zongji in [${zongjiBad.join(', ')}]`,
+    );
     for (const k of new Set([...shardlineBad, ...zongjiBad])) {
-      log(`  ${k}: SELECT ${JSON.stringify(expected[k])}, shardline ${JSON.stringify(sample?.[k])}, zongji ${String(zSample?.[k])} → ${JSON.stringify(zongjiCanonical(zSample?.[k], expected[k]))}`);
+      log(
+        `  ${k}: SELECT ${JSON.stringify(expected[k])}, shardline ${JSON.stringify(sample?.[k])}, zongji ${String(zSample?.[k])} → ${JSON.stringify(zongjiCanonical(zSample?.[k], expected[k]))}`,
+      );
     }
 
     const compare = async (range: Range, table: string, expectRows: number) => {
@@ -325,14 +355,18 @@ await withCluster(async () => {
           const result = await run();
           if (result.rows !== expectRows) throw new Error(`${name} decoded ${result.rows} rows of ${table}, expected ${expectRows}`);
           into.push(result);
-          log(`${table} round ${r + 1}: ${name} ${result.rowsPerS.toFixed(0)} rows/s (${result.seconds.toFixed(2)} s, ${result.cpuUsPerRow.toFixed(2)} CPU µs/row)`);
+          log(
+            `${table} round ${r + 1}: ${name} ${result.rowsPerS.toFixed(0)} rows/s (${result.seconds.toFixed(2)} s, ${result.cpuUsPerRow.toFixed(2)} CPU µs/row)`,
+          );
         }
       }
       const sRate = median(s.map((x) => x.rowsPerS));
       const zRate = median(z.map((x) => x.rowsPerS));
       const sCpu = median(s.map((x) => x.cpuUsPerRow));
       const zCpu = median(z.map((x) => x.cpuUsPerRow));
-      log(`${table}: shardline ${sRate.toFixed(0)} rows/s, zongji ${zRate.toFixed(0)} rows/s, ratio ${(sRate / zRate).toFixed(3)}; CPU µs/row ${sCpu.toFixed(2)} vs ${zCpu.toFixed(2)}, CPU ratio ${(zCpu / sCpu).toFixed(3)} (medians of ${ROUNDS})`);
+      log(
+        `${table}: shardline ${sRate.toFixed(0)} rows/s, zongji ${zRate.toFixed(0)} rows/s, ratio ${(sRate / zRate).toFixed(3)}; CPU µs/row ${sCpu.toFixed(2)} vs ${zCpu.toFixed(2)}, CPU ratio ${(zCpu / sCpu).toFixed(3)} (medians of ${ROUNDS})`,
+      );
       return {
         ratio: sRate / zRate,
         shardline: sRate,
@@ -349,7 +383,9 @@ await withCluster(async () => {
     const m = await compare(mixed, 'mixed', MIXED_ROWS);
 
     // The big transaction: BIG_TXN_MB of 64 KiB LONGBLOB rows, one COMMIT.
-    const [vars] = await admin.query<RowDataPacket[]>('SELECT @@global.max_binlog_cache_size AS cache, @@global.max_allowed_packet AS packet');
+    const [vars] = await admin.query<RowDataPacket[]>(
+      'SELECT @@global.max_binlog_cache_size AS cache, @@global.max_allowed_packet AS packet',
+    );
     const need = BIG_TXN_MB * MB * 1.25;
     if (Number(vars[0]!['cache']) < need) {
       restore.push(`SET GLOBAL max_binlog_cache_size = ${vars[0]!['cache']}`);
@@ -376,11 +412,24 @@ await withCluster(async () => {
     const [sizes] = await admin.query<RowDataPacket[]>('SHOW BINARY LOGS');
     const fileSize = new Map(sizes.map((r) => [String(r['Log_name']), Number(r['File_size'])]));
     const bigBinlogBytes = big.from.file === big.to.file ? big.to.pos - big.from.pos : (fileSize.get(big.from.file) ?? 0) - big.from.pos;
-    log(`big: ${bigRows} rows × ${BIG_ROW_BYTES} B in one transaction in ${((performance.now() - t) / 1000).toFixed(1)} s, ${(bigBinlogBytes / MB).toFixed(0)} MiB of binlog, ${big.from.file}:${big.from.pos} → ${big.to.file}:${big.to.pos}`);
-    const rss = await spawnChild({ instance: INSTANCE, endpoint, replicaServerId: serverId(), from: big.from, to: big.to, database: DB, table: 'big' });
-    if (rss.rows !== bigRows || rss.payloadBytes !== bigRows * BIG_ROW_BYTES) throw new Error(`the RSS child decoded ${rss.rows} rows / ${rss.payloadBytes} B, expected ${bigRows} / ${bigRows * BIG_ROW_BYTES}`);
+    log(
+      `big: ${bigRows} rows × ${BIG_ROW_BYTES} B in one transaction in ${((performance.now() - t) / 1000).toFixed(1)} s, ${(bigBinlogBytes / MB).toFixed(0)} MiB of binlog, ${big.from.file}:${big.from.pos} → ${big.to.file}:${big.to.pos}`,
+    );
+    const rss = await spawnChild({
+      instance: INSTANCE,
+      endpoint,
+      replicaServerId: serverId(),
+      from: big.from,
+      to: big.to,
+      database: DB,
+      table: 'big',
+    });
+    if (rss.rows !== bigRows || rss.payloadBytes !== bigRows * BIG_ROW_BYTES)
+      throw new Error(`the RSS child decoded ${rss.rows} rows / ${rss.payloadBytes} B, expected ${bigRows} / ${bigRows * BIG_ROW_BYTES}`);
     const peakRss = Math.max(rss.peakRssMb, rss.maxRssMb);
-    log(`big: shardline read ${rss.rows} rows (${(rss.payloadBytes / MB).toFixed(0)} MiB of payload) in ${rss.seconds.toFixed(1)} s; RSS baseline ${rss.baselineRssMb.toFixed(0)} MB, peak sampled ${rss.peakRssMb.toFixed(0)} MB (${rss.samples} samples), kernel max ${rss.maxRssMb.toFixed(0)} MB`);
+    log(
+      `big: shardline read ${rss.rows} rows (${(rss.payloadBytes / MB).toFixed(0)} MiB of payload) in ${rss.seconds.toFixed(1)} s; RSS baseline ${rss.baselineRssMb.toFixed(0)} MB, peak sampled ${rss.peakRssMb.toFixed(0)} MB (${rss.samples} samples), kernel max ${rss.maxRssMb.toFixed(0)} MB`,
+    );
 
     const dt6 = (v: unknown) => (v instanceof Date ? v.toISOString() : v === undefined ? null : v);
     const result = {
@@ -402,7 +451,10 @@ await withCluster(async () => {
       rows_mixed: MIXED_ROWS,
       seconds_narrow: { shardline: round(n.shardlineSeconds), zongji: round(n.zongjiSeconds) },
       seconds_mixed: { shardline: round(m.shardlineSeconds), zongji: round(m.zongjiSeconds) },
-      runs_rows_per_s: { narrow: { shardline: n.shardlineRuns, zongji: n.zongjiRuns }, mixed: { shardline: m.shardlineRuns, zongji: m.zongjiRuns } },
+      runs_rows_per_s: {
+        narrow: { shardline: n.shardlineRuns, zongji: n.zongjiRuns },
+        mixed: { shardline: m.shardlineRuns, zongji: m.zongjiRuns },
+      },
       log_bin_compress: compressed,
       binlog_bytes: { narrow: binlogBytes(narrow), mixed: binlogBytes(mixed), big_txn: bigBinlogBytes },
       lossless_sample: {

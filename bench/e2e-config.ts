@@ -38,7 +38,9 @@ export const e2eNames = (name: string): E2eNames => ({
 
 /** Writes `<tmp>/cluster.yaml`: the bundled cluster config with the bench's own `cdc` section. */
 export function writeE2eConfig(names: E2eNames, tuning: E2eTuning): string {
-  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(path.dirname(bundledClusterConfig), '..', '.shardline')).replace(/database: shardline_archive/, `database: ${names.archiveDatabase}`);
+  const base = readFileSync(bundledClusterConfig, 'utf8')
+    .replaceAll('../.shardline', path.join(path.dirname(bundledClusterConfig), '..', '.shardline'))
+    .replace(/database: shardline_archive/, `database: ${names.archiveDatabase}`);
   const cdc = `
 cdc:
   topicPrefix: "${names.topicPrefix}"
@@ -82,7 +84,9 @@ export async function dropEsState(node: string, names: E2eNames, log: Log): Prom
   const indices = indicesRes.ok ? ((await indicesRes.json()) as { index: string }[]).map((i) => i.index) : [];
   for (const i of indices) await fetch(`${node}/${encodeURIComponent(i)}`, { method: 'DELETE' });
   const templatesRes = await fetch(`${node}/_index_template/${pattern}`);
-  const templates = templatesRes.ok ? ((await templatesRes.json()) as { index_templates: { name: string }[] }).index_templates.map((t) => t.name) : [];
+  const templates = templatesRes.ok
+    ? ((await templatesRes.json()) as { index_templates: { name: string }[] }).index_templates.map((t) => t.name)
+    : [];
   for (const t of templates) await fetch(`${node}/_index_template/${encodeURIComponent(t)}`, { method: 'DELETE' });
   log(`elasticsearch: deleted indices [${indices.join(', ')}] and templates [${templates.join(', ')}]`);
 }

@@ -57,7 +57,8 @@ const labelsOf = (series: string): Record<string, string> => {
   return out;
 };
 const nameOf = (series: string) => (series.includes('{') ? series.slice(0, series.indexOf('{')) : series);
-const matches = (labels: Record<string, string>, filter: Record<string, string>) => Object.entries(filter).every(([k, v]) => labels[k] === v);
+const matches = (labels: Record<string, string>, filter: Record<string, string>) =>
+  Object.entries(filter).every(([k, v]) => labels[k] === v);
 
 /** Sum of a counter's series (matching `filter`) between two scrapes. */
 export function counterDelta(before: Scrape, after: Scrape, name: string, filter: Record<string, string> = {}): number {
@@ -109,7 +110,10 @@ interface ProfileNode {
 }
 
 /** The functions with the most self time in the newest .cpuprofile of a directory. */
-export function topSelfTime(dir: string, top = 25): { file: string; totalMs: number; rows: { fn: string; selfMs: number; pct: number }[] } | null {
+export function topSelfTime(
+  dir: string,
+  top = 25,
+): { file: string; totalMs: number; rows: { fn: string; selfMs: number; pct: number }[] } | null {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length === 0) return null;
   const file = path.join(dir, files.sort().pop()!);
@@ -136,7 +140,11 @@ export function topSelfTime(dir: string, top = 25): { file: string; totalMs: num
 export function selfTimeByArea(dir: string): Record<string, number> {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length === 0) return {};
-  const profile = JSON.parse(readFileSync(path.join(dir, files.sort().pop()!), 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const profile = JSON.parse(readFileSync(path.join(dir, files.sort().pop()!), 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const areas = new Map<string, number>();
   let total = 0;

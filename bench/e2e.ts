@@ -36,7 +36,18 @@ import { ALL_SECTIONS, requireSections } from 'shardline/config';
 import { withCluster } from './cluster.js';
 import { dropArchiveDatabase, dropEsState, dropKafkaState, e2eNames, writeE2eConfig, type E2eTuning } from './e2e-config.js';
 import kafkajs from 'kafkajs';
-import { counterDelta, histogramDelta, hostCpu, parseMetrics, procCpuSeconds, procMemory, selfTimeByArea, servicePids, topSelfTime, type Scrape } from './e2e-probe.js';
+import {
+  counterDelta,
+  histogramDelta,
+  hostCpu,
+  parseMetrics,
+  procCpuSeconds,
+  procMemory,
+  selfTimeByArea,
+  servicePids,
+  topSelfTime,
+  type Scrape,
+} from './e2e-probe.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const RATE_S = env('BENCH_RATE_S', 25);
@@ -62,7 +73,8 @@ const BASE = 20_000_000_000n + BigInt(process.pid % 1000) * 10_000_000n;
 
 const log = (msg: string) => process.stderr.write(`[bench:e2e] ${msg}\n`);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN);
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN;
 
 const names = e2eNames(`bench_e2e_${process.pid}`);
 const configPath = writeE2eConfig(names, tuning);
@@ -76,7 +88,10 @@ class UidSource {
   private next = BASE;
   private readonly queues: bigint[][];
   private readonly heads: number[];
-  constructor(private readonly shardOf: (u: bigint) => number, shards: number) {
+  constructor(
+    private readonly shardOf: (u: bigint) => number,
+    shards: number,
+  ) {
     this.queues = Array.from({ length: shards }, () => []);
     this.heads = new Array<number>(shards).fill(0);
   }
@@ -110,7 +125,11 @@ class Load {
 
   private sql(rows: number): string {
     let s = this.sqlByRows.get(rows);
-    if (!s) this.sqlByRows.set(rows, (s = `INSERT INTO users (uid, name, email, balance) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}`));
+    if (!s)
+      this.sqlByRows.set(
+        rows,
+        (s = `INSERT INTO users (uid, name, email, balance) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')}`),
+      );
     return s;
   }
 
@@ -213,11 +232,15 @@ class Worker {
     this.profDir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-e2e-prof-'));
     const fd = openSync(this.logFile, 'a');
     const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`] : [];
-    this.child = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--http-port', String(HTTP_PORT)], {
-      cwd: root,
-      stdio: ['ignore', fd, fd],
-      env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' },
-    });
+    this.child = spawn(
+      process.execPath,
+      [...nodeArgs, path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--http-port', String(HTTP_PORT)],
+      {
+        cwd: root,
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' },
+      },
+    );
     this.sampler = setInterval(() => this.sample(), 250);
   }
 
@@ -235,7 +258,8 @@ class Worker {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`the worker exited with ${this.child.exitCode}; log ${this.logFile}:\n${this.tail()}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`the worker exited with ${this.child.exitCode}; log ${this.logFile}:\n${this.tail()}`);
       try {
         last = await (await fetch(`http://127.0.0.1:${HTTP_PORT}/healthz`)).text();
         if (instances.every((i) => (JSON.parse(last) as { reading: string[] }).reading.includes(i))) return;
@@ -244,7 +268,9 @@ class Worker {
       }
       await sleep(200);
     }
-    throw new Error(`the worker is not reading every instance after ${timeoutMs} ms (last /healthz ${last}); log ${this.logFile}:\n${this.tail()}`);
+    throw new Error(
+      `the worker is not reading every instance after ${timeoutMs} ms (last /healthz ${last}); log ${this.logFile}:\n${this.tail()}`,
+    );
   }
 
   async scrape(): Promise<Scrape> {
@@ -284,7 +310,11 @@ class LagSampler {
   private loop: Promise<void> = Promise.resolve();
   private samples: { readerS: number; esMsgs: number; archiveMsgs: number }[] = [];
   constructor(private readonly worker: Worker) {
-    this.admin = new kafkajs.Kafka({ clientId: `${names.name}-lag`, brokers: config.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+    this.admin = new kafkajs.Kafka({
+      clientId: `${names.name}-lag`,
+      brokers: config.kafka.brokers,
+      logLevel: kafkajs.logLevel.NOTHING,
+    }).admin();
   }
   async start(): Promise<void> {
     await this.admin.connect();
@@ -301,7 +331,11 @@ class LagSampler {
             const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
             return ends.reduce((sum, e) => sum + Math.max(0, Number(e.high) - Math.max(0, at.get(e.partition) ?? 0)), 0);
           };
-          this.samples.push({ readerS, esMsgs: await groupLag(`${names.groupPrefix}-elasticsearch`), archiveMsgs: await groupLag(`${names.groupPrefix}-archive`) });
+          this.samples.push({
+            readerS,
+            esMsgs: await groupLag(`${names.groupPrefix}-elasticsearch`),
+            archiveMsgs: await groupLag(`${names.groupPrefix}-archive`),
+          });
         } catch {
           /* the worker is stopping */
         }
@@ -312,8 +346,16 @@ class LagSampler {
   /** Mean and max since the last call. */
   take() {
     const s = this.samples.splice(0);
-    const stat = (xs: number[]) => ({ mean: xs.length ? round(xs.reduce((a, b) => a + b, 0) / xs.length, 2) : null, max: xs.length ? round(Math.max(...xs), 2) : null });
-    return { samples: s.length, reader_lag_s: stat(s.map((x) => x.readerS)), es_group_lag_msgs: stat(s.map((x) => x.esMsgs)), archive_group_lag_msgs: stat(s.map((x) => x.archiveMsgs)) };
+    const stat = (xs: number[]) => ({
+      mean: xs.length ? round(xs.reduce((a, b) => a + b, 0) / xs.length, 2) : null,
+      max: xs.length ? round(Math.max(...xs), 2) : null,
+    });
+    return {
+      samples: s.length,
+      reader_lag_s: stat(s.map((x) => x.readerS)),
+      es_group_lag_msgs: stat(s.map((x) => x.esMsgs)),
+      archive_group_lag_msgs: stat(s.map((x) => x.archiveMsgs)),
+    };
   }
   async stop(): Promise<void> {
     this.running = false;
@@ -346,7 +388,11 @@ async function spanProbe(worker: Worker) {
       seconds: round(seconds, 2),
       worker_cpu_cores: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 2),
       host_cpu_busy_pct: round(((host1.busy - host0.busy) / Math.max(1, host1.total - host0.total)) * 100, 1),
-      cpu_cores: { bench: round((bench.user + bench.system) / 1e6 / seconds, 2), worker: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 2), ...cores },
+      cpu_cores: {
+        bench: round((bench.user + bench.system) / 1e6 / seconds, 2),
+        worker: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 2),
+        ...cores,
+      },
       lag: lag?.take() ?? null,
       loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
       source_transactions: counterDelta(m0, m1, 'shardline_cdc_transactions_total'),
@@ -465,7 +511,9 @@ async function sustainedPhase(load: Load, worker: Worker, seconds: number) {
       timeline.push([(at - t0) / 1000, c]);
       if (at - lastLog > 5000) {
         lastLog = at;
-        log(`sustained: t=${((at - t0) / 1000).toFixed(0)} s written ${rows}, searchable ${c}, RSS ${procMemory(worker.pid)?.rssMb.toFixed(0)} MB`);
+        log(
+          `sustained: t=${((at - t0) / 1000).toFixed(0)} s written ${rows}, searchable ${c}, RSS ${procMemory(worker.pid)?.rssMb.toFixed(0)} MB`,
+        );
       }
       await sleep(250);
     }
@@ -492,13 +540,18 @@ async function sustainedPhase(load: Load, worker: Worker, seconds: number) {
   const tWritten = performance.now();
   await watch;
   const searchableAtEndOfWrites = (await esCount()) - countBefore;
-  log(`sustained: ${rows} rows written in ${((tWritten - t0) / 1000).toFixed(1)} s (${Math.round(rows / ((tWritten - t0) / 1000))} rows/s), ${searchableAtEndOfWrites} searchable then; waiting for the rest`);
+  log(
+    `sustained: ${rows} rows written in ${((tWritten - t0) / 1000).toFixed(1)} s (${Math.round(rows / ((tWritten - t0) / 1000))} rows/s), ${searchableAtEndOfWrites} searchable then; waiting for the rest`,
+  );
   const tAll = await waitCount(countBefore + rows, 600_000, (c, at) => timeline.push([(at - t0) / 1000, c - countBefore]));
   const span = await finish();
   const total = (tAll - t0) / 1000;
   // Steady drain rate: searchable rows/s over the middle of the write window (skips start-up).
   const inWindow = timeline.filter(([t]) => t >= seconds * 0.25 && t <= seconds);
-  const drain = inWindow.length >= 2 ? (inWindow[inWindow.length - 1]![1] - inWindow[0]![1]) / (inWindow[inWindow.length - 1]![0] - inWindow[0]![0]) : null;
+  const drain =
+    inWindow.length >= 2
+      ? (inWindow[inWindow.length - 1]![1] - inWindow[0]![1]) / (inWindow[inWindow.length - 1]![0] - inWindow[0]![0])
+      : null;
   const result = {
     rows,
     insert_errors: errors,
@@ -544,7 +597,9 @@ await onCluster(async () => {
   const router = await createRouter(config);
   const uids = new UidSource((u) => router.topology.shardOf(u), router.topology.shardCount);
   const load = new Load(router, uids);
-  log(`config ${configPath}: topics ${names.topicPrefix}*, index ${ALIAS}, archive ${names.archiveDatabase}; tuning ${JSON.stringify(tuning)}; UIDs from ${BASE}`);
+  log(
+    `config ${configPath}: topics ${names.topicPrefix}*, index ${ALIAS}, archive ${names.archiveDatabase}; tuning ${JSON.stringify(tuning)}; UIDs from ${BASE}`,
+  );
   const worker = new Worker();
   log(`worker pid ${worker.pid} (log ${worker.logFile})${CPU_PROF ? `, --cpu-prof into ${worker.profDir}` : ''}`);
   let poller: SearchablePoller | null = null;
@@ -564,7 +619,11 @@ await onCluster(async () => {
     }
     await waitCount(warmRows, 120_000);
     if (REFRESH_INTERVAL) {
-      const res = await fetch(`${ES}/${encodeURIComponent(`${ALIAS}.v1`)}/_settings`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ index: { refresh_interval: REFRESH_INTERVAL } }) });
+      const res = await fetch(`${ES}/${encodeURIComponent(`${ALIAS}.v1`)}/_settings`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ index: { refresh_interval: REFRESH_INTERVAL } }),
+      });
       log(`experiment: refresh_interval of ${ALIAS}.v1 set to ${REFRESH_INTERVAL} (${res.status})`);
     }
     log(`warm-up: ${warmRows} rows searchable`);
@@ -624,7 +683,8 @@ await onCluster(async () => {
     await poller?.stop();
     await lag?.stop();
     if (exitCode === null) await worker.stop();
-    if (process.env['BENCH_KEEP'] === '1') log(`BENCH_KEEP=1: leaving ${names.name}'s topics, index, archive database and rows (UIDs ${BASE}…${uids.highest})`);
+    if (process.env['BENCH_KEEP'] === '1')
+      log(`BENCH_KEEP=1: leaving ${names.name}'s topics, index, archive database and rows (UIDs ${BASE}…${uids.highest})`);
     else {
       const step = async (what: string, fn: () => Promise<unknown>) => {
         try {

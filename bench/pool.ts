@@ -11,12 +11,20 @@ import { withCluster } from './cluster.js';
 const keepAlive = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 
 await withCluster(async () => {
-  const config = loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname));
+  const config = loadClusterConfig(
+    resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname),
+  );
   const inst = config.instances[2]!;
   const native = loadSocketLayer();
   if (native.kind !== 'native') throw new Error(`the native layer is not active: ${native.reason}`);
   const conns: DbConnection[] = [];
-  for (let i = 0; i < 16; i++) conns.push(await openDbConnection({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password }, { layer: native, keepAlive }));
+  for (let i = 0; i < 16; i++)
+    conns.push(
+      await openDbConnection(
+        { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password },
+        { layer: native, keepAlive },
+      ),
+    );
 
   /** Borrow = leave the idle watch + probe (one call); release = join it again. Timed apart. */
   const checkCost = (layer: typeof native) => {
@@ -44,7 +52,9 @@ await withCluster(async () => {
   const jsCost = checkCost(createJsSocketLayer('bench'));
   const nativeCheckUs = nativeCost.borrowUs;
   const jsCheckUs = jsCost.borrowUs;
-  console.log(`borrow check (leave idle watch + poll/TCP_INFO probe): native ${nativeCheckUs.toFixed(3)} µs (release into the watch ${nativeCost.releaseUs.toFixed(3)} µs); JS flags ${jsCheckUs.toFixed(3)} µs`);
+  console.log(
+    `borrow check (leave idle watch + poll/TCP_INFO probe): native ${nativeCheckUs.toFixed(3)} µs (release into the watch ${nativeCost.releaseUs.toFixed(3)} µs); JS flags ${jsCheckUs.toFixed(3)} µs`,
+  );
 
   const pings = 3000;
   const conn = conns[0]!;
@@ -59,7 +69,9 @@ await withCluster(async () => {
   await lab.up();
   try {
     const inflightNative = await lab.measure('native', 'inflight');
-    console.log(`in-flight query, silent partition: native layer fails it after ${inflightNative.seconds.toFixed(1)} s (${inflightNative.detail})`);
+    console.log(
+      `in-flight query, silent partition: native layer fails it after ${inflightNative.seconds.toFixed(1)} s (${inflightNative.detail})`,
+    );
     const idleNative = await lab.measure('native', 'idle');
     console.log(`idle connection, silent partition: native idle watch reports it after ${idleNative.seconds.toFixed(1)} s`);
     const inflightJs = await lab.measure('js', 'inflight', 120);

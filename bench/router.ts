@@ -33,13 +33,26 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 await withCluster(async () => {
   const root = path.resolve(import.meta.dirname, '..', '..');
   execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });
-  const config = loadClusterConfig(resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname));
+  const config = loadClusterConfig(
+    resolveConfigPath(process.env['SHARDLINE_CONFIG'] ? undefined : new URL('../../examples/local-cluster.yaml', import.meta.url).pathname),
+  );
   const router = await createRouter(config);
-  await router.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name)', [UID, 'bench', 'bench@example.com', '1.00']);
+  await router.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name)', [
+    UID,
+    'bench',
+    'bench@example.com',
+    '1.00',
+  ]);
   const loc = router.topology.locate(UID);
   const inst = config.instances.find((i) => i.name === loc.instance)!;
   const physical = `${loc.database}.${router.topology.names.table('users', loc.shard)}`;
-  const direct = mysql.createPool({ host: inst.host, port: inst.port, user: inst.user, password: inst.password, connectionLimit: config.pool.max });
+  const direct = mysql.createPool({
+    host: inst.host,
+    port: inst.port,
+    user: inst.user,
+    password: inst.password,
+    connectionLimit: config.pool.max,
+  });
   const routedSql = 'SELECT uid, name, email, balance FROM users WHERE uid = ?';
   const directSql = `SELECT uid, name, email, balance FROM ${physical} WHERE uid = ?`;
   const routed = () => router.select(routedSql, [UID]);
@@ -53,7 +66,9 @@ await withCluster(async () => {
     routedQps.push(await throughput(routed, ROUND_MS));
   }
   const ratio = median(routedQps) / median(directQps);
-  console.log(`point select (${physical} on ${inst.name}), concurrency ${CONCURRENCY}, pool ${config.pool.max}: routed ${median(routedQps).toFixed(0)}/s, direct ${median(directQps).toFixed(0)}/s, ratio ${ratio.toFixed(3)}`);
+  console.log(
+    `point select (${physical} on ${inst.name}), concurrency ${CONCURRENCY}, pool ${config.pool.max}: routed ${median(routedQps).toFixed(0)}/s, direct ${median(directQps).toFixed(0)}/s, ratio ${ratio.toFixed(3)}`,
+  );
 
   const cpuIterations = 300_000;
   for (let i = 0; i < 20_000; i++) router.explain(routedSql, [UID]);
@@ -84,7 +99,9 @@ await withCluster(async () => {
   const batchedMs = await timeIt(batched);
   const perTableMs = await timeIt(perTable);
   const speedup = perTableMs / batchedMs;
-  console.log(`scatter COUNT(*) over 1024 shards: batched per instance ${batchedMs.toFixed(1)} ms, one query per table ${perTableMs.toFixed(1)} ms, speedup ${speedup.toFixed(1)}×`);
+  console.log(
+    `scatter COUNT(*) over 1024 shards: batched per instance ${batchedMs.toFixed(1)} ms, one query per table ${perTableMs.toFixed(1)} ms, speedup ${speedup.toFixed(1)}×`,
+  );
 
   await direct.end();
   await router.close();

@@ -39,7 +39,8 @@ export function checkImport(map, srcDir, file, specifier, typeOnly) {
   if (target === folder) return null;
   if ((entry.imports ?? []).includes(target)) return null;
   if (typeOnly && (entry.types ?? []).includes(target)) return null;
-  if ((entry.types ?? []).includes(target)) return `src/${folder} may import only types from src/${target} (use \`import type\`; docs/import-map.json)`;
+  if ((entry.types ?? []).includes(target))
+    return `src/${folder} may import only types from src/${target} (use \`import type\`; docs/import-map.json)`;
   const allowed = [...(entry.imports ?? []), ...(entry.types ?? []).map((t) => `${t} (types)`)];
   return `src/${folder} may not import src/${target} (it may import: ${list(allowed)}; docs/import-map.json)`;
 }
@@ -51,7 +52,14 @@ export const importMapRule = {
   meta: {
     type: 'problem',
     docs: { description: 'imports of src/ follow docs/import-map.json' },
-    schema: [{ type: 'object', properties: { map: { type: 'object' }, srcDir: { type: 'string' } }, required: ['map', 'srcDir'], additionalProperties: false }],
+    schema: [
+      {
+        type: 'object',
+        properties: { map: { type: 'object' }, srcDir: { type: 'string' } },
+        required: ['map', 'srcDir'],
+        additionalProperties: false,
+      },
+    ],
     messages: { offMap: '{{problem}}' },
   },
   create(context) {
@@ -72,7 +80,11 @@ export const importMapRule = {
         const callee = node.callee;
         const isRequire =
           (callee.type === 'Identifier' && callee.name === 'require') ||
-          (callee.type === 'MemberExpression' && callee.object.type === 'Identifier' && callee.object.name === 'require' && callee.property.type === 'Identifier' && callee.property.name === 'resolve');
+          (callee.type === 'MemberExpression' &&
+            callee.object.type === 'Identifier' &&
+            callee.object.name === 'require' &&
+            callee.property.type === 'Identifier' &&
+            callee.property.name === 'resolve');
         if (isRequire) check(node.arguments[0], literal(node.arguments[0]), false);
       },
     };

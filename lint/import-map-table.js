@@ -10,7 +10,10 @@ const names = (list) => (list.length ? list.map((n) => `\`${n}\``).join(' ') : '
 
 /** The markdown table of every folder: what it may import (values, types only, packages) and why. */
 export function renderImportTable(map) {
-  const rows = Object.entries(map.folders).map(([folder, r]) => `| \`${folder === '.' ? 'src/' : `${folder}/`}\` | ${names(r.imports)} | ${names(r.types)} | ${names(r.packages)} | ${r.why} |`);
+  const rows = Object.entries(map.folders).map(
+    ([folder, r]) =>
+      `| \`${folder === '.' ? 'src/' : `${folder}/`}\` | ${names(r.imports)} | ${names(r.types)} | ${names(r.packages)} | ${r.why} |`,
+  );
   return [BEGIN, '| folder | may import | types only from | packages | why |', '|---|---|---|---|---|', ...rows, END].join('\n');
 }
 

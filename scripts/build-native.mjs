@@ -33,13 +33,22 @@ const candidates = [
 const [gyp] = candidates;
 const args = gyp ? [gyp, 'rebuild'] : null;
 const result = args
-  ? spawnSync(process.execPath, args, { cwd: nativeDir, encoding: 'utf8', env: { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir || (existsSync('/usr/include/node/node.h') ? '/usr' : '') } })
+  ? spawnSync(process.execPath, args, {
+      cwd: nativeDir,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir || (existsSync('/usr/include/node/node.h') ? '/usr' : '') },
+    })
   : spawnSync('node-gyp', ['rebuild'], { cwd: nativeDir, encoding: 'utf8' });
 if (result.status === 0 && existsSync(path.join(nativeDir, 'build', 'Release', 'shardline_socket.node'))) {
   record(true, 'built');
   process.stdout.write('shardline: native socket layer built\n');
 } else {
-  const why = (result.error?.message ?? `${result.stderr ?? ''}${result.stdout ?? ''}`).trim().split('\n').filter((l) => /error|ERR!/i.test(l)).slice(0, 3).join(' | ');
+  const why = (result.error?.message ?? `${result.stderr ?? ''}${result.stdout ?? ''}`)
+    .trim()
+    .split('\n')
+    .filter((l) => /error|ERR!/i.test(l))
+    .slice(0, 3)
+    .join(' | ');
   record(false, `native build failed: ${why || `exit ${result.status}`}`);
   process.stderr.write(`shardline: native socket layer not built (${why || `exit ${result.status}`}); the pure-JS fallback will be used\n`);
 }

@@ -12,7 +12,16 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const expected = {
   '.': ['createRouter', 'ShardlineError', 'RoutingError', 'InvalidUidError', 'loadClusterConfig', 'resolveConfigPath', 'isShardlineError'],
   './config': ['clusterConfigSchema', 'loadClusterConfig'],
-  './cdc': ['BinlogReader', 'TransactionStream', 'BinlogDecoder', 'canonicalRow', 'changeEvents', 'MysqlGtidSet', 'SchemaHistory', 'BinlogError'],
+  './cdc': [
+    'BinlogReader',
+    'TransactionStream',
+    'BinlogDecoder',
+    'canonicalRow',
+    'changeEvents',
+    'MysqlGtidSet',
+    'SchemaHistory',
+    'BinlogError',
+  ],
 };
 let failures = 0;
 for (const [subpath, entry] of Object.entries(pkg.exports)) {

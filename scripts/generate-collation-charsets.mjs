@@ -70,9 +70,13 @@ for (const id of [...table.keys()].sort((a, b) => a - b)) {
   else ranges.push([id, id]);
   byCharset.set(cs, ranges);
 }
-const lines = [...byCharset.keys()]
-  .sort()
-  .map((cs) => `  ${cs}: [${byCharset.get(cs).map(([a, b]) => (a === b ? `${a}` : `[${a}, ${b}]`)).join(', ')}],`);
+const lines = [...byCharset.keys()].sort().map(
+  (cs) =>
+    `  ${cs}: [${byCharset
+      .get(cs)
+      .map(([a, b]) => (a === b ? `${a}` : `[${a}, ${b}]`))
+      .join(', ')}],`,
+);
 
 writeFileSync(
   target,

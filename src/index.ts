@@ -8,7 +8,20 @@
  * const [user] = await router.select('SELECT name FROM users WHERE uid = ?', [42n]);
  */
 export { createRouter } from './router/index.js';
-export type { CreateRouterOptions, Router, ShardSession, Transaction, QueryOptions, Explain, InstanceHealth, Row, RouterResult, WriteResult, SqlParam, Uid } from './router/index.js';
+export type {
+  CreateRouterOptions,
+  Router,
+  ShardSession,
+  Transaction,
+  QueryOptions,
+  Explain,
+  InstanceHealth,
+  Row,
+  RouterResult,
+  WriteResult,
+  SqlParam,
+  Uid,
+} from './router/index.js';
 export {
   ShardlineError,
   ConfigError,
@@ -26,7 +39,24 @@ export {
   isShardlineError,
 } from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';
-export { loadClusterConfig, parseClusterConfig, resolveConfigPath, clusterConfigSchema, defineConfig, requireSections } from './config/index.js';
-export type { ClusterConfig, ClusterConfigInput, InstanceConfig, ArchiveConfig, ShardingConfig, PoolConfig, OptionalSection, ConfigWith, CdcClusterConfig } from './config/index.js';
+export {
+  loadClusterConfig,
+  parseClusterConfig,
+  resolveConfigPath,
+  clusterConfigSchema,
+  defineConfig,
+  requireSections,
+} from './config/index.js';
+export type {
+  ClusterConfig,
+  ClusterConfigInput,
+  InstanceConfig,
+  ArchiveConfig,
+  ShardingConfig,
+  PoolConfig,
+  OptionalSection,
+  ConfigWith,
+  CdcClusterConfig,
+} from './config/index.js';
 export { Topology, canonicalUid, crc32Hasher } from './shard/index.js';
 export type { ShardLocation, UidHasher } from './shard/index.js';

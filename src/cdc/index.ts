@@ -6,7 +6,22 @@
  * const stream = new TransactionStream({ instance: 'shard-0', endpoint, replicaServerId: 4001, from: 'current' });
  * for await (const item of stream.items()) if (item.type === 'commit') await save(item.checkpoint);
  */
-export { BinlogDecoder, BinlogReader, TransactionStream, TransactionAssembler, EventType, IGNORED_EVENTS, eventTypeName, canonicalValue, canonicalRow, TimestampValue, GeometryValue, decodeDecimal, decodeJsonBinary, encodeGtidSet } from './binlog/index.js';
+export {
+  BinlogDecoder,
+  BinlogReader,
+  TransactionStream,
+  TransactionAssembler,
+  EventType,
+  IGNORED_EVENTS,
+  eventTypeName,
+  canonicalValue,
+  canonicalRow,
+  TimestampValue,
+  GeometryValue,
+  decodeDecimal,
+  decodeJsonBinary,
+  encodeGtidSet,
+} from './binlog/index.js';
 export type {
   BinlogEvent,
   EventHeader,
@@ -36,7 +51,14 @@ export { BinlogError, SinkError, GtidError, KafkaError, ReplicationError, Connec
 export { CdcWorker, captureRules, capturedTables } from './worker.js';
 export type { CdcWorkerOptions, WorkerRole } from './worker.js';
 export { KafkajsEventLog } from './kafka/kafkajs-event-log.js';
-export type { EventLog, TransactionalProducer, ProducerTransaction, OutboundMessage, InboundMessage, GroupConsumer } from './kafka/event-log.js';
+export type {
+  EventLog,
+  TransactionalProducer,
+  ProducerTransaction,
+  OutboundMessage,
+  InboundMessage,
+  GroupConsumer,
+} from './kafka/event-log.js';
 export { EsSink, EsSinkError } from './sinks/elasticsearch/index.js';
 export { ArchiveSink, ArchiveSinkError } from './sinks/archive/index.js';
 export { SinkRunner } from './sinks/sink-runner.js';

@@ -56,7 +56,11 @@ export function captureRules(config: ClusterConfig, topology: Topology): Capture
 
 /** Logical tables the worker publishes (topic names follow). */
 export function capturedTables(config: ClusterConfig): string[] {
-  const names = [...Object.keys(config.sharding.tables), ...config.sharding.broadcast, ...(config.cdc.tables.include ?? []).filter((t) => t.includes('.')).map((t) => t.split('.')[1]!)];
+  const names = [
+    ...Object.keys(config.sharding.tables),
+    ...config.sharding.broadcast,
+    ...(config.cdc.tables.include ?? []).filter((t) => t.includes('.')).map((t) => t.split('.')[1]!),
+  ];
   const exclude = new Set(config.cdc.tables.exclude);
   return [...new Set(names)].filter((t) => !exclude.has(t));
 }
@@ -84,7 +88,10 @@ export class CdcWorker {
 
   constructor(private readonly o: CdcWorkerOptions) {
     this.config = o.config;
-    this.topology = new Topology(o.config.sharding, o.config.instances.map((i) => i.name));
+    this.topology = new Topology(
+      o.config.sharding,
+      o.config.instances.map((i) => i.name),
+    );
     this.rules = captureRules(o.config, this.topology);
     this.metrics = createCdcMetrics(o.registry);
   }
@@ -115,7 +122,19 @@ export class CdcWorker {
     const cdc = config.cdc;
     if (roles.has('reader')) {
       for (const [i, inst] of requireSections(config, ['replication'], READER).instances.entries()) {
-        const reader = await BinlogReader.open({ instance: inst.name, endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey }, replicaServerId: replicaServerId(cdc.groupPrefix, i), from: 'current' });
+        const reader = await BinlogReader.open({
+          instance: inst.name,
+          endpoint: {
+            name: inst.name,
+            host: inst.host,
+            port: inst.port,
+            ...inst.replication,
+            tls: inst.tls,
+            serverPublicKey: inst.serverPublicKey,
+          },
+          replicaServerId: replicaServerId(cdc.groupPrefix, i),
+          from: 'current',
+        });
         reader.close();
       }
     }
@@ -131,7 +150,17 @@ export class CdcWorker {
     for (const name of ['elasticsearch', 'archive'] as const) {
       const make = this.o.sinks[name];
       if (!roles.has(name) || !make) continue;
-      const runner = new SinkRunner({ name, sink: make(), log, groupId: `${cdc.groupPrefix}-${name}`, topics, deadLetterTopic: cdc.deadLetterTopic, metrics: this.metrics, logger, partitionsConcurrently: name === 'elasticsearch' ? cdc.elasticsearch.concurrency : 1 });
+      const runner = new SinkRunner({
+        name,
+        sink: make(),
+        log,
+        groupId: `${cdc.groupPrefix}-${name}`,
+        topics,
+        deadLetterTopic: cdc.deadLetterTopic,
+        metrics: this.metrics,
+        logger,
+        partitionsConcurrently: name === 'elasticsearch' ? cdc.elasticsearch.concurrency : 1,
+      });
       await runner.start();
       this.runners.push(runner);
     }
@@ -188,9 +217,15 @@ export class CdcWorker {
   /** SIGHUP: new table filters and shard map, applied at the next rows event; connections stay. */
   reload(config: ClusterConfig): void {
     if (config.instances.map((i) => i.name).join() !== this.config.instances.map((i) => i.name).join()) {
-      throw new ConfigError('CDC_CONFIG', 'the instance list changed: restart the worker to apply it (reload applies table filters and the shard map)');
+      throw new ConfigError(
+        'CDC_CONFIG',
+        'the instance list changed: restart the worker to apply it (reload applies table filters and the shard map)',
+      );
     }
-    this.topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+    this.topology = new Topology(
+      config.sharding,
+      config.instances.map((i) => i.name),
+    );
     this.rules = captureRules(config, this.topology);
     this.config = config;
     this.o.logger.info({ tables: capturedTables(config), mapVersion: config.sharding.map?.version }, 'configuration reloaded');
@@ -199,7 +234,13 @@ export class CdcWorker {
   /** Health for /healthz. */
   health(): { ok: boolean } & Record<string, unknown> {
     const failed = Object.fromEntries(this.failures);
-    return { ok: !this.stopping && this.failures.size === 0, reading: this.reading, assigned: this.assigned, failed, sinks: this.runners.length };
+    return {
+      ok: !this.stopping && this.failures.size === 0,
+      reading: this.reading,
+      assigned: this.assigned,
+      failed,
+      sinks: this.runners.length,
+    };
   }
 
   /**

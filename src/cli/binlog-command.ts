@@ -32,7 +32,10 @@ function startPoint(flags: DumpFlags, flavour: 'mysql' | 'mariadb'): StartPoint 
       else MariadbGtidState.parse(flags.fromGtid);
     } catch (err) {
       if (!isShardlineError(err)) throw err;
-      throw new UsageError(`--from-gtid expects a ${flavour === 'mysql' ? 'MySQL GTID set (uuid:1-5,…)' : 'MariaDB GTID position (domain-server-seq,…)'}: ${err.message}`, { cause: err });
+      throw new UsageError(
+        `--from-gtid expects a ${flavour === 'mysql' ? 'MySQL GTID set (uuid:1-5,…)' : 'MariaDB GTID position (domain-server-seq,…)'}: ${err.message}`,
+        { cause: err },
+      );
     }
     return { gtid: flags.fromGtid };
   }
@@ -63,62 +66,89 @@ export function registerBinlogCommands(program: Command, log: Logger): void {
     .option('--from-start', 'start at the oldest binlog the server has')
     .option('--until-now', 'stop at the end of the binlog as it stood when the command started')
     .option('--json', 'one change event per line')
-    .option('--server-id <id>', 'this reader\'s replica server_id (unique on the source)', String(4_000_000_000 + (process.pid % 100_000_000)))
+    .option(
+      '--server-id <id>',
+      "this reader's replica server_id (unique on the source)",
+      String(4_000_000_000 + (process.pid % 100_000_000)),
+    )
     .action((flags: DumpFlags) =>
-      runCommand(log, async () => {
-        const serverId = intFlag('--server-id', flags.serverId, 1, 4294967295);
-        const config = requireSections(loadCommandConfig(flags.config).config, ['replication'], 'shardline binlog');
-        const inst = config.instances.find((i) => i.name === flags.instance);
-        if (!inst) throw new UsageError(`no instance "${flags.instance}" in the config (have: ${config.instances.map((i) => i.name).join(', ')})`);
-        const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
-        const stream = new TransactionStream({
-          instance: inst.name,
-          endpoint: { name: inst.name, host: inst.host, port: inst.port, ...inst.replication, tls: inst.tls, serverPublicKey: inst.serverPublicKey },
-          replicaServerId: serverId,
-          from: startPoint(flags, inst.flavour),
-          untilNow: flags.untilNow ?? false,
-          retry: { maxAttempts: 5 },
-          onReconnect: ({ attempt, delayMs, error, resumeFrom }) => log.warn({ attempt, delayMs, resumeFrom, err: error.message }, 'replication connection lost; reconnecting'),
-        });
-        const stop = () => stream.close();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        let gtid: string | null = null;
-        let commitUs: bigint | null = null;
-        let lastPos = -1;
-        let rowBase = 0;
-        const out = process.stdout;
-        const write = async (line: string) => {
-          if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
-        };
-        try {
-          for await (const item of stream.items()) {
-            if (item.type === 'begin') {
-              gtid = item.gtid;
-              commitUs = item.commitUs;
-            } else if (item.type === 'rows') {
-              rowBase = item.event.pos === lastPos ? rowBase : 0;
-              lastPos = item.event.pos;
-              const changes = changeEvents(item.event, { instance: inst.name, flavour: inst.flavour, serverUuid: stream.facts?.serverUuid ?? null, gtid, commitUs, topology }, Date.now(), rowBase);
-              rowBase += changes.length;
-              for (const change of changes) {
+      runCommand(
+        log,
+        async () => {
+          const serverId = intFlag('--server-id', flags.serverId, 1, 4294967295);
+          const config = requireSections(loadCommandConfig(flags.config).config, ['replication'], 'shardline binlog');
+          const inst = config.instances.find((i) => i.name === flags.instance);
+          if (!inst)
+            throw new UsageError(`no instance "${flags.instance}" in the config (have: ${config.instances.map((i) => i.name).join(', ')})`);
+          const topology = new Topology(
+            config.sharding,
+            config.instances.map((i) => i.name),
+          );
+          const stream = new TransactionStream({
+            instance: inst.name,
+            endpoint: {
+              name: inst.name,
+              host: inst.host,
+              port: inst.port,
+              ...inst.replication,
+              tls: inst.tls,
+              serverPublicKey: inst.serverPublicKey,
+            },
+            replicaServerId: serverId,
+            from: startPoint(flags, inst.flavour),
+            untilNow: flags.untilNow ?? false,
+            retry: { maxAttempts: 5 },
+            onReconnect: ({ attempt, delayMs, error, resumeFrom }) =>
+              log.warn({ attempt, delayMs, resumeFrom, err: error.message }, 'replication connection lost; reconnecting'),
+          });
+          const stop = () => stream.close();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          let gtid: string | null = null;
+          let commitUs: bigint | null = null;
+          let lastPos = -1;
+          let rowBase = 0;
+          const out = process.stdout;
+          const write = async (line: string) => {
+            if (!out.write(`${line}\n`) && out.writableNeedDrain) await new Promise((r) => out.once('drain', r));
+          };
+          try {
+            for await (const item of stream.items()) {
+              if (item.type === 'begin') {
+                gtid = item.gtid;
+                commitUs = item.commitUs;
+              } else if (item.type === 'rows') {
+                rowBase = item.event.pos === lastPos ? rowBase : 0;
+                lastPos = item.event.pos;
+                const changes = changeEvents(
+                  item.event,
+                  { instance: inst.name, flavour: inst.flavour, serverUuid: stream.facts?.serverUuid ?? null, gtid, commitUs, topology },
+                  Date.now(),
+                  rowBase,
+                );
+                rowBase += changes.length;
+                for (const change of changes) {
+                  await write(
+                    flags.json
+                      ? JSON.stringify(change)
+                      : `${change.source.file}:${change.source.pos} ${change.op} ${change.source.db}.${change.source.table}${change.source.logical_table ? ` (${change.source.logical_table} #${change.source.shard})` : ''} gtid=${change.source.gtid} ${JSON.stringify(change.op === 'd' ? change.before : change.after)}`,
+                  );
+                }
+              } else if (item.type === 'abort') {
+                process.stderr.write(`# ${item.reason}: the transaction is read again from its start\n`);
+              } else if (!flags.json && item.type === 'query') {
                 await write(
-                  flags.json
-                    ? JSON.stringify(change)
-                    : `${change.source.file}:${change.source.pos} ${change.op} ${change.source.db}.${change.source.table}${change.source.logical_table ? ` (${change.source.logical_table} #${change.source.shard})` : ''} gtid=${change.source.gtid} ${JSON.stringify(change.op === 'd' ? change.before : change.after)}`,
+                  `${item.event.file}:${item.event.pos} query ${item.event.database ? `${item.event.database}: ` : ''}${redactSecrets(item.event.sql)}`,
                 );
               }
-            } else if (item.type === 'abort') {
-              process.stderr.write(`# ${item.reason}: the transaction is read again from its start\n`);
-            } else if (!flags.json && item.type === 'query') {
-              await write(`${item.event.file}:${item.event.pos} query ${item.event.database ? `${item.event.database}: ` : ''}${redactSecrets(item.event.sql)}`);
             }
+          } finally {
+            stream.close();
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
           }
-        } finally {
-          stream.close();
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
-      }, { json: flags.json }),
+        },
+        { json: flags.json },
+      ),
     );
 }

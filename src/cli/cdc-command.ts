@@ -29,52 +29,61 @@ export function registerCdcCommand(program: Command, log: Logger): void {
     .option('--http-port <port>', 'port of /metrics and /healthz (default: cdc.http.port, 9464)')
     .option('--json', 'a failure to start is printed as JSON on stdout')
     .action((flags: CdcFlags) =>
-      runCommand(log, async () => {
-        const roles = new Set((flags.role ?? ROLES) as WorkerRole[]);
-        for (const r of roles) if (!ROLES.includes(r)) throw new UsageError(`--role ${r}: expected one of ${ROLES.join(', ')}`);
-        const httpPort = optionalIntFlag('--http-port', flags.httpPort, 0, 65535);
-        const { config: loaded, choice } = loadCommandConfig(flags.config);
-        const config = requireSections(loaded, ['kafka'], 'shardline cdc');
-        const configPath = choice.path;
-        const registry = new Registry();
-        collectDefaultMetrics({ register: registry, prefix: 'shardline_worker_' });
-        const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc`, logger: log, security: config.kafka });
-        const sinks = buildSinks(config, { registry, logger: log });
-        const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort });
-        let signalled: (() => void) | null = null;
-        const stopSignal = new Promise<string>((resolve) => {
-          const on = (sig: string) => () => resolve(sig);
-          const term = on('SIGTERM');
-          const int = on('SIGINT');
-          process.once('SIGTERM', term);
-          process.once('SIGINT', int);
-          signalled = () => {
-            process.off('SIGTERM', term);
-            process.off('SIGINT', int);
+      runCommand(
+        log,
+        async () => {
+          const roles = new Set((flags.role ?? ROLES) as WorkerRole[]);
+          for (const r of roles) if (!ROLES.includes(r)) throw new UsageError(`--role ${r}: expected one of ${ROLES.join(', ')}`);
+          const httpPort = optionalIntFlag('--http-port', flags.httpPort, 0, 65535);
+          const { config: loaded, choice } = loadCommandConfig(flags.config);
+          const config = requireSections(loaded, ['kafka'], 'shardline cdc');
+          const configPath = choice.path;
+          const registry = new Registry();
+          collectDefaultMetrics({ register: registry, prefix: 'shardline_worker_' });
+          const eventLog = new KafkajsEventLog({
+            brokers: config.kafka.brokers,
+            clientId: `${config.kafka.clientId}-cdc`,
+            logger: log,
+            security: config.kafka,
+          });
+          const sinks = buildSinks(config, { registry, logger: log });
+          const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort });
+          let signalled: (() => void) | null = null;
+          const stopSignal = new Promise<string>((resolve) => {
+            const on = (sig: string) => () => resolve(sig);
+            const term = on('SIGTERM');
+            const int = on('SIGINT');
+            process.once('SIGTERM', term);
+            process.once('SIGINT', int);
+            signalled = () => {
+              process.off('SIGTERM', term);
+              process.off('SIGINT', int);
+            };
+          });
+          const hup = () => {
+            try {
+              const next: ClusterConfig = loadClusterConfig(configPath);
+              worker.reload(next);
+            } catch (err) {
+              log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded');
+            }
           };
-        });
-        const hup = () => {
+          process.on('SIGHUP', hup);
           try {
-            const next: ClusterConfig = loadClusterConfig(configPath);
-            worker.reload(next);
-          } catch (err) {
-            log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded');
+            await worker.start();
+            const sig = await stopSignal;
+            log.info({ signal: sig }, 'stopping: finishing the current transactions');
+            const inTime = await worker.stop();
+            if (!inTime) log.warn('shutdown timeout: uncommitted transactions are read again on the next start');
+            return 0;
+          } finally {
+            process.off('SIGHUP', hup);
+            (signalled as (() => void) | null)?.();
+            await eventLog.close();
+            await sinks.close();
           }
-        };
-        process.on('SIGHUP', hup);
-        try {
-          await worker.start();
-          const sig = await stopSignal;
-          log.info({ signal: sig }, 'stopping: finishing the current transactions');
-          const inTime = await worker.stop();
-          if (!inTime) log.warn('shutdown timeout: uncommitted transactions are read again on the next start');
-          return 0;
-        } finally {
-          process.off('SIGHUP', hup);
-          (signalled as (() => void) | null)?.();
-          await eventLog.close();
-          await sinks.close();
-        }
-      }, { json: flags.json }),
+        },
+        { json: flags.json },
+      ),
     );
 }

@@ -37,7 +37,10 @@ export function inOwnCheckout(cwd: string, root: string = packageRoot): boolean 
  * @throws {UsageError} for an empty `--config`.
  * @throws {ConfigError} `CONFIG_ENV_MISSING` for an empty `SHARDLINE_CONFIG`, `CONFIG_NOT_FOUND` when nothing applies.
  */
-export function chooseConfig(explicit: string | undefined, options: { env?: Env; cwd?: string; localCluster?: boolean } = {}): ConfigChoice {
+export function chooseConfig(
+  explicit: string | undefined,
+  options: { env?: Env; cwd?: string; localCluster?: boolean } = {},
+): ConfigChoice {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
   if (explicit !== undefined) {
@@ -47,7 +50,9 @@ export function chooseConfig(explicit: string | undefined, options: { env?: Env;
   const fromEnv = env['SHARDLINE_CONFIG'];
   if (fromEnv !== undefined) {
     if (fromEnv.trim() === '') {
-      throw new ConfigError('CONFIG_ENV_MISSING', 'SHARDLINE_CONFIG is set but empty: name a cluster file in it, or unset it', { details: { variable: 'SHARDLINE_CONFIG' } });
+      throw new ConfigError('CONFIG_ENV_MISSING', 'SHARDLINE_CONFIG is set but empty: name a cluster file in it, or unset it', {
+        details: { variable: 'SHARDLINE_CONFIG' },
+      });
     }
     return { path: path.resolve(cwd, fromEnv), source: 'SHARDLINE_CONFIG' };
   }
@@ -70,7 +75,10 @@ export function announceConfig(choice: ConfigChoice): void {
  * Chooses, loads and validates the cluster config of a command, then says on stderr which one
  * it uses (after loading, so an error names the file once).
  */
-export function loadCommandConfig(explicit: string | undefined, options: { localCluster?: boolean } = {}): { config: ClusterConfig; choice: ConfigChoice } {
+export function loadCommandConfig(
+  explicit: string | undefined,
+  options: { localCluster?: boolean } = {},
+): { config: ClusterConfig; choice: ConfigChoice } {
   const choice = chooseConfig(explicit, options);
   const config = loadClusterConfig(choice.path);
   announceConfig(choice);

@@ -15,9 +15,22 @@ type Row = Record<string, unknown>;
 export async function startDemoWorker(config: CdcClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
   const quiet = log.child({}, { level: 'warn' });
   const registry = new Registry();
-  const eventLog = new KafkajsEventLog({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-demo`, logger: quiet, security: config.kafka });
+  const eventLog = new KafkajsEventLog({
+    brokers: config.kafka.brokers,
+    clientId: `${config.kafka.clientId}-demo`,
+    logger: quiet,
+    security: config.kafka,
+  });
   const sinks = buildSinks(config, { registry, logger: quiet });
-  const worker = new CdcWorker({ config, log: eventLog, logger: quiet, registry, roles: new Set(['reader', 'elasticsearch', 'archive']), sinks: sinks.factories, httpPort: 0 });
+  const worker = new CdcWorker({
+    config,
+    log: eventLog,
+    logger: quiet,
+    registry,
+    roles: new Set(['reader', 'elasticsearch', 'archive']),
+    sinks: sinks.factories,
+    httpPort: 0,
+  });
   await worker.start();
   const started = Date.now();
   let shown = started;
@@ -25,7 +38,9 @@ export async function startDemoWorker(config: CdcClusterConfig, log: Logger): Pr
     await new Promise((r) => setTimeout(r, 200));
     if (Date.now() - shown > 5000) {
       shown = Date.now();
-      process.stdout.write(`   catching up with the binlog written since the worker last ran (${Math.round((shown - started) / 1000)} s)…\n`);
+      process.stdout.write(
+        `   catching up with the binlog written since the worker last ran (${Math.round((shown - started) / 1000)} s)…\n`,
+      );
     }
   }
   return {
@@ -55,7 +70,12 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
 }
 
 /** Commit → searchable latency of single-row updates: update, then poll a search for the new value. */
-export async function measureSearchLatency(router: Router, es: Client, config: CdcClusterConfig, uids: readonly bigint[]): Promise<number[]> {
+export async function measureSearchLatency(
+  router: Router,
+  es: Client,
+  config: CdcClusterConfig,
+  uids: readonly bigint[],
+): Promise<number[]> {
   const out: number[] = [];
   for (const [i, uid] of uids.entries()) {
     const balance = `${7000 + i}.${String(Date.now() % 100).padStart(2, '0')}`;
@@ -69,9 +89,20 @@ export async function measureSearchLatency(router: Router, es: Client, config: C
 /** The archive's row of a key (all columns, including _version and _deleted). */
 export async function archiveRow(config: CdcClusterConfig, table: string, uid: bigint): Promise<Row | null> {
   const a = config.archive;
-  const s = await openMysqlSession({ name: a.name, host: a.host, port: a.port, user: a.user, password: a.password, database: a.database, tls: a.tls, serverPublicKey: a.serverPublicKey });
+  const s = await openMysqlSession({
+    name: a.name,
+    host: a.host,
+    port: a.port,
+    user: a.user,
+    password: a.password,
+    database: a.database,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+  });
   try {
-    const [row] = await s.query<Row>(`SELECT * FROM \`${table}\` WHERE uid = ? ORDER BY _version DESC LIMIT 1`, [uid.toString()]).catch(() => [] as Row[]);
+    const [row] = await s
+      .query<Row>(`SELECT * FROM \`${table}\` WHERE uid = ? ORDER BY _version DESC LIMIT 1`, [uid.toString()])
+      .catch(() => [] as Row[]);
     return row ?? null;
   } finally {
     await s.close();
@@ -79,17 +110,40 @@ export async function archiveRow(config: CdcClusterConfig, table: string, uid: b
 }
 
 /** Counts of a uid range: source rows (router), live ES documents, live archive rows. */
-export async function counts(router: Router, es: Client, config: CdcClusterConfig, table: string, from: bigint, to: bigint): Promise<{ source: number; es: number; archive: number }> {
-  const [src] = await router.select<{ n: bigint | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE uid BETWEEN ? AND ?`, [from, to], { scatter: true });
+export async function counts(
+  router: Router,
+  es: Client,
+  config: CdcClusterConfig,
+  table: string,
+  from: bigint,
+  to: bigint,
+): Promise<{ source: number; es: number; archive: number }> {
+  const [src] = await router.select<{ n: bigint | string }>(`SELECT COUNT(*) AS n FROM ${table} WHERE uid BETWEEN ? AND ?`, [from, to], {
+    scatter: true,
+  });
   const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
   await es.indices.refresh({ index: alias }).catch(() => undefined);
   const uids: string[] = [];
   for (let u = from; u <= to; u++) uids.push(u.toString());
   const esCount = (await es.count({ index: alias, query: { terms: { uid: uids } } }).catch(() => ({ count: -1 }))).count;
   const a = config.archive;
-  const s = await openMysqlSession({ name: a.name, host: a.host, port: a.port, user: a.user, password: a.password, database: a.database, tls: a.tls, serverPublicKey: a.serverPublicKey });
+  const s = await openMysqlSession({
+    name: a.name,
+    host: a.host,
+    port: a.port,
+    user: a.user,
+    password: a.password,
+    database: a.database,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+  });
   try {
-    const [row] = await s.query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE _deleted = 0 AND uid BETWEEN ? AND ?`, [from.toString(), to.toString()]).catch(() => [{ n: -1 }]);
+    const [row] = await s
+      .query<{ n: string | number }>(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE _deleted = 0 AND uid BETWEEN ? AND ?`, [
+        from.toString(),
+        to.toString(),
+      ])
+      .catch(() => [{ n: -1 }]);
     return { source: Number(src?.n ?? 0), es: esCount, archive: Number(row?.n ?? -1) };
   } finally {
     await s.close();

@@ -30,21 +30,40 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--timeout <seconds>', 'health wait per service', '180')
     .option('--allow-remote', 'let services with authentication listen on a non-loopback host from the config')
     .option('--json', 'print the outcome (or the error) as JSON')
-    .option('--tls', 'also serve TLS with a CA of the cluster\'s own in <state>/tls (MySQL/MariaDB; Kafka SSL on its port + 2, SASL_SSL on + 3)')
+    .option(
+      '--tls',
+      "also serve TLS with a CA of the cluster's own in <state>/tls (MySQL/MariaDB; Kafka SSL on its port + 2, SASL_SSL on + 3)",
+    )
     .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean; tls?: boolean }) =>
-      runCommand(log, async () => {
-        const timeout = Number(flags.timeout);
-        if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
-        const { config } = loadCommandConfig(flags.config, { localCluster: true });
-        const t0 = Date.now();
-        const mode = modeOf(flags);
-        const { mode: used, outcomes } = await devUp(config, { ...(mode ? { mode } : {}), ...(flags.allowRemote ? { allowRemote: true } : {}), ...(flags.tls ? { tls: true } : {}), timeoutMs: timeout * 1000, log });
-        const started = outcomes.filter((o) => o.action === 'started').map((o) => o.name);
-        const seconds = ((Date.now() - t0) / 1000).toFixed(1);
-        log.info({ mode: used, started, seconds: Number(seconds) }, started.length ? 'cluster up' : 'cluster already up, nothing started');
-        if (flags.json) process.stdout.write(`${JSON.stringify({ mode: used, started, seconds: Number(seconds) }, null, 2)}\n`);
-        else process.stdout.write(`${started.length ? `started ${started.join(', ')}` : 'all services already healthy; started nothing'} (${used}, ${seconds} s)\n`);
-      }, { json: flags.json }),
+      runCommand(
+        log,
+        async () => {
+          const timeout = Number(flags.timeout);
+          if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
+          const { config } = loadCommandConfig(flags.config, { localCluster: true });
+          const t0 = Date.now();
+          const mode = modeOf(flags);
+          const { mode: used, outcomes } = await devUp(config, {
+            ...(mode ? { mode } : {}),
+            ...(flags.allowRemote ? { allowRemote: true } : {}),
+            ...(flags.tls ? { tls: true } : {}),
+            timeoutMs: timeout * 1000,
+            log,
+          });
+          const started = outcomes.filter((o) => o.action === 'started').map((o) => o.name);
+          const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+          log.info(
+            { mode: used, started, seconds: Number(seconds) },
+            started.length ? 'cluster up' : 'cluster already up, nothing started',
+          );
+          if (flags.json) process.stdout.write(`${JSON.stringify({ mode: used, started, seconds: Number(seconds) }, null, 2)}\n`);
+          else
+            process.stdout.write(
+              `${started.length ? `started ${started.join(', ')}` : 'all services already healthy; started nothing'} (${used}, ${seconds} s)\n`,
+            );
+        },
+        { json: flags.json },
+      ),
     );
 
   dev
@@ -55,13 +74,17 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--native', 'stop the native processes')
     .option('--json', 'print what was stopped (or the error) as JSON')
     .action((flags: ModeFlags) =>
-      runCommand(log, async () => {
-        const { config } = loadCommandConfig(flags.config, { localCluster: true });
-        const mode = modeOf(flags);
-        const stopped = (await devDown(config, mode ? { mode } : {})).filter((s) => s.stopped).map((s) => s.name);
-        if (flags.json) process.stdout.write(`${JSON.stringify({ stopped }, null, 2)}\n`);
-        else process.stdout.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing to stop\n');
-      }, { json: flags.json }),
+      runCommand(
+        log,
+        async () => {
+          const { config } = loadCommandConfig(flags.config, { localCluster: true });
+          const mode = modeOf(flags);
+          const stopped = (await devDown(config, mode ? { mode } : {})).filter((s) => s.stopped).map((s) => s.name);
+          if (flags.json) process.stdout.write(`${JSON.stringify({ stopped }, null, 2)}\n`);
+          else process.stdout.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing to stop\n');
+        },
+        { json: flags.json },
+      ),
     );
 
   dev
@@ -70,11 +93,15 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--config <file>', 'cluster config')
     .option('--json', 'print a JSON array, one object per service')
     .action((flags: { config?: string; json?: boolean }) =>
-      runCommand(log, async () => {
-        const { config } = loadCommandConfig(flags.config, { localCluster: true });
-        const rows = await devStatus(config);
-        process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows)}\n`);
-        return rows.every((r) => r.healthy) ? 0 : 3;
-      }, { json: flags.json }),
+      runCommand(
+        log,
+        async () => {
+          const { config } = loadCommandConfig(flags.config, { localCluster: true });
+          const rows = await devStatus(config);
+          process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows)}\n`);
+          return rows.every((r) => r.healthy) ? 0 : 3;
+        },
+        { json: flags.json },
+      ),
     );
 }

@@ -32,7 +32,9 @@ function configChoice(explicit: string | undefined): ConfigChoice | null {
 export function registerDoctorCommand(program: Command, log: Logger): void {
   program
     .command('doctor')
-    .description('check the socket layer, RLIMIT_NOFILE and, with a config, every instance (reachable, version, binlog settings, GTIDs, TLS, replication grants) and the fd budget; exit 3 when a check fails')
+    .description(
+      'check the socket layer, RLIMIT_NOFILE and, with a config, every instance (reachable, version, binlog settings, GTIDs, TLS, replication grants) and the fd budget; exit 3 when a check fails',
+    )
     .option('--config <file>', 'cluster config whose instances to check')
     .option('--dir <folder>', 'migrations folder: also report applied migrations whose file is gone')
     .option('--json', 'print JSON')
@@ -46,10 +48,14 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
           const checks: DoctorCheck[] = [];
           if (choice) {
             const config = loadClusterConfig(choice.path);
-            const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+            const topology = new Topology(
+              config.sharding,
+              config.instances.map((i) => i.name),
+            );
             announceConfig(choice);
             checks.push(checkFds(config, nofile));
-            for (const list of await Promise.all(config.instances.map((inst) => checkInstance(inst, openDbConnection)))) checks.push(...list);
+            for (const list of await Promise.all(config.instances.map((inst) => checkInstance(inst, openDbConnection))))
+              checks.push(...list);
             let dir: string | null;
             try {
               dir = migrationsDir(flags.dir, choice.source === 'bundled demo config');
@@ -59,16 +65,40 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
             if (dir) {
               try {
                 const status = await migrationStatus(config, topology, loadMigrations(dir, topology), openDbConnection);
-                for (const m of status.missing) checks.push({ instance: m.instances.join(','), check: 'migrations', status: 'fail', detail: `${m.id} was applied but its file is gone from ${dir}` });
-                for (const m of status.migrations.filter((s) => s.state === 'changed')) checks.push({ instance: '-', check: 'migrations', status: 'fail', detail: `${m.id} was edited after it was applied` });
+                for (const m of status.missing)
+                  checks.push({
+                    instance: m.instances.join(','),
+                    check: 'migrations',
+                    status: 'fail',
+                    detail: `${m.id} was applied but its file is gone from ${dir}`,
+                  });
+                for (const m of status.migrations.filter((s) => s.state === 'changed'))
+                  checks.push({ instance: '-', check: 'migrations', status: 'fail', detail: `${m.id} was edited after it was applied` });
                 if (!status.missing.length && !status.migrations.some((s) => s.state === 'changed')) {
-                  checks.push({ instance: '-', check: 'migrations', status: status.upToDate ? 'ok' : 'warn', detail: status.upToDate ? `${status.migrations.length} applied (${dir})` : `${status.pending} statement target(s) pending (${dir})` });
+                  checks.push({
+                    instance: '-',
+                    check: 'migrations',
+                    status: status.upToDate ? 'ok' : 'warn',
+                    detail: status.upToDate
+                      ? `${status.migrations.length} applied (${dir})`
+                      : `${status.pending} statement target(s) pending (${dir})`,
+                  });
                 }
               } catch (err) {
-                checks.push({ instance: '-', check: 'migrations', status: 'fail', detail: isShardlineError(err) ? `${err.code}: ${err.message}` : String(err) });
+                checks.push({
+                  instance: '-',
+                  check: 'migrations',
+                  status: 'fail',
+                  detail: isShardlineError(err) ? `${err.code}: ${err.message}` : String(err),
+                });
               }
             } else {
-              checks.push({ instance: '-', check: 'migrations', status: 'skip', detail: 'pass --dir FOLDER to compare the ledger with the migration files' });
+              checks.push({
+                instance: '-',
+                check: 'migrations',
+                status: 'skip',
+                detail: 'pass --dir FOLDER to compare the ledger with the migration files',
+              });
             }
           }
           const ok = checks.every((c) => c.status !== 'fail');
@@ -94,7 +124,9 @@ export function registerDoctorCommand(program: Command, log: Logger): void {
                   .map(([k, v]) => `${k}=${v ? 'yes' : 'no'}`)
                   .join(', ')}`,
                 `node ${report.node} on ${report.platform}`,
-                choice ? `\n${formatChecks(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`}` : 'no cluster config: pass --config FILE to check the instances',
+                choice
+                  ? `\n${formatChecks(checks)}\n${ok ? 'all checks passed' : `${checks.filter((c) => c.status === 'fail').length} check(s) failed`}`
+                  : 'no cluster config: pass --config FILE to check the instances',
                 '',
               ].join('\n'),
             );

@@ -40,7 +40,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) process.exitCode = 0;
-    else if (jsonErrors) process.exitCode = reportFailure(new UsageError(err.message.replace(/^error: /, ''), { details: { commander: err.code } }), true);
+    else if (jsonErrors)
+      process.exitCode = reportFailure(new UsageError(err.message.replace(/^error: /, ''), { details: { commander: err.code } }), true);
     else process.exitCode = EXIT_USAGE;
   } else {
     process.exitCode = reportFailure(err, jsonErrors);

@@ -36,13 +36,22 @@ export function migrationsDir(dir: string | undefined, bundledConfig: boolean, c
     return path.resolve(cwd, dir);
   }
   if (bundledConfig && inOwnCheckout(cwd)) return path.join(packageRoot, 'migrations');
-  throw new UsageError('--dir FOLDER is required: the bundled demo migrations are a default only with the demo config in shardline\'s own checkout');
+  throw new UsageError(
+    "--dir FOLDER is required: the bundled demo migrations are a default only with the demo config in shardline's own checkout",
+  );
 }
 
 function statusLines(status: MigrateStatus): string[] {
-  const lines = status.migrations.map((m) => `${m.state.padEnd(8)} ${m.id}  ${m.done}/${m.targets} targets${m.running ? `, ${m.running} interrupted` : ''}`);
-  for (const m of status.missing) lines.push(`missing  ${m.id}  applied on ${m.instances.join(', ')} (${m.targets} targets) but its file is gone from the folder`);
-  lines.push(status.upToDate ? 'up to date' : `${status.pending} statement target(s) pending${status.missing.length ? `, ${status.missing.length} applied migration(s) missing` : ''}`);
+  const lines = status.migrations.map(
+    (m) => `${m.state.padEnd(8)} ${m.id}  ${m.done}/${m.targets} targets${m.running ? `, ${m.running} interrupted` : ''}`,
+  );
+  for (const m of status.missing)
+    lines.push(`missing  ${m.id}  applied on ${m.instances.join(', ')} (${m.targets} targets) but its file is gone from the folder`);
+  lines.push(
+    status.upToDate
+      ? 'up to date'
+      : `${status.pending} statement target(s) pending${status.missing.length ? `, ${status.missing.length} applied migration(s) missing` : ''}`,
+  );
   return lines;
 }
 
@@ -58,7 +67,7 @@ export function registerMigrateCommand(program: Command, log: Logger): void {
     .command('migrate')
     .description('apply pending migrations to every physical table; --dry-run shows what would run; --verify checks that all shards agree')
     .option('--config <file>', 'cluster config')
-    .option('--dir <folder>', 'migrations folder (required outside shardline\'s checkout)')
+    .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
     .option('--verify', 'report drift: physical tables whose columns differ from the rest')
     .option('--dry-run', 'print the statements and targets a run would apply, change nothing')
     .option('--concurrency <n>', 'connections per instance', '4')
@@ -75,9 +84,12 @@ export function registerMigrateCommand(program: Command, log: Logger): void {
             if (flags.json) process.stdout.write(`${json(report)}\n`);
             else {
               for (const t of report.tables) {
-                process.stdout.write(`${t.table} (${t.kind}): ${t.found}/${t.expected} physical tables, ${t.missing.length} missing, ${t.differing.length} differing\n`);
+                process.stdout.write(
+                  `${t.table} (${t.kind}): ${t.found}/${t.expected} physical tables, ${t.missing.length} missing, ${t.differing.length} differing\n`,
+                );
                 for (const m of t.missing.slice(0, 10)) process.stdout.write(`  missing ${m}\n`);
-                for (const d of t.differing.slice(0, 10)) process.stdout.write(`  differs ${d.instance}:${d.physical}: ${d.columns}\n    expected: ${t.reference}\n`);
+                for (const d of t.differing.slice(0, 10))
+                  process.stdout.write(`  differs ${d.instance}:${d.physical}: ${d.columns}\n    expected: ${t.reference}\n`);
               }
               process.stdout.write(report.drift ? 'DRIFT found\n' : 'no drift\n');
             }
@@ -92,7 +104,9 @@ export function registerMigrateCommand(program: Command, log: Logger): void {
             else {
               for (const s of statements) {
                 const text = s.example.length > 300 ? `${s.example.slice(0, 300)}…` : s.example;
-                process.stdout.write(`would apply ${s.migration} statement ${s.statement} (${s.table}, ${s.kind}) on ${s.targets} target(s), e.g.\n  ${text}\n`);
+                process.stdout.write(
+                  `would apply ${s.migration} statement ${s.statement} (${s.table}, ${s.kind}) on ${s.targets} target(s), e.g.\n  ${text}\n`,
+                );
               }
               process.stdout.write(`${statusLines(status).join('\n')}\n`);
             }
@@ -115,9 +129,11 @@ export function registerMigrateCommand(program: Command, log: Logger): void {
 
   migrate
     .command('status')
-    .description('per migration: applied, pending, partial or changed, and applied migrations whose file is gone (exit 0 up to date, 3 pending, 4 changed or missing)')
+    .description(
+      'per migration: applied, pending, partial or changed, and applied migrations whose file is gone (exit 0 up to date, 3 pending, 4 changed or missing)',
+    )
     .option('--config <file>', 'cluster config')
-    .option('--dir <folder>', 'migrations folder (required outside shardline\'s checkout)')
+    .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
     .option('--json', 'print the status (or the error) as JSON')
     .action((own: { config?: string; dir?: string; json?: boolean }, cmd: Command) => {
       const flags = { ...(cmd.optsWithGlobals() as { config?: string; dir?: string; json?: boolean }), ...own };

@@ -21,7 +21,9 @@ export function createProgress(label: string, log: Logger): Progress {
         const width = 30;
         const filled = total === 0 ? width : Math.round((done / total) * width);
         const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
-        process.stderr.write(`\r\x1b[K${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${pct}%${note ? `  ${note}` : ''}`);
+        process.stderr.write(
+          `\r\x1b[K${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${pct}%${note ? `  ${note}` : ''}`,
+        );
       } else if (now - lastLog >= 2000 || done === total) {
         lastLog = now;
         log.info({ operation: label, done, total, seconds: (now - t0) / 1000, ...(note ? { note } : {}) }, `${label} progress`);

@@ -15,11 +15,24 @@ import { runCommand } from './run-command.js';
 /** The config of a command and its topology (naming templates checked). */
 export function topologyFor(configPath: string | undefined): { config: ClusterConfig; topology: Topology; bundled: boolean } {
   const { config, choice } = loadCommandConfig(configPath);
-  return { config, topology: new Topology(config.sharding, config.instances.map((i) => i.name)), bundled: choice.source === 'bundled demo config' };
+  return {
+    config,
+    topology: new Topology(
+      config.sharding,
+      config.instances.map((i) => i.name),
+    ),
+    bundled: choice.source === 'bundled demo config',
+  };
 }
 
 /** Runs pending migrations with a progress display. */
-export async function applyMigrations(config: ClusterConfig, topology: Topology, dir: string, concurrency: number, log: Logger): Promise<MigrateReport> {
+export async function applyMigrations(
+  config: ClusterConfig,
+  topology: Topology,
+  dir: string,
+  concurrency: number,
+  log: Logger,
+): Promise<MigrateReport> {
   const migrations = loadMigrations(dir, topology);
   const progress = createProgress('migrate', log);
   const report = await runMigrations(config, topology, migrations, openDbConnection, {
@@ -40,25 +53,34 @@ export function registerRouterCommands(program: Command, log: Logger): void {
     .option('--table <table>', 'logical table to name the physical table of')
     .option('--json', 'one JSON array')
     .action((uids: string[], flags: { config?: string; table?: string; json?: boolean }) =>
-      runCommand(log, async () => {
-        const { config, topology } = topologyFor(flags.config);
-        if (flags.table && topology.table(flags.table)?.kind !== 'sharded') throw new UsageError(`--table ${flags.table} is not a sharded table of the config`);
-        const rows = uids.map((uid) => {
-          const loc = topology.locate(uid);
-          const inst = config.instances.find((i) => i.name === loc.instance)!;
-          return {
-            uid: loc.uid,
-            shard: loc.shard,
-            instance: loc.instance,
-            host: inst.host,
-            port: inst.port,
-            database: loc.database,
-            ...(flags.table ? { table: topology.names.table(flags.table.toLowerCase(), loc.shard) } : {}),
-          };
-        });
-        if (flags.json) process.stdout.write(`${json(rows)}\n`);
-        else for (const r of rows) process.stdout.write(`uid ${r.uid} → shard ${r.shard} on ${r.instance} (${r.host}:${r.port}) database ${r.database}${r.table ? ` table ${r.table}` : ''}\n`);
-      }, { json: flags.json }),
+      runCommand(
+        log,
+        async () => {
+          const { config, topology } = topologyFor(flags.config);
+          if (flags.table && topology.table(flags.table)?.kind !== 'sharded')
+            throw new UsageError(`--table ${flags.table} is not a sharded table of the config`);
+          const rows = uids.map((uid) => {
+            const loc = topology.locate(uid);
+            const inst = config.instances.find((i) => i.name === loc.instance)!;
+            return {
+              uid: loc.uid,
+              shard: loc.shard,
+              instance: loc.instance,
+              host: inst.host,
+              port: inst.port,
+              database: loc.database,
+              ...(flags.table ? { table: topology.names.table(flags.table.toLowerCase(), loc.shard) } : {}),
+            };
+          });
+          if (flags.json) process.stdout.write(`${json(rows)}\n`);
+          else
+            for (const r of rows)
+              process.stdout.write(
+                `uid ${r.uid} → shard ${r.shard} on ${r.instance} (${r.host}:${r.port}) database ${r.database}${r.table ? ` table ${r.table}` : ''}\n`,
+              );
+        },
+        { json: flags.json },
+      ),
     );
 
   program
@@ -70,31 +92,37 @@ export function registerRouterCommands(program: Command, log: Logger): void {
     .option('--scatter', 'allow a statement without shard key to run on every shard')
     .option('--json', 'print the plan as JSON')
     .action((sql: string, flags: { config?: string; params: string; scatter?: boolean; json?: boolean }) =>
-      runCommand(log, async () => {
-        let params: SqlParam[];
-        try {
-          params = JSON.parse(flags.params) as SqlParam[];
-        } catch {
-          throw new UsageError('--params must be a JSON array (it does not parse as JSON)');
-        }
-        if (!Array.isArray(params)) throw new UsageError('--params must be a JSON array');
-        const { config } = loadCommandConfig(flags.config);
-        const router = await createRouter(config);
-        try {
-          const plan = router.explain(sql, params, { scatter: flags.scatter ?? false });
-          if (flags.json) {
-            process.stdout.write(`${json(plan)}\n`);
-            return;
+      runCommand(
+        log,
+        async () => {
+          let params: SqlParam[];
+          try {
+            params = JSON.parse(flags.params) as SqlParam[];
+          } catch {
+            throw new UsageError('--params must be a JSON array (it does not parse as JSON)');
           }
-          const shards = plan.shards.length > 12 ? `${plan.shards.length} shards` : plan.shards.join(', ') || '-';
-          process.stdout.write(`route: ${plan.kind}\nstatement: ${plan.statement}\nshards: ${shards}\nmerge: ${plan.merge.kind}\n`);
-          for (const t of plan.targets) {
-            const text = t.sql.length > 400 ? `${t.sql.slice(0, 400)}… (${t.sql.length} chars)` : t.sql;
-            process.stdout.write(`\n[${t.instance}] ${t.shards.length > 12 ? `${t.shards.length} shards` : t.shards.join(', ')}\n  ${text}\n`);
+          if (!Array.isArray(params)) throw new UsageError('--params must be a JSON array');
+          const { config } = loadCommandConfig(flags.config);
+          const router = await createRouter(config);
+          try {
+            const plan = router.explain(sql, params, { scatter: flags.scatter ?? false });
+            if (flags.json) {
+              process.stdout.write(`${json(plan)}\n`);
+              return;
+            }
+            const shards = plan.shards.length > 12 ? `${plan.shards.length} shards` : plan.shards.join(', ') || '-';
+            process.stdout.write(`route: ${plan.kind}\nstatement: ${plan.statement}\nshards: ${shards}\nmerge: ${plan.merge.kind}\n`);
+            for (const t of plan.targets) {
+              const text = t.sql.length > 400 ? `${t.sql.slice(0, 400)}… (${t.sql.length} chars)` : t.sql;
+              process.stdout.write(
+                `\n[${t.instance}] ${t.shards.length > 12 ? `${t.shards.length} shards` : t.shards.join(', ')}\n  ${text}\n`,
+              );
+            }
+          } finally {
+            await router.close();
           }
-        } finally {
-          await router.close();
-        }
-      }, { json: flags.json }),
+        },
+        { json: flags.json },
+      ),
     );
 }

@@ -8,7 +8,11 @@ import { reportFailure } from './cli-error.js';
  * and prints its stack (exit 70). With `json`, the failure is `{ "error": { code, message,
  * details } }` on stdout instead. Quoted values and URL passwords in messages are redacted.
  */
-export async function runCommand(log: Logger, body: () => Promise<number | void>, options: { json?: boolean | undefined } = {}): Promise<void> {
+export async function runCommand(
+  log: Logger,
+  body: () => Promise<number | void>,
+  options: { json?: boolean | undefined } = {},
+): Promise<void> {
   try {
     process.exitCode = (await body()) ?? 0;
   } catch (err) {

@@ -17,7 +17,10 @@ export const cdcSchema = z
     /** One partition per instance; the worker group's assignment of it says who reads what. */
     assignmentTopic: topicName.default('shardline._instances'),
     /** Consumer group ids: `<groupPrefix>-workers`, `<groupPrefix>-elasticsearch`, `<groupPrefix>-archive`. */
-    groupPrefix: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default('shardline'),
+    groupPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/)
+      .default('shardline'),
     http: z
       .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9464) })
       .strict()
@@ -39,12 +42,18 @@ export const cdcSchema = z
     shutdownTimeoutS: z.number().min(1).default(30),
     elasticsearch: z
       .object({
-        indexPrefix: z.string().regex(/^[a-z0-9._-]{0,100}$/).default('shardline-'),
+        indexPrefix: z
+          .string()
+          .regex(/^[a-z0-9._-]{0,100}$/)
+          .default('shardline-'),
         bulkMaxDocs: z.number().int().min(1).default(2000),
         /** Bulk requests in flight (one Kafka partition each). */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
-        refreshInterval: z.string().regex(/^\d+(ms|s)$/).default('300ms'),
+        refreshInterval: z
+          .string()
+          .regex(/^\d+(ms|s)$/)
+          .default('300ms'),
       })
       .strict()
       .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, concurrency: 4, refreshInterval: '300ms' }),
@@ -52,7 +61,11 @@ export const cdcSchema = z
       .object({
         /** Rows per archive transaction; keep the bytes well below TiDB's txn-total-size-limit (100 MB by default). */
         maxBatchRows: z.number().int().min(1).default(1000),
-        maxBatchBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+        maxBatchBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(16 * 1024 * 1024),
       })
       .strict()
       .default({ maxBatchRows: 1000, maxBatchBytes: 16 * 1024 * 1024 }),

@@ -2,9 +2,7 @@ import { z } from 'zod';
 import { cdcSchema } from './cdc-schema.js';
 import { poolSchema, routerSchema, shardingSchema } from './sharding-schema.js';
 
-const name = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, starting with a letter');
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, starting with a letter');
 const host = z.string().min(1);
 const port = z.number().int().min(1).max(65535);
 
@@ -80,7 +78,10 @@ export const archiveSchema = z
     port,
     user: z.string().min(1),
     password: z.string(),
-    database: z.string().regex(/^[A-Za-z0-9_]{1,64}$/).default('shardline_archive'),
+    database: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{1,64}$/)
+      .default('shardline_archive'),
     tls: tlsSchema.optional(),
     serverPublicKey: serverPublicKey.optional(),
     serverId: z.number().int().min(1).max(4294967295).optional(),
@@ -115,7 +116,12 @@ export const elasticsearchSchema = z
     node: z.url(),
     /** TLS of an `https://` node: `ca` (file) and/or `caFingerprint` (SHA-256 of the CA certificate, hex). */
     tls: tlsSchema
-      .safeExtend({ caFingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'SHA-256 fingerprint in hex').optional() })
+      .safeExtend({
+        caFingerprint: z
+          .string()
+          .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'SHA-256 fingerprint in hex')
+          .optional(),
+      })
       .optional(),
     /** Basic auth or an API key (the base64 `id:api_key` Elasticsearch returns as `encoded`). */
     auth: z
@@ -152,7 +158,11 @@ export const clusterConfigSchema = z
     cfg.instances.forEach((inst, i) => {
       const dupName = names.get(inst.name);
       if (dupName !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['instances', i, 'name'], message: `duplicate instance name "${inst.name}" (also instances.${dupName})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instances', i, 'name'],
+          message: `duplicate instance name "${inst.name}" (also instances.${dupName})`,
+        });
       }
       names.set(inst.name, i);
       const ep = `${inst.host}:${inst.port}`;
@@ -164,12 +174,20 @@ export const clusterConfigSchema = z
       if (inst.serverId === undefined) return;
       const dupId = serverIds.get(inst.serverId);
       if (dupId !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['instances', i, 'serverId'], message: `server id ${inst.serverId} is already used by instances.${dupId}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['instances', i, 'serverId'],
+          message: `server id ${inst.serverId} is already used by instances.${dupId}`,
+        });
       }
       serverIds.set(inst.serverId, i);
     });
     if (cfg.archive && names.has(cfg.archive.name)) {
-      ctx.addIssue({ code: 'custom', path: ['archive', 'name'], message: `archive name "${cfg.archive.name}" clashes with a shard instance` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['archive', 'name'],
+        message: `archive name "${cfg.archive.name}" clashes with a shard instance`,
+      });
     }
     if (cfg.archive && endpoints.has(`${cfg.archive.host}:${cfg.archive.port}`)) {
       ctx.addIssue({ code: 'custom', path: ['archive', 'port'], message: 'the archive must not share a server with a shard instance' });
@@ -178,16 +196,29 @@ export const clusterConfigSchema = z
   });
 
 function checkShardMap(
-  cfg: { sharding: { shards: number; map?: { ranges: { from: number; to: number; instance: string }[] } | undefined; tables: Record<string, unknown>; broadcast: string[] } },
+  cfg: {
+    sharding: {
+      shards: number;
+      map?: { ranges: { from: number; to: number; instance: string }[] } | undefined;
+      tables: Record<string, unknown>;
+      broadcast: string[];
+    };
+  },
   names: Map<string, number>,
   ctx: z.RefinementCtx,
 ): void {
   const { shards, map, tables, broadcast } = cfg.sharding;
   for (const name of broadcast) {
-    if (name in tables) ctx.addIssue({ code: 'custom', path: ['sharding', 'broadcast'], message: `table "${name}" cannot be both sharded and broadcast` });
+    if (name in tables)
+      ctx.addIssue({ code: 'custom', path: ['sharding', 'broadcast'], message: `table "${name}" cannot be both sharded and broadcast` });
   }
   if (!map) {
-    if (shards < names.size) ctx.addIssue({ code: 'custom', path: ['sharding', 'shards'], message: `${shards} shards cannot be spread over ${names.size} instances` });
+    if (shards < names.size)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sharding', 'shards'],
+        message: `${shards} shards cannot be spread over ${names.size} instances`,
+      });
     return;
   }
   const owner = new Array<number>(shards).fill(-1);
@@ -196,7 +227,11 @@ function checkShardMap(
       ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges', i, 'instance'], message: `unknown instance "${range.instance}"` });
     }
     if (range.to >= shards) {
-      ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges', i, 'to'], message: `shard ${range.to} is out of range 0..${shards - 1}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sharding', 'map', 'ranges', i, 'to'],
+        message: `shard ${range.to} is out of range 0..${shards - 1}`,
+      });
       return;
     }
     for (let s = range.from; s <= range.to; s++) {
@@ -208,7 +243,8 @@ function checkShardMap(
     }
   });
   const missing = owner.indexOf(-1);
-  if (missing !== -1) ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges'], message: `shard ${missing} is not mapped to any instance` });
+  if (missing !== -1)
+    ctx.addIssue({ code: 'custom', path: ['sharding', 'map', 'ranges'], message: `shard ${missing} is not mapped to any instance` });
 }
 
 /** A validated cluster configuration (what `loadClusterConfig` returns). */

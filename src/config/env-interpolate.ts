@@ -8,11 +8,7 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * and the field (and saying which), so a missing secret never silently becomes an empty
  * password. `${VAR:-default}` takes the default when VAR is unset or empty, as in POSIX shells.
  */
-export function interpolateEnv(
-  value: unknown,
-  env: Readonly<Record<string, string | undefined>>,
-  path: string[] = [],
-): unknown {
+export function interpolateEnv(value: unknown, env: Readonly<Record<string, string | undefined>>, path: string[] = []): unknown {
   if (typeof value === 'string') {
     return value.replace(PLACEHOLDER, (_match, name: string, fallback: string | undefined) => {
       const found = env[name];

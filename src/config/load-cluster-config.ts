@@ -36,9 +36,7 @@ export function resolveConfigPath(explicit: string | undefined, env: Env = proce
 
 /** Formats zod issues as `field.path: message` lines. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
-  return issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
+  return issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
 }
 
 /**

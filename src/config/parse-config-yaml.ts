@@ -63,13 +63,19 @@ export function parseConfigYaml(text: string, file: string): unknown {
     try {
       return doc.toJS({ maxAliasCount: 100 });
     } catch {
-      throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML: its aliases cannot be resolved`, { details: { source: file } });
+      throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML: its aliases cannot be resolved`, {
+        details: { source: file },
+      });
     }
   }
   const at = lineCounter.linePos(error.pos[0]);
   const keyPath = keyPathAt(doc.contents, error.pos[0]).join('.');
   const where = `line ${at.line}, column ${at.col}${keyPath ? ` (under ${keyPath})` : ''}`;
-  throw new ConfigError('CONFIG_INVALID', `cluster config ${file} is not valid YAML at ${where}: ${YAML_PROBLEMS[error.code] ?? error.code}`, {
-    details: { source: file, line: at.line, column: at.col, yamlCode: error.code, keyPath },
-  });
+  throw new ConfigError(
+    'CONFIG_INVALID',
+    `cluster config ${file} is not valid YAML at ${where}: ${YAML_PROBLEMS[error.code] ?? error.code}`,
+    {
+      details: { source: file, line: at.line, column: at.col, yamlCode: error.code, keyPath },
+    },
+  );
 }

@@ -13,7 +13,8 @@ interface TopSections {
   elasticsearch: ElasticsearchConfig;
 }
 type Top<S extends OptionalSection> = Extract<S, keyof TopSections>;
-type PerInstance<S extends OptionalSection> = ('replication' extends S ? { replication: Credentials } : unknown) & ('serverId' extends S ? { serverId: number } : unknown);
+type PerInstance<S extends OptionalSection> = ('replication' extends S ? { replication: Credentials } : unknown) &
+  ('serverId' extends S ? { serverId: number } : unknown);
 
 /** A shard instance with the CDC's replication account and its `server_id`. */
 export type CdcInstanceConfig = InstanceConfig & { replication: Credentials; serverId: number };
@@ -59,9 +60,13 @@ export function requireSections<S extends OptionalSection>(config: ClusterConfig
     }
   }
   if (fields.length > 0) {
-    throw new ConfigError('CONFIG_INVALID', `${purpose} needs ${what.join(', ')} in the cluster config (a router needs only \`instances\`)`, {
-      details: { fields, missing: fields },
-    });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${purpose} needs ${what.join(', ')} in the cluster config (a router needs only \`instances\`)`,
+      {
+        details: { fields, missing: fields },
+      },
+    );
   }
   return config as ConfigWith<S>;
 }

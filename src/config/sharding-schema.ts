@@ -47,7 +47,12 @@ export const shardingSchema = z
     hash: z.enum(['crc32']).default('crc32'),
     /** Logical databases in all; default 4 per instance. Keep it fixed once data exists. */
     databases: z.number().int().min(1).optional(),
-    naming: namingSchema.default({ database: 'app_{db:02}', table: '{table}_{shard:04}', broadcastDatabase: 'app_global', metaDatabase: 'shardline_meta' }),
+    naming: namingSchema.default({
+      database: 'app_{db:02}',
+      table: '{table}_{shard:04}',
+      broadcastDatabase: 'app_global',
+      metaDatabase: 'shardline_meta',
+    }),
     /** Default: the shards split evenly across the instances in config order, version 1. */
     map: shardMapSchema.optional(),
     tables: z.record(identifier, shardedTableSchema).default({}),
@@ -104,7 +109,11 @@ export const routerSchema = z
     limits: z
       .object({
         /** UTF-8 bytes of one statement's text (bound values do not count). */
-        maxStatementBytes: z.number().int().min(1024).default(1 << 20),
+        maxStatementBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1 << 20),
         /** Items of one `IN (…)` list (the parser needs ~0.5 s for 10,000). */
         maxInList: z.number().int().min(1).default(1000),
       })
@@ -114,7 +123,11 @@ export const routerSchema = z
       .object({
         maxEntries: z.number().int().min(1).default(2000),
         /** Approximate bytes of cached analyses. */
-        maxBytes: z.number().int().min(1024).default(64 << 20),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 << 20),
       })
       .strict()
       .default({ maxEntries: 2000, maxBytes: 64 << 20 }),

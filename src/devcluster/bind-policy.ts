@@ -4,7 +4,10 @@ import type { ServiceSpec } from './service-spec.js';
 
 /** True for `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped loopback; wildcards and names are not. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) === 6) {
@@ -44,7 +47,10 @@ export function bindHostProblems(specs: readonly BindSpec[], allowRemote: boolea
     if (isLoopbackHost(spec.host)) continue;
     const why = insecureRemotely(spec);
     if (why) problems.push(`${spec.name} would listen on ${spec.host}, which is not loopback, and ${why}`);
-    else if (!allowRemote) problems.push(`${spec.name} would listen on ${spec.host}, which is not loopback (pass --allow-remote or set SHARDLINE_DEV_ALLOW_REMOTE=1 to allow it)`);
+    else if (!allowRemote)
+      problems.push(
+        `${spec.name} would listen on ${spec.host}, which is not loopback (pass --allow-remote or set SHARDLINE_DEV_ALLOW_REMOTE=1 to allow it)`,
+      );
   }
   return problems;
 }
@@ -56,6 +62,8 @@ export function bindHostProblems(specs: readonly BindSpec[], allowRemote: boolea
 export function checkBindHosts(specs: readonly BindSpec[], allowRemote: boolean): void {
   const problems = bindHostProblems(specs, allowRemote);
   if (problems.length > 0) {
-    throw new DevClusterError('DEV_INSECURE_BIND', `the dev cluster binds only to loopback: ${problems.join('; ')}`, { details: { problems } });
+    throw new DevClusterError('DEV_INSECURE_BIND', `the dev cluster binds only to loopback: ${problems.join('; ')}`, {
+      details: { problems },
+    });
   }
 }

@@ -44,7 +44,22 @@ export async function clusterStatus(specs: readonly ServiceSpec[], dir: StateDir
 /** A plain-text table of statuses for terminals and logs. */
 export function formatStatusTable(rows: readonly ServiceStatus[]): string {
   const header = ['NAME', 'KIND', 'ROLE', 'VERSION', 'ADDRESS', 'HEALTHY', 'PID'];
-  const body = rows.map((r) => [r.name, r.kind, r.role, r.version, `${r.host}:${r.port}`, r.healthy ? 'yes' : 'NO', r.pid === null ? '-' : String(r.pid)]);
+  const body = rows.map((r) => [
+    r.name,
+    r.kind,
+    r.role,
+    r.version,
+    `${r.host}:${r.port}`,
+    r.healthy ? 'yes' : 'NO',
+    r.pid === null ? '-' : String(r.pid),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [header, ...body]
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

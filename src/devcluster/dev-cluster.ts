@@ -58,13 +58,19 @@ export async function devUp(config: ClusterConfig, options: DevUpOptions): Promi
     return { mode, outcomes: specs.map((s) => ({ name: s.name, action: 'started', seconds: 0 })) };
   }
   writeFileSync(modeFile(dir), 'native\n');
-  const reporter = createReporter(options.log, specs.map((s) => s.name));
+  const reporter = createReporter(
+    options.log,
+    specs.map((s) => s.name),
+  );
   const outcomes = await nativeUp(specs, { dir, reporter, timeoutMs });
   return { mode, outcomes };
 }
 
 /** Stops what `devUp` started: the compose project, or exactly the native processes in the pid files. */
-export async function devDown(config: ClusterConfig, options: { mode?: DevMode; dir?: StateDir } = {}): Promise<{ name: string; stopped: boolean }[]> {
+export async function devDown(
+  config: ClusterConfig,
+  options: { mode?: DevMode; dir?: StateDir } = {},
+): Promise<{ name: string; stopped: boolean }[]> {
   const dir = options.dir ?? stateDir();
   const specs = describeServices(config);
   const mode = options.mode ?? recordedMode(dir) ?? 'native';

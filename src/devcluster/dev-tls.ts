@@ -21,7 +21,17 @@ export async function withDevTls(specs: readonly ServiceSpec[], config: ClusterC
   return specs.map((s): ServiceSpec => {
     if (s.kind === 'elasticsearch') return s;
     if (s.kind === 'kafka') {
-      return { ...s, tls: { ...base, kafka: { sslPort: s.port + 2, saslSslPort: s.port + 3, users: [{ username: sasl?.username ?? 'shardline', password: sasl?.password ?? 'shardline' }] } } };
+      return {
+        ...s,
+        tls: {
+          ...base,
+          kafka: {
+            sslPort: s.port + 2,
+            saslSslPort: s.port + 3,
+            users: [{ username: sasl?.username ?? 'shardline', password: sasl?.password ?? 'shardline' }],
+          },
+        },
+      };
     }
     return { ...s, tls: base };
   });

@@ -17,7 +17,8 @@ export function privateDirProblem(facts: DirFacts, uid: number, options: { noSym
   if (facts.isSymbolicLink && options.noSymlink) return 'is a symbolic link (expected a directory of its own)';
   if (!facts.isDirectory) return 'is not a directory';
   if (facts.uid !== uid) return `is owned by uid ${facts.uid}, expected uid ${uid} (the user running shardline)`;
-  if ((facts.mode & 0o022) !== 0) return `is ${(facts.mode & 0o002) !== 0 ? 'world' : 'group'}-writable (mode ${(facts.mode & 0o777).toString(8).padStart(4, '0')}); expected no write access for group or others`;
+  if ((facts.mode & 0o022) !== 0)
+    return `is ${(facts.mode & 0o002) !== 0 ? 'world' : 'group'}-writable (mode ${(facts.mode & 0o777).toString(8).padStart(4, '0')}); expected no write access for group or others`;
   return null;
 }
 
@@ -34,8 +35,14 @@ export function ensurePrivateDir(dir: string, options: { noSymlink?: boolean } =
   if (uid === -1) return;
   const link = lstatSync(dir);
   const st = link.isSymbolicLink() && !options.noSymlink ? statSync(dir) : link;
-  const problem = privateDirProblem({ uid: st.uid, mode: st.mode, isDirectory: st.isDirectory(), isSymbolicLink: link.isSymbolicLink() }, uid, options);
+  const problem = privateDirProblem(
+    { uid: st.uid, mode: st.mode, isDirectory: st.isDirectory(), isSymbolicLink: link.isSymbolicLink() },
+    uid,
+    options,
+  );
   if (problem) {
-    throw new DevClusterError('DEV_STATE_DIR_UNSAFE', `the dev cluster's state folder ${dir} ${problem}; refusing to use it`, { details: { dir } });
+    throw new DevClusterError('DEV_STATE_DIR_UNSAFE', `the dev cluster's state folder ${dir} ${problem}; refusing to use it`, {
+      details: { dir },
+    });
   }
 }

@@ -50,7 +50,11 @@ const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;
 
 /** The cluster's services in start order: shards, archive, Kafka, Elasticsearch. */
 export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
-  const config = requireSections(loaded, ALL_SECTIONS, 'the local cluster (shardline dev), which runs shards, archive, Kafka and Elasticsearch,');
+  const config = requireSections(
+    loaded,
+    ALL_SECTIONS,
+    'the local cluster (shardline dev), which runs shards, archive, Kafka and Elasticsearch,',
+  );
   const shards: ServiceSpec[] = config.instances.map((inst) => ({
     name: inst.name,
     kind: inst.flavour,
@@ -59,7 +63,13 @@ export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
     host: inst.host,
     port: inst.port,
     extraPorts: [],
-    sql: { user: inst.user, password: inst.password, serverId: inst.serverId, replication: inst.replication, security: { name: inst.name, tls: inst.tls, serverPublicKey: inst.serverPublicKey } },
+    sql: {
+      user: inst.user,
+      password: inst.password,
+      serverId: inst.serverId,
+      replication: inst.replication,
+      security: { name: inst.name, tls: inst.tls, serverPublicKey: inst.serverPublicKey },
+    },
   }));
   const a = config.archive;
   const archive: ServiceSpec = {
@@ -70,7 +80,13 @@ export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
     host: a.host,
     port: a.port,
     extraPorts: [],
-    sql: { user: a.user, password: a.password, serverId: a.serverId ?? 100, database: a.database, security: { name: a.name, tls: a.tls, serverPublicKey: a.serverPublicKey } },
+    sql: {
+      user: a.user,
+      password: a.password,
+      serverId: a.serverId ?? 100,
+      database: a.database,
+      security: { name: a.name, tls: a.tls, serverPublicKey: a.serverPublicKey },
+    },
   };
   const [firstBroker] = config.kafka.brokers;
   const [kHost, kPort] = splitHostPort(firstBroker ?? '127.0.0.1:9092');

@@ -24,7 +24,11 @@ export interface DevCertificates {
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   const r = await run('openssl', args, { cwd });
-  if (r.code !== 0) throw new DevClusterError('DEV_START_FAILED', `openssl ${args[0]} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0)
+    throw new DevClusterError(
+      'DEV_START_FAILED',
+      `openssl ${args[0]} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+    );
 }
 
 /**
@@ -47,7 +51,25 @@ export async function ensureDevCertificates(dir: string, hosts: readonly string[
   };
   if (!existsSync(out.keystore)) {
     await openssl(
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', out.caKey, '-out', out.ca, '-days', '3650', '-subj', '/CN=shardline dev CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        out.caKey,
+        '-out',
+        out.ca,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=shardline dev CA',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
       dir,
     );
     const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
@@ -57,9 +79,32 @@ export async function ensureDevCertificates(dir: string, hosts: readonly string[
     ] as const) {
       const csr = `${cert}.csr`;
       const ext = `${cert}.ext`;
-      writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`);
+      writeFileSync(
+        ext,
+        `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=${usage}\nsubjectAltName=${san}\n`,
+      );
       await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], dir);
-      await openssl(['x509', '-req', '-in', csr, '-CA', out.ca, '-CAkey', out.caKey, '-CAcreateserial', '-out', cert, '-days', '825', '-sha256', '-extfile', ext], dir);
+      await openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          csr,
+          '-CA',
+          out.ca,
+          '-CAkey',
+          out.caKey,
+          '-CAcreateserial',
+          '-out',
+          cert,
+          '-days',
+          '825',
+          '-sha256',
+          '-extfile',
+          ext,
+        ],
+        dir,
+      );
     }
     for (const key of [out.caKey, out.serverKey, out.clientKey]) chmodSync(key, 0o600);
     writeFileSync(out.keystore, readFileSync(out.serverKey, 'utf8') + readFileSync(out.serverCert, 'utf8'), { mode: 0o600 });

@@ -121,7 +121,15 @@ export class DriverError extends Error {
 
   constructor(
     message: string,
-    info: { errno?: number | undefined; sqlState?: string | undefined; code?: string | undefined; fatal?: boolean | undefined; sql?: string | undefined; kind?: ServerErrorKind; retriable?: boolean },
+    info: {
+      errno?: number | undefined;
+      sqlState?: string | undefined;
+      code?: string | undefined;
+      fatal?: boolean | undefined;
+      sql?: string | undefined;
+      kind?: ServerErrorKind;
+      retriable?: boolean;
+    },
   ) {
     super(message);
     this.name = 'DriverError';

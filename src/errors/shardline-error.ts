@@ -185,7 +185,10 @@ export class BinlogError extends ShardlineError {
   readonly pos: number;
 
   constructor(code: ErrorCode, message: string, at: BinlogPosition, options: ShardlineErrorOptions = {}) {
-    super(code, `${message} (at ${at.file}:${at.pos})`, { ...options, details: { file: at.file, pos: at.pos, ...(options.details ?? {}) } });
+    super(code, `${message} (at ${at.file}:${at.pos})`, {
+      ...options,
+      details: { file: at.file, pos: at.pos, ...(options.details ?? {}) },
+    });
     this.file = at.file;
     this.pos = at.pos;
   }

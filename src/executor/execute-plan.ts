@@ -19,7 +19,8 @@ const MAX_ERROR_SQL = 2000;
  */
 export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance' | 'shards'> & { sql?: string }): Error {
   if (isShardlineError(err)) return err;
-  const sql = target.sql === undefined ? undefined : target.sql.length > MAX_ERROR_SQL ? `${target.sql.slice(0, MAX_ERROR_SQL)}…` : target.sql;
+  const sql =
+    target.sql === undefined ? undefined : target.sql.length > MAX_ERROR_SQL ? `${target.sql.slice(0, MAX_ERROR_SQL)}…` : target.sql;
   const cause = sanitizeDriverError(err, sql);
   const e = cause as Error & ServerErrorInfo;
   const driver = cause instanceof DriverError ? cause : undefined;

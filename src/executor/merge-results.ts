@@ -23,7 +23,12 @@ function rowsOf(outcomes: readonly QueryOutcome[]): RowsOutcome[] {
 }
 
 /** k-way merge of individually sorted row lists (a small binary heap; no full sort). */
-export function kWayMerge(lists: readonly Row[][], orderBy: readonly { column: string; desc: boolean }[], fields: readonly FieldInfo[], limit: number | null): Row[] {
+export function kWayMerge(
+  lists: readonly Row[][],
+  orderBy: readonly { column: string; desc: boolean }[],
+  fields: readonly FieldInfo[],
+  limit: number | null,
+): Row[] {
   const types = orderBy.map((o) => fields.find((f) => f.name === o.column)?.type ?? -1);
   const cmp = (a: Row, b: Row): number => {
     for (let i = 0; i < orderBy.length; i++) {

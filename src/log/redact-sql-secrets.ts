@@ -104,7 +104,15 @@ function tokenize(sql: string, backslashEscapes: boolean): { tokens: Token[]; cl
           }
         } else j++;
       }
-      tokens.push({ kind: 'ident', start: i, end: Math.min(j, n), value: sql.slice(i + 1, j - 1).replace(/``/g, '`').toUpperCase() });
+      tokens.push({
+        kind: 'ident',
+        start: i,
+        end: Math.min(j, n),
+        value: sql
+          .slice(i + 1, j - 1)
+          .replace(/``/g, '`')
+          .toUpperCase(),
+      });
       i = Math.min(j, n);
     } else if (WORD.test(c)) {
       let j = i + 1;
@@ -122,20 +130,89 @@ function tokenize(sql: string, backslashEscapes: boolean): { tokens: Token[]; cl
 /** Keys whose string value is a secret in any statement. */
 const SECRET_KEYS = new Set(['PASSWORD', 'OLD_PASSWORD', 'MASTER_PASSWORD', 'SOURCE_PASSWORD', 'AUTHENTICATION_STRING', 'PASSWD']);
 /** Functions whose string arguments are secrets (passwords, encryption keys). */
-const SECRET_FUNCTIONS = new Set(['PASSWORD', 'OLD_PASSWORD', 'ENCRYPT', 'DES_ENCRYPT', 'DES_DECRYPT', 'AES_ENCRYPT', 'AES_DECRYPT', 'ENCODE', 'DECODE', 'ED25519_PASSWORD']);
+const SECRET_FUNCTIONS = new Set([
+  'PASSWORD',
+  'OLD_PASSWORD',
+  'ENCRYPT',
+  'DES_ENCRYPT',
+  'DES_DECRYPT',
+  'AES_ENCRYPT',
+  'AES_DECRYPT',
+  'ENCODE',
+  'DECODE',
+  'ED25519_PASSWORD',
+]);
 /** Keys after which a string holds no secret, in the statements that otherwise fail closed. */
 const SAFE_KEYS = new Set([
-  'USER', 'EXISTS', 'FOR', 'TO', 'FROM', 'WITH', 'VIA', 'SUBJECT', 'ISSUER', 'CIPHER', 'CHANNEL', 'ROLE',
-  'HOST', 'SOCKET', 'DATABASE', 'OWNER', 'WRAPPER', 'PORT',
-  'MASTER_HOST', 'MASTER_USER', 'MASTER_LOG_FILE', 'RELAY_LOG_FILE', 'MASTER_SSL_CA', 'MASTER_SSL_CAPATH', 'MASTER_SSL_CERT', 'MASTER_SSL_KEY', 'MASTER_SSL_CIPHER', 'MASTER_SSL_CRL', 'MASTER_SSL_CRLPATH', 'MASTER_TLS_VERSION', 'MASTER_TLS_CIPHERSUITES', 'MASTER_PUBLIC_KEY_PATH', 'MASTER_COMPRESSION_ALGORITHMS',
-  'SOURCE_HOST', 'SOURCE_USER', 'SOURCE_LOG_FILE', 'SOURCE_SSL_CA', 'SOURCE_SSL_CAPATH', 'SOURCE_SSL_CERT', 'SOURCE_SSL_KEY', 'SOURCE_SSL_CIPHER', 'SOURCE_SSL_CRL', 'SOURCE_SSL_CRLPATH', 'SOURCE_TLS_VERSION', 'SOURCE_TLS_CIPHERSUITES', 'SOURCE_PUBLIC_KEY_PATH', 'SOURCE_COMPRESSION_ALGORITHMS',
-  'NETWORK_NAMESPACE', 'DEFAULT_AUTH', 'PLUGIN_DIR',
+  'USER',
+  'EXISTS',
+  'FOR',
+  'TO',
+  'FROM',
+  'WITH',
+  'VIA',
+  'SUBJECT',
+  'ISSUER',
+  'CIPHER',
+  'CHANNEL',
+  'ROLE',
+  'HOST',
+  'SOCKET',
+  'DATABASE',
+  'OWNER',
+  'WRAPPER',
+  'PORT',
+  'MASTER_HOST',
+  'MASTER_USER',
+  'MASTER_LOG_FILE',
+  'RELAY_LOG_FILE',
+  'MASTER_SSL_CA',
+  'MASTER_SSL_CAPATH',
+  'MASTER_SSL_CERT',
+  'MASTER_SSL_KEY',
+  'MASTER_SSL_CIPHER',
+  'MASTER_SSL_CRL',
+  'MASTER_SSL_CRLPATH',
+  'MASTER_TLS_VERSION',
+  'MASTER_TLS_CIPHERSUITES',
+  'MASTER_PUBLIC_KEY_PATH',
+  'MASTER_COMPRESSION_ALGORITHMS',
+  'SOURCE_HOST',
+  'SOURCE_USER',
+  'SOURCE_LOG_FILE',
+  'SOURCE_SSL_CA',
+  'SOURCE_SSL_CAPATH',
+  'SOURCE_SSL_CERT',
+  'SOURCE_SSL_KEY',
+  'SOURCE_SSL_CIPHER',
+  'SOURCE_SSL_CRL',
+  'SOURCE_SSL_CRLPATH',
+  'SOURCE_TLS_VERSION',
+  'SOURCE_TLS_CIPHERSUITES',
+  'SOURCE_PUBLIC_KEY_PATH',
+  'SOURCE_COMPRESSION_ALGORITHMS',
+  'NETWORK_NAMESPACE',
+  'DEFAULT_AUTH',
+  'PLUGIN_DIR',
 ]);
 /** Statement beginnings that make the statement fail closed. */
 const SENSITIVE_STARTS: readonly (readonly string[])[] = [
-  ['CREATE', 'USER'], ['CREATE', 'OR', 'REPLACE', 'USER'], ['ALTER', 'USER'], ['SET', 'PASSWORD'], ['SET', 'STATEMENT'], ['GRANT'],
-  ['CHANGE', 'MASTER'], ['CHANGE', 'REPLICATION', 'SOURCE'], ['START', 'SLAVE'], ['START', 'REPLICA'], ['START', 'GROUP_REPLICATION'],
-  ['CREATE', 'SERVER'], ['CREATE', 'OR', 'REPLACE', 'SERVER'], ['ALTER', 'SERVER'], ['PREPARE'], ['EXECUTE'],
+  ['CREATE', 'USER'],
+  ['CREATE', 'OR', 'REPLACE', 'USER'],
+  ['ALTER', 'USER'],
+  ['SET', 'PASSWORD'],
+  ['SET', 'STATEMENT'],
+  ['GRANT'],
+  ['CHANGE', 'MASTER'],
+  ['CHANGE', 'REPLICATION', 'SOURCE'],
+  ['START', 'SLAVE'],
+  ['START', 'REPLICA'],
+  ['START', 'GROUP_REPLICATION'],
+  ['CREATE', 'SERVER'],
+  ['CREATE', 'OR', 'REPLACE', 'SERVER'],
+  ['ALTER', 'SERVER'],
+  ['PREPARE'],
+  ['EXECUTE'],
 ];
 /** Account-name contexts: a string after these (or next to `@`) names a user or host. */
 const ACCOUNT_STATEMENTS = new Set(['CREATE', 'ALTER', 'GRANT', 'SET']);
@@ -212,7 +289,9 @@ function statementMasks(sql: string, statement: readonly Token[], into: Mask[]):
     let secret = secretDepth !== -1 || (keyWord !== undefined && SECRET_KEYS.has(keyWord));
     if (!secret && sensitive) {
       const nextToken = statement[i + 1];
-      const account = (key?.kind === 'punct' && key.value === '@') || (nextToken?.kind === 'punct' && nextToken.value === '@' && nextToken.start === t.end);
+      const account =
+        (key?.kind === 'punct' && key.value === '@') ||
+        (nextToken?.kind === 'punct' && nextToken.value === '@' && nextToken.start === t.end);
       const safe = keyWord !== undefined && SAFE_KEYS.has(keyWord);
       const listedAccount = accounts && key?.kind === 'punct' && key.value === ',';
       secret = !(account || safe || listedAccount);

@@ -37,8 +37,18 @@ const noop: RouterMetrics = {
 export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'): RouterMetrics {
   if (!registry) return noop;
   const registers = [registry];
-  const queries = new Counter({ name: `${prefix}router_queries_total`, help: 'Routed statements by route kind and statement type', labelNames: ['route', 'statement'], registers });
-  const failures = new Counter({ name: `${prefix}router_query_failures_total`, help: 'Failed routed statements by route kind and error code', labelNames: ['route', 'code'], registers });
+  const queries = new Counter({
+    name: `${prefix}router_queries_total`,
+    help: 'Routed statements by route kind and statement type',
+    labelNames: ['route', 'statement'],
+    registers,
+  });
+  const failures = new Counter({
+    name: `${prefix}router_query_failures_total`,
+    help: 'Failed routed statements by route kind and error code',
+    labelNames: ['route', 'code'],
+    registers,
+  });
   const latency = new Histogram({
     name: `${prefix}instance_query_duration_seconds`,
     help: 'Round-trip time of physical statements per instance',
@@ -46,7 +56,12 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers,
   });
-  const cache = new Counter({ name: `${prefix}plan_cache_lookups_total`, help: 'Plan cache lookups by result', labelNames: ['result'], registers });
+  const cache = new Counter({
+    name: `${prefix}plan_cache_lookups_total`,
+    help: 'Plan cache lookups by result',
+    labelNames: ['result'],
+    registers,
+  });
   let pools: PoolGaugeSource | undefined;
   new Gauge({
     name: `${prefix}pool_connections`,
@@ -74,7 +89,7 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
   });
   new Gauge({
     name: `${prefix}tcp_rtt_seconds`,
-    help: 'Mean TCP round-trip time over an instance pool\'s connections (TCP_INFO)',
+    help: "Mean TCP round-trip time over an instance pool's connections (TCP_INFO)",
     labelNames: ['instance'],
     registers,
     collect() {
@@ -84,7 +99,7 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
   });
   new Gauge({
     name: `${prefix}tcp_retransmits`,
-    help: 'Retransmitted segments over an instance pool\'s open connections (TCP_INFO)',
+    help: "Retransmitted segments over an instance pool's open connections (TCP_INFO)",
     labelNames: ['instance'],
     registers,
     collect() {
@@ -104,7 +119,12 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
       }
     },
   });
-  const transitions = new Counter({ name: `${prefix}breaker_transitions_total`, help: 'Circuit breaker state changes per instance', labelNames: ['instance', 'to'], registers });
+  const transitions = new Counter({
+    name: `${prefix}breaker_transitions_total`,
+    help: 'Circuit breaker state changes per instance',
+    labelNames: ['instance', 'to'],
+    registers,
+  });
   return {
     query: (route, statement) => queries.inc({ route, statement }),
     queryFailed: (route, code) => failures.inc({ route, code }),

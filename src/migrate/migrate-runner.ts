@@ -46,7 +46,15 @@ function physicalSql(topology: Topology, s: MigrationStatement, shard: number | 
 
 /** The administrative endpoint of an instance (its application account). */
 export function endpointOf(inst: InstanceConfig): InstanceEndpoint {
-  return { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey };
+  return {
+    name: inst.name,
+    host: inst.host,
+    port: inst.port,
+    user: inst.user,
+    password: inst.password,
+    tls: inst.tls,
+    serverPublicKey: inst.serverPublicKey,
+  };
 }
 
 /**
@@ -83,7 +91,12 @@ export async function runMigrations(
         const ids = new Set(migrations.map((m) => m.id));
         const missing = new Set<string>();
         if (rows.kind === 'rows') for (const r of rows.rows) if (!ids.has(String(r['migration']))) missing.add(String(r['migration']));
-        if (rows.kind === 'rows') for (const r of rows.rows) recorded.set(`${r['migration']}|${r['statement']}|${r['target']}`, { checksum: String(r['checksum']), state: String(r['state']) });
+        if (rows.kind === 'rows')
+          for (const r of rows.rows)
+            recorded.set(`${r['migration']}|${r['statement']}|${r['target']}`, {
+              checksum: String(r['checksum']),
+              state: String(r['state']),
+            });
         const steps: Step[] = [];
         let already = 0;
         for (const migration of migrations) {
@@ -93,15 +106,25 @@ export async function runMigrations(
               const target = shard === null ? 'instance' : `shard:${String(shard).padStart(4, '0')}`;
               const seen = recorded.get(`${migration.id}|${statement.index}|${target}`);
               if (seen && seen.checksum !== migration.checksum) {
-                throw new MigrationError('MIGRATION_INVALID', `${migration.file} changed after it was applied on ${inst.name} (${target}): never edit an applied migration, add a new one`, {
-                  details: { migration: migration.id, instance: inst.name },
-                });
+                throw new MigrationError(
+                  'MIGRATION_INVALID',
+                  `${migration.file} changed after it was applied on ${inst.name} (${target}): never edit an applied migration, add a new one`,
+                  {
+                    details: { migration: migration.id, instance: inst.name },
+                  },
+                );
               }
               if (seen?.state === 'done') {
                 already++;
                 continue;
               }
-              steps.push({ migration, statement, target, sql: physicalSql(topology, statement, shard), resumed: seen?.state === 'running' });
+              steps.push({
+                migration,
+                statement,
+                target,
+                sql: physicalSql(topology, statement, shard),
+                resumed: seen?.state === 'running',
+              });
             }
           }
         }
@@ -139,13 +162,20 @@ export async function runMigrations(
                 const err = sanitizeDriverError(raw, step.sql);
                 const errno = (err as ServerErrorInfo).errno;
                 if (!(step.resumed && errno !== undefined && ALREADY_APPLIED_ERRNO.has(errno))) {
-                  throw new MigrationError('MIGRATION_FAILED', `${step.migration.file} statement ${step.statement.index + 1} failed on ${inst.name} (${step.target}): ${(err as Error).message}`, {
-                    cause: err,
-                    details: { migration: step.migration.id, instance: inst.name, target: step.target, errno },
-                  });
+                  throw new MigrationError(
+                    'MIGRATION_FAILED',
+                    `${step.migration.file} statement ${step.statement.index + 1} failed on ${inst.name} (${step.target}): ${(err as Error).message}`,
+                    {
+                      cause: err,
+                      details: { migration: step.migration.id, instance: inst.name, target: step.target, errno },
+                    },
+                  );
                 }
               }
-              await conn.query(`UPDATE ${ledger} SET state = 'done', applied_at = NOW(6) WHERE migration = ? AND statement = ? AND target = ?`, key);
+              await conn.query(
+                `UPDATE ${ledger} SET state = 'done', applied_at = NOW(6) WHERE migration = ? AND statement = ? AND target = ?`,
+                key,
+              );
               done++;
               instanceDone++;
               options.onProgress?.({ done, total, instance: inst.name, instanceDone, instanceTotal: steps.length });

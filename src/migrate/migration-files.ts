@@ -80,7 +80,10 @@ export function classifyStatement(file: string, index: number, sql: string, topo
   const name = targetOf(tokens);
   const verb = tokens[0]?.value.toUpperCase() ?? '';
   if (!name || (name.type !== 'ident' && name.type !== 'quoted')) {
-    throw invalid(file, `statement ${index + 1} is not a supported migration statement (CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX … ON, TRUNCATE, or data for broadcast tables)`);
+    throw invalid(
+      file,
+      `statement ${index + 1} is not a supported migration statement (CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX … ON, TRUNCATE, or data for broadcast tables)`,
+    );
   }
   const next = tokens[tokens.indexOf(name) + 1];
   if (next?.value === '.') throw invalid(file, `statement ${index + 1}: use logical table names, not ${name.value}.…`);
@@ -90,7 +93,8 @@ export function classifyStatement(file: string, index: number, sql: string, topo
   if (['INSERT', 'REPLACE', 'UPDATE', 'DELETE'].includes(verb) && kind.kind === 'sharded') {
     throw invalid(file, `statement ${index + 1}: data changes to sharded table ${table} go through the router, not migrations`);
   }
-  if (tokens.some((t) => word(t, 'REFERENCES'))) throw invalid(file, `statement ${index + 1}: foreign keys cannot span shards; remove REFERENCES`);
+  if (tokens.some((t) => word(t, 'REFERENCES')))
+    throw invalid(file, `statement ${index + 1}: foreign keys cannot span shards; remove REFERENCES`);
   return { index, sql, table, kind: kind.kind, nameStart: name.start, nameEnd: name.end };
 }
 
@@ -98,7 +102,9 @@ export function classifyStatement(file: string, index: number, sql: string, topo
 export function loadMigrations(dir: string, topology: Topology): Migration[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+    files = readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
   } catch (cause) {
     throw new MigrationError('MIGRATION_INVALID', `cannot read migrations folder ${dir}: ${(cause as Error).message}`, { cause });
   }

@@ -45,11 +45,23 @@ async function readLedger(config: ClusterConfig, connect: Connect, instance: Clu
   const meta = config.sharding.naming.metaDatabase;
   const conn = await connect(endpointOf(instance));
   try {
-    const exists = await conn.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [meta, 'schema_migrations']);
+    const exists = await conn.query('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = ?', [
+      meta,
+      'schema_migrations',
+    ]);
     if (exists.kind !== 'rows' || Number(exists.rows[0]?.['n'] ?? 0) === 0) return [];
-    const rows = await conn.query(`SELECT migration, statement, target, checksum, state FROM \`${meta.replace(/`/g, '``')}\`.\`schema_migrations\``, []);
+    const rows = await conn.query(
+      `SELECT migration, statement, target, checksum, state FROM \`${meta.replace(/`/g, '``')}\`.\`schema_migrations\``,
+      [],
+    );
     if (rows.kind !== 'rows') return [];
-    return rows.rows.map((r) => ({ migration: String(r['migration']), statement: Number(r['statement']), target: String(r['target']), checksum: String(r['checksum']), state: String(r['state']) }));
+    return rows.rows.map((r) => ({
+      migration: String(r['migration']),
+      statement: Number(r['statement']),
+      target: String(r['target']),
+      checksum: String(r['checksum']),
+      state: String(r['state']),
+    }));
   } finally {
     await conn.close();
   }
@@ -65,7 +77,12 @@ function targetsOn(topology: Topology, migration: Migration, instance: string): 
  * Reads every instance's ledger and compares it with the migration files — without creating
  * or changing anything (an instance that never ran a migration has no ledger yet).
  */
-export async function migrationStatus(config: ClusterConfig, topology: Topology, migrations: readonly Migration[], connect: Connect): Promise<MigrateStatus> {
+export async function migrationStatus(
+  config: ClusterConfig,
+  topology: Topology,
+  migrations: readonly Migration[],
+  connect: Connect,
+): Promise<MigrateStatus> {
   return statusOf(topology, migrations, await readLedgers(config, connect));
 }
 
@@ -106,7 +123,12 @@ function statusOf(topology: Topology, migrations: readonly Migration[], ledgers:
   }
   const pending = states.reduce((n, s) => n + (s.state === 'changed' ? 0 : s.targets - s.done), 0);
   const missing = [...missingBy.values()].sort((a, b) => a.id.localeCompare(b.id));
-  return { migrations: states, missing, pending, upToDate: pending === 0 && missing.length === 0 && states.every((s) => s.state === 'applied') };
+  return {
+    migrations: states,
+    missing,
+    pending,
+    upToDate: pending === 0 && missing.length === 0 && states.every((s) => s.state === 'applied'),
+  };
 }
 
 /** One statement a run would apply, with the physical SQL of its first target. */
@@ -121,11 +143,17 @@ export interface PlannedStatement {
 }
 
 /** What `migrate --dry-run` would apply: per statement, the targets not yet done. */
-export async function planMigrations(config: ClusterConfig, topology: Topology, migrations: readonly Migration[], connect: Connect): Promise<{ status: MigrateStatus; statements: PlannedStatement[] }> {
+export async function planMigrations(
+  config: ClusterConfig,
+  topology: Topology,
+  migrations: readonly Migration[],
+  connect: Connect,
+): Promise<{ status: MigrateStatus; statements: PlannedStatement[] }> {
   const ledgers = await readLedgers(config, connect);
   const status = statusOf(topology, migrations, ledgers);
   const doneKeys = new Set<string>();
-  for (const { instance, rows } of ledgers) for (const r of rows) if (r.state === 'done') doneKeys.add(`${instance}|${r.migration}|${r.statement}|${r.target}`);
+  for (const { instance, rows } of ledgers)
+    for (const r of rows) if (r.state === 'done') doneKeys.add(`${instance}|${r.migration}|${r.statement}|${r.target}`);
   const statements: PlannedStatement[] = [];
   for (const m of migrations) {
     for (const s of m.statements) {

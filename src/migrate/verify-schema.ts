@@ -33,7 +33,15 @@ export async function verifySchema(config: ClusterConfig, topology: Topology, co
   const signatures = new Map<string, { instance: string; columns: string }>();
   await Promise.all(
     config.instances.map(async (inst) => {
-      const conn = await connect({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey });
+      const conn = await connect({
+        name: inst.name,
+        host: inst.host,
+        port: inst.port,
+        user: inst.user,
+        password: inst.password,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+      });
       try {
         const dbs = [topology.names.broadcastDatabase, ...new Set(topology.map.shardsOf(inst.name).map((s) => topology.names.database(s)))];
         const result = await conn.query(
@@ -55,7 +63,10 @@ export async function verifySchema(config: ClusterConfig, topology: Topology, co
   const tables: TableDrift[] = topology.allTables().map(([table, kind]) => {
     const physical =
       kind.kind === 'sharded'
-        ? Array.from({ length: topology.shardCount }, (_, s) => ({ instance: topology.map.instanceOf(s), name: `${topology.names.database(s)}.${topology.names.table(table, s)}` }))
+        ? Array.from({ length: topology.shardCount }, (_, s) => ({
+            instance: topology.map.instanceOf(s),
+            name: `${topology.names.database(s)}.${topology.names.table(table, s)}`,
+          }))
         : topology.map.instances.map((instance) => ({ instance, name: `${topology.names.broadcastDatabase}.${table}` }));
     const found = physical.map((p) => ({ ...p, sig: signatures.get(`${p.instance}|${p.name}`) }));
     const counts = new Map<string, number>();
@@ -68,7 +79,9 @@ export async function verifySchema(config: ClusterConfig, topology: Topology, co
       found: found.filter((f) => f.sig).length,
       reference,
       missing: found.filter((f) => !f.sig).map((f) => `${f.instance}:${f.name}`),
-      differing: found.filter((f) => f.sig && f.sig.columns !== reference).map((f) => ({ physical: f.name, instance: f.instance, columns: f.sig!.columns })),
+      differing: found
+        .filter((f) => f.sig && f.sig.columns !== reference)
+        .map((f) => ({ physical: f.name, instance: f.instance, columns: f.sig!.columns })),
     };
   });
   return { drift: tables.some((t) => t.missing.length > 0 || t.differing.length > 0), tables };

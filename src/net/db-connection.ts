@@ -19,8 +19,7 @@ export interface FieldInfo {
 
 /** The outcome of one statement. */
 export type QueryOutcome =
-  | { kind: 'rows'; rows: Row[]; fields: FieldInfo[] }
-  | { kind: 'ok'; affectedRows: number; insertId: number | bigint };
+  { kind: 'rows'; rows: Row[]; fields: FieldInfo[] } | { kind: 'ok'; affectedRows: number; insertId: number | bigint };
 
 /** How the raw TCP socket is tuned before the MySQL handshake. */
 export interface SocketTuning {

@@ -73,6 +73,13 @@ export function createJsSocketLayer(reason: string): SocketLayer {
       };
     },
     raiseNoFileLimit: readNoFileLimit,
-    capabilities: () => ({ keepAliveTuning: false, userTimeout: false, tcpInfo: false, idleWatch: false, probe: false, raiseNoFileLimit: false }),
+    capabilities: () => ({
+      keepAliveTuning: false,
+      userTimeout: false,
+      tcpInfo: false,
+      idleWatch: false,
+      probe: false,
+      raiseNoFileLimit: false,
+    }),
   };
 }

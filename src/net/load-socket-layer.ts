@@ -13,7 +13,9 @@ function buildStatusReason(): string {
   const status = path.join(packageRoot, 'native', 'build-status.json');
   try {
     const s = JSON.parse(readFileSync(status, 'utf8')) as { ok: boolean; reason: string };
-    return s.reason.startsWith('native build failed') ? `${s.reason}; \`npm rebuild shardline\` retries it once a C++ toolchain is installed` : s.reason;
+    return s.reason.startsWith('native build failed')
+      ? `${s.reason}; \`npm rebuild shardline\` retries it once a C++ toolchain is installed`
+      : s.reason;
   } catch {
     return 'the native addon was never built (install scripts did not run; to build it: `npm rebuild shardline`)';
   }

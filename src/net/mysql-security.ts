@@ -52,14 +52,20 @@ function pem(file: string, field: string, who: string): Buffer {
     try {
       data = readFileSync(file);
     } catch (cause) {
-      throw new ConfigError('CONFIG_INVALID', `${who}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `${who}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+        { cause },
+      );
     }
     files.set(file, data);
   }
   return data;
 }
 
-type PluginFactory = (options: { serverPublicKey?: Buffer }) => (ctx: { connection: { stream: unknown } }) => (data: Buffer) => Buffer | null | Promise<Buffer | null>;
+type PluginFactory = (options: {
+  serverPublicKey?: Buffer;
+}) => (ctx: { connection: { stream: unknown } }) => (data: Buffer) => Buffer | null | Promise<Buffer | null>;
 
 /**
  * Wraps one of mysql2's RSA-capable auth plugins: the built-in one asks the server for its
@@ -106,7 +112,9 @@ function describe(endpoint: MysqlSecurity & { host?: string | undefined; port?: 
  * check — callers with a stream of their own use {@link pinTlsHost}) and the auth plugins that
  * never fetch an unpinned RSA key.
  */
-export function mysqlSecurityOptions(endpoint: MysqlSecurity & { host?: string | undefined; port?: number | undefined; socketPath?: string | undefined }): Partial<ConnectionOptions> {
+export function mysqlSecurityOptions(
+  endpoint: MysqlSecurity & { host?: string | undefined; port?: number | undefined; socketPath?: string | undefined },
+): Partial<ConnectionOptions> {
   const who = describe(endpoint);
   const tls = endpoint.tls;
   const out: Partial<ConnectionOptions> = {};
@@ -147,7 +155,11 @@ export function securityFailure(err: unknown, endpoint: MysqlSecurity & { host?:
   const e = err as { code?: unknown; message?: string; [UNPINNED_KEY]?: boolean };
   const who = describe(endpoint);
   const clean = serverError(err);
-  if (e && e[UNPINNED_KEY]) return new ConnectionSecurityError('INSECURE_AUTH', e.message ?? who, { cause: clean, details: { instance: endpoint.name, endpoint: who } });
+  if (e && e[UNPINNED_KEY])
+    return new ConnectionSecurityError('INSECURE_AUTH', e.message ?? who, {
+      cause: clean,
+      details: { instance: endpoint.name, endpoint: who },
+    });
   const tls = endpoint.tls;
   if (tls && tls.mode !== 'disabled' && typeof e?.code === 'string' && TLS_ERROR.test(e.code)) {
     return new ConnectionSecurityError(

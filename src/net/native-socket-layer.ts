@@ -17,7 +17,14 @@ export interface NativeBinding {
   alive(fd: number): boolean;
   raiseNoFileLimit(): NoFileLimit & { error?: string };
   capabilities(): Record<string, boolean>;
-  IdleWatch: new () => { add(fd: number, token: number): void; remove(fd: number): boolean; checkout(fd: number): boolean; reapDead(): number[]; close(): void; readonly size: number };
+  IdleWatch: new () => {
+    add(fd: number, token: number): void;
+    remove(fd: number): boolean;
+    checkout(fd: number): boolean;
+    reapDead(): number[];
+    close(): void;
+    readonly size: number;
+  };
 }
 
 /** The N-API socket layer: per-socket keepalive tuning, TCP_USER_TIMEOUT, TCP_INFO, epoll idle watch. */

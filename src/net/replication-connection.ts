@@ -107,7 +107,10 @@ class DumpCommand {
       const errno = b.readUInt16LE(packet.start + 5);
       const hasState = b[packet.start + 7] === 0x23;
       const message = b.toString('utf8', packet.start + (hasState ? 13 : 7), packet.end);
-      const err = Object.assign(new Error(message), { errno, sqlState: hasState ? b.toString('latin1', packet.start + 8, packet.start + 13) : undefined });
+      const err = Object.assign(new Error(message), {
+        errno,
+        sqlState: hasState ? b.toString('latin1', packet.start + 8, packet.start + 13) : undefined,
+      });
       this.sink.end(err);
     } else {
       this.sink.end(new Error(`unexpected packet 0x${(status ?? 0).toString(16)} in the binlog stream`));
@@ -137,7 +140,9 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
   });
   await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(securityFailure(err, endpoint)) : resolve())));
   try {
-    await new Promise<void>((resolve, reject) => conn.query(PIN_BACKSLASH_ESCAPES, (err) => (err ? reject(serverError(err, PIN_BACKSLASH_ESCAPES)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      conn.query(PIN_BACKSLASH_ESCAPES, (err) => (err ? reject(serverError(err, PIN_BACKSLASH_ESCAPES)) : resolve())),
+    );
   } catch (err) {
     conn.destroy();
     throw err;
@@ -147,7 +152,9 @@ export async function openReplicationConnection(endpoint: ReplicationEndpoint): 
     query: <T>(sql: string, values: readonly unknown[] = []) =>
       new Promise<T[]>((resolve, reject) => {
         if (failure) return reject(failure);
-        conn.query({ sql, values: values as unknown[] }, (err, rows) => (err ? reject(serverError(err, sql)) : resolve((Array.isArray(rows) ? rows : [rows]) as T[])));
+        conn.query({ sql, values: values as unknown[] }, (err, rows) =>
+          err ? reject(serverError(err, sql)) : resolve((Array.isArray(rows) ? rows : [rows]) as T[]),
+        );
       }),
     startDump(payload, s) {
       sink = s;

@@ -70,7 +70,12 @@ const AUTH_ERRNO = new Set([
   3118, // account locked
 ]);
 
-const AUTH_CODES = new Set(['AUTH_SWITCH_PLUGIN_ERROR', 'MYSQL_CLEAR_PASSWORD_NOT_ENABLED', 'ER_NOT_SUPPORTED_AUTH_MODE', 'ER_PLUGIN_IS_NOT_LOADED']);
+const AUTH_CODES = new Set([
+  'AUTH_SWITCH_PLUGIN_ERROR',
+  'MYSQL_CLEAR_PASSWORD_NOT_ENABLED',
+  'ER_NOT_SUPPORTED_AUTH_MODE',
+  'ER_PLUGIN_IS_NOT_LOADED',
+]);
 
 /** The host name does not resolve (as opposed to EAI_AGAIN, a resolver failing for now). */
 const UNKNOWN_HOST_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'EAI_FAIL']);
@@ -89,7 +94,11 @@ const OTHER: ServerErrorClass = Object.freeze({ kind: 'other', retriable: false 
 export function classifyServerError(facts: ServerErrorFacts): ServerErrorClass {
   const errno = facts.errno !== undefined && facts.errno > 0 ? facts.errno : undefined;
   const code = facts.code;
-  if ((errno !== undefined && AUTH_ERRNO.has(errno)) || (code !== undefined && (AUTH_CODES.has(code) || code.startsWith('ER_ACCESS_DENIED')))) return AUTH;
+  if (
+    (errno !== undefined && AUTH_ERRNO.has(errno)) ||
+    (code !== undefined && (AUTH_CODES.has(code) || code.startsWith('ER_ACCESS_DENIED')))
+  )
+    return AUTH;
   if (code !== undefined && UNKNOWN_HOST_CODES.has(code)) return UNKNOWN_HOST;
   if (errno !== undefined) {
     if (CONNECTION_ERRNO.has(errno)) return CONNECTION;

@@ -14,7 +14,11 @@ export function nodeTlsOptions(tls: TlsSettings | undefined, service: string): C
     try {
       return readFileSync(file);
     } catch (cause) {
-      throw new ConfigError('CONFIG_INVALID', `${service}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { cause });
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `${service}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
+        { cause },
+      );
     }
   };
   return {

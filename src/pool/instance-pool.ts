@@ -101,7 +101,8 @@ export class InstancePool {
   ) {
     this.breaker = new CircuitBreaker(config.breaker, now);
     this.breaker.onChange((state) => {
-      if (state === 'open' && this.breakerWaiters.size > 0) this.failWaiters(this.unavailable('circuit opened while waiting for a connection'));
+      if (state === 'open' && this.breakerWaiters.size > 0)
+        this.failWaiters(this.unavailable('circuit opened while waiting for a connection'));
     });
     this.watch = layer.createIdleWatch();
     this.pool = genericPool.createPool<DbConnection>(
@@ -185,11 +186,15 @@ export class InstancePool {
    */
   private unavailable(why: string): ShardUnavailableError {
     const last = this.lastFailure();
-    return new ShardUnavailableError('SHARD_UNAVAILABLE', `instance ${this.endpoint.name} (shards ${this.shardRange}) is unavailable: ${why}${last.text}`, {
-      retriable: this.creationRetriable(),
-      cause: this.lastCreateError,
-      details: { instance: this.endpoint.name, shards: this.shardRange, breaker: this.breaker.state, ...last.details },
-    });
+    return new ShardUnavailableError(
+      'SHARD_UNAVAILABLE',
+      `instance ${this.endpoint.name} (shards ${this.shardRange}) is unavailable: ${why}${last.text}`,
+      {
+        retriable: this.creationRetriable(),
+        cause: this.lastCreateError,
+        details: { instance: this.endpoint.name, shards: this.shardRange, breaker: this.breaker.state, ...last.details },
+      },
+    );
   }
 
   /**
@@ -271,17 +276,25 @@ export class InstancePool {
     if (err instanceof ShardUnavailableError) return err;
     const message = (err as Error).message ?? '';
     if (/max waitingClients/i.test(message)) {
-      return new ShardUnavailableError('POOL_EXHAUSTED', `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`, {
-        retriable: true,
-        details: { instance: this.endpoint.name },
-      });
+      return new ShardUnavailableError(
+        'POOL_EXHAUSTED',
+        `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`,
+        {
+          retriable: true,
+          details: { instance: this.endpoint.name },
+        },
+      );
     }
     const last = this.lastFailure();
-    return new ShardUnavailableError('POOL_TIMEOUT', `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms${last.text}`, {
-      retriable: this.creationRetriable(),
-      cause: this.lastCreateError ?? err,
-      details: { instance: this.endpoint.name, ...last.details },
-    });
+    return new ShardUnavailableError(
+      'POOL_TIMEOUT',
+      `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms${last.text}`,
+      {
+        retriable: this.creationRetriable(),
+        cause: this.lastCreateError ?? err,
+        details: { instance: this.endpoint.name, ...last.details },
+      },
+    );
   }
 
   /** Returns a connection; a broken or expired one is destroyed, a healthy one joins the idle watch. */

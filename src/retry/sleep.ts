@@ -14,10 +14,13 @@ export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClo
       clock.clearTimeout(timer);
       reject(signal!.reason);
     };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
+    const timer = clock.setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

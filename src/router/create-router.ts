@@ -73,11 +73,20 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
       : Object.isFrozen(options.config)
         ? (options.config as ClusterConfig)
         : parseClusterConfig(options.config);
-  const topology = new Topology(config.sharding, config.instances.map((i) => i.name), options.hasher);
+  const topology = new Topology(
+    config.sharding,
+    config.instances.map((i) => i.name),
+    options.hasher,
+  );
   const layer = options.socketLayer ?? loadSocketLayer();
   checkFdBudget(config, layer.raiseNoFileLimit());
   const ka = config.pool.keepAlive;
-  const keepAlive = { idleS: ka.idleS, intervalS: ka.intervalS, count: ka.count, userTimeoutMs: ka.userTimeoutMs ?? (ka.idleS + ka.intervalS * ka.count) * 1000 };
+  const keepAlive = {
+    idleS: ka.idleS,
+    intervalS: ka.intervalS,
+    count: ka.count,
+    userTimeoutMs: ka.userTimeoutMs ?? (ka.idleS + ka.intervalS * ka.count) * 1000,
+  };
   const factory = options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }));
   return new ShardedRouter(config, topology, factory, createRouterMetrics(options.registry), layer, options.planCacheSize);
 }

@@ -1,3 +1,15 @@
 export { createRouter, checkFdBudget, FD_MARGIN } from './create-router.js';
 export type { CreateRouterOptions } from './create-router.js';
-export type { Router, ShardSession, Transaction, QueryOptions, Explain, InstanceHealth, Row, RouterResult, WriteResult, SqlParam, Uid } from './router-types.js';
+export type {
+  Router,
+  ShardSession,
+  Transaction,
+  QueryOptions,
+  Explain,
+  InstanceHealth,
+  Row,
+  RouterResult,
+  WriteResult,
+  SqlParam,
+  Uid,
+} from './router-types.js';

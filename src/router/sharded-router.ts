@@ -13,7 +13,7 @@ import { runTransaction } from './transaction-runner.js';
 
 function rangesText(shards: readonly number[]): string {
   const parts: string[] = [];
-  for (let i = 0; i < shards.length; ) {
+  for (let i = 0; i < shards.length;) {
     let j = i;
     while (j + 1 < shards.length && shards[j + 1] === shards[j]! + 1) j++;
     parts.push(i === j ? `${shards[i]}` : `${shards[i]}-${shards[j]}`);
@@ -43,11 +43,24 @@ export class ShardedRouter implements Router {
     planCacheSize?: number,
   ) {
     const rc = config.router;
-    this.cache = new PlanCache(topology, { maxEntries: planCacheSize ?? rc.planCache.maxEntries, maxBytes: rc.planCache.maxBytes, limits: rc.limits }, (hit) => metrics.planCache(hit));
+    this.cache = new PlanCache(
+      topology,
+      { maxEntries: planCacheSize ?? rc.planCache.maxEntries, maxBytes: rc.planCache.maxBytes, limits: rc.limits },
+      (hit) => metrics.planCache(hit),
+    );
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
     for (const inst of config.instances) {
       const shards = rangesText(topology.map.shardsOf(inst.name));
-      const endpoint = { name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, connectTimeoutMs: config.pool.connectTimeoutMs, tls: inst.tls, serverPublicKey: inst.serverPublicKey };
+      const endpoint = {
+        name: inst.name,
+        host: inst.host,
+        port: inst.port,
+        user: inst.user,
+        password: inst.password,
+        connectTimeoutMs: config.pool.connectTimeoutMs,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+      };
       const pool = new InstancePool(endpoint, config.pool, factory, shards, socketLayer);
       pool.breaker.onChange((state) => metrics.breakerState(inst.name, state));
       this.pools.set(inst.name, pool);
@@ -87,13 +100,22 @@ export class ShardedRouter implements Router {
     }
   }
 
-  async query<T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Promise<T[] | WriteResult> {
+  async query<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = NO_PARAMS,
+    options: QueryOptions = NO_OPTIONS,
+  ): Promise<T[] | WriteResult> {
     return (await this.run(this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS))) as T[] | WriteResult;
   }
 
-  async select<T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Promise<T[]> {
+  async select<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = NO_PARAMS,
+    options: QueryOptions = NO_OPTIONS,
+  ): Promise<T[]> {
     const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
-    if (p.statement !== 'select') throw new RoutingError('SQL_UNSUPPORTED', `select() runs SELECT statements only, got ${p.statement.toUpperCase()}`);
+    if (p.statement !== 'select')
+      throw new RoutingError('SQL_UNSUPPORTED', `select() runs SELECT statements only, got ${p.statement.toUpperCase()}`);
     return (await this.run(p)) as T[];
   }
 
@@ -107,7 +129,8 @@ export class ShardedRouter implements Router {
     const pinned: PlanOptions = { shard: location.shard, pinnedBy: 'forUid' };
     return {
       location,
-      query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) => (await this.run(this.planFor(sql, params, pinned))) as T[] | WriteResult,
+      query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) =>
+        (await this.run(this.planFor(sql, params, pinned))) as T[] | WriteResult,
       transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
         if (this.closed) throw new RouterClosedError();
         this.metrics.query('single', 'transaction');

@@ -33,7 +33,10 @@ export async function runTransaction<T>(
     shard,
     async query<R extends Row = Row>(sql: string, params: readonly SqlParam[] = []): Promise<R[] | WriteResult> {
       if (tx$.state !== 'open') {
-        throw new RoutingError('CROSS_SHARD_TRANSACTION', tx$.state === 'aborted' ? 'the transaction was rolled back after a refused statement' : 'the transaction has already finished');
+        throw new RoutingError(
+          'CROSS_SHARD_TRANSACTION',
+          tx$.state === 'aborted' ? 'the transaction was rolled back after a refused statement' : 'the transaction has already finished',
+        );
       }
       let p;
       try {

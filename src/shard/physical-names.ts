@@ -9,10 +9,18 @@ const PLACEHOLDER = /\{([a-z]+)(?::0(\d))?\}/g;
 export function expandTemplate(template: string, values: Readonly<Record<string, string | number>>, field = 'sharding.naming'): string {
   const out = template.replace(PLACEHOLDER, (match, key: string, width: string | undefined) => {
     const value = values[key];
-    if (value === undefined) throw namingError(field, template, `unknown placeholder ${match} (this template knows ${Object.keys(values).map((k) => `{${k}}`).join(', ')})`);
+    if (value === undefined)
+      throw namingError(
+        field,
+        template,
+        `unknown placeholder ${match} (this template knows ${Object.keys(values)
+          .map((k) => `{${k}}`)
+          .join(', ')})`,
+      );
     return width ? String(value).padStart(Number(width), '0') : String(value);
   });
-  if (/[{}]/.test(out)) throw namingError(field, template, 'a brace that is not a placeholder: placeholders are {name} or {name:0N} with N one digit');
+  if (/[{}]/.test(out))
+    throw namingError(field, template, 'a brace that is not a placeholder: placeholders are {name} or {name:0N} with N one digit');
   return out;
 }
 
@@ -29,15 +37,26 @@ function namingError(field: string, template: string, why: string): ConfigError 
 export function checkNaming(rules: NamingRules, logicalTables: readonly string[]): void {
   const names = new PhysicalNames(rules);
   for (const db of names.allDatabases()) {
-    if (db.length === 0 || db.length > 64) throw namingError('sharding.naming.database', rules.database, `gives the database name "${db}" (${db.length} characters; MySQL allows 1 … 64)`);
+    if (db.length === 0 || db.length > 64)
+      throw namingError(
+        'sharding.naming.database',
+        rules.database,
+        `gives the database name "${db}" (${db.length} characters; MySQL allows 1 … 64)`,
+      );
   }
   const probe = logicalTables.reduce((a, b) => (b.length > a.length ? b : a), 't');
   names.table(probe, 0);
-  if (!/\{table\}/.test(rules.table)) throw namingError('sharding.naming.table', rules.table, 'needs {table}: without it every logical table would share one physical table');
+  if (!/\{table\}/.test(rules.table))
+    throw namingError('sharding.naming.table', rules.table, 'needs {table}: without it every logical table would share one physical table');
   const seen = new Map<string, number>();
   for (let shard = 0; shard < rules.shardCount; shard++) {
     const table = names.table(probe, shard);
-    if (table.length > 64) throw namingError('sharding.naming.table', rules.table, `gives the table name "${table}" (${table.length} characters; MySQL allows 64)`);
+    if (table.length > 64)
+      throw namingError(
+        'sharding.naming.table',
+        rules.table,
+        `gives the table name "${table}" (${table.length} characters; MySQL allows 64)`,
+      );
     const key = `${names.database(shard)}.${table}`;
     const other = seen.get(key);
     if (other !== undefined) {
@@ -99,7 +118,9 @@ export class PhysicalNames {
   table(logical: string, shard: number): string {
     let names = this.tableCache.get(logical);
     if (!names) {
-      names = Array.from({ length: this.rules.shardCount }, (_, s) => expandTemplate(this.rules.table, { table: logical, shard: s }, 'sharding.naming.table'));
+      names = Array.from({ length: this.rules.shardCount }, (_, s) =>
+        expandTemplate(this.rules.table, { table: logical, shard: s }, 'sharding.naming.table'),
+      );
       this.tableCache.set(logical, names);
     }
     return names[shard]!;
@@ -109,7 +130,10 @@ export class PhysicalNames {
   qualified(logical: string, shard: number): string {
     let names = this.qualifiedCache.get(logical);
     if (!names) {
-      names = Array.from({ length: this.rules.shardCount }, (_, s) => `${quoteIdent(this.database(s))}.${quoteIdent(this.table(logical, s))}`);
+      names = Array.from(
+        { length: this.rules.shardCount },
+        (_, s) => `${quoteIdent(this.database(s))}.${quoteIdent(this.table(logical, s))}`,
+      );
       this.qualifiedCache.set(logical, names);
     }
     return names[shard]!;

@@ -26,14 +26,21 @@ export class ShardMap {
     for (const [i, r] of ranges.entries()) {
       if (r.to >= shardCount || r.from > r.to) {
         const field = `sharding.map.ranges.${i}`;
-        throw new ConfigError('CONFIG_INVALID', `${field}: shards ${r.from} … ${r.to} is not a range of 0 … ${shardCount - 1}`, { details: { field, fields: [field] } });
+        throw new ConfigError('CONFIG_INVALID', `${field}: shards ${r.from} … ${r.to} is not a range of 0 … ${shardCount - 1}`, {
+          details: { field, fields: [field] },
+        });
       }
       let idx = instances.indexOf(r.instance);
       if (idx === -1) idx = instances.push(r.instance) - 1;
       for (let s = r.from; s <= r.to; s++) owner[s] = idx;
     }
     const missing = owner.indexOf(0xffff);
-    if (missing !== -1) throw new ConfigError('CONFIG_INVALID', `sharding.map: shard ${missing} is not mapped (every shard 0 … ${shardCount - 1} needs an instance)`, { details: { field: 'sharding.map', fields: ['sharding.map'] } });
+    if (missing !== -1)
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `sharding.map: shard ${missing} is not mapped (every shard 0 … ${shardCount - 1} needs an instance)`,
+        { details: { field: 'sharding.map', fields: ['sharding.map'] } },
+      );
     this.owner = owner;
     this.instances = instances;
     const byInstance = new Map<string, number[]>(instances.map((i) => [i, []]));
@@ -45,7 +52,11 @@ export class ShardMap {
   static even(shardCount: number, instances: readonly string[]): ShardMap {
     const per = Math.ceil(shardCount / instances.length);
     const ranges = instances.map((instance, i) => ({ from: i * per, to: Math.min(shardCount, (i + 1) * per) - 1, instance }));
-    return new ShardMap(1, shardCount, ranges.filter((r) => r.from <= r.to));
+    return new ShardMap(
+      1,
+      shardCount,
+      ranges.filter((r) => r.from <= r.to),
+    );
   }
 
   /** The instance holding `shard`. */

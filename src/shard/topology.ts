@@ -28,7 +28,9 @@ export class Topology {
   constructor(sharding: ShardingConfig, instanceNames: readonly string[], hasher?: UidHasher) {
     this.shardCount = sharding.shards;
     this.hasher = hasher ?? HASHERS[sharding.hash];
-    this.map = sharding.map ? new ShardMap(sharding.map.version, sharding.shards, sharding.map.ranges) : ShardMap.even(sharding.shards, instanceNames);
+    this.map = sharding.map
+      ? new ShardMap(sharding.map.version, sharding.shards, sharding.map.ranges)
+      : ShardMap.even(sharding.shards, instanceNames);
     const rules = {
       shardCount: sharding.shards,
       databases: sharding.databases ?? 4 * instanceNames.length,
@@ -72,7 +74,8 @@ export class Topology {
       const index = new Map<string, { logical: string; shard: number }>();
       for (const [logical, kind] of this.tables) {
         if (kind.kind !== 'sharded') continue;
-        for (let shard = 0; shard < this.shardCount; shard++) index.set(`${this.names.database(shard)}.${this.names.table(logical, shard)}`, { logical, shard });
+        for (let shard = 0; shard < this.shardCount; shard++)
+          index.set(`${this.names.database(shard)}.${this.names.table(logical, shard)}`, { logical, shard });
       }
       this.physicalIndex = index;
     }

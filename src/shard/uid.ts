@@ -11,7 +11,10 @@ const CANONICAL = /^(0|[1-9][0-9]{0,19})$/;
 function describe(value: unknown): string {
   if (typeof value === 'string') return `(a string of ${value.length} characters)`;
   if (typeof value === 'bigint') return value < 0n ? '(a negative bigint)' : `(a bigint of ${value.toString().length} digits)`;
-  if (typeof value === 'number') return Number.isNaN(value) ? '(NaN)' : `(a ${value < 0 ? 'negative ' : ''}${Number.isInteger(value) ? 'integer' : 'fractional'} number)`;
+  if (typeof value === 'number')
+    return Number.isNaN(value)
+      ? '(NaN)'
+      : `(a ${value < 0 ? 'negative ' : ''}${Number.isInteger(value) ? 'integer' : 'fractional'} number)`;
   return `(${typeof value})`;
 }
 
@@ -28,7 +31,8 @@ export function canonicalUid(uid: unknown): string {
   }
   if (typeof uid === 'number') {
     if (!Number.isInteger(uid) || uid < 0) throw new InvalidUidError(`UID ${describe(uid)} is not a non-negative integer`);
-    if (!Number.isSafeInteger(uid)) throw new InvalidUidError(`UID ${describe(uid)} is beyond 2^53−1; pass it as a bigint or a decimal string`);
+    if (!Number.isSafeInteger(uid))
+      throw new InvalidUidError(`UID ${describe(uid)} is beyond 2^53−1; pass it as a bigint or a decimal string`);
     return String(uid);
   }
   if (typeof uid === 'string') {

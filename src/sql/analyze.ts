@@ -18,7 +18,11 @@ const isNode = (v: unknown): v is Node => typeof v === 'object' && v !== null;
 const locOf = (n: Node): Loc | undefined => (isNode(n['loc']) ? (n['loc'] as unknown as Loc) : undefined);
 
 function tooComplex(cause: unknown): RoutingError {
-  return new RoutingError('SQL_TOO_COMPLEX', 'the statement nests too deeply for the router to analyse (a very long AND/OR/+ chain or deep parentheses): split it or bind a list', { cause });
+  return new RoutingError(
+    'SQL_TOO_COMPLEX',
+    'the statement nests too deeply for the router to analyse (a very long AND/OR/+ chain or deep parentheses): split it or bind a list',
+    { cause },
+  );
 }
 
 function unsupported(message: string): RoutingError {
@@ -30,10 +34,14 @@ function singleStatement(sql: string, semicolons: readonly number[], tokens: rea
   for (const pos of semicolons) {
     const after = tokens[tokenAt(tokens, pos + 1)];
     if (after) {
-      throw new SqlParseError('SQL_MULTIPLE_STATEMENTS', `several statements in one string: a second statement starts at offset ${after.start}`, {
-        offset: after.start,
-        ...lineColumn(sql, after.start),
-      });
+      throw new SqlParseError(
+        'SQL_MULTIPLE_STATEMENTS',
+        `several statements in one string: a second statement starts at offset ${after.start}`,
+        {
+          offset: after.start,
+          ...lineColumn(sql, after.start),
+        },
+      );
     }
   }
   const last = semicolons[semicolons.length - 1];
@@ -50,10 +58,14 @@ function parse(sql: string): Node {
     if (err instanceof RangeError) throw tooComplex(err);
     const e = err as { message?: string; location?: Loc & { start: { line: number; column: number } } };
     const offset = e.location?.start.offset ?? 0;
-    throw new SqlParseError('SQL_PARSE', `cannot parse SQL at line ${e.location?.start.line ?? 1}, column ${e.location?.start.column ?? 1}: ${e.message ?? String(err)}`, {
-      offset,
-      ...lineColumn(sql, offset),
-    });
+    throw new SqlParseError(
+      'SQL_PARSE',
+      `cannot parse SQL at line ${e.location?.start.line ?? 1}, column ${e.location?.start.column ?? 1}: ${e.message ?? String(err)}`,
+      {
+        offset,
+        ...lineColumn(sql, offset),
+      },
+    );
   }
 }
 
@@ -97,7 +109,8 @@ interface Context {
 function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows | null {
   const { tokens, sql } = ctx;
   let i = 1;
-  while (i < tokens.length && tokens[i]!.type === 'ident' && /^(low_priority|delayed|high_priority|ignore|into)$/i.test(tokens[i]!.value)) i++;
+  while (i < tokens.length && tokens[i]!.type === 'ident' && /^(low_priority|delayed|high_priority|ignore|into)$/i.test(tokens[i]!.value))
+    i++;
   const nameTok = tokens[i];
   if (!nameTok || (nameTok.type !== 'ident' && nameTok.type !== 'quoted')) throw unsupported('cannot find the INSERT target table');
   if (tokens[i + 1]?.value === '.') throw unsupported('qualified table names (db.table) are not routed: use the logical name');
@@ -108,8 +121,11 @@ function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows |
   splices.push({ start: nameTok.start, end: nameTok.end, table, kind: kind.kind });
   if (kind.kind === 'broadcast') return null;
   const values = ast['values'];
-  if (!isNode(values) || values['type'] !== 'values') throw unsupported(`INSERT into sharded table ${table} must use VALUES (INSERT … SELECT and INSERT … SET are not routed)`);
-  const columns = Array.isArray(ast['columns']) ? (ast['columns'] as unknown[]).map((c) => String(isNode(c) ? c['column'] ?? c['value'] : c).toLowerCase()) : null;
+  if (!isNode(values) || values['type'] !== 'values')
+    throw unsupported(`INSERT into sharded table ${table} must use VALUES (INSERT … SELECT and INSERT … SET are not routed)`);
+  const columns = Array.isArray(ast['columns'])
+    ? (ast['columns'] as unknown[]).map((c) => String(isNode(c) ? (c['column'] ?? c['value']) : c).toLowerCase())
+    : null;
   if (!columns) throw unsupported(`INSERT into sharded table ${table} must name its columns`);
   const keyIndex = columns.indexOf(kind.shardKey.toLowerCase());
   if (keyIndex === -1) {
@@ -128,7 +144,8 @@ function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows |
     const end = tokens[close]!.end;
     const items = splitItems(tokens, i + 1, close);
     const keyItem = items[keyIndex];
-    if (items.length !== columns.length || !keyItem) throw unsupported(`a VALUES tuple of ${table} has ${items.length} values for ${columns.length} columns`);
+    if (items.length !== columns.length || !keyItem)
+      throw unsupported(`a VALUES tuple of ${table} has ${items.length} values for ${columns.length} columns`);
     const params = paramsIn(tokens, ctx.paramIndex, start, end);
     const [k0, k1] = keyItem;
     let key: KeySource;
@@ -141,7 +158,12 @@ function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows |
     else break;
   }
   if (rows.length === 0) throw unsupported(`INSERT into ${table}: no VALUES tuple found`);
-  if (sql.slice(rows[0]!.start, rows[rows.length - 1]!.end).toLowerCase().includes('select')) {
+  if (
+    sql
+      .slice(rows[0]!.start, rows[rows.length - 1]!.end)
+      .toLowerCase()
+      .includes('select')
+  ) {
     throw unsupported('subqueries inside VALUES are not routed');
   }
   const start = rows[0]!.start;
@@ -210,24 +232,30 @@ function selectShape(ast: Node, ctx: Context): SelectShape {
   let star = false;
   walk(ast['columns'], (n) => {
     if (n['type'] === 'aggr_func' && String(n['name']).toUpperCase() === 'AVG') reasons.push('AVG across shards');
-    if (n['type'] === 'aggr_func' && isNode(n['args']) && n['args']['distinct']) reasons.push(`${String(n['name'])}(DISTINCT …) across shards`);
-    if (isNode(n['over']) ) reasons.push('window functions across shards');
+    if (n['type'] === 'aggr_func' && isNode(n['args']) && n['args']['distinct'])
+      reasons.push(`${String(n['name'])}(DISTINCT …) across shards`);
+    if (isNode(n['over'])) reasons.push('window functions across shards');
   });
   for (const col of columns) {
     const expr = isNode(col['expr']) ? col['expr'] : {};
-    const fn = expr['type'] === 'aggr_func' ? AGGREGATES[String(expr['name']).toUpperCase()] ?? null : null;
+    const fn = expr['type'] === 'aggr_func' ? (AGGREGATES[String(expr['name']).toUpperCase()] ?? null) : null;
     aggregates.push(fn);
     if (expr['type'] === 'column_ref' && expr['column'] === '*') star = true;
     const colName = expr['type'] === 'column_ref' ? identifier(String(expr['column'])) : null;
-    const name = typeof col['as'] === 'string' ? identifier(col['as']) : colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0);
+    const name =
+      typeof col['as'] === 'string'
+        ? identifier(col['as'])
+        : (colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0));
     outputs.push({ name, column: colName, table: typeof expr['table'] === 'string' ? expr['table'] : null });
   }
   const hasAggregate = aggregates.some((a) => a !== null);
-  if (ast['groupby'] && (!isNode(ast['groupby']) || (ast['groupby'] as { columns?: unknown }).columns)) reasons.push('GROUP BY across shards');
+  if (ast['groupby'] && (!isNode(ast['groupby']) || (ast['groupby'] as { columns?: unknown }).columns))
+    reasons.push('GROUP BY across shards');
   if (ast['having']) reasons.push('HAVING across shards');
   if (ast['distinct']) reasons.push('SELECT DISTINCT across shards');
   if (ast['locking_read']) reasons.push('locking reads (FOR UPDATE / FOR SHARE) across shards');
-  if (!ast['groupby'] && hasAggregate && aggregates.some((a) => a === null)) reasons.push('mixing aggregates and plain columns without GROUP BY');
+  if (!ast['groupby'] && hasAggregate && aggregates.some((a) => a === null))
+    reasons.push('mixing aggregates and plain columns without GROUP BY');
   if (ast['_next'] || ast['set_op']) reasons.push('UNION across shards');
   const orderBy: SelectShape['orderBy'] = [];
   for (const item of Array.isArray(ast['orderby']) ? (ast['orderby'] as Node[]) : []) {
@@ -286,7 +314,12 @@ export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = 
   const text = singleStatement(rawSql, first.semicolons, first.tokens);
   const lexed = text === rawSql ? first : lex(text);
   try {
-    return analyzeText(blankComments(text, lexed, LINE_COMMENTS).trimEnd(), blankComments(text, lexed, ALL_COMMENTS), lexed.tokens, topology);
+    return analyzeText(
+      blankComments(text, lexed, LINE_COMMENTS).trimEnd(),
+      blankComments(text, lexed, ALL_COMMENTS),
+      lexed.tokens,
+      topology,
+    );
   } catch (err) {
     if (err instanceof RangeError) throw tooComplex(err);
     throw err;
@@ -332,7 +365,9 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
   const found = keyGroups(ast, { tokens, paramIndex, topology, cteNames });
   const target = writeTarget(ast, statement, topology);
   if (target?.kind === 'broadcast' && found.references > 0) {
-    throw unsupported(`a write to broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`);
+    throw unsupported(
+      `a write to broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`,
+    );
   }
   const insert = statement === 'insert' || statement === 'replace' ? analyzeInsert(ast, ctx, splices) : null;
   if (insert && found.blocks > 1) throw unsupported(`INSERT into sharded table ${target?.table ?? ''} must not contain subqueries`);
@@ -357,9 +392,12 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
   const sharded = [...new Set(splices.filter((s) => s.kind === 'sharded').map((s) => s.table))];
   const broadcast = [...new Set(splices.filter((s) => s.kind === 'broadcast').map((s) => s.table))];
   if (statement === 'update') checkKeyAssignments(asNodes(ast['set']), ctx, sharded, 'UPDATE');
-  if (isNode(ast['on_duplicate_update'])) checkKeyAssignments(asNodes(ast['on_duplicate_update']['set']), ctx, sharded, 'ON DUPLICATE KEY UPDATE');
+  if (isNode(ast['on_duplicate_update']))
+    checkKeyAssignments(asNodes(ast['on_duplicate_update']['set']), ctx, sharded, 'ON DUPLICATE KEY UPDATE');
   if (statement === 'update' && target?.kind === 'broadcast' && sharded.length > 0) {
-    throw unsupported(`an UPDATE of broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`);
+    throw unsupported(
+      `an UPDATE of broadcast table ${target.table} must not read sharded tables: it runs on every instance, the sharded rows live on one`,
+    );
   }
   const groups = insert ? [] : found.groups;
   const only = groups.length === 1 ? groups[0]!.pin : null;
@@ -384,7 +422,11 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
 const asNodes = (v: unknown): Node[] => (Array.isArray(v) ? v.filter(isNode) : []);
 
 /** The table a write changes when it names only one (INSERT/REPLACE/DELETE), or a broadcast table among UPDATE's targets. */
-function writeTarget(ast: Node, statement: Analysis['statement'], topology: Topology): { table: string; kind: 'sharded' | 'broadcast' } | null {
+function writeTarget(
+  ast: Node,
+  statement: Analysis['statement'],
+  topology: Topology,
+): { table: string; kind: 'sharded' | 'broadcast' } | null {
   if (statement === 'select') return null;
   const targets = asNodes(ast['table']).filter((t) => typeof t['table'] === 'string');
   const named = targets.map((t) => ({ table: String(t['table']).toLowerCase(), kind: topology.table(String(t['table']))?.kind }));
@@ -403,13 +445,16 @@ function checkKeyAssignments(sets: Node[], ctx: Context, sharded: readonly strin
     let owners: (string | undefined)[];
     if (typeof set['table'] === 'string') {
       const owner = ctx.scope.get(set['table'].toLowerCase());
-      if (!owner) throw unsupported(`${where} assigns ${set['table']}.${String(set['column'])}, and ${set['table']} is not a table of the statement`);
+      if (!owner)
+        throw unsupported(`${where} assigns ${set['table']}.${String(set['column'])}, and ${set['table']} is not a table of the statement`);
       owners = [owner];
     } else owners = [...sharded];
     for (const t of owners) {
       const k = t ? ctx.topology.table(t) : undefined;
       if (k?.kind === 'sharded' && k.shardKey.toLowerCase() === col) {
-        throw unsupported(`${where} must not change the shard key ${k.shardKey} of ${t}: the row would belong to another shard (delete and insert instead)`);
+        throw unsupported(
+          `${where} must not change the shard key ${k.shardKey} of ${t}: the row would belong to another shard (delete and insert instead)`,
+        );
       }
     }
   }

@@ -92,7 +92,10 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
     const block: Block = { node, parent, sources: new Map(), occs: [], ons: [], role, anchored: false };
     blocks.push(block);
     blockOf.set(node, block);
-    const items = [...asArray(node['from']), ...(node['type'] === 'update' || node['type'] === 'insert' || node['type'] === 'replace' ? asArray(node['table']) : [])];
+    const items = [
+      ...asArray(node['from']),
+      ...(node['type'] === 'update' || node['type'] === 'insert' || node['type'] === 'replace' ? asArray(node['table']) : []),
+    ];
     for (const item of items) {
       if (!isNode(item)) continue;
       if (typeof item['table'] === 'string') {
@@ -112,7 +115,8 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
       if (key === '_next' || key === 'with' || key === 'loc') return;
       if (Array.isArray(v)) for (const x of v) scan(x, key);
       else if (isNode(v)) {
-        const inner = isNode(v['ast']) && STATEMENTS.has(String(v['ast']['type'])) ? v['ast'] : v['type'] === 'select' && 'from' in v ? v : null;
+        const inner =
+          isNode(v['ast']) && STATEMENTS.has(String(v['ast']['type'])) ? v['ast'] : v['type'] === 'select' && 'from' in v ? v : null;
         if (inner) {
           if (!blockOf.has(inner)) visit(inner, block, 'nested');
           return;

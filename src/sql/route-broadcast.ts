@@ -15,7 +15,11 @@ import { render } from './route-render.js';
  */
 export function routeBroadcast(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
   if (options.shard !== undefined) {
-    if (a.write) throw new RoutingError(options.pinnedBy === 'transaction' ? 'CROSS_SHARD_TRANSACTION' : 'SQL_UNSUPPORTED', 'writes to broadcast tables go to every instance: run them with router.query, outside a shard session or transaction');
+    if (a.write)
+      throw new RoutingError(
+        options.pinnedBy === 'transaction' ? 'CROSS_SHARD_TRANSACTION' : 'SQL_UNSUPPORTED',
+        'writes to broadcast tables go to every instance: run them with router.query, outside a shard session or transaction',
+      );
     const instance = topology.map.instanceOf(options.shard);
     return {
       statement: a.statement,

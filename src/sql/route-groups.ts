@@ -48,5 +48,13 @@ function oneShardForGroups(a: Analysis, params: readonly SqlParam[], topology: T
  */
 export function routeGroups(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
   const shard = oneShardForGroups(a, params, topology, options);
-  return { statement: a.statement, write: a.write, fanOut: false, kind: 'single', shards: [shard], targets: [shardTarget(a, topology, shard, params)], merge: mergeFor(a, params, false) };
+  return {
+    statement: a.statement,
+    write: a.write,
+    fanOut: false,
+    kind: 'single',
+    shards: [shard],
+    targets: [shardTarget(a, topology, shard, params)],
+    merge: mergeFor(a, params, false),
+  };
 }

@@ -11,7 +11,13 @@ import { assertPinned, shardsOfKeys } from './route-shards.js';
  * @throws {RoutingError} a value outside the pinned shard; see {@link routeShardSet}.
  * @throws {InvalidUidError} a value that is not a UID.
  */
-export function routeInList(a: Analysis, key: NonNullable<Analysis['key']>, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
+export function routeInList(
+  a: Analysis,
+  key: NonNullable<Analysis['key']>,
+  params: readonly SqlParam[],
+  topology: Topology,
+  options: PlanOptions,
+): RoutePlan {
   const shards = shardsOfKeys(key.values, params, topology);
   assertPinned(options, shards, `${key.column} = …`);
   return routeShardSet(a, params, topology, options, shards.length === 1 ? 'single' : 'multi', shards);

@@ -12,7 +12,13 @@ import { assertPinned, keyValue } from './route-shards.js';
  * @throws {RoutingError} a row outside the pinned shard.
  * @throws {InvalidUidError} a row's key that is not a UID.
  */
-export function routeInsert(a: Analysis, ins: InsertRows, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
+export function routeInsert(
+  a: Analysis,
+  ins: InsertRows,
+  params: readonly SqlParam[],
+  topology: Topology,
+  options: PlanOptions,
+): RoutePlan {
   const byShard = new Map<number, number[]>();
   ins.rows.forEach((row, i) => {
     const shard = topology.shardOf(keyValue(row.key, params));
@@ -26,7 +32,8 @@ export function routeInsert(a: Analysis, ins: InsertRows, params: readonly SqlPa
   const after = params.slice(ins.paramsAfter);
   const targets = shards.map((shard): RouteTarget => {
     const rows = byShard.get(shard)!;
-    if (rows.length === ins.rows.length) return { instance: topology.map.instanceOf(shard), shards: [shard], sql: render(a, topology, shard), params: [...params] };
+    if (rows.length === ins.rows.length)
+      return { instance: topology.map.instanceOf(shard), shards: [shard], sql: render(a, topology, shard), params: [...params] };
     const tuples = rows.map((r) => a.sql.slice(ins.rows[r]!.start, ins.rows[r]!.end)).join(', ');
     const rowParams = rows.flatMap((r) => {
       const row = ins.rows[r]!;
@@ -39,5 +46,13 @@ export function routeInsert(a: Analysis, ins: InsertRows, params: readonly SqlPa
       params: [...before, ...rowParams, ...after],
     };
   });
-  return { statement: a.statement, write: a.write, fanOut: false, kind: shards.length === 1 ? 'single' : 'multi', shards, targets, merge: { kind: 'sum-affected' } };
+  return {
+    statement: a.statement,
+    write: a.write,
+    fanOut: false,
+    kind: shards.length === 1 ? 'single' : 'multi',
+    shards,
+    targets,
+    merge: { kind: 'sum-affected' },
+  };
 }

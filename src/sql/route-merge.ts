@@ -23,8 +23,13 @@ export function mergeFor(a: Analysis, params: readonly SqlParam[], multiShard: b
     });
   }
   const limit = shape.limit === null ? null : 'value' in shape.limit ? shape.limit.value : Number(params[shape.limit.param]);
-  if (limit !== null && (!Number.isInteger(limit) || limit < 0)) throw new RoutingError('SQL_UNSUPPORTED', `LIMIT must be a non-negative integer, got a ${typeof limit === 'number' && Number.isInteger(limit) ? 'negative integer' : 'non-integer'}`);
-  if (shape.aggregates.some((x) => x !== null)) return { kind: 'aggregate', aggregates: shape.aggregates as NonNullable<(typeof shape.aggregates)[number]>[] };
+  if (limit !== null && (!Number.isInteger(limit) || limit < 0))
+    throw new RoutingError(
+      'SQL_UNSUPPORTED',
+      `LIMIT must be a non-negative integer, got a ${typeof limit === 'number' && Number.isInteger(limit) ? 'negative integer' : 'non-integer'}`,
+    );
+  if (shape.aggregates.some((x) => x !== null))
+    return { kind: 'aggregate', aggregates: shape.aggregates as NonNullable<(typeof shape.aggregates)[number]>[] };
   if (shape.orderBy.length > 0) return { kind: 'sorted', orderBy: shape.orderBy, limit };
   return { kind: 'concat', limit };
 }

@@ -12,7 +12,13 @@ import { assertPinned, keyValue } from './route-shards.js';
  * @throws {RoutingError} the shard is not the pinned one.
  * @throws {InvalidUidError} the value is not a UID.
  */
-export function routeOneKey(a: Analysis, key: NonNullable<Analysis['key']>, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
+export function routeOneKey(
+  a: Analysis,
+  key: NonNullable<Analysis['key']>,
+  params: readonly SqlParam[],
+  topology: Topology,
+  options: PlanOptions,
+): RoutePlan {
   const shard = topology.shardOf(keyValue(key.values[0]!, params));
   if (options.shard !== undefined && options.shard !== shard) assertPinned(options, [shard], `${key.column} = …`);
   const shards = [shard];

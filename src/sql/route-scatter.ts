@@ -10,7 +10,14 @@ import { routeShardSet } from './route-shard-set.js';
  * @throws {RoutingError} see {@link routeShardSet}.
  */
 export function routeScatter(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
-  return routeShardSet(a, params, topology, options, 'scatter', Array.from({ length: topology.shardCount }, (_, i) => i));
+  return routeShardSet(
+    a,
+    params,
+    topology,
+    options,
+    'scatter',
+    Array.from({ length: topology.shardCount }, (_, i) => i),
+  );
 }
 
 /** The refusal of a statement on a sharded table that has no shard-key predicate and no scatter opt-in. */

@@ -13,17 +13,38 @@ import { unionTargets } from './route-union.js';
  * @throws {RoutingError} `SQL_UNSUPPORTED`: several shards for a statement that must stay on one
  * (`perShardBlocker`), or a multi-shard SELECT that cannot be merged.
  */
-export function routeShardSet(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions, kind: RouteKind, shards: number[]): RoutePlan {
+export function routeShardSet(
+  a: Analysis,
+  params: readonly SqlParam[],
+  topology: Topology,
+  options: PlanOptions,
+  kind: RouteKind,
+  shards: number[],
+): RoutePlan {
   if (shards.length > 1 && a.perShardBlocker) {
-    throw new RoutingError('SQL_UNSUPPORTED', `${a.perShardBlocker} cannot run on several shards and be merged: the statement touches ${shards.length} shards`, {
-      details: { reason: a.perShardBlocker },
-    });
+    throw new RoutingError(
+      'SQL_UNSUPPORTED',
+      `${a.perShardBlocker} cannot run on several shards and be merged: the statement touches ${shards.length} shards`,
+      {
+        details: { reason: a.perShardBlocker },
+      },
+    );
   }
   const merge = mergeFor(a, params, shards.length > 1);
   const base = { statement: a.statement, write: a.write, fanOut: false, kind, shards };
-  if (shards.length === 1) return { ...base, targets: [{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }], merge };
+  if (shards.length === 1)
+    return {
+      ...base,
+      targets: [{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }],
+      merge,
+    };
   if (a.write) {
-    const targets = shards.map((shard) => ({ instance: topology.map.instanceOf(shard), shards: [shard], sql: render(a, topology, shard), params: [...params] }));
+    const targets = shards.map((shard) => ({
+      instance: topology.map.instanceOf(shard),
+      shards: [shard],
+      sql: render(a, topology, shard),
+      params: [...params],
+    }));
     return { ...base, targets, merge };
   }
   return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK), merge };

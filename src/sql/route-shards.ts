@@ -27,8 +27,12 @@ export function assertPinned(options: PlanOptions, shards: readonly number[], wh
   const other = shards.find((s) => s !== options.shard);
   if (other !== undefined) {
     const code = options.pinnedBy === 'transaction' ? 'CROSS_SHARD_TRANSACTION' : 'SHARD_MISMATCH';
-    throw new RoutingError(code, `${what} routes to shard ${other}, but this ${options.pinnedBy ?? 'session'} is bound to shard ${options.shard}`, {
-      details: { expected: options.shard, found: other },
-    });
+    throw new RoutingError(
+      code,
+      `${what} routes to shard ${other}, but this ${options.pinnedBy ?? 'session'} is bound to shard ${options.shard}`,
+      {
+        details: { expected: options.shard, found: other },
+      },
+    );
   }
 }

@@ -10,7 +10,14 @@ const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
  * shards), each part parenthesised and given its own copy of the values; a sorted merge wraps
  * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run.
  */
-export function unionTargets(a: Analysis, topology: Topology, shards: readonly number[], params: readonly SqlParam[], merge: MergeSpec, chunk: number): RouteTarget[] {
+export function unionTargets(
+  a: Analysis,
+  topology: Topology,
+  shards: readonly number[],
+  params: readonly SqlParam[],
+  merge: MergeSpec,
+  chunk: number,
+): RouteTarget[] {
   const byInstance = new Map<string, number[]>();
   for (const s of shards) {
     const inst = topology.map.instanceOf(s);

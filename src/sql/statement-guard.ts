@@ -24,9 +24,13 @@ export function checkStatementSize(sql: string, limits: SqlLimits): void {
   if (sql.length <= limits.maxStatementBytes / 3) return;
   const bytes = Buffer.byteLength(sql, 'utf8');
   if (bytes > limits.maxStatementBytes) {
-    throw new RoutingError('SQL_TOO_LARGE', `the statement is ${bytes} bytes, more than the router's limit of ${limits.maxStatementBytes} (router.limits.maxStatementBytes): bind large values as parameters`, {
-      details: { limit: limits.maxStatementBytes, found: bytes },
-    });
+    throw new RoutingError(
+      'SQL_TOO_LARGE',
+      `the statement is ${bytes} bytes, more than the router's limit of ${limits.maxStatementBytes} (router.limits.maxStatementBytes): bind large values as parameters`,
+      {
+        details: { limit: limits.maxStatementBytes, found: bytes },
+      },
+    );
   }
 }
 
@@ -39,29 +43,46 @@ export function checkStatementSize(sql: string, limits: SqlLimits): void {
 export function checkLexed(sql: string, lexed: Lexed, limits: SqlLimits): void {
   for (const c of lexed.comments) {
     if (c.kind === 'executable') {
-      throw new RoutingError('SQL_EXECUTABLE_COMMENT', `an executable comment (/*! … */ or /*M! … */) at offset ${c.start}: MySQL and MariaDB run its content, which the router cannot see; write it as plain SQL`, {
-        details: at(sql, c.start),
-      });
+      throw new RoutingError(
+        'SQL_EXECUTABLE_COMMENT',
+        `an executable comment (/*! … */ or /*M! … */) at offset ${c.start}: MySQL and MariaDB run its content, which the router cannot see; write it as plain SQL`,
+        {
+          details: at(sql, c.start),
+        },
+      );
     }
     if (!c.closed) throw new SqlParseError('SQL_PARSE', `an unterminated comment at offset ${c.start}`, at(sql, c.start));
     const text = sql.slice(c.start, c.end);
     if (text.includes('?')) {
-      throw new RoutingError('SQL_AMBIGUOUS', `a \`?\` inside a comment at offset ${c.start}: mysql2 substitutes placeholders inside some comments and hints, the router does not; remove it`, {
-        details: at(sql, c.start),
-      });
+      throw new RoutingError(
+        'SQL_AMBIGUOUS',
+        `a \`?\` inside a comment at offset ${c.start}: mysql2 substitutes placeholders inside some comments and hints, the router does not; remove it`,
+        {
+          details: at(sql, c.start),
+        },
+      );
     }
     if (c.kind === 'hint' && (!SAFE_HINT.test(text) || /\bSET_VAR\b/i.test(text) || sql.charCodeAt(c.end) === 42)) {
-      throw new RoutingError('SQL_UNSUPPORTED', `an optimizer hint at offset ${c.start} holds more than names, numbers, parentheses, commas, dots and \`=\` (or SET_VAR): such hints are refused`, {
-        details: at(sql, c.start),
-      });
+      throw new RoutingError(
+        'SQL_UNSUPPORTED',
+        `an optimizer hint at offset ${c.start} holds more than names, numbers, parentheses, commas, dots and \`=\` (or SET_VAR): such hints are refused`,
+        {
+          details: at(sql, c.start),
+        },
+      );
     }
   }
   const first = lexed.ambiguities[0];
   if (first) {
-    if (first.what.startsWith('an unterminated')) throw new SqlParseError('SQL_PARSE', `${first.what} at offset ${first.offset}`, at(sql, first.offset));
-    throw new RoutingError('SQL_AMBIGUOUS', `${first.what} at offset ${first.offset}: MySQL, the router and mysql2 could read it differently; rewrite it`, {
-      details: at(sql, first.offset),
-    });
+    if (first.what.startsWith('an unterminated'))
+      throw new SqlParseError('SQL_PARSE', `${first.what} at offset ${first.offset}`, at(sql, first.offset));
+    throw new RoutingError(
+      'SQL_AMBIGUOUS',
+      `${first.what} at offset ${first.offset}: MySQL, the router and mysql2 could read it differently; rewrite it`,
+      {
+        details: at(sql, first.offset),
+      },
+    );
   }
   checkInLists(lexed.tokens, limits.maxInList);
   checkOperators(lexed.tokens);
@@ -77,9 +98,13 @@ function checkOperators(tokens: readonly Token[]): void {
   for (const t of tokens) {
     if ((t.type === 'punct' && OPERATOR_PUNCT.has(t.value)) || (t.type === 'ident' && t.value.length <= 3 && OPERATOR_WORD.test(t.value))) {
       if (++count > MAX_OPERATORS) {
-        throw new RoutingError('SQL_TOO_COMPLEX', `the statement has more than ${MAX_OPERATORS} AND/OR/arithmetic operators (one at offset ${t.start}): the router's parser recurses per operator; split it or bind a list`, {
-          details: { limit: MAX_OPERATORS, offset: t.start },
-        });
+        throw new RoutingError(
+          'SQL_TOO_COMPLEX',
+          `the statement has more than ${MAX_OPERATORS} AND/OR/arithmetic operators (one at offset ${t.start}): the router's parser recurses per operator; split it or bind a list`,
+          {
+            details: { limit: MAX_OPERATORS, offset: t.start },
+          },
+        );
       }
     }
   }
@@ -88,7 +113,14 @@ function checkOperators(tokens: readonly Token[]): void {
 function checkInLists(tokens: readonly Token[], max: number): void {
   for (let i = 0; i + 1 < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.type !== 'ident' || t.value.length !== 2 || t.value.toLowerCase() !== 'in' || tokens[i + 1]!.value !== '(' || tokens[i + 1]!.type !== 'punct') continue;
+    if (
+      t.type !== 'ident' ||
+      t.value.length !== 2 ||
+      t.value.toLowerCase() !== 'in' ||
+      tokens[i + 1]!.value !== '(' ||
+      tokens[i + 1]!.type !== 'punct'
+    )
+      continue;
     let depth = 0;
     let items = 1;
     for (let j = i + 1; j < tokens.length; j++) {
@@ -97,9 +129,13 @@ function checkInLists(tokens: readonly Token[], max: number): void {
       if (u.value === '(') depth++;
       else if (u.value === ')' && --depth === 0) break;
       else if (u.value === ',' && depth === 1 && ++items > max) {
-        throw new RoutingError('SQL_TOO_LARGE', `an IN list at offset ${t.start} has more than ${max} items (router.limits.maxInList): split the query`, {
-          details: { limit: max, offset: t.start },
-        });
+        throw new RoutingError(
+          'SQL_TOO_LARGE',
+          `an IN list at offset ${t.start} has more than ${max} items (router.limits.maxInList): split the query`,
+          {
+            details: { limit: max, offset: t.start },
+          },
+        );
       }
     }
   }

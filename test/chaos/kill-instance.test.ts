@@ -14,7 +14,16 @@ function chaosConfig(port: number) {
   return parseClusterConfig({
     ...structuredClone(base),
     instances: [
-      { name: 'victim', flavour: 'mariadb', host: '127.0.0.1', port, user: 'shardline', password: 'shardline', replication: { user: 'x', password: 'x' }, serverId: 91 },
+      {
+        name: 'victim',
+        flavour: 'mariadb',
+        host: '127.0.0.1',
+        port,
+        user: 'shardline',
+        password: 'shardline',
+        replication: { user: 'x', password: 'x' },
+        serverId: 91,
+      },
       structuredClone(s2),
       structuredClone(s3),
     ],
@@ -92,7 +101,9 @@ describe('kill -9 one shard instance under load', () => {
     const others = [...stats.entries()].filter(([k]) => k !== 'victim');
     const ok = others.reduce((n, [, s]) => n + s.ok, 0);
     const failed = others.reduce((n, [, s]) => n + s.failed, 0);
-    process.stderr.write(`[chaos] kill -9: other instances ${ok} ok / ${failed} failed; breaker opened ${openedAt - killedAt} ms after the kill; victim ${JSON.stringify(stats.get('victim'))}\n`);
+    process.stderr.write(
+      `[chaos] kill -9: other instances ${ok} ok / ${failed} failed; breaker opened ${openedAt - killedAt} ms after the kill; victim ${JSON.stringify(stats.get('victim'))}\n`,
+    );
     expect(ok).toBeGreaterThan(1000);
     expect(ok / (ok + failed)).toBeGreaterThanOrEqual(0.999);
     expect(openedAt).toBeGreaterThan(0);
@@ -129,7 +140,9 @@ describe('restart a server while the event loop is busy', () => {
     try {
       const r = await restartWhileBusy(router);
       const events = router.health().find((h) => h.instance === 'victim')!.events;
-      process.stderr.write(`[chaos] restart while busy, native layer: ${r.failed}/${r.total} first queries failed; dead connections removed: ${JSON.stringify(events)}\n`);
+      process.stderr.write(
+        `[chaos] restart while busy, native layer: ${r.failed}/${r.total} first queries failed; dead connections removed: ${JSON.stringify(events)}\n`,
+      );
       expect(r.failed).toBe(0);
       expect(events.rejectedOnBorrow + events.reapedIdle).toBeGreaterThan(0);
     } finally {

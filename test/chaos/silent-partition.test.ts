@@ -11,7 +11,9 @@ describe('silent partition (server in its own network namespace, link taken down
   it('with the native layer an in-flight query fails within 15 s (TCP_USER_TIMEOUT + tuned keepalive)', async () => {
     const r = await lab.measure('native', 'inflight');
     native = r.seconds;
-    process.stderr.write(`[chaos] in-flight query on a partitioned server, native layer: failed after ${r.seconds.toFixed(1)} s (${r.detail})\n`);
+    process.stderr.write(
+      `[chaos] in-flight query on a partitioned server, native layer: failed after ${r.seconds.toFixed(1)} s (${r.detail})\n`,
+    );
     expect(r.event).toBe('failed');
     expect(r.seconds).toBeLessThanOrEqual(15);
   }, 120_000);
@@ -25,7 +27,9 @@ describe('silent partition (server in its own network namespace, link taken down
 
   it('the JS fallback takes longer (reported beside the native figure)', async () => {
     const r = await lab.measure('js', 'inflight', 120);
-    process.stderr.write(`[chaos] in-flight query on a partitioned server, JS fallback: failed after ${r.seconds.toFixed(1)} s (native ${native.toFixed(1)} s)\n`);
+    process.stderr.write(
+      `[chaos] in-flight query on a partitioned server, JS fallback: failed after ${r.seconds.toFixed(1)} s (native ${native.toFixed(1)} s)\n`,
+    );
     expect(r.event).toBe('failed');
     expect(r.seconds).toBeGreaterThan(native);
   }, 180_000);

@@ -76,7 +76,21 @@ function change(
       op,
       before,
       after,
-      source: { instance: 'shard-0', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'shard_db', table: `${table}_0007`, logical_table: table, shard: 7, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: 0 },
+      source: {
+        instance: 'shard-0',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'shard_db',
+        table: `${table}_0007`,
+        logical_table: table,
+        shard: 7,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: 0,
+      },
       ts_ms: Date.now(),
     },
     origin: { topic: `it.${table}`, partition: 0, offset: String(nextOffset++) },
@@ -129,7 +143,8 @@ describe('archive sink on MySQL 8.0', () => {
        b1 BIT(1), b64 BIT(64),
        js JSON, g GEOMETRY, pt POINT`,
     );
-    const cols = 'id, ti, ui, bi, bu, de, d52, fl, db, dt, dtm, dt0, tm, ts, yr, ch, vc, l1, tx, bn, vb, bl, en, st, e4, b1, b64, js, g, pt';
+    const cols =
+      'id, ti, ui, bi, bu, de, d52, fl, db, dt, dtm, dt0, tm, ts, yr, ch, vc, l1, tx, bn, vb, bl, en, st, e4, b1, b64, js, g, pt';
     await admin.query(
       `INSERT INTO \`${SOURCE_DB}\`.types (${cols}) VALUES
        (1, -128, 4294967295, -9223372036854775808, 18446744073709551615,
@@ -169,7 +184,9 @@ describe('archive sink on MySQL 8.0', () => {
     const archiveSchema = await readLogicalTableSchema((sql, values) => admin.query(sql, values), 'types', ARCHIVE_DB, 'types');
     const sourceSchema = schemas.get('types')!;
     const expectedTypes = sourceSchema.columns.map((c) => [c.name, c.name === 'e4' ? 'varchar(13)' : c.columnType, c.charset]); // see archiveColumnType: a '?' label
-    expect(archiveSchema.columns.slice(0, sourceSchema.columns.length).map((c) => [c.name, c.columnType, c.charset])).toEqual(expectedTypes);
+    expect(archiveSchema.columns.slice(0, sourceSchema.columns.length).map((c) => [c.name, c.columnType, c.charset])).toEqual(
+      expectedTypes,
+    );
     expect(archiveSchema.columns.filter((c) => !c.nullable).map((c) => c.name)).toEqual(['id', '_version', '_deleted', '_archived_at']);
     expect(archiveSchema.primaryKey).toEqual(['id']);
   });
@@ -181,7 +198,12 @@ describe('archive sink on MySQL 8.0', () => {
     const v1 = { id: '5', name: 'ann', n: 1 };
     const v2 = { id: '5', name: 'anne', n: 2 };
     const v4 = { id: '5', name: 'back', n: 4 };
-    const history = [change('life', 'c', 10n, null, v1), change('life', 'u', 20n, v1, v2), change('life', 'd', 30n, v2, null), change('life', 'c', 40n, null, v4)];
+    const history = [
+      change('life', 'c', 10n, null, v1),
+      change('life', 'u', 20n, v1, v2),
+      change('life', 'd', 30n, v2, null),
+      change('life', 'c', 40n, null, v4),
+    ];
 
     expect(await sink.write(history.slice(0, 1))).toEqual([]);
     expect((await archived('life')).map((r) => [data(r), r['_version'], r['_deleted']])).toEqual([[v1, '10', 0]]);
@@ -262,7 +284,9 @@ describe('archive sink on MySQL 8.0', () => {
     expect(dead[0]!.reason).toMatch(/1406/);
     expect(dead[1]!.reason).toMatch(/1264/);
     expect(dead[0]!.reason).not.toMatch(/far too long/);
-    expect((await archived('poison')).map((r) => r['id'])).toEqual(Array.from({ length: 20 }, (_, i) => i).filter((i) => i !== 7 && i !== 13));
+    expect((await archived('poison')).map((r) => r['id'])).toEqual(
+      Array.from({ length: 20 }, (_, i) => i).filter((i) => i !== 7 && i !== 13),
+    );
     expect(await registry.metrics()).toMatch(/shardline_archive_dead_letters_total\{table="poison"\} 2/);
   });
 

@@ -20,21 +20,42 @@ const byName = (name: string): Instance => {
 };
 
 async function admin(inst: Instance): Promise<Connection> {
-  return mysql.createConnection({ host: inst.host, port: inst.port, user: 'root', password: '', supportBigNumbers: true, bigNumberStrings: true, multipleStatements: false });
+  return mysql.createConnection({
+    host: inst.host,
+    port: inst.port,
+    user: 'root',
+    password: '',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    multipleStatements: false,
+  });
 }
 
 async function position(conn: Connection): Promise<{ file: string; pos: number }> {
   const [v] = (await conn.query('SELECT VERSION() AS v')) as unknown as [Array<{ v: string }>];
   const mysql9 = /^(9|[1-9]\d)\./.test(v[0]!.v) && !/mariadb/i.test(v[0]!.v);
-  const [rows] = (await conn.query(mysql9 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number | string }>];
+  const [rows] = (await conn.query(mysql9 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS')) as unknown as [
+    Array<{ File: string; Position: number | string }>,
+  ];
   return { file: rows[0]!.File, pos: Number(rows[0]!.Position) };
 }
 
 /** Reads everything from `from` to now; returns the events of DB and the first decoding error, if any. */
-async function readBack(inst: Instance, serverId: number, from: { file: string; pos: number }): Promise<{ events: BinlogEvent[]; error: BinlogError | null }> {
+async function readBack(
+  inst: Instance,
+  serverId: number,
+  from: { file: string; pos: number },
+): Promise<{ events: BinlogEvent[]; error: BinlogError | null }> {
   const reader = await BinlogReader.open({
     instance: inst.name,
-    endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
+    endpoint: {
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.replication.user,
+      password: inst.replication.password,
+    },
     replicaServerId: serverId,
     from,
     untilNow: true,
@@ -74,7 +95,14 @@ describe.each([
     const from = await position(conn);
     await conn.query('SET SESSION binlog_transaction_compression = ON');
     await conn.query('BEGIN');
-    for (let i = 1; i <= 50; i++) await conn.query(`INSERT INTO ${DB}.tc VALUES (?, ?, ?, ?, ?)`, [i, `row-${i}`, i === 7 ? 'xyz'.repeat(700000) : null, `${i}.0000000001`, JSON.stringify({ i, tags: ['a', 'b'] })]);
+    for (let i = 1; i <= 50; i++)
+      await conn.query(`INSERT INTO ${DB}.tc VALUES (?, ?, ?, ?, ?)`, [
+        i,
+        `row-${i}`,
+        i === 7 ? 'xyz'.repeat(700000) : null,
+        `${i}.0000000001`,
+        JSON.stringify({ i, tags: ['a', 'b'] }),
+      ]);
     await conn.query('COMMIT');
     await conn.query(`UPDATE ${DB}.tc SET v = CONCAT(v, '!'), big = REPEAT('q', 300000) WHERE id <= 10`);
     await conn.query(`DELETE FROM ${DB}.tc WHERE id > 40`);
@@ -89,7 +117,9 @@ describe.each([
     const seven = flat.find((r) => r.op === 'c' && r.after!['id'] === 7)!;
     expect(seven.after!['big']).toBe('xyz'.repeat(700000));
     expect(seven.after!['d']).toBe('7.0000000001');
-    const [now] = (await conn.query(`SELECT id, v, CAST(j AS CHAR) AS j FROM ${DB}.tc WHERE id <= 10 ORDER BY id`)) as unknown as [Array<{ id: number; v: string; j: string }>];
+    const [now] = (await conn.query(`SELECT id, v, CAST(j AS CHAR) AS j FROM ${DB}.tc WHERE id <= 10 ORDER BY id`)) as unknown as [
+      Array<{ id: number; v: string; j: string }>,
+    ];
     const updates = flat.filter((r) => r.op === 'u');
     expect(updates.map((u) => ({ id: u.after!['id'], v: u.after!['v'], j: u.after!['j'] }))).toEqual(now);
     expect(updates.every((u) => u.after!['big'] === 'q'.repeat(300000))).toBe(true);
@@ -98,7 +128,9 @@ describe.each([
   it('applies partial JSON updates (binlog_row_value_options=PARTIAL_JSON, full row image) like the server', async () => {
     await conn.query(`DROP TABLE IF EXISTS ${DB}.pj`);
     await conn.query(`CREATE TABLE ${DB}.pj (id INT PRIMARY KEY, j JSON, k JSON)`);
-    await conn.query(`INSERT INTO ${DB}.pj VALUES (1, '{"a": 1, "b": [1, 2, 3], "c": {"d": "x"}, "big": 18446744073709551615, "s": "a long enough string to be replaced in place"}', '[1, {"x": 2}]')`);
+    await conn.query(
+      `INSERT INTO ${DB}.pj VALUES (1, '{"a": 1, "b": [1, 2, 3], "c": {"d": "x"}, "big": 18446744073709551615, "s": "a long enough string to be replaced in place"}', '[1, {"x": 2}]')`,
+    );
     const from = await position(conn);
     await conn.query("SET SESSION binlog_row_image = 'FULL', binlog_row_value_options = 'PARTIAL_JSON'");
     const statements = [
@@ -109,7 +141,9 @@ describe.each([
     const expected: Array<{ j: string; k: string }> = [];
     for (const sql of statements) {
       await conn.query(sql);
-      const [r] = (await conn.query(`SELECT CAST(j AS CHAR) AS j, CAST(k AS CHAR) AS k FROM ${DB}.pj WHERE id = 1`)) as unknown as [Array<{ j: string; k: string }>];
+      const [r] = (await conn.query(`SELECT CAST(j AS CHAR) AS j, CAST(k AS CHAR) AS k FROM ${DB}.pj WHERE id = 1`)) as unknown as [
+        Array<{ j: string; k: string }>,
+      ];
       expected.push(r[0]!);
     }
     await conn.query("SET SESSION binlog_row_value_options = ''");
@@ -165,7 +199,9 @@ describe('MariaDB log_bin_compress', () => {
 
   it('decodes compressed query and rows events like plain ones', async () => {
     const conn = await admin(inst);
-    const [saved] = (await conn.query('SELECT @@global.log_bin_compress AS c, @@global.log_bin_compress_min_len AS l')) as unknown as [Array<{ c: number; l: number }>];
+    const [saved] = (await conn.query('SELECT @@global.log_bin_compress AS c, @@global.log_bin_compress_min_len AS l')) as unknown as [
+      Array<{ c: number; l: number }>,
+    ];
     try {
       await conn.query(`CREATE DATABASE IF NOT EXISTS ${DB}`);
       await conn.query(`DROP TABLE IF EXISTS ${DB}.mc`);
@@ -174,15 +210,21 @@ describe('MariaDB log_bin_compress', () => {
       const writer = await admin(inst);
       const from = await position(writer);
       try {
-        await writer.query(`INSERT INTO ${DB}.mc VALUES (1, 'héllo wörld', REPEAT('compress me ', 5000), 123456789.125), (2, NULL, 'x', -0.5)`);
+        await writer.query(
+          `INSERT INTO ${DB}.mc VALUES (1, 'héllo wörld', REPEAT('compress me ', 5000), 123456789.125), (2, NULL, 'x', -0.5)`,
+        );
         await writer.query(`UPDATE ${DB}.mc SET v = REPEAT('v', 250), d = 1 WHERE id = 1`);
         await writer.query(`DELETE FROM ${DB}.mc WHERE id = 2`);
         await writer.query(`DROP TABLE IF EXISTS ${DB}.mc_after_compressed_ddl`);
-        await writer.query(`CREATE TABLE ${DB}.mc_after_compressed_ddl (id INT PRIMARY KEY, note VARCHAR(100) DEFAULT 'a default long enough to compress')`);
+        await writer.query(
+          `CREATE TABLE ${DB}.mc_after_compressed_ddl (id INT PRIMARY KEY, note VARCHAR(100) DEFAULT 'a default long enough to compress')`,
+        );
       } finally {
         await writer.end();
       }
-      await conn.query(`SET GLOBAL log_bin_compress = ${Number(saved[0]!.c) ? 'ON' : 'OFF'}, GLOBAL log_bin_compress_min_len = ${Number(saved[0]!.l)}`);
+      await conn.query(
+        `SET GLOBAL log_bin_compress = ${Number(saved[0]!.c) ? 'ON' : 'OFF'}, GLOBAL log_bin_compress_min_len = ${Number(saved[0]!.l)}`,
+      );
       const { events, error } = await readBack(inst, 4100000040, from);
       expect(error).toBeNull();
       const rows = rowsIn(events, 'mc');
@@ -197,7 +239,9 @@ describe('MariaDB log_bin_compress', () => {
       const sql = events.filter((e): e is Extract<BinlogEvent, { kind: 'query' }> => e.kind === 'query').map((e) => e.sql);
       expect(sql.some((s) => s.includes('mc_after_compressed_ddl'))).toBe(true);
     } finally {
-      await conn.query(`SET GLOBAL log_bin_compress = ${Number(saved[0]!.c) ? 'ON' : 'OFF'}, GLOBAL log_bin_compress_min_len = ${Number(saved[0]!.l)}`);
+      await conn.query(
+        `SET GLOBAL log_bin_compress = ${Number(saved[0]!.c) ? 'ON' : 'OFF'}, GLOBAL log_bin_compress_min_len = ${Number(saved[0]!.l)}`,
+      );
       await conn.end();
     }
   });

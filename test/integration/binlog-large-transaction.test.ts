@@ -33,7 +33,10 @@ describe.each(picks.map((inst, n) => [inst.name, inst, n] as const))('a 100 MB t
       const ids = Array.from({ length: 16 }, (_, k) => i + k);
       const bodies = ids.map(() => randomBytes(ROW_BYTES));
       bodies.forEach((b, k) => (digests[i + k] = sha(b)));
-      await s.query(`INSERT INTO ${db}.blobs VALUES ${ids.map(() => '(?, ?)').join(', ')}`, ids.flatMap((id, k) => [id, bodies[k]]));
+      await s.query(
+        `INSERT INTO ${db}.blobs VALUES ${ids.map(() => '(?, ?)').join(', ')}`,
+        ids.flatMap((id, k) => [id, bodies[k]]),
+      );
     }
     await s.query('COMMIT');
     const end = await binlogEnd(s);
@@ -64,7 +67,7 @@ describe.each(picks.map((inst, n) => [inst.name, inst, n] as const))('a 100 MB t
     expect(commits).toBe(1);
     expect(rowsItemsBeforeCommit).toBeGreaterThan(100);
     const growthMb = (peak - base) / 1024 / 1024;
-    process.stderr.write(`${inst.name}: rss growth ${growthMb.toFixed(1)} MB for ${ROWS * ROW_BYTES / 1048576} MB of rows\n`);
+    process.stderr.write(`${inst.name}: rss growth ${growthMb.toFixed(1)} MB for ${(ROWS * ROW_BYTES) / 1048576} MB of rows\n`);
     expect(growthMb).toBeLessThan(64);
   });
 });

@@ -4,8 +4,21 @@ import { binlogEnd, collectTransactions, streamOf } from '../support/binlog.js';
 import { PrivateMariaDb } from '../support/private-mariadb.js';
 
 const PORT = 3393;
-const server = new PrivateMariaDb({ port: PORT, serverId: 93, extraArgs: ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-metadata=FULL'] });
-const inst = { name: 'purge-test', flavour: 'mariadb' as const, host: '127.0.0.1', port: PORT, user: 'shardline', password: 'shardline', replication: { user: 'shardline', password: 'shardline' }, serverId: 93 };
+const server = new PrivateMariaDb({
+  port: PORT,
+  serverId: 93,
+  extraArgs: ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-metadata=FULL'],
+});
+const inst = {
+  name: 'purge-test',
+  flavour: 'mariadb' as const,
+  host: '127.0.0.1',
+  port: PORT,
+  user: 'shardline',
+  password: 'shardline',
+  replication: { user: 'shardline', password: 'shardline' },
+  serverId: 93,
+};
 let s: MysqlSession;
 
 beforeAll(async () => {
@@ -30,7 +43,8 @@ it('stops with BINLOG_PURGED naming the file when the binlog was purged past the
   await s.query('FLUSH BINARY LOGS');
   await s.query('FLUSH BINARY LOGS');
   const end = await binlogEnd(s);
-  for (const row of await s.query<{ ID: number }>("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'")) await s.query(`KILL ${row.ID}`);
+  for (const row of await s.query<{ ID: number }>("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'"))
+    await s.query(`KILL ${row.ID}`);
   let files: string[] = [];
   for (let i = 0; i < 100; i++) {
     // MariaDB keeps a file until its binlog checkpoint (crash recovery) has moved past it.
@@ -43,7 +57,11 @@ it('stops with BINLOG_PURGED naming the file when the binlog was purged past the
 
   const fromFile = collectTransactions(streamOf(inst, 4_000_000_401, { from: checkpoint, stopAt: end }));
   await expect(fromFile).rejects.toThrow(BinlogError);
-  await expect(fromFile).rejects.toMatchObject({ code: 'BINLOG_PURGED', retriable: false, message: expect.stringContaining('binlog.000001 is not on the server any more') });
+  await expect(fromFile).rejects.toMatchObject({
+    code: 'BINLOG_PURGED',
+    retriable: false,
+    message: expect.stringContaining('binlog.000001 is not on the server any more'),
+  });
 
   const fromGtid = collectTransactions(streamOf(inst, 4_000_000_402, { from: { gtid: checkpoint.gtidSet! }, stopAt: end }));
   await expect(fromGtid).rejects.toMatchObject({ code: 'BINLOG_PURGED', retriable: false });

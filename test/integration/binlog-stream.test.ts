@@ -42,9 +42,20 @@ describe.each(instances.map((inst, n) => [inst.name, inst, n] as const))('transa
 
     const { transactions, aborts } = await collectTransactions(streamOf(inst, 4_000_000_200 + n, { from: start, stopAt: end }));
     expect(aborts).toBe(0);
-    const rows = rowsOf(transactions, db).map((e) => ({ table: e.table.table, op: e.op, rows: e.rows.map((r) => ({ before: canonicalRow(r.before), after: canonicalRow(r.after) })) }));
+    const rows = rowsOf(transactions, db).map((e) => ({
+      table: e.table.table,
+      op: e.op,
+      rows: e.rows.map((r) => ({ before: canonicalRow(r.before), after: canonicalRow(r.after) })),
+    }));
     expect(rows).toEqual([
-      { table: 't', op: 'c', rows: [{ before: null, after: { id: 1, a: 1, b: 'x' } }, { before: null, after: { id: 2, a: 2, b: 'y' } }] },
+      {
+        table: 't',
+        op: 'c',
+        rows: [
+          { before: null, after: { id: 1, a: 1, b: 'x' } },
+          { before: null, after: { id: 2, a: 2, b: 'y' } },
+        ],
+      },
       { table: 't', op: 'c', rows: [{ before: null, after: { id: 3, a: 3, b: 'z', c: '2.25' } }] },
       { table: 't', op: 'u', rows: [{ before: { id: 1, a: 1, b: 'x', c: '1.50' }, after: { id: 1, a: 1, b: 'w', c: '9.99' } }] },
       { table: 't', op: 'c', rows: [{ before: null, after: { id: 4, b: 'q', c: '0.10' } }] },
@@ -54,7 +65,12 @@ describe.each(instances.map((inst, n) => [inst.name, inst, n] as const))('transa
     ]);
 
     const ddl = transactions.flatMap((t) => t.items.flatMap((i) => (i.type === 'query' && i.event.database === db ? [i.event.sql] : [])));
-    expect(ddl).toEqual(['ALTER TABLE t ADD COLUMN c DECIMAL(6,2) DEFAULT 1.50', 'ALTER TABLE t DROP COLUMN a', 'ALTER TABLE t MODIFY COLUMN b VARCHAR(20) CHARACTER SET latin1', 'RENAME TABLE t TO t2']);
+    expect(ddl).toEqual([
+      'ALTER TABLE t ADD COLUMN c DECIMAL(6,2) DEFAULT 1.50',
+      'ALTER TABLE t DROP COLUMN a',
+      'ALTER TABLE t MODIFY COLUMN b VARCHAR(20) CHARACTER SET latin1',
+      'RENAME TABLE t TO t2',
+    ]);
     for (const t of transactions) {
       expect(t.items[0]!.type).toBe('begin');
       expect(t.items[t.items.length - 1]!.type).toBe('commit');

@@ -72,7 +72,12 @@ const COLUMNS: Column[] = [
   {
     name: 'd65',
     type: 'DECIMAL(65,30)',
-    values: ["'-12345678901234567890123456789012345.123456789012345678901234567890'", "'99999999999999999999999999999999999.999999999999999999999999999999'", '0', "'-0.000000000000000000000000000001'"],
+    values: [
+      "'-12345678901234567890123456789012345.123456789012345678901234567890'",
+      "'99999999999999999999999999999999999.999999999999999999999999999999'",
+      '0',
+      "'-0.000000000000000000000000000001'",
+    ],
   },
   { name: 'd10', type: 'DECIMAL(10,3)', values: ["'-1.500'", "'9999999.999'", '0', "'-0.001'"] },
   { name: 'd5', type: 'DECIMAL(5,0)', values: ['-99999', '99999', '0', '-1'] },
@@ -93,21 +98,91 @@ const COLUMNS: Column[] = [
   { name: 't5', type: 'TIME(5)', values: ["'-00:00:00.00001'", "'-838:59:58.99999'", "'00:00:00'", "'10:10:10.12345'"] },
   { name: 't6', type: 'TIME(6)', values: ["'-00:00:00.000001'", "'-838:59:59.000000'", "'00:00:00'", "'-00:00:01.999999'"] },
   { name: 't6b', type: 'TIME(6)', values: ["'838:59:59.000000'", "'00:00:00.000001'", "'-00:00:00.500000'", "'-12:00:00.000500'"] },
-  { name: 'dt0', type: 'DATETIME', values: ["'1000-01-01 00:00:00'", "'9999-12-31 23:59:59'", "'0000-00-00 00:00:00'", "'2024-02-29 12:00:00'"] },
-  { name: 'dt1', type: 'DATETIME(1)', values: ["'1000-01-01 00:00:00.1'", "'9999-12-31 23:59:59.9'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.5'"] },
-  { name: 'dt2', type: 'DATETIME(2)', values: ["'1000-01-01 00:00:00.01'", "'9999-12-31 23:59:59.99'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.50'"] },
-  { name: 'dt3', type: 'DATETIME(3)', values: ["'1000-01-01 00:00:00.001'", "'9999-12-31 23:59:59.999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.500'"] },
-  { name: 'dt4', type: 'DATETIME(4)', values: ["'1000-01-01 00:00:00.0001'", "'9999-12-31 23:59:59.9999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.0005'"] },
-  { name: 'dt5', type: 'DATETIME(5)', values: ["'1000-01-01 00:00:00.00001'", "'9999-12-31 23:59:59.99999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.00050'"] },
-  { name: 'dt6', type: 'DATETIME(6)', values: ["'2024-02-29 23:59:59.000500'", "'9999-12-31 23:59:59.999999'", "'0000-00-00 00:00:00.000000'", "'1000-01-01 00:00:00.000001'"] },
-  { name: 'dt6z', type: 'DATETIME(6)', values: ["'2024-00-00 00:00:00.000001'", "'1970-01-01 00:00:00'", "'2024-02-00 10:00:00'", "'2038-01-19 03:14:08.000001'"] },
-  { name: 'ts0', type: 'TIMESTAMP NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01'", "'2038-01-19 03:14:07'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59'"] },
-  { name: 'ts1', type: 'TIMESTAMP(1) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.1'", "'2038-01-19 03:14:07.9'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.5'"] },
-  { name: 'ts2', type: 'TIMESTAMP(2) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.01'", "'2038-01-19 03:14:07.99'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.05'"] },
-  { name: 'ts3', type: 'TIMESTAMP(3) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.001'", "'2038-01-19 03:14:07.999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.005'"] },
-  { name: 'ts4', type: 'TIMESTAMP(4) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.0001'", "'2038-01-19 03:14:07.9999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.0005'"] },
-  { name: 'ts5', type: 'TIMESTAMP(5) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.00001'", "'2038-01-19 03:14:07.99999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.00005'"] },
-  { name: 'ts6', type: 'TIMESTAMP(6) NULL DEFAULT NULL', values: ["'1970-01-01 00:00:01.000001'", "'2038-01-19 03:14:07.999999'", "'0000-00-00 00:00:00.000000'", "'2024-02-29 23:59:59.000500'"] },
+  {
+    name: 'dt0',
+    type: 'DATETIME',
+    values: ["'1000-01-01 00:00:00'", "'9999-12-31 23:59:59'", "'0000-00-00 00:00:00'", "'2024-02-29 12:00:00'"],
+  },
+  {
+    name: 'dt1',
+    type: 'DATETIME(1)',
+    values: ["'1000-01-01 00:00:00.1'", "'9999-12-31 23:59:59.9'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.5'"],
+  },
+  {
+    name: 'dt2',
+    type: 'DATETIME(2)',
+    values: ["'1000-01-01 00:00:00.01'", "'9999-12-31 23:59:59.99'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.50'"],
+  },
+  {
+    name: 'dt3',
+    type: 'DATETIME(3)',
+    values: ["'1000-01-01 00:00:00.001'", "'9999-12-31 23:59:59.999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.500'"],
+  },
+  {
+    name: 'dt4',
+    type: 'DATETIME(4)',
+    values: ["'1000-01-01 00:00:00.0001'", "'9999-12-31 23:59:59.9999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.0005'"],
+  },
+  {
+    name: 'dt5',
+    type: 'DATETIME(5)',
+    values: ["'1000-01-01 00:00:00.00001'", "'9999-12-31 23:59:59.99999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.00050'"],
+  },
+  {
+    name: 'dt6',
+    type: 'DATETIME(6)',
+    values: [
+      "'2024-02-29 23:59:59.000500'",
+      "'9999-12-31 23:59:59.999999'",
+      "'0000-00-00 00:00:00.000000'",
+      "'1000-01-01 00:00:00.000001'",
+    ],
+  },
+  {
+    name: 'dt6z',
+    type: 'DATETIME(6)',
+    values: ["'2024-00-00 00:00:00.000001'", "'1970-01-01 00:00:00'", "'2024-02-00 10:00:00'", "'2038-01-19 03:14:08.000001'"],
+  },
+  {
+    name: 'ts0',
+    type: 'TIMESTAMP NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01'", "'2038-01-19 03:14:07'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59'"],
+  },
+  {
+    name: 'ts1',
+    type: 'TIMESTAMP(1) NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01.1'", "'2038-01-19 03:14:07.9'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.5'"],
+  },
+  {
+    name: 'ts2',
+    type: 'TIMESTAMP(2) NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01.01'", "'2038-01-19 03:14:07.99'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.05'"],
+  },
+  {
+    name: 'ts3',
+    type: 'TIMESTAMP(3) NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01.001'", "'2038-01-19 03:14:07.999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.005'"],
+  },
+  {
+    name: 'ts4',
+    type: 'TIMESTAMP(4) NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01.0001'", "'2038-01-19 03:14:07.9999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.0005'"],
+  },
+  {
+    name: 'ts5',
+    type: 'TIMESTAMP(5) NULL DEFAULT NULL',
+    values: ["'1970-01-01 00:00:01.00001'", "'2038-01-19 03:14:07.99999'", "'0000-00-00 00:00:00'", "'2024-02-29 23:59:59.00005'"],
+  },
+  {
+    name: 'ts6',
+    type: 'TIMESTAMP(6) NULL DEFAULT NULL',
+    values: [
+      "'1970-01-01 00:00:01.000001'",
+      "'2038-01-19 03:14:07.999999'",
+      "'0000-00-00 00:00:00.000000'",
+      "'2024-02-29 23:59:59.000500'",
+    ],
+  },
   { name: 'y', type: 'YEAR', values: ['1901', '2155', '0', '2024'] },
   { name: 'c4', type: 'CHAR(10) CHARACTER SET utf8mb4', values: ["'a😀b'", "'ab  '", "''", "'😀😀😀'"] },
   { name: 'vc4', type: 'VARCHAR(100) CHARACTER SET utf8mb4', values: ["'x😀 é'", "'trailing  '", "''", "'tab\\tnl\\n'"] },
@@ -160,9 +235,23 @@ const COLUMNS: Column[] = [
   {
     name: 'g',
     type: 'GEOMETRY',
-    values: ["ST_GeomFromText('POINT(1 2)', 4326)", "ST_GeomFromText('LINESTRING(0 0,1 1,2 2)', 0)", "ST_GeomFromText('POINT(0 0)')", "ST_GeomFromText('MULTIPOINT((1 1),(2 2))', 3857)"],
+    values: [
+      "ST_GeomFromText('POINT(1 2)', 4326)",
+      "ST_GeomFromText('LINESTRING(0 0,1 1,2 2)', 0)",
+      "ST_GeomFromText('POINT(0 0)')",
+      "ST_GeomFromText('MULTIPOINT((1 1),(2 2))', 3857)",
+    ],
   },
-  { name: 'p', type: 'POINT', values: ["ST_GeomFromText('POINT(1 2)', 4326)", "ST_GeomFromText('POINT(-1.5 2.25)')", 'POINT(0, 0)', "ST_GeomFromText('POINT(3 4)', 3857)"] },
+  {
+    name: 'p',
+    type: 'POINT',
+    values: [
+      "ST_GeomFromText('POINT(1 2)', 4326)",
+      "ST_GeomFromText('POINT(-1.5 2.25)')",
+      'POINT(0, 0)',
+      "ST_GeomFromText('POINT(3 4)', 3857)",
+    ],
+  },
   {
     name: 'pg',
     type: 'POLYGON',
@@ -176,7 +265,12 @@ const COLUMNS: Column[] = [
   {
     name: 'vec',
     type: 'VECTOR(3)',
-    values: ["STRING_TO_VECTOR('[1,2,3.5]')", "STRING_TO_VECTOR('[-0.1,3.4e38,0]')", "STRING_TO_VECTOR('[0,0,0]')", "STRING_TO_VECTOR('[1e-30,-1,16777217]')"],
+    values: [
+      "STRING_TO_VECTOR('[1,2,3.5]')",
+      "STRING_TO_VECTOR('[-0.1,3.4e38,0]')",
+      "STRING_TO_VECTOR('[0,0,0]')",
+      "STRING_TO_VECTOR('[1e-30,-1,16777217]')",
+    ],
     only: (flavour, version) => flavour === 'mysql' && Number(version.split('.')[0]) >= 9,
   },
 ];
@@ -211,7 +305,8 @@ function differences(expected: Step[], actual: Step[]): string[] {
         continue;
       }
       for (const k of new Set([...Object.keys(er), ...Object.keys(ar)])) {
-        if (JSON.stringify(er[k]) !== JSON.stringify(ar[k])) out.push(`#${i} ${e.op} id=${String(er['id'])} ${image}.${k}: binlog ${show(ar[k])}, SELECT ${show(er[k])}`);
+        if (JSON.stringify(er[k]) !== JSON.stringify(ar[k]))
+          out.push(`#${i} ${e.op} id=${String(er['id'])} ${image}.${k}: binlog ${show(ar[k])}, SELECT ${show(er[k])}`);
       }
     }
   }
@@ -220,7 +315,9 @@ function differences(expected: Step[], actual: Step[]): string[] {
 
 async function masterStatus(conn: Connection, version: string): Promise<{ file: string; pos: number }> {
   const mysql9 = /^(9|[1-9]\d)\./.test(version) && !/mariadb/i.test(version);
-  const [rows] = (await conn.query(mysql9 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS')) as unknown as [Array<{ File: string; Position: number | string }>];
+  const [rows] = (await conn.query(mysql9 ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS')) as unknown as [
+    Array<{ File: string; Position: number | string }>,
+  ];
   const r = rows[0];
   if (!r) throw new Error('binary logging is off');
   return { file: r.File, pos: Number(r.Position) };
@@ -232,7 +329,13 @@ const ADDED = '_added';
 async function runMatrix(instanceIndex: number): Promise<{ diffs: string[]; changes: number; columns: number; expectedColumns: string[] }> {
   const inst = config.instances[instanceIndex]!;
   const flavour = inst.flavour as Flavour;
-  const admin = await mysql.createConnection({ host: inst.host, port: inst.port, user: inst.user, password: inst.password, charset: 'utf8mb4_general_ci' });
+  const admin = await mysql.createConnection({
+    host: inst.host,
+    port: inst.port,
+    user: inst.user,
+    password: inst.password,
+    charset: 'utf8mb4_general_ci',
+  });
   const oracle = await openOracle({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
   try {
     await admin.query("SET SESSION sql_mode = '', time_zone = '+00:00'");
@@ -284,7 +387,14 @@ async function runMatrix(instanceIndex: number): Promise<{ diffs: string[]; chan
 
     const reader = await BinlogReader.open({
       instance: inst.name,
-      endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
+      endpoint: {
+        host: inst.host,
+        port: inst.port,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+        user: inst.replication.user,
+        password: inst.replication.password,
+      },
       replicaServerId: 4200000100 + instanceIndex,
       from: start,
       untilNow: true,
@@ -297,11 +407,15 @@ async function runMatrix(instanceIndex: number): Promise<{ diffs: string[]; chan
     } finally {
       reader.close();
     }
-    const actual: Step[] = events.flatMap((ev) => ev.rows.map((r) => ({ op: ev.op, before: canonicalRow(r.before), after: canonicalRow(r.after) })));
+    const actual: Step[] = events.flatMap((ev) =>
+      ev.rows.map((r) => ({ op: ev.op, before: canonicalRow(r.before), after: canonicalRow(r.after) })),
+    );
     const diffs = differences(expected, actual);
     // The oracle saw every column of the first row filled in (the comparison is not vacuous).
     const first = expected[0]?.after ?? {};
-    const empty = Object.entries(first).filter(([, v]) => v === null).map(([k]) => k);
+    const empty = Object.entries(first)
+      .filter(([, v]) => v === null)
+      .map(([k]) => k);
     if (empty.length > 0) diffs.push(`row 1 has NULL columns: ${empty.join(', ')}`);
     return { diffs, changes: actual.length, columns: Object.keys(first).length, expectedColumns: ['id', ...cols] };
   } finally {
@@ -331,7 +445,9 @@ describe('binlog column values equal SELECT, in the canonical encoding', () => {
             : 'SELECT ID AS id, CHARACTER_SET_NAME AS cs FROM information_schema.COLLATIONS';
         const [rows] = (await conn.query(sql)) as unknown as [Array<{ id: number; cs: string }>];
         expect(rows.length).toBeGreaterThan(200);
-        const wrong = rows.filter((r) => collationCharset(Number(r.id)) !== r.cs).map((r) => `${r.id}: server ${r.cs}, table ${collationCharset(Number(r.id))}`);
+        const wrong = rows
+          .filter((r) => collationCharset(Number(r.id)) !== r.cs)
+          .map((r) => `${r.id}: server ${r.cs}, table ${collationCharset(Number(r.id))}`);
         expect(wrong).toEqual([]);
       } finally {
         await conn.end();

@@ -36,7 +36,11 @@ function endpoint(flavour: Flavour) {
 beforeAll(async () => {
   await Promise.all(Object.values(servers).map((s) => s.start()));
   for (const flavour of Object.keys(servers) as Flavour[]) {
-    const root = await openMysqlSession({ socketPath: servers[flavour].dir.socket(servers[flavour].options.name), user: 'root', password: '' });
+    const root = await openMysqlSession({
+      socketPath: servers[flavour].dir.socket(servers[flavour].options.name),
+      user: 'root',
+      password: '',
+    });
     await root.query('CREATE DATABASE IF NOT EXISTS app_00');
     await root.query('CREATE TABLE app_00.users_0000 (uid BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL)');
     await root.query("INSERT INTO app_00.users_0000 VALUES (1, 'ann'), (2, 'bob'), (3, 'cy')");
@@ -54,7 +58,13 @@ describe.each(Object.keys(servers) as Flavour[])('%s with NO_BACKSLASH_ESCAPES i
 
   it('is a hostile server: a connection that does not pin its sql_mode returns every row', async () => {
     const { host, port, user, password } = endpoint(flavour);
-    const raw = await mysql.createConnection({ host, port, user, password, ...(flavour === 'mysql' ? { ssl: { rejectUnauthorized: false } } : {}) });
+    const raw = await mysql.createConnection({
+      host,
+      port,
+      user,
+      password,
+      ...(flavour === 'mysql' ? { ssl: { rejectUnauthorized: false } } : {}),
+    });
     try {
       const [mode] = (await raw.query('SELECT @@SESSION.sql_mode AS m')) as unknown as [{ m: string }[]];
       expect(mode[0]!.m).toContain('NO_BACKSLASH_ESCAPES');
@@ -87,20 +97,29 @@ describe.each(Object.keys(servers) as Flavour[])('%s with NO_BACKSLASH_ESCAPES i
 
   it('the router (pools and transactions) returns 0 rows and refuses to change sql_mode', async () => {
     const other = servers[flavour === 'mysql' ? 'mariadb' : 'mysql'];
-    const router = await createRouter(parseClusterConfig({
-      instances: [{ ...endpoint(flavour), flavour, replication: { user: 'shardline', password: 'shardline' }, serverId: 1 }],
-      archive: { host: '127.0.0.1', port: other.options.port, user: 'shardline', password: 'shardline' },
-      kafka: { brokers: ['127.0.0.1:9'] },
-      elasticsearch: { node: 'http://127.0.0.1:9' },
-      sharding: { shards: 1, databases: 1, tables: { users: { shardKey: 'uid' } } },
-      pool: { min: 0, max: 2 },
-    }));
+    const router = await createRouter(
+      parseClusterConfig({
+        instances: [{ ...endpoint(flavour), flavour, replication: { user: 'shardline', password: 'shardline' }, serverId: 1 }],
+        archive: { host: '127.0.0.1', port: other.options.port, user: 'shardline', password: 'shardline' },
+        kafka: { brokers: ['127.0.0.1:9'] },
+        elasticsearch: { node: 'http://127.0.0.1:9' },
+        sharding: { shards: 1, databases: 1, tables: { users: { shardKey: 'uid' } } },
+        pool: { min: 0, max: 2 },
+      }),
+    );
     try {
       for (const v of HOSTILE) {
         expect(await router.select('SELECT uid FROM users WHERE uid = ? AND name = ?', [1, v])).toEqual([]);
-        expect(await router.forUid(1).transaction((tx) => tx.query('SELECT uid FROM users WHERE uid = ? AND name = ?', [1, v]))).toEqual([]);
+        expect(await router.forUid(1).transaction((tx) => tx.query('SELECT uid FROM users WHERE uid = ? AND name = ?', [1, v]))).toEqual(
+          [],
+        );
       }
-      for (const set of ["SET sql_mode = 'NO_BACKSLASH_ESCAPES'", "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'", "SET @@sql_mode = 'NO_BACKSLASH_ESCAPES'", "SET @@SESSION.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"]) {
+      for (const set of [
+        "SET sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET @@sql_mode = 'NO_BACKSLASH_ESCAPES'",
+        "SET @@SESSION.sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')",
+      ]) {
         await expect(router.query(set)).rejects.toBeInstanceOf(ShardlineError);
         await expect(router.forUid(1).query(set)).rejects.toBeInstanceOf(ShardlineError);
       }

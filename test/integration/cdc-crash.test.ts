@@ -11,7 +11,10 @@ import { shardline } from '../support/cluster.js';
 const NAME = `it_crash_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
 const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 const BASE = 8_200_000_000n + BigInt(process.pid % 1000) * 1_000_000n;
 const worker = new WorkerProcess(configPath, 19465);
 const KILLS = 10;
@@ -38,8 +41,14 @@ async function writeUntil(stop: () => boolean, uids: readonly bigint[]): Promise
   while (!stop() && next < uids.length) {
     const batch = uids.slice(next, next + 32);
     next += batch.length;
-    await router.query(`INSERT INTO users (uid, name, email, balance) VALUES ${batch.map(() => '(?, ?, NULL, ?)').join(', ')}`, batch.flatMap((u) => [u, `crash ${u}`, `${u % 1000n}.25`]));
-    await router.query(`INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${batch.map(() => "(?, 1, '3.00', 'new', NOW(6))").join(', ')}`, batch);
+    await router.query(
+      `INSERT INTO users (uid, name, email, balance) VALUES ${batch.map(() => '(?, ?, NULL, ?)').join(', ')}`,
+      batch.flatMap((u) => [u, `crash ${u}`, `${u % 1000n}.25`]),
+    );
+    await router.query(
+      `INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${batch.map(() => "(?, 1, '3.00', 'new', NOW(6))").join(', ')}`,
+      batch,
+    );
     written.push(...batch);
     statements += 2;
     for (let k = 0; k < 8; k++) {
@@ -69,7 +78,10 @@ it(`kill -9 of the worker ${KILLS} times under load: no loss, no transaction twi
     worker.kill9();
     await worker.exited();
     worker.start();
-    await worker.waitReading(config.instances.map((i) => i.name), 90_000);
+    await worker.waitReading(
+      config.instances.map((i) => i.name),
+      90_000,
+    );
   }
   done = true;
   const { written, statements } = await load;

@@ -12,7 +12,10 @@ const { Kafka, logLevel } = kafkajs;
 const NAME = `it_eq_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME);
 const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 const BASE = 8_100_000_000n + BigInt(process.pid % 1000) * 1_000_000n;
 const worker = new WorkerProcess(configPath, 19464);
 let router: Router;
@@ -93,7 +96,8 @@ it('source rows = Elasticsearch documents = archive rows after a random workload
 
 it('SIGHUP reloads the table filters without dropping the replication connections', async () => {
   const before = await worker.metrics();
-  const reconnects = (text: string) => [...text.matchAll(/shardline_cdc_reconnects_total\{[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const reconnects = (text: string) =>
+    [...text.matchAll(/shardline_cdc_reconnects_total\{[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
   const reloads = () => worker.log().split('configuration reloaded').length - 1;
   const reloadsBefore = reloads();
   const ordersOffsets = await topicEndOffsets(`${NAME}.orders`);
@@ -105,8 +109,16 @@ it('SIGHUP reloads the table filters without dropping the replication connection
   const uid = BASE + 999_000n;
   await router.query("INSERT INTO orders (uid, order_id, amount, status) VALUES (?, 1, '2.00', 'new')", [uid]);
   await router.query("INSERT INTO users (uid, name, balance) VALUES (?, 'after reload', '1.00')", [uid]);
-  await until(async () => (await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size === 1, 30_000, 'the barrier row in Elasticsearch');
-  await until(async () => (await archiveRows(config, `${NAME}_archive`, 'users', ['uid'], uid, uid)).live.size === 1, 30_000, 'the barrier row in the archive');
+  await until(
+    async () => (await esDocs(config.elasticsearch.node, `${NAME}-users`, uid, uid)).size === 1,
+    30_000,
+    'the barrier row in Elasticsearch',
+  );
+  await until(
+    async () => (await archiveRows(config, `${NAME}_archive`, 'users', ['uid'], uid, uid)).live.size === 1,
+    30_000,
+    'the barrier row in the archive',
+  );
   // Messages are produced in binlog order: nothing reached the orders topic, so no sink can have it.
   expect(await topicEndOffsets(`${NAME}.orders`)).toEqual(ordersOffsets);
   expect((await esDocs(config.elasticsearch.node, `${NAME}-orders`, uid, uid)).size).toBe(0);

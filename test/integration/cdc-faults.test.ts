@@ -34,11 +34,22 @@ const configPath = writeCdcTestConfig(NAME);
 const poisonConfigPath = writeCdcTestConfig(POISON);
 const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the CDC tests');
 const poisonConfig = requireSections(loadClusterConfig(poisonConfigPath), ALL_SECTIONS, 'the CDC tests');
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 const INSTANCES = config.instances.map((i) => i.name);
 const BASE = 8_300_000_000n + BigInt(process.pid % 1000) * 1_000_000n;
 /** uid ranges: Kafka burst / steady, ES burst / steady, markers (all NAME's, up to `end`); the poison test's. */
-const R = { kafkaBurst: BASE, kafkaSteady: BASE + 100_000n, esBurst: BASE + 200_000n, esSteady: BASE + 300_000n, marker: BASE + 500_000n, end: BASE + 599_999n, poison: BASE + 900_000n };
+const R = {
+  kafkaBurst: BASE,
+  kafkaSteady: BASE + 100_000n,
+  esBurst: BASE + 200_000n,
+  esSteady: BASE + 300_000n,
+  marker: BASE + 500_000n,
+  end: BASE + 599_999n,
+  poison: BASE + 900_000n,
+};
 const worker = new WorkerProcess(configPath, 19470);
 const poisonWorker = new WorkerProcess(poisonConfigPath, 19471);
 let router: Router;
@@ -93,7 +104,9 @@ const wholeRange = () => pipelineDiff(router, config, NAME, BASE, R.end);
 async function waitMarker(uid: bigint, name: string, timeoutMs: number): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < timeoutMs) {
-    const es = await esDocsOrNone(config.elasticsearch.node, `${NAME}-users`, uid, uid).catch(() => new Map<string, Record<string, unknown>>());
+    const es = await esDocsOrNone(config.elasticsearch.node, `${NAME}-users`, uid, uid).catch(
+      () => new Map<string, Record<string, unknown>>(),
+    );
     const archive = await archiveLive(config, NAME, 'users', uid, uid);
     if (es.get(String(uid))?.['name'] === name && archive.get(String(uid))?.['name'] === name) return Date.now() - started;
     await sleep(250);
@@ -105,7 +118,11 @@ async function waitMarker(uid: bigint, name: string, timeoutMs: number): Promise
 async function expectWorkerRecoveredByItself(w: WorkerProcess): Promise<void> {
   expect(w.starts).toBe(1);
   expect(w.child?.exitCode).toBeNull();
-  const health = (await (await fetch(`http://127.0.0.1:${w.httpPort}/healthz`)).json()) as { ok: boolean; reading: string[]; failed: Record<string, string> };
+  const health = (await (await fetch(`http://127.0.0.1:${w.httpPort}/healthz`)).json()) as {
+    ok: boolean;
+    reading: string[];
+    failed: Record<string, string>;
+  };
   expect(health.failed).toEqual({});
   expect([...health.reading].sort()).toEqual([...INSTANCES].sort());
   expect(health.ok).toBe(true);
@@ -115,7 +132,8 @@ describe('poison document', () => {
   const poisonIds = new Set<string>();
   /** The poison: a balance beyond the `integer` the pre-made index maps it as. */
   const POISON_BALANCE = '9999999999.00';
-  const isPoison = (row: Record<string, unknown> | null | undefined) => String(row?.['balance']) === POISON_BALANCE || String(row?.['balance']) === '8888888888.00';
+  const isPoison = (row: Record<string, unknown> | null | undefined) =>
+    String(row?.['balance']) === POISON_BALANCE || String(row?.['balance']) === '8888888888.00';
 
   it('is dead-lettered with its reason and counted; the pipeline continues', async () => {
     // The index the sink writes through, made beforehand with `balance` as an integer: users rows
@@ -128,7 +146,14 @@ describe('poison document', () => {
       await es.indices.create({
         index: names.index,
         settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '1s' },
-        mappings: { dynamic: false, properties: { uid: { type: 'keyword', fields: { num: { type: 'double' } } }, balance: { type: 'integer' }, _shardline: META_MAPPING as never } },
+        mappings: {
+          dynamic: false,
+          properties: {
+            uid: { type: 'keyword', fields: { num: { type: 'double' } } },
+            balance: { type: 'integer' },
+            _shardline: META_MAPPING as never,
+          },
+        },
         aliases: { [names.alias]: { is_write_index: true, filter: TOMBSTONE_FILTER as never } },
       });
     } finally {
@@ -150,12 +175,21 @@ describe('poison document', () => {
     const later = range(R.poison + 1000n, 20);
     const balanceOf = (k: number) => (k % 4 === 0 ? POISON_BALANCE : `${k}.25`);
     for (const [k, u] of first.entries()) if (k % 4 === 0) poisonIds.add(String(u));
-    await router.query(`INSERT INTO users (uid, name, email, balance) VALUES ${first.map(() => '(?, ?, NULL, ?)').join(', ')}`, first.flatMap((u, k) => [u, `poison test ${u}`, balanceOf(k)]));
-    await router.query(`INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${first.map(() => "(?, 1, 2.50, 'new', NOW(6))").join(', ')}`, first);
+    await router.query(
+      `INSERT INTO users (uid, name, email, balance) VALUES ${first.map(() => '(?, ?, NULL, ?)').join(', ')}`,
+      first.flatMap((u, k) => [u, `poison test ${u}`, balanceOf(k)]),
+    );
+    await router.query(
+      `INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${first.map(() => "(?, 1, 2.50, 'new', NOW(6))").join(', ')}`,
+      first,
+    );
     // Later changes: more good rows, one poison row fixed (a small balance now: it arrives), one poisoned again.
     const fixed = first[0]!;
     const again = first[4]!;
-    await router.query(`INSERT INTO users (uid, name, email, balance) VALUES ${later.map(() => '(?, ?, NULL, 3.00)').join(', ')}`, later.flatMap((u) => [u, `later ${u}`]));
+    await router.query(
+      `INSERT INTO users (uid, name, email, balance) VALUES ${later.map(() => '(?, ?, NULL, 3.00)').join(', ')}`,
+      later.flatMap((u) => [u, `later ${u}`]),
+    );
     await router.query('UPDATE users SET balance = ?, name = ? WHERE uid = ?', ['7.77', 'fixed', fixed]);
     await router.query('UPDATE users SET balance = ?, name = ? WHERE uid = ?', ['8888888888.00', 'poisoned again', again]);
     const expectedDead = poisonIds.size + 1;
@@ -182,7 +216,18 @@ describe('poison document', () => {
     // The dead-letter topic: every poison change, with the sink, ES's reason and the record.
     // The dead-letter topic. Ours are the ones in our uid range (should another test write a
     // huge balance meanwhile, it is a dead letter too).
-    type Letter = { m: ReadMessage; v: { sink: string; reason: string; table: string; id: string; version: string; origin: { topic: string }; event: { op: string; after: Record<string, unknown> | null } } };
+    type Letter = {
+      m: ReadMessage;
+      v: {
+        sink: string;
+        reason: string;
+        table: string;
+        id: string;
+        version: string;
+        origin: { topic: string };
+        event: { op: string; after: Record<string, unknown> | null };
+      };
+    };
     const ours = (ms: ReadMessage[]): Letter[] =>
       ms
         .map((m) => ({ m, v: JSON.parse(m.value ?? 'null') as Letter['v'] }))
@@ -201,7 +246,9 @@ describe('poison document', () => {
       expect(v.table).toBe('users');
       expect(poisonIds.has(v.id)).toBe(true);
       expect(m.key).toBe(v.id);
-      expect(v.reason).toMatch(/^(document_parsing_exception|mapper_parsing_exception): .*failed to parse field \[balance\] of type \[integer\]/);
+      expect(v.reason).toMatch(
+        /^(document_parsing_exception|mapper_parsing_exception): .*failed to parse field \[balance\] of type \[integer\]/,
+      );
       expect(m.headers['sink']).toBe('elasticsearch');
       expect(m.headers['reason']).toBe(v.reason.slice(0, 1000));
       expect(v.origin.topic).toBe(`${POISON}.users`);
@@ -209,14 +256,21 @@ describe('poison document', () => {
       expect(String(v.event.after?.['uid'])).toBe(v.id);
     }
     expect(new Set(letters.map((l) => l.v.id))).toEqual(poisonIds);
-    expect(letters.filter((l) => l.v.id === String(again)).map((l) => l.v.event.op).sort()).toEqual(['c', 'u']);
+    expect(
+      letters
+        .filter((l) => l.v.id === String(again))
+        .map((l) => l.v.event.op)
+        .sort(),
+    ).toEqual(['c', 'u']);
     log(`poison: ${expectedDead} dead letters, e.g. reason ${letters[0]!.v.reason.slice(0, 200)}`);
 
     // Counted (both counters; should another test's row be refused too, it counts as well).
     const metrics = await poisonWorker.metrics();
     const esDead = metricValue(metrics, 'shardline_es_dead_letters_total', { table: 'users' });
     const sinkDead = metricValue(metrics, 'shardline_sink_dead_letters_total', { sink: 'elasticsearch', table: 'users' });
-    log(`poison: shardline_es_dead_letters_total{table="users"} ${esDead}, shardline_sink_dead_letters_total{sink="elasticsearch",table="users"} ${sinkDead}, ours ${expectedDead}, on the topic ${messages.length}`);
+    log(
+      `poison: shardline_es_dead_letters_total{table="users"} ${esDead}, shardline_sink_dead_letters_total{sink="elasticsearch",table="users"} ${sinkDead}, ours ${expectedDead}, on the topic ${messages.length}`,
+    );
     expect(esDead).toBeGreaterThanOrEqual(expectedDead);
     expect(sinkDead).toBeGreaterThanOrEqual(expectedDead);
     expect(metricValue(metrics, 'shardline_es_dead_letters_total', { table: 'orders' })).toBe(0);
@@ -273,7 +327,8 @@ describe('faults of the infrastructure', () => {
 
     await expectWorkerRecoveredByItself(worker);
     const after = await worker.metrics();
-    timings['kafkaReaderReconnects'] = metricSum(after, 'shardline_cdc_reconnects_total') - metricSum(before, 'shardline_cdc_reconnects_total');
+    timings['kafkaReaderReconnects'] =
+      metricSum(after, 'shardline_cdc_reconnects_total') - metricSum(before, 'shardline_cdc_reconnects_total');
     expect(metricSum(after, 'shardline_es_dead_letters_total')).toBe(0);
     expect(metricSum(after, 'shardline_sink_dead_letters_total')).toBe(0);
   }, 420_000);
@@ -297,12 +352,19 @@ describe('faults of the infrastructure', () => {
       const stats = await steady.stop();
       const work = await burst;
       log(`es: workload ${JSON.stringify(stats)} + burst ${JSON.stringify(work)}`);
-      const archiveOnly = await converge(() => pipelineDiff(router, config, NAME, BASE, R.end, { archive: true }), Math.max(5000, ES_PAUSE_MS - 5000 - (Date.now() - stoppedAt)));
+      const archiveOnly = await converge(
+        () => pipelineDiff(router, config, NAME, BASE, R.end, { archive: true }),
+        Math.max(5000, ES_PAUSE_MS - 5000 - (Date.now() - stoppedAt)),
+      );
       expect(archiveOnly.problems).toEqual([]);
       timings['archiveEqualWhileEsStoppedAtMs'] = Date.now() - stoppedAt;
       const m1 = await worker.metrics();
-      const archiveDuring = metricValue(m1, 'shardline_sink_records_total', { sink: 'archive', table: 'users' }) - metricValue(m0, 'shardline_sink_records_total', { sink: 'archive', table: 'users' });
-      const esDuring = metricValue(m1, 'shardline_sink_records_total', { sink: 'elasticsearch', table: 'users' }) - metricValue(m0, 'shardline_sink_records_total', { sink: 'elasticsearch', table: 'users' });
+      const archiveDuring =
+        metricValue(m1, 'shardline_sink_records_total', { sink: 'archive', table: 'users' }) -
+        metricValue(m0, 'shardline_sink_records_total', { sink: 'archive', table: 'users' });
+      const esDuring =
+        metricValue(m1, 'shardline_sink_records_total', { sink: 'elasticsearch', table: 'users' }) -
+        metricValue(m0, 'shardline_sink_records_total', { sink: 'elasticsearch', table: 'users' });
       timings['archiveRecordsDuringPause'] = archiveDuring;
       timings['esRecordsDuringPause'] = esDuring;
       expect(archiveDuring).toBeGreaterThan(100);

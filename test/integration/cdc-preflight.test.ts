@@ -8,7 +8,11 @@ import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
 import { PrivateMariaDb } from '../support/private-mariadb.js';
 
 const PORT = 3394;
-const server = new PrivateMariaDb({ port: PORT, serverId: 94, extraArgs: ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-metadata=FULL'] });
+const server = new PrivateMariaDb({
+  port: PORT,
+  serverId: 94,
+  extraArgs: ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-metadata=FULL'],
+});
 let s: MysqlSession;
 let configPath: string;
 
@@ -41,7 +45,11 @@ afterAll(async () => {
 
 async function runWorker(): Promise<{ code: number; stderr: string }> {
   try {
-    await promisify(execFile)(process.execPath, [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'cdc', '--config', configPath, '--http-port', '0'], { cwd: packageRoot, timeout: 60_000 });
+    await promisify(execFile)(
+      process.execPath,
+      [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'cdc', '--config', configPath, '--http-port', '0'],
+      { cwd: packageRoot, timeout: 60_000 },
+    );
     return { code: 0, stderr: '' };
   } catch (err) {
     const e = err as { code: number; stderr: string };

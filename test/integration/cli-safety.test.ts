@@ -35,7 +35,10 @@ const outside = mkdtempSync(path.join(os.tmpdir(), 'shardline-cli-'));
 
 /** The bundled config with its dev-cluster paths made absolute, edited by `edit`, written into `dir/name`. */
 function writeConfig(dir: string, name: string, edit: (doc: Record<string, any>) => void = () => undefined): string {
-  const doc = parse(readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(packageRoot, '.shardline'))) as Record<string, any>;
+  const doc = parse(readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(packageRoot, '.shardline'))) as Record<
+    string,
+    any
+  >;
   edit(doc);
   const file = path.join(dir, name);
   writeFileSync(file, stringify(doc));
@@ -46,7 +49,12 @@ function writeConfig(dir: string, name: string, edit: (doc: Record<string, any>)
 const isolated = (doc: Record<string, any>) => {
   doc.sharding.shards = SHARDS;
   doc.sharding.databases = 8;
-  doc.sharding.naming = { database: `${PREFIX}{db:02}`, table: '{table}_{shard:04}', broadcastDatabase: `${PREFIX}global`, metaDatabase: META };
+  doc.sharding.naming = {
+    database: `${PREFIX}{db:02}`,
+    table: '{table}_{shard:04}',
+    broadcastDatabase: `${PREFIX}global`,
+    metaDatabase: META,
+  };
   doc.sharding.tables = { probe: { shardKey: 'uid' } };
   doc.sharding.broadcast = [];
   delete doc.sharding.map;
@@ -56,9 +64,19 @@ async function schemas(): Promise<string[]> {
   const config = loadClusterConfig(bundledClusterConfig);
   const found: string[] = [];
   for (const inst of config.instances) {
-    const s = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+    const s = await openMysqlSession({
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.user,
+      password: inst.password,
+    });
     try {
-      const rows = await s.query<{ d: string }>('SELECT SCHEMA_NAME AS d FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ? OR SCHEMA_NAME = ?', [`${PREFIX}%`, META]);
+      const rows = await s.query<{ d: string }>(
+        'SELECT SCHEMA_NAME AS d FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ? OR SCHEMA_NAME = ?',
+        [`${PREFIX}%`, META],
+      );
       found.push(...rows.map((r) => `${inst.name}:${r.d}`));
     } finally {
       await s.close();
@@ -70,9 +88,19 @@ async function schemas(): Promise<string[]> {
 async function dropAll(): Promise<void> {
   const config = loadClusterConfig(bundledClusterConfig);
   for (const inst of config.instances) {
-    const s = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+    const s = await openMysqlSession({
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.user,
+      password: inst.password,
+    });
     try {
-      const rows = await s.query<{ d: string }>('SELECT SCHEMA_NAME AS d FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ? OR SCHEMA_NAME = ?', [`${PREFIX}%`, META]);
+      const rows = await s.query<{ d: string }>(
+        'SELECT SCHEMA_NAME AS d FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ? OR SCHEMA_NAME = ?',
+        [`${PREFIX}%`, META],
+      );
       for (const { d } of rows) await s.query(`DROP DATABASE \`${d}\``);
     } finally {
       await s.close();
@@ -193,7 +221,11 @@ describe('migrate status, --dry-run, removed migrations and doctor (local cluste
   it('status and --dry-run before a run: pending (exit 3), and the dry run creates nothing', async () => {
     const status = cli(['migrate', 'status', '--config', config, '--dir', migrations, '--json']);
     expect(status.code).toBe(3);
-    const s = JSON.parse(status.stdout) as { migrations: { id: string; state: string; targets: number }[]; pending: number; upToDate: boolean };
+    const s = JSON.parse(status.stdout) as {
+      migrations: { id: string; state: string; targets: number }[];
+      pending: number;
+      upToDate: boolean;
+    };
     expect(s.migrations.map((m) => [m.id, m.state, m.targets])).toEqual([
       ['0001_probe', 'pending', SHARDS],
       ['0002_probe_b', 'pending', SHARDS],
@@ -229,23 +261,42 @@ describe('migrate status, --dry-run, removed migrations and doctor (local cluste
     const doctor = cli(['doctor', '--config', config, '--dir', migrations, '--json']);
     expect(doctor.code).toBe(3);
     const checks = (JSON.parse(doctor.stdout) as { checks: { check: string; status: string; detail: string }[] }).checks;
-    expect(checks.filter((c) => c.check === 'migrations')).toEqual([expect.objectContaining({ status: 'fail', detail: expect.stringContaining('0002_probe_b was applied but its file is gone') })]);
+    expect(checks.filter((c) => c.check === 'migrations')).toEqual([
+      expect.objectContaining({ status: 'fail', detail: expect.stringContaining('0002_probe_b was applied but its file is gone') }),
+    ]);
   });
 
   it('doctor --config checks every instance against the servers themselves', async () => {
     const run = cli(['doctor', '--config', config, '--json']);
-    const report = JSON.parse(run.stdout) as { ok: boolean; config: string; checks: { instance: string; check: string; status: string; detail: string }[] };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      config: string;
+      checks: { instance: string; check: string; status: string; detail: string }[];
+    };
     expect(report.config).toBe(config);
     for (const inst of instances) {
-      const s = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+      const s = await openMysqlSession({
+        host: inst.host,
+        port: inst.port,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+        user: inst.user,
+        password: inst.password,
+      });
       try {
-        const [v] = await s.query<{ version: string; format: string; image: string }>('SELECT VERSION() AS version, @@binlog_format AS format, @@binlog_row_image AS image');
+        const [v] = await s.query<{ version: string; format: string; image: string }>(
+          'SELECT VERSION() AS version, @@binlog_format AS format, @@binlog_row_image AS image',
+        );
         const mine = report.checks.filter((c) => c.instance === inst.name);
         expect(mine.find((c) => c.check === 'reachable')?.status).toBe('ok');
         expect(mine.find((c) => c.check === 'version')?.detail).toBe(v!.version);
-        expect(mine.find((c) => c.check === 'binlog_format')).toMatchObject({ status: v!.format === 'ROW' ? 'ok' : 'fail', detail: expect.stringContaining(v!.format) });
+        expect(mine.find((c) => c.check === 'binlog_format')).toMatchObject({
+          status: v!.format === 'ROW' ? 'ok' : 'fail',
+          detail: expect.stringContaining(v!.format),
+        });
         expect(mine.find((c) => c.check === 'binlog_row_image')?.status).toBe(v!.image === 'FULL' ? 'ok' : 'fail');
-        for (const check of ['log_bin', 'binlog_row_metadata', 'gtid_mode', 'tls', 'replication grants']) expect(mine.find((c) => c.check === check)).toBeDefined();
+        for (const check of ['log_bin', 'binlog_row_metadata', 'gtid_mode', 'tls', 'replication grants'])
+          expect(mine.find((c) => c.check === check)).toBeDefined();
       } finally {
         await s.close();
       }
@@ -269,7 +320,9 @@ describe('migrate status, --dry-run, removed migrations and doctor (local cluste
     const run = cli(['doctor', '--config', bad]);
     expect(run.code).toBe(3);
     const lines = run.stdout.split('\n');
-    expect(lines.find((l) => l.startsWith(`${instances[0]!.name} `) && l.includes('reachable'))).toMatch(/FAIL\s+127\.0\.0\.1:\d+ as \S+: .*ECONNREFUSED/);
+    expect(lines.find((l) => l.startsWith(`${instances[0]!.name} `) && l.includes('reachable'))).toMatch(
+      /FAIL\s+127\.0\.0\.1:\d+ as \S+: .*ECONNREFUSED/,
+    );
     expect(lines.find((l) => l.startsWith(`${instances[1]!.name} `) && l.includes('replication account'))).toContain('FAIL');
     expect(run.stdout).not.toContain('certainly-wrong');
     expect(run.stdout).toMatch(/\d+ check\(s\) failed/);

@@ -30,7 +30,14 @@ describe.each(config.instances.map((i) => [i.name, i] as const))('shard instance
   const expected = status.find((s) => s.name === inst.name)!;
 
   it('reports its flavour, version and the binlog settings CDC needs', async () => {
-    const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+    const session = await openMysqlSession({
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.user,
+      password: inst.password,
+    });
     try {
       const [row] = await session.query<Record<string, string | number>>(
         'SELECT VERSION() AS version, @@log_bin AS log_bin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata, @@server_id AS server_id',
@@ -56,7 +63,13 @@ describe.each(config.instances.map((i) => [i.name, i] as const))('shard instance
   });
 
   it('lets the replication account read binlog coordinates', async () => {
-    const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, ...inst.replication });
+    const session = await openMysqlSession({
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      ...inst.replication,
+    });
     try {
       const statusSql = inst.flavour === 'mariadb' || expected.version.startsWith('8.0') ? 'SHOW MASTER STATUS' : 'SHOW BINARY LOG STATUS';
       const [coords] = await session.query<Record<string, unknown>>(statusSql);
@@ -71,7 +84,15 @@ describe.each(config.instances.map((i) => [i.name, i] as const))('shard instance
 describe('archive', () => {
   it('accepts a write and returns it', async () => {
     const a = config.archive;
-    const session = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password, database: a.database });
+    const session = await openMysqlSession({
+      host: a.host,
+      port: a.port,
+      tls: a.tls,
+      serverPublicKey: a.serverPublicKey,
+      user: a.user,
+      password: a.password,
+      database: a.database,
+    });
     try {
       await session.query('CREATE TABLE IF NOT EXISTS smoke_test (id VARCHAR(64) PRIMARY KEY, note VARCHAR(100) NOT NULL)');
       const id = randomUUID();

@@ -7,7 +7,11 @@ import { bundledClusterConfig, packageRoot } from '../../src/config/index.js';
 
 function runCli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [path.join(packageRoot, 'dist/cli/main.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const stdout = execFileSync(process.execPath, [path.join(packageRoot, 'dist/cli/main.js'), ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr: '' };
   } catch (err) {
     const e = err as { status: number; stdout: string; stderr: string };
@@ -41,12 +45,16 @@ describe('shardline dev up refuses unsafe set-ups before starting anything', () 
     });
     const refused = runCli(['dev', 'up', '--native', '--config', config], { SHARDLINE_STATE_DIR: state });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^error DEV_INSECURE_BIND: the dev cluster binds only to loopback: shard-0 would listen on 0\.0\.0\.0, which is not loopback \(pass --allow-remote/);
+    expect(refused.stderr).toMatch(
+      /^error DEV_INSECURE_BIND: the dev cluster binds only to loopback: shard-0 would listen on 0\.0\.0\.0, which is not loopback \(pass --allow-remote/,
+    );
     expect(existsSync(state)).toBe(false);
     const stillRefused = runCli(['dev', 'up', '--native', '--allow-remote', '--config', config], { SHARDLINE_STATE_DIR: state });
     expect(stillRefused.code).toBe(1);
     expect(stillRefused.stderr).toContain('error DEV_INSECURE_BIND');
-    expect(stillRefused.stderr).toContain('kafka would listen on 0.0.0.0, which is not loopback, and the dev broker always serves a PLAINTEXT listener');
+    expect(stillRefused.stderr).toContain(
+      'kafka would listen on 0.0.0.0, which is not loopback, and the dev broker always serves a PLAINTEXT listener',
+    );
     expect(stillRefused.stderr).not.toContain('shard-0 would listen');
   });
 
@@ -64,9 +72,14 @@ describe('shardline dev up refuses unsafe set-ups before starting anything', () 
 it('a YAML syntax error in the config is reported without the offending line', () => {
   const secret = 'Hunter2-Cli-Secret';
   const file = path.join(dir, 'broken.yaml');
-  writeFileSync(file, readFileSync(bundledClusterConfig, 'utf8').replace('password: ${SHARDLINE_APP_PASSWORD:-shardline}', `password: "${secret}\\q"`));
+  writeFileSync(
+    file,
+    readFileSync(bundledClusterConfig, 'utf8').replace('password: ${SHARDLINE_APP_PASSWORD:-shardline}', `password: "${secret}\\q"`),
+  );
   const result = runCli(['dev', 'status', '--config', file]);
   expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^error CONFIG_INVALID: cluster config .* is not valid YAML at line \d+, column \d+ \(under instances\.0\.password\): an invalid escape sequence/);
+  expect(result.stderr).toMatch(
+    /^error CONFIG_INVALID: cluster config .* is not valid YAML at line \d+, column \d+ \(under instances\.0\.password\): an invalid escape sequence/,
+  );
   expect(result.stdout + result.stderr).not.toContain(secret);
 });

@@ -12,17 +12,34 @@ const node = testConfig().elasticsearch.node;
 const es = new Client({ node });
 
 type Row = Record<string, CanonicalValue>;
-const col = (name: string, dataType: string, columnType = dataType, charset: string | null = null): LogicalColumn => ({ name, dataType, columnType, nullable: true, charset });
+const col = (name: string, dataType: string, columnType = dataType, charset: string | null = null): LogicalColumn => ({
+  name,
+  dataType,
+  columnType,
+  nullable: true,
+  charset,
+});
 
 const SCHEMAS: Record<string, LogicalTableSchema> = {
   users: {
     table: 'users',
-    columns: [col('uid', 'bigint', 'bigint unsigned'), col('name', 'varchar', 'varchar(100)', 'utf8mb4'), col('age', 'int'), col('balance', 'decimal', 'decimal(18,2)'), col('created_at', 'datetime', 'datetime(6)')],
+    columns: [
+      col('uid', 'bigint', 'bigint unsigned'),
+      col('name', 'varchar', 'varchar(100)', 'utf8mb4'),
+      col('age', 'int'),
+      col('balance', 'decimal', 'decimal(18,2)'),
+      col('created_at', 'datetime', 'datetime(6)'),
+    ],
     primaryKey: ['uid'],
   },
   orders: {
     table: 'orders',
-    columns: [col('uid', 'bigint', 'bigint unsigned'), col('order_id', 'bigint', 'bigint unsigned'), col('amount', 'decimal', 'decimal(18,2)'), col('status', 'enum', "enum('new','paid')", 'utf8mb4')],
+    columns: [
+      col('uid', 'bigint', 'bigint unsigned'),
+      col('order_id', 'bigint', 'bigint unsigned'),
+      col('amount', 'decimal', 'decimal(18,2)'),
+      col('status', 'enum', "enum('new','paid')", 'utf8mb4'),
+    ],
     primaryKey: ['uid', 'order_id'],
   },
   types: {
@@ -54,7 +71,14 @@ const SCHEMAS: Record<string, LogicalTableSchema> = {
 
 let offset = 0;
 /** A change record; the images default to an insert/update of `after` or a delete of `before`. */
-function rec(table: string, op: ChangeEvent['op'], id: string, version: bigint, image: Row, opts: { previousId?: string; before?: Row; tsUs?: number } = {}): SinkRecord {
+function rec(
+  table: string,
+  op: ChangeEvent['op'],
+  id: string,
+  version: bigint,
+  image: Row,
+  opts: { previousId?: string; before?: Row; tsUs?: number } = {},
+): SinkRecord {
   return {
     table,
     id,
@@ -64,13 +88,34 @@ function rec(table: string, op: ChangeEvent['op'], id: string, version: bigint, 
       op,
       before: op === 'd' ? image : (opts.before ?? null),
       after: op === 'd' ? null : image,
-      source: { instance: 'shard-0', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'shardline_0', table: `${table}_0001`, logical_table: table, shard: 1, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: opts.tsUs ?? Date.now() * 1000 },
+      source: {
+        instance: 'shard-0',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'shardline_0',
+        table: `${table}_0001`,
+        logical_table: table,
+        shard: 1,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: opts.tsUs ?? Date.now() * 1000,
+      },
       ts_ms: Date.now(),
     },
     origin: { topic: `shardline.${table}`, partition: 0, offset: String(offset++) },
   };
 }
-const user = (uid: string, name: string, extra: Row = {}): Row => ({ uid, name, age: 30, balance: '10.50', created_at: '2024-02-29 23:59:59.000500', ...extra });
+const user = (uid: string, name: string, extra: Row = {}): Row => ({
+  uid,
+  name,
+  age: 30,
+  balance: '10.50',
+  created_at: '2024-02-29 23:59:59.000500',
+  ...extra,
+});
 
 const sinks: EsSink[] = [];
 function open(registry?: Registry, extra: Partial<EsSinkOptions> = {}): EsSink {
@@ -113,7 +158,9 @@ async function stored(table: string): Promise<Record<string, { version: number |
 
 async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
-  const v = (m?.values as { value: number; labels: Record<string, string | number> }[] | undefined)?.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  const v = (m?.values as { value: number; labels: Record<string, string | number> }[] | undefined)?.find((x) =>
+    Object.entries(labels).every(([k, l]) => x.labels[k] === l),
+  );
   return v?.value ?? 0;
 }
 
@@ -135,7 +182,12 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann')), rec('users', 'c', '2', 2n, user('2', 'Bob'))])).toEqual([]);
     expect(await sink.write([rec('users', 'u', '1', 3n, user('1', 'Anne', { balance: '99999999999999.99' }))])).toEqual([]);
     expect(Object.keys(await visible('users')).sort()).toEqual(['1', '2']);
-    expect((await visible('users'))['1']).toMatchObject({ uid: '1', name: 'Anne', balance: '99999999999999.99', _shardline: { deleted: false, version: '3', op: 'u', shard: 1 } });
+    expect((await visible('users'))['1']).toMatchObject({
+      uid: '1',
+      name: 'Anne',
+      balance: '99999999999999.99',
+      _shardline: { deleted: false, version: '3', op: 'u', shard: 1 },
+    });
     expect(await sink.write([rec('users', 'd', '2', 4n, user('2', 'Bob'))])).toEqual([]);
     expect(Object.keys(await visible('users'))).toEqual(['1']);
     const count = await es.count({ index: `${PREFIX}users`, query: { term: { name: 'bob' } } });
@@ -145,7 +197,10 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(tomb._version).toBe(4);
     expect(tomb._source).toEqual({ uid: '2', _shardline: expect.objectContaining({ deleted: true, version: '4', op: 'd' }) });
     // Searches by column values work through the mapping (range on the decimal sub-field, date range).
-    const rich = await es.count({ index: `${PREFIX}users`, query: { bool: { filter: [{ range: { 'balance.num': { gt: 1e13 } } }, { range: { created_at: { gte: '2024-02-29 00:00:00' } } }] } } });
+    const rich = await es.count({
+      index: `${PREFIX}users`,
+      query: { bool: { filter: [{ range: { 'balance.num': { gt: 1e13 } } }, { range: { created_at: { gte: '2024-02-29 00:00:00' } } }] } },
+    });
     expect(rich.count).toBe(1);
     expect(await metric(registry, 'shardline_es_docs_indexed_total', { table: 'users' })).toBe(3);
     expect(await metric(registry, 'shardline_es_docs_deleted_total', { table: 'users' })).toBe(1);
@@ -169,7 +224,10 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(await sink.write(batchA)).toEqual([]);
     expect(await sink.write(batchB)).toEqual([]);
     const after = await stored('users');
-    expect(Object.fromEntries(Object.entries(await visible('users')).map(([id, d]) => [id, d['name']]))).toEqual({ '10': 'v20', '11': 'v21' });
+    expect(Object.fromEntries(Object.entries(await visible('users')).map(([id, d]) => [id, d['name']]))).toEqual({
+      '10': 'v20',
+      '11': 'v21',
+    });
 
     // A late replay of A: the delete of 11 must not remove the re-inserted row, the insert of 12 must not resurrect it.
     expect(await sink.write(batchA)).toEqual([]);
@@ -179,13 +237,22 @@ describe('EsSink on the local Elasticsearch', () => {
     // Replaying B (same versions) rewrites identical content: no conflict, no dead letter, same state.
     expect(await sink.write(batchB)).toEqual([]);
     const again = await stored('users');
-    expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.source]))).toEqual(Object.fromEntries(Object.entries(after).map(([id, d]) => [id, d.source])));
+    expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.source]))).toEqual(
+      Object.fromEntries(Object.entries(after).map(([id, d]) => [id, d.source])),
+    );
     expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.version]))).toEqual({ '10': 20, '11': 21, '12': 22 });
     expect(await metric(registry, 'shardline_es_version_conflicts_total', { table: 'users' })).toBe(5);
     expect(await metric(registry, 'shardline_es_dead_letters_total', { table: 'users' })).toBe(0);
 
     // Several records of one id in one batch: applied in order, the last version stands.
-    expect(await sink.write([rec('users', 'c', '30', 30n, user('30', 'a')), rec('users', 'd', '30', 31n, user('30', 'a')), rec('users', 'c', '30', 32n, user('30', 'b')), rec('users', 'u', '30', 33n, user('30', 'c'))])).toEqual([]);
+    expect(
+      await sink.write([
+        rec('users', 'c', '30', 30n, user('30', 'a')),
+        rec('users', 'd', '30', 31n, user('30', 'a')),
+        rec('users', 'c', '30', 32n, user('30', 'b')),
+        rec('users', 'u', '30', 33n, user('30', 'c')),
+      ]),
+    ).toEqual([]);
     expect((await visible('users'))['30']).toMatchObject({ name: 'c' });
   });
 
@@ -223,15 +290,25 @@ describe('EsSink on the local Elasticsearch', () => {
     // The key change first, then a late insert of the old key (another partition): the old key stays deleted.
     await sink.write([insert]);
     expect(Object.keys(await visible('orders'))).toEqual(['["1","8"]']);
-    expect((await stored('orders'))['["1","7"]']).toEqual({ version: 2, source: { uid: '1', order_id: '7', _shardline: expect.objectContaining({ deleted: true, op: 'u' }) } });
+    expect((await stored('orders'))['["1","7"]']).toEqual({
+      version: 2,
+      source: { uid: '1', order_id: '7', _shardline: expect.objectContaining({ deleted: true, op: 'u' }) },
+    });
   });
 
   it('a poison document comes back as a dead letter with the ES reason; the rest of the batch is indexed', async () => {
     const registry = new Registry();
     const sink = open(registry);
     const poison = rec('users', 'c', '2', 2n, user('2', 'Poison', { age: 'not a number' }));
-    const dead = await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann')), poison, rec('users', 'c', '3', 3n, user('3', 'Cid')), rec('users', 'c', '4', 4n, user('4', 'Dee'))]);
-    expect(dead).toEqual([{ record: poison, reason: expect.stringMatching(/^(document|mapper)_parsing_exception: .*\[age\] of type \[long\]/) }]);
+    const dead = await sink.write([
+      rec('users', 'c', '1', 1n, user('1', 'Ann')),
+      poison,
+      rec('users', 'c', '3', 3n, user('3', 'Cid')),
+      rec('users', 'c', '4', 4n, user('4', 'Dee')),
+    ]);
+    expect(dead).toEqual([
+      { record: poison, reason: expect.stringMatching(/^(document|mapper)_parsing_exception: .*\[age\] of type \[long\]/) },
+    ]);
     expect(Object.keys(await visible('users')).sort()).toEqual(['1', '3', '4']);
     expect(await metric(registry, 'shardline_es_dead_letters_total', { table: 'users' })).toBe(1);
     expect(await metric(registry, 'shardline_es_docs_indexed_total', { table: 'users' })).toBe(3);
@@ -260,7 +337,15 @@ describe('EsSink on the local Elasticsearch', () => {
       j: '{"a": 1, "b": [true, null]}',
       g: { srid: 0, wkb: 'AQEAAAAAAAAAAADwPwAAAAAAAABA' },
     };
-    const zero: Row = { ...row, id: 2, dt: '0000-00-00 00:00:00.000000', dt3: '2024-00-00 00:00:00.000', ts: '0000-00-00 00:00:00', day: '0000-00-00', y: 0 };
+    const zero: Row = {
+      ...row,
+      id: 2,
+      dt: '0000-00-00 00:00:00.000000',
+      dt3: '2024-00-00 00:00:00.000',
+      ts: '0000-00-00 00:00:00',
+      day: '0000-00-00',
+      y: 0,
+    };
     expect(await sink.write([rec('types', 'c', '1', 1n, row), rec('types', 'c', '2', 2n, zero)])).toEqual([]);
     const docs = await visible('types');
     expect(docs['1']).toEqual({ ...row, _shardline: expect.any(Object) });
@@ -301,7 +386,11 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(await sink.write([rec('users', 'c', '2', 2n, user('2', 'Bob'))])).toEqual([]);
     expect(Object.keys(await visible('users'))).toEqual(['2']);
     const dayAgoUs = (Date.now() - 86_400_000) * 1000;
-    await sink.write([rec('users', 'd', '2', 3n, user('2', 'Bob'), { tsUs: dayAgoUs }), rec('users', 'c', '3', 4n, user('3', 'Cid')), rec('users', 'd', '3', 5n, user('3', 'Cid'))]);
+    await sink.write([
+      rec('users', 'd', '2', 3n, user('2', 'Bob'), { tsUs: dayAgoUs }),
+      rec('users', 'c', '3', 4n, user('3', 'Cid')),
+      rec('users', 'd', '3', 5n, user('3', 'Cid')),
+    ]);
     expect(await sink.purgeTombstones('users', 3_600_000)).toBe(1);
     expect(Object.keys(await stored('users'))).toEqual(['3']);
   });

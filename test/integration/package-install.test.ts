@@ -19,7 +19,16 @@ const uid = 9_100_000_000n + BigInt(process.pid);
 function routerOnlyConfig(): Record<string, unknown> {
   const config = testConfig();
   return {
-    instances: config.instances.map(({ name, flavour, host, port, user, password, tls, serverPublicKey }) => ({ name, flavour, host, port, user, password, ...(tls ? { tls } : {}), ...(serverPublicKey ? { serverPublicKey } : {}) })),
+    instances: config.instances.map(({ name, flavour, host, port, user, password, tls, serverPublicKey }) => ({
+      name,
+      flavour,
+      host,
+      port,
+      user,
+      password,
+      ...(tls ? { tls } : {}),
+      ...(serverPublicKey ? { serverPublicKey } : {}),
+    })),
     sharding: config.sharding,
   };
 }
@@ -61,7 +70,10 @@ beforeAll(async () => {
   shardline('migrate');
   work = mkdtempSync(path.join(os.tmpdir(), 'shardline-install-'));
   await run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: packageRoot });
-  tarball = path.join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!);
+  tarball = path.join(
+    work,
+    readdirSync(work).find((f) => f.endsWith('.tgz'))!,
+  );
 }, 120_000);
 
 afterAll(() => {
@@ -75,7 +87,18 @@ async function project(name: string, type: 'commonjs' | 'module', module: string
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, type }));
   writeFileSync(
     path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { module, moduleResolution: module, target: 'es2022', strict: true, outDir: 'out', typeRoots: [typeRoots], types: ['node'] }, files: ['main.ts'] }),
+    JSON.stringify({
+      compilerOptions: {
+        module,
+        moduleResolution: module,
+        target: 'es2022',
+        strict: true,
+        outDir: 'out',
+        typeRoots: [typeRoots],
+        types: ['node'],
+      },
+      files: ['main.ts'],
+    }),
   );
   await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', tarball], { cwd: dir });
   return dir;
@@ -85,7 +108,10 @@ async function typeCheckAndRun(dir: string): Promise<{ out: Record<string, unkno
   await run(process.execPath, [tsc, '-p', dir]).catch((err: { stdout: string }) => {
     throw new Error(`tsc failed in ${path.basename(dir)}:\n${err.stdout}`);
   });
-  const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'out', 'main.js')], { cwd: dir, env: { ...process.env, SHARDLINE_SOCKET_LAYER: '' } });
+  const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'out', 'main.js')], {
+    cwd: dir,
+    env: { ...process.env, SHARDLINE_SOCKET_LAYER: '' },
+  });
   return { out: JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>, stderr };
 }
 
@@ -98,7 +124,11 @@ describe('the packed package installed into a fresh project', () => {
     // install scripts did not run: the fallback says how to build the addon in an installed package
     expect(stderr).toContain('`npm rebuild shardline`');
     expect(stderr).not.toContain('build:native');
-    const plain = await run(process.execPath, ['-e', "for (const s of ['shardline', 'shardline/config', 'shardline/cdc']) console.log(s, Object.keys(require(s)).length > 0)"], { cwd: dir });
+    const plain = await run(
+      process.execPath,
+      ['-e', "for (const s of ['shardline', 'shardline/config', 'shardline/cdc']) console.log(s, Object.keys(require(s)).length > 0)"],
+      { cwd: dir },
+    );
     expect(plain.stdout.trim().split('\n')).toEqual(['shardline true', 'shardline/config true', 'shardline/cdc true']);
     expect(plain.stderr).toBe('');
   }, 240_000);

@@ -26,7 +26,10 @@ async function errorWith(patch: Record<string, unknown>): Promise<ShardUnavailab
     const err = await router
       .forUid(42n)
       .query('SELECT 1 AS x FROM users LIMIT 1')
-      .then(() => null, (e: unknown) => e);
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ShardUnavailableError);
     return err as ShardUnavailableError;
   } finally {
@@ -37,7 +40,8 @@ async function errorWith(patch: Record<string, unknown>): Promise<ShardUnavailab
 /** Every text a log or a caller could print of the error and its cause chain. */
 function printed(err: Error): string {
   const texts: string[] = [];
-  for (let c: unknown = err; c instanceof Error; c = c.cause) texts.push(c.message, c.stack ?? '', inspect(c, { depth: 10, showHidden: true }), JSON.stringify(c));
+  for (let c: unknown = err; c instanceof Error; c = c.cause)
+    texts.push(c.message, c.stack ?? '', inspect(c, { depth: 10, showHidden: true }), JSON.stringify(c));
   return texts.join('\n');
 }
 
@@ -47,9 +51,14 @@ describe('a pool that cannot connect says why', () => {
     const err = await errorWith({ password: WRONG_PASSWORD });
     expect(err.code).toBe('SHARD_UNAVAILABLE');
     expect(err.retriable).toBe(false);
-    expect(err.message).toMatch(/^instance shard-0 \(shards 0-255\) is unavailable: .*; last connection attempt failed: Access denied for user '.+'@'.+' \(using password: YES\) \(ER_ACCESS_DENIED_ERROR\)$/);
+    expect(err.message).toMatch(
+      /^instance shard-0 \(shards 0-255\) is unavailable: .*; last connection attempt failed: Access denied for user '.+'@'.+' \(using password: YES\) \(ER_ACCESS_DENIED_ERROR\)$/,
+    );
     expect(err.cause).toMatchObject({ name: 'DriverError', errno: 1045, code: 'ER_ACCESS_DENIED_ERROR', kind: 'auth', retriable: false });
-    expect(err.details).toMatchObject({ instance: 'shard-0', lastError: { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, kind: 'auth', retriable: false } });
+    expect(err.details).toMatchObject({
+      instance: 'shard-0',
+      lastError: { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045, kind: 'auth', retriable: false },
+    });
     expect(printed(err)).not.toContain(WRONG_PASSWORD);
   }, 20_000);
 
@@ -66,7 +75,9 @@ describe('a pool that cannot connect says why', () => {
     const err = await errorWith({ port });
     expect(err.code).toBe('SHARD_UNAVAILABLE');
     expect(err.retriable).toBe(true);
-    expect(err.message).toMatch(new RegExp(`circuit opened while waiting for a connection; last connection attempt failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+    expect(err.message).toMatch(
+      new RegExp(`circuit opened while waiting for a connection; last connection attempt failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`),
+    );
     expect(err.cause).toMatchObject({ name: 'DriverError', code: 'ECONNREFUSED', kind: 'connection', retriable: true });
   }, 20_000);
 });

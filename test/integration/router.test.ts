@@ -59,8 +59,12 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
       Array.from({ length: N }, (_, i) => i),
       32,
       async (i) => {
-        const rows = await router.select<{ uid: bigint; name: string; balance: string }>('SELECT uid, name, balance FROM users WHERE uid = ?', [uidOf(i)]);
-        if (rows.length !== 1 || rows[0]!.uid !== uidOf(i) || rows[0]!.name !== nameOf(i) || rows[0]!.balance !== balanceOf(i)) wrong.push(i);
+        const rows = await router.select<{ uid: bigint; name: string; balance: string }>(
+          'SELECT uid, name, balance FROM users WHERE uid = ?',
+          [uidOf(i)],
+        );
+        if (rows.length !== 1 || rows[0]!.uid !== uidOf(i) || rows[0]!.name !== nameOf(i) || rows[0]!.balance !== balanceOf(i))
+          wrong.push(i);
       },
     );
     expect(wrong).toEqual([]);
@@ -70,11 +74,21 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     const found = new Map<bigint, string[]>();
     await Promise.all(
       config.instances.map(async (inst) => {
-        const session: MysqlSession = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+        const session: MysqlSession = await openMysqlSession({
+          host: inst.host,
+          port: inst.port,
+          tls: inst.tls,
+          serverPublicKey: inst.serverPublicKey,
+          user: inst.user,
+          password: inst.password,
+        });
         try {
           for (const shard of router.topology.map.shardsOf(inst.name)) {
             const table = `${router.topology.names.database(shard)}.${router.topology.names.table('users', shard)}`;
-            const rows = await session.query<{ uid: string }>(`SELECT uid FROM ${table} WHERE uid BETWEEN ? AND ?`, [BASE, BASE + BigInt(N)]);
+            const rows = await session.query<{ uid: string }>(`SELECT uid FROM ${table} WHERE uid BETWEEN ? AND ?`, [
+              BASE,
+              BASE + BigInt(N),
+            ]);
             for (const r of rows) found.set(BigInt(r.uid), [...(found.get(BigInt(r.uid)) ?? []), `${inst.name}:${table}`]);
           }
         } finally {
@@ -88,7 +102,8 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
       const uid = uidOf(i);
       const loc = router.topology.locate(uid);
       const expected = `${loc.instance}:${loc.database}.${router.topology.names.table('users', loc.shard)}`;
-      if (JSON.stringify(found.get(uid)) !== JSON.stringify([expected])) misplaced.push(`${uid}: ${found.get(uid)?.join(',')} ≠ ${expected}`);
+      if (JSON.stringify(found.get(uid)) !== JSON.stringify([expected]))
+        misplaced.push(`${uid}: ${found.get(uid)?.join(',')} ≠ ${expected}`);
     }
     expect(misplaced).toEqual([]);
     const usedShards = new Set(Array.from({ length: N }, (_, i) => router.topology.shardOf(uidOf(i))));
@@ -123,10 +138,17 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     expect(rows).toEqual(reference);
   });
 
-  it.each(['-- trailing comment', '# trailing comment'])('counts across all shards with a %s (multi-shard parts on one line)', async (comment) => {
-    const [agg] = await router.select<{ n: bigint }>(`SELECT COUNT(*) AS n FROM users WHERE uid BETWEEN ? AND ? ${comment}`, [BASE, BASE + BigInt(N)], { scatter: true });
-    expect(agg!.n).toBe(BigInt(N));
-  });
+  it.each(['-- trailing comment', '# trailing comment'])(
+    'counts across all shards with a %s (multi-shard parts on one line)',
+    async (comment) => {
+      const [agg] = await router.select<{ n: bigint }>(
+        `SELECT COUNT(*) AS n FROM users WHERE uid BETWEEN ? AND ? ${comment}`,
+        [BASE, BASE + BigInt(N)],
+        { scatter: true },
+      );
+      expect(agg!.n).toBe(BigInt(N));
+    },
+  );
 
   it('refuses UNION branches on different shards and answers them on one shard', async () => {
     const [a, b] = [uidOf(3), uidOf(1234)];
@@ -134,7 +156,9 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     const union = 'SELECT uid FROM users WHERE uid = ? UNION ALL SELECT uid FROM users WHERE uid = ?';
     await expect(router.select(union, [a, b])).rejects.toMatchObject({ code: 'SQL_UNSUPPORTED' });
     expect((await router.select<{ uid: bigint }>(union, [a, a])).map((r) => r.uid)).toEqual([a, a]);
-    await expect(router.query('DELETE FROM users WHERE uid = ? /*! OR 1=1 */', [a])).rejects.toMatchObject({ code: 'SQL_EXECUTABLE_COMMENT' });
+    await expect(router.query('DELETE FROM users WHERE uid = ? /*! OR 1=1 */', [a])).rejects.toMatchObject({
+      code: 'SQL_EXECUTABLE_COMMENT',
+    });
     expect(await router.select('SELECT uid FROM users WHERE uid = ?', [a])).toEqual([{ uid: a }]);
   });
 
@@ -186,12 +210,16 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
       .catch((err: unknown) => err);
     expect(caught).toBeInstanceOf(RoutingError);
     expect((caught as RoutingError).code).toBe('CROSS_SHARD_TRANSACTION');
-    expect(await router.select('SELECT name FROM users WHERE uid IN (?, ?)', [a, uidOf(other)])).toEqual(expect.arrayContaining([{ name: nameOf(44) }, { name: nameOf(other) }]));
+    expect(await router.select('SELECT name FROM users WHERE uid IN (?, ?)', [a, uidOf(other)])).toEqual(
+      expect.arrayContaining([{ name: nameOf(44) }, { name: nameOf(other) }]),
+    );
     expect(router.health().map((h) => h.pool.borrowed)).toEqual(before);
   });
 
   it('refuses a write without shard key unless scatter is asked for, and writes nothing', async () => {
-    await expect(router.query("UPDATE users SET name = 'hacked' WHERE name = ?", [nameOf(7)])).rejects.toMatchObject({ code: 'SHARD_KEY_MISSING' });
+    await expect(router.query("UPDATE users SET name = 'hacked' WHERE name = ?", [nameOf(7)])).rejects.toMatchObject({
+      code: 'SHARD_KEY_MISSING',
+    });
     const [row] = await router.select<{ n: bigint }>("SELECT COUNT(*) AS n FROM users WHERE name = 'hacked'", [], { scatter: true });
     expect(row!.n).toBe(0n);
   });
@@ -201,7 +229,14 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
     const written = (await router.query('INSERT INTO countries (code, name) VALUES (?, ?)', ['ZZ', 'Testland'])) as WriteResult;
     expect(written.affectedRows).toBe(config.instances.length);
     for (const inst of config.instances) {
-      const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+      const session = await openMysqlSession({
+        host: inst.host,
+        port: inst.port,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+        user: inst.user,
+        password: inst.password,
+      });
       try {
         expect(await session.query('SELECT name FROM app_global.countries WHERE code = ?', ['ZZ'])).toEqual([{ name: 'Testland' }]);
       } finally {
@@ -225,7 +260,14 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
 
   it('migrate --verify reports a physical table that drifted', async () => {
     const inst = config.instances[2]!;
-    const session = await openMysqlSession({ host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.user, password: inst.password });
+    const session = await openMysqlSession({
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.user,
+      password: inst.password,
+    });
     try {
       await session.query('ALTER TABLE app_09.orders_0600 ADD COLUMN drift_probe INT');
       let out = '';

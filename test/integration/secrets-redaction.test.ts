@@ -6,7 +6,10 @@ import { binlogEnd, rootSession } from '../support/binlog.js';
 import { shardline, testConfig } from '../support/cluster.js';
 
 const config = testConfig();
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 const CARD = '5500005555555559';
 let router: Router;
 
@@ -58,7 +61,12 @@ describe.each(config.instances.map((i) => [i.name, i.flavour] as const))('server
   it('1062 duplicate key: errno, SQLSTATE and the SQL with placeholders; no value anywhere', async () => {
     const err = await failure(router.query('INSERT INTO users (uid, name, balance) VALUES (?, ?, ?)', [uid, `card ${CARD}`, '2.00']));
     expect(isShardlineError(err) && err.code).toBe('QUERY_FAILED');
-    expect((err as unknown as { details: Record<string, unknown> }).details).toMatchObject({ instance, errno: 1062, sqlState: '23000', sql: expect.stringMatching(/^INSERT INTO .*users_\d{4}.* VALUES \(\?, \?, \?\)$/) });
+    expect((err as unknown as { details: Record<string, unknown> }).details).toMatchObject({
+      instance,
+      errno: 1062,
+      sqlState: '23000',
+      sql: expect.stringMatching(/^INSERT INTO .*users_\d{4}.* VALUES \(\?, \?, \?\)$/),
+    });
     expect(err.message).toMatch(/Duplicate entry '<redacted>' for key '(users_\d{4}\.)?PRIMARY'/);
     for (const view of everyView(err)) {
       expect(view).not.toContain(uid.toString());
@@ -70,7 +78,10 @@ describe.each(config.instances.map((i) => [i.name, i.flavour] as const))('server
     const wrong = await failure(router.query('UPDATE users SET balance = ? WHERE uid = ?', [`x${CARD}`, uid]));
     expect((wrong as unknown as { details: Record<string, unknown> }).details).toMatchObject({ errno: 1366 });
     const long = await failure(router.query('UPDATE users SET name = ? WHERE uid = ?', [`${CARD} ${'x'.repeat(200)}`, uid]));
-    expect((long as unknown as { details: Record<string, unknown> }).details).toMatchObject({ errno: 1406, sql: expect.stringMatching(/SET name = \? WHERE uid = \?$/) });
+    expect((long as unknown as { details: Record<string, unknown> }).details).toMatchObject({
+      errno: 1406,
+      sql: expect.stringMatching(/SET name = \? WHERE uid = \?$/),
+    });
     for (const view of [...everyView(wrong), ...everyView(long)]) {
       expect(view).not.toContain(CARD);
       expect(view).not.toContain(uid.toString());
@@ -78,7 +89,11 @@ describe.each(config.instances.map((i) => [i.name, i.flavour] as const))('server
   });
 
   it('inside a transaction too', async () => {
-    const err = await failure(router.forUid(uid).transaction((tx) => tx.query('INSERT INTO users (uid, name, balance) VALUES (?, ?, ?)', [uid, `card ${CARD}`, '3.00'])));
+    const err = await failure(
+      router
+        .forUid(uid)
+        .transaction((tx) => tx.query('INSERT INTO users (uid, name, balance) VALUES (?, ?, ?)', [uid, `card ${CARD}`, '3.00'])),
+    );
     expect((err as unknown as { details: Record<string, unknown> }).details).toMatchObject({ errno: 1062 });
     for (const view of everyView(err)) expect(view).not.toContain(CARD);
   });
@@ -113,26 +128,29 @@ describe('binlog dump never prints a password of an account statement', () => {
   /** One instance of each server: MySQL 8.0, MySQL 9.7 and MariaDB 10.11. */
   const targets = ['shard-0', 'shard-1', 'shard-2'].map((name) => config.instances.find((i) => i.name === name)!);
 
-  it.each(targets.map((t) => [t.name, t.flavour, t] as const))('%s (%s): the statements reach the binlog and their passwords do not reach the output', async (_name, flavour, inst) => {
-    const s = await rootSession(inst);
-    let out: string;
-    try {
-      const start = await binlogEnd(s);
+  it.each(targets.map((t) => [t.name, t.flavour, t] as const))(
+    '%s (%s): the statements reach the binlog and their passwords do not reach the output',
+    async (_name, flavour, inst) => {
+      const s = await rootSession(inst);
+      let out: string;
       try {
-        for (const sql of statements[flavour]) await s.query(sql);
+        const start = await binlogEnd(s);
+        try {
+          for (const sql of statements[flavour]) await s.query(sql);
+        } finally {
+          await s.query("SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')");
+          for (const sql of cleanup) await s.query(sql);
+        }
+        out = shardline('binlog', 'dump', '--instance', inst.name, '--from', `${start.file}:${start.pos}`, '--until-now');
       } finally {
-        await s.query("SET SESSION sql_mode = REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')");
-        for (const sql of cleanup) await s.query(sql);
+        await s.close();
       }
-      out = shardline('binlog', 'dump', '--instance', inst.name, '--from', `${start.file}:${start.pos}`, '--until-now');
-    } finally {
-      await s.close();
-    }
-    const accountLines = out.split('\n').filter((l) => / query /.test(l) && new RegExp(`${tag}_[abc]`).test(l));
-    // every account statement is in the binlog (as written, or rewritten by MySQL), plus the drop
-    const accountStatements = statements[flavour].filter((q) => !q.startsWith('SET SESSION') && !q.includes('SERVER'));
-    expect(accountLines.length).toBeGreaterThanOrEqual(accountStatements.length + 1);
-    expect(out).toContain('<redacted>');
-    expect(out).not.toMatch(new RegExp(`${tag}Pw\\d`));
-  });
+      const accountLines = out.split('\n').filter((l) => / query /.test(l) && new RegExp(`${tag}_[abc]`).test(l));
+      // every account statement is in the binlog (as written, or rewritten by MySQL), plus the drop
+      const accountStatements = statements[flavour].filter((q) => !q.startsWith('SET SESSION') && !q.includes('SERVER'));
+      expect(accountLines.length).toBeGreaterThanOrEqual(accountStatements.length + 1);
+      expect(out).toContain('<redacted>');
+      expect(out).not.toMatch(new RegExp(`${tag}Pw\\d`));
+    },
+  );
 });

@@ -34,9 +34,27 @@ beforeAll(async () => {
   other = await ensureDevCertificates(path.join(tmp, 'ca-other'));
   const tls = { ca: good.ca, cert: good.serverCert, key: good.serverKey, keystore: good.keystore };
   servers.mysql = new PrivateService({ name: 'tls-mysql', kind: 'mysql', port: 3343, serverId: 43, tls });
-  servers.mariadb = new PrivateService({ name: 'tls-mariadb', kind: 'mariadb', port: 3344, serverId: 44, tls: { ca: local.ca, cert: local.serverCert, key: local.serverKey, keystore: local.keystore } });
-  servers.kafka = new PrivateService({ name: 'tls-kafka', kind: 'kafka', port: 9192, extraPorts: [9193], tls: { ...tls, kafka: { sslPort: 9194, saslSslPort: 9195, users: [KAFKA_USER] } } });
-  servers.es = new PrivateService({ name: 'tls-es', kind: 'elasticsearch', port: 9201, extraPorts: [9301], tls: { ...tls, elasticsearch: ES_USER } });
+  servers.mariadb = new PrivateService({
+    name: 'tls-mariadb',
+    kind: 'mariadb',
+    port: 3344,
+    serverId: 44,
+    tls: { ca: local.ca, cert: local.serverCert, key: local.serverKey, keystore: local.keystore },
+  });
+  servers.kafka = new PrivateService({
+    name: 'tls-kafka',
+    kind: 'kafka',
+    port: 9192,
+    extraPorts: [9193],
+    tls: { ...tls, kafka: { sslPort: 9194, saslSslPort: 9195, users: [KAFKA_USER] } },
+  });
+  servers.es = new PrivateService({
+    name: 'tls-es',
+    kind: 'elasticsearch',
+    port: 9201,
+    extraPorts: [9301],
+    tls: { ...tls, elasticsearch: ES_USER },
+  });
   await Promise.all(Object.values(servers).map((s) => s.start(120_000)));
 }, 180_000);
 
@@ -96,7 +114,14 @@ describe.each<Sql>(['mysql', 'mariadb'])('%s over TLS', (flavour) => {
     const s = servers[flavour];
     const router = await createRouter(
       parseClusterConfig({
-        instances: [{ ...sqlEndpoint(flavour, verifyFull(caOf(flavour))), flavour, replication: { user: 'shardline', password: 'shardline' }, serverId: 1 }],
+        instances: [
+          {
+            ...sqlEndpoint(flavour, verifyFull(caOf(flavour))),
+            flavour,
+            replication: { user: 'shardline', password: 'shardline' },
+            serverId: 1,
+          },
+        ],
         archive: { host: '127.0.0.1', port: 9, user: 'x', password: 'x' },
         kafka: { brokers: ['127.0.0.1:9'] },
         elasticsearch: { node: 'http://127.0.0.1:9' },
@@ -122,7 +147,12 @@ describe.each<Sql>(['mysql', 'mariadb'])('%s over TLS', (flavour) => {
   it('another CA fails every client with TLS_FAILED naming the instance and the CA file; the router cannot reach the instance', async () => {
     const ep = sqlEndpoint(flavour, verifyFull(other.ca));
     const name = servers[flavour].options.name;
-    for (const open of [() => openDbConnection(ep), () => openMysqlSession(ep), () => openReplicationConnection(ep), () => openArchiveConnection(ep)]) {
+    for (const open of [
+      () => openDbConnection(ep),
+      () => openMysqlSession(ep),
+      () => openReplicationConnection(ep),
+      () => openArchiveConnection(ep),
+    ]) {
       const err = await rejection(open());
       expect(err.code).toBe('TLS_FAILED');
       expect(err.message).toContain(name);
@@ -175,7 +205,12 @@ describe('caching_sha2_password over plain TCP (MySQL 8.0)', () => {
 
   it('refuses to fetch the server RSA key unauthenticated (INSECURE_AUTH) on every connection kind', async () => {
     await flushAuthCache();
-    for (const open of [() => openDbConnection(plain()), () => openMysqlSession(plain()), () => openReplicationConnection(plain()), () => openArchiveConnection(plain())]) {
+    for (const open of [
+      () => openDbConnection(plain()),
+      () => openMysqlSession(plain()),
+      () => openReplicationConnection(plain()),
+      () => openArchiveConnection(plain()),
+    ]) {
       const err = await rejection(open());
       expect(err.code).toBe('INSECURE_AUTH');
       expect(err.message).toContain('tls-mysql');
@@ -186,7 +221,10 @@ describe('caching_sha2_password over plain TCP (MySQL 8.0)', () => {
   it('logs in with the pinned public key, and a wrong pinned key does not fall back to fetching one', async () => {
     await flushAuthCache();
     const wrongKey = path.join(tmp, 'wrong-public-key.pem');
-    execFileSync('sh', ['-c', `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkey -pubout > ${wrongKey}`]);
+    execFileSync('sh', [
+      '-c',
+      `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null | openssl pkey -pubout > ${wrongKey}`,
+    ]);
     const wrong = await openDbConnection({ ...plain(), serverPublicKey: wrongKey }).then(
       () => null,
       (e: unknown) => e as { errno?: number },
@@ -213,7 +251,8 @@ describe('Kafka over TLS and SASL_SSL', () => {
       await producer.disconnect();
       // The commit markers are written after EndTxn answers: read until the last stable offset passes them.
       let read: string[] = [];
-      for (const deadline = Date.now() + 15_000; read.length === 0 && Date.now() < deadline; ) read = (await log.readToEnd(topic)).map((m) => String(m.value));
+      for (const deadline = Date.now() + 15_000; read.length === 0 && Date.now() < deadline;)
+        read = (await log.readToEnd(topic)).map((m) => String(m.value));
       expect(read).toEqual([`v${n}`]);
     } finally {
       await log.close();
@@ -224,15 +263,28 @@ describe('Kafka over TLS and SASL_SSL', () => {
     await roundTrip(['127.0.0.1:9194'], { tls: verifyFull(good.ca) });
   });
 
-  it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)('produces and consumes on the SASL_SSL listener with %s', async (mechanism) => {
-    await roundTrip(['127.0.0.1:9195'], { tls: verifyFull(good.ca), sasl: { mechanism, ...KAFKA_USER } });
-  });
+  it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)(
+    'produces and consumes on the SASL_SSL listener with %s',
+    async (mechanism) => {
+      await roundTrip(['127.0.0.1:9195'], { tls: verifyFull(good.ca), sasl: { mechanism, ...KAFKA_USER } });
+    },
+  );
 
   it('fails with TLS_FAILED for another CA and AUTH_FAILED for a wrong password', async () => {
-    const wrongCa = new KafkajsEventLog({ brokers: ['127.0.0.1:9194'], clientId: 'tls-test', security: { tls: verifyFull(other.ca) }, retries: 0 });
+    const wrongCa = new KafkajsEventLog({
+      brokers: ['127.0.0.1:9194'],
+      clientId: 'tls-test',
+      security: { tls: verifyFull(other.ca) },
+      retries: 0,
+    });
     expect((await rejection(wrongCa.ensureTopics([{ topic: 'tls-never', partitions: 1, replicationFactor: 1 }]))).code).toBe('TLS_FAILED');
     await wrongCa.close();
-    const wrongPassword = new KafkajsEventLog({ brokers: ['127.0.0.1:9195'], clientId: 'tls-test', security: { tls: verifyFull(good.ca), sasl: { mechanism: 'scram-sha-512', username: KAFKA_USER.username, password: 'wrong' } }, retries: 0 });
+    const wrongPassword = new KafkajsEventLog({
+      brokers: ['127.0.0.1:9195'],
+      clientId: 'tls-test',
+      security: { tls: verifyFull(good.ca), sasl: { mechanism: 'scram-sha-512', username: KAFKA_USER.username, password: 'wrong' } },
+      retries: 0,
+    });
     const err = await rejection(wrongPassword.ensureTopics([{ topic: 'tls-never', partitions: 1, replicationFactor: 1 }]));
     expect(err.code).toBe('AUTH_FAILED');
     expect(err.message).not.toContain('wrong');
@@ -248,11 +300,17 @@ describe('Elasticsearch over HTTPS with security', () => {
     const byCa = new Client({ node, ...esClientOptions({ tls: verifyFull(good.ca), auth: ES_USER }) });
     expect(['green', 'yellow']).toContain((await byCa.cluster.health()).status);
     expect((await byCa.security.authenticate()).username).toBe(ES_USER.username);
-    const byFingerprint = new Client({ node, ...esClientOptions({ tls: { mode: 'verify-full', caFingerprint: good.caFingerprint }, auth: ES_USER }) });
+    const byFingerprint = new Client({
+      node,
+      ...esClientOptions({ tls: { mode: 'verify-full', caFingerprint: good.caFingerprint }, auth: ES_USER }),
+    });
     expect((await byFingerprint.security.authenticate()).username).toBe(ES_USER.username);
     const noAuth = new Client({ node, ...esClientOptions({ tls: verifyFull(good.ca) }) });
     await expect(noAuth.cluster.health()).rejects.toMatchObject({ meta: { statusCode: 401 } });
-    const wrong = new Client({ node, ...esClientOptions({ tls: verifyFull(good.ca), auth: { username: ES_USER.username, password: 'wrong' } }) });
+    const wrong = new Client({
+      node,
+      ...esClientOptions({ tls: verifyFull(good.ca), auth: { username: ES_USER.username, password: 'wrong' } }),
+    });
     await expect(wrong.cluster.health()).rejects.toMatchObject({ meta: { statusCode: 401 } });
     await Promise.all([byCa.close(), byFingerprint.close(), noAuth.close(), wrong.close()]);
   });
@@ -266,7 +324,9 @@ describe('Elasticsearch over HTTPS with security', () => {
         clientOptions: esClientOptions({ tls, auth: ES_USER }),
         schemaOf: async (table) => ({ table, columns: [], primaryKey: ['uid'] }),
       });
-      const record = { table: 'users', id: '1', version: 1n, op: 'c', after: { uid: '1' } } as unknown as Parameters<EsSink['write']>[0][number];
+      const record = { table: 'users', id: '1', version: 1n, op: 'c', after: { uid: '1' } } as unknown as Parameters<
+        EsSink['write']
+      >[0][number];
       const err = await rejection(sink.write([record]));
       expect(err.code).toBe('TLS_FAILED');
       await sink.close();

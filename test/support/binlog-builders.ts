@@ -13,15 +13,34 @@ export interface BinlogFixture {
 
 /** Loads a captured binlog fixture by name. */
 export function loadFixture(name: string): BinlogFixture {
-  const raw = JSON.parse(readFileSync(path.join('test', 'fixtures', 'binlog', `${name}.json`), 'utf8')) as { server: string; file: string; startPos: number; fde: string; events: string[] };
+  const raw = JSON.parse(readFileSync(path.join('test', 'fixtures', 'binlog', `${name}.json`), 'utf8')) as {
+    server: string;
+    file: string;
+    startPos: number;
+    fde: string;
+    events: string[];
+  };
   return { ...raw, fde: Buffer.from(raw.fde, 'hex'), events: raw.events.map((e) => Buffer.from(e, 'hex')) };
 }
 
 /** Every fixture name. */
-export const FIXTURES = ['mysql80-compressed', 'mysql97-compressed', 'mysql80-partial-json', 'mysql97-partial-json', 'mysql80-partial-json-full', 'mysql97-partial-json-full', 'mysql97-tagged-gtid', 'mariadb-compressed'];
+export const FIXTURES = [
+  'mysql80-compressed',
+  'mysql97-compressed',
+  'mysql80-partial-json',
+  'mysql97-partial-json',
+  'mysql80-partial-json-full',
+  'mysql97-partial-json-full',
+  'mysql97-tagged-gtid',
+  'mariadb-compressed',
+];
 
 /** Builds one event: 19-byte header + body (+ CRC32). `nextPos` is where the event ends. */
-export function event(type: number, body: Buffer, opts: { checksum?: boolean; nextPos?: number; serverId?: number; flags?: number } = {}): Buffer {
+export function event(
+  type: number,
+  body: Buffer,
+  opts: { checksum?: boolean; nextPos?: number; serverId?: number; flags?: number } = {},
+): Buffer {
   const size = 19 + body.length + (opts.checksum ? 4 : 0);
   const h = Buffer.alloc(19);
   h.writeUInt32LE(1_700_000_000, 0);
@@ -84,17 +103,29 @@ export function zstdRawFrame(data: Buffer, windowLog = 20): Buffer {
 }
 
 /** The body of a TRANSACTION_PAYLOAD holding `inner` events (compressed as raw zstd blocks unless `none`). */
-export function payloadBody(inner: Buffer[], opts: { compression?: 'zstd' | 'none'; uncompressedSize?: number; windowLog?: number } = {}): Buffer {
+export function payloadBody(
+  inner: Buffer[],
+  opts: { compression?: 'zstd' | 'none'; uncompressedSize?: number; windowLog?: number } = {},
+): Buffer {
   const raw = Buffer.concat(inner);
   const none = opts.compression === 'none';
   const payload = none ? raw : zstdRawFrame(raw, opts.windowLog);
   const field = (type: number, value: number) => Buffer.concat([packed(type), packed(packed(value).length), packed(value)]);
-  return Buffer.concat([field(2, none ? 255 : 0), none ? Buffer.alloc(0) : field(3, opts.uncompressedSize ?? raw.length), field(1, payload.length), Buffer.from([0]), payload]);
+  return Buffer.concat([
+    field(2, none ? 255 : 0),
+    none ? Buffer.alloc(0) : field(3, opts.uncompressedSize ?? raw.length),
+    field(1, payload.length),
+    Buffer.from([0]),
+    payload,
+  ]);
 }
 
 /** A MariaDB compressed block: header byte, big-endian length, zlib stream. */
 export function mariadbBlock(data: Buffer, declared = data.length): Buffer {
-  return Buffer.concat([Buffer.from([0x84, declared >>> 24, (declared >> 16) & 0xff, (declared >> 8) & 0xff, declared & 0xff]), deflateSync(data)]);
+  return Buffer.concat([
+    Buffer.from([0x84, declared >>> 24, (declared >> 16) & 0xff, (declared >> 8) & 0xff, declared & 0xff]),
+    deflateSync(data),
+  ]);
 }
 
 /** An inner (checksum-less) event with log_pos 0, as MySQL stores them in a payload. */
@@ -118,7 +149,14 @@ export function xidBody(xid: bigint): Buffer {
 }
 
 /** A TABLE_MAP body for columns of the given types and metadata. */
-export function tableMapBody(tableId: number, db: string, table: string, types: number[], meta: Buffer, optional = Buffer.alloc(0)): Buffer {
+export function tableMapBody(
+  tableId: number,
+  db: string,
+  table: string,
+  types: number[],
+  meta: Buffer,
+  optional = Buffer.alloc(0),
+): Buffer {
   const id = Buffer.alloc(6);
   id.writeUIntLE(tableId, 0, 6);
   return Buffer.concat([

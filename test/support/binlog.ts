@@ -22,10 +22,21 @@ export async function binlogEnd(s: MysqlSession): Promise<{ file: string; pos: n
 }
 
 /** A transaction stream on `inst` with the replication account. */
-export function streamOf(inst: Instance, replicaServerId: number, options: Partial<TransactionStreamOptions> & Pick<TransactionStreamOptions, 'from'>): TransactionStream {
+export function streamOf(
+  inst: Instance,
+  replicaServerId: number,
+  options: Partial<TransactionStreamOptions> & Pick<TransactionStreamOptions, 'from'>,
+): TransactionStream {
   return new TransactionStream({
     instance: inst.name,
-    endpoint: { host: inst.host, port: inst.port, tls: inst.tls, serverPublicKey: inst.serverPublicKey, user: inst.replication.user, password: inst.replication.password },
+    endpoint: {
+      host: inst.host,
+      port: inst.port,
+      tls: inst.tls,
+      serverPublicKey: inst.serverPublicKey,
+      user: inst.replication.user,
+      password: inst.replication.password,
+    },
     replicaServerId,
     retry: { initialMs: 50, maxMs: 500, maxAttempts: 20 },
     ...options,
@@ -40,7 +51,10 @@ export interface SeenTransaction {
 }
 
 /** Drains a stream into committed transactions, honouring `abort` like a consumer must. */
-export async function collectTransactions(stream: TransactionStream, onItem?: (item: TransactionItem) => Promise<void> | void): Promise<{ transactions: SeenTransaction[]; aborts: number }> {
+export async function collectTransactions(
+  stream: TransactionStream,
+  onItem?: (item: TransactionItem) => Promise<void> | void,
+): Promise<{ transactions: SeenTransaction[]; aborts: number }> {
   const transactions: SeenTransaction[] = [];
   let open: TransactionItem[] = [];
   let aborts = 0;

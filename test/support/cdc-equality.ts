@@ -40,11 +40,28 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
 }
 
 /** Archive rows (all, incl. deleted) in a uid range. */
-export async function archiveRows(config: CdcClusterConfig, database: string, table: string, pk: readonly string[], from: bigint, to: bigint): Promise<{ live: Keyed; deleted: Set<string> }> {
+export async function archiveRows(
+  config: CdcClusterConfig,
+  database: string,
+  table: string,
+  pk: readonly string[],
+  from: bigint,
+  to: bigint,
+): Promise<{ live: Keyed; deleted: Set<string> }> {
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password });
+  const s = await openMysqlSession({
+    host: a.host,
+    port: a.port,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+    user: a.user,
+    password: a.password,
+  });
   try {
-    const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [from.toString(), to.toString()]);
+    const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [
+      from.toString(),
+      to.toString(),
+    ]);
     const live: Keyed = new Map();
     const deleted = new Set<string>();
     for (const r of rows) {
@@ -72,7 +89,9 @@ export function diff(expected: Keyed, actual: Keyed, what: string, limit = 10): 
     const other = actual.get(k);
     if (!other) out.push(`${what}: missing ${k}`);
     else {
-      for (const [c, v] of Object.entries(row)) if (String(other[c] ?? null) !== String(v ?? null)) out.push(`${what}: ${k}.${c} = ${JSON.stringify(other[c])}, source ${JSON.stringify(v)}`);
+      for (const [c, v] of Object.entries(row))
+        if (String(other[c] ?? null) !== String(v ?? null))
+          out.push(`${what}: ${k}.${c} = ${JSON.stringify(other[c])}, source ${JSON.stringify(v)}`);
     }
     if (out.length >= limit) return out;
   }

@@ -28,14 +28,21 @@ export async function pipelineDiff(
   const problems: string[] = [];
   for (const table of ['users', 'orders'] as const) {
     const source = await sourceRows(router, table, PK[table], from, to);
-    if (sinks.es) problems.push(...diff(source, await esDocsOrNone(config.elasticsearch.node, `${name}-${table}`, from, to), `es ${table}`));
+    if (sinks.es)
+      problems.push(...diff(source, await esDocsOrNone(config.elasticsearch.node, `${name}-${table}`, from, to), `es ${table}`));
     if (sinks.archive) problems.push(...diff(source, await archiveLive(config, name, table, from, to), `archive ${table}`));
   }
   return problems;
 }
 
 /** Live archive rows of a test's archive database; none while the sink has not made the database yet. */
-export async function archiveLive(config: CdcClusterConfig, name: string, table: 'users' | 'orders', from: bigint, to: bigint): Promise<Keyed> {
+export async function archiveLive(
+  config: CdcClusterConfig,
+  name: string,
+  table: 'users' | 'orders',
+  from: bigint,
+  to: bigint,
+): Promise<Keyed> {
   try {
     return (await archiveRows(config, `${name}_archive`, table, PK[table], from, to)).live;
   } catch (err) {
@@ -56,7 +63,12 @@ export async function esDocsOrNone(node: string, index: string, from: bigint, to
     await es.indices.refresh({ index }).catch(() => undefined);
     const bounds = { gte: from.toString(), lte: to.toString() };
     // uid is BIGINT UNSIGNED: unsigned_long where the distribution has it, else keyword with a `num` double.
-    const query = { bool: { should: [{ range: { 'uid.num': { gte: Number(from), lte: Number(to) } } }, { range: { uid: bounds } }], minimum_should_match: 1 } };
+    const query = {
+      bool: {
+        should: [{ range: { 'uid.num': { gte: Number(from), lte: Number(to) } } }, { range: { uid: bounds } }],
+        minimum_should_match: 1,
+      },
+    };
     const res = await es.search<Record<string, unknown>>({ index, size: 10_000, track_total_hits: true, query });
     const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
     if (total > 10_000) throw new Error(`${index} has ${total} documents in ${from}..${to}: more than this helper reads`);
@@ -89,11 +101,20 @@ export async function waitStartedReading(metrics: () => Promise<string>, instanc
     if (instances.every((instance) => metricValue(text, 'shardline_cdc_instance_reading', { instance }) === 1)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`the worker does not read ${instances.join(', ')} after ${timeoutMs} ms: ${text.split('\n').filter((l) => l.startsWith('shardline_cdc_instance_reading')).join('; ')}`);
+  throw new Error(
+    `the worker does not read ${instances.join(', ')} after ${timeoutMs} ms: ${text
+      .split('\n')
+      .filter((l) => l.startsWith('shardline_cdc_instance_reading'))
+      .join('; ')}`,
+  );
 }
 
 /** Polls `check` until it reports nothing or `timeoutMs` passes; returns the last problems and how long it took. */
-export async function converge(check: () => Promise<string[]>, timeoutMs: number, everyMs = 1000): Promise<{ problems: string[]; ms: number }> {
+export async function converge(
+  check: () => Promise<string[]>,
+  timeoutMs: number,
+  everyMs = 1000,
+): Promise<{ problems: string[]; ms: number }> {
   const started = Date.now();
   let problems = await check();
   while (problems.length && Date.now() - started < timeoutMs) {
@@ -158,7 +179,12 @@ export class SteadyWorkload {
         if (next < mine.length && (r < 0.45 || live.length < 4)) {
           const u = mine[next++]!;
           await this.router.forUid(u).transaction(async (tx) => {
-            await tx.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, ?, ?)', [u, `steady ${u}`, rnd() < 0.2 ? null : `${u}@example.com`, money()]);
+            await tx.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, ?, ?)', [
+              u,
+              `steady ${u}`,
+              rnd() < 0.2 ? null : `${u}@example.com`,
+              money(),
+            ]);
             await tx.query("INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES (?, 1, ?, 'new', NOW(6))", [u, money()]);
           });
           live.push(u);
@@ -166,7 +192,11 @@ export class SteadyWorkload {
         } else if (r < 0.85 && live.length) {
           const u = live[Math.floor(rnd() * live.length)]!;
           await this.router.forUid(u).transaction(async (tx) => {
-            await tx.query('UPDATE users SET balance = ?, name = ?, updated_at = NOW(6) WHERE uid = ?', [money(), `updated ${u} ${this.stats.ops}`, u]);
+            await tx.query('UPDATE users SET balance = ?, name = ?, updated_at = NOW(6) WHERE uid = ?', [
+              money(),
+              `updated ${u} ${this.stats.ops}`,
+              u,
+            ]);
             await tx.query("UPDATE orders SET status = 'paid', amount = amount + 1 WHERE uid = ? AND order_id = 1", [u]);
           });
           this.stats.updated++;
@@ -181,7 +211,10 @@ export class SteadyWorkload {
         } else if (gone.length) {
           const u = takeRandom(gone);
           await this.router.query('INSERT INTO users (uid, name, email, balance) VALUES (?, ?, NULL, ?)', [u, `back ${u}`, money()]);
-          await this.router.query("INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES (?, 1, ?, 'new', NOW(6))", [u, money()]);
+          await this.router.query("INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES (?, 1, ?, 'new', NOW(6))", [
+            u,
+            money(),
+          ]);
           live.push(u);
           this.stats.reinserted++;
         } else continue;
@@ -229,7 +262,10 @@ export async function waitGone(pid: number, timeoutMs = 30_000): Promise<void> {
 export async function devUp(attempts = 3): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await promisify(execFile)(process.execPath, [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'dev', 'up'], { cwd: packageRoot, timeout: 300_000 });
+      await promisify(execFile)(process.execPath, [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'dev', 'up'], {
+        cwd: packageRoot,
+        timeout: 300_000,
+      });
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;
@@ -260,7 +296,9 @@ export class StartedByTestsMarkerGuard {
     if (!this.timer || !existsSync(this.file)) return;
     rmSync(this.file, { force: true });
     this.removed++;
-    process.stdout.write(`[cdc-faults] removed ${this.file}: written by a test run that started during a fault of this test (the cluster was up before it)\n`);
+    process.stdout.write(
+      `[cdc-faults] removed ${this.file}: written by a test run that started during a fault of this test (the cluster was up before it)\n`,
+    );
   }
 
   stop(): void {
@@ -319,7 +357,12 @@ export interface ReadMessage {
 }
 
 /** Committed messages of a topic (read_committed, own throw-away group), once `enough` holds or after `timeoutMs`. */
-export async function readTopic(brokers: string[], topic: string, enough: (msgs: ReadMessage[]) => boolean, timeoutMs = 30_000): Promise<ReadMessage[]> {
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  enough: (msgs: ReadMessage[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<ReadMessage[]> {
   const kafka = new Kafka({ clientId: 'cdc-faults-test', brokers, logLevel: logLevel.NOTHING });
   const groupId = `cdc-faults-reader-${process.pid}-${Date.now()}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
@@ -333,8 +376,15 @@ export async function readTopic(brokers: string[], topic: string, enough: (msgs:
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[v.length - 1] : v);
-        out.push({ partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value?.toString('utf8') ?? null, headers });
+        for (const [k, v] of Object.entries(message.headers ?? {}))
+          if (v !== undefined) headers[k] = String(Array.isArray(v) ? v[v.length - 1] : v);
+        out.push({
+          partition,
+          offset: message.offset,
+          key: message.key?.toString('utf8') ?? null,
+          value: message.value?.toString('utf8') ?? null,
+          headers,
+        });
         if (enough(out)) done();
       },
     });
@@ -353,7 +403,12 @@ export async function readTopic(brokers: string[], topic: string, enough: (msgs:
 
 /** Drops what a CDC test created: its Kafka topics and groups, `<name>-*` in Elasticsearch, `<name>_archive`. */
 export async function cleanupCdcTest(config: CdcClusterConfig, name: string): Promise<void> {
-  const kafka = new Kafka({ clientId: 'cdc-faults-cleanup', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+  const kafka = new Kafka({
+    clientId: 'cdc-faults-cleanup',
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3 },
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -376,7 +431,14 @@ export async function cleanupCdcTest(config: CdcClusterConfig, name: string): Pr
     await es.close();
   }
   const a = config.archive;
-  const s = await openMysqlSession({ host: a.host, port: a.port, tls: a.tls, serverPublicKey: a.serverPublicKey, user: a.user, password: a.password });
+  const s = await openMysqlSession({
+    host: a.host,
+    port: a.port,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+    user: a.user,
+    password: a.password,
+  });
   try {
     await s.query(`DROP DATABASE IF EXISTS \`${name}_archive\``);
   } finally {

@@ -21,9 +21,11 @@ export function uidsCoveringShards(topology: Topology, base: bigint, perShard: n
 
 async function pooled<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 /** What a workload did, for the assertions. */
@@ -46,8 +48,14 @@ export async function randomWorkload(router: Router, uids: readonly bigint[], se
   const batches: bigint[][] = [];
   for (let i = 0; i < uids.length; i += 64) batches.push(uids.slice(i, i + 64));
   await pooled(batches, concurrency, async (b) => {
-    await router.query(`INSERT INTO users (uid, name, email, balance) VALUES ${b.map(() => '(?, ?, ?, ?)').join(', ')}`, b.flatMap((u) => [u, `user ${u} ✓`, rnd() < 0.2 ? null : `${u}@example.com`, money()]));
-    await router.query(`INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${b.map(() => "(?, 1, ?, 'new', NOW(6))").join(', ')}`, b.flatMap((u) => [u, money()]));
+    await router.query(
+      `INSERT INTO users (uid, name, email, balance) VALUES ${b.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      b.flatMap((u) => [u, `user ${u} ✓`, rnd() < 0.2 ? null : `${u}@example.com`, money()]),
+    );
+    await router.query(
+      `INSERT INTO orders (uid, order_id, amount, status, created_at) VALUES ${b.map(() => "(?, 1, ?, 'new', NOW(6))").join(', ')}`,
+      b.flatMap((u) => [u, money()]),
+    );
   });
   const updates = pick(uids, Math.floor(uids.length / 4));
   await pooled(updates, concurrency, async (u) => {

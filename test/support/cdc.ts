@@ -6,7 +6,9 @@ import { bundledClusterConfig, packageRoot } from '../../src/config/index.js';
 
 /** A cluster config of the test's own: the shared cluster, its own topics, groups, index prefix and archive database. */
 export function writeCdcTestConfig(name: string, extra: { archiveDatabase?: string; batchMaxMs?: number } = {}): string {
-  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll('../.shardline', path.join(packageRoot, '.shardline')).replace(/database: shardline_archive/, `database: ${extra.archiveDatabase ?? `${name}_archive`}`);
+  const base = readFileSync(bundledClusterConfig, 'utf8')
+    .replaceAll('../.shardline', path.join(packageRoot, '.shardline'))
+    .replace(/database: shardline_archive/, `database: ${extra.archiveDatabase ?? `${name}_archive`}`);
   const cdc = `
 cdc:
   topicPrefix: "${name}."
@@ -41,8 +43,20 @@ export class WorkerProcess {
 
   start(): void {
     const fd = openSync(this.logFile, 'a');
-    const args = [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'cdc', '--config', this.configPath, '--http-port', String(this.httpPort), ...(this.roles.length ? ['--role', ...this.roles] : [])];
-    this.child = spawn(process.execPath, args, { cwd: packageRoot, stdio: ['ignore', fd, fd], env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' } });
+    const args = [
+      path.join(packageRoot, 'dist', 'cli', 'main.js'),
+      'cdc',
+      '--config',
+      this.configPath,
+      '--http-port',
+      String(this.httpPort),
+      ...(this.roles.length ? ['--role', ...this.roles] : []),
+    ];
+    this.child = spawn(process.execPath, args, {
+      cwd: packageRoot,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' },
+    });
     this.starts++;
   }
 
@@ -51,7 +65,8 @@ export class WorkerProcess {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`worker exited with ${this.child.exitCode}; log: ${this.log().slice(-3000)}`);
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`worker exited with ${this.child.exitCode}; log: ${this.log().slice(-3000)}`);
       try {
         const res = await fetch(`http://127.0.0.1:${this.httpPort}/healthz`);
         last = await res.text();
@@ -62,7 +77,9 @@ export class WorkerProcess {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`worker not reading ${instances.join(', ')} after ${timeoutMs} ms (last /healthz: ${last}); log: ${this.log().slice(-3000)}`);
+    throw new Error(
+      `worker not reading ${instances.join(', ')} after ${timeoutMs} ms (last /healthz: ${last}); log: ${this.log().slice(-3000)}`,
+    );
   }
 
   async metrics(): Promise<string> {

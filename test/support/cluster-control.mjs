@@ -19,7 +19,9 @@ function shardline(...args) {
 function servicesUp() {
   const status = shardline('dev', 'status', '--json');
   try {
-    return JSON.parse(status.stdout).filter((s) => s.healthy || s.pid).map((s) => s.name);
+    return JSON.parse(status.stdout)
+      .filter((s) => s.healthy || s.pid)
+      .map((s) => s.name);
   } catch {
     return [];
   }

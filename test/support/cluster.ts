@@ -1,6 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { ALL_SECTIONS, bundledClusterConfig, loadClusterConfig, packageRoot, requireSections, type CdcClusterConfig } from '../../src/config/index.js';
+import {
+  ALL_SECTIONS,
+  bundledClusterConfig,
+  loadClusterConfig,
+  packageRoot,
+  requireSections,
+  type CdcClusterConfig,
+} from '../../src/config/index.js';
 import type { ServiceStatus } from '../../src/devcluster/index.js';
 
 /** The cluster config every integration test reads (the same file as the dev cluster and demo): every section. */

@@ -53,7 +53,14 @@ export class FakeBinlog implements TransactionSources {
     const pos = this.nextPos;
     const end = pos + 100 + ids.length;
     this.nextPos = end;
-    const t: FakeTransaction = { gtid: `${SERVER_UUID}:${++this.gno}`, table: { database: o.database ?? 'shop', table: o.table ?? 'items' }, ids: ids.map((i) => BigInt(i)), rowsPerEvent: o.rowsPerEvent ?? 2, pos, end };
+    const t: FakeTransaction = {
+      gtid: `${SERVER_UUID}:${++this.gno}`,
+      table: { database: o.database ?? 'shop', table: o.table ?? 'items' },
+      ids: ids.map((i) => BigInt(i)),
+      rowsPerEvent: o.rowsPerEvent ?? 2,
+      pos,
+      end,
+    };
     this.transactions.push(t);
     this.wake();
     return t;
@@ -81,7 +88,15 @@ export class FakeBinlog implements TransactionSources {
   }
 
   checkpointAt(end: number, gno: number): Checkpoint {
-    return { instance: this.instance, flavour: 'mysql', serverUuid: SERVER_UUID, serverId: 1, file: 'binlog.000001', pos: end, gtidSet: gno > 0 ? `${SERVER_UUID}:1-${gno}` : null };
+    return {
+      instance: this.instance,
+      flavour: 'mysql',
+      serverUuid: SERVER_UUID,
+      serverId: 1,
+      file: 'binlog.000001',
+      pos: end,
+      gtidSet: gno > 0 ? `${SERVER_UUID}:1-${gno}` : null,
+    };
   }
 
   async current(): Promise<Checkpoint> {
@@ -93,7 +108,14 @@ export class FakeBinlog implements TransactionSources {
     this.opened.push(from);
     let closed = false;
     let connected = false;
-    const items = (): AsyncGenerator<TransactionItem> => this.items(index, from, includeTable, () => closed, () => (connected = true));
+    const items = (): AsyncGenerator<TransactionItem> =>
+      this.items(
+        index,
+        from,
+        includeTable,
+        () => closed,
+        () => (connected = true),
+      );
     return {
       get facts() {
         return connected ? { serverUuid: SERVER_UUID } : null;
@@ -106,7 +128,13 @@ export class FakeBinlog implements TransactionSources {
     };
   }
 
-  private async *items(index: number, from: Checkpoint, includeTable: (database: string, table: string) => boolean, closed: () => boolean, connect: () => void): AsyncGenerator<TransactionItem> {
+  private async *items(
+    index: number,
+    from: Checkpoint,
+    includeTable: (database: string, table: string) => boolean,
+    closed: () => boolean,
+    connect: () => void,
+  ): AsyncGenerator<TransactionItem> {
     connect();
     let n = 0;
     let t = this.transactions.findIndex((x) => x.pos >= from.pos);
@@ -141,8 +169,19 @@ export class FakeBinlog implements TransactionSources {
     }
   }
 
-  private *itemsOf(t: FakeTransaction, gno: number, includeTable: (database: string, table: string) => boolean): Generator<TransactionItem> {
-    yield { type: 'begin', gtid: t.gtid, commitUs: 1_700_000_000_000_000n + BigInt(gno), timestamp: 1_700_000_000, file: 'binlog.000001', pos: t.pos };
+  private *itemsOf(
+    t: FakeTransaction,
+    gno: number,
+    includeTable: (database: string, table: string) => boolean,
+  ): Generator<TransactionItem> {
+    yield {
+      type: 'begin',
+      gtid: t.gtid,
+      commitUs: 1_700_000_000_000_000n + BigInt(gno),
+      timestamp: 1_700_000_000,
+      file: 'binlog.000001',
+      pos: t.pos,
+    };
     const filtered = !includeTable(t.table.database, t.table.table);
     for (let i = 0; i < t.ids.length; i += t.rowsPerEvent) {
       const ids = t.ids.slice(i, i + t.rowsPerEvent);
@@ -163,7 +202,20 @@ export class FakeBinlog implements TransactionSources {
 }
 
 function rowsEvent(t: FakeTransaction, pos: number, ids: bigint[], filtered: boolean): RowsEvent {
-  const col = { index: 0, name: 'id', type: 8, realType: 8, meta: 0, precision: 0, scale: 0, nullable: false, unsigned: true, collation: 0, enumValues: null, setValues: null };
+  const col = {
+    index: 0,
+    name: 'id',
+    type: 8,
+    realType: 8,
+    meta: 0,
+    precision: 0,
+    scale: 0,
+    nullable: false,
+    unsigned: true,
+    collation: 0,
+    enumValues: null,
+    setValues: null,
+  };
   return {
     kind: 'rows',
     op: 'c',

@@ -6,13 +6,19 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const net = await import(path.join(root, 'dist', 'net', 'index.js'));
 const [host, port, layerKind, mode] = process.argv.slice(2);
-const layer = layerKind === 'js' ? net.createJsSocketLayer('fallback measured') : net.loadSocketLayerFrom(path.join(root, 'native/build/Release/shardline_socket.node')).layer;
+const layer =
+  layerKind === 'js'
+    ? net.createJsSocketLayer('fallback measured')
+    : net.loadSocketLayerFrom(path.join(root, 'native/build/Release/shardline_socket.node')).layer;
 const keepAlive = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 let conn;
 for (let attempt = 0; ; attempt++) {
   try {
-    conn = await net.openDbConnection({ name: 'partitioned', host, port: Number(port), user: 'shardline', password: 'shardline', connectTimeoutMs: 5000 }, { layer, keepAlive });
+    conn = await net.openDbConnection(
+      { name: 'partitioned', host, port: Number(port), user: 'shardline', password: 'shardline', connectTimeoutMs: 5000 },
+      { layer, keepAlive },
+    );
     break;
   } catch (err) {
     if (attempt >= 50) throw err;

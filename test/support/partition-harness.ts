@@ -29,10 +29,16 @@ export class PartitionLab {
    * Seconds from a silent partition until the client notices: `inflight` = a running query
    * fails; `idle` = the idle watch reports the connection dead.
    */
-  async measure(layer: 'native' | 'js', mode: 'inflight' | 'idle', timeoutS = 90): Promise<{ seconds: number; event: string; detail: string }> {
+  async measure(
+    layer: 'native' | 'js',
+    mode: 'inflight' | 'idle',
+    timeoutS = 90,
+  ): Promise<{ seconds: number; event: string; detail: string }> {
     this.ns.heal();
     const script = path.join(packageRoot, 'test', 'support', 'partition-client.mjs');
-    const child = spawn('ip', ['netns', 'exec', this.ns.client, process.execPath, script, this.ns.serverAddress, '3306', layer, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', this.ns.client, process.execPath, script, this.ns.serverAddress, '3306', layer, mode], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines = createInterface({ input: child.stdout });

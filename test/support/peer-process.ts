@@ -6,9 +6,16 @@ import net from 'node:net';
  * event loop may be busy). Returns our connected socket and the child.
  */
 export async function connectToPeerProcess(): Promise<{ socket: net.Socket; child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['-e', "const s=require('net').createServer(c=>c.on('error',()=>{})).listen(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'));setInterval(()=>{},1e6)"], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      "const s=require('net').createServer(c=>c.on('error',()=>{})).listen(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'));setInterval(()=>{},1e6)",
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   return { socket: await connectTo(port), child, port };
 }

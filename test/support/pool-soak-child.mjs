@@ -27,7 +27,10 @@ async function one() {
   const k = n++;
   const uid = base + BigInt(k % rows);
   if (k % 4 === 0) {
-    await router.query('INSERT INTO users (uid, name, balance) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name), balance = VALUES(balance)', [uid, `soak ${k % 97}`, `${k % 1000}.25`]);
+    await router.query(
+      'INSERT INTO users (uid, name, balance) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE name = VALUES(name), balance = VALUES(balance)',
+      [uid, `soak ${k % 97}`, `${k % 1000}.25`],
+    );
   } else {
     await router.select('SELECT uid, name, balance FROM users WHERE uid = ?', [uid]);
   }
@@ -50,8 +53,12 @@ try {
   const queries = n - startN;
   const heapEnd = await heapAfterGc();
   const pools = router.health().map((h) => h.pool);
-  process.stdout.write(`${JSON.stringify({ queries, durationMs, heapStart, heapEnd, bytesPerQuery: (heapEnd - heapStart) / queries, pools })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ queries, durationMs, heapStart, heapEnd, bytesPerQuery: (heapEnd - heapStart) / queries, pools })}\n`,
+  );
 } finally {
-  await router.query(`DELETE FROM users WHERE uid BETWEEN ? AND ?`, [base, base + BigInt(rows - 1)], { scatter: true }).catch((err) => process.stderr.write(`cleanup: ${err.message}\n`));
+  await router
+    .query(`DELETE FROM users WHERE uid BETWEEN ? AND ?`, [base, base + BigInt(rows - 1)], { scatter: true })
+    .catch((err) => process.stderr.write(`cleanup: ${err.message}\n`));
   await router.close();
 }

@@ -35,7 +35,17 @@ export class PrivateMariaDb {
 
   async start(): Promise<void> {
     if (!existsSync(path.join(this.dir, 'data', 'mysql'))) {
-      execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${path.join(this.dir, 'data')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
+      execFileSync(
+        'mariadb-install-db',
+        [
+          '--no-defaults',
+          `--datadir=${path.join(this.dir, 'data')}`,
+          '--user=root',
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+        ],
+        { stdio: 'ignore' },
+      );
     }
     const args = [
       '--no-defaults',
@@ -51,7 +61,9 @@ export class PrivateMariaDb {
       '--performance-schema=OFF',
       ...(this.options.extraArgs ?? []),
     ];
-    const [cmd, argv] = this.options.netns ? ['ip', ['netns', 'exec', this.options.netns, '/usr/sbin/mariadbd', ...args]] : ['/usr/sbin/mariadbd', args];
+    const [cmd, argv] = this.options.netns
+      ? ['ip', ['netns', 'exec', this.options.netns, '/usr/sbin/mariadbd', ...args]]
+      : ['/usr/sbin/mariadbd', args];
     const child = spawn(cmd as string, argv as string[], { detached: true, stdio: 'ignore' });
     child.unref();
     this.pid = child.pid!;

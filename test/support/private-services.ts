@@ -47,7 +47,16 @@ export class PrivateService {
       host: '127.0.0.1',
       port: options.port,
       extraPorts: options.extraPorts ?? [],
-      ...(sql ? { sql: { user: 'shardline', password: 'shardline', serverId: options.serverId ?? 90, replication: { user: 'shardline_repl', password: 'shardline' } } } : {}),
+      ...(sql
+        ? {
+            sql: {
+              user: 'shardline',
+              password: 'shardline',
+              serverId: options.serverId ?? 90,
+              replication: { user: 'shardline_repl', password: 'shardline' },
+            },
+          }
+        : {}),
       ...(options.kind === 'elasticsearch' ? { url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${options.port}` } : {}),
       ...(options.tls ? { tls: options.tls } : {}),
     };
@@ -73,7 +82,8 @@ export class PrivateService {
     for (;;) {
       const h = await this.service.ready();
       if (h.healthy) break;
-      if (Date.now() > deadline) throw new Error(`${this.options.name} did not become ready in ${timeoutMs} ms (${h.reason ?? ''}); log: ${this.service.logFile}`);
+      if (Date.now() > deadline)
+        throw new Error(`${this.options.name} did not become ready in ${timeoutMs} ms (${h.reason ?? ''}); log: ${this.service.logFile}`);
       await sleep(200);
     }
     await this.service.bootstrap();

@@ -158,6 +158,9 @@ export async function selectTableCanonical(conn: Connection, table: string, wher
   const [, meta] = (await conn.query(`SELECT * FROM ${table} LIMIT 0`)) as unknown as [unknown, FieldPacket[]];
   const float32 = new Set(meta.filter((f) => (f.columnType ?? f.type) === T.FLOAT).map((f) => f.name));
   const list = meta.map((f) => (float32.has(f.name) ? `(\`${f.name}\` + 0e0) AS \`${f.name}\`` : `\`${f.name}\``)).join(', ');
-  const [rows, fields] = (await conn.query(`SELECT ${list} FROM ${table} WHERE ${where}`, params)) as unknown as [Record<string, Buffer | null>[], FieldPacket[]];
+  const [rows, fields] = (await conn.query(`SELECT ${list} FROM ${table} WHERE ${where}`, params)) as unknown as [
+    Record<string, Buffer | null>[],
+    FieldPacket[],
+  ];
   return rows.map((r) => oracleRow(r, fields, float32));
 }

@@ -24,7 +24,21 @@ function rec(uid: number, name: string, version = BigInt(uid)): SinkRecord {
       op: 'c',
       before: null,
       after: { uid: String(uid), name },
-      source: { instance: 's', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'd', table: 'user_0001', logical_table: 'user', shard: 1, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: 0 },
+      source: {
+        instance: 's',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'd',
+        table: 'user_0001',
+        logical_table: 'user',
+        shard: 1,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: 0,
+      },
       ts_ms: 0,
     },
     origin: { topic: 't', partition: 0, offset: String(uid) },
@@ -32,7 +46,8 @@ function rec(uid: number, name: string, version = BigInt(uid)): SinkRecord {
 }
 
 /** A driver error as net/ hands it over: sanitized and classified. */
-const driverError = (errno: number, code: string, fatal = false) => serverError(Object.assign(new Error(code), { errno, code, fatal })) as Error;
+const driverError = (errno: number, code: string, fatal = false) =>
+  serverError(Object.assign(new Error(code), { errno, code, fatal })) as Error;
 
 /** A fake archive: records statements; `fail` decides per statement whether (and how) it fails. */
 function fakeArchive(fail: (sql: string, values: readonly unknown[]) => Error | null) {

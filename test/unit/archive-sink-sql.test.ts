@@ -21,15 +21,32 @@ import type { LogicalColumn, LogicalTableSchema } from '../../src/cdc/schema/log
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import type { ChangeEvent } from '../../src/cdc/events/change-event.js';
 
-const col = (name: string, dataType: string, columnType = dataType, charset: string | null = null): LogicalColumn => ({ name, dataType, columnType, nullable: true, charset });
+const col = (name: string, dataType: string, columnType = dataType, charset: string | null = null): LogicalColumn => ({
+  name,
+  dataType,
+  columnType,
+  nullable: true,
+  charset,
+});
 
 const users: LogicalTableSchema = {
   table: 'user',
-  columns: [col('uid', 'bigint', 'bigint unsigned'), col('name', 'varchar', 'varchar(20)', 'utf8mb4'), col('score', 'decimal', 'decimal(10,2)')],
+  columns: [
+    col('uid', 'bigint', 'bigint unsigned'),
+    col('name', 'varchar', 'varchar(20)', 'utf8mb4'),
+    col('score', 'decimal', 'decimal(10,2)'),
+  ],
   primaryKey: ['uid'],
 };
 
-function record(op: ChangeEvent['op'], version: bigint, before: ChangeEvent['before'], after: ChangeEvent['after'], id: string, previousId: string | null = null): SinkRecord {
+function record(
+  op: ChangeEvent['op'],
+  version: bigint,
+  before: ChangeEvent['before'],
+  after: ChangeEvent['after'],
+  id: string,
+  previousId: string | null = null,
+): SinkRecord {
   return {
     table: 'user',
     id,
@@ -39,7 +56,21 @@ function record(op: ChangeEvent['op'], version: bigint, before: ChangeEvent['bef
       op,
       before,
       after,
-      source: { instance: 'shard-0', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'd', table: 'user_0001', logical_table: 'user', shard: 1, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: 0 },
+      source: {
+        instance: 'shard-0',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'd',
+        table: 'user_0001',
+        logical_table: 'user',
+        shard: 1,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: 0,
+      },
       ts_ms: 0,
     },
     origin: { topic: 't', partition: 0, offset: '0' },
@@ -75,7 +106,9 @@ describe('archive DDL', () => {
   });
 
   it('gives text key columns the _bin collation and widens utf8mb3', () => {
-    expect(archiveColumnType(col('k', 'varchar', 'varchar(10)', 'utf8mb3'), 'mysql', true)).toBe('varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin');
+    expect(archiveColumnType(col('k', 'varchar', 'varchar(10)', 'utf8mb3'), 'mysql', true)).toBe(
+      'varchar(10) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin',
+    );
     expect(archiveColumnType(col('k', 'char', 'char(3)', 'latin1'), 'mysql', false)).toBe('char(3) CHARACTER SET latin1');
     expect(archiveColumnType(col('b', 'varbinary', 'varbinary(8)', 'binary'), 'mysql')).toBe('varbinary(8)');
     expect(archiveColumnType(col('e', 'enum', "enum('a','b''c')", 'utf8mb4'), 'mysql')).toBe("enum('a','b''c') CHARACTER SET utf8mb4");
@@ -92,12 +125,16 @@ describe('archive DDL', () => {
   });
 
   it('adds a missing column as nullable', () => {
-    expect(addArchiveColumnSql('a`b', 'user', col('nick', 'varchar', 'varchar(5)', 'utf8mb4'), 'mysql')).toBe('ALTER TABLE `a``b`.`user` ADD COLUMN `nick` varchar(5) CHARACTER SET utf8mb4 NULL');
+    expect(addArchiveColumnSql('a`b', 'user', col('nick', 'varchar', 'varchar(5)', 'utf8mb4'), 'mysql')).toBe(
+      'ALTER TABLE `a``b`.`user` ADD COLUMN `nick` varchar(5) CHARACTER SET utf8mb4 NULL',
+    );
   });
 
   it('refuses a table without primary key or with a clashing column', () => {
     expect(() => createArchiveTableSql('db', { ...users, primaryKey: [] }, 'mysql')).toThrow(/no primary key/);
-    expect(() => createArchiveTableSql('db', { ...users, columns: [...users.columns, col('_version', 'int')] }, 'mysql')).toThrow(/clashes/);
+    expect(() => createArchiveTableSql('db', { ...users, columns: [...users.columns, col('_version', 'int')] }, 'mysql')).toThrow(
+      /clashes/,
+    );
   });
 });
 
@@ -114,7 +151,10 @@ describe('guarded upsert', () => {
   });
 
   it('builds a multi-row statement with bound values only', () => {
-    const rows = [record('c', 10n, null, { uid: '1', name: "o'brien", score: '1.50' }, '1'), record('u', 11n, null, { uid: '2', name: 'x', score: null }, '2')].flatMap((r) => recordRows(r, users));
+    const rows = [
+      record('c', 10n, null, { uid: '1', name: "o'brien", score: '1.50' }, '1'),
+      record('u', 11n, null, { uid: '2', name: 'x', score: null }, '2'),
+    ].flatMap((r) => recordRows(r, users));
     const s = buildUpsert('arch', ['uid'], rows);
     expect(s.sql).toBe(
       'INSERT INTO `arch`.`user` (`uid`, `name`, `score`, `_shard`, `_version`, `_deleted`, `_archived_at`) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)), (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE ' +
@@ -193,12 +233,19 @@ describe('canonical values to bound parameters', () => {
     [col('b', 'bit', 'bit(64)'), '18446744073709551615', Buffer.alloc(8, 0xff)],
     [col('b', 'bit', 'bit(1)'), '1', Buffer.from([1])],
     [col('b', 'bit', 'bit(12)'), '2049', Buffer.from([0x08, 0x01])],
-    [col('g', 'geometry'), { srid: 4326, wkb: 'AQEAAAAAAAAAAADwPwAAAAAAAABA' }, Buffer.concat([Buffer.from([0xe6, 0x10, 0, 0]), Buffer.from('AQEAAAAAAAAAAADwPwAAAAAAAABA', 'base64')])],
+    [
+      col('g', 'geometry'),
+      { srid: 4326, wkb: 'AQEAAAAAAAAAAADwPwAAAAAAAABA' },
+      Buffer.concat([Buffer.from([0xe6, 0x10, 0, 0]), Buffer.from('AQEAAAAAAAAAAADwPwAAAAAAAABA', 'base64')]),
+    ],
     [col('x', 'int'), null, null],
   ];
-  it.each(accepted.map(([c, v, e]) => [`${c.columnType} ← ${JSON.stringify(v)}`, c, v, e] as const))('%s', (_title, column, value, expected) => {
-    expect(archiveParam(column, value as never)).toEqual(expected);
-  });
+  it.each(accepted.map(([c, v, e]) => [`${c.columnType} ← ${JSON.stringify(v)}`, c, v, e] as const))(
+    '%s',
+    (_title, column, value, expected) => {
+      expect(archiveParam(column, value as never)).toEqual(expected);
+    },
+  );
 
   const refused: [LogicalColumn, unknown][] = [
     [col('b', 'bit', 'bit(4)'), '16'],
@@ -215,8 +262,20 @@ describe('canonical values to bound parameters', () => {
 });
 
 describe('batching', () => {
-  const row = (n: number, bytes = 100): ArchiveRow => ({ table: n % 2 ? 'a' : 'b', columns: ['id'], values: [n], shard: null, version: BigInt(n), deleted: false, bytes });
-  const unit = (n: number, bytes = 100, rows = 1) => archiveUnit(record('c', BigInt(n), null, { uid: String(n) }, String(n)), Array.from({ length: rows }, () => row(n, bytes)));
+  const row = (n: number, bytes = 100): ArchiveRow => ({
+    table: n % 2 ? 'a' : 'b',
+    columns: ['id'],
+    values: [n],
+    shard: null,
+    version: BigInt(n),
+    deleted: false,
+    bytes,
+  });
+  const unit = (n: number, bytes = 100, rows = 1) =>
+    archiveUnit(
+      record('c', BigInt(n), null, { uid: String(n) }, String(n)),
+      Array.from({ length: rows }, () => row(n, bytes)),
+    );
 
   it('cuts transactions at maxRows and maxBytes, in order', () => {
     const units = Array.from({ length: 50 }, (_, i) => unit(i));
@@ -234,7 +293,12 @@ describe('batching', () => {
   it('groups statements by table and columns, cut at the statement limits', () => {
     const rows = Array.from({ length: 10 }, (_, i) => row(i));
     const groups = groupStatements(rows, { maxRows: 3, maxBytes: 1e9 });
-    expect(groups.map((g) => g.map((r) => r.values[0]))).toEqual([[0, 2, 4], [6, 8], [1, 3, 5], [7, 9]]);
+    expect(groups.map((g) => g.map((r) => r.values[0]))).toEqual([
+      [0, 2, 4],
+      [6, 8],
+      [1, 3, 5],
+      [7, 9],
+    ]);
   });
 });
 

@@ -8,7 +8,8 @@ import { HeartbeatTimeoutError } from '../../src/cdc/binlog/syncer/heartbeat-wat
 import { event, queryBody, xidBody } from '../support/binlog-builders.js';
 
 const header = { timestamp: 0, eventType: 0, serverId: 1, eventSize: 0, flags: 0 };
-const ev = (file: string, pos: number, nextPos: number, body: Record<string, unknown>) => ({ ...header, file, pos, nextPos, ...body }) as BinlogEvent;
+const ev = (file: string, pos: number, nextPos: number, body: Record<string, unknown>) =>
+  ({ ...header, file, pos, nextPos, ...body }) as BinlogEvent;
 
 function rotateBody(position: number, nextFile: string): Buffer {
   const b = Buffer.alloc(8);
@@ -20,12 +21,19 @@ describe('positionAfter and isDelivered', () => {
   const at: BinlogPosition = { file: 'binlog.000003', pos: 120 };
 
   it('a rotate moves to its target, real or artificial', () => {
-    expect(positionAfter(at, ev('binlog.000003', 900, 950, { kind: 'rotate', nextFile: 'binlog.000004', position: 4, artificial: false }))).toEqual({ file: 'binlog.000004', pos: 4 });
-    expect(positionAfter(at, ev('binlog.000003', 0, 0, { kind: 'rotate', nextFile: 'binlog.000009', position: 1234, artificial: true }))).toEqual({ file: 'binlog.000009', pos: 1234 });
+    expect(
+      positionAfter(at, ev('binlog.000003', 900, 950, { kind: 'rotate', nextFile: 'binlog.000004', position: 4, artificial: false })),
+    ).toEqual({ file: 'binlog.000004', pos: 4 });
+    expect(
+      positionAfter(at, ev('binlog.000003', 0, 0, { kind: 'rotate', nextFile: 'binlog.000009', position: 1234, artificial: true })),
+    ).toEqual({ file: 'binlog.000009', pos: 1234 });
   });
 
   it('a heartbeat moves to its next position in the file it names, or its own file when it names none', () => {
-    expect(positionAfter(at, ev('binlog.000003', 0, 777, { kind: 'heartbeat', logFile: 'binlog.000005' }))).toEqual({ file: 'binlog.000005', pos: 777 });
+    expect(positionAfter(at, ev('binlog.000003', 0, 777, { kind: 'heartbeat', logFile: 'binlog.000005' }))).toEqual({
+      file: 'binlog.000005',
+      pos: 777,
+    });
     expect(positionAfter(at, ev('binlog.000003', 0, 778, { kind: 'heartbeat', logFile: '' }))).toEqual({ file: 'binlog.000003', pos: 778 });
   });
 
@@ -66,7 +74,10 @@ describe('DecodeStep', () => {
   });
 
   it('moves the position as each event of a raw event is decoded, before handing it on', () => {
-    const inner = [ev('binlog.000002', 100, 900, { kind: 'query', database: 'app', sql: 'BEGIN', threadId: 1, executionTime: 0, errorCode: 0 }), ev('binlog.000002', 100, 900, { kind: 'xid', xid: 5n })];
+    const inner = [
+      ev('binlog.000002', 100, 900, { kind: 'query', database: 'app', sql: 'BEGIN', threadId: 1, executionTime: 0, errorCode: 0 }),
+      ev('binlog.000002', 100, 900, { kind: 'xid', xid: 5n }),
+    ];
     const decoder: EventDecoder = { decodeAll: () => inner };
     const step = new DecodeStep(decoder, { file: 'binlog.000002', pos: 4 }, null);
     const it = step.decode(Buffer.alloc(0));
@@ -96,11 +107,11 @@ describe('dumpFailure', () => {
   const at = { file: 'binlog.000004', pos: 0 };
 
   it('a purged binlog (1236) is BINLOG_PURGED and not retriable', () => {
-    const failure = Object.assign(new Error("Could not find first log file name in binary log index file"), { errno: 1236 });
+    const failure = Object.assign(new Error('Could not find first log file name in binary log index file'), { errno: 1236 });
     const err = dumpFailure('shard-1', failure, at);
     expect(err).toBeInstanceOf(BinlogError);
     expect(err).toMatchObject({ code: 'BINLOG_PURGED', retriable: false, file: 'binlog.000004', pos: 0, cause: failure });
-    expect(err.message).toBe("instance shard-1: Could not find first log file name in binary log index file (at binlog.000004:0)");
+    expect(err.message).toBe('instance shard-1: Could not find first log file name in binary log index file (at binlog.000004:0)');
   });
 
   it('anything else is a retriable BINLOG_CONNECTION, including a 1236 for another reason and a heartbeat timeout', () => {
@@ -110,6 +121,8 @@ describe('dumpFailure', () => {
     for (const failure of [other1236, purgedWording, timeout, new Error('Connection lost')]) {
       expect(dumpFailure('shard-1', failure, at)).toMatchObject({ code: 'BINLOG_CONNECTION', retriable: true, cause: failure });
     }
-    expect(dumpFailure('shard-2', timeout, at).message).toBe('instance shard-2: no event or heartbeat for 15001 ms (heartbeat period 5000 ms): connection presumed dead (at binlog.000004:0)');
+    expect(dumpFailure('shard-2', timeout, at).message).toBe(
+      'instance shard-2: no event or heartbeat for 15001 ms (heartbeat period 5000 ms): connection presumed dead (at binlog.000004:0)',
+    );
   });
 });

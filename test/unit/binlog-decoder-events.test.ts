@@ -2,7 +2,16 @@ import { BinlogDecoder, EventType, type BinlogEvent } from '../../src/cdc/binlog
 import { BinlogError } from '../../src/errors/index.js';
 import { applyJsonDiffs, parseJsonText, printJson } from '../../src/cdc/binlog/decoder/json-diff.js';
 import { parseTaggedGtid } from '../../src/cdc/binlog/decoder/gtid-tagged.js';
-import { event, innerEvent, loadFixture, mariadbBlock, payloadBody, queryBody, xidBody, type BinlogFixture } from '../support/binlog-builders.js';
+import {
+  event,
+  innerEvent,
+  loadFixture,
+  mariadbBlock,
+  payloadBody,
+  queryBody,
+  xidBody,
+  type BinlogFixture,
+} from '../support/binlog-builders.js';
 
 type Rows = Extract<BinlogEvent, { kind: 'rows' }>;
 
@@ -87,7 +96,12 @@ describe('TRANSACTION_PAYLOAD (binlog_transaction_compression), real bytes', () 
     ['a wrong uncompressed size', inner, { uncompressedSize: 10 }, /beyond its declared 10 bytes/],
     ['an absurd uncompressed size', inner, { uncompressedSize: 2 ** 50 }, /declares .* uncompressed bytes/],
     ['a 2 GiB zstd window', inner, { windowLog: 31 }, /zstd window/],
-    ['an inner event of 4 GB', [Buffer.concat([innerEvent(EventType.XID, xidBody(1n)).subarray(0, 9), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.alloc(10)])], {}, /exceeds/],
+    [
+      'an inner event of 4 GB',
+      [Buffer.concat([innerEvent(EventType.XID, xidBody(1n)).subarray(0, 9), Buffer.from([0xff, 0xff, 0xff, 0xff]), Buffer.alloc(10)])],
+      {},
+      /exceeds/,
+    ],
   ])('refuses %s with BINLOG_DECODE', (_what, events, opts, message) => {
     const ev = event(EventType.TRANSACTION_PAYLOAD, payloadBody(events, opts), { checksum: true });
     let caught: unknown;
@@ -105,9 +119,17 @@ describe('TRANSACTION_PAYLOAD (binlog_transaction_compression), real bytes', () 
 describe('GTID_TAGGED (MySQL 8.4+), real bytes from 9.7', () => {
   it('decodes uuid, tag and gno; untagged GTIDs keep tag null', () => {
     const { events } = decodeFixture(loadFixture('mysql97-tagged-gtid'));
-    const gtids = events.filter((e): e is Extract<BinlogEvent, { kind: 'gtid'; flavour: 'mysql' }> => e.kind === 'gtid' && e.flavour === 'mysql');
+    const gtids = events.filter(
+      (e): e is Extract<BinlogEvent, { kind: 'gtid'; flavour: 'mysql' }> => e.kind === 'gtid' && e.flavour === 'mysql',
+    );
     const tagged = gtids.find((g) => g.tag !== null)!;
-    expect(tagged).toMatchObject({ gtid: '3f4e5c01-ea05-11f1-a831-02fc00000001:mytag:1', tag: 'mytag', gno: 1n, sourceUuid: '3f4e5c01-ea05-11f1-a831-02fc00000001', anonymous: false });
+    expect(tagged).toMatchObject({
+      gtid: '3f4e5c01-ea05-11f1-a831-02fc00000001:mytag:1',
+      tag: 'mytag',
+      gno: 1n,
+      sourceUuid: '3f4e5c01-ea05-11f1-a831-02fc00000001',
+      anonymous: false,
+    });
     expect(tagged.commitTimestampUs).toBeGreaterThan(1_700_000_000_000_000n);
     expect(gtids.filter((g) => g.tag === null).length).toBeGreaterThan(0);
   });
@@ -125,33 +147,39 @@ describe('GTID_TAGGED (MySQL 8.4+), real bytes from 9.7', () => {
 });
 
 describe('PARTIAL_UPDATE_ROWS (binlog_row_value_options=PARTIAL_JSON), real bytes', () => {
-  it.each(['mysql80-partial-json-full', 'mysql97-partial-json-full'])('%s: diffs applied to the before image give what SELECT shows', (name) => {
-    const { events, errors } = decodeFixture(loadFixture(name));
-    expect(errors).toEqual([]);
-    const updates = rowsOf(events, 'pf').filter((e) => e.op === 'u');
-    expect(updates).toHaveLength(7);
-    const last = new Map<number, Record<string, unknown>>();
-    for (const u of updates) for (const r of u.rows) last.set(r.after!['id'] as number, r.after!);
-    expect(last.get(1)).toEqual({
-      id: 1,
-      j: '{"a": 3, "b": [1.5, true, null], "s": "short", "u": "é\\n", "big": 18446744073709551615, "dec": 1.2345678901234567e19, "new": "v", "key with space": -5}',
-      k: '[1, 2, 3]',
-      n: 8,
-    });
-    expect(last.get(2)).toEqual({ id: 2, j: '{"b": 2, "x": "y", "aa": 1, "ab": 3}', k: '{"k": ["twenty", 99]}', n: 2 });
-    expect(updates[0]!.rows[0]!.after!['j']).toBe(
-      '{"a": 2, "b": [1, "two", 3], "c": {"d": "x"}, "s": "long string value that is long enough", "u": "é\\n", "big": 18446744073709551615, "dec": 1.2345678901234567e19, "new": "v", "key with space": -5}',
-    );
-  });
+  it.each(['mysql80-partial-json-full', 'mysql97-partial-json-full'])(
+    '%s: diffs applied to the before image give what SELECT shows',
+    (name) => {
+      const { events, errors } = decodeFixture(loadFixture(name));
+      expect(errors).toEqual([]);
+      const updates = rowsOf(events, 'pf').filter((e) => e.op === 'u');
+      expect(updates).toHaveLength(7);
+      const last = new Map<number, Record<string, unknown>>();
+      for (const u of updates) for (const r of u.rows) last.set(r.after!['id'] as number, r.after!);
+      expect(last.get(1)).toEqual({
+        id: 1,
+        j: '{"a": 3, "b": [1.5, true, null], "s": "short", "u": "é\\n", "big": 18446744073709551615, "dec": 1.2345678901234567e19, "new": "v", "key with space": -5}',
+        k: '[1, 2, 3]',
+        n: 8,
+      });
+      expect(last.get(2)).toEqual({ id: 2, j: '{"b": 2, "x": "y", "aa": 1, "ab": 3}', k: '{"k": ["twenty", 99]}', n: 2 });
+      expect(updates[0]!.rows[0]!.after!['j']).toBe(
+        '{"a": 2, "b": [1, "two", 3], "c": {"d": "x"}, "s": "long string value that is long enough", "u": "é\\n", "big": 18446744073709551615, "dec": 1.2345678901234567e19, "new": "v", "key with space": -5}',
+      );
+    },
+  );
 
-  it.each(['mysql80-partial-json', 'mysql97-partial-json'])('%s: MINIMAL image has no before document, so decoding stops with a typed error', (name) => {
-    const { errors } = decodeFixture(loadFixture(name));
-    expect(errors.length).toBeGreaterThan(0);
-    for (const e of errors) {
-      expect(e.code).toBe('BINLOG_DECODE');
-      expect(e.message).toMatch(/without its value in the before image.*binlog_row_image=FULL/);
-    }
-  });
+  it.each(['mysql80-partial-json', 'mysql97-partial-json'])(
+    '%s: MINIMAL image has no before document, so decoding stops with a typed error',
+    (name) => {
+      const { errors } = decodeFixture(loadFixture(name));
+      expect(errors.length).toBeGreaterThan(0);
+      for (const e of errors) {
+        expect(e.code).toBe('BINLOG_DECODE');
+        expect(e.message).toMatch(/without its value in the before image.*binlog_row_image=FULL/);
+      }
+    },
+  );
 });
 
 describe('MariaDB compressed events (log_bin_compress), real bytes from 10.11', () => {
@@ -175,9 +203,15 @@ describe('MariaDB compressed events (log_bin_compress), real bytes from 10.11', 
   it('refuses a block that inflates to another length than declared', () => {
     const decoder = new BinlogDecoder({ file: 'mariadb-bin.000001', checksum: 'none' });
     const post = Buffer.alloc(13);
-    const ev = event(EventType.MARIADB_QUERY_COMPRESSED, Buffer.concat([post, Buffer.from([0]), mariadbBlock(Buffer.from('SELECT 1'), 100)]));
+    const ev = event(
+      EventType.MARIADB_QUERY_COMPRESSED,
+      Buffer.concat([post, Buffer.from([0]), mariadbBlock(Buffer.from('SELECT 1'), 100)]),
+    );
     expect(() => decoder.decode(ev)).toThrow(/inflates to 8 bytes, its header says 100/);
-    const bomb = event(EventType.MARIADB_QUERY_COMPRESSED, Buffer.concat([post, Buffer.from([0]), mariadbBlock(Buffer.alloc(1 << 20), 10)]));
+    const bomb = event(
+      EventType.MARIADB_QUERY_COMPRESSED,
+      Buffer.concat([post, Buffer.from([0]), mariadbBlock(Buffer.alloc(1 << 20), 10)]),
+    );
     expect(() => decoder.decode(bomb)).toThrow(BinlogError);
   });
 });
@@ -198,7 +232,12 @@ describe('JSON documents for partial updates', () => {
     expect(applyJsonDiffs(doc, [{ operation: 1, path: '$.a[1]', value: '"x"' }])).toBe('{"a": [1, "x", 2, 3], "o": {"k": null}}');
     expect(applyJsonDiffs(doc, [{ operation: 1, path: '$.a[9]', value: '9' }])).toBe('{"a": [1, 2, 3, 9], "o": {"k": null}}');
     expect(applyJsonDiffs(doc, [{ operation: 0, path: '$.o.k', value: '{"z": []}' }])).toBe('{"a": [1, 2, 3], "o": {"k": {"z": []}}}');
-    expect(applyJsonDiffs(doc, [{ operation: 2, path: '$.a[0]', value: null }, { operation: 2, path: '$.o', value: null }])).toBe('{"a": [2, 3]}');
+    expect(
+      applyJsonDiffs(doc, [
+        { operation: 2, path: '$.a[0]', value: null },
+        { operation: 2, path: '$.o', value: null },
+      ]),
+    ).toBe('{"a": [2, 3]}');
     expect(applyJsonDiffs(doc, [{ operation: 0, path: '$', value: '[]' }])).toBe('[]');
   });
 

@@ -1,6 +1,19 @@
 import { BinlogDecoder, EventType } from '../../src/cdc/binlog/index.js';
 import { BinlogError } from '../../src/errors/index.js';
-import { FIXTURES, event, fdeWithoutChecksum, innerEvent, loadFixture, payloadBody, queryBody, reseal, stripChecksum, tableMapBody, rowsV2Body, xidBody } from '../support/binlog-builders.js';
+import {
+  FIXTURES,
+  event,
+  fdeWithoutChecksum,
+  innerEvent,
+  loadFixture,
+  payloadBody,
+  queryBody,
+  reseal,
+  stripChecksum,
+  tableMapBody,
+  rowsV2Body,
+  xidBody,
+} from '../support/binlog-builders.js';
 import { prng } from '../support/prng.js';
 
 interface Sequence {
@@ -17,7 +30,9 @@ function builtSequence(): Sequence {
   const real = loadFixture('mysql80-compressed');
   const types = [3, 8, 15, 246, 245, 252, 18, 254];
   const meta = Buffer.from([100, 0, 20, 6, 4, 2, 6, 0xfe, 10]);
-  const names = Buffer.concat(['id', 'b', 's', 'd', 'j', 't', 'dt', 'c'].map((n) => Buffer.concat([Buffer.from([n.length]), Buffer.from(n)])));
+  const names = Buffer.concat(
+    ['id', 'b', 's', 'd', 'j', 't', 'dt', 'c'].map((n) => Buffer.concat([Buffer.from([n.length]), Buffer.from(n)])),
+  );
   const optional = Buffer.concat([Buffer.from([1, 1, 0x40, 4, names.length]), names]);
   const row = Buffer.concat([
     Buffer.from([0x00]),
@@ -33,7 +48,12 @@ function builtSequence(): Sequence {
     Buffer.from('abc'),
   ]);
   const map = event(EventType.TABLE_MAP, tableMapBody(77, 'db', 'tbl', types, meta, optional), { checksum: true });
-  const inner = [innerEvent(EventType.QUERY, queryBody('db', 'BEGIN')), innerEvent(EventType.TABLE_MAP, tableMapBody(77, 'db', 'tbl', types, meta)), innerEvent(EventType.WRITE_ROWS_V2, rowsV2Body(77, 8, row)), innerEvent(EventType.XID, xidBody(9n))];
+  const inner = [
+    innerEvent(EventType.QUERY, queryBody('db', 'BEGIN')),
+    innerEvent(EventType.TABLE_MAP, tableMapBody(77, 'db', 'tbl', types, meta)),
+    innerEvent(EventType.WRITE_ROWS_V2, rowsV2Body(77, 8, row)),
+    innerEvent(EventType.XID, xidBody(9n)),
+  ];
   return {
     name: 'built',
     file: 'binlog.000001',
@@ -132,7 +152,11 @@ function run(seq: Sequence, index: number, mode: Mode, rnd: () => number): 'even
   } catch (err) {
     if (!(err instanceof BinlogError)) throw new Error(`${seq.name}#${index} (${mode}) threw ${String(err)}`, { cause: err });
     const cause = err.cause;
-    if (cause instanceof TypeError || cause instanceof ReferenceError || (cause instanceof RangeError && /allocation failed|Invalid array length|Invalid typed array length/i.test(cause.message))) {
+    if (
+      cause instanceof TypeError ||
+      cause instanceof ReferenceError ||
+      (cause instanceof RangeError && /allocation failed|Invalid array length|Invalid typed array length/i.test(cause.message))
+    ) {
       throw new Error(`${seq.name}#${index} (${mode}): a decoding bug hidden in a BinlogError: ${String(cause)}`, { cause: err });
     }
     return 'error';

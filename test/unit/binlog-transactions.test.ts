@@ -9,10 +9,22 @@ let pos = 4;
 function ev(kind: BinlogEvent['kind'], body: Record<string, unknown>): BinlogEvent {
   const start = pos;
   pos += 100;
-  return { timestamp: 1700000000, eventType: 0, serverId: 1, eventSize: 100, nextPos: pos, flags: 0, file: 'binlog.000007', pos: start, kind, ...body } as unknown as BinlogEvent;
+  return {
+    timestamp: 1700000000,
+    eventType: 0,
+    serverId: 1,
+    eventSize: 100,
+    nextPos: pos,
+    flags: 0,
+    file: 'binlog.000007',
+    pos: start,
+    kind,
+    ...body,
+  } as unknown as BinlogEvent;
 }
 const table: TableMap = { tableId: 1, database: 'app', table: 'users_0001', columns: [], hasNames: true, primaryKey: [] };
-const mysqlGtid = (gno: number) => ev('gtid', { flavour: 'mysql', gtid: `${UUID}:${gno}`, commitTimestampUs: 1700000000123456n, anonymous: false });
+const mysqlGtid = (gno: number) =>
+  ev('gtid', { flavour: 'mysql', gtid: `${UUID}:${gno}`, commitTimestampUs: 1700000000123456n, anonymous: false });
 const query = (sql: string, database = 'app') => ev('query', { database, sql, threadId: 1, executionTime: 0, errorCode: 0 });
 const rows = () => ev('rows', { op: 'c', table, rows: [{ before: null, after: { id: 1 } }] });
 const xid = () => ev('xid', { xid: 9n });
@@ -31,7 +43,11 @@ describe('TransactionAssembler', () => {
     const items = feed(a, [mysqlGtid(5), query('BEGIN'), ev('table-map', { map: table }), rows(), rows(), x]);
     expect(types(items)).toEqual(['begin', 'rows', 'rows', 'commit']);
     expect(items[0]).toMatchObject({ gtid: `${UUID}:5`, commitUs: 1700000000123456n });
-    expect(items[3]).toMatchObject({ type: 'commit', gtid: `${UUID}:5`, checkpoint: { file: 'binlog.000007', pos: x.nextPos, gtidSet: `${UUID}:1-5`, serverUuid: UUID, instance: 's0' } });
+    expect(items[3]).toMatchObject({
+      type: 'commit',
+      gtid: `${UUID}:5`,
+      checkpoint: { file: 'binlog.000007', pos: x.nextPos, gtidSet: `${UUID}:1-5`, serverUuid: UUID, instance: 's0' },
+    });
     expect(a.inTransaction).toBe(false);
   });
 
@@ -44,7 +60,8 @@ describe('TransactionAssembler', () => {
 
   it('MariaDB: the GTID event begins the transaction; standalone GTIDs carry one DDL', () => {
     const a = new TransactionAssembler({ instance: 's2', flavour: 'mariadb', serverUuid: null, serverId: 3 }, '0-3-10,1-3-4');
-    const g = (seq: number, standalone: boolean) => ev('gtid', { flavour: 'mariadb', gtid: `0-3-${seq}`, domainId: 0, serverId: 3, sequence: BigInt(seq), standalone });
+    const g = (seq: number, standalone: boolean) =>
+      ev('gtid', { flavour: 'mariadb', gtid: `0-3-${seq}`, domainId: 0, serverId: 3, sequence: BigInt(seq), standalone });
     const items = feed(a, [g(11, false), rows(), xid(), g(12, true), query('CREATE TABLE x (a INT)')]);
     expect(types(items)).toEqual(['begin', 'rows', 'commit', 'begin', 'query', 'commit']);
     expect(items[5]).toMatchObject({ gtid: '0-3-12', checkpoint: { gtidSet: '0-3-12,1-3-4' } });
@@ -111,8 +128,26 @@ describe('GTID sets', () => {
 });
 
 describe('schema history', () => {
-  const col = (name: string, type = 3) => ({ index: 0, name, type, realType: type, meta: 0, precision: 0, scale: 0, nullable: true, unsigned: false, collation: 0, enumValues: null, setValues: null });
-  const map = (cols: string[], t = 'users_0001', hasNames = true): TableMap => ({ ...table, table: t, columns: cols.map((c) => col(c)), hasNames });
+  const col = (name: string, type = 3) => ({
+    index: 0,
+    name,
+    type,
+    realType: type,
+    meta: 0,
+    precision: 0,
+    scale: 0,
+    nullable: true,
+    unsigned: false,
+    collation: 0,
+    enumValues: null,
+    setValues: null,
+  });
+  const map = (cols: string[], t = 'users_0001', hasNames = true): TableMap => ({
+    ...table,
+    table: t,
+    columns: cols.map((c) => col(c)),
+    hasNames,
+  });
   const at = { file: 'binlog.000003', pos: 1234 };
 
   it('accepts a changed layout only after DDL on that table', () => {
@@ -144,7 +179,10 @@ describe('schema history', () => {
         { database: 'c', table: 'e' },
       ],
     });
-    expect(ddlEffect('CREATE TABLE IF NOT EXISTS `we``ird` (a INT)', 'app')).toEqual({ kind: 'tables', tables: [{ database: 'app', table: 'we`ird' }] });
+    expect(ddlEffect('CREATE TABLE IF NOT EXISTS `we``ird` (a INT)', 'app')).toEqual({
+      kind: 'tables',
+      tables: [{ database: 'app', table: 'we`ird' }],
+    });
     expect(ddlEffect('/* comment */ DROP TABLE x', 'app')).toMatchObject({ kind: 'tables' });
     expect(ddlEffect('CREATE DATABASE shop', 'app')).toEqual({ kind: 'database', database: 'shop' });
     expect(ddlEffect('CREATE INDEX i ON t (a)', 'app')).toEqual({ kind: 'unknown' });
@@ -166,15 +204,29 @@ describe('PREVIOUS_GTIDS', () => {
   it('decodes the tagged format of MySQL 8.4+ (bytes from a 9.7 server)', () => {
     const hex =
       '0103000000000001' +
-      '3f4e5c01ea0511f1a83102fc00000001' + '00' + '0100000000000000' + '0100000000000000f44b000000000000' +
-      '3f4e5c01ea0511f1a83102fc00000001' + '0a6d79746167' + '0100000000000000' + '01000000000000000200000000000000' +
-      '3f4e5c01ea0511f1a83102fc00000001' + '1873686172646c696e655f6974' + '0100000000000000' + '01000000000000000400000000000000';
+      '3f4e5c01ea0511f1a83102fc00000001' +
+      '00' +
+      '0100000000000000' +
+      '0100000000000000f44b000000000000' +
+      '3f4e5c01ea0511f1a83102fc00000001' +
+      '0a6d79746167' +
+      '0100000000000000' +
+      '01000000000000000200000000000000' +
+      '3f4e5c01ea0511f1a83102fc00000001' +
+      '1873686172646c696e655f6974' +
+      '0100000000000000' +
+      '01000000000000000400000000000000';
     const e = new BinlogDecoder({ file: 'binlog.000003', checksum: 'none' }).decode(event(hex));
     expect(e).toMatchObject({ kind: 'previous-gtids', gtidSet: '3f4e5c01-ea05-11f1-a831-02fc00000001:1-19443:mytag:1:shardline_it:1-3' });
   });
 
   it('decodes the untagged format', () => {
-    const hex = '0100000000000000' + '3f4e5c01ea0511f1a83102fc00000001' + '0200000000000000' + '01000000000000000600000000000000' + '08000000000000000900000000000000';
+    const hex =
+      '0100000000000000' +
+      '3f4e5c01ea0511f1a83102fc00000001' +
+      '0200000000000000' +
+      '01000000000000000600000000000000' +
+      '08000000000000000900000000000000';
     const e = new BinlogDecoder({ file: 'binlog.000003', checksum: 'none' }).decode(event(hex));
     expect(e).toMatchObject({ kind: 'previous-gtids', gtidSet: '3f4e5c01-ea05-11f1-a831-02fc00000001:1-5:8' });
   });

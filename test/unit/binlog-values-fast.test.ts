@@ -8,7 +8,14 @@
 import { TextDecoder } from 'node:util';
 import { ColumnType, type ColumnDef } from '../../src/cdc/binlog/decoder/column-types.js';
 import { decodeDecimal } from '../../src/cdc/binlog/decoder/decimal-binary.js';
-import { decodeDate, decodeDatetime2, decodeTime2, formatPackedDatetime, formatTimestamp, readTimestamp2 } from '../../src/cdc/binlog/decoder/temporal.js';
+import {
+  decodeDate,
+  decodeDatetime2,
+  decodeTime2,
+  formatPackedDatetime,
+  formatTimestamp,
+  readTimestamp2,
+} from '../../src/cdc/binlog/decoder/temporal.js';
 import { TimestampValue, decodeText, valueDecoder, type BinlogValue } from '../../src/cdc/binlog/decoder/values.js';
 import { compileTable, decodeRows } from '../../src/cdc/binlog/decoder/rows.js';
 import { prng } from '../support/prng.js';
@@ -92,7 +99,8 @@ function refDate(buf: Buffer, offset: number): string {
 }
 
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
-const refDecimalSize = (p: number, s: number) => Math.floor((p - s) / 9) * 4 + DIG2BYTES[(p - s) % 9]! + Math.floor(s / 9) * 4 + DIG2BYTES[s % 9]!;
+const refDecimalSize = (p: number, s: number) =>
+  Math.floor((p - s) / 9) * 4 + DIG2BYTES[(p - s) % 9]! + Math.floor(s / 9) * 4 + DIG2BYTES[s % 9]!;
 
 function refDecimal(buf: Buffer, offset: number, precision: number, scale: number): string {
   const b = Buffer.from(buf.subarray(offset, offset + refDecimalSize(precision, scale)));
@@ -177,8 +185,23 @@ const timeText = (t: Time, fsp: number) =>
   `${t.negative ? '-' : ''}${pad(t.h, 2)}:${pad(t.m, 2)}:${pad(t.s, 2)}${fsp > 0 ? `.${pad(t.micros, 6).slice(0, fsp)}` : ''}`;
 
 const EDGE_DATES: [number, number, number][] = [
-  [0, 0, 0], [0, 1, 1], [1000, 1, 1], [9999, 12, 31], [2000, 2, 29], [2024, 2, 29], [1900, 2, 28], [2100, 2, 28], [2100, 3, 1],
-  [1970, 1, 1], [2038, 1, 19], [2106, 2, 7], [1999, 12, 31], [2024, 0, 0], [2024, 12, 0], [4, 2, 29], [400, 2, 29],
+  [0, 0, 0],
+  [0, 1, 1],
+  [1000, 1, 1],
+  [9999, 12, 31],
+  [2000, 2, 29],
+  [2024, 2, 29],
+  [1900, 2, 28],
+  [2100, 2, 28],
+  [2100, 3, 1],
+  [1970, 1, 1],
+  [2038, 1, 19],
+  [2106, 2, 7],
+  [1999, 12, 31],
+  [2024, 0, 0],
+  [2024, 12, 0],
+  [4, 2, 29],
+  [400, 2, 29],
 ];
 
 describe('temporal text: fast paths equal the reference', () => {
@@ -198,7 +221,12 @@ describe('temporal text: fast paths equal the reference', () => {
       expect(m.found).toEqual([]);
     }
     // Consecutive values sharing the minute (the kept prefix) and then changing it.
-    const seq = [datetime2Bytes(2024, 1, 1, 10, 17, 1, 5, 6), datetime2Bytes(2024, 1, 1, 10, 17, 2, 6, 6), datetime2Bytes(2024, 1, 1, 10, 18, 2, 6, 6), datetime2Bytes(2024, 1, 1, 10, 17, 2, 6, 6)];
+    const seq = [
+      datetime2Bytes(2024, 1, 1, 10, 17, 1, 5, 6),
+      datetime2Bytes(2024, 1, 1, 10, 17, 2, 6, 6),
+      datetime2Bytes(2024, 1, 1, 10, 18, 2, 6, 6),
+      datetime2Bytes(2024, 1, 1, 10, 17, 2, 6, 6),
+    ];
     for (const b of seq) expect(decodeDatetime2(b, 0, 6)).toBe(refDatetime2(b, 0, 6));
   });
 
@@ -225,7 +253,7 @@ describe('temporal text: fast paths equal the reference', () => {
     }
   });
 
-  it('TIME2: the on-disk values of MySQL\'s my_time.cc comments, fsp 4 and 6, the range ends', () => {
+  it("TIME2: the on-disk values of MySQL's my_time.cc comments, fsp 4 and 6, the range ends", () => {
     const cases: [string, number, string][] = [
       ['80000000', 2, '00:00:00.00'],
       ['7fffffff', 2, '-00:00:00.01'],
@@ -249,7 +277,12 @@ describe('temporal text: fast paths equal the reference', () => {
   it('TIME2: arbitrary bytes decode to the fields the layout gives them, every fsp 0-6', () => {
     for (let fsp = 0; fsp <= 6; fsp++) {
       const n = 3 + fspBytes(fsp);
-      const cases: Buffer[] = [Buffer.alloc(n, 0), Buffer.alloc(n, 0xff), Buffer.from([0x80, ...Buffer.alloc(n - 1)]), Buffer.from([0x7f, ...Buffer.alloc(n - 1, 0xff)])];
+      const cases: Buffer[] = [
+        Buffer.alloc(n, 0),
+        Buffer.alloc(n, 0xff),
+        Buffer.from([0x80, ...Buffer.alloc(n - 1)]),
+        Buffer.from([0x7f, ...Buffer.alloc(n - 1, 0xff)]),
+      ];
       for (let i = 0; i < 5_000; i++) cases.push(randomBytes(n));
       const m = new Mismatches();
       for (const b of cases) m.check([b.toString('hex'), fsp], decodeTime2(b, 0, fsp), timeText(time2Fields(b, fsp), fsp));
@@ -260,8 +293,26 @@ describe('temporal text: fast paths equal the reference', () => {
   it('TIMESTAMP: civil-from-days equals Date for edge and random seconds, every fsp 0-6', () => {
     const leapDay = (y: number) => Date.UTC(y, 1, 29) / 1000;
     const edges = [
-      0, 1, 59, 60, 86_399, 86_400, 951_782_400, leapDay(2000), leapDay(2024), leapDay(2096), Date.UTC(2100, 1, 28) / 1000, Date.UTC(2100, 2, 1) / 1000,
-      2_147_483_647, 2_147_483_648, 4_294_967_295, 946_684_799, 946_684_800, 4_102_444_800, 253_402_300_799, 8_640_000_000_000,
+      0,
+      1,
+      59,
+      60,
+      86_399,
+      86_400,
+      951_782_400,
+      leapDay(2000),
+      leapDay(2024),
+      leapDay(2096),
+      Date.UTC(2100, 1, 28) / 1000,
+      Date.UTC(2100, 2, 1) / 1000,
+      2_147_483_647,
+      2_147_483_648,
+      4_294_967_295,
+      946_684_799,
+      946_684_800,
+      4_102_444_800,
+      253_402_300_799,
+      8_640_000_000_000,
     ];
     const seconds = [...edges, ...edges.map((s) => s + 86_399).filter((s) => s <= 8_640_000_000_000)];
     for (let i = 0; i < 30_000; i++) seconds.push(int(2 ** 32));
@@ -321,20 +372,35 @@ describe('DECIMAL in place equals the copying reference', () => {
       const offset = int(4);
       const buf = randomBytes(offset + size + int(3));
       const before = Buffer.from(buf);
-      m.check([precision, scale, offset, buf.toString('hex')], decodeDecimal(buf, offset, precision, scale), refDecimal(buf, offset, precision, scale));
+      m.check(
+        [precision, scale, offset, buf.toString('hex')],
+        decodeDecimal(buf, offset, precision, scale),
+        refDecimal(buf, offset, precision, scale),
+      );
       m.check(['unchanged', buf.toString('hex')], buf.equals(before), true);
     }
     expect(m.found).toEqual([]);
   });
 
   it('for zero, negative zero and all-nines', () => {
-    for (const [p, s] of [[1, 0], [9, 0], [10, 0], [18, 9], [20, 6], [65, 30], [30, 30], [9, 9], [10, 1]] as const) {
+    for (const [p, s] of [
+      [1, 0],
+      [9, 0],
+      [10, 0],
+      [18, 9],
+      [20, 6],
+      [65, 30],
+      [30, 30],
+      [9, 9],
+      [10, 1],
+    ] as const) {
       const size = refDecimalSize(p, s);
       const zero = Buffer.alloc(size);
       zero[0] = 0x80;
       const negZero = Buffer.alloc(size, 0xff);
       negZero[0] = 0x7f;
-      for (const b of [zero, negZero, Buffer.alloc(size, 0xff), Buffer.alloc(size, 0)]) expect(decodeDecimal(b, 0, p, s)).toBe(refDecimal(b, 0, p, s));
+      for (const b of [zero, negZero, Buffer.alloc(size, 0xff), Buffer.alloc(size, 0)])
+        expect(decodeDecimal(b, 0, p, s)).toBe(refDecimal(b, 0, p, s));
     }
   });
 
@@ -347,7 +413,20 @@ describe('DECIMAL in place equals the copying reference', () => {
 });
 
 function column(o: Partial<ColumnDef> & { type: number }): ColumnDef {
-  return { index: 0, name: 'c', realType: o.type, meta: 0, precision: 0, scale: 0, nullable: true, unsigned: false, collation: 0, enumValues: null, setValues: null, ...o };
+  return {
+    index: 0,
+    name: 'c',
+    realType: o.type,
+    meta: 0,
+    precision: 0,
+    scale: 0,
+    nullable: true,
+    unsigned: false,
+    collation: 0,
+    enumValues: null,
+    setValues: null,
+    ...o,
+  };
 }
 
 /** Decodes one value of `col` from `bytes` (checking the cursor ends after it). */
@@ -359,7 +438,11 @@ function decodeOne(col: ColumnDef, bytes: Buffer): BinlogValue {
   return v;
 }
 
-const varchar = (collation: number, bytes: Buffer) => decodeOne(column({ type: ColumnType.VARCHAR, meta: 1000, collation }), Buffer.concat([Buffer.from([bytes.length & 0xff, bytes.length >> 8]), bytes]));
+const varchar = (collation: number, bytes: Buffer) =>
+  decodeOne(
+    column({ type: ColumnType.VARCHAR, meta: 1000, collation }),
+    Buffer.concat([Buffer.from([bytes.length & 0xff, bytes.length >> 8]), bytes]),
+  );
 const blob = (collation: number, bytes: Buffer) => {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(bytes.length);
@@ -417,7 +500,10 @@ describe('binary values are copies', () => {
       expect(Buffer.isBuffer(binaryVarchar) && binaryVarchar.equals(bytes)).toBe(true);
       expect(Buffer.isBuffer(binaryBlob) && binaryBlob.equals(bytes)).toBe(true);
     }
-    const bin = decodeOne(column({ type: ColumnType.STRING, realType: ColumnType.STRING, meta: 8, collation: 63 }), Buffer.from([3, 1, 2, 3]));
+    const bin = decodeOne(
+      column({ type: ColumnType.STRING, realType: ColumnType.STRING, meta: 8, collation: 63 }),
+      Buffer.from([3, 1, 2, 3]),
+    );
     expect(bin).toEqual(Buffer.from([1, 2, 3, 0, 0, 0, 0, 0]));
   });
 
@@ -437,7 +523,16 @@ describe('SET and BIT', () => {
   const labels = Array.from({ length: 32 }, (_, i) => `l${i}`);
 
   it('numeric masks give the labels the BigInt path gives, each value its own array', () => {
-    for (const [count, bytes] of [[4, 1], [8, 1], [9, 2], [16, 2], [17, 3], [24, 3], [25, 4], [32, 4]] as const) {
+    for (const [count, bytes] of [
+      [4, 1],
+      [8, 1],
+      [9, 2],
+      [16, 2],
+      [17, 3],
+      [24, 3],
+      [25, 4],
+      [32, 4],
+    ] as const) {
       const col = column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: bytes, setValues: labels.slice(0, count) });
       const decode = valueDecoder(col);
       const m = new Mismatches();
@@ -460,8 +555,12 @@ describe('SET and BIT', () => {
   it('SETs of more than 32 labels and SETs without labels keep the BigInt path', () => {
     const many = Array.from({ length: 64 }, (_, i) => `m${i}`);
     const raw = Buffer.from('0100000000000080', 'hex');
-    expect(valueDecoder(column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: 8, setValues: many }))({ buf: raw, pos: 0, end: 8 })).toEqual(['m0', 'm63']);
-    expect(valueDecoder(column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: 8 }))({ buf: raw, pos: 0, end: 8 })).toBe(0x8000000000000001n);
+    expect(
+      valueDecoder(column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: 8, setValues: many }))({ buf: raw, pos: 0, end: 8 }),
+    ).toEqual(['m0', 'm63']);
+    expect(valueDecoder(column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: 8 }))({ buf: raw, pos: 0, end: 8 })).toBe(
+      0x8000000000000001n,
+    );
     expect(valueDecoder(column({ type: ColumnType.STRING, realType: ColumnType.SET, meta: 1 }))({ buf: raw, pos: 0, end: 8 })).toBe(1n);
   });
 
@@ -478,14 +577,22 @@ describe('SET and BIT', () => {
 
 describe('TimestampValue', () => {
   it('decoded from TIMESTAMP2 and TIMESTAMP: epochMicros as a bigint, text, JSON', () => {
-    const ts2 = valueDecoder(column({ type: ColumnType.TIMESTAMP2, meta: 6 }))({ buf: Buffer.from('65e11a7f00c350', 'hex'), pos: 0, end: 7 });
+    const ts2 = valueDecoder(column({ type: ColumnType.TIMESTAMP2, meta: 6 }))({
+      buf: Buffer.from('65e11a7f00c350', 'hex'),
+      pos: 0,
+      end: 7,
+    });
     expect(ts2).toBeInstanceOf(TimestampValue);
     const v = ts2 as TimestampValue;
     expect(v.epochMicros).toBe(1_709_251_199_050_000n);
     expect(v.text).toBe('2024-02-29 23:59:59.050000');
     expect(JSON.stringify({ v })).toBe('{"v":"2024-02-29 23:59:59.050000"}');
     expect(`${v}`).toBe('2024-02-29 23:59:59.050000');
-    const max = valueDecoder(column({ type: ColumnType.TIMESTAMP }))({ buf: Buffer.from('ffffffff', 'hex'), pos: 0, end: 4 }) as TimestampValue;
+    const max = valueDecoder(column({ type: ColumnType.TIMESTAMP }))({
+      buf: Buffer.from('ffffffff', 'hex'),
+      pos: 0,
+      end: 4,
+    }) as TimestampValue;
     expect(max.epochMicros).toBe(4_294_967_295_000_000n);
     expect(max.text).toBe('2106-02-07 06:28:15');
   });
@@ -508,7 +615,8 @@ describe('row images built by the per-table object literal', () => {
       columns: names.map((name, index) => ({ ...column({ type: ColumnType.TINY }), index, name })),
     });
   /** A WRITE_ROWS v2 body (6-byte table id) with the given present bitmap and rows. */
-  const body = (width: number, present: number[], rows: Buffer) => Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, width]), Buffer.from(present), rows]);
+  const body = (width: number, present: number[], rows: Buffer) =>
+    Buffer.concat([Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, width]), Buffer.from(present), rows]);
 
   it('keys in column order, NULLs, plain objects; odd names as before', () => {
     const names = ['id', '2', 'constructor', 'a"b\\c', '\u2028', 'toString'];
@@ -516,7 +624,14 @@ describe('row images built by the per-table object literal', () => {
     const rows = decodeRows(body(6, [0x3f], Buffer.from([0b000100, 1, 2, 4, 5, 6])), 8, 2, 'write', t);
     const row = rows[0]!.after!;
     expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
-    expect(Object.entries(row)).toEqual([['2', 2], ['id', 1], ['constructor', null], ['a"b\\c', 4], ['\u2028', 5], ['toString', 6]]);
+    expect(Object.entries(row)).toEqual([
+      ['2', 2],
+      ['id', 1],
+      ['constructor', null],
+      ['a"b\\c', 4],
+      ['\u2028', 5],
+      ['toString', 6],
+    ]);
   });
 
   it('wide tables (4096 columns, NULLs in every bitmap byte)', () => {
@@ -538,6 +653,9 @@ describe('row images built by the per-table object literal', () => {
     expect(row['id']).toBe(1);
     const minimal = tableWith(['id', 'a', 'b']);
     const partial = decodeRows(body(3, [0x05], Buffer.from([0b10, 7])), 8, 2, 'write', minimal)[0]!.after!;
-    expect(Object.entries(partial)).toEqual([['id', 7], ['b', null]]);
+    expect(Object.entries(partial)).toEqual([
+      ['id', 7],
+      ['b', null],
+    ]);
   });
 });

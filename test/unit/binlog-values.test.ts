@@ -45,7 +45,9 @@ describe('binlog dump output', () => {
   it('redacts passwords of account statements found in the binlog', async () => {
     const { redactSecrets } = await import('../../src/cli/binlog-command.js');
     expect(redactSecrets("ALTER USER 'app'@'%' IDENTIFIED BY 's3cret'")).toBe("ALTER USER 'app'@'%' IDENTIFIED BY '<redacted>'");
-    expect(redactSecrets("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$xyz'")).toBe("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '<redacted>'");
+    expect(redactSecrets("CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$xyz'")).toBe(
+      "CREATE USER x IDENTIFIED WITH 'caching_sha2_password' AS '<redacted>'",
+    );
     expect(redactSecrets('UPDATE t SET a = 1')).toBe('UPDATE t SET a = 1');
   });
 });

@@ -25,14 +25,26 @@ describe('chooseConfig', () => {
   it('prefers --config, then SHARDLINE_CONFIG, then ./shardline.yaml; the demo only in the checkout or for dev/demo', () => {
     const project = path.join(tmp, 'project');
     mkdirSync(project);
-    expect(chooseConfig('c.yaml', { env: { SHARDLINE_CONFIG: '/etc/x.yaml' }, cwd: project })).toEqual({ path: path.join(project, 'c.yaml'), source: '--config' });
-    expect(chooseConfig(undefined, { env: { SHARDLINE_CONFIG: '/etc/x.yaml' }, cwd: project })).toEqual({ path: '/etc/x.yaml', source: 'SHARDLINE_CONFIG' });
+    expect(chooseConfig('c.yaml', { env: { SHARDLINE_CONFIG: '/etc/x.yaml' }, cwd: project })).toEqual({
+      path: path.join(project, 'c.yaml'),
+      source: '--config',
+    });
+    expect(chooseConfig(undefined, { env: { SHARDLINE_CONFIG: '/etc/x.yaml' }, cwd: project })).toEqual({
+      path: '/etc/x.yaml',
+      source: 'SHARDLINE_CONFIG',
+    });
     const none = thrown(() => chooseConfig(undefined, { env: {}, cwd: project }));
     expect(none).toBeInstanceOf(ConfigError);
     expect(none.code).toBe('CONFIG_NOT_FOUND');
-    expect(chooseConfig(undefined, { env: {}, cwd: project, localCluster: true })).toEqual({ path: bundledClusterConfig, source: 'bundled demo config' });
+    expect(chooseConfig(undefined, { env: {}, cwd: project, localCluster: true })).toEqual({
+      path: bundledClusterConfig,
+      source: 'bundled demo config',
+    });
     writeFileSync(path.join(project, 'shardline.yaml'), 'instances: []\n');
-    expect(chooseConfig(undefined, { env: {}, cwd: project })).toEqual({ path: path.join(project, 'shardline.yaml'), source: 'project file' });
+    expect(chooseConfig(undefined, { env: {}, cwd: project })).toEqual({
+      path: path.join(project, 'shardline.yaml'),
+      source: 'project file',
+    });
     expect(chooseConfig(undefined, { env: {}, cwd: path.join(packageRoot, 'src') }).source).toBe('bundled demo config');
   });
 
@@ -66,7 +78,9 @@ describe('${VAR} in the config', () => {
   it('an empty variable without default is CONFIG_ENV_MISSING saying it is empty; with :- the default applies (as in sh)', () => {
     const err = thrown(() => interpolateEnv({ instances: [{ password: '${PW}' }] }, { PW: '' }));
     expect(err.code).toBe('CONFIG_ENV_MISSING');
-    expect(err.message).toBe('config field instances.0.password needs environment variable PW, which is set but empty (give it a value, or write ${PW:-default})');
+    expect(err.message).toBe(
+      'config field instances.0.password needs environment variable PW, which is set but empty (give it a value, or write ${PW:-default})',
+    );
     expect(err.details).toMatchObject({ variable: 'PW', empty: true });
     expect(thrown(() => interpolateEnv('${PW}', {})).message).toContain('which is not set');
     expect(interpolateEnv('${PW:-d}', { PW: '' })).toBe('d');
@@ -76,9 +90,21 @@ describe('${VAR} in the config', () => {
 describe('CLI failures', () => {
   it('usage errors exit 2, other ShardlineErrors 1, anything else 70; JSON carries code, message, details', () => {
     expect(describeFailure(new UsageError('--x expects y')).exitCode).toBe(2);
-    const routing = describeFailure(new RoutingError('SHARD_KEY_MISSING', 'no shard-key predicate on sharded table users: … or pass { scatter: true } to run on all 1024 shards', { details: { table: 'users' } }));
+    const routing = describeFailure(
+      new RoutingError(
+        'SHARD_KEY_MISSING',
+        'no shard-key predicate on sharded table users: … or pass { scatter: true } to run on all 1024 shards',
+        { details: { table: 'users' } },
+      ),
+    );
     expect(routing.exitCode).toBe(1);
-    expect(routing.json).toEqual({ error: { code: 'SHARD_KEY_MISSING', message: 'no shard-key predicate on sharded table users: … or pass --scatter to run on all 1024 shards', details: { table: 'users' } } });
+    expect(routing.json).toEqual({
+      error: {
+        code: 'SHARD_KEY_MISSING',
+        message: 'no shard-key predicate on sharded table users: … or pass --scatter to run on all 1024 shards',
+        details: { table: 'users' },
+      },
+    });
     const bug = describeFailure(new TypeError("Cannot read properties of undefined (reading 'x')"));
     expect(bug.exitCode).toBe(70);
     expect(bug.json.error.code).toBe('INTERNAL');
@@ -99,11 +125,20 @@ describe('CLI failures', () => {
 
 describe('replication grants (SHOW GRANTS as MySQL 8 and MariaDB print them)', () => {
   it.each([
-    [["GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `shardline_repl`@`%`"], []],
+    [['GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `shardline_repl`@`%`'], []],
     [["GRANT SELECT, RELOAD, BINLOG MONITOR, REPLICATION SLAVE ON *.* TO `shardline_repl`@`%` IDENTIFIED BY PASSWORD '*X'"], []],
-    [["GRANT ALL PRIVILEGES ON *.* TO `root`@`%` WITH GRANT OPTION"], []],
-    [["GRANT USAGE ON *.* TO `app`@`%`", 'GRANT SELECT, INSERT ON `app_00`.* TO `app`@`%`'], ['REPLICATION SLAVE', 'REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"]],
-    [["GRANT REPLICATION SLAVE ON *.* TO `r`@`%`"], ['REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"]],
-    [['GRANT ALL PRIVILEGES ON `app_00`.* TO `a`@`%`'], ['REPLICATION SLAVE', 'REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"]],
+    [['GRANT ALL PRIVILEGES ON *.* TO `root`@`%` WITH GRANT OPTION'], []],
+    [
+      ['GRANT USAGE ON *.* TO `app`@`%`', 'GRANT SELECT, INSERT ON `app_00`.* TO `app`@`%`'],
+      ['REPLICATION SLAVE', 'REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"],
+    ],
+    [
+      ['GRANT REPLICATION SLAVE ON *.* TO `r`@`%`'],
+      ['REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"],
+    ],
+    [
+      ['GRANT ALL PRIVILEGES ON `app_00`.* TO `a`@`%`'],
+      ['REPLICATION SLAVE', 'REPLICATION CLIENT (MariaDB: BINLOG MONITOR)', "SELECT ON *.* (the CDC reads each shard table's columns)"],
+    ],
   ])('%j lacks %j', (grants, missing) => expect(missingReplicationGrants(grants)).toEqual(missing));
 });

@@ -51,8 +51,18 @@ describe('requireSections', () => {
     const err = thrown(() => requireSections(config, ALL_SECTIONS, 'the demo'));
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toMatch(/^the demo needs the `archive` section, the `kafka` section, the `elasticsearch` section, `replication` \(the binlog account\) on instances shard-0, shard-1, `serverId` on instances shard-0, shard-1 in the cluster config/);
-    expect(err.details?.['fields']).toEqual(['archive', 'kafka', 'elasticsearch', 'instances.0.replication', 'instances.1.replication', 'instances.0.serverId', 'instances.1.serverId']);
+    expect(err.message).toMatch(
+      /^the demo needs the `archive` section, the `kafka` section, the `elasticsearch` section, `replication` \(the binlog account\) on instances shard-0, shard-1, `serverId` on instances shard-0, shard-1 in the cluster config/,
+    );
+    expect(err.details?.['fields']).toEqual([
+      'archive',
+      'kafka',
+      'elasticsearch',
+      'instances.0.replication',
+      'instances.1.replication',
+      'instances.0.serverId',
+      'instances.1.serverId',
+    ]);
   });
 
   it('names only what is missing and returns the same config when nothing is', () => {
@@ -60,7 +70,9 @@ describe('requireSections', () => {
     doc.instances[0]!['replication'] = { user: 'repl', password: 'r' };
     doc.kafka = { brokers: ['k:9092'] };
     const partial = parseClusterConfig(doc, {});
-    expect(thrown(() => requireSections(partial, ['kafka', 'replication'], 'the CDC worker')).details?.['fields']).toEqual(['instances.1.replication']);
+    expect(thrown(() => requireSections(partial, ['kafka', 'replication'], 'the CDC worker')).details?.['fields']).toEqual([
+      'instances.1.replication',
+    ]);
     const withKafka = requireSections(partial, ['kafka'], 'the CDC worker');
     expect(withKafka).toBe(partial);
     expect(withKafka.kafka.brokers).toEqual(['k:9092']);
@@ -79,7 +91,10 @@ describe('commands that need a section check it', () => {
 
   it('a reading CDC worker needs the replication accounts before it connects anywhere', async () => {
     const worker = new CdcWorker({ config, log: {} as EventLog, ...deps, roles: new Set(['reader']), sinks: {} });
-    await expect(worker.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('`replication` (the binlog account) on instances shard-0, shard-1') });
+    await expect(worker.start()).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('`replication` (the binlog account) on instances shard-0, shard-1'),
+    });
   });
 
   it('the local cluster needs the whole stack', () => {

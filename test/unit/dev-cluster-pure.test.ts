@@ -33,7 +33,16 @@ describe('status formatting', () => {
   it('prints an aligned table', () => {
     const table = formatStatusTable([
       { name: 'a', kind: 'mysql', role: 'shard', version: '8.0.31', host: 'h', port: 1, healthy: true, pid: 42 },
-      { name: 'elasticsearch', kind: 'elasticsearch', role: 'search', version: '8.19.21', host: 'h', port: 9200, healthy: false, pid: null },
+      {
+        name: 'elasticsearch',
+        kind: 'elasticsearch',
+        role: 'search',
+        version: '8.19.21',
+        host: 'h',
+        port: 9200,
+        healthy: false,
+        pid: null,
+      },
     ]).split('\n');
     expect(table[0]).toMatch(/^NAME\s+KIND\s+ROLE\s+VERSION\s+ADDRESS\s+HEALTHY\s+PID$/);
     expect(table[1]).toMatch(/^a\s+mysql\s+shard\s+8\.0\.31\s+h:1\s+yes\s+42$/);

@@ -14,8 +14,10 @@ const specs = () => describeServices(loadClusterConfig(bundledClusterConfig, {})
 
 describe('bind policy', () => {
   it('knows loopback from everything else', () => {
-    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect([h, isLoopbackHost(h)]).toEqual([h, true]);
-    for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'db.example.com', '128.0.0.1', '::ffff:10.0.0.1', '']) expect([h, isLoopbackHost(h)]).toEqual([h, false]);
+    for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1'])
+      expect([h, isLoopbackHost(h)]).toEqual([h, true]);
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.1', 'db.example.com', '128.0.0.1', '::ffff:10.0.0.1', ''])
+      expect([h, isLoopbackHost(h)]).toEqual([h, false]);
   });
 
   it('accepts the bundled cluster (everything on 127.0.0.1)', () => {
@@ -28,7 +30,9 @@ describe('bind policy', () => {
     expect(refused).toHaveLength(all.length);
     const allowed = bindHostProblems(all, true);
     expect(allowed).toEqual([
-      expect.stringMatching(/^kafka would listen on 0\.0\.0\.0, which is not loopback, and the dev broker always serves a PLAINTEXT listener/),
+      expect.stringMatching(
+        /^kafka would listen on 0\.0\.0\.0, which is not loopback, and the dev broker always serves a PLAINTEXT listener/,
+      ),
       expect.stringMatching(/^elasticsearch would listen on 0\.0\.0\.0, which is not loopback, and the dev node runs with security off/),
     ]);
     const emptyPassword = { ...all[0]!, sql: { ...all[0]!.sql!, password: '' } };

@@ -47,9 +47,21 @@ describe('docker-compose.yml matches the native cluster', () => {
     expect(images['elasticsearch']).toMatch(/elasticsearch:8\.19\./);
   });
 
-  it.each(config.instances.map((i) => [i.name, i] as const))('%s runs with the binlog settings and server id of the config', (name, inst) => {
-    const cmd = compose.services[name]!.command!;
-    expect(cmd).toEqual(expect.arrayContaining([`--server-id=${inst.serverId}`, '--binlog-format=ROW', '--binlog-row-image=FULL', '--binlog-row-metadata=FULL']));
-    expect(cmd).toEqual(expect.arrayContaining(inst.flavour === 'mysql' ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : ['--gtid-strict-mode=ON']));
-  });
+  it.each(config.instances.map((i) => [i.name, i] as const))(
+    '%s runs with the binlog settings and server id of the config',
+    (name, inst) => {
+      const cmd = compose.services[name]!.command!;
+      expect(cmd).toEqual(
+        expect.arrayContaining([
+          `--server-id=${inst.serverId}`,
+          '--binlog-format=ROW',
+          '--binlog-row-image=FULL',
+          '--binlog-row-metadata=FULL',
+        ]),
+      );
+      expect(cmd).toEqual(
+        expect.arrayContaining(inst.flavour === 'mysql' ? ['--gtid-mode=ON', '--enforce-gtid-consistency=ON'] : ['--gtid-strict-mode=ON']),
+      );
+    },
+  );
 });

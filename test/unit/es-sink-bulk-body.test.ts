@@ -2,11 +2,25 @@ import type { CanonicalValue } from '../../src/cdc/binlog/decoder/canonical-json
 import type { ChangeEvent } from '../../src/cdc/events/change-event.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { backoffDelayMs } from '../../src/retry/index.js';
-import { actionsFor, esBackoffPolicy, bulkBody, bulkChunks, errorReason, itemOutcome, requestFailure, type BulkAction } from '../../src/cdc/sinks/elasticsearch/index.js';
+import {
+  actionsFor,
+  esBackoffPolicy,
+  bulkBody,
+  bulkChunks,
+  errorReason,
+  itemOutcome,
+  requestFailure,
+  type BulkAction,
+} from '../../src/cdc/sinks/elasticsearch/index.js';
 
 type Row = Record<string, CanonicalValue>;
 
-function record(op: ChangeEvent['op'], id: string, version: bigint, images: { before?: Row | null; after?: Row | null; previousId?: string | null } = {}): SinkRecord {
+function record(
+  op: ChangeEvent['op'],
+  id: string,
+  version: bigint,
+  images: { before?: Row | null; after?: Row | null; previousId?: string | null } = {},
+): SinkRecord {
   return {
     table: 'users',
     id,
@@ -16,7 +30,21 @@ function record(op: ChangeEvent['op'], id: string, version: bigint, images: { be
       op,
       before: images.before ?? null,
       after: images.after ?? null,
-      source: { instance: 'shard-0', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'app_0', table: 'users_0007', logical_table: 'users', shard: 7, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: 1_700_000_000_123_456 },
+      source: {
+        instance: 'shard-0',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'app_0',
+        table: 'users_0007',
+        logical_table: 'users',
+        shard: 7,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: 1_700_000_000_123_456,
+      },
       ts_ms: 0,
     },
     origin: { topic: 'shardline.users', partition: 0, offset: '1' },
@@ -35,23 +63,44 @@ const meta = (deleted: boolean, op: string, version: string) => ({ deleted, vers
 describe('Elasticsearch bulk body', () => {
   it('c/u/r index the after image under _id with an external_gte version and the sink metadata', () => {
     for (const op of ['c', 'u', 'r'] as const) {
-      const built = actionsFor(record(op, '42', 9n, { before: { uid: '42', name: 'old' }, after: { uid: '42', name: 'Ann', balance: '1.50' } }), 3, 'it-users', ['uid']);
+      const built = actionsFor(
+        record(op, '42', 9n, { before: { uid: '42', name: 'old' }, after: { uid: '42', name: 'Ann', balance: '1.50' } }),
+        3,
+        'it-users',
+        ['uid'],
+      );
       if (!built.ok) throw new Error(built.reason);
       expect(built.actions).toHaveLength(1);
       const a = built.actions[0]!;
       expect(a).toMatchObject({ record: 3, kind: 'index', id: '42' });
-      expect(lines(a)).toEqual([{ index: { _index: 'it-users', _id: '42', version: 9, version_type: 'external_gte' } }, { uid: '42', name: 'Ann', balance: '1.50', _shardline: meta(false, op, '9') }]);
+      expect(lines(a)).toEqual([
+        { index: { _index: 'it-users', _id: '42', version: 9, version_type: 'external_gte' } },
+        { uid: '42', name: 'Ann', balance: '1.50', _shardline: meta(false, op, '9') },
+      ]);
     }
   });
 
   it('d indexes a tombstone that keeps only the key columns', () => {
-    const built = actionsFor(record('d', '["42","7"]', 11n, { before: { uid: '42', order_id: '7', amount: '9.99' } }), 0, 'it-orders', ['uid', 'order_id']);
+    const built = actionsFor(record('d', '["42","7"]', 11n, { before: { uid: '42', order_id: '7', amount: '9.99' } }), 0, 'it-orders', [
+      'uid',
+      'order_id',
+    ]);
     if (!built.ok) throw new Error(built.reason);
-    expect(built.actions.map(lines)).toEqual([[{ index: { _index: 'it-orders', _id: '["42","7"]', version: 11, version_type: 'external_gte' } }, { uid: '42', order_id: '7', _shardline: meta(true, 'd', '11') }]]);
+    expect(built.actions.map(lines)).toEqual([
+      [
+        { index: { _index: 'it-orders', _id: '["42","7"]', version: 11, version_type: 'external_gte' } },
+        { uid: '42', order_id: '7', _shardline: meta(true, 'd', '11') },
+      ],
+    ]);
   });
 
   it('a primary key change tombstones previousId then indexes id, both with the change version', () => {
-    const built = actionsFor(record('u', '43', 12n, { previousId: '42', before: { uid: '42', name: 'Ann' }, after: { uid: '43', name: 'Ann' } }), 0, 'it-users', ['uid']);
+    const built = actionsFor(
+      record('u', '43', 12n, { previousId: '42', before: { uid: '42', name: 'Ann' }, after: { uid: '43', name: 'Ann' } }),
+      0,
+      'it-users',
+      ['uid'],
+    );
     if (!built.ok) throw new Error(built.reason);
     expect(built.actions.map((a) => [a.kind, a.id])).toEqual([
       ['tombstone', '42'],
@@ -68,7 +117,10 @@ describe('Elasticsearch bulk body', () => {
     if (!built.ok) throw new Error(built.reason);
     expect(built.actions[0]!.ndjson).toContain('"version":9223372036854775807,');
     expect(built.actions[0]!.ndjson).toContain('"version":"9223372036854775807"');
-    expect(actionsFor(record('c', '1', max + 1n, { after: { uid: '1' } }), 0, 'i', ['uid'])).toEqual({ ok: false, reason: 'version 9223372036854775808 is outside 0 … 2^63-1' });
+    expect(actionsFor(record('c', '1', max + 1n, { after: { uid: '1' } }), 0, 'i', ['uid'])).toEqual({
+      ok: false,
+      reason: 'version 9223372036854775808 is outside 0 … 2^63-1',
+    });
     expect(actionsFor(record('c', '1', -1n, { after: { uid: '1' } }), 0, 'i', ['uid']).ok).toBe(false);
     expect(actionsFor(record('u', '1', 1n), 0, 'i', ['uid'])).toEqual({ ok: false, reason: 'op u without an after image' });
     expect(actionsFor(record('c', '', 1n, { after: {} }), 0, 'i', ['uid'])).toEqual({ ok: false, reason: 'empty document id' });
@@ -81,7 +133,12 @@ describe('Elasticsearch bulk body', () => {
   });
 
   it('chunks by action count and bytes, in order, a single oversized action alone', () => {
-    const actions = Array.from({ length: 7 }, (_, i) => ({ record: i, kind: 'index' as const, id: String(i), ndjson: 'x'.repeat(i === 3 ? 100 : 10) }));
+    const actions = Array.from({ length: 7 }, (_, i) => ({
+      record: i,
+      kind: 'index' as const,
+      id: String(i),
+      ndjson: 'x'.repeat(i === 3 ? 100 : 10),
+    }));
     expect(bulkChunks(actions, 3, 1000).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
     expect(bulkChunks(actions, 100, 35).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3], [4, 5, 6]]);
     expect(bulkChunks([], 3, 10)).toEqual([]);
@@ -92,14 +149,36 @@ describe('Elasticsearch bulk body', () => {
     expect(itemOutcome({ index: { status: 201 } })).toEqual({ kind: 'applied' });
     expect(itemOutcome({ index: { status: 200 } })).toEqual({ kind: 'applied' });
     expect(itemOutcome({ index: { status: 409, error: { type: 'version_conflict_engine_exception' } } })).toEqual({ kind: 'stale' });
-    expect(itemOutcome({ index: { status: 429, error: { type: 'es_rejected_execution_exception' } } })).toEqual({ kind: 'retry', reason: 'item_429' });
-    expect(itemOutcome({ index: { status: 503, error: { type: 'unavailable_shards_exception' } } })).toEqual({ kind: 'retry', reason: 'item_503' });
-    expect(itemOutcome({ index: { status: 403, error: { type: 'cluster_block_exception' } } })).toEqual({ kind: 'retry', reason: 'item_403' });
+    expect(itemOutcome({ index: { status: 429, error: { type: 'es_rejected_execution_exception' } } })).toEqual({
+      kind: 'retry',
+      reason: 'item_429',
+    });
+    expect(itemOutcome({ index: { status: 503, error: { type: 'unavailable_shards_exception' } } })).toEqual({
+      kind: 'retry',
+      reason: 'item_503',
+    });
+    expect(itemOutcome({ index: { status: 403, error: { type: 'cluster_block_exception' } } })).toEqual({
+      kind: 'retry',
+      reason: 'item_403',
+    });
     expect(itemOutcome({ index: { status: 404, error: { type: 'index_not_found_exception' } } })).toEqual({ kind: 'alias-missing' });
     expect(itemOutcome(undefined)).toEqual({ kind: 'retry', reason: 'missing_item' });
     expect(
-      itemOutcome({ index: { status: 400, error: { type: 'document_parsing_exception', reason: "failed to parse field [uid] of type [long]", caused_by: { type: 'illegal_argument_exception', reason: 'For input string: "x"' } } } }),
-    ).toEqual({ kind: 'rejected', reason: 'document_parsing_exception: failed to parse field [uid] of type [long] (caused by illegal_argument_exception: For input string: "x")' });
+      itemOutcome({
+        index: {
+          status: 400,
+          error: {
+            type: 'document_parsing_exception',
+            reason: 'failed to parse field [uid] of type [long]',
+            caused_by: { type: 'illegal_argument_exception', reason: 'For input string: "x"' },
+          },
+        },
+      }),
+    ).toEqual({
+      kind: 'rejected',
+      reason:
+        'document_parsing_exception: failed to parse field [uid] of type [long] (caused by illegal_argument_exception: For input string: "x")',
+    });
     expect(errorReason({ type: 'strict_dynamic_mapping_exception' })).toBe('strict_dynamic_mapping_exception');
   });
 
@@ -111,7 +190,13 @@ describe('Elasticsearch bulk body', () => {
     expect(requestFailure({ name: 'TimeoutError' })).toEqual({ kind: 'retry', reason: 'timeout' });
     expect(requestFailure({ name: 'RequestAbortedError' })).toEqual({ kind: 'aborted' });
     expect(requestFailure({ name: 'ResponseError', statusCode: 413 })).toEqual({ kind: 'split' });
-    expect(requestFailure({ name: 'ResponseError', statusCode: 401, body: { error: { type: 'security_exception', reason: 'missing authentication' } } })).toEqual({
+    expect(
+      requestFailure({
+        name: 'ResponseError',
+        statusCode: 401,
+        body: { error: { type: 'security_exception', reason: 'missing authentication' } },
+      }),
+    ).toEqual({
       kind: 'fatal',
       status: 401,
       reason: 'security_exception: missing authentication',

@@ -24,11 +24,26 @@ interface FakeEs {
 
 const ok = (ids: string[], status: (id: string) => number = () => 201): Reply => ({
   status: 200,
-  body: { errors: ids.some((id) => status(id) >= 300), items: ids.map((id) => ({ index: status(id) < 300 ? { _id: id, status: status(id) } : { _id: id, status: status(id), error: { type: status(id) === 400 ? 'document_parsing_exception' : 'some_exception', reason: `reason of ${id}` } } })) },
+  body: {
+    errors: ids.some((id) => status(id) >= 300),
+    items: ids.map((id) => ({
+      index:
+        status(id) < 300
+          ? { _id: id, status: status(id) }
+          : {
+              _id: id,
+              status: status(id),
+              error: { type: status(id) === 400 ? 'document_parsing_exception' : 'some_exception', reason: `reason of ${id}` },
+            },
+    })),
+  },
 });
 
 /** A tiny Elasticsearch stand-in: bulk requests follow `script` (then all succeed); set-up requests follow `setupReply`. */
-async function fakeEs(script: BulkScript[], setupReply: (method: string, path: string, body: string) => Reply | null = () => null): Promise<FakeEs> {
+async function fakeEs(
+  script: BulkScript[],
+  setupReply: (method: string, path: string, body: string) => Reply | null = () => null,
+): Promise<FakeEs> {
   const bulks: string[][] = [];
   const setup: string[] = [];
   const templates: unknown[] = [];
@@ -97,7 +112,21 @@ function rec(id: string, version: bigint, op: 'c' | 'd' = 'c'): SinkRecord {
       op,
       before: op === 'd' ? image : null,
       after: op === 'd' ? null : image,
-      source: { instance: 'i', flavour: 'mysql', server_uuid: null, server_id: 1, db: 'd', table: 'users_0001', logical_table: 'users', shard: 1, gtid: null, file: 'binlog.000001', pos: 4, row: 0, ts_us: 0 },
+      source: {
+        instance: 'i',
+        flavour: 'mysql',
+        server_uuid: null,
+        server_id: 1,
+        db: 'd',
+        table: 'users_0001',
+        logical_table: 'users',
+        shard: 1,
+        gtid: null,
+        file: 'binlog.000001',
+        pos: 4,
+        row: 0,
+        ts_us: 0,
+      },
       ts_ms: 0,
     },
     origin: { topic: 't', partition: 0, offset: String(version) },
@@ -122,15 +151,31 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     es = undefined;
   });
   const open = (url: string, registry?: Registry, bulkMaxDocs = 100) =>
-    (sink = new EsSink({ node: url, indexPrefix: 'fake-', bulkMaxDocs, schemaOf: async () => SCHEMA, registry, retry: { initialMs: 5, maxMs: 20 }, requestTimeoutMs: 2000 }));
+    (sink = new EsSink({
+      node: url,
+      indexPrefix: 'fake-',
+      bulkMaxDocs,
+      schemaOf: async () => SCHEMA,
+      registry,
+      retry: { initialMs: 5, maxMs: 20 },
+      requestTimeoutMs: 2000,
+    }));
 
   it('sets the table up once, then retries a 429 request and a 503 item until applied, never skipping', async () => {
-    es = await fakeEs([() => ({ status: 429, body: { error: { type: 'es_rejected_execution_exception' }, status: 429 } }), (ids) => ok(ids, (id) => (id === '1' ? 503 : 201))]);
+    es = await fakeEs([
+      () => ({ status: 429, body: { error: { type: 'es_rejected_execution_exception' }, status: 429 } }),
+      (ids) => ok(ids, (id) => (id === '1' ? 503 : 201)),
+    ]);
     const registry = new Registry();
     open(es.url, registry);
     await expect(sink!.write([rec('1', 1n), rec('2', 2n)])).resolves.toEqual([]);
     expect(es.bulks).toEqual([['1', '2'], ['1', '2'], ['1']]);
-    expect(es.setup).toEqual(['PUT /_index_template/fake-users', 'PUT /fake-users.v1', 'PUT /fake-users.v1/_mapping', 'PUT /fake-users.v1/_alias/fake-users']);
+    expect(es.setup).toEqual([
+      'PUT /_index_template/fake-users',
+      'PUT /fake-users.v1',
+      'PUT /fake-users.v1/_mapping',
+      'PUT /fake-users.v1/_alias/fake-users',
+    ]);
     await sink!.write([rec('3', 3n)]);
     expect(es.setup).toHaveLength(4);
     expect(await metric(registry, 'shardline_es_retries_total', { reason: 'http_429' })).toBe(1);
@@ -143,7 +188,10 @@ describe('EsSink retries (fake Elasticsearch)', () => {
 
   it('retries dropped connections and 5xx during set-up', async () => {
     let setupFailures = 2;
-    es = await fakeEs(['reset' as const].map((r) => () => r), (method) => (method === 'PUT' && setupFailures-- > 0 ? { status: 503, body: { error: { type: 'unavailable' } } } : null));
+    es = await fakeEs(
+      ['reset' as const].map((r) => () => r),
+      (method) => (method === 'PUT' && setupFailures-- > 0 ? { status: 503, body: { error: { type: 'unavailable' } } } : null),
+    );
     const registry = new Registry();
     open(es.url, registry);
     await expect(sink!.write([rec('1', 1n)])).resolves.toEqual([]);
@@ -183,7 +231,12 @@ describe('EsSink retries (fake Elasticsearch)', () => {
   });
 
   it('sets the table up again when its alias disappeared (404 index_not_found), then retries', async () => {
-    es = await fakeEs([(ids) => ({ status: 200, body: { errors: true, items: ids.map((_id) => ({ index: { _id, status: 404, error: { type: 'index_not_found_exception' } } })) } })]);
+    es = await fakeEs([
+      (ids) => ({
+        status: 200,
+        body: { errors: true, items: ids.map((_id) => ({ index: { _id, status: 404, error: { type: 'index_not_found_exception' } } })) },
+      }),
+    ]);
     const registry = new Registry();
     open(es.url, registry);
     await expect(sink!.write([rec('1', 1n)])).resolves.toEqual([]);
@@ -210,20 +263,40 @@ describe('EsSink retries (fake Elasticsearch)', () => {
   });
 
   it('a request refused for a reason retrying cannot fix (401) rejects with ES_SINK_FAILED', async () => {
-    es = await fakeEs([() => ({ status: 401, body: { error: { type: 'security_exception', reason: 'missing authentication credentials' }, status: 401 } })]);
+    es = await fakeEs([
+      () => ({ status: 401, body: { error: { type: 'security_exception', reason: 'missing authentication credentials' }, status: 401 } }),
+    ]);
     open(es.url);
-    await expect(sink!.write([rec('1', 1n)])).rejects.toMatchObject({ code: 'ES_SINK_FAILED', retriable: false, message: expect.stringContaining('security_exception: missing authentication credentials') });
+    await expect(sink!.write([rec('1', 1n)])).rejects.toMatchObject({
+      code: 'ES_SINK_FAILED',
+      retriable: false,
+      message: expect.stringContaining('security_exception: missing authentication credentials'),
+    });
   });
 
   it('falls back to keyword for BIGINT UNSIGNED when the cluster has no unsigned_long', async () => {
     es = await fakeEs([], (method, path, body) =>
       path.startsWith('/_index_template/') && body.includes('"unsigned_long"')
-        ? { status: 400, body: { error: { type: 'illegal_argument_exception', reason: 'template invalid', caused_by: { type: 'mapper_parsing_exception', reason: 'The mapper type [unsigned_long] declared on field [uid] does not exist.' } } } }
+        ? {
+            status: 400,
+            body: {
+              error: {
+                type: 'illegal_argument_exception',
+                reason: 'template invalid',
+                caused_by: {
+                  type: 'mapper_parsing_exception',
+                  reason: 'The mapper type [unsigned_long] declared on field [uid] does not exist.',
+                },
+              },
+            },
+          }
         : null,
     );
     open(es.url);
     await expect(sink!.write([rec('1', 1n)])).resolves.toEqual([]);
     expect(es.templates).toHaveLength(2);
-    expect((es.templates[1] as { template: { mappings: { properties: Record<string, unknown> } } }).template.mappings.properties['uid']).toEqual({ type: 'keyword', fields: { num: { type: 'double' } } });
+    expect(
+      (es.templates[1] as { template: { mappings: { properties: Record<string, unknown> } } }).template.mappings.properties['uid'],
+    ).toEqual({ type: 'keyword', fields: { num: { type: 'double' } } });
   });
 });

@@ -4,7 +4,13 @@ import { packageRoot } from '../../src/config/index.js';
 import type { LogicalColumn, LogicalTableSchema } from '../../src/cdc/schema/logical-columns.js';
 import { fieldMappingFor, indexNamesFor, indexTemplateFor, TOMBSTONE_FILTER } from '../../src/cdc/sinks/elasticsearch/index.js';
 
-const col = (name: string, dataType: string, columnType: string, nullable = false, charset: string | null = null): LogicalColumn => ({ name, dataType, columnType, nullable, charset });
+const col = (name: string, dataType: string, columnType: string, nullable = false, charset: string | null = null): LogicalColumn => ({
+  name,
+  dataType,
+  columnType,
+  nullable,
+  charset,
+});
 
 /** The tables of migrations/0001_initial.sql as INFORMATION_SCHEMA describes them. */
 const DEMO: LogicalTableSchema[] = [
@@ -35,12 +41,15 @@ const DEMO: LogicalTableSchema[] = [
 
 // Regenerate the committed files with SHARDLINE_WRITE_ES_TEMPLATES=1.
 describe('Elasticsearch index template', () => {
-  it.each(DEMO.map((s) => [s.table, s] as const))('schemas/elasticsearch/%s.template.json is indexTemplateFor(the migration schema)', (table, schema) => {
-    const file = path.join(packageRoot, 'schemas', 'elasticsearch', `${table}.template.json`);
-    const expected = indexTemplateFor(schema, 'shardline-');
-    if (process.env['SHARDLINE_WRITE_ES_TEMPLATES'] === '1') writeFileSync(file, `${JSON.stringify(expected, null, 2)}\n`);
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(expected);
-  });
+  it.each(DEMO.map((s) => [s.table, s] as const))(
+    'schemas/elasticsearch/%s.template.json is indexTemplateFor(the migration schema)',
+    (table, schema) => {
+      const file = path.join(packageRoot, 'schemas', 'elasticsearch', `${table}.template.json`);
+      const expected = indexTemplateFor(schema, 'shardline-');
+      if (process.env['SHARDLINE_WRITE_ES_TEMPLATES'] === '1') writeFileSync(file, `${JSON.stringify(expected, null, 2)}\n`);
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(expected);
+    },
+  );
 
   it('names: filtered alias <prefix><table> over the concrete index <prefix><table>.v1', () => {
     const body = indexTemplateFor(DEMO[0]!, 'shardline-');
@@ -49,14 +58,27 @@ describe('Elasticsearch index template', () => {
     expect(body.template.mappings.dynamic).toBe('false');
     expect(body._meta).toEqual({ managed_by: 'shardline', logical_table: 'users', primary_key: ['uid'] });
     expect(indexNamesFor('it-', 'Users')).toEqual({ alias: 'it-users', index: 'it-users.v1', template: 'it-users' });
-    expect(() => indexNamesFor('', '_x')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
-    expect(() => indexNamesFor('p-', 'a b')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
-    expect(() => indexNamesFor('p-', '')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }));
+    expect(() => indexNamesFor('', '_x')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }),
+    );
+    expect(() => indexNamesFor('p-', 'a b')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }),
+    );
+    expect(() => indexNamesFor('p-', '')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }),
+    );
   });
 
   it('settings: auto-expanding replicas by default, fixed replicas, refresh interval and extra settings on request', () => {
-    expect(indexTemplateFor(DEMO[0]!, 'p-').template.settings).toEqual({ 'index.number_of_shards': 1, 'index.auto_expand_replicas': '0-1', 'index.refresh_interval': '300ms' });
-    expect(indexTemplateFor(DEMO[0]!, 'p-', { replicas: 0, shards: 3, refreshInterval: '5s', settings: { 'index.gc_deletes': '0s' } }).template.settings).toEqual({
+    expect(indexTemplateFor(DEMO[0]!, 'p-').template.settings).toEqual({
+      'index.number_of_shards': 1,
+      'index.auto_expand_replicas': '0-1',
+      'index.refresh_interval': '300ms',
+    });
+    expect(
+      indexTemplateFor(DEMO[0]!, 'p-', { replicas: 0, shards: 3, refreshInterval: '5s', settings: { 'index.gc_deletes': '0s' } }).template
+        .settings,
+    ).toEqual({
       'index.number_of_shards': 3,
       'index.number_of_replicas': 0,
       'index.refresh_interval': '5s',
@@ -65,14 +87,18 @@ describe('Elasticsearch index template', () => {
   });
 
   it('maps every column type by its canonical encoding', () => {
-    const m = (dataType: string, columnType = dataType, charset: string | null = null) => fieldMappingFor(col('c', dataType, columnType, true, charset));
+    const m = (dataType: string, columnType = dataType, charset: string | null = null) =>
+      fieldMappingFor(col('c', dataType, columnType, true, charset));
     for (const t of ['tinyint', 'smallint', 'mediumint', 'int']) {
       expect(m(t)).toEqual({ type: 'long' });
       expect(m(t, `${t} unsigned`)).toEqual({ type: 'long' });
     }
     expect(m('bigint')).toEqual({ type: 'long' });
     expect(m('bigint', 'bigint unsigned')).toEqual({ type: 'unsigned_long' });
-    expect(fieldMappingFor(col('c', 'bigint', 'bigint unsigned', false, null), { unsignedLong: false })).toEqual({ type: 'keyword', fields: { num: { type: 'double' } } });
+    expect(fieldMappingFor(col('c', 'bigint', 'bigint unsigned', false, null), { unsignedLong: false })).toEqual({
+      type: 'keyword',
+      fields: { num: { type: 'double' } },
+    });
     expect(m('bit', 'bit(1)')).toEqual({ type: 'long' });
     expect(m('bit', 'bit(64)')).toEqual({ type: 'unsigned_long' });
     expect(m('year')).toEqual({ type: 'short' });
@@ -80,9 +106,21 @@ describe('Elasticsearch index template', () => {
     expect(m('float')).toEqual({ type: 'float' });
     expect(m('double')).toEqual({ type: 'double' });
     expect(m('date')).toEqual({ type: 'date', format: 'yyyy-MM-dd', ignore_malformed: true });
-    expect(m('datetime', 'datetime')).toEqual({ type: 'date', format: 'yyyy-MM-dd HH:mm:ss||yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd', ignore_malformed: true });
-    expect(m('datetime', 'datetime(6)')).toEqual({ type: 'date', format: 'yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd HH:mm:ss||yyyy-MM-dd', ignore_malformed: true });
-    expect(m('timestamp', 'timestamp(2)')).toEqual({ type: 'date', format: 'yyyy-MM-dd HH:mm:ss.SS||yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd HH:mm:ss||yyyy-MM-dd', ignore_malformed: true });
+    expect(m('datetime', 'datetime')).toEqual({
+      type: 'date',
+      format: 'yyyy-MM-dd HH:mm:ss||yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd',
+      ignore_malformed: true,
+    });
+    expect(m('datetime', 'datetime(6)')).toEqual({
+      type: 'date',
+      format: 'yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd HH:mm:ss||yyyy-MM-dd',
+      ignore_malformed: true,
+    });
+    expect(m('timestamp', 'timestamp(2)')).toEqual({
+      type: 'date',
+      format: 'yyyy-MM-dd HH:mm:ss.SS||yyyy-MM-dd HH:mm:ss.SSSSSS||yyyy-MM-dd HH:mm:ss.SSS||yyyy-MM-dd HH:mm:ss||yyyy-MM-dd',
+      ignore_malformed: true,
+    });
     expect(m('time', 'time(6)')).toEqual({ type: 'keyword' });
     expect(m('enum', "enum('a','b')", 'utf8mb4')).toEqual({ type: 'keyword' });
     expect(m('set', "set('a','b')", 'utf8mb4')).toEqual({ type: 'keyword' });
@@ -91,7 +129,8 @@ describe('Elasticsearch index template', () => {
       expect(m(t, t, 'utf8mb4')).toEqual({ type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } });
       expect(m(t, t, 'binary')).toEqual({ type: 'binary' });
     }
-    for (const t of ['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector']) expect(m(t, t, 'binary')).toEqual({ type: 'binary' });
+    for (const t of ['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'vector'])
+      expect(m(t, t, 'binary')).toEqual({ type: 'binary' });
     for (const t of ['geometry', 'point', 'polygon', 'geomcollection']) expect(m(t)).toEqual({ type: 'object', enabled: false });
     expect(m('something_new')).toEqual({ type: 'object', enabled: false });
   });

@@ -29,7 +29,9 @@ async function importMapErrors(file: string, code: string): Promise<string[]> {
 function sourceFolders(dir = srcDir, rel = '.'): string[] {
   const entries = readdirSync(dir, { withFileTypes: true });
   const here = entries.some((e) => e.isFile() && e.name.endsWith('.ts')) ? [rel] : [];
-  const below = entries.filter((e) => e.isDirectory()).flatMap((e) => sourceFolders(path.join(dir, e.name), rel === '.' ? e.name : `${rel}/${e.name}`));
+  const below = entries
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => sourceFolders(path.join(dir, e.name), rel === '.' ? e.name : `${rel}/${e.name}`));
   return [...here, ...below];
 }
 
@@ -42,7 +44,8 @@ describe('import map', () => {
     const folders = new Set(Object.keys(map.folders));
     for (const [folder, rules] of Object.entries(map.folders)) {
       expect([folder, rules.why.length > 0]).toEqual([folder, true]);
-      for (const target of [...rules.imports, ...rules.types]) expect([folder, target, folders.has(target)]).toEqual([folder, target, true]);
+      for (const target of [...rules.imports, ...rules.types])
+        expect([folder, target, folders.has(target)]).toEqual([folder, target, true]);
     }
   });
 
@@ -64,42 +67,73 @@ describe('import map', () => {
 
   it('lint refuses a folder import that is not on the map and accepts one that is', async () => {
     expect(map.folders['sql']!.imports).not.toContain('net');
-    expect(await importMapErrors('sql/probe.ts', "import { openDbConnection } from '../net/index.js';\nexport const f = openDbConnection;\n")).toEqual([
-      expect.stringMatching(/^src\/sql may not import src\/net \(it may import: errors, shard;/),
-    ]);
-    expect(await importMapErrors('sql/probe.ts', "import { canonicalUid } from '../shard/index.js';\nexport const f = canonicalUid;\n")).toEqual([]);
+    expect(
+      await importMapErrors('sql/probe.ts', "import { openDbConnection } from '../net/index.js';\nexport const f = openDbConnection;\n"),
+    ).toEqual([expect.stringMatching(/^src\/sql may not import src\/net \(it may import: errors, shard;/)]);
+    expect(
+      await importMapErrors('sql/probe.ts', "import { canonicalUid } from '../shard/index.js';\nexport const f = canonicalUid;\n"),
+    ).toEqual([]);
     expect(await importMapErrors('sql/probe.ts', "import { x } from './lexer.js';\nexport const f = x;\n")).toEqual([]);
-    expect(await importMapErrors('cdc/pipeline/probe.ts', "import { documentId } from '../sinks/sink-record.js';\nexport const f = documentId;\n")).toEqual([
-      expect.stringMatching(/^src\/cdc\/pipeline may not import src\/cdc\/sinks /),
-    ]);
+    expect(
+      await importMapErrors(
+        'cdc/pipeline/probe.ts',
+        "import { documentId } from '../sinks/sink-record.js';\nexport const f = documentId;\n",
+      ),
+    ).toEqual([expect.stringMatching(/^src\/cdc\/pipeline may not import src\/cdc\/sinks /)]);
   });
 
   it('lint refuses a value import from a folder the map allows only types from', async () => {
     expect(map.folders['executor']!.types).toContain('net');
-    expect(await importMapErrors('executor/probe.ts', "import type { DbConnection } from '../net/index.js';\nexport type C = DbConnection;\n")).toEqual([]);
-    expect(await importMapErrors('executor/probe.ts', "import { openDbConnection } from '../net/index.js';\nexport const f = openDbConnection;\n")).toEqual([
-      expect.stringMatching(/^src\/executor may import only types from src\/net/),
-    ]);
+    expect(
+      await importMapErrors('executor/probe.ts', "import type { DbConnection } from '../net/index.js';\nexport type C = DbConnection;\n"),
+    ).toEqual([]);
+    expect(
+      await importMapErrors(
+        'executor/probe.ts',
+        "import { openDbConnection } from '../net/index.js';\nexport const f = openDbConnection;\n",
+      ),
+    ).toEqual([expect.stringMatching(/^src\/executor may import only types from src\/net/)]);
   });
 
   it('lint refuses packages not on the map: static, dynamic and require()', async () => {
-    expect(await importMapErrors('sql/probe.ts', "import mysql from 'mysql2';\nexport const m = mysql;\n")).toEqual([expect.stringMatching(/^src\/sql may not import the package mysql2 /)]);
-    expect(await importMapErrors('sql/probe.ts', "export const m = () => import('node:fs');\n")).toEqual([expect.stringMatching(/package node:fs /)]);
-    expect(await importMapErrors('sql/probe.ts', "import { createRequire } from 'node:module';\nexport const k = createRequire(import.meta.url)('kafkajs');\n")).toEqual([
-      expect.stringMatching(/package node:module /),
+    expect(await importMapErrors('sql/probe.ts', "import mysql from 'mysql2';\nexport const m = mysql;\n")).toEqual([
+      expect.stringMatching(/^src\/sql may not import the package mysql2 /),
     ]);
-    expect(await importMapErrors('cdc/pipeline/probe.ts', "declare const require: (s: string) => unknown;\nexport const k = require('kafkajs');\n")).toEqual([expect.stringMatching(/package kafkajs /)]);
+    expect(await importMapErrors('sql/probe.ts', "export const m = () => import('node:fs');\n")).toEqual([
+      expect.stringMatching(/package node:fs /),
+    ]);
+    expect(
+      await importMapErrors(
+        'sql/probe.ts',
+        "import { createRequire } from 'node:module';\nexport const k = createRequire(import.meta.url)('kafkajs');\n",
+      ),
+    ).toEqual([expect.stringMatching(/package node:module /)]);
+    expect(
+      await importMapErrors(
+        'cdc/pipeline/probe.ts',
+        "declare const require: (s: string) => unknown;\nexport const k = require('kafkajs');\n",
+      ),
+    ).toEqual([expect.stringMatching(/package kafkajs /)]);
     expect(await importMapErrors('cdc/kafka/probe.ts', "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n")).toEqual([]);
     expect(await importMapErrors('sql/probe.ts', "import { Parser } from 'node-sql-parser';\nexport const p = Parser;\n")).toEqual([]);
     expect(await importMapErrors('shard/probe.ts', "import { crc32 } from 'zlib';\nexport const c = crc32;\n")).toEqual([]);
   });
 
   it('lint refuses any import from a folder missing from the map, and library imports of devcluster/ and cli/', async () => {
-    expect(await importMapErrors('newfolder/probe.ts', "import { ShardlineError } from '../errors/index.js';\nexport const e = ShardlineError;\n")).toEqual([
-      expect.stringMatching(/^src\/newfolder\/ is not on docs\/import-map.json/),
-    ]);
-    expect(await importMapErrors('cdc/probe.ts', "import { DevCluster } from '../devcluster/index.js';\nexport const d = DevCluster;\n")).toEqual([expect.stringMatching(/may not import src\/devcluster /)]);
-    expect(await importMapErrors('router/probe.ts', "import { runDemo } from '../cli/demo-command.js';\nexport const d = runDemo;\n")).toEqual([expect.stringMatching(/may not import src\/cli /)]);
-    expect(await importMapErrors('cli/probe.ts', "import { DevCluster } from '../devcluster/index.js';\nexport const d = DevCluster;\n")).toEqual([]);
+    expect(
+      await importMapErrors(
+        'newfolder/probe.ts',
+        "import { ShardlineError } from '../errors/index.js';\nexport const e = ShardlineError;\n",
+      ),
+    ).toEqual([expect.stringMatching(/^src\/newfolder\/ is not on docs\/import-map.json/)]);
+    expect(
+      await importMapErrors('cdc/probe.ts', "import { DevCluster } from '../devcluster/index.js';\nexport const d = DevCluster;\n"),
+    ).toEqual([expect.stringMatching(/may not import src\/devcluster /)]);
+    expect(
+      await importMapErrors('router/probe.ts', "import { runDemo } from '../cli/demo-command.js';\nexport const d = runDemo;\n"),
+    ).toEqual([expect.stringMatching(/may not import src\/cli /)]);
+    expect(
+      await importMapErrors('cli/probe.ts', "import { DevCluster } from '../devcluster/index.js';\nexport const d = DevCluster;\n"),
+    ).toEqual([]);
   });
 });

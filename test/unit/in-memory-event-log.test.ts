@@ -2,8 +2,14 @@ import { InMemoryEventLog } from '../../src/cdc/kafka/in-memory-event-log.js';
 import type { InboundBatch } from '../../src/cdc/kafka/event-log.js';
 import { isShardlineError } from '../../src/errors/index.js';
 
-const m = (value: string, o: { key?: string; partition?: number; topic?: string } = {}) => ({ topic: o.topic ?? 't', key: o.key ?? value, value, ...(o.partition !== undefined ? { partition: o.partition } : {}) });
-const values = async (log: InMemoryEventLog, topic = 't', partitions?: number[]) => (await log.readToEnd(topic, partitions)).map((x) => x.value!.toString());
+const m = (value: string, o: { key?: string; partition?: number; topic?: string } = {}) => ({
+  topic: o.topic ?? 't',
+  key: o.key ?? value,
+  value,
+  ...(o.partition !== undefined ? { partition: o.partition } : {}),
+});
+const values = async (log: InMemoryEventLog, topic = 't', partitions?: number[]) =>
+  (await log.readToEnd(topic, partitions)).map((x) => x.value!.toString());
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -38,7 +44,11 @@ describe('InMemoryEventLog (the EventLog contract without a broker)', () => {
     await t3.send([m('4')]);
     await t3.commit();
     const read = await log.readToEnd('t');
-    expect(read.map((x) => [x.value!.toString(), x.offset])).toEqual([['1', '0'], ['2', '1'], ['4', '3']]);
+    expect(read.map((x) => [x.value!.toString(), x.offset])).toEqual([
+      ['1', '0'],
+      ['2', '1'],
+      ['4', '3'],
+    ]);
   });
 
   it('read_committed stops at the first open transaction of a partition (the last stable offset)', async () => {

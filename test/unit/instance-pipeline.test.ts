@@ -13,7 +13,10 @@ import { ManualClock } from '../support/manual-clock.js';
 const config = loadClusterConfig(bundledClusterConfig, {});
 const instance = { ...config.instances[0]!, replication: { user: 'repl', password: 'unused' } };
 const rules: CaptureRules = {
-  topology: new Topology(config.sharding, config.instances.map((i) => i.name)),
+  topology: new Topology(
+    config.sharding,
+    config.instances.map((i) => i.name),
+  ),
   include: new Set(['shop.items']),
   exclude: new Set(),
   broadcastDatabase: config.sharding.naming.broadcastDatabase,
@@ -58,7 +61,8 @@ async function setup(batch = { maxEvents: 10, maxMs: 5 }) {
       ...o,
     });
   /** Row ids visible to a read_committed reader, in offset order per partition. */
-  const published = async () => (await log.readToEnd(TOPIC)).map((m) => (JSON.parse(m.value!.toString()) as { after: { id: string } }).after.id);
+  const published = async () =>
+    (await log.readToEnd(TOPIC)).map((m) => (JSON.parse(m.value!.toString()) as { after: { id: string } }).after.id);
   /** Every row id appended to the fake binlog, once. */
   const expected = () => binlog.transactions.flatMap((t) => (t.table.table === 'items' ? t.ids.map(String) : []));
   const stored = () => checkpoints.load(instance.name);
@@ -293,7 +297,10 @@ describe('InstancePipeline on an in-memory event log and a fake binlog', () => {
     await seed(s);
     s.binlog.append([1, 2]);
     s.log.failNext('send', { error: Object.assign(new Error('poison'), { retriable: false }) });
-    s.binlog.append(Array.from({ length: 1000 }, (_, i) => 10 + i), { rowsPerEvent: 1000 });
+    s.binlog.append(
+      Array.from({ length: 1000 }, (_, i) => 10 + i),
+      { rowsPerEvent: 1000 },
+    );
     const p = s.pipeline();
     await expect(p.run()).rejects.toThrow('poison');
     expect(s.log.openTransactions()).toEqual([]);

@@ -77,7 +77,10 @@ describe('InstancePool borrows', () => {
     const held = await pool.acquire();
     try {
       const results = await Promise.allSettled([pool.acquire(), pool.acquire()]);
-      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))).toEqual(['POOL_TIMEOUT', 'POOL_EXHAUSTED']);
+      expect(results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))).toEqual([
+        'POOL_TIMEOUT',
+        'POOL_EXHAUSTED',
+      ]);
       expect(waiters(pool)).toBe(0);
     } finally {
       await pool.release(held);

@@ -4,7 +4,15 @@ import { IDLE_AFTER_MS, KafkaBatcher, type BatchAction } from '../../src/cdc/pip
 import { isShardlineError } from '../../src/errors/index.js';
 import { prng } from '../support/prng.js';
 
-const cp = (pos: number): Checkpoint => ({ instance: 'i1', flavour: 'mysql', serverUuid: null, serverId: 1, file: 'binlog.000001', pos, gtidSet: null });
+const cp = (pos: number): Checkpoint => ({
+  instance: 'i1',
+  flavour: 'mysql',
+  serverUuid: null,
+  serverId: 1,
+  file: 'binlog.000001',
+  pos,
+  gtidSet: null,
+});
 const msg = (id: string): OutboundMessage => ({ topic: 't', key: id, value: id });
 const msgs = (...ids: string[]) => ids.map(msg);
 const limits = { maxEvents: 5, maxMs: 100, sendChunk: 4 };
@@ -88,7 +96,11 @@ describe('KafkaBatcher', () => {
   });
 
   it('refuses items out of order (not retriable)', () => {
-    for (const bad of [(b: KafkaBatcher) => b.rows(msgs('a')), (b: KafkaBatcher) => b.commit(cp(1)), (b: KafkaBatcher) => (b.begin(0), b.begin(1))]) {
+    for (const bad of [
+      (b: KafkaBatcher) => b.rows(msgs('a')),
+      (b: KafkaBatcher) => b.commit(cp(1)),
+      (b: KafkaBatcher) => (b.begin(0), b.begin(1)),
+    ]) {
       const err = thrown(() => bad(new KafkaBatcher(limits)));
       expect(isShardlineError(err) && err.code === 'BINLOG_DECODE' && !err.retriable).toBe(true);
     }
@@ -108,9 +120,15 @@ describe('KafkaBatcher', () => {
   it('random streams: every Kafka transaction holds whole source transactions in order and ends with the checkpoint of its last one', () => {
     const random = prng(12);
     for (let run = 0; run < 100; run++) {
-      const lim = { maxEvents: 1 + Math.floor(random() * 20), maxMs: 1 + Math.floor(random() * 50), sendChunk: 1 + Math.floor(random() * 8) };
+      const lim = {
+        maxEvents: 1 + Math.floor(random() * 20),
+        maxMs: 1 + Math.floor(random() * 50),
+        sendChunk: 1 + Math.floor(random() * 8),
+      };
       const b = new KafkaBatcher(lim);
-      const source: string[][] = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, t) => Array.from({ length: Math.floor(random() * 6) }, (_, r) => `${t}.${r}`));
+      const source: string[][] = Array.from({ length: 1 + Math.floor(random() * 30) }, (_, t) =>
+        Array.from({ length: Math.floor(random() * 6) }, (_, r) => `${t}.${r}`),
+      );
       // A model of Kafka: messages of the open transaction, and what committed, with its checkpoints.
       let open: string[] | null = null;
       const committed: { ids: string[]; checkpoint: Checkpoint | null; events: number }[] = [];
@@ -135,7 +153,7 @@ describe('KafkaBatcher', () => {
         const w = b.wait(now, false);
         if (w.type === 'flush' || (w.type === 'until-due' && random() < 0.3)) apply(b.flush());
         apply(b.begin(now));
-        for (let i = 0; i < rows.length; ) {
+        for (let i = 0; i < rows.length;) {
           const n = 1 + Math.floor(random() * 3);
           apply(b.rows(rows.slice(i, i + n).map(msg)));
           i += n;

@@ -45,30 +45,44 @@ describe('kWayMerge', () => {
   ];
 
   it('merges sorted lists into one sorted list and stops at the limit', () => {
-    const lists = [
-      [{ k: 1n }, { k: 4n }, { k: 9n }],
-      [{ k: 2n }, { k: 3n }],
-      [],
-      [{ k: 5n }, { k: 6n }, { k: 7n }, { k: 8n }],
-    ];
+    const lists = [[{ k: 1n }, { k: 4n }, { k: 9n }], [{ k: 2n }, { k: 3n }], [], [{ k: 5n }, { k: 6n }, { k: 7n }, { k: 8n }]];
     expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, null).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
     expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, 4).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n]);
   });
 
   it('honours DESC, decimal order and ties across lists', () => {
     const lists = [
-      [{ v: '10.00', k: 1n }, { v: '2.00', k: 3n }],
-      [{ v: '10.00', k: 2n }, { v: '9.50', k: 4n }],
+      [
+        { v: '10.00', k: 1n },
+        { v: '2.00', k: 3n },
+      ],
+      [
+        { v: '10.00', k: 2n },
+        { v: '9.50', k: 4n },
+      ],
     ];
-    const out = kWayMerge(lists, [{ column: 'v', desc: true }, { column: 'k', desc: false }], fields, null);
+    const out = kWayMerge(
+      lists,
+      [
+        { column: 'v', desc: true },
+        { column: 'k', desc: false },
+      ],
+      fields,
+      null,
+    );
     expect(out.map((r) => r['k'])).toEqual([1n, 2n, 4n, 3n]);
   });
 
   it('matches a full sort on random data', () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
-    const lists = Array.from({ length: 16 }, () => Array.from({ length: rand() % 50 }, () => ({ k: BigInt(rand() % 1000) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)));
-    const expected = lists.flat().map((r) => r.k).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const lists = Array.from({ length: 16 }, () =>
+      Array.from({ length: rand() % 50 }, () => ({ k: BigInt(rand() % 1000) })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0)),
+    );
+    const expected = lists
+      .flat()
+      .map((r) => r.k)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, null).map((r) => r['k'])).toEqual(expected);
   });
 });

@@ -7,7 +7,10 @@ import { classifyStatement, loadMigrations, splitStatements } from '../../src/mi
 import { Topology } from '../../src/shard/index.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 
 function folder(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-mig-'));
@@ -47,7 +50,7 @@ describe('migration files', () => {
 
   it.each([
     ['0001_x.sql', 'CREATE TABLE nope (a INT)', /neither a sharded nor a broadcast table/],
-    ['0001_x.sql', "INSERT INTO users (uid) VALUES (1)", /go through the router/],
+    ['0001_x.sql', 'INSERT INTO users (uid) VALUES (1)', /go through the router/],
     ['0001_x.sql', 'CREATE TABLE app.users (a INT)', /logical table names/],
     ['0001_x.sql', 'ALTER TABLE orders ADD FOREIGN KEY (uid) REFERENCES users (uid)', /foreign keys/],
     ['0001_x.sql', 'GRANT ALL ON *.* TO x', /not a supported migration statement/],
@@ -66,6 +69,8 @@ describe('migration files', () => {
   });
 
   it('refuses two migrations with the same number', () => {
-    expect(() => loadMigrations(folder({ '0001_a.sql': 'ALTER TABLE users ADD a INT', '0001_b.sql': 'ALTER TABLE users ADD b INT' }), topology)).toThrow(/already uses number 0001/);
+    expect(() =>
+      loadMigrations(folder({ '0001_a.sql': 'ALTER TABLE users ADD a INT', '0001_b.sql': 'ALTER TABLE users ADD b INT' }), topology),
+    ).toThrow(/already uses number 0001/);
   });
 });

@@ -51,10 +51,21 @@ describe('native addon arguments', () => {
     const calls = r.lines.filter((l) => !l['summary']);
     expect(calls.length).toBe(50);
     for (const c of calls) {
-      expect({ name: c['name'], threw: c['threw'], type: ['TypeError', 'RangeError'].includes(c['type'] as string) }).toEqual({ name: c['name'], threw: true, type: true });
+      expect({ name: c['name'], threw: c['threw'], type: ['TypeError', 'RangeError'].includes(c['type'] as string) }).toEqual({
+        name: c['name'],
+        threw: true,
+        type: true,
+      });
     }
     const byName = new Map(calls.map((c) => [c['name'], c]));
-    for (const name of ['probe(2**32+fd)', 'alive(2**32+fd)', 'tcpInfo(2**32+fd)', 'setKeepAlive(2**32+fd, 8, 2, 3)', 'add(2**32+fd, 1)', 'checkout(2**32+fd)']) {
+    for (const name of [
+      'probe(2**32+fd)',
+      'alive(2**32+fd)',
+      'tcpInfo(2**32+fd)',
+      'setKeepAlive(2**32+fd, 8, 2, 3)',
+      'add(2**32+fd, 1)',
+      'checkout(2**32+fd)',
+    ]) {
       expect(byName.get(name)).toMatchObject({ type: 'RangeError', message: expect.stringContaining('fd must be within 0..2147483647') });
     }
     const summary = r.lines.find((l) => l['summary']) as { good: Record<string, unknown> } | undefined;

@@ -1,5 +1,13 @@
 import { ConfigError, ShardlineError } from '../../src/errors/index.js';
-import { backoffDelayMs, checkBackoffPolicy, isRetriableError, retry, sleep, systemClock, type BackoffPolicy } from '../../src/retry/index.js';
+import {
+  backoffDelayMs,
+  checkBackoffPolicy,
+  isRetriableError,
+  retry,
+  sleep,
+  systemClock,
+  type BackoffPolicy,
+} from '../../src/retry/index.js';
 import { ManualClock, flush } from '../support/manual-clock.js';
 
 const fixed = (r: number) => () => r;

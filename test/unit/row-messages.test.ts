@@ -1,7 +1,20 @@
 import type { RowsEvent } from '../../src/cdc/binlog/syncer/transaction-items.js';
 import { RowMessages } from '../../src/cdc/pipeline/row-messages.js';
 
-const col = { index: 0, name: 'id', type: 8, realType: 8, meta: 0, precision: 0, scale: 0, nullable: false, unsigned: true, collation: 0, enumValues: null, setValues: null };
+const col = {
+  index: 0,
+  name: 'id',
+  type: 8,
+  realType: 8,
+  meta: 0,
+  precision: 0,
+  scale: 0,
+  nullable: false,
+  unsigned: true,
+  collation: 0,
+  enumValues: null,
+  setValues: null,
+};
 const rowsAt = (pos: number, ids: number[]): RowsEvent => ({
   kind: 'rows',
   op: 'c',
@@ -17,7 +30,8 @@ const rowsAt = (pos: number, ids: number[]): RowsEvent => ({
   pos,
 });
 const target = { logical: 'items', shard: null };
-const source = (value: string | null) => (JSON.parse(value!) as { source: { row: number; gtid: string | null; ts_us: number; pos: number } }).source;
+const source = (value: string | null) =>
+  (JSON.parse(value!) as { source: { row: number; gtid: string | null; ts_us: number; pos: number } }).source;
 
 describe('RowMessages', () => {
   it('numbers rows that share a position on from one event to the next, and from 0 at a new position', () => {

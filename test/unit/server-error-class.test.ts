@@ -3,7 +3,8 @@ import { wrapQueryError } from '../../src/executor/index.js';
 import { classifyServerError, securityFailure, serverError } from '../../src/net/index.js';
 
 /** An error shaped as mysql2 (or Node's socket layer under it) rejects with. */
-const raw = (fields: { errno?: number; code?: string; fatal?: boolean; message?: string }) => Object.assign(new Error(fields.message ?? fields.code ?? 'x'), fields);
+const raw = (fields: { errno?: number; code?: string; fatal?: boolean; message?: string }) =>
+  Object.assign(new Error(fields.message ?? fields.code ?? 'x'), fields);
 const classOf = (fields: Parameters<typeof raw>[0]) => {
   const e = serverError(raw(fields)) as DriverError;
   expect(e).toBeInstanceOf(DriverError);
@@ -23,9 +24,12 @@ describe('classifyServerError: the one retriability table', () => {
     expect(classOf(fields)).toEqual({ kind: 'auth', retriable: false });
   });
 
-  it.each([[{ code: 'ENOTFOUND', errno: -3008, fatal: true }], [{ code: 'EAI_NONAME', errno: -3007 }]])('unknown host %p is not retriable', (fields) => {
-    expect(classOf(fields)).toEqual({ kind: 'unknown-host', retriable: false });
-  });
+  it.each([[{ code: 'ENOTFOUND', errno: -3008, fatal: true }], [{ code: 'EAI_NONAME', errno: -3007 }]])(
+    'unknown host %p is not retriable',
+    (fields) => {
+      expect(classOf(fields)).toEqual({ kind: 'unknown-host', retriable: false });
+    },
+  );
 
   it.each([
     [{ code: 'ECONNREFUSED', errno: -111, fatal: true }],
@@ -46,19 +50,26 @@ describe('classifyServerError: the one retriability table', () => {
     expect(classOf(fields)).toEqual({ kind: 'connection', retriable: true });
   });
 
-  it.each([[{ errno: 1213, code: 'ER_LOCK_DEADLOCK' }], [{ errno: 1205, code: 'ER_LOCK_WAIT_TIMEOUT' }], [{ errno: 1290 }], [{ errno: 9007 }], [{ errno: 8022 }]])(
-    'transient server refusal %p is retriable',
-    (fields) => {
-      expect(classOf(fields)).toEqual({ kind: 'transient', retriable: true });
-    },
-  );
+  it.each([
+    [{ errno: 1213, code: 'ER_LOCK_DEADLOCK' }],
+    [{ errno: 1205, code: 'ER_LOCK_WAIT_TIMEOUT' }],
+    [{ errno: 1290 }],
+    [{ errno: 9007 }],
+    [{ errno: 8022 }],
+  ])('transient server refusal %p is retriable', (fields) => {
+    expect(classOf(fields)).toEqual({ kind: 'transient', retriable: true });
+  });
 
-  it.each([[{ errno: 1062, code: 'ER_DUP_ENTRY' }], [{ errno: 1064, code: 'ER_PARSE_ERROR' }], [{ errno: 1142, code: 'ER_TABLEACCESS_DENIED_ERROR' }], [{ errno: 1406 }], [{ code: 'SOMETHING_NEW' }], [{}]])(
-    'anything else %p is other, not retriable',
-    (fields) => {
-      expect(classOf(fields)).toEqual({ kind: 'other', retriable: false });
-    },
-  );
+  it.each([
+    [{ errno: 1062, code: 'ER_DUP_ENTRY' }],
+    [{ errno: 1064, code: 'ER_PARSE_ERROR' }],
+    [{ errno: 1142, code: 'ER_TABLEACCESS_DENIED_ERROR' }],
+    [{ errno: 1406 }],
+    [{ code: 'SOMETHING_NEW' }],
+    [{}],
+  ])('anything else %p is other, not retriable', (fields) => {
+    expect(classOf(fields)).toEqual({ kind: 'other', retriable: false });
+  });
 
   it('is pure over errno, code and fatal', () => {
     expect(classifyServerError({ errno: 1213, code: undefined, fatal: false })).toEqual({ kind: 'transient', retriable: true });
@@ -66,7 +77,15 @@ describe('classifyServerError: the one retriability table', () => {
   });
 
   it('a connect failure leaves net/ sanitized and classified (securityFailure)', () => {
-    const e = securityFailure(raw({ errno: 1045, code: 'ER_ACCESS_DENIED_ERROR', fatal: true, message: "Access denied for user 'app'@'10.0.0.1' (using password: YES)" }), { name: 'shard-0', host: 'h', port: 1 }) as DriverError;
+    const e = securityFailure(
+      raw({
+        errno: 1045,
+        code: 'ER_ACCESS_DENIED_ERROR',
+        fatal: true,
+        message: "Access denied for user 'app'@'10.0.0.1' (using password: YES)",
+      }),
+      { name: 'shard-0', host: 'h', port: 1 },
+    ) as DriverError;
     expect(e).toBeInstanceOf(DriverError);
     expect(e).toMatchObject({ kind: 'auth', retriable: false, errno: 1045 });
   });
@@ -92,7 +111,10 @@ describe('the executor reads the class instead of a table of its own', () => {
   });
 
   it('a server refusal is a QueryError whose retriable is the driver error’s', () => {
-    expect(wrapQueryError(serverError(raw({ errno: 1213, code: 'ER_LOCK_DEADLOCK' })), target)).toMatchObject({ code: 'QUERY_FAILED', retriable: true });
+    expect(wrapQueryError(serverError(raw({ errno: 1213, code: 'ER_LOCK_DEADLOCK' })), target)).toMatchObject({
+      code: 'QUERY_FAILED',
+      retriable: true,
+    });
     expect(wrapQueryError(serverError(raw({ errno: 2013 })), target)).toMatchObject({ code: 'SHARD_UNAVAILABLE', retriable: true });
     const dup = wrapQueryError(serverError(raw({ errno: 1062, code: 'ER_DUP_ENTRY' })), target);
     expect(dup).toBeInstanceOf(QueryError);

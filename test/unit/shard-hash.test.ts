@@ -54,10 +54,13 @@ describe('canonicalUid', () => {
 });
 
 describe('CRC32 hashing', () => {
-  it.each(vectors.vectors.map((v) => [v.uid, v.crc32, v.shard] as const))('uid %s matches MySQL CRC32 = %d, shard %d', (uid, crc, shard) => {
-    expect(crc32Hasher(uid)).toBe(crc);
-    expect(crc32Hasher(uid) % vectors.shards).toBe(shard);
-  });
+  it.each(vectors.vectors.map((v) => [v.uid, v.crc32, v.shard] as const))(
+    'uid %s matches MySQL CRC32 = %d, shard %d',
+    (uid, crc, shard) => {
+      expect(crc32Hasher(uid)).toBe(crc);
+      expect(crc32Hasher(uid) % vectors.shards).toBe(shard);
+    },
+  );
 
   function chiSquare(uids: Iterable<string>): { chi2: number; n: number } {
     const buckets = new Uint32Array(1024);
@@ -136,7 +139,13 @@ describe('ShardMap', () => {
 });
 
 describe('PhysicalNames', () => {
-  const names = new PhysicalNames({ shardCount: 1024, databases: 16, database: 'app_{db:02}', table: '{table}_{shard:04}', broadcastDatabase: 'app_global' });
+  const names = new PhysicalNames({
+    shardCount: 1024,
+    databases: 16,
+    database: 'app_{db:02}',
+    table: '{table}_{shard:04}',
+    broadcastDatabase: 'app_global',
+  });
 
   it('names databases by contiguous shard blocks and tables by shard', () => {
     expect(names.database(0)).toBe('app_00');

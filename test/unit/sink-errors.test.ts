@@ -4,7 +4,13 @@ import { EsSink, EsSinkError } from '../../src/cdc/sinks/elasticsearch/index.js'
 import { ConfigError, ShardlineError, SinkError } from '../../src/errors/index.js';
 
 const schemaOf = async () => ({ table: 't', columns: [], primaryKey: [] });
-const archiveOptions = { archive: { host: 'x', port: 1, user: 'u', password: 'p' }, database: 'arch', maxBatchRows: 10, maxBatchBytes: 1000, schemaOf };
+const archiveOptions = {
+  archive: { host: 'x', port: 1, user: 'u', password: 'p' },
+  database: 'arch',
+  maxBatchRows: 10,
+  maxBatchBytes: 1000,
+  schemaOf,
+};
 
 describe('SinkError: one base for the sinks’ errors', () => {
   it('the archive and Elasticsearch sink errors are SinkErrors naming their sink', () => {
@@ -20,7 +26,12 @@ describe('SinkError: one base for the sinks’ errors', () => {
       expect(err.details).toMatchObject({ sink });
     }
     expect(a).toMatchObject({ name: 'ArchiveSinkError', code: 'SINK_CLOSED', retriable: true });
-    expect(e).toMatchObject({ name: 'EsSinkError', code: 'ES_SINK_FAILED', retriable: false, details: { status: 401, sink: 'elasticsearch' } });
+    expect(e).toMatchObject({
+      name: 'EsSinkError',
+      code: 'ES_SINK_FAILED',
+      retriable: false,
+      details: { status: 401, sink: 'elasticsearch' },
+    });
   });
 
   it('shardline/cdc exports SinkError and both subclasses', () => {

@@ -3,7 +3,9 @@ import type net from 'node:net';
 import { createJsSocketLayer, loadSocketLayerFrom } from '../../src/net/index.js';
 import { busyWait, connectTo, connectToPeerProcess } from '../support/peer-process.js';
 
-const { layer: native, fallback } = loadSocketLayerFrom(new URL('../../native/build/Release/shardline_socket.node', import.meta.url).pathname);
+const { layer: native, fallback } = loadSocketLayerFrom(
+  new URL('../../native/build/Release/shardline_socket.node', import.meta.url).pathname,
+);
 const settings = { idleS: 8, intervalS: 2, count: 3, userTimeoutMs: 14000 };
 const children: ChildProcess[] = [];
 const sockets: net.Socket[] = [];

@@ -6,7 +6,10 @@ import { analyze, plan, type PlanOptions, type SqlParam } from '../../src/sql/in
 import { prng } from '../support/prng.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 /** The oracle: MySQL's CRC32 of the UID's decimal text modulo 1024, independent of the router's hash code. */
 const shardOf = (uid: bigint) => crc32(String(uid)) % 1024;
 
@@ -40,8 +43,51 @@ const TEMPLATES: { sql: string; same?: boolean; select?: boolean }[] = [
 
 const KEYWORD_SPOTS = ['SELECT', 'UPDATE', 'DELETE', 'INSERT', 'REPLACE'];
 const EXEC_COMMENTS = ['/*! OR 1=1 */', '/*!80000 OR 1=1 */', '/*M!, app_14.users_0950 o */', '/*!UNION SELECT 1*/', '/*m! */'];
-const COMMENTS = ['/* ? */', '-- x?\n', '# ?\n', '/* plain */', '-- trailing\n', '#\n', '/*+ BKA(u) */', "/*+ SET_VAR(x='?') */", '/*+ QB_NAME(q1) */'];
-const TOKENS = ['(', ')', ',', 'AND', 'OR', 'NOT', '1', '0', "'x'", '`users`', 'users', 'orders', ';', 'uid', 'u.uid', '=', 'IN', 'NULL', 'SELECT', 'FROM', 'WHERE', '-', '+', '?', '??', '--1', 'UNION', 'ALL', 'LIMIT 1', 'JOIN', 'ON', 'o'];
+const COMMENTS = [
+  '/* ? */',
+  '-- x?\n',
+  '# ?\n',
+  '/* plain */',
+  '-- trailing\n',
+  '#\n',
+  '/*+ BKA(u) */',
+  "/*+ SET_VAR(x='?') */",
+  '/*+ QB_NAME(q1) */',
+];
+const TOKENS = [
+  '(',
+  ')',
+  ',',
+  'AND',
+  'OR',
+  'NOT',
+  '1',
+  '0',
+  "'x'",
+  '`users`',
+  'users',
+  'orders',
+  ';',
+  'uid',
+  'u.uid',
+  '=',
+  'IN',
+  'NULL',
+  'SELECT',
+  'FROM',
+  'WHERE',
+  '-',
+  '+',
+  '?',
+  '??',
+  '--1',
+  'UNION',
+  'ALL',
+  'LIMIT 1',
+  'JOIN',
+  'ON',
+  'o',
+];
 
 interface Case {
   sql: string;
@@ -76,7 +122,10 @@ function build(rand: () => number): Case {
     else if (r < 0.62 && /^(AND|OR|NOT|IS|NULL|ALL|\?|\d+|,)$/.test(words[at]!)) words.splice(at, 1);
     else if (r < 0.72 && template.select) {
       keyValues.push(fresh());
-      words.push(pick(['UNION ALL SELECT name FROM users WHERE uid =', 'UNION SELECT status FROM orders WHERE uid =']), `\u27e8${k++}\u27e9`);
+      words.push(
+        pick(['UNION ALL SELECT name FROM users WHERE uid =', 'UNION SELECT status FROM orders WHERE uid =']),
+        `\u27e8${k++}\u27e9`,
+      );
     } else if (r < 0.77 && template.select) words.push('UNION SELECT status FROM orders');
     else if (r < 0.85 && template.select) {
       words.unshift('SELECT * FROM (');
@@ -129,7 +178,9 @@ describe('router SQL fuzzing', () => {
       const expected = [...new Set(c.keys.map(shardOf))].sort((a, b) => a - b);
       const everywhere = c.options.scatter === true && p.kind === 'scatter' && p.shards.length === 1024;
       if (!everywhere && JSON.stringify(p.shards) !== JSON.stringify(expected)) {
-        throw new Error(`mis-routed: planned shards ${p.shards.slice(0, 20).join(',')} but the keys ${c.keys.join(',')} hash to ${expected.join(',')} for ${context}`);
+        throw new Error(
+          `mis-routed: planned shards ${p.shards.slice(0, 20).join(',')} but the keys ${c.keys.join(',')} hash to ${expected.join(',')} for ${context}`,
+        );
       }
       for (const t of p.targets) {
         for (const m of t.sql.matchAll(/`app_\d{2}`\.`([a-z]+)_(\d{4})`/g)) {

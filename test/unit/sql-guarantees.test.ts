@@ -6,7 +6,10 @@ import { Topology } from '../../src/shard/index.js';
 import { analyze, plan, PlanCache, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 const route = (sql: string, params: SqlParam[] = [], options: PlanOptions = {}) => plan(analyze(sql, topology), params, topology, options);
 /** Independent oracle: MySQL's CRC32 of the UID's decimal text, modulo the shard count. */
 const shardOf = (uid: number | bigint) => crc32(String(uid)) % 1024;
@@ -65,7 +68,9 @@ describe('UNION, subqueries, derived tables, CTEs and joins', () => {
     const p = route('SELECT name FROM users WHERE uid = ? UNION ALL SELECT name FROM users u WHERE u.uid = ?', [42, other]);
     expect(p.shards).toEqual([136]);
     expect(p.targets).toHaveLength(1);
-    expect(p.targets[0]!.sql).toBe('SELECT name FROM `app_02`.`users_0136` WHERE uid = ? UNION ALL SELECT name FROM `app_02`.`users_0136` u WHERE u.uid = ?');
+    expect(p.targets[0]!.sql).toBe(
+      'SELECT name FROM `app_02`.`users_0136` WHERE uid = ? UNION ALL SELECT name FROM `app_02`.`users_0136` u WHERE u.uid = ?',
+    );
   });
 
   it.each([
@@ -81,9 +86,15 @@ describe('UNION, subqueries, derived tables, CTEs and joins', () => {
   });
 
   it('routes correlated subqueries and joins on the shard key with the outer key', () => {
-    expect(route('SELECT u.name FROM users u WHERE u.uid = ? AND EXISTS (SELECT 1 FROM orders o WHERE o.uid = u.uid)', [1]).shards).toEqual([951]);
-    expect(route('SELECT (SELECT MAX(amount) FROM orders o WHERE o.uid = u.uid) AS m FROM users u WHERE u.uid = ?', [1]).shards).toEqual([951]);
-    expect(route('SELECT u.name FROM users u LEFT JOIN orders o ON o.uid = u.uid WHERE u.uid IN (?, ?)', [1, 42]).shards).toEqual([136, 951]);
+    expect(route('SELECT u.name FROM users u WHERE u.uid = ? AND EXISTS (SELECT 1 FROM orders o WHERE o.uid = u.uid)', [1]).shards).toEqual(
+      [951],
+    );
+    expect(route('SELECT (SELECT MAX(amount) FROM orders o WHERE o.uid = u.uid) AS m FROM users u WHERE u.uid = ?', [1]).shards).toEqual([
+      951,
+    ]);
+    expect(route('SELECT u.name FROM users u LEFT JOIN orders o ON o.uid = u.uid WHERE u.uid IN (?, ?)', [1, 42]).shards).toEqual([
+      136, 951,
+    ]);
   });
 
   it('routes a derived table by its own key, not by an outer predicate on its output column', () => {
@@ -92,29 +103,52 @@ describe('UNION, subqueries, derived tables, CTEs and joins', () => {
   });
 
   it('refuses to merge per-shard results of a derived table, CTE or unrelated subquery', () => {
-    expect(failure(() => route('SELECT * FROM (SELECT uid FROM users WHERE uid IN (?, ?) ORDER BY name LIMIT 1) t', [1, 42])).code).toBe('SQL_UNSUPPORTED');
-    expect(failure(() => route('WITH t AS (SELECT uid FROM users WHERE uid IN (?, ?) LIMIT 1) SELECT * FROM t', [1, 42])).code).toBe('SQL_UNSUPPORTED');
-    expect(failure(() => route('SELECT code FROM countries WHERE name IN (SELECT name FROM users WHERE uid IN (?, ?))', [1, 42])).code).toBe('SQL_UNSUPPORTED');
+    expect(failure(() => route('SELECT * FROM (SELECT uid FROM users WHERE uid IN (?, ?) ORDER BY name LIMIT 1) t', [1, 42])).code).toBe(
+      'SQL_UNSUPPORTED',
+    );
+    expect(failure(() => route('WITH t AS (SELECT uid FROM users WHERE uid IN (?, ?) LIMIT 1) SELECT * FROM t', [1, 42])).code).toBe(
+      'SQL_UNSUPPORTED',
+    );
+    expect(
+      failure(() => route('SELECT code FROM countries WHERE name IN (SELECT name FROM users WHERE uid IN (?, ?))', [1, 42])).code,
+    ).toBe('SQL_UNSUPPORTED');
     expect(route('SELECT code FROM countries WHERE name IN (SELECT name FROM users WHERE uid = ?)', [42]).shards).toEqual([136]);
   });
 
   it('does not scatter joins or subqueries that are not on the shard key', () => {
-    expect(failure(() => route('SELECT u.name FROM users u JOIN orders o ON o.order_id = u.uid', [], { scatter: true })).code).toBe('SHARD_KEY_MISSING');
-    expect(failure(() => route('SELECT name FROM users WHERE name IN (SELECT status FROM orders)', [], { scatter: true })).code).toBe('SHARD_KEY_MISSING');
+    expect(failure(() => route('SELECT u.name FROM users u JOIN orders o ON o.order_id = u.uid', [], { scatter: true })).code).toBe(
+      'SHARD_KEY_MISSING',
+    );
+    expect(failure(() => route('SELECT name FROM users WHERE name IN (SELECT status FROM orders)', [], { scatter: true })).code).toBe(
+      'SHARD_KEY_MISSING',
+    );
     expect(route('SELECT u.name FROM users u JOIN orders o ON o.uid = u.uid', [], { scatter: true }).kind).toBe('scatter');
   });
 
   it('checks every keyed part against a pinned shard', () => {
-    expect(failure(() => route('SELECT name FROM users WHERE uid = ? UNION ALL SELECT name FROM users WHERE uid = ?', [42, 1], { shard: 136, pinnedBy: 'forUid' })).code).toBe(
-      'SQL_UNSUPPORTED',
-    );
-    expect(route('SELECT name FROM users WHERE uid = ? UNION ALL SELECT status FROM orders', [42], { shard: 136, pinnedBy: 'forUid' }).shards).toEqual([136]);
+    expect(
+      failure(() =>
+        route('SELECT name FROM users WHERE uid = ? UNION ALL SELECT name FROM users WHERE uid = ?', [42, 1], {
+          shard: 136,
+          pinnedBy: 'forUid',
+        }),
+      ).code,
+    ).toBe('SQL_UNSUPPORTED');
+    expect(
+      route('SELECT name FROM users WHERE uid = ? UNION ALL SELECT status FROM orders', [42], { shard: 136, pinnedBy: 'forUid' }).shards,
+    ).toEqual([136]);
   });
 
   it('refuses writes to broadcast tables that read sharded tables (they run on every instance)', () => {
-    expect(failure(() => route('INSERT INTO countries (code, name) SELECT email, name FROM users WHERE uid = ?', [42])).code).toBe('SQL_UNSUPPORTED');
-    expect(failure(() => route('UPDATE countries SET name = (SELECT name FROM users WHERE uid = ?) WHERE code = ?', [42, 'DE'])).code).toBe('SQL_UNSUPPORTED');
-    expect(failure(() => route('UPDATE users u JOIN countries c ON c.code = u.email SET c.name = ? WHERE u.uid = ?', ['x', 42])).code).toBe('SQL_UNSUPPORTED');
+    expect(failure(() => route('INSERT INTO countries (code, name) SELECT email, name FROM users WHERE uid = ?', [42])).code).toBe(
+      'SQL_UNSUPPORTED',
+    );
+    expect(failure(() => route('UPDATE countries SET name = (SELECT name FROM users WHERE uid = ?) WHERE code = ?', [42, 'DE'])).code).toBe(
+      'SQL_UNSUPPORTED',
+    );
+    expect(failure(() => route('UPDATE users u JOIN countries c ON c.code = u.email SET c.name = ? WHERE u.uid = ?', ['x', 42])).code).toBe(
+      'SQL_UNSUPPORTED',
+    );
   });
 
   it('refuses LIMIT on a write that touches several shards (each shard would apply it)', () => {
@@ -131,8 +165,14 @@ describe('UNION, subqueries, derived tables, CTEs and joins', () => {
 
 describe('the shard key cannot move', () => {
   it.each([
-    ['INSERT INTO users (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE uid = ?', /ON DUPLICATE KEY UPDATE must not change the shard key uid/],
-    ['INSERT INTO users (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?, users.uid = VALUES(uid) + 1', /must not change the shard key/],
+    [
+      'INSERT INTO users (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE uid = ?',
+      /ON DUPLICATE KEY UPDATE must not change the shard key uid/,
+    ],
+    [
+      'INSERT INTO users (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?, users.uid = VALUES(uid) + 1',
+      /must not change the shard key/,
+    ],
     ['UPDATE users u SET u.uid = ? WHERE u.uid = ?', /must not change the shard key/],
     ['INSERT INTO users SET uid = ?, name = ?', /must use VALUES/],
     ['INSERT INTO users (uid, name) SELECT uid + 1, name FROM users WHERE uid = ?', /must use VALUES/],

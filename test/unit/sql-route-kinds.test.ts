@@ -12,13 +12,17 @@ import { routePinned } from '../../src/sql/route-pinned.js';
 import { routeScatter, shardKeyMissing } from '../../src/sql/route-scatter.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 
 // Oracles from the bundled config, independent of src/shard: CRC32 of the UID's text mod 1024;
 // 16 databases app_00…app_15 of 64 shards each; instances shard-0…shard-3 of 256 shards each.
 const shardOf = (uid: number | bigint) => crc32(String(uid)) % 1024;
 const instanceOf = (s: number) => `shard-${Math.floor(s / 256)}`;
-const physical = (table: string, s: number) => `\`app_${String(Math.floor(s / 64)).padStart(2, '0')}\`.\`${table}_${String(s).padStart(4, '0')}\``;
+const physical = (table: string, s: number) =>
+  `\`app_${String(Math.floor(s / 64)).padStart(2, '0')}\`.\`${table}_${String(s).padStart(4, '0')}\``;
 /** The smallest UID above `after` whose shard satisfies `ok`. */
 function uidWhere(ok: (shard: number) => boolean, after = 0): number {
   for (let u = after + 1; ; u++) if (ok(shardOf(u))) return u;
@@ -47,7 +51,14 @@ describe('routeOneKey', () => {
       write: false,
       fanOut: false,
       shards: [shardOf(77)],
-      targets: [{ instance: instanceOf(shardOf(77)), shards: [shardOf(77)], sql: `SELECT name FROM ${physical('users', shardOf(77))} WHERE uid = ?`, params: [77] }],
+      targets: [
+        {
+          instance: instanceOf(shardOf(77)),
+          shards: [shardOf(77)],
+          sql: `SELECT name FROM ${physical('users', shardOf(77))} WHERE uid = ?`,
+          params: [77],
+        },
+      ],
       merge: { kind: 'single' },
     });
     expect(p.targets[0]!.params).toBe(params);
@@ -67,7 +78,9 @@ describe('routeOneKey', () => {
     const other = (s + 1) % 1024;
     const forUid = failure(() => routeOneKey(sel, sel.key!, [9], topology, { shard: other, pinnedBy: 'forUid' }));
     expect([forUid.code, forUid.details]).toEqual(['SHARD_MISMATCH', { expected: other, found: s }]);
-    expect(failure(() => routeOneKey(sel, sel.key!, [9], topology, { shard: other, pinnedBy: 'transaction' })).code).toBe('CROSS_SHARD_TRANSACTION');
+    expect(failure(() => routeOneKey(sel, sel.key!, [9], topology, { shard: other, pinnedBy: 'transaction' })).code).toBe(
+      'CROSS_SHARD_TRANSACTION',
+    );
   });
 
   it('refuses a key value that is not a UID', () => {
@@ -90,7 +103,14 @@ describe('routeGroups', () => {
       fanOut: false,
       kind: 'single',
       shards: [s],
-      targets: [{ instance: instanceOf(s), shards: [s], sql: `SELECT name FROM ${physical('users', s)} WHERE uid = ? UNION ALL SELECT status FROM ${physical('orders', s)} WHERE uid = ?`, params }],
+      targets: [
+        {
+          instance: instanceOf(s),
+          shards: [s],
+          sql: `SELECT name FROM ${physical('users', s)} WHERE uid = ? UNION ALL SELECT status FROM ${physical('orders', s)} WHERE uid = ?`,
+          params,
+        },
+      ],
       merge: { kind: 'single' },
     });
     expect(p.targets[0]!.params).not.toBe(params);
@@ -115,7 +135,10 @@ describe('routeGroups', () => {
     const inList = a('SELECT name FROM users WHERE uid = ? UNION ALL SELECT status FROM orders WHERE uid IN (?, ?)');
     const higher = uidWhere((s) => s > shardOf(31));
     const err1 = failure(() => routeGroups(inList, [31, 31, higher], topology, {}));
-    expect([err1.code, err1.details]).toEqual(['SQL_UNSUPPORTED', { shards: [`users → ${shardOf(31)}`, `orders → ${shardOf(31)},${shardOf(higher)}`] }]);
+    expect([err1.code, err1.details]).toEqual([
+      'SQL_UNSUPPORTED',
+      { shards: [`users → ${shardOf(31)}`, `orders → ${shardOf(31)},${shardOf(higher)}`] },
+    ]);
     const err = failure(() => routeGroups(union, [31, 31], topology, { shard: (shardOf(31) + 1) % 1024, pinnedBy: 'transaction' }));
     expect(err.code).toBe('CROSS_SHARD_TRANSACTION');
   });
@@ -126,7 +149,9 @@ describe('routeBroadcast', () => {
   const write = a('UPDATE countries SET name = ? WHERE code = ?');
 
   it('reads from one instance chosen round-robin', () => {
-    const chosen = [0, 1, 2, 3, 4, 7].map((n) => routeBroadcast(read, ['fr'], topology, { readInstance: n }).targets.map((t) => t.instance));
+    const chosen = [0, 1, 2, 3, 4, 7].map((n) =>
+      routeBroadcast(read, ['fr'], topology, { readInstance: n }).targets.map((t) => t.instance),
+    );
     expect(chosen).toEqual([['shard-0'], ['shard-1'], ['shard-2'], ['shard-3'], ['shard-0'], ['shard-3']]);
     const p = routeBroadcast(read, ['fr'], topology, {});
     expect(p).toEqual({
@@ -149,9 +174,15 @@ describe('routeBroadcast', () => {
 
   it('reads on the pinned shard’s instance and refuses a pinned write', () => {
     const p = routeBroadcast(read, ['fr'], topology, { shard: 600, pinnedBy: 'forUid' });
-    expect([p.kind, p.shards, p.targets]).toEqual(['single', [600], [{ instance: 'shard-2', shards: [], sql: 'SELECT name FROM `app_global`.`countries` WHERE code = ?', params: ['fr'] }]]);
+    expect([p.kind, p.shards, p.targets]).toEqual([
+      'single',
+      [600],
+      [{ instance: 'shard-2', shards: [], sql: 'SELECT name FROM `app_global`.`countries` WHERE code = ?', params: ['fr'] }],
+    ]);
     expect(failure(() => routeBroadcast(write, ['x', 'fr'], topology, { shard: 600, pinnedBy: 'forUid' })).code).toBe('SQL_UNSUPPORTED');
-    expect(failure(() => routeBroadcast(write, ['x', 'fr'], topology, { shard: 600, pinnedBy: 'transaction' })).code).toBe('CROSS_SHARD_TRANSACTION');
+    expect(failure(() => routeBroadcast(write, ['x', 'fr'], topology, { shard: 600, pinnedBy: 'transaction' })).code).toBe(
+      'CROSS_SHARD_TRANSACTION',
+    );
   });
 });
 
@@ -164,28 +195,48 @@ describe('routeInsert', () => {
     const u3 = uidWhere((s) => s === shardOf(u1), u2);
     const p = routeInsert(ins, ins.insert!, [u1, 'a', u2, 'b', u3, 'c', 'dup'], topology, {});
     const [s1, s2] = [shardOf(u1), shardOf(u2)];
-    const bySql = (s: number, tuples: string) => `INSERT INTO ${physical('users', s)} (uid, name) VALUES ${tuples} ON DUPLICATE KEY UPDATE name = ?`;
+    const bySql = (s: number, tuples: string) =>
+      `INSERT INTO ${physical('users', s)} (uid, name) VALUES ${tuples} ON DUPLICATE KEY UPDATE name = ?`;
     const expected = [
       { instance: instanceOf(s1), shards: [s1], sql: bySql(s1, '(?, ?), (?, ?)'), params: [u1, 'a', u3, 'c', 'dup'] },
       { instance: instanceOf(s2), shards: [s2], sql: bySql(s2, '(?, ?)'), params: [u2, 'b', 'dup'] },
     ].sort((x, y) => x.shards[0]! - y.shards[0]!);
-    expect(p).toEqual({ statement: 'insert', write: true, fanOut: false, kind: 'multi', shards: [s1, s2].sort((x, y) => x - y), targets: expected, merge: { kind: 'sum-affected' } });
+    expect(p).toEqual({
+      statement: 'insert',
+      write: true,
+      fanOut: false,
+      kind: 'multi',
+      shards: [s1, s2].sort((x, y) => x - y),
+      targets: expected,
+      merge: { kind: 'sum-affected' },
+    });
   });
 
   it('keeps the statement whole when every row lands on one shard', () => {
     const u = 8;
-    const [v, w] = [uidWhere((s) => s === shardOf(u), u), uidWhere((s) => s === shardOf(u), uidWhere((s) => s === shardOf(u), u))];
+    const [v, w] = [
+      uidWhere((s) => s === shardOf(u), u),
+      uidWhere(
+        (s) => s === shardOf(u),
+        uidWhere((s) => s === shardOf(u), u),
+      ),
+    ];
     const params: SqlParam[] = [u, 'a', v, 'b', w, 'c', 'dup'];
     const p = routeInsert(ins, ins.insert!, params, topology, {});
     expect([p.kind, p.shards]).toEqual(['single', [shardOf(u)]]);
     expect(p.targets).toEqual([
-      { instance: instanceOf(shardOf(u)), shards: [shardOf(u)], sql: `INSERT INTO ${physical('users', shardOf(u))} (uid, name) VALUES (?, ?), (?, ?), (?, ?) ON DUPLICATE KEY UPDATE name = ?`, params },
+      {
+        instance: instanceOf(shardOf(u)),
+        shards: [shardOf(u)],
+        sql: `INSERT INTO ${physical('users', shardOf(u))} (uid, name) VALUES (?, ?), (?, ?), (?, ?) ON DUPLICATE KEY UPDATE name = ?`,
+        params,
+      },
     ]);
     expect(p.targets[0]!.params).not.toBe(params);
   });
 
   it('routes literal keys and refuses a row outside the pinned shard', () => {
-    const lit = a("REPLACE INTO orders (uid, order_id, amount) VALUES (42, ?, 1), (2, ?, 2)");
+    const lit = a('REPLACE INTO orders (uid, order_id, amount) VALUES (42, ?, 1), (2, ?, 2)');
     const p = routeInsert(lit, lit.insert!, [10, 20], topology, {});
     expect(p.targets.map((t) => [t.shards[0], t.params])).toEqual(
       [
@@ -215,7 +266,14 @@ describe('routeInList', () => {
     const v = uidWhere((s) => s === shardOf(u), u);
     const p = routeInList(sel, sel.key!, [u, v, u], topology, {});
     expect([p.kind, p.shards, p.merge]).toEqual(['single', [shardOf(u)], { kind: 'single' }]);
-    expect(p.targets).toEqual([{ instance: instanceOf(shardOf(u)), shards: [shardOf(u)], sql: `SELECT uid, name FROM ${physical('users', shardOf(u))} WHERE uid IN (?, ?, ?)`, params: [u, v, u] }]);
+    expect(p.targets).toEqual([
+      {
+        instance: instanceOf(shardOf(u)),
+        shards: [shardOf(u)],
+        sql: `SELECT uid, name FROM ${physical('users', shardOf(u))} WHERE uid IN (?, ?, ?)`,
+        params: [u, v, u],
+      },
+    ]);
   });
 
   it('writes once per shard, and refuses a LIMIT on a write that spans shards', () => {
@@ -249,7 +307,14 @@ describe('routePinned', () => {
       fanOut: false,
       kind: 'single',
       shards: [700],
-      targets: [{ instance: 'shard-2', shards: [700], sql: `UPDATE ${physical('orders', 700)} SET status = ? WHERE order_id = ?`, params: ['paid', 7] }],
+      targets: [
+        {
+          instance: 'shard-2',
+          shards: [700],
+          sql: `UPDATE ${physical('orders', 700)} SET status = ? WHERE order_id = ?`,
+          params: ['paid', 7],
+        },
+      ],
       merge: { kind: 'sum-affected' },
     });
   });
@@ -278,7 +343,13 @@ describe('plan() dispatches each statement to its route kind', () => {
   const v = uidWhere((s) => s !== shardOf(u), u);
   it.each<[string, string, SqlParam[], object, (x: ReturnType<typeof a>, p: SqlParam[]) => unknown]>([
     ['one key', 'SELECT name FROM users WHERE uid = ?', [u], {}, (x, p) => routeOneKey(x, x.key!, p, topology, {})],
-    ['groups', 'SELECT name FROM users WHERE uid = ? UNION ALL SELECT status FROM orders WHERE uid = ?', [u, u], {}, (x, p) => routeGroups(x, p, topology, {})],
+    [
+      'groups',
+      'SELECT name FROM users WHERE uid = ? UNION ALL SELECT status FROM orders WHERE uid = ?',
+      [u, u],
+      {},
+      (x, p) => routeGroups(x, p, topology, {}),
+    ],
     ['broadcast', 'SELECT name FROM countries', [], { readInstance: 1 }, (x, p) => routeBroadcast(x, p, topology, { readInstance: 1 })],
     ['insert', 'INSERT INTO users (uid) VALUES (?), (?)', [u, v], {}, (x, p) => routeInsert(x, x.insert!, p, topology, {})],
     ['in list', 'SELECT name FROM users WHERE uid IN (?, ?)', [u, v], {}, (x, p) => routeInList(x, x.key!, p, topology, {})],

@@ -10,10 +10,14 @@ import { assertPinned, keyValue, shardsOfKeys } from '../../src/sql/route-shards
 import { unionTargets } from '../../src/sql/route-union.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 // Oracles from the bundled config (see sql-route-kinds.test.ts).
 const shardOf = (uid: number | bigint) => crc32(String(uid)) % 1024;
-const physical = (table: string, s: number) => `\`app_${String(Math.floor(s / 64)).padStart(2, '0')}\`.\`${table}_${String(s).padStart(4, '0')}\``;
+const physical = (table: string, s: number) =>
+  `\`app_${String(Math.floor(s / 64)).padStart(2, '0')}\`.\`${table}_${String(s).padStart(4, '0')}\``;
 const a = (sql: string) => analyze(sql, topology);
 
 function failure(fn: () => unknown): ShardlineError {
@@ -30,7 +34,9 @@ describe('render and shardTarget', () => {
   const x = a('SELECT o.status FROM orders o JOIN users u ON u.uid = o.uid WHERE o.uid = ? AND o.status = ?');
 
   it('renames every table of the whole text for a shard', () => {
-    expect(render(x, topology, 700)).toBe(`SELECT o.status FROM ${physical('orders', 700)} o JOIN ${physical('users', 700)} u ON u.uid = o.uid WHERE o.uid = ? AND o.status = ?`);
+    expect(render(x, topology, 700)).toBe(
+      `SELECT o.status FROM ${physical('orders', 700)} o JOIN ${physical('users', 700)} u ON u.uid = o.uid WHERE o.uid = ? AND o.status = ?`,
+    );
   });
 
   it('renames only the tables inside a range, and keeps the text of the range', () => {
@@ -60,7 +66,11 @@ describe('keyValue, shardsOfKeys and assertPinned', () => {
     expect(() => assertPinned({}, [1, 2], 'x')).not.toThrow();
     expect(() => assertPinned({ shard: 4 }, [4, 4], 'x')).not.toThrow();
     const err = failure(() => assertPinned({ shard: 4 }, [4, 9, 10], 'an INSERT row'));
-    expect([err.code, err.details, err.message]).toEqual(['SHARD_MISMATCH', { expected: 4, found: 9 }, 'an INSERT row routes to shard 9, but this session is bound to shard 4']);
+    expect([err.code, err.details, err.message]).toEqual([
+      'SHARD_MISMATCH',
+      { expected: 4, found: 9 },
+      'an INSERT row routes to shard 9, but this session is bound to shard 4',
+    ]);
     expect(failure(() => assertPinned({ shard: 4, pinnedBy: 'transaction' }, [9], 'x')).code).toBe('CROSS_SHARD_TRANSACTION');
   });
 });
@@ -72,7 +82,10 @@ describe('mergeFor', () => {
   });
 
   it('aggregates, sorts or concatenates a multi-shard read', () => {
-    expect(mergeFor(a('SELECT COUNT(*) AS n, MAX(uid) AS m FROM users'), [], true)).toEqual({ kind: 'aggregate', aggregates: ['count', 'max'] });
+    expect(mergeFor(a('SELECT COUNT(*) AS n, MAX(uid) AS m FROM users'), [], true)).toEqual({
+      kind: 'aggregate',
+      aggregates: ['count', 'max'],
+    });
     expect(mergeFor(a('SELECT uid, name FROM users ORDER BY name DESC, uid LIMIT 5'), [], true)).toEqual({
       kind: 'sorted',
       orderBy: [
@@ -108,14 +121,23 @@ describe('unionTargets', () => {
     ]);
     expect(t[1]!.sql).toBe(render(sorted, topology, 4));
     expect(t[2]!.sql).toBe(`(${render(sorted, topology, 300)}) UNION ALL (${render(sorted, topology, 301)})`);
-    const withValues = unionTargets(a('SELECT uid FROM users WHERE name = ?'), topology, [1, 2], ['n'], { kind: 'concat', limit: null }, 256);
+    const withValues = unionTargets(
+      a('SELECT uid FROM users WHERE name = ?'),
+      topology,
+      [1, 2],
+      ['n'],
+      { kind: 'concat', limit: null },
+      256,
+    );
     expect(withValues[0]!.params).toEqual(['n', 'n']);
   });
 
   it('wraps a sorted merge in ORDER BY and LIMIT, quoting the columns', () => {
     const merge = mergeFor(sorted, [], true);
     const [t] = unionTargets(sorted, topology, [5, 6], [], merge, 256);
-    expect(t!.sql).toBe(`SELECT * FROM ((${render(sorted, topology, 5)}) UNION ALL (${render(sorted, topology, 6)})) AS \`__shardline\` ORDER BY \`the name\` DESC, \`uid\` LIMIT 3`);
+    expect(t!.sql).toBe(
+      `SELECT * FROM ((${render(sorted, topology, 5)}) UNION ALL (${render(sorted, topology, 6)})) AS \`__shardline\` ORDER BY \`the name\` DESC, \`uid\` LIMIT 3`,
+    );
   });
 });
 
@@ -123,7 +145,15 @@ describe('routeShardSet', () => {
   it('gives one shard one round trip whose shards are the plan’s', () => {
     const x = a('SELECT uid FROM users GROUP BY uid');
     const p = routeShardSet(x, [], topology, {}, 'single', [12]);
-    expect(p).toEqual({ statement: 'select', write: false, fanOut: false, kind: 'single', shards: [12], targets: [shardTarget(x, topology, 12, [])], merge: SINGLE });
+    expect(p).toEqual({
+      statement: 'select',
+      write: false,
+      fanOut: false,
+      kind: 'single',
+      shards: [12],
+      targets: [shardTarget(x, topology, 12, [])],
+      merge: SINGLE,
+    });
     expect(p.targets[0]!.shards).toBe(p.shards);
   });
 
@@ -138,7 +168,11 @@ describe('routeShardSet', () => {
     const w = a('UPDATE users SET name = ?');
     expect(routeShardSet(w, ['n'], topology, {}, 'scatter', [1, 2, 700]).targets.map((t) => t.shards)).toEqual([[1], [2], [700]]);
     const r = a('SELECT uid FROM users');
-    expect(routeShardSet(r, [], topology, { unionChunk: 2 }, 'scatter', [1, 2, 3, 700]).targets.map((t) => t.shards)).toEqual([[1, 2], [3], [700]]);
+    expect(routeShardSet(r, [], topology, { unionChunk: 2 }, 'scatter', [1, 2, 3, 700]).targets.map((t) => t.shards)).toEqual([
+      [1, 2],
+      [3],
+      [700],
+    ]);
     expect(routeShardSet(r, [], topology, {}, 'scatter', [1, 2, 3, 700]).targets.map((t) => t.shards)).toEqual([[1, 2, 3], [700]]);
   });
 });

@@ -4,7 +4,10 @@ import { Topology } from '../../src/shard/index.js';
 import { analyze, plan, PlanCache, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
-const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
 // From schemas/shard-hash-vectors.json (MySQL CRC32): uid 1 → 951, 2 → 525, 42 → 136, 0 → 801.
 const route = (sql: string, params: SqlParam[] = [], options: PlanOptions = {}) => plan(analyze(sql, topology), params, topology, options);
 
@@ -23,8 +26,20 @@ describe('single-shard routing', () => {
     ['SELECT name FROM users WHERE uid = 42', [], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = 42'],
     ["SELECT name FROM users WHERE uid = '42'", [], 136, 'shard-0', "SELECT name FROM `app_02`.`users_0136` WHERE uid = '42'"],
     ['select name from `users` where ? = uid', [1n], 951, 'shard-3', 'select name from `app_14`.`users_0951` where ? = uid'],
-    ['SELECT * FROM users WHERE name = ? AND uid = ? AND email IS NULL', ['x', '2'], 525, 'shard-2', 'SELECT * FROM `app_08`.`users_0525` WHERE name = ? AND uid = ? AND email IS NULL'],
-    ['SELECT users.name FROM users WHERE users.uid = ?', [2], 525, 'shard-2', 'SELECT `app_08`.`users_0525`.name FROM `app_08`.`users_0525` WHERE `app_08`.`users_0525`.uid = ?'],
+    [
+      'SELECT * FROM users WHERE name = ? AND uid = ? AND email IS NULL',
+      ['x', '2'],
+      525,
+      'shard-2',
+      'SELECT * FROM `app_08`.`users_0525` WHERE name = ? AND uid = ? AND email IS NULL',
+    ],
+    [
+      'SELECT users.name FROM users WHERE users.uid = ?',
+      [2],
+      525,
+      'shard-2',
+      'SELECT `app_08`.`users_0525`.name FROM `app_08`.`users_0525` WHERE `app_08`.`users_0525`.uid = ?',
+    ],
     [
       "SELECT u.name, o.amount FROM users u JOIN orders AS o ON o.uid = u.uid WHERE u.uid = ? AND o.status = 'paid'",
       [1],
@@ -32,14 +47,56 @@ describe('single-shard routing', () => {
       'shard-3',
       "SELECT u.name, o.amount FROM `app_14`.`users_0951` u JOIN `app_14`.`orders_0951` AS o ON o.uid = u.uid WHERE u.uid = ? AND o.status = 'paid'",
     ],
-    ['UPDATE users SET name = ?, updated_at = NOW(6) WHERE uid = ?', ['n', 42], 136, 'shard-0', 'UPDATE `app_02`.`users_0136` SET name = ?, updated_at = NOW(6) WHERE uid = ?'],
-    ['DELETE FROM orders WHERE uid = ? AND order_id = ?', [0, 9], 801, 'shard-3', 'DELETE FROM `app_12`.`orders_0801` WHERE uid = ? AND order_id = ?'],
-    ['INSERT INTO users (uid, name) VALUES (?, ?)', [42, 'Ada'], 136, 'shard-0', 'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?)'],
-    ['SELECT c.name FROM users u JOIN countries c ON c.code = u.email WHERE u.uid = ?', [42], 136, 'shard-0', 'SELECT c.name FROM `app_02`.`users_0136` u JOIN `app_global`.`countries` c ON c.code = u.email WHERE u.uid = ?'],
-    ["SELECT name FROM users WHERE uid = ? -- uid = 'comment'", [42], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = ?'],
+    [
+      'UPDATE users SET name = ?, updated_at = NOW(6) WHERE uid = ?',
+      ['n', 42],
+      136,
+      'shard-0',
+      'UPDATE `app_02`.`users_0136` SET name = ?, updated_at = NOW(6) WHERE uid = ?',
+    ],
+    [
+      'DELETE FROM orders WHERE uid = ? AND order_id = ?',
+      [0, 9],
+      801,
+      'shard-3',
+      'DELETE FROM `app_12`.`orders_0801` WHERE uid = ? AND order_id = ?',
+    ],
+    [
+      'INSERT INTO users (uid, name) VALUES (?, ?)',
+      [42, 'Ada'],
+      136,
+      'shard-0',
+      'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?)',
+    ],
+    [
+      'SELECT c.name FROM users u JOIN countries c ON c.code = u.email WHERE u.uid = ?',
+      [42],
+      136,
+      'shard-0',
+      'SELECT c.name FROM `app_02`.`users_0136` u JOIN `app_global`.`countries` c ON c.code = u.email WHERE u.uid = ?',
+    ],
+    [
+      "SELECT name FROM users WHERE uid = ? -- uid = 'comment'",
+      [42],
+      136,
+      'shard-0',
+      'SELECT name FROM `app_02`.`users_0136` WHERE uid = ?',
+    ],
     ['SELECT name FROM users WHERE uid = ?;', [42], 136, 'shard-0', 'SELECT name FROM `app_02`.`users_0136` WHERE uid = ?'],
-    ["SELECT 'users ? text', name FROM users WHERE uid = ?", [42], 136, 'shard-0', "SELECT 'users ? text', name FROM `app_02`.`users_0136` WHERE uid = ?"],
-    ['SELECT name FROM users WHERE uid = ? AND uid IN (SELECT uid FROM orders WHERE amount > ?)', [2, 0], 525, 'shard-2', 'SELECT name FROM `app_08`.`users_0525` WHERE uid = ? AND uid IN (SELECT uid FROM `app_08`.`orders_0525` WHERE amount > ?)'],
+    [
+      "SELECT 'users ? text', name FROM users WHERE uid = ?",
+      [42],
+      136,
+      'shard-0',
+      "SELECT 'users ? text', name FROM `app_02`.`users_0136` WHERE uid = ?",
+    ],
+    [
+      'SELECT name FROM users WHERE uid = ? AND uid IN (SELECT uid FROM orders WHERE amount > ?)',
+      [2, 0],
+      525,
+      'shard-2',
+      'SELECT name FROM `app_08`.`users_0525` WHERE uid = ? AND uid IN (SELECT uid FROM `app_08`.`orders_0525` WHERE amount > ?)',
+    ],
   ])('%s', (sql, params, shard, instance, physical) => {
     const p = route(sql, params);
     expect(p.kind).toBe('single');
@@ -62,12 +119,34 @@ describe('multi-shard routing', () => {
   });
 
   it('splits a multi-row INSERT per shard with each row keeping its own values', () => {
-    const p = route('INSERT INTO users (uid, name) VALUES (?, ?), (?, ?), (2, ?) ON DUPLICATE KEY UPDATE name = ?', [1, 'a', 42, 'b', 'c', 'z']);
+    const p = route('INSERT INTO users (uid, name) VALUES (?, ?), (?, ?), (2, ?) ON DUPLICATE KEY UPDATE name = ?', [
+      1,
+      'a',
+      42,
+      'b',
+      'c',
+      'z',
+    ]);
     expect(p.kind).toBe('multi');
     expect(p.targets).toEqual([
-      { instance: 'shard-0', shards: [136], sql: 'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?', params: [42, 'b', 'z'] },
-      { instance: 'shard-2', shards: [525], sql: 'INSERT INTO `app_08`.`users_0525` (uid, name) VALUES (2, ?) ON DUPLICATE KEY UPDATE name = ?', params: ['c', 'z'] },
-      { instance: 'shard-3', shards: [951], sql: 'INSERT INTO `app_14`.`users_0951` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?', params: [1, 'a', 'z'] },
+      {
+        instance: 'shard-0',
+        shards: [136],
+        sql: 'INSERT INTO `app_02`.`users_0136` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?',
+        params: [42, 'b', 'z'],
+      },
+      {
+        instance: 'shard-2',
+        shards: [525],
+        sql: 'INSERT INTO `app_08`.`users_0525` (uid, name) VALUES (2, ?) ON DUPLICATE KEY UPDATE name = ?',
+        params: ['c', 'z'],
+      },
+      {
+        instance: 'shard-3',
+        shards: [951],
+        sql: 'INSERT INTO `app_14`.`users_0951` (uid, name) VALUES (?, ?) ON DUPLICATE KEY UPDATE name = ?',
+        params: [1, 'a', 'z'],
+      },
     ]);
   });
 
@@ -89,7 +168,9 @@ describe('scatter', () => {
 
   it('routes on a key predicate of a subquery only through a semi-join on the shard key', () => {
     expect(route('SELECT name FROM users WHERE uid IN (SELECT uid FROM orders WHERE uid = ?)', [2]).shards).toEqual([525]);
-    expect(failure(() => route('SELECT name FROM users WHERE name IN (SELECT name FROM orders WHERE uid = ?)', [2])).code).toBe('SHARD_KEY_MISSING');
+    expect(failure(() => route('SELECT name FROM users WHERE name IN (SELECT name FROM orders WHERE uid = ?)', [2])).code).toBe(
+      'SHARD_KEY_MISSING',
+    );
   });
 
   it('refuses a key predicate under OR (it does not pin one shard)', () => {
@@ -102,7 +183,11 @@ describe('scatter', () => {
     expect(p.targets).toHaveLength(4);
     expect(p.targets.map((t) => t.shards.length)).toEqual([256, 256, 256, 256]);
     expect(p.targets[0]!.sql.split(' UNION ALL ')).toHaveLength(256);
-    expect(p.targets[0]!.sql.startsWith('(SELECT COUNT(*) AS n FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS n FROM `app_00`.`users_0001`)')).toBe(true);
+    expect(
+      p.targets[0]!.sql.startsWith(
+        '(SELECT COUNT(*) AS n FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS n FROM `app_00`.`users_0001`)',
+      ),
+    ).toBe(true);
     expect(p.merge).toEqual({ kind: 'aggregate', aggregates: ['count'] });
   });
 
@@ -114,8 +199,17 @@ describe('scatter', () => {
 
   it('wraps ORDER BY … LIMIT per instance for a k-way merge', () => {
     const p = route('SELECT uid, balance FROM users ORDER BY balance DESC, uid LIMIT 10', [], { scatter: true });
-    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'balance', desc: true }, { column: 'uid', desc: false }], limit: 10 });
-    expect(p.targets[0]!.sql).toMatch(/^SELECT \* FROM \(\(SELECT uid, balance FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/);
+    expect(p.merge).toEqual({
+      kind: 'sorted',
+      orderBy: [
+        { column: 'balance', desc: true },
+        { column: 'uid', desc: false },
+      ],
+      limit: 10,
+    });
+    expect(p.targets[0]!.sql).toMatch(
+      /^SELECT \* FROM \(\(SELECT uid, balance FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/,
+    );
   });
 
   it('sorts by a quoted column with a backtick in its name under the name the server returns', () => {
@@ -127,7 +221,11 @@ describe('scatter', () => {
   });
 
   it('takes LIMIT from a placeholder', () => {
-    expect(route('SELECT uid FROM users ORDER BY uid LIMIT ?', [5], { scatter: true }).merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'uid', desc: false }], limit: 5 });
+    expect(route('SELECT uid FROM users ORDER BY uid LIMIT ?', [5], { scatter: true }).merge).toEqual({
+      kind: 'sorted',
+      orderBy: [{ column: 'uid', desc: false }],
+      limit: 5,
+    });
   });
 
   it.each([
@@ -176,11 +274,15 @@ describe('pinned sessions and transactions', () => {
     const err = failure(() => route('UPDATE users SET name = ? WHERE uid = ?', ['x', 1], { shard: 136, pinnedBy: 'transaction' }));
     expect(err.code).toBe('CROSS_SHARD_TRANSACTION');
     expect(err.message).toBe('uid = … routes to shard 951, but this transaction is bound to shard 136');
-    expect(failure(() => route('INSERT INTO users (uid, name) VALUES (?, ?)', [2, 'x'], { shard: 136, pinnedBy: 'forUid' })).code).toBe('SHARD_MISMATCH');
+    expect(failure(() => route('INSERT INTO users (uid, name) VALUES (?, ?)', [2, 'x'], { shard: 136, pinnedBy: 'forUid' })).code).toBe(
+      'SHARD_MISMATCH',
+    );
   });
 
   it('refuses broadcast writes inside a transaction', () => {
-    expect(failure(() => route('DELETE FROM countries WHERE code = ?', ['DE'], { shard: 1, pinnedBy: 'transaction' })).code).toBe('CROSS_SHARD_TRANSACTION');
+    expect(failure(() => route('DELETE FROM countries WHERE code = ?', ['DE'], { shard: 1, pinnedBy: 'transaction' })).code).toBe(
+      'CROSS_SHARD_TRANSACTION',
+    );
   });
 });
 
@@ -210,7 +312,9 @@ describe('bad input', () => {
     ['INSERT INTO users (uid, name) SELECT uid, name FROM orders', 'SQL_UNSUPPORTED', /must use VALUES/],
     ['INSERT INTO users (uid, name) VALUES (? + 1, ?)', 'SQL_UNSUPPORTED', /placeholder or a literal/],
   ])('%s → %s', (sql, code, message) => {
-    const err = failure(() => plan(analyze(sql, topology), sql.includes('?') ? [1, 2].slice(0, (sql.match(/\?/g) ?? []).length) : [], topology));
+    const err = failure(() =>
+      plan(analyze(sql, topology), sql.includes('?') ? [1, 2].slice(0, (sql.match(/\?/g) ?? []).length) : [], topology),
+    );
     expect(err.code).toBe(code);
     expect(err.message).toMatch(message);
   });

@@ -9,11 +9,20 @@ const CASES: [string, string[]][] = [
   ["SET PASSWORD FOR bob@localhost = 'pw-set-plain'", ['pw-set-plain']],
   ["SET PASSWORD = 'pw-own' REPLACE 'pw-current'", ['pw-own', 'pw-current']],
   ["CREATE USER u@'%' IDENTIFIED VIA ed25519 USING PASSWORD('pw-via') OR unix_socket", ['pw-via']],
-  ["ALTER USER u IDENTIFIED VIA mysql_native_password USING '*A4B6157319038724E3560894F7F932C8886EBFCF'", ['A4B6157319038724E3560894F7F932C8886EBFCF']],
-  ["CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', DATABASE 'db', USER 'u', PASSWORD 'pw-server', PORT 3306)", ['pw-server']],
+  [
+    "ALTER USER u IDENTIFIED VIA mysql_native_password USING '*A4B6157319038724E3560894F7F932C8886EBFCF'",
+    ['A4B6157319038724E3560894F7F932C8886EBFCF'],
+  ],
+  [
+    "CREATE SERVER s FOREIGN DATA WRAPPER mysql OPTIONS (HOST '127.0.0.1', DATABASE 'db', USER 'u', PASSWORD 'pw-server', PORT 3306)",
+    ['pw-server'],
+  ],
   ["ALTER SERVER s OPTIONS (PASSWORD 'pw-alter-server')", ['pw-alter-server']],
   ["CREATE USER u IDENTIFIED WITH caching_sha2_password BY 'pw-with-by'", ['pw-with-by']],
-  ["GRANT ALL ON *.* TO 'u'@'%' IDENTIFIED BY PASSWORD '*94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29'", ['94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29']],
+  [
+    "GRANT ALL ON *.* TO 'u'@'%' IDENTIFIED BY PASSWORD '*94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29'",
+    ['94BDCEBE19083CE2A1F959FD02F964C7AF4CFC29'],
+  ],
   ["GRANT SELECT ON db.* TO u@'%' IDENTIFIED BY 'pw-grant'", ['pw-grant']],
   ["CHANGE MASTER TO MASTER_HOST='h', MASTER_USER='r', MASTER_PASSWORD='pw-master', MASTER_LOG_FILE='b.000001'", ['pw-master']],
   ["CHANGE REPLICATION SOURCE TO SOURCE_USER = 'r', SOURCE_PASSWORD = 'pw-source' FOR CHANNEL 'c1'", ['pw-source']],
@@ -24,7 +33,7 @@ const CASES: [string, string[]][] = [
   ["ALTER USER u ADD 2 FACTOR IDENTIFIED WITH authentication_ldap_sasl AS 'pw-2fa'", ['pw-2fa']],
   ["CREATE USER u IDENTIFIED BY RANDOM PASSWORD, v IDENTIFIED BY 'pw-list'", ['pw-list']],
   // escapes and doubled quotes cannot end the redaction early
-  ["CREATE USER 'u'@'%' IDENTIFIED BY 'it\\'s-pw-escaped' , 'v'@'%' IDENTIFIED BY 'o''pw-doubled'", ["s-pw-escaped", 'pw-doubled']],
+  ["CREATE USER 'u'@'%' IDENTIFIED BY 'it\\'s-pw-escaped' , 'v'@'%' IDENTIFIED BY 'o''pw-doubled'", ['s-pw-escaped', 'pw-doubled']],
   ["CREATE USER u IDENTIFIED BY 'a\\' , PASSWORD ''pw-trick'", ['pw-trick']],
   ["CREATE USER u IDENTIFIED BY 'ends-with-backslash\\\\'", ['ends-with-backslash']],
   // NO_BACKSLASH_ESCAPES: the backslash is a character and the quote ends the string
@@ -61,10 +70,18 @@ describe('redactSqlSecrets', () => {
   });
 
   it('keeps account names, plugin names and non-secret options readable', () => {
-    expect(redactSqlSecrets("CREATE USER 'app'@'10.0.%' IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$x'")).toBe("CREATE USER 'app'@'10.0.%' IDENTIFIED WITH 'caching_sha2_password' AS '<redacted>'");
-    expect(redactSqlSecrets("CHANGE MASTER TO MASTER_HOST='db1', MASTER_USER='repl', MASTER_PASSWORD='p'")).toBe("CHANGE MASTER TO MASTER_HOST='db1', MASTER_USER='repl', MASTER_PASSWORD='<redacted>'");
-    expect(redactSqlSecrets("SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('p')")).toBe("SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('<redacted>')");
-    expect(redactSqlSecrets("CREATE USER 'u'@'%' IDENTIFIED BY 'a', 'v'@'%' IDENTIFIED BY 'b'")).toBe("CREATE USER 'u'@'%' IDENTIFIED BY '<redacted>', 'v'@'%' IDENTIFIED BY '<redacted>'");
+    expect(redactSqlSecrets("CREATE USER 'app'@'10.0.%' IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$x'")).toBe(
+      "CREATE USER 'app'@'10.0.%' IDENTIFIED WITH 'caching_sha2_password' AS '<redacted>'",
+    );
+    expect(redactSqlSecrets("CHANGE MASTER TO MASTER_HOST='db1', MASTER_USER='repl', MASTER_PASSWORD='p'")).toBe(
+      "CHANGE MASTER TO MASTER_HOST='db1', MASTER_USER='repl', MASTER_PASSWORD='<redacted>'",
+    );
+    expect(redactSqlSecrets("SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('p')")).toBe(
+      "SET PASSWORD FOR 'bob'@'localhost' = PASSWORD('<redacted>')",
+    );
+    expect(redactSqlSecrets("CREATE USER 'u'@'%' IDENTIFIED BY 'a', 'v'@'%' IDENTIFIED BY 'b'")).toBe(
+      "CREATE USER 'u'@'%' IDENTIFIED BY '<redacted>', 'v'@'%' IDENTIFIED BY '<redacted>'",
+    );
   });
 
   it('leaves ordinary statements alone', () => {
@@ -89,9 +106,11 @@ describe('redactSqlSecrets', () => {
       const lit = `${pick(['', '_utf8mb4', 'N'])}'${secret}'`;
       const sql = pick([
         () => `${kw('CREATE')}${gap()}${kw('USER')}${gap()}'u'@'%'${gap()}${kw('IDENTIFIED')}${gap()}${kw('BY')}${gap()}${lit}`,
-        () => `${kw('ALTER')}${gap()}${kw('USER')}${gap()}u${gap()}${kw('IDENTIFIED')}${gap()}${kw('VIA')}${gap()}p${gap()}${kw('USING')}${gap()}${kw('PASSWORD')}(${lit})`,
+        () =>
+          `${kw('ALTER')}${gap()}${kw('USER')}${gap()}u${gap()}${kw('IDENTIFIED')}${gap()}${kw('VIA')}${gap()}p${gap()}${kw('USING')}${gap()}${kw('PASSWORD')}(${lit})`,
         () => `${kw('SET')}${gap()}${kw('PASSWORD')}${gap()}${kw('FOR')}${gap()}u@h${gap()}=${gap()}${lit}`,
-        () => `${kw('CREATE')}${gap()}${kw('SERVER')}${gap()}s${gap()}${kw('FOREIGN')} DATA WRAPPER mysql OPTIONS (USER 'u',${gap()}${kw('PASSWORD')}${gap()}${lit})`,
+        () =>
+          `${kw('CREATE')}${gap()}${kw('SERVER')}${gap()}s${gap()}${kw('FOREIGN')} DATA WRAPPER mysql OPTIONS (USER 'u',${gap()}${kw('PASSWORD')}${gap()}${lit})`,
         () => `${kw('CHANGE')}${gap()}${kw('MASTER')}${gap()}TO MASTER_HOST='h',${gap()}${kw('MASTER_PASSWORD')}${gap()}=${gap()}${lit}`,
       ])();
       const out = redactSqlSecrets(sql);

@@ -3,7 +3,10 @@ import { TimedPull } from '../../src/cdc/pipeline/timed-pull.js';
 /** A promise that counts the reactions attached to it (what a race against it adds each time). */
 class CountingPromise<T> extends Promise<T> {
   static reactions = 0;
-  override then<A = T, B = never>(onFulfilled?: ((v: T) => A | PromiseLike<A>) | null, onRejected?: ((r: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+  override then<A = T, B = never>(
+    onFulfilled?: ((v: T) => A | PromiseLike<A>) | null,
+    onRejected?: ((r: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
     CountingPromise.reactions++;
     return super.then(onFulfilled, onRejected);
   }

@@ -17,7 +17,18 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'shardline-tls-unit-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const base = {
-  instances: [{ name: 'shard-0', flavour: 'mysql', host: '127.0.0.1', port: 3311, user: 'u', password: 'p', replication: { user: 'r', password: 'p' }, serverId: 1 }],
+  instances: [
+    {
+      name: 'shard-0',
+      flavour: 'mysql',
+      host: '127.0.0.1',
+      port: 3311,
+      user: 'u',
+      password: 'p',
+      replication: { user: 'r', password: 'p' },
+      serverId: 1,
+    },
+  ],
   archive: { host: '127.0.0.1', port: 3320, user: 'u', password: 'p' },
   kafka: { brokers: ['127.0.0.1:9092'] },
   elasticsearch: { node: 'https://127.0.0.1:9200' },
@@ -40,7 +51,12 @@ describe('TLS and authentication config', () => {
     const config = loadClusterConfig(file);
     expect(config.instances[0]!.tls).toEqual({ mode: 'verify-full', ca: path.join(dir, 'certs/ca.pem') });
     expect(config.instances[0]!.serverPublicKey).toBe('/abs/key.pem');
-    expect(config.archive?.tls).toEqual({ mode: 'verify-ca', ca: path.join(tmp, 'ca.pem'), cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem') });
+    expect(config.archive?.tls).toEqual({
+      mode: 'verify-ca',
+      ca: path.join(tmp, 'ca.pem'),
+      cert: path.join(dir, 'c.pem'),
+      key: path.join(dir, 'k.pem'),
+    });
     expect(config.kafka?.tls?.ca).toBe(path.join(dir, 'kafka-ca.pem'));
     expect(config.elasticsearch?.auth).toEqual({ apiKey: 'a2V5' });
   });
@@ -48,18 +64,29 @@ describe('TLS and authentication config', () => {
   it.each([
     ['a client cert without its key', (d: any) => (d.instances[0].tls = { cert: 'c.pem' }), 'instances.0.tls'],
     ['an unknown TLS mode', (d: any) => (d.archive.tls = { mode: 'preferred' }), 'archive.tls.mode'],
-    ['an unknown SASL mechanism', (d: any) => (d.kafka.sasl = { mechanism: 'gssapi', username: 'a', password: 'b' }), 'kafka.sasl.mechanism'],
+    [
+      'an unknown SASL mechanism',
+      (d: any) => (d.kafka.sasl = { mechanism: 'gssapi', username: 'a', password: 'b' }),
+      'kafka.sasl.mechanism',
+    ],
     ['a malformed CA fingerprint', (d: any) => (d.elasticsearch.tls = { caFingerprint: 'abc' }), 'elasticsearch.tls.caFingerprint'],
-    ['both an API key and a password', (d: any) => (d.elasticsearch.auth = { apiKey: 'k', username: 'u', password: 'p' }), 'elasticsearch.auth'],
+    [
+      'both an API key and a password',
+      (d: any) => (d.elasticsearch.auth = { apiKey: 'k', username: 'u', password: 'p' }),
+      'elasticsearch.auth',
+    ],
   ])('refuses %s', (_what, mutate, field) => {
     const doc = structuredClone(base) as Record<string, any>;
     mutate(doc);
-    expect(() => parseClusterConfig(doc)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(field) }));
+    expect(() => parseClusterConfig(doc)).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(field) }),
+    );
   });
 
   it('the bundled dev config pins the MySQL servers\u2019 public keys (caching_sha2_password over plain TCP)', () => {
     const config = loadClusterConfig(bundledClusterConfig, {});
-    for (const inst of config.instances.filter((i) => i.flavour === 'mysql')) expect(inst.serverPublicKey).toMatch(new RegExp(`/data/${inst.name}/public_key\\.pem$`));
+    for (const inst of config.instances.filter((i) => i.flavour === 'mysql'))
+      expect(inst.serverPublicKey).toMatch(new RegExp(`/data/${inst.name}/public_key\\.pem$`));
     expect(config.archive?.serverPublicKey).toMatch(/\/data\/archive\/public_key\.pem$/);
   });
 });
@@ -122,7 +149,10 @@ describe('esClientOptions', () => {
 
   it('a CA fingerprint without a CA file lets the client check the chain\u2019s root instead of Node\u2019s roots', () => {
     const fp = 'AB:'.repeat(31) + 'AB';
-    expect(esClientOptions({ tls: { mode: 'verify-full', caFingerprint: fp } })).toMatchObject({ caFingerprint: fp, tls: { rejectUnauthorized: false } });
+    expect(esClientOptions({ tls: { mode: 'verify-full', caFingerprint: fp } })).toMatchObject({
+      caFingerprint: fp,
+      tls: { rejectUnauthorized: false },
+    });
     expect(esClientOptions({ tls: { mode: 'disabled', caFingerprint: fp } })).toEqual({});
   });
 });
@@ -133,7 +163,11 @@ describe('dev up --tls', () => {
     const dir = stateDir(path.join(tmp, 'state'));
     const specs = await withDevTls(describeServices(config), config, dir);
     const kafka = specs.find((s) => s.kind === 'kafka')!;
-    expect(kafka.tls?.kafka).toMatchObject({ sslPort: kafka.port + 2, saslSslPort: kafka.port + 3, users: [{ username: 'shardline', password: 'shardline' }] });
+    expect(kafka.tls?.kafka).toMatchObject({
+      sslPort: kafka.port + 2,
+      saslSslPort: kafka.port + 3,
+      users: [{ username: 'shardline', password: 'shardline' }],
+    });
     expect(specs.find((s) => s.kind === 'elasticsearch')!.tls).toBeUndefined();
     const sql = specs.filter((s) => s.kind === 'mysql' || s.kind === 'mariadb');
     expect(sql.every((s) => s.tls?.ca === path.join(dir.root, 'tls', 'ca.pem'))).toBe(true);

@@ -24,7 +24,11 @@ function sharding(naming: Record<string, string>, extra: Record<string, unknown>
   const doc = parse(readFileSync(bundledClusterConfig, 'utf8')) as Record<string, any>;
   doc['sharding'] = { ...doc['sharding'], ...extra, naming: { ...doc['sharding']?.naming, ...naming } };
   const config = parseClusterConfig(doc, { ...process.env, SHARDLINE_REPL_PASSWORD: 'x' }, 'test', process.cwd());
-  return () => new Topology(config.sharding, config.instances.map((i) => i.name));
+  return () =>
+    new Topology(
+      config.sharding,
+      config.instances.map((i) => i.name),
+    );
 }
 
 describe('naming templates are config errors naming the field', () => {
@@ -65,7 +69,17 @@ describe('naming templates are config errors naming the field', () => {
 });
 
 describe('GTID parsing throws GtidError, never RangeError or SyntaxError', () => {
-  const bad = ['nope:1', `${UUID}`, `${UUID}:`, `${UUID}:5-3`, `${UUID}:0`, `${UUID}:x`, `${UUID}:1-99999999999999999999`, `${UUID}:9223372036854775808`, `${UUID}:a:b:c:1`];
+  const bad = [
+    'nope:1',
+    `${UUID}`,
+    `${UUID}:`,
+    `${UUID}:5-3`,
+    `${UUID}:0`,
+    `${UUID}:x`,
+    `${UUID}:1-99999999999999999999`,
+    `${UUID}:9223372036854775808`,
+    `${UUID}:a:b:c:1`,
+  ];
   it.each(bad)('MysqlGtidSet.parse(%s)', (text) => {
     const err = thrown(() => MysqlGtidSet.parse(text));
     expect(err).toBeInstanceOf(GtidError);
@@ -97,7 +111,7 @@ describe('GTID parsing throws GtidError, never RangeError or SyntaxError', () =>
 
   it('a seeded fuzz of mutated sets: parse succeeds or throws GtidError, nothing else', () => {
     let seed = 1234567;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
     const alphabet = '0123456789abcdef-:,x ';
     for (let i = 0; i < 3000; i++) {
       const chars = [...`${UUID}:1-5:7`];
@@ -141,7 +155,8 @@ describe('every error is thrown as a subclass that carries its code', () => {
         const file = path.join(dir, entry.name);
         if (entry.isDirectory()) {
           if (file !== path.join(src, 'errors')) walk(file);
-        } else if (entry.name.endsWith('.ts') && /new ShardlineError\(/.test(readFileSync(file, 'utf8'))) offenders.push(path.relative(src, file));
+        } else if (entry.name.endsWith('.ts') && /new ShardlineError\(/.test(readFileSync(file, 'utf8')))
+          offenders.push(path.relative(src, file));
       }
     };
     walk(src);

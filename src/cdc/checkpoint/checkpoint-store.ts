@@ -36,6 +36,11 @@ export class CheckpointStore {
 
   /** The message that records `checkpoint` (send it in the transaction of its events). */
   message(checkpoint: Checkpoint): OutboundMessage {
-    return { topic: this.topic, partition: this.partitionOf(checkpoint.instance), key: checkpoint.instance, value: JSON.stringify(checkpoint) };
+    return {
+      topic: this.topic,
+      partition: this.partitionOf(checkpoint.instance),
+      key: checkpoint.instance,
+      value: JSON.stringify(checkpoint),
+    };
   }
 }

@@ -15,7 +15,8 @@ function splitGtid(gtid: string): { source: string; gno: bigint } {
   const fields = gtid.trim().toLowerCase().split(':');
   const gno = fields.pop() ?? '';
   const [uuid, tag, ...rest] = fields;
-  if (uuid === undefined || !UUID.test(uuid) || rest.length > 0 || (tag !== undefined && !TAG.test(tag)) || !/^\d{1,19}$/.test(gno)) throw bad('MySQL GTID (uuid:number or uuid:tag:number)', gtid);
+  if (uuid === undefined || !UUID.test(uuid) || rest.length > 0 || (tag !== undefined && !TAG.test(tag)) || !/^\d{1,19}$/.test(gno))
+    throw bad('MySQL GTID (uuid:number or uuid:tag:number)', gtid);
   const n = BigInt(gno);
   if (n < 1n || n > MAX_GNO) throw bad('MySQL GTID (transaction number 1 … 2^63-1)', gtid);
   return { source: tag === undefined ? uuid : `${uuid}:${tag}`, gno: n };
@@ -120,7 +121,8 @@ export class MariadbGtidState {
   /** Records `domain-server-seq` as its domain's position. */
   add(gtid: string): void {
     const m = /^(\d{1,10})-(\d{1,10})-(\d{1,20})$/.exec(gtid);
-    if (!m || Number(m[1]) > 0xffffffff || Number(m[2]) > 0xffffffff || BigInt(m[3]!) > 0xffffffffffffffffn) throw bad('MariaDB GTID (domain-server-seq)', gtid);
+    if (!m || Number(m[1]) > 0xffffffff || Number(m[2]) > 0xffffffff || BigInt(m[3]!) > 0xffffffffffffffffn)
+      throw bad('MariaDB GTID (domain-server-seq)', gtid);
     this.domains.set(Number(m[1]), gtid);
   }
 

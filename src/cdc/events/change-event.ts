@@ -48,7 +48,12 @@ export interface ChangeContext {
 }
 
 /** Turns one decoded rows event into change events, one per row, values in the canonical encoding. */
-export function changeEvents(event: Extract<BinlogEvent, { kind: 'rows' }>, ctx: ChangeContext, now = Date.now(), rowBase = 0): ChangeEvent[] {
+export function changeEvents(
+  event: Extract<BinlogEvent, { kind: 'rows' }>,
+  ctx: ChangeContext,
+  now = Date.now(),
+  rowBase = 0,
+): ChangeEvent[] {
   const mapped = ctx.topology?.logicalOf(event.table.database, event.table.table) ?? null;
   const tsUs = Number(ctx.commitUs ?? BigInt(event.timestamp) * 1_000_000n);
   return event.rows.map((row, i) => ({

@@ -5,7 +5,12 @@ import type { Registry } from 'prom-client';
 export type HealthReport = { ok: boolean } & Record<string, unknown>;
 
 /** Serves `/metrics` (Prometheus text) and `/healthz` (JSON) on host:port. */
-export async function startMetricsServer(host: string, port: number, registry: Registry, health: () => HealthReport): Promise<{ port: number; close(): Promise<void> }> {
+export async function startMetricsServer(
+  host: string,
+  port: number,
+  registry: Registry,
+  health: () => HealthReport,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {

@@ -1,5 +1,15 @@
 import { KafkaError } from '../../errors/index.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundBatch, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
+import type {
+  EventLog,
+  GroupConsumer,
+  GroupConsumerOptions,
+  InboundBatch,
+  InboundMessage,
+  OutboundMessage,
+  ProducerTransaction,
+  TopicSpec,
+  TransactionalProducer,
+} from './event-log.js';
 
 /** Options of an {@link InMemoryEventLog}. */
 export interface InMemoryEventLogOptions {
@@ -88,14 +98,18 @@ export class InMemoryEventLog implements EventLog {
     let disconnected = false;
     const usable = (what: string) => {
       this.check();
-      if (this.epochs.get(transactionalId) !== epoch) throw new KafkaError('KAFKA_FENCED', `${what}: the producer ${transactionalId} was fenced by a newer one (epoch ${epoch})`, { retriable: false });
+      if (this.epochs.get(transactionalId) !== epoch)
+        throw new KafkaError('KAFKA_FENCED', `${what}: the producer ${transactionalId} was fenced by a newer one (epoch ${epoch})`, {
+          retriable: false,
+        });
       if (disconnected) throw new KafkaError('KAFKA', `${what}: the producer ${transactionalId} is disconnected`, { retriable: true });
     };
     return {
       begin: async (): Promise<ProducerTransaction> => {
         usable('cannot begin a Kafka transaction');
         this.fault('begin', false);
-        if (this.openTxns.has(transactionalId)) throw new KafkaError('KAFKA', `cannot begin a Kafka transaction: ${transactionalId} already has one open`, { retriable: false });
+        if (this.openTxns.has(transactionalId))
+          throw new KafkaError('KAFKA', `cannot begin a Kafka transaction: ${transactionalId} already has one open`, { retriable: false });
         const txn: Txn = { state: 'open' };
         this.openTxns.set(transactionalId, txn);
         const active = (what: string) => {
@@ -190,7 +204,10 @@ export class InMemoryEventLog implements EventLog {
    * answer was lost).
    */
   failNext(op: FaultPoint, fault: { after?: boolean; error?: Error } = {}): void {
-    this.faults.set(op, { after: fault.after ?? false, error: fault.error ?? new KafkaError('KAFKA', `injected failure of ${op}`, { retriable: true }) });
+    this.faults.set(op, {
+      after: fault.after ?? false,
+      error: fault.error ?? new KafkaError('KAFKA', `injected failure of ${op}`, { retriable: true }),
+    });
   }
 
   /** Every message of a topic as a read_uncommitted reader sees it (open and aborted transactions too). */
@@ -263,7 +280,9 @@ export class InMemoryEventLog implements EventLog {
   }
 
   private subscribed(options: GroupConsumerOptions): [string, Entry[][]][] {
-    return [...this.topics].filter(([name]) => options.topics.some((t) => (typeof t === 'string' ? t === name : t.test(name)))).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...this.topics]
+      .filter(([name]) => options.topics.some((t) => (typeof t === 'string' ? t === name : t.test(name))))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** Deals the partitions of each topic to the group's members subscribed to it, in turn, and tells them. */
@@ -332,5 +351,10 @@ export class InMemoryEventLog implements EventLog {
 }
 
 function inbound(e: Entry, offset: number): InboundMessage {
-  return { key: e.key === null ? null : Buffer.from(e.key, 'utf8'), value: e.value === null ? null : Buffer.from(e.value, 'utf8'), offset: String(offset), headers: { ...e.headers } };
+  return {
+    key: e.key === null ? null : Buffer.from(e.key, 'utf8'),
+    value: e.value === null ? null : Buffer.from(e.value, 'utf8'),
+    offset: String(offset),
+    headers: { ...e.headers },
+  };
 }

@@ -4,7 +4,16 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { ConnectionSecurityError, KafkaError, type ShardlineError } from '../../errors/index.js';
 import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
 import type { Logger } from '../../log/logger.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, InboundMessage, OutboundMessage, ProducerTransaction, TopicSpec, TransactionalProducer } from './event-log.js';
+import type {
+  EventLog,
+  GroupConsumer,
+  GroupConsumerOptions,
+  InboundMessage,
+  OutboundMessage,
+  ProducerTransaction,
+  TopicSpec,
+  TransactionalProducer,
+} from './event-log.js';
 
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 
@@ -30,9 +39,15 @@ function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | und
 function kafkaError(err: unknown, what: string): ShardlineError {
   const e = err as { name?: string; message?: string; retriable?: boolean; type?: string };
   const tlsCode = tlsCodeOf(err);
-  if (tlsCode) return new ConnectionSecurityError('TLS_FAILED', `${what}: TLS to the Kafka brokers failed (${tlsCode}): check kafka.tls (ca, mode)`, { cause: err, details: { tlsCode } });
+  if (tlsCode)
+    return new ConnectionSecurityError('TLS_FAILED', `${what}: TLS to the Kafka brokers failed (${tlsCode}): check kafka.tls (ca, mode)`, {
+      cause: err,
+      details: { tlsCode },
+    });
   if (e.name === 'KafkaJSSASLAuthenticationError' || /SASL|authentication/i.test(e.message ?? '')) {
-    return new ConnectionSecurityError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, { cause: err });
+    return new ConnectionSecurityError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, {
+      cause: err,
+    });
   }
   const fenced = e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenced|epoch/i.test(e.message ?? '');
   return new KafkaError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
@@ -69,7 +84,11 @@ export class KafkajsEventLog implements EventLog {
         const { message, ...extra } = entry.log;
         // kafkajs logs ERROR for conditions it retries (e.g. CONCURRENT_TRANSACTIONS while the
         // previous transaction's markers are written); failures that remain reach shardline as errors.
-        if (entry.level <= logLevel.ERROR && !/concurrent operation|Restarting the consumer/i.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`)) log?.warn({ kafka: entry.namespace, ...extra }, message);
+        if (
+          entry.level <= logLevel.ERROR &&
+          !/concurrent operation|Restarting the consumer/i.test(`${message} ${String((extra as { error?: unknown }).error ?? '')}`)
+        )
+          log?.warn({ kafka: entry.namespace, ...extra }, message);
         else log?.debug({ kafka: entry.namespace, ...extra }, message);
       },
     });
@@ -117,7 +136,12 @@ export class KafkajsEventLog implements EventLog {
   }
 
   async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
-    const producer = this.kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: this.options.transactionTimeoutMs ?? 60_000 });
+    const producer = this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs ?? 60_000,
+    });
     try {
       await producer.connect();
     } catch (err) {
@@ -143,7 +167,13 @@ export class KafkajsEventLog implements EventLog {
               else byTopic.set(m.topic, [m]);
             }
             try {
-              await txn.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, ms]) => ({ topic, messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })) })) });
+              await txn.sendBatch({
+                acks: -1,
+                topicMessages: [...byTopic].map(([topic, ms]) => ({
+                  topic,
+                  messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),
+                })),
+              });
             } catch (err) {
               throw kafkaError(err, 'cannot send in the Kafka transaction');
             }
@@ -181,7 +211,8 @@ export class KafkajsEventLog implements EventLog {
     }
     try {
       const producer = await this.plain;
-      for (const m of messages) await producer.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
+      for (const m of messages)
+        await producer.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value, headers: m.headers }] });
     } catch (err) {
       throw kafkaError(err, 'cannot send');
     }
@@ -234,7 +265,11 @@ export class KafkajsEventLog implements EventLog {
     const admin = await this.adminClient();
     // kafkajs lists offsets read_committed: `high` is the last stable offset.
     const ends = await admin.fetchTopicOffsets(topic);
-    const pending = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (!partitions || partitions.includes(e.partition))).map((e) => [e.partition, BigInt(e.high)]));
+    const pending = new Map(
+      ends
+        .filter((e) => BigInt(e.high) > BigInt(e.low) && (!partitions || partitions.includes(e.partition)))
+        .map((e) => [e.partition, BigInt(e.high)]),
+    );
     const out: InboundMessage[] = [];
     if (pending.size === 0) return out;
     const groupId = `shardline-reader-${randomUUID()}`;

@@ -19,7 +19,9 @@ const ABORT_MARKER_KEY = Buffer.from([0, 0, 0, 0]);
  */
 export function filterAbortedMessages({ messages, abortedTransactions }: FilterInput): FilterInput['messages'] {
   if (!abortedTransactions?.length) return messages;
-  const pending = abortedTransactions.map((t) => ({ producerId: String(t.producerId), first: BigInt(String(t.firstOffset)) })).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const pending = abortedTransactions
+    .map((t) => ({ producerId: String(t.producerId), first: BigInt(String(t.firstOffset)) }))
+    .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   const aborted = new Set<string>();
   return messages.filter((m) => {
     const offset = BigInt(String(m.offset));

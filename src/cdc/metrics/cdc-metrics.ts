@@ -29,17 +29,75 @@ const noop: CdcMetrics = {
 export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): CdcMetrics {
   if (!registry) return noop;
   const registers = [registry];
-  const rows = new Counter({ name: `${prefix}cdc_rows_total`, help: 'Changed rows read from the binlog and published, by instance and logical table', labelNames: ['instance', 'table'], registers });
-  const txns = new Counter({ name: `${prefix}cdc_transactions_total`, help: 'Source transactions read, by instance', labelNames: ['instance'], registers });
-  const lag = new Gauge({ name: `${prefix}cdc_lag_seconds`, help: 'Now minus the commit time of the last source transaction read (0 when caught up and idle)', labelNames: ['instance'], registers });
-  const commits = new Histogram({ name: `${prefix}cdc_kafka_commit_seconds`, help: 'Kafka transaction commit latency', labelNames: ['instance'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers });
-  const published = new Counter({ name: `${prefix}cdc_published_events_total`, help: 'Change events committed to Kafka, by instance', labelNames: ['instance'], registers });
-  const reconnects = new Counter({ name: `${prefix}cdc_reconnects_total`, help: 'Restarts of an instance reader after a failure', labelNames: ['instance'], registers });
-  const up = new Gauge({ name: `${prefix}cdc_instance_reading`, help: '1 while this worker reads the instance', labelNames: ['instance'], registers });
-  const applied = new Counter({ name: `${prefix}sink_records_total`, help: 'Records applied by a sink, by table', labelNames: ['sink', 'table'], registers });
-  const applySeconds = new Histogram({ name: `${prefix}sink_write_seconds`, help: 'Sink batch write latency', labelNames: ['sink'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers });
-  const e2e = new Histogram({ name: `${prefix}sink_commit_to_applied_seconds`, help: 'Source commit to applied in the sink', labelNames: ['sink'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers });
-  const dead = new Counter({ name: `${prefix}sink_dead_letters_total`, help: 'Records a sink refused for good (sent to the dead-letter topic)', labelNames: ['sink', 'table'], registers });
+  const rows = new Counter({
+    name: `${prefix}cdc_rows_total`,
+    help: 'Changed rows read from the binlog and published, by instance and logical table',
+    labelNames: ['instance', 'table'],
+    registers,
+  });
+  const txns = new Counter({
+    name: `${prefix}cdc_transactions_total`,
+    help: 'Source transactions read, by instance',
+    labelNames: ['instance'],
+    registers,
+  });
+  const lag = new Gauge({
+    name: `${prefix}cdc_lag_seconds`,
+    help: 'Now minus the commit time of the last source transaction read (0 when caught up and idle)',
+    labelNames: ['instance'],
+    registers,
+  });
+  const commits = new Histogram({
+    name: `${prefix}cdc_kafka_commit_seconds`,
+    help: 'Kafka transaction commit latency',
+    labelNames: ['instance'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const published = new Counter({
+    name: `${prefix}cdc_published_events_total`,
+    help: 'Change events committed to Kafka, by instance',
+    labelNames: ['instance'],
+    registers,
+  });
+  const reconnects = new Counter({
+    name: `${prefix}cdc_reconnects_total`,
+    help: 'Restarts of an instance reader after a failure',
+    labelNames: ['instance'],
+    registers,
+  });
+  const up = new Gauge({
+    name: `${prefix}cdc_instance_reading`,
+    help: '1 while this worker reads the instance',
+    labelNames: ['instance'],
+    registers,
+  });
+  const applied = new Counter({
+    name: `${prefix}sink_records_total`,
+    help: 'Records applied by a sink, by table',
+    labelNames: ['sink', 'table'],
+    registers,
+  });
+  const applySeconds = new Histogram({
+    name: `${prefix}sink_write_seconds`,
+    help: 'Sink batch write latency',
+    labelNames: ['sink'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers,
+  });
+  const e2e = new Histogram({
+    name: `${prefix}sink_commit_to_applied_seconds`,
+    help: 'Source commit to applied in the sink',
+    labelNames: ['sink'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers,
+  });
+  const dead = new Counter({
+    name: `${prefix}sink_dead_letters_total`,
+    help: 'Records a sink refused for good (sent to the dead-letter topic)',
+    labelNames: ['sink', 'table'],
+    registers,
+  });
   return {
     rows: (instance, table, n) => rows.inc({ instance, table }, n),
     transaction: (instance, commitTimeMs) => {

@@ -28,15 +28,31 @@ export function primaryKeyOf(event: RowsEvent, image: Record<string, CanonicalVa
  * primary key, value = the change event as JSON. `rowBase` numbers rows that share a position
  * (the inner events of a compressed transaction payload).
  */
-export function changeMessages(event: RowsEvent, target: CaptureTarget, ctx: MessageContext, rowBase: number, now = Date.now()): { messages: OutboundMessage[]; events: ChangeEvent[] } {
-  const events = changeEvents(event, { instance: ctx.instance, flavour: ctx.flavour, serverUuid: ctx.serverUuid, gtid: ctx.gtid, commitUs: ctx.commitUs, topology: null }, now, rowBase);
+export function changeMessages(
+  event: RowsEvent,
+  target: CaptureTarget,
+  ctx: MessageContext,
+  rowBase: number,
+  now = Date.now(),
+): { messages: OutboundMessage[]; events: ChangeEvent[] } {
+  const events = changeEvents(
+    event,
+    { instance: ctx.instance, flavour: ctx.flavour, serverUuid: ctx.serverUuid, gtid: ctx.gtid, commitUs: ctx.commitUs, topology: null },
+    now,
+    rowBase,
+  );
   const topic = `${ctx.topicPrefix}${target.logical}`;
   const messages = events.map((e): OutboundMessage => {
     e.source.logical_table = target.logical;
     e.source.shard = target.shard;
     const key = primaryKeyOf(event, e.op === 'd' ? e.before : e.after);
     const previous = e.op === 'u' ? primaryKeyOf(event, e.before) : null;
-    return { topic, key, value: JSON.stringify(e), ...(previous !== null && previous !== key ? { headers: { previous_key: previous } } : {}) };
+    return {
+      topic,
+      key,
+      value: JSON.stringify(e),
+      ...(previous !== null && previous !== key ? { headers: { previous_key: previous } } : {}),
+    };
   });
   return { messages, events };
 }

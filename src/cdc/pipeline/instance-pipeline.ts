@@ -61,7 +61,8 @@ export class InstancePipeline {
   private readonly backoff: BackoffPolicy;
 
   constructor(private readonly o: InstancePipelineOptions) {
-    this.sources = o.sources ?? binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000 });
+    this.sources =
+      o.sources ?? binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000 });
     this.clock = o.clock ?? systemClock;
     this.backoff = checkBackoffPolicy(o.backoff ?? RESTART_BACKOFF);
   }
@@ -89,7 +90,10 @@ export class InstancePipeline {
       try {
         producer = await this.o.log.transactionalProducer(this.o.transactionalId);
         const checkpoint = (await this.o.checkpoints.load(this.instance)) ?? (await this.initialCheckpoint(producer));
-        logger.info({ instance: this.instance, from: `${checkpoint.file}:${checkpoint.pos}`, gtidSet: checkpoint.gtidSet }, 'reading the binlog');
+        logger.info(
+          { instance: this.instance, from: `${checkpoint.file}:${checkpoint.pos}`, gtidSet: checkpoint.gtidSet },
+          'reading the binlog',
+        );
         metrics.reading(this.instance, true);
         this.readingNow = true;
         await this.pump(producer, checkpoint, () => (failures = 0));
@@ -100,14 +104,20 @@ export class InstancePipeline {
           return;
         }
         if (this.stopping && isShardlineError(err) && err.retriable) {
-          logger.info({ instance: this.instance, err: err.message }, 'stopped inside a transaction; it was not committed and is read again on the next start');
+          logger.info(
+            { instance: this.instance, err: err.message },
+            'stopped inside a transaction; it was not committed and is read again on the next start',
+          );
           return;
         }
         if (!isShardlineError(err) || !err.retriable) throw err;
         failures++;
         metrics.reconnect(this.instance);
         const delayMs = backoffDelayMs(this.backoff, failures);
-        logger.warn({ instance: this.instance, code: err.code, err: err.message, attempt: failures, delayMs }, 'instance reader failed; resuming from the last committed checkpoint');
+        logger.warn(
+          { instance: this.instance, code: err.code, err: err.message, attempt: failures, delayMs },
+          'instance reader failed; resuming from the last committed checkpoint',
+        );
         await sleep(delayMs, this.stopped.signal, this.clock).catch(() => undefined);
       } finally {
         this.readingNow = false;
@@ -130,7 +140,10 @@ export class InstancePipeline {
     const txn = await producer.begin();
     await txn.send([this.o.checkpoints.message(checkpoint)]);
     await txn.commit();
-    this.o.logger.info({ instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}` }, 'no checkpoint yet: starting at the current end of the binlog');
+    this.o.logger.info(
+      { instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}` },
+      'no checkpoint yet: starting at the current end of the binlog',
+    );
     return checkpoint;
   }
 

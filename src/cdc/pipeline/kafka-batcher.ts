@@ -107,7 +107,10 @@ export class KafkaBatcher {
    */
   flush(): BatchAction[] {
     if (!this.open) return [];
-    if (this.inSource) throw new ReplicationError('BINLOG_CONNECTION', 'the source ended inside a transaction; its batch is dropped and read again', { retriable: true });
+    if (this.inSource)
+      throw new ReplicationError('BINLOG_CONNECTION', 'the source ended inside a transaction; its batch is dropped and read again', {
+        retriable: true,
+      });
     const action: BatchAction = { type: 'commit', messages: this.take(), checkpoint: this.pending, events: this.events };
     this.reset();
     return [action];

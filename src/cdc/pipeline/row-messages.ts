@@ -33,7 +33,12 @@ export class RowMessages {
     this.rowBase = event.pos === this.lastPos ? this.rowBase : 0;
     this.lastPos = event.pos;
     const { gtid, commitUs } = this.current;
-    const { messages } = changeMessages(event, target, { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix }, this.rowBase);
+    const { messages } = changeMessages(
+      event,
+      target,
+      { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix },
+      this.rowBase,
+    );
     this.rowBase += messages.length;
     return messages;
   }

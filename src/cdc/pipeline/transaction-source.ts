@@ -38,14 +38,38 @@ export interface BinlogSourcesOptions {
  */
 export function binlogSources(o: BinlogSourcesOptions): TransactionSources {
   const { instance } = o;
-  const endpoint = { name: instance.name, host: instance.host, port: instance.port, ...instance.replication, tls: instance.tls, serverPublicKey: instance.serverPublicKey };
+  const endpoint = {
+    name: instance.name,
+    host: instance.host,
+    port: instance.port,
+    ...instance.replication,
+    tls: instance.tls,
+    serverPublicKey: instance.serverPublicKey,
+  };
   return {
-    open: (from, includeTable) => new TransactionStream({ instance: instance.name, endpoint, replicaServerId: o.replicaServerId, from, heartbeatMs: o.heartbeatMs, retry: { maxAttempts: 0 }, includeTable }),
+    open: (from, includeTable) =>
+      new TransactionStream({
+        instance: instance.name,
+        endpoint,
+        replicaServerId: o.replicaServerId,
+        from,
+        heartbeatMs: o.heartbeatMs,
+        retry: { maxAttempts: 0 },
+        includeTable,
+      }),
     current: async () => {
       const reader = await BinlogReader.open({ instance: instance.name, endpoint, replicaServerId: o.replicaServerId, from: 'current' });
       const f = reader.facts;
       reader.close();
-      return { instance: instance.name, flavour: f.flavour, serverUuid: f.serverUuid, serverId: f.serverId, file: f.current.file, pos: f.current.pos, gtidSet: null };
+      return {
+        instance: instance.name,
+        flavour: f.flavour,
+        serverUuid: f.serverUuid,
+        serverId: f.serverId,
+        file: f.current.file,
+        pos: f.current.pos,
+        gtidSet: null,
+      };
     },
   };
 }

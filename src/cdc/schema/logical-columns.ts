@@ -25,7 +25,12 @@ export type QueryFn = <T = Record<string, unknown>>(sql: string, values?: readon
  * logical table. Used to derive sink schemas (index templates, archive tables) — never to decode
  * the binlog, which carries its own metadata.
  */
-export async function readLogicalTableSchema(query: QueryFn, logical: string, database: string, physical: string): Promise<LogicalTableSchema> {
+export async function readLogicalTableSchema(
+  query: QueryFn,
+  logical: string,
+  database: string,
+  physical: string,
+): Promise<LogicalTableSchema> {
   const cols = await query<Record<string, unknown>>(
     'SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, IS_NULLABLE AS nullable, CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [database, physical],

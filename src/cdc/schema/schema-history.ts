@@ -8,7 +8,12 @@ interface KnownTable {
 }
 
 function signature(map: TableMap): string {
-  return map.columns.map((c) => `${c.name}:${c.type}/${c.realType}/${c.meta}/${c.unsigned ? 'u' : 's'}/${c.collation}/${(c.enumValues ?? c.setValues ?? []).join('|')}`).join(',');
+  return map.columns
+    .map(
+      (c) =>
+        `${c.name}:${c.type}/${c.realType}/${c.meta}/${c.unsigned ? 'u' : 's'}/${c.collation}/${(c.enumValues ?? c.setValues ?? []).join('|')}`,
+    )
+    .join(',');
 }
 
 /**

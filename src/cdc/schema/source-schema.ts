@@ -41,7 +41,15 @@ export class SourceSchemas {
     let s = this.sessions.get(instance);
     if (!s) {
       const inst = this.config.instances.find((i) => i.name === instance)!;
-      s = openMysqlSession({ name: inst.name, host: inst.host, port: inst.port, user: inst.user, password: inst.password, tls: inst.tls, serverPublicKey: inst.serverPublicKey });
+      s = openMysqlSession({
+        name: inst.name,
+        host: inst.host,
+        port: inst.port,
+        user: inst.user,
+        password: inst.password,
+        tls: inst.tls,
+        serverPublicKey: inst.serverPublicKey,
+      });
       s.catch(() => this.sessions.delete(instance));
       this.sessions.set(instance, s);
     }
@@ -70,7 +78,8 @@ export class SourceSchemas {
     }
     const s = await this.session(instance);
     const schema = await readLogicalTableSchema((sql, values) => s.query(sql, values), table, database, physical);
-    if (schema.columns.length === 0) throw new ConfigError('CDC_CONFIG', `table ${database}.${physical} (for ${table}) does not exist on ${instance}`);
+    if (schema.columns.length === 0)
+      throw new ConfigError('CDC_CONFIG', `table ${database}.${physical} (for ${table}) does not exist on ${instance}`);
     return schema;
   }
 

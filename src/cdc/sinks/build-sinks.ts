@@ -13,15 +13,27 @@ import type { Sink } from './sink-record.js';
 function section<K extends 'elasticsearch' | 'archive'>(config: ClusterConfig, key: K, sink: string): NonNullable<ClusterConfig[K]> {
   const value = config[key];
   if (value === undefined || value === null) {
-    throw new ConfigError('CONFIG_INVALID', `${sink} needs the \`${key}\` section in the cluster config (a router needs only \`instances\`)`, { details: { fields: [key], missing: [key] } });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `${sink} needs the \`${key}\` section in the cluster config (a router needs only \`instances\`)`,
+      { details: { fields: [key], missing: [key] } },
+    );
   }
   return value;
 }
 
 /** The sinks of a cluster config, built lazily, and what they share (source schemas). */
-export function buildSinks(config: ClusterConfig, deps: { registry: Registry; logger: Logger }): { factories: Partial<Record<'elasticsearch' | 'archive', () => Sink>>; close(): Promise<void> } {
-  const topology = new Topology(config.sharding, config.instances.map((i) => i.name));
-  const passThrough = new Map((config.cdc.tables.include ?? []).filter((t) => t.includes('.')).map((t) => [t.split('.')[1]!, t.split('.')[0]!] as [string, string]));
+export function buildSinks(
+  config: ClusterConfig,
+  deps: { registry: Registry; logger: Logger },
+): { factories: Partial<Record<'elasticsearch' | 'archive', () => Sink>>; close(): Promise<void> } {
+  const topology = new Topology(
+    config.sharding,
+    config.instances.map((i) => i.name),
+  );
+  const passThrough = new Map(
+    (config.cdc.tables.include ?? []).filter((t) => t.includes('.')).map((t) => [t.split('.')[1]!, t.split('.')[0]!] as [string, string]),
+  );
   const schemas = new SourceSchemas(config, topology, passThrough);
   return {
     factories: {

@@ -55,7 +55,12 @@ export class SinkRunner {
 
   async start(): Promise<void> {
     const { o } = this;
-    this.consumer = o.log.consumer({ groupId: o.groupId, topics: o.topics, fromBeginning: true, partitionsConcurrently: o.partitionsConcurrently ?? 1 });
+    this.consumer = o.log.consumer({
+      groupId: o.groupId,
+      topics: o.topics,
+      fromBeginning: true,
+      partitionsConcurrently: o.partitionsConcurrently ?? 1,
+    });
     await this.consumer.run(async (batch) => {
       const records: SinkRecord[] = [];
       const dead: DeadLetter[] = [];
@@ -80,13 +85,24 @@ export class SinkRunner {
           dead.map((d) => ({
             topic: o.deadLetterTopic,
             key: d.record.id || null,
-            value: JSON.stringify({ sink: o.name, reason: d.reason, table: d.record.table, id: d.record.id, version: d.record.version.toString(), origin: d.record.origin, event: d.record.event }),
+            value: JSON.stringify({
+              sink: o.name,
+              reason: d.reason,
+              table: d.record.table,
+              id: d.record.id,
+              version: d.record.version.toString(),
+              origin: d.record.origin,
+              event: d.record.event,
+            }),
             headers: { sink: o.name, reason: d.reason.slice(0, 1000) },
           })),
         );
         for (const d of dead) {
           o.metrics.deadLetter(o.name, d.record.table);
-          o.logger.warn({ sink: o.name, table: d.record.table, id: d.record.id, origin: d.record.origin, reason: d.reason }, 'record sent to the dead-letter topic');
+          o.logger.warn(
+            { sink: o.name, table: d.record.table, id: d.record.id, origin: d.record.origin, reason: d.reason },
+            'record sent to the dead-letter topic',
+          );
         }
       }
     });
@@ -107,7 +123,10 @@ export class SinkRunner {
         if (this.stopping) throw err;
         const delayMs = backoffDelayMs(WRITE_BACKOFF, attempt);
         const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
-        this.o.logger.error({ sink: this.o.name, err: message, attempt, delayMs, records: records.length }, 'sink write failed; retrying the batch');
+        this.o.logger.error(
+          { sink: this.o.name, err: message, attempt, delayMs, records: records.length },
+          'sink write failed; retrying the batch',
+        );
         await sleep(delayMs, this.stopped.signal).catch(() => undefined);
         if (this.stopping) throw err;
       }

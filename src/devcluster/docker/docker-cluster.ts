@@ -25,7 +25,10 @@ export async function dockerEngineAvailable(): Promise<boolean> {
 async function compose(args: string[]): Promise<void> {
   const result = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', PROJECT, ...args]);
   if (result.code !== 0) {
-    throw new DevClusterError('DEV_START_FAILED', `docker compose ${args[0]} failed (exit ${result.code}):\n${(result.stderr || result.stdout).trim().split('\n').slice(-30).join('\n')}`);
+    throw new DevClusterError(
+      'DEV_START_FAILED',
+      `docker compose ${args[0]} failed (exit ${result.code}):\n${(result.stderr || result.stdout).trim().split('\n').slice(-30).join('\n')}`,
+    );
   }
 }
 

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { chownSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { DevClusterError } from '../../errors/index.js';
 import { probeElasticsearch, type Health } from '../health.js';
@@ -39,7 +51,8 @@ export class ElasticsearchService implements NativeService {
     let ids = await run('id', ['-u', ES_USER]);
     if (ids.code !== 0) {
       const add = await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ES_USER]);
-      if (add.code !== 0) throw new DevClusterError('DEV_INSTALL_FAILED', `elasticsearch: cannot create system user ${ES_USER}: ${add.stderr.trim()}`);
+      if (add.code !== 0)
+        throw new DevClusterError('DEV_INSTALL_FAILED', `elasticsearch: cannot create system user ${ES_USER}: ${add.stderr.trim()}`);
       ids = await run('id', ['-u', ES_USER]);
     }
     this.uid = Number(ids.stdout.trim());
@@ -107,7 +120,11 @@ export class ElasticsearchService implements NativeService {
       const env = { ...process.env, ES_PATH_CONF: p.config, ES_JAVA_HOME: await javaHome() };
       await run(users, ['userdel', login.username], { env });
       const added = await run(users, ['useradd', login.username, '-p', login.password, '-r', 'superuser'], { env });
-      if (added.code !== 0) throw new DevClusterError('DEV_START_FAILED', `elasticsearch: adding the file-realm user ${login.username} failed: ${added.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if (added.code !== 0)
+        throw new DevClusterError(
+          'DEV_START_FAILED',
+          `elasticsearch: adding the file-realm user ${login.username} failed: ${added.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
     }
     if (asRoot) chownTree(this.base, this.uid, this.gid);
   }

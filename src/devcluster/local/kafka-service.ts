@@ -83,9 +83,21 @@ export class KafkaService implements NativeService {
     if (existsSync(path.join(this.dataDir, 'data', 'meta.properties'))) return;
     const id = await run('java', ['-cp', this.classpath, 'kafka.tools.StorageTool', 'random-uuid']);
     const clusterId = id.stdout.trim().split('\n').pop() ?? '';
-    const format = await run('java', ['-cp', this.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', this.propertiesFile]);
+    const format = await run('java', [
+      '-cp',
+      this.classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
+      this.propertiesFile,
+    ]);
     if (id.code !== 0 || format.code !== 0) {
-      throw new DevClusterError('DEV_START_FAILED', `kafka: formatting the KRaft storage failed: ${(id.stderr + format.stderr).trim().split('\n').slice(-5).join(' | ')}`);
+      throw new DevClusterError(
+        'DEV_START_FAILED',
+        `kafka: formatting the KRaft storage failed: ${(id.stderr + format.stderr).trim().split('\n').slice(-5).join(' | ')}`,
+      );
     }
   }
 
@@ -130,7 +142,11 @@ export class KafkaService implements NativeService {
         '--entity-name',
         u.username,
       ]);
-      if (r.code !== 0) throw new DevClusterError('DEV_START_FAILED', `kafka: adding the ${mechanism} credentials of ${u.username} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if (r.code !== 0)
+        throw new DevClusterError(
+          'DEV_START_FAILED',
+          `kafka: adding the ${mechanism} credentials of ${u.username} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        );
     }
   }
 }

@@ -24,7 +24,12 @@ interface Launcher {
  * (measured: 100 ms per 256-table UNION with the defaults' 250-slot partitions, and it grows
  * with concurrency).
  */
-export const SHARD_FLEET_TUNING = ['--table-open-cache=16384', '--table-open-cache-instances=4', '--table-definition-cache=8192', '--open-files-limit=65535'];
+export const SHARD_FLEET_TUNING = [
+  '--table-open-cache=16384',
+  '--table-open-cache-instances=4',
+  '--table-definition-cache=8192',
+  '--open-files-limit=65535',
+];
 
 /**
  * MySQL 8's parallel clustered-index read makes every COUNT(*) start reader threads: about
@@ -68,7 +73,10 @@ export class MysqlFamilyService implements NativeService {
     if (this.spec.kind === 'mariadb') {
       const mariadbd = ['/usr/sbin/mariadbd', '/usr/bin/mariadbd'].find((p) => existsSync(p));
       if (!mariadbd) {
-        throw new DevClusterError('DEV_INSTALL_FAILED', `${this.spec.name}: MariaDB server binaries not found (Debian: apt-get install mariadb-server)`);
+        throw new DevClusterError(
+          'DEV_INSTALL_FAILED',
+          `${this.spec.name}: MariaDB server binaries not found (Debian: apt-get install mariadb-server)`,
+        );
       }
       this.launcher = { command: mariadbd, prefix: [], locate: [] };
       return [];
@@ -90,7 +98,9 @@ export class MysqlFamilyService implements NativeService {
         return [];
       } catch (err) {
         await this.useMysql80();
-        return [`${this.spec.name}: MySQL ${this.spec.plannedVersion} is not available here, running MySQL 8.0 instead (${(err as Error).message.split('\n').pop()})`];
+        return [
+          `${this.spec.name}: MySQL ${this.spec.plannedVersion} is not available here, running MySQL 8.0 instead (${(err as Error).message.split('\n').pop()})`,
+        ];
       }
     }
     await this.useMysql80();
@@ -150,7 +160,10 @@ export class MysqlFamilyService implements NativeService {
             `--log-error=${this.logFile}`,
           ]);
     if (result.code !== 0) {
-      throw new DevClusterError('DEV_START_FAILED', `${this.spec.name}: initialising ${this.dataDir} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+      throw new DevClusterError(
+        'DEV_START_FAILED',
+        `${this.spec.name}: initialising ${this.dataDir} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+      );
     }
   }
 

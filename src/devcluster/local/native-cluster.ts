@@ -79,7 +79,11 @@ async function withLock<T>(dir: StateDir, timeoutMs: number, fn: () => Promise<T
   }
 }
 
-async function waitFor(check: () => Promise<{ healthy: boolean; reason?: string }>, timeoutMs: number, alive: () => boolean): Promise<string | null> {
+async function waitFor(
+  check: () => Promise<{ healthy: boolean; reason?: string }>,
+  timeoutMs: number,
+  alive: () => boolean,
+): Promise<string | null> {
   const deadline = Date.now() + timeoutMs;
   let reason = 'no answer';
   while (Date.now() < deadline) {
@@ -103,7 +107,11 @@ async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter
       return { name: spec.name, action: 'already-running', seconds: secs() };
     }
     reporter.update(spec.name, `pid ${live.pid} is running, waiting for health`);
-    const failure = await waitFor(() => probeService(spec), timeoutMs, () => isSameProcess(live.pid, live.startTime));
+    const failure = await waitFor(
+      () => probeService(spec),
+      timeoutMs,
+      () => isSameProcess(live.pid, live.startTime),
+    );
     if (failure) throw unhealthy(service, failure);
     reporter.update(spec.name, `healthy (pid ${live.pid})`, 'ok');
     return { name: spec.name, action: 'already-running', seconds: secs() };
@@ -163,7 +171,10 @@ export async function nativeUp(
       return results.map((r) => (r as PromiseFulfilledResult<UpOutcome>).value);
     }
     reporter.update('cluster', 'stopping what this run started');
-    await stopNative(specs.filter((s) => !before.has(s.name)), dir);
+    await stopNative(
+      specs.filter((s) => !before.has(s.name)),
+      dir,
+    );
     reporter.close();
     const first = failures[0]!.error;
     if (isShardlineError(first) && failures.length === 1) throw first;
@@ -176,7 +187,10 @@ export async function nativeUp(
 }
 
 /** Stops exactly the processes recorded in the state folder (and only if still the same process). */
-export async function stopNative(specs: readonly ServiceSpec[], dir: StateDir): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
+export async function stopNative(
+  specs: readonly ServiceSpec[],
+  dir: StateDir,
+): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
   return Promise.all(
     specs.map(async (spec) => {
       const state = readServiceState(dir, spec.name);
@@ -190,7 +204,10 @@ export async function stopNative(specs: readonly ServiceSpec[], dir: StateDir): 
 }
 
 /** `dev down` for the native path, under the cluster lock. */
-export async function nativeDown(specs: readonly ServiceSpec[], dir: StateDir): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
+export async function nativeDown(
+  specs: readonly ServiceSpec[],
+  dir: StateDir,
+): Promise<{ name: string; stopped: boolean; killed: boolean }[]> {
   ensureStateDir(dir);
   return withLock(dir, 120_000, () => stopNative(specs, dir));
 }

@@ -104,7 +104,12 @@ export class BinlogDecoder {
    * have no checksum and take the payload's position).
    */
   private decodeEvent(event: Buffer, outer: EventHeader | null): BinlogEvent {
-    if (event.length < HEADER) throw new BinlogError('BINLOG_DECODE', `event of ${event.length} bytes is shorter than its header`, outer ?? { file: this.file, pos: 0 });
+    if (event.length < HEADER)
+      throw new BinlogError(
+        'BINLOG_DECODE',
+        `event of ${event.length} bytes is shorter than its header`,
+        outer ?? { file: this.file, pos: 0 },
+      );
     const eventSize = event.readUInt32LE(9);
     const nextPos = outer ? outer.nextPos : event.readUInt32LE(13);
     const header: EventHeader = {
@@ -132,7 +137,11 @@ export class BinlogDecoder {
       const expected = event.readUInt32LE(end);
       const actual = crc32(event.subarray(0, end));
       if (expected !== actual) {
-        throw new BinlogError('BINLOG_CHECKSUM', `CRC32 mismatch in ${eventTypeName(type)}: stored ${expected.toString(16)}, computed ${actual.toString(16)}`, header);
+        throw new BinlogError(
+          'BINLOG_CHECKSUM',
+          `CRC32 mismatch in ${eventTypeName(type)}: stored ${expected.toString(16)}, computed ${actual.toString(16)}`,
+          header,
+        );
       }
     }
     const body = event.subarray(HEADER, end);
@@ -164,11 +173,27 @@ export class BinlogDecoder {
       case EventType.GTID_TAGGED: {
         const g = parseTaggedGtid(body);
         const sourceUuid = uuidText(g.uuid);
-        return { ...h, kind: 'gtid', flavour: 'mysql', gtid: `${sourceUuid}:${g.tag}:${g.gno}`, sourceUuid, tag: g.tag, gno: g.gno, commitTimestampUs: g.originalCommitTimestampUs, anonymous: false };
+        return {
+          ...h,
+          kind: 'gtid',
+          flavour: 'mysql',
+          gtid: `${sourceUuid}:${g.tag}:${g.gno}`,
+          sourceUuid,
+          tag: g.tag,
+          gno: g.gno,
+          commitTimestampUs: g.originalCommitTimestampUs,
+          anonymous: false,
+        };
       }
       case EventType.TRANSACTION_PAYLOAD: {
         const p = parsePayloadHeader(body);
-        return { ...h, kind: 'transaction-payload', compression: p.compression === 0 ? 'zstd' : 'none', payloadSize: p.payloadSize, uncompressedSize: p.uncompressedSize };
+        return {
+          ...h,
+          kind: 'transaction-payload',
+          compression: p.compression === 0 ? 'zstd' : 'none',
+          payloadSize: p.payloadSize,
+          uncompressedSize: p.uncompressedSize,
+        };
       }
       case EventType.PREVIOUS_GTIDS:
         return { ...h, kind: 'previous-gtids', gtidSet: this.gtidSet(body) };
@@ -177,7 +202,16 @@ export class BinlogDecoder {
         const sequence = r.u64();
         const domainId = r.u32();
         const flags = r.u8();
-        return { ...h, kind: 'gtid', flavour: 'mariadb', gtid: `${domainId}-${h.serverId}-${sequence}`, domainId, serverId: h.serverId, sequence, standalone: (flags & 1) !== 0 };
+        return {
+          ...h,
+          kind: 'gtid',
+          flavour: 'mariadb',
+          gtid: `${domainId}-${h.serverId}-${sequence}`,
+          domainId,
+          serverId: h.serverId,
+          sequence,
+          standalone: (flags & 1) !== 0,
+        };
       }
       case EventType.MARIADB_GTID_LIST: {
         const r = new ByteReader(body);
@@ -222,9 +256,14 @@ export class BinlogDecoder {
         return { ...h, kind: 'heartbeat', logFile: this.file };
       default:
         if (IGNORED_EVENTS.has(type)) return { ...h, kind: 'ignored', name: eventTypeName(type) };
-        throw new BinlogError('BINLOG_UNKNOWN_EVENT', `event type ${type} (${eventTypeName(type)}) is not supported; refusing to skip it`, h, {
-          details: { eventType: type },
-        });
+        throw new BinlogError(
+          'BINLOG_UNKNOWN_EVENT',
+          `event type ${type} (${eventTypeName(type)}) is not supported; refusing to skip it`,
+          h,
+          {
+            details: { eventType: type },
+          },
+        );
     }
   }
 
@@ -326,9 +365,15 @@ export class BinlogDecoder {
     const tableId = rowsTableId(body, post);
     const table = this.tables.get(tableId);
     if (!table) throw new BinlogError('BINLOG_SCHEMA', `rows event for table id ${tableId} without a preceding TABLE_MAP`, h);
-    const kind = plain === EventType.WRITE_ROWS_V1 || plain === EventType.WRITE_ROWS_V2 ? 'write' : plain === EventType.UPDATE_ROWS_V1 || plain === EventType.UPDATE_ROWS_V2 ? 'update' : 'delete';
+    const kind =
+      plain === EventType.WRITE_ROWS_V1 || plain === EventType.WRITE_ROWS_V2
+        ? 'write'
+        : plain === EventType.UPDATE_ROWS_V1 || plain === EventType.UPDATE_ROWS_V2
+          ? 'update'
+          : 'delete';
     const op = kind === 'write' ? 'c' : kind === 'update' ? 'u' : 'd';
-    if (this.includeTable && !this.includeTable(table.map.database, table.map.table)) return { ...h, kind: 'rows', op, table: table.map, rows: [], filtered: true };
+    if (this.includeTable && !this.includeTable(table.map.database, table.map.table))
+      return { ...h, kind: 'rows', op, table: table.map, rows: [], filtered: true };
     const rowsBody = compressed ? inflateRowsBody(body, readRowsLayout(body, post, version, kind).dataStart) : body;
     const rows = decodeRows(rowsBody, post, version, kind, table, type === EventType.PARTIAL_UPDATE_ROWS);
     return { ...h, kind: 'rows', op, table: table.map, rows };

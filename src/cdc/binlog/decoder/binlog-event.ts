@@ -40,7 +40,13 @@ export type BinlogEvent = EventHeader &
     | { kind: 'binlog-checkpoint'; checkpointFile: string }
     | { kind: 'annotate-rows'; sql: string }
     | { kind: 'table-map'; map: TableMap }
-    | { kind: 'rows'; op: 'c' | 'u' | 'd'; table: TableMap; rows: RowChange[]; /** Rows of a table the decoder was told not to decode (none are given). */ filtered?: boolean }
+    | {
+        kind: 'rows';
+        op: 'c' | 'u' | 'd';
+        table: TableMap;
+        rows: RowChange[];
+        /** Rows of a table the decoder was told not to decode (none are given). */ filtered?: boolean;
+      }
     | { kind: 'heartbeat'; logFile: string }
     /** What {@link BinlogDecoder.decode} returns for a TRANSACTION_PAYLOAD; `decodeAll` yields its inner events instead. */
     | { kind: 'transaction-payload'; compression: 'zstd' | 'none'; payloadSize: number; uncompressedSize: number }

@@ -38,7 +38,18 @@ export const ColumnType = {
 } as const;
 
 /** YEAR is an unsigned TINYINT to both servers: it takes a (set) bit, so the numeric columns after it are one bit further. */
-const NUMERIC = new Set<number>([ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.NEWDECIMAL, ColumnType.FLOAT, ColumnType.DOUBLE, ColumnType.DECIMAL, ColumnType.YEAR]);
+const NUMERIC = new Set<number>([
+  ColumnType.TINY,
+  ColumnType.SHORT,
+  ColumnType.INT24,
+  ColumnType.LONG,
+  ColumnType.LONGLONG,
+  ColumnType.NEWDECIMAL,
+  ColumnType.FLOAT,
+  ColumnType.DOUBLE,
+  ColumnType.DECIMAL,
+  ColumnType.YEAR,
+]);
 const BLOBS = new Set<number>([ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB]);
 
 /** Whether the column takes a bit in the SIGNEDNESS optional metadata. */
@@ -90,5 +101,9 @@ export interface ColumnDef {
 /** Type name for messages and schemas. */
 export function columnTypeName(c: Pick<ColumnDef, 'type' | 'realType'>): string {
   const t = c.type === ColumnType.STRING ? c.realType : c.type;
-  return Object.entries(ColumnType).find(([, v]) => v === t)?.[0]?.toLowerCase() ?? `type${t}`;
+  return (
+    Object.entries(ColumnType)
+      .find(([, v]) => v === t)?.[0]
+      ?.toLowerCase() ?? `type${t}`
+  );
 }

@@ -124,5 +124,18 @@ export function parseTaggedGtid(body: Buffer): TaggedGtid {
   const immediateServerVersion = r.small(0xffffffff);
   const originalServerVersion = field(10) ? r.small(0xffffffff) : immediateServerVersion;
   const commitGroupTicket = field(11) ? r.unsigned() : 0n;
-  return { flags, uuid, gno, tag, lastCommitted, sequenceNumber, immediateCommitTimestampUs, originalCommitTimestampUs, transactionLength, immediateServerVersion, originalServerVersion, commitGroupTicket };
+  return {
+    flags,
+    uuid,
+    gno,
+    tag,
+    lastCommitted,
+    sequenceNumber,
+    immediateCommitTimestampUs,
+    originalCommitTimestampUs,
+    transactionLength,
+    immediateServerVersion,
+    originalServerVersion,
+    commitGroupTicket,
+  };
 }

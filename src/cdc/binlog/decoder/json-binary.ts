@@ -96,7 +96,15 @@ function value(buf: Buffer, type: number, start: number, end: number, depth: num
       return container(buf, type, start, end, depth + 1);
     case J.LITERAL:
       if (start >= end) throw new TruncatedError('JSON literal truncated');
-      return buf[start] === 0 ? 'null' : buf[start] === 1 ? 'true' : buf[start] === 2 ? 'false' : (() => { throw new TruncatedError(`bad JSON literal ${buf[start]}`); })();
+      return buf[start] === 0
+        ? 'null'
+        : buf[start] === 1
+          ? 'true'
+          : buf[start] === 2
+            ? 'false'
+            : (() => {
+                throw new TruncatedError(`bad JSON literal ${buf[start]}`);
+              })();
     case J.INT16:
       return String(checked(buf, start, 2, end).readInt16LE(start));
     case J.UINT16:

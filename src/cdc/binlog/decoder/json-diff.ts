@@ -2,7 +2,8 @@ import { ByteReader, TruncatedError } from './byte-reader.js';
 import { decodeJsonBinary } from './json-binary.js';
 
 /** A JSON document node. Scalars keep their text (numbers stay exact: no trip through JS numbers). */
-export type JsonNode = { kind: 'object'; members: Map<string, JsonNode> } | { kind: 'array'; items: JsonNode[] } | { kind: 'scalar'; text: string };
+export type JsonNode =
+  { kind: 'object'; members: Map<string, JsonNode> } | { kind: 'array'; items: JsonNode[] } | { kind: 'scalar'; text: string };
 
 const MAX_DEPTH = 100;
 
@@ -160,12 +161,20 @@ function applyOne(root: JsonNode, d: JsonDiff): JsonNode {
   const value = d.value === null ? null : parseJsonText(d.value);
   const last = legs.pop();
   if (last === undefined) {
-    if (d.operation !== JsonDiffOperation.REPLACE || value === null) throw new TruncatedError(`JSON diff ${describe(d)} on the whole document`);
+    if (d.operation !== JsonDiffOperation.REPLACE || value === null)
+      throw new TruncatedError(`JSON diff ${describe(d)} on the whole document`);
     return value;
   }
   let parent = root;
   for (const leg of legs) {
-    const next = 'member' in leg ? (parent.kind === 'object' ? parent.members.get(leg.member) : undefined) : parent.kind === 'array' ? parent.items[leg.index] : undefined;
+    const next =
+      'member' in leg
+        ? parent.kind === 'object'
+          ? parent.members.get(leg.member)
+          : undefined
+        : parent.kind === 'array'
+          ? parent.items[leg.index]
+          : undefined;
     if (!next) throw new TruncatedError(`JSON diff ${describe(d)}: the path does not exist in the before image`);
     parent = next;
   }
@@ -174,7 +183,8 @@ function applyOne(root: JsonNode, d: JsonDiff): JsonNode {
     if (d.operation === JsonDiffOperation.REMOVE) {
       if (!parent.members.delete(last.member)) throw new TruncatedError(`JSON diff ${describe(d)}: no such member`);
     } else {
-      if (d.operation === JsonDiffOperation.REPLACE && !parent.members.has(last.member)) throw new TruncatedError(`JSON diff ${describe(d)}: no such member`);
+      if (d.operation === JsonDiffOperation.REPLACE && !parent.members.has(last.member))
+        throw new TruncatedError(`JSON diff ${describe(d)}: no such member`);
       parent.members.set(last.member, value!);
     }
     return root;
@@ -182,7 +192,8 @@ function applyOne(root: JsonNode, d: JsonDiff): JsonNode {
   if (parent.kind !== 'array') throw new TruncatedError(`JSON diff ${describe(d)}: the parent is not an array`);
   const { items } = parent;
   if (d.operation === JsonDiffOperation.INSERT) items.splice(Math.min(last.index, items.length), 0, value!);
-  else if (last.index >= items.length) throw new TruncatedError(`JSON diff ${describe(d)}: index beyond the array's ${items.length} elements`);
+  else if (last.index >= items.length)
+    throw new TruncatedError(`JSON diff ${describe(d)}: index beyond the array's ${items.length} elements`);
   else if (d.operation === JsonDiffOperation.REMOVE) items.splice(last.index, 1);
   else items[last.index] = value!;
   return root;

@@ -38,7 +38,9 @@ export function isCompressedRows(type: number): boolean {
 
 /** The uncompressed rows event type a compressed one stands for (166–168 → 23–25, 169–171 → 30–32). */
 export function uncompressedRowsType(type: number): number {
-  return type <= EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1 ? type - EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1 + EventType.WRITE_ROWS_V1 : type - EventType.MARIADB_WRITE_ROWS_COMPRESSED + EventType.WRITE_ROWS_V2;
+  return type <= EventType.MARIADB_DELETE_ROWS_COMPRESSED_V1
+    ? type - EventType.MARIADB_WRITE_ROWS_COMPRESSED_V1 + EventType.WRITE_ROWS_V1
+    : type - EventType.MARIADB_WRITE_ROWS_COMPRESSED + EventType.WRITE_ROWS_V2;
 }
 
 /**

@@ -110,7 +110,8 @@ function readPartialImage(c: Cursor, table: CompiledTable, present: Uint8Array, 
       const prefix = table.map.columns[i]!.meta;
       if (prefix < 1 || prefix > 4 || c.pos + prefix > c.end) throw new TruncatedError(`partial JSON value of ${name} truncated`);
       const len = c.buf.readUIntLE(c.pos, prefix);
-      if (c.pos + prefix + len > c.end) throw new TruncatedError(`partial JSON value of ${name} needs ${len} bytes, ${c.end - c.pos - prefix} left`);
+      if (c.pos + prefix + len > c.end)
+        throw new TruncatedError(`partial JSON value of ${name} needs ${len} bytes, ${c.end - c.pos - prefix} left`);
       const diffs = readJsonDiffs(c.buf.subarray(c.pos + prefix, c.pos + prefix + len));
       c.pos += prefix + len;
       const old = before[name];
@@ -173,7 +174,14 @@ export function readRowsLayout(body: Buffer, postHeaderLength: number, version: 
  * Decodes the rows of a WRITE/UPDATE/DELETE rows event (v1 or v2) against its table.
  * `kind` says which images each row carries; `partial` marks a PARTIAL_UPDATE_ROWS event.
  */
-export function decodeRows(body: Buffer, postHeaderLength: number, version: 1 | 2, kind: 'write' | 'update' | 'delete', table: CompiledTable, partial = false): RowChange[] {
+export function decodeRows(
+  body: Buffer,
+  postHeaderLength: number,
+  version: 1 | 2,
+  kind: 'write' | 'update' | 'delete',
+  table: CompiledTable,
+  partial = false,
+): RowChange[] {
   const { count, present1, present2, dataStart } = readRowsLayout(body, postHeaderLength, version, kind);
   if (count !== table.decoders.length) {
     throw new TruncatedError(`rows event has ${count} columns but its TABLE_MAP has ${table.decoders.length}`);

@@ -98,7 +98,20 @@ export function parseTableMap(body: Buffer, postHeaderLength: number, flavour: S
   r.need(metaLen);
   const columns: ColumnDef[] = types.map((type, index) => {
     const [realType, meta, precision, scale] = readColumnMeta(r, type);
-    return { index, name: `col_${index}`, type, realType, meta, precision, scale, nullable: true, unsigned: false, collation: 0, enumValues: null, setValues: null };
+    return {
+      index,
+      name: `col_${index}`,
+      type,
+      realType,
+      meta,
+      precision,
+      scale,
+      nullable: true,
+      unsigned: false,
+      collation: 0,
+      enumValues: null,
+      setValues: null,
+    };
   });
   if (r.pos !== metaEnd) throw new TruncatedError(`TABLE_MAP metadata length ${metaLen} does not match its columns`);
   const nullBits = r.bytes(Math.floor((count + 7) / 8));
@@ -147,7 +160,8 @@ function parseOptionalMetadata(r: ByteReader, map: TableMap, flavour: ServerFlav
       case Opt.ENUM_AND_SET_COLUMN_CHARSET: {
         const targets = type === Opt.COLUMN_CHARSET ? character : enumAndSet;
         for (const c of targets) c.collation = field.packed();
-        if (field.remaining > 0) throw new TruncatedError(`charset metadata has more entries than the ${targets.length} ${charsetColumnsName(type)}`);
+        if (field.remaining > 0)
+          throw new TruncatedError(`charset metadata has more entries than the ${targets.length} ${charsetColumnsName(type)}`);
         break;
       }
       case Opt.COLUMN_NAME:

@@ -58,13 +58,15 @@ export function parsePayloadHeader(body: Buffer): PayloadHeader {
     }
   }
   if (payloadSize < 0) throw new TruncatedError('TRANSACTION_PAYLOAD without a payload size');
-  if (payloadSize !== r.remaining) throw new TruncatedError(`TRANSACTION_PAYLOAD says ${payloadSize} payload bytes but ${r.remaining} follow its header`);
+  if (payloadSize !== r.remaining)
+    throw new TruncatedError(`TRANSACTION_PAYLOAD says ${payloadSize} payload bytes but ${r.remaining} follow its header`);
   if (compression !== PayloadCompression.ZSTD && compression !== PayloadCompression.NONE) {
     throw new TruncatedError(`TRANSACTION_PAYLOAD compression type ${compression} is not supported`);
   }
   if (compression === PayloadCompression.NONE) uncompressedSize = payloadSize;
   else if (uncompressedSize === 0 && payloadSize > 0) throw new TruncatedError('zstd TRANSACTION_PAYLOAD without its uncompressed size');
-  if (uncompressedSize > MAX_UNCOMPRESSED_PAYLOAD) throw new TruncatedError(`TRANSACTION_PAYLOAD declares ${uncompressedSize} uncompressed bytes`);
+  if (uncompressedSize > MAX_UNCOMPRESSED_PAYLOAD)
+    throw new TruncatedError(`TRANSACTION_PAYLOAD declares ${uncompressedSize} uncompressed bytes`);
   return { compression, payloadSize, uncompressedSize, payload: r.rest() };
 }
 
@@ -165,7 +167,8 @@ function zstdInput(payload: Buffer, uncompressed: number): Uint8Array[] {
     need(pos, headerLen);
     if (fcsBytes > 0) {
       const at = pos + headerLen - fcsBytes;
-      const contentSize = fcsBytes === 8 ? Number(payload.readBigUInt64LE(at)) : payload.readUIntLE(at, fcsBytes) + (fcsBytes === 2 ? 256 : 0);
+      const contentSize =
+        fcsBytes === 8 ? Number(payload.readBigUInt64LE(at)) : payload.readUIntLE(at, fcsBytes) + (fcsBytes === 2 ? 256 : 0);
       if (contentSize > uncompressed) throw new TruncatedError(`zstd frame of ${contentSize} bytes in a payload of ${uncompressed}`);
     }
     const header = Buffer.from(payload.subarray(pos, pos + headerLen));
@@ -178,7 +181,7 @@ function zstdInput(payload: Buffer, uncompressed: number): Uint8Array[] {
     }
     chunks.push(header);
     let p = pos + headerLen;
-    for (let last = 0; !last; ) {
+    for (let last = 0; !last;) {
       need(p, 3);
       const bh = payload.readUIntLE(p, 3);
       last = bh & 1;
@@ -217,7 +220,8 @@ export function* payloadEvents(h: PayloadHeader): Generator<Buffer> {
       zstd.push(input[i]!, i === input.length - 1);
       for (let ev = nextInnerEvent(q); ev; ev = nextInnerEvent(q)) yield ev;
     }
-    if (produced !== h.uncompressedSize) throw new TruncatedError(`zstd payload inflates to ${produced} bytes, its header says ${h.uncompressedSize}`);
+    if (produced !== h.uncompressedSize)
+      throw new TruncatedError(`zstd payload inflates to ${produced} bytes, its header says ${h.uncompressedSize}`);
   }
   if (q.length > 0) throw new TruncatedError(`TRANSACTION_PAYLOAD ends inside an inner event (${q.length} bytes left)`);
 }

@@ -31,7 +31,6 @@ export interface BinlogReaderOptions {
   highWaterBytes?: number;
 }
 
-
 /**
  * Reads one server's binlog: preflight, checksum and heartbeat negotiation, MariaDB capability
  * and GTID state, COM_BINLOG_DUMP(_GTID), and decoded events as an async iterator. The socket is
@@ -52,7 +51,12 @@ export class BinlogReader {
     try {
       conn = await openReplicationConnection(options.endpoint);
     } catch (err) {
-      throw new BinlogError('BINLOG_CONNECTION', `instance ${options.instance}: cannot connect as ${options.endpoint.user}: ${(err as Error).message}`, { file: '(connect)', pos: 0 }, { cause: err, retriable: true });
+      throw new BinlogError(
+        'BINLOG_CONNECTION',
+        `instance ${options.instance}: cannot connect as ${options.endpoint.user}: ${(err as Error).message}`,
+        { file: '(connect)', pos: 0 },
+        { cause: err, retriable: true },
+      );
     }
     try {
       const facts = await preflight(conn, options.instance);
@@ -70,7 +74,11 @@ export class BinlogReader {
     if (from === 'start' || from === 'current' || 'file' in from) {
       const start = from === 'start' ? { file: facts.files[0] ?? facts.current.file, pos: 4 } : from === 'current' ? facts.current : from;
       if (!facts.files.includes(start.file)) {
-        throw new BinlogError('BINLOG_PURGED', `instance ${this.options.instance}: ${start.file} is not on the server any more (it has ${facts.files[0]} … ${facts.files[facts.files.length - 1]}); refusing to start from anywhere else`, start);
+        throw new BinlogError(
+          'BINLOG_PURGED',
+          `instance ${this.options.instance}: ${start.file} is not on the server any more (it has ${facts.files[0]} … ${facts.files[facts.files.length - 1]}); refusing to start from anywhere else`,
+          start,
+        );
       }
       return { payload: binlogDumpRequest(start.file, start.pos, replicaServerId), file: start.file };
     }

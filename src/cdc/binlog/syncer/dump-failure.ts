@@ -10,5 +10,8 @@ const PURGED = /purged|could not find|not find first log|log.*not.*found/i;
 export function dumpFailure(instance: string, failure: Error, at: BinlogPosition): BinlogError {
   const errno = (failure as { errno?: number }).errno;
   const purged = errno === 1236 && PURGED.test(failure.message);
-  return new BinlogError(purged ? 'BINLOG_PURGED' : 'BINLOG_CONNECTION', `instance ${instance}: ${failure.message}`, at, { cause: failure, retriable: !purged });
+  return new BinlogError(purged ? 'BINLOG_PURGED' : 'BINLOG_CONNECTION', `instance ${instance}: ${failure.message}`, at, {
+    cause: failure,
+    retriable: !purged,
+  });
 }

@@ -25,7 +25,8 @@ export function encodeGtidSet(set: string): Buffer {
   for (const part of parts) {
     const [uuid, ...ranges] = part.split(':');
     const hex = (uuid ?? '').replace(/-/g, '');
-    if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(uuid ?? '')) throw new GtidError(`not a GTID source uuid: "${(uuid ?? '').slice(0, 80)}"`);
+    if (!/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(uuid ?? ''))
+      throw new GtidError(`not a GTID source uuid: "${(uuid ?? '').slice(0, 80)}"`);
     chunks.push(Buffer.from(hex, 'hex'));
     const n = Buffer.alloc(8);
     n.writeBigUInt64LE(BigInt(ranges.length));
@@ -34,7 +35,8 @@ export function encodeGtidSet(set: string): Buffer {
       const [a, b] = range.split('-');
       const from = /^\d{1,19}$/.test(a ?? '') ? BigInt(a!) : 0n;
       const to = b === undefined ? from : /^\d{1,19}$/.test(b) ? BigInt(b) : 0n;
-      if (from < 1n || to < from || to >= 1n << 63n) throw new GtidError(`not a GTID interval (1 … 2^63-1, or a tagged GTID this request cannot carry): "${range.slice(0, 80)}"`);
+      if (from < 1n || to < from || to >= 1n << 63n)
+        throw new GtidError(`not a GTID interval (1 … 2^63-1, or a tagged GTID this request cannot carry): "${range.slice(0, 80)}"`);
       const iv = Buffer.alloc(16);
       iv.writeBigUInt64LE(from);
       iv.writeBigUInt64LE(to + 1n, 8);

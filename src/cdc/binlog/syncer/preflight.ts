@@ -31,7 +31,10 @@ export async function preflight(conn: ReplicationConnection, instance: string): 
   if (Number(vars['log_bin']) !== 1) throw fail('log_bin is OFF: the binary log must be enabled (--log-bin)');
   if (vars['format'] !== 'ROW') throw fail(`binlog_format is ${vars['format']}: it must be ROW`);
   if (vars['image'] !== 'FULL') throw fail(`binlog_row_image is ${vars['image']}: it must be FULL`);
-  if (vars['metadata'] !== 'FULL') throw fail(`binlog_row_metadata is ${vars['metadata']}: it must be FULL (column names, signedness, charsets and ENUM/SET labels come from it)`);
+  if (vars['metadata'] !== 'FULL')
+    throw fail(
+      `binlog_row_metadata is ${vars['metadata']}: it must be FULL (column names, signedness, charsets and ENUM/SET labels come from it)`,
+    );
   let serverUuid: string | null = null;
   let gtidExecuted: string;
   if (flavour === 'mysql') {
@@ -86,7 +89,10 @@ export async function prepareDumpSession(conn: ReplicationConnection, facts: Ser
     }
     throw last;
   };
-  await trySet('SET @source_binlog_checksum = @@global.binlog_checksum, @master_binlog_checksum = @@global.binlog_checksum', 'SET @master_binlog_checksum = @@global.binlog_checksum');
+  await trySet(
+    'SET @source_binlog_checksum = @@global.binlog_checksum, @master_binlog_checksum = @@global.binlog_checksum',
+    'SET @master_binlog_checksum = @@global.binlog_checksum',
+  );
   const ns = BigInt(heartbeatMs) * 1_000_000n;
   await trySet(`SET @source_heartbeat_period = ${ns}, @master_heartbeat_period = ${ns}`, `SET @master_heartbeat_period = ${ns}`);
   if (facts.flavour === 'mariadb') await conn.query('SET @mariadb_slave_capability = 4');

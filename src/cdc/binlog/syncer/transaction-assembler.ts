@@ -63,9 +63,15 @@ export class TransactionAssembler {
   accept(event: BinlogEvent): TransactionItem[] {
     switch (event.kind) {
       case 'gtid': {
-        if (this.pending?.begun) throw this.error(event, `GTID ${event.gtid} inside the open transaction ${this.pending.gtid ?? '(anonymous)'}`);
+        if (this.pending?.begun)
+          throw this.error(event, `GTID ${event.gtid} inside the open transaction ${this.pending.gtid ?? '(anonymous)'}`);
         const gtid = event.flavour === 'mysql' ? (event.anonymous ? null : event.gtid) : event.gtid;
-        this.pending = { gtid, commitUs: event.flavour === 'mysql' ? event.commitTimestampUs : null, standalone: event.flavour === 'mariadb' && event.standalone, begun: false };
+        this.pending = {
+          gtid,
+          commitUs: event.flavour === 'mysql' ? event.commitTimestampUs : null,
+          standalone: event.flavour === 'mariadb' && event.standalone,
+          begun: false,
+        };
         if (event.flavour === 'mariadb' && !event.standalone) return [this.begin(event)];
         return [];
       }
@@ -93,7 +99,8 @@ export class TransactionAssembler {
         if (this.origin.flavour === 'mysql') (this.mysqlSet ??= new MysqlGtidSet()).union(MysqlGtidSet.parse(event.gtidSet));
         return [];
       case 'gtid-list':
-        if (this.origin.flavour === 'mariadb') (this.mariadbState ??= new MariadbGtidState()).fill(MariadbGtidState.parse(event.gtids.join(',')));
+        if (this.origin.flavour === 'mariadb')
+          (this.mariadbState ??= new MariadbGtidState()).fill(MariadbGtidState.parse(event.gtids.join(',')));
         return [];
       default:
         return [];

@@ -24,7 +24,8 @@ export interface TransactionStreamOptions extends Omit<BinlogReaderOptions, 'fro
   onReconnect?: (info: { attempt: number; delayMs: number; error: Error; resumeFrom: string }) => void;
 }
 
-const isCheckpoint = (from: StartPoint | Checkpoint): from is Checkpoint => typeof from === 'object' && 'instance' in from && 'serverId' in from;
+const isCheckpoint = (from: StartPoint | Checkpoint): from is Checkpoint =>
+  typeof from === 'object' && 'instance' in from && 'serverId' in from;
 
 function describe(p: StartPoint): string {
   return typeof p === 'string' ? p : 'gtid' in p ? `GTID set ${p.gtid}` : `${p.file}:${p.pos}`;
@@ -75,7 +76,12 @@ export class TransactionStream {
     while (!this.closed) {
       let reader: BinlogReader;
       try {
-        reader = await BinlogReader.open({ ...this.options, from: start, stopAt: stopAt ?? undefined, untilNow: stopAt === null && this.options.untilNow === true });
+        reader = await BinlogReader.open({
+          ...this.options,
+          from: start,
+          stopAt: stopAt ?? undefined,
+          untilNow: stopAt === null && this.options.untilNow === true,
+        });
       } catch (err) {
         await this.backOff(err, ++failures, retry, start);
         continue;
@@ -86,7 +92,11 @@ export class TransactionStream {
       if (cp && cp.serverUuid && reader.facts.serverUuid && cp.serverUuid !== reader.facts.serverUuid && 'file' in (start as object)) {
         reader.close();
         if (cp.gtidSet === null) {
-          throw new BinlogError('BINLOG_PRECONDITION', `instance ${this.options.instance}: the checkpoint ${cp.file}:${cp.pos} belongs to server ${cp.serverUuid} but the server is now ${reader.facts.serverUuid}, and the checkpoint has no GTID set to resume by`, cp);
+          throw new BinlogError(
+            'BINLOG_PRECONDITION',
+            `instance ${this.options.instance}: the checkpoint ${cp.file}:${cp.pos} belongs to server ${cp.serverUuid} but the server is now ${reader.facts.serverUuid}, and the checkpoint has no GTID set to resume by`,
+            cp,
+          );
         }
         start = { gtid: cp.gtidSet };
         continue;
@@ -95,16 +105,21 @@ export class TransactionStream {
       if (start === 'current') start = reader.facts.current;
       else if (start === 'start') start = { file: reader.facts.files[0] ?? reader.facts.current.file, pos: 4 };
       const assembler = new TransactionAssembler(
-        { instance: this.options.instance, flavour: reader.facts.flavour, serverUuid: reader.facts.serverUuid, serverId: reader.facts.serverId },
+        {
+          instance: this.options.instance,
+          flavour: reader.facts.flavour,
+          serverUuid: reader.facts.serverUuid,
+          serverId: reader.facts.serverId,
+        },
         this.lastCheckpoint?.gtidSet ?? startGtidSet,
       );
       try {
         for await (const event of reader.events()) {
           failures = 0;
           if (event.kind === 'table-map') {
-            if (!this.options.includeTable || this.options.includeTable(event.map.database, event.map.table)) this.schema.tableMap(event.map, event);
-          }
-          else if (event.kind === 'query') this.schema.query(event.sql, event.database);
+            if (!this.options.includeTable || this.options.includeTable(event.map.database, event.map.table))
+              this.schema.tableMap(event.map, event);
+          } else if (event.kind === 'query') this.schema.query(event.sql, event.database);
           for (const item of assembler.accept(event)) {
             if (item.type === 'commit') {
               this.lastCheckpoint = item.checkpoint;

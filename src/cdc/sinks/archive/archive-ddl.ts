@@ -6,7 +6,17 @@ export type ArchiveFlavour = 'mysql' | 'tidb';
 /** The bookkeeping columns every archive table has after the source columns. */
 export const ARCHIVE_META_COLUMNS = ['_shard', '_version', '_deleted', '_archived_at'] as const;
 
-const SPATIAL = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
+const SPATIAL = new Set([
+  'geometry',
+  'point',
+  'linestring',
+  'polygon',
+  'multipoint',
+  'multilinestring',
+  'multipolygon',
+  'geometrycollection',
+  'geomcollection',
+]);
 const TEXT = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
 
 /** A MySQL identifier in backticks, backticks inside doubled. */
@@ -77,7 +87,8 @@ export function archiveColumnDefinition(column: LogicalColumn, flavour: ArchiveF
 export function archiveSchemaProblem(schema: LogicalTableSchema): string | null {
   if (schema.primaryKey.length === 0) return `table ${schema.table} has no primary key; the archive keys rows by it`;
   const names = new Set(schema.columns.map((c) => c.name.toLowerCase()));
-  for (const k of schema.primaryKey) if (!names.has(k.toLowerCase())) return `primary-key column ${k} of ${schema.table} is not among its columns`;
+  for (const k of schema.primaryKey)
+    if (!names.has(k.toLowerCase())) return `primary-key column ${k} of ${schema.table} is not among its columns`;
   for (const m of ARCHIVE_META_COLUMNS) if (names.has(m)) return `column ${m} of ${schema.table} clashes with the archive's own column`;
   return null;
 }

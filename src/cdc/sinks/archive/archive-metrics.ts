@@ -25,16 +25,36 @@ const noop: ArchiveMetrics = {
 export function createArchiveMetrics(registry?: Registry, prefix = 'shardline_'): ArchiveMetrics {
   if (!registry) return noop;
   const registers = [registry];
-  const rows = new Counter({ name: `${prefix}archive_rows_written_total`, help: 'Archive rows committed, by logical table and kind (upsert, delete)', labelNames: ['table', 'kind'], registers });
-  const stale = new Counter({ name: `${prefix}archive_stale_rows_total`, help: 'Archive rows left unchanged by the version guard (older or replayed versions), by logical table', labelNames: ['table'], registers });
-  const dead = new Counter({ name: `${prefix}archive_dead_letters_total`, help: 'Records the archive refused for good, by logical table', labelNames: ['table'], registers });
+  const rows = new Counter({
+    name: `${prefix}archive_rows_written_total`,
+    help: 'Archive rows committed, by logical table and kind (upsert, delete)',
+    labelNames: ['table', 'kind'],
+    registers,
+  });
+  const stale = new Counter({
+    name: `${prefix}archive_stale_rows_total`,
+    help: 'Archive rows left unchanged by the version guard (older or replayed versions), by logical table',
+    labelNames: ['table'],
+    registers,
+  });
+  const dead = new Counter({
+    name: `${prefix}archive_dead_letters_total`,
+    help: 'Records the archive refused for good, by logical table',
+    labelNames: ['table'],
+    registers,
+  });
   const duration = new Histogram({
     name: `${prefix}archive_batch_duration_seconds`,
     help: 'Duration of committed archive transactions',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
-  const retries = new Counter({ name: `${prefix}archive_retries_total`, help: 'Archive attempts retried after a failure, by error', labelNames: ['reason'], registers });
+  const retries = new Counter({
+    name: `${prefix}archive_retries_total`,
+    help: 'Archive attempts retried after a failure, by error',
+    labelNames: ['reason'],
+    registers,
+  });
   return {
     rowsWritten: (table, kind, n) => rows.inc({ table, kind }, n),
     staleRows: (table, n) => stale.inc({ table }, n),

@@ -55,7 +55,13 @@ function columnIndex(schema: LogicalTableSchema): Map<string, LogicalColumn> {
   return new Map(schema.columns.map((c) => [c.name.toLowerCase(), c]));
 }
 
-function archiveRow(record: SinkRecord, schema: LogicalTableSchema, image: Record<string, CanonicalValue>, id: string, deleted: boolean): ArchiveRow {
+function archiveRow(
+  record: SinkRecord,
+  schema: LogicalTableSchema,
+  image: Record<string, CanonicalValue>,
+  id: string,
+  deleted: boolean,
+): ArchiveRow {
   const byName = columnIndex(schema);
   for (const name of Object.keys(image)) if (!byName.has(name.toLowerCase())) throw new UnknownColumnError(schema.table, name);
   // Key columns missing from the image (a minimal before image) come from the document id.
@@ -89,7 +95,8 @@ function archiveRow(record: SinkRecord, schema: LogicalTableSchema, image: Recor
  * {@link UnknownColumnError} for a column the schema does not know.
  */
 export function recordRows(record: SinkRecord, schema: LogicalTableSchema): ArchiveRow[] {
-  if (record.version < 0n || record.version > MAX_VERSION) throw new ArchiveValueError('_version', `version ${record.version} is outside BIGINT UNSIGNED`);
+  if (record.version < 0n || record.version > MAX_VERSION)
+    throw new ArchiveValueError('_version', `version ${record.version} is outside BIGINT UNSIGNED`);
   const { event } = record;
   if (event.op === 'd') return [archiveRow(record, schema, event.before ?? {}, record.id, true)];
   if (event.after === null) throw new ArchiveValueError('*', `a "${event.op}" event without an after image`);

@@ -52,7 +52,8 @@ export interface ArchiveSinkOptions {
 const DEFAULT_STATEMENT_BYTES = 4 * 1024 * 1024;
 
 /** A sink option that cannot work: CONFIG_INVALID naming the config field. */
-const sinkOptionError = (field: string, problem: string): ConfigError => new ConfigError('CONFIG_INVALID', `archive sink: ${field} ${problem}`, { details: { field } });
+const sinkOptionError = (field: string, problem: string): ConfigError =>
+  new ConfigError('CONFIG_INVALID', `archive sink: ${field} ${problem}`, { details: { field } });
 const SCHEMA_RETRIES = 2;
 
 /**
@@ -90,13 +91,18 @@ export class ArchiveSink implements Sink {
   private readonly closing = new AbortController();
 
   constructor(private readonly options: ArchiveSinkOptions) {
-    if (!Number.isInteger(options.maxBatchRows) || options.maxBatchRows < 1) throw sinkOptionError('cdc.archive.maxBatchRows', `must be a positive integer, found ${options.maxBatchRows}`);
-    if (!(options.maxBatchBytes > 0)) throw sinkOptionError('cdc.archive.maxBatchBytes', `must be positive, found ${options.maxBatchBytes}`);
+    if (!Number.isInteger(options.maxBatchRows) || options.maxBatchRows < 1)
+      throw sinkOptionError('cdc.archive.maxBatchRows', `must be a positive integer, found ${options.maxBatchRows}`);
+    if (!(options.maxBatchBytes > 0))
+      throw sinkOptionError('cdc.archive.maxBatchBytes', `must be positive, found ${options.maxBatchBytes}`);
     this.tables = new ArchiveTables(options.database, options.archive.flavour ?? 'mysql', options.schemaOf);
     this.metrics = createArchiveMetrics(options.registry);
     this.connect = options.connect ?? openArchiveConnection;
     this.statementBytes = options.maxStatementBytes ?? Math.min(options.maxBatchBytes, DEFAULT_STATEMENT_BYTES);
-    this.backoffPolicy = checkBackoffPolicy({ initialMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 10_000, jitter: 'full' }, 'archive sink retry');
+    this.backoffPolicy = checkBackoffPolicy(
+      { initialMs: options.retry?.baseMs ?? 100, maxMs: options.retry?.maxMs ?? 10_000, jitter: 'full' },
+      'archive sink retry',
+    );
   }
 
   /** Applies records (one write at a time; concurrent calls queue). Resolves with the records refused for good. */
@@ -125,7 +131,8 @@ export class ArchiveSink implements Sink {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new ArchiveSinkError('SINK_CLOSED', 'the archive sink was closed before the records were applied', { retriable: true });
+    if (this.closed)
+      throw new ArchiveSinkError('SINK_CLOSED', 'the archive sink was closed before the records were applied', { retriable: true });
   }
 
   private async connection(): Promise<ArchiveConnection> {
@@ -214,7 +221,10 @@ export class ArchiveSink implements Sink {
       dead.sort((a, b) => (order.get(a.record) ?? 0) - (order.get(b.record) ?? 0));
       for (const d of dead) {
         this.metrics.deadLetters(d.record.table, 1);
-        this.options.logger?.warn({ table: d.record.table, origin: d.record.origin, version: d.record.version.toString() }, 'archive: record refused');
+        this.options.logger?.warn(
+          { table: d.record.table, origin: d.record.origin, version: d.record.version.toString() },
+          'archive: record refused',
+        );
       }
     }
     return dead;
@@ -241,7 +251,10 @@ export class ArchiveSink implements Sink {
           const only = units[0];
           if (units.length === 1 && only) {
             const e = err as Error & { code?: string; errno?: number };
-            return [...refused, { record: only.record, reason: `archive refused the record: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.message}` }];
+            return [
+              ...refused,
+              { record: only.record, reason: `archive refused the record: ${e.code ?? 'error'} (${e.errno ?? '?'}): ${e.message}` },
+            ];
           }
           const mid = Math.ceil(units.length / 2);
           return [...refused, ...(await this.applyUnits(units.slice(0, mid))), ...(await this.applyUnits(units.slice(mid)))];

@@ -1,6 +1,12 @@
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { ArchiveConnection } from '../../../net/archive-connection.js';
-import { addArchiveColumnSql, archiveSchemaProblem, createArchiveDatabaseSql, createArchiveTableSql, type ArchiveFlavour } from './archive-ddl.js';
+import {
+  addArchiveColumnSql,
+  archiveSchemaProblem,
+  createArchiveDatabaseSql,
+  createArchiveTableSql,
+  type ArchiveFlavour,
+} from './archive-ddl.js';
 import { ArchiveSinkError, classifyArchiveError, errnoOf } from './archive-errors.js';
 
 /** Server errnos that mean the archive cannot hold a table definition (not worth retrying). */
@@ -52,7 +58,10 @@ export class ArchiveTables {
       this.databaseReady = true;
     }
     await this.definition(table, () => conn.query(createArchiveTableSql(this.database, schema, this.flavour)));
-    const existing = await conn.query('SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [this.database, table]);
+    const existing = await conn.query(
+      'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+      [this.database, table],
+    );
     const names = new Set(existing.rows.map((r) => String(r['name'] ?? r['NAME']).toLowerCase()));
     for (const c of schema.columns) {
       if (names.has(c.name.toLowerCase())) continue;
@@ -70,7 +79,10 @@ export class ArchiveTables {
     } catch (err) {
       const errno = errnoOf(err);
       if (errno !== undefined && DEFINITION_ERRNO.has(errno)) {
-        throw new ArchiveSinkError('ARCHIVE_SCHEMA', `the archive refuses the definition of table ${table} (errno ${errno})`, { cause: err, details: { table, errno } });
+        throw new ArchiveSinkError('ARCHIVE_SCHEMA', `the archive refuses the definition of table ${table} (errno ${errno})`, {
+          cause: err,
+          details: { table, errno },
+        });
       }
       throw err;
     }

@@ -41,7 +41,8 @@ export function buildUpsert(database: string, primaryKey: readonly string[], row
   const signature = first.columns.join('\0');
   const values: ArchiveParam[] = [];
   for (const r of rows) {
-    if (r.table !== first.table || r.columns.join('\0') !== signature) throw new RangeError('rows of one upsert must share table and columns');
+    if (r.table !== first.table || r.columns.join('\0') !== signature)
+      throw new RangeError('rows of one upsert must share table and columns');
     values.push(...r.values, r.shard, r.version, r.deleted ? 1 : 0);
   }
   const tuple = `(${first.columns.map(() => '?').join(', ')}${first.columns.length ? ', ' : ''}?, ?, ?, UTC_TIMESTAMP(6))`;

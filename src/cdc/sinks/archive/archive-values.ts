@@ -47,7 +47,11 @@ function describe(v: CanonicalValue): string {
 
 /** Base64 text (canonical binary strings) as bytes; refuses text that is not base64. */
 function bytes(column: LogicalColumn, v: CanonicalValue): Buffer {
-  if (typeof v !== 'string' || !BASE64.test(v)) throw new ArchiveValueError(column.name, `expected base64 bytes, found ${typeof v === 'string' ? 'text that is not base64' : describe(v)}`);
+  if (typeof v !== 'string' || !BASE64.test(v))
+    throw new ArchiveValueError(
+      column.name,
+      `expected base64 bytes, found ${typeof v === 'string' ? 'text that is not base64' : describe(v)}`,
+    );
   return Buffer.from(v, 'base64');
 }
 
@@ -68,7 +72,15 @@ function bits(column: LogicalColumn, v: CanonicalValue): Buffer {
 
 /** GEOMETRY { srid, wkb }: MySQL's internal format — 4-byte little-endian SRID, then the WKB — which SELECT returns and the column takes back unchanged. */
 function geometry(column: LogicalColumn, v: CanonicalValue): Buffer {
-  if (v === null || typeof v !== 'object' || !Number.isInteger(v.srid) || v.srid < 0 || v.srid > 0xffffffff || typeof v.wkb !== 'string' || !BASE64.test(v.wkb)) {
+  if (
+    v === null ||
+    typeof v !== 'object' ||
+    !Number.isInteger(v.srid) ||
+    v.srid < 0 ||
+    v.srid > 0xffffffff ||
+    typeof v.wkb !== 'string' ||
+    !BASE64.test(v.wkb)
+  ) {
     throw new ArchiveValueError(column.name, `expected a geometry { srid, wkb }, found ${describe(v)}`);
   }
   const srid = Buffer.alloc(4);
@@ -112,7 +124,8 @@ export function archiveParam(column: LogicalColumn, v: CanonicalValue): ArchiveP
   }
   if (type === 'float' || type === 'double' || type === 'real') {
     const n = typeof v === 'number' ? v : Number(v);
-    if (!Number.isFinite(n) || (typeof v === 'string' && v.trim() === '')) throw new ArchiveValueError(column.name, `expected a finite number for ${type}`);
+    if (!Number.isFinite(n) || (typeof v === 'string' && v.trim() === ''))
+      throw new ArchiveValueError(column.name, `expected a finite number for ${type}`);
     return n;
   }
   if (TEMPORAL.has(type)) return text(column, v, 'temporal text');

@@ -79,7 +79,14 @@ function actionLine(index: string, id: string, version: bigint): string {
   return `{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${version.toString()},"version_type":"${VERSION_TYPE}"}}`;
 }
 
-function action(recordIndex: number, kind: BulkAction['kind'], index: string, id: string, version: bigint, doc: Record<string, unknown>): BulkAction {
+function action(
+  recordIndex: number,
+  kind: BulkAction['kind'],
+  index: string,
+  id: string,
+  version: bigint,
+  doc: Record<string, unknown>,
+): BulkAction {
   return { record: recordIndex, kind, id, ndjson: `${actionLine(index, id, version)}\n${JSON.stringify(doc)}\n` };
 }
 
@@ -93,7 +100,8 @@ export function actionsFor(record: SinkRecord, recordIndex: number, index: strin
   if (record.version < 0n || record.version > MAX_VERSION) return { ok: false, reason: `version ${record.version} is outside 0 … 2^63-1` };
   if (record.id === '') return { ok: false, reason: 'empty document id' };
   const { op, after } = record.event;
-  if (op === 'd') return { ok: true, actions: [action(recordIndex, 'tombstone', index, record.id, record.version, tombstoneFor(record, primaryKey))] };
+  if (op === 'd')
+    return { ok: true, actions: [action(recordIndex, 'tombstone', index, record.id, record.version, tombstoneFor(record, primaryKey))] };
   if (!after) return { ok: false, reason: `op ${op} without an after image` };
   const actions: BulkAction[] = [];
   if (record.previousId !== null && record.previousId !== record.id) {

@@ -73,7 +73,8 @@ export function requestFailure(err: unknown): RequestFailure {
   const name = typeof e?.name === 'string' ? e.name : '';
   const message = typeof e?.message === 'string' ? e.message : String(err);
   if (name === 'RequestAbortedError' || name === 'AbortError') return { kind: 'aborted' };
-  if (isTlsFailure(err)) return { kind: 'fatal', status: null, reason: `TLS to Elasticsearch failed: ${message} (check elasticsearch.tls)`, code: 'TLS_FAILED' };
+  if (isTlsFailure(err))
+    return { kind: 'fatal', status: null, reason: `TLS to Elasticsearch failed: ${message} (check elasticsearch.tls)`, code: 'TLS_FAILED' };
   if (name === 'ConnectionError' || name === 'NoLivingConnectionsError') return { kind: 'retry', reason: 'connection' };
   if (name === 'TimeoutError') return { kind: 'retry', reason: 'timeout' };
   if (name === 'DeserializationError') return { kind: 'retry', reason: 'bad_response' };
@@ -81,5 +82,9 @@ export function requestFailure(err: unknown): RequestFailure {
   if (status === 429 || (status !== null && status >= 500)) return { kind: 'retry', reason: `http_${status}` };
   if (status === 413) return { kind: 'split' };
   const body = e?.body as { error?: unknown } | undefined;
-  return { kind: 'fatal', status, reason: body && typeof body === 'object' && body.error !== undefined ? errorReason(body.error) : message };
+  return {
+    kind: 'fatal',
+    status,
+    reason: body && typeof body === 'object' && body.error !== undefined ? errorReason(body.error) : message,
+  };
 }

@@ -35,5 +35,7 @@ const TLS_MESSAGE = /certificate|self[- ]signed|unable to (get|verify)|SSL|TLS|a
 /** Whether an Elasticsearch client error is a failed TLS handshake or certificate check (never fixed by retrying). */
 export function isTlsFailure(err: unknown): boolean {
   const e = err as { name?: unknown; message?: unknown; code?: unknown } | null;
-  return !!e && e.name === 'ConnectionError' && (TLS_MESSAGE.test(String(e.message)) || (typeof e.code === 'string' && TLS_MESSAGE.test(e.code)));
+  return (
+    !!e && e.name === 'ConnectionError' && (TLS_MESSAGE.test(String(e.message)) || (typeof e.code === 'string' && TLS_MESSAGE.test(e.code)))
+  );
 }

@@ -40,8 +40,14 @@ export function createEsSinkMetrics(registry?: Registry, prefix = 'shardline_'):
     return existing instanceof Counter ? existing : new Counter({ name: `${prefix}${name}`, help, labelNames, registers });
   };
   const indexed = counter('es_docs_indexed_total', 'Row images written to Elasticsearch, by logical table', ['table']);
-  const deleted = counter('es_docs_deleted_total', 'Tombstones written to Elasticsearch (deletes and old primary keys), by logical table', ['table']);
-  const conflicts = counter('es_version_conflicts_total', 'Writes Elasticsearch refused because it held a newer version (success in effect), by logical table', ['table']);
+  const deleted = counter('es_docs_deleted_total', 'Tombstones written to Elasticsearch (deletes and old primary keys), by logical table', [
+    'table',
+  ]);
+  const conflicts = counter(
+    'es_version_conflicts_total',
+    'Writes Elasticsearch refused because it held a newer version (success in effect), by logical table',
+    ['table'],
+  );
   const dead = counter('es_dead_letters_total', 'Records Elasticsearch refused for good, by logical table', ['table']);
   const retries = counter('es_retries_total', 'Retry rounds of the Elasticsearch sink, by reason', ['reason']);
   const histogramName = `${prefix}es_bulk_duration_seconds`;

@@ -85,10 +85,19 @@ export class EsSink implements Sink {
 
   constructor(private readonly options: EsSinkOptions) {
     if (!Number.isInteger(options.bulkMaxDocs) || options.bulkMaxDocs < 1) {
-      throw new ConfigError('CONFIG_INVALID', `Elasticsearch sink: cdc.elasticsearch.bulkMaxDocs must be a positive integer, found ${options.bulkMaxDocs}`, { details: { field: 'cdc.elasticsearch.bulkMaxDocs' } });
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `Elasticsearch sink: cdc.elasticsearch.bulkMaxDocs must be a positive integer, found ${options.bulkMaxDocs}`,
+        { details: { field: 'cdc.elasticsearch.bulkMaxDocs' } },
+      );
     }
     this.backoff = esBackoffPolicy(options.retry);
-    this.client = new Client({ ...options.clientOptions, node: options.node, maxRetries: 0, requestTimeout: options.requestTimeoutMs ?? 60_000 });
+    this.client = new Client({
+      ...options.clientOptions,
+      node: options.node,
+      maxRetries: 0,
+      requestTimeout: options.requestTimeoutMs ?? 60_000,
+    });
     this.metrics = createEsSinkMetrics(options.registry);
     this.unsignedLong = options.template?.unsignedLong ?? true;
   }
@@ -141,18 +150,41 @@ export class EsSink implements Sink {
   async purgeTombstones(table: string, olderThanMs: number): Promise<number> {
     const names = this.namesOf(table);
     const index = encodeURIComponent(names.index);
-    const query = { bool: { filter: [{ term: { [`${META_FIELD}.deleted`]: true } }, { range: { [`${META_FIELD}.committed_at`]: { lt: Date.now() - olderThanMs } } }] } };
+    const query = {
+      bool: {
+        filter: [
+          { term: { [`${META_FIELD}.deleted`]: true } },
+          { range: { [`${META_FIELD}.committed_at`]: { lt: Date.now() - olderThanMs } } },
+        ],
+      },
+    };
     // Search + conditional bulk deletes rather than _delete_by_query (a module some distributions
     // lack): `if_seq_no`/`if_primary_term` leave a tombstone alone if a newer write replaced it.
     let purged = 0;
     for (;;) {
       await this.request('POST', `/${index}/_refresh`);
-      const found = await this.request('POST', `/${index}/_search`, { query, size: 1000, _source: false, seq_no_primary_term: true, sort: ['_doc'] });
+      const found = await this.request('POST', `/${index}/_search`, {
+        query,
+        size: 1000,
+        _source: false,
+        seq_no_primary_term: true,
+        sort: ['_doc'],
+      });
       const hits = (found['hits'] as { hits?: { _id: string; _seq_no: number; _primary_term: number }[] } | undefined)?.hits ?? [];
       if (hits.length === 0) return purged;
-      const body = hits.map((h) => `${JSON.stringify({ delete: { _index: names.index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } })}\n`).join('');
-      const res = await this.client.transport.request<JsonBody>({ method: 'POST', path: '/_bulk', querystring: { filter_path: 'items.*.status' }, bulkBody: body }, { signal: this.abort.signal });
-      const deleted = (Array.isArray(res['items']) ? (res['items'] as unknown[]) : []).filter((i) => itemOutcome(i).kind === 'applied').length;
+      const body = hits
+        .map(
+          (h) =>
+            `${JSON.stringify({ delete: { _index: names.index, _id: h._id, if_seq_no: h._seq_no, if_primary_term: h._primary_term } })}\n`,
+        )
+        .join('');
+      const res = await this.client.transport.request<JsonBody>(
+        { method: 'POST', path: '/_bulk', querystring: { filter_path: 'items.*.status' }, bulkBody: body },
+        { signal: this.abort.signal },
+      );
+      const deleted = (Array.isArray(res['items']) ? (res['items'] as unknown[]) : []).filter(
+        (i) => itemOutcome(i).kind === 'applied',
+      ).length;
       purged += deleted;
       if (deleted === 0) return purged;
     }
@@ -184,7 +216,10 @@ export class EsSink implements Sink {
       const record = records[i]!;
       dead.push({ record, reason });
       this.metrics.deadLetters(record.table, 1);
-      this.options.logger?.warn({ table: record.table, id: record.id, origin: record.origin, error: reason.split(':')[0] }, 'elasticsearch sink: record dead-lettered');
+      this.options.logger?.warn(
+        { table: record.table, id: record.id, origin: record.origin, error: reason.split(':')[0] },
+        'elasticsearch sink: record dead-lettered',
+      );
     }
     return dead;
   }
@@ -234,7 +269,12 @@ export class EsSink implements Sink {
     let body: JsonBody;
     try {
       body = await this.client.transport.request<JsonBody>(
-        { method: 'POST', path: '/_bulk', querystring: { require_alias: 'true', filter_path: 'errors,items.*.status,items.*.error' }, bulkBody: bulkBody(chunk) },
+        {
+          method: 'POST',
+          path: '/_bulk',
+          querystring: { require_alias: 'true', filter_path: 'errors,items.*.status,items.*.error' },
+          bulkBody: bulkBody(chunk),
+        },
         { signal: this.abort.signal },
       );
     } catch (err) {
@@ -243,14 +283,19 @@ export class EsSink implements Sink {
       if (failure.kind === 'aborted' || this.closed) throw this.closedError();
       if (failure.kind === 'retry') return chunk.map(() => ({ kind: 'retry', reason: failure.reason }));
       if (failure.kind === 'split') {
-        if (chunk.length === 1) return [{ kind: 'rejected', reason: 'request_entity_too_large: the document is larger than http.max_content_length' }];
+        if (chunk.length === 1)
+          return [{ kind: 'rejected', reason: 'request_entity_too_large: the document is larger than http.max_content_length' }];
         const half = Math.ceil(chunk.length / 2);
         return [...(await this.send(chunk.slice(0, half))), ...(await this.send(chunk.slice(half)))];
       }
-      throw new EsSinkError(failure.code ?? 'ES_SINK_FAILED', `Elasticsearch refused a bulk request (status ${failure.status ?? 'none'}): ${failure.reason}`, {
-        cause: err,
-        details: { status: failure.status },
-      });
+      throw new EsSinkError(
+        failure.code ?? 'ES_SINK_FAILED',
+        `Elasticsearch refused a bulk request (status ${failure.status ?? 'none'}): ${failure.reason}`,
+        {
+          cause: err,
+          details: { status: failure.status },
+        },
+      );
     }
     const items = Array.isArray(body['items']) ? (body['items'] as unknown[]) : [];
     const outcomes = chunk.map((_, k) => itemOutcome(items[k]));
@@ -312,7 +357,10 @@ export class EsSink implements Sink {
         if (r.table !== table || !r.event.after) continue;
         for (const c of Object.keys(r.event.after)) if (!state.columns.has(c)) state.unknown.set(c, now);
       }
-      this.options.logger?.info({ table, columns: state.schema.columns.length, unknown: [...state.unknown.keys()] }, 'elasticsearch sink: schema re-read, updating the mapping');
+      this.options.logger?.info(
+        { table, columns: state.schema.columns.length, unknown: [...state.unknown.keys()] },
+        'elasticsearch sink: schema re-read, updating the mapping',
+      );
       await this.withRetry(() => this.setUp(state));
     }
   }
@@ -326,7 +374,11 @@ export class EsSink implements Sink {
       await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
     } catch (err) {
       if (!triedUnsignedLong || !/unsigned_long/.test(requestFailureReason(err))) throw err;
-      if (this.unsignedLong) this.options.logger?.warn({ table: schema.table }, 'elasticsearch sink: the cluster has no unsigned_long type; BIGINT UNSIGNED columns are mapped as keyword with a double sub-field');
+      if (this.unsignedLong)
+        this.options.logger?.warn(
+          { table: schema.table },
+          'elasticsearch sink: the cluster has no unsigned_long type; BIGINT UNSIGNED columns are mapped as keyword with a double sub-field',
+        );
       this.unsignedLong = false;
       template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: false });
       await this.request('PUT', `/_index_template/${encodeURIComponent(names.template)}`, template);
@@ -346,13 +398,21 @@ export class EsSink implements Sink {
       this.options.logger?.warn({ table: schema.table, reason }, 'elasticsearch sink: mapping not updated');
     }
     if (this.options.template?.refreshInterval) {
-      await this.request('PUT', `/${encodeURIComponent(names.index)}/_settings`, { index: { refresh_interval: this.options.template.refreshInterval } });
+      await this.request('PUT', `/${encodeURIComponent(names.index)}/_settings`, {
+        index: { refresh_interval: this.options.template.refreshInterval },
+      });
     }
-    await this.request('PUT', `/${encodeURIComponent(names.index)}/_alias/${encodeURIComponent(names.alias)}`, { is_write_index: true, filter: TOMBSTONE_FILTER });
+    await this.request('PUT', `/${encodeURIComponent(names.index)}/_alias/${encodeURIComponent(names.alias)}`, {
+      is_write_index: true,
+      filter: TOMBSTONE_FILTER,
+    });
   }
 
   private async request(method: string, path: string, body?: object): Promise<JsonBody> {
-    return this.client.transport.request<JsonBody>({ method, path, ...(body ? { body: body as JsonBody } : {}) }, { signal: this.abort.signal });
+    return this.client.transport.request<JsonBody>(
+      { method, path, ...(body ? { body: body as JsonBody } : {}) },
+      { signal: this.abort.signal },
+    );
   }
 
   /** Runs a set-up step until it succeeds, retrying what `requestFailure` calls retriable. */
@@ -369,7 +429,11 @@ export class EsSink implements Sink {
         if (failure.kind !== 'retry') {
           const reason = failure.kind === 'fatal' ? failure.reason : 'request too large';
           const status = failure.kind === 'fatal' ? failure.status : 413;
-          throw new EsSinkError((failure.kind === 'fatal' && failure.code) || 'ES_SINK_FAILED', `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`, { cause: err, details: { status } });
+          throw new EsSinkError(
+            (failure.kind === 'fatal' && failure.code) || 'ES_SINK_FAILED',
+            `Elasticsearch refused to set up the sink's index (status ${status ?? 'none'}): ${reason}`,
+            { cause: err, details: { status } },
+          );
         }
         this.metrics.retry(failure.reason);
         const delayMs = backoffDelayMs(this.backoff, attempt, this.options.retry?.random);

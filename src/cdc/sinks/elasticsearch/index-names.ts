@@ -24,7 +24,11 @@ const FORBIDDEN = /[\\/*?"<>| ,#:]/;
 export function indexNamesFor(indexPrefix: string, table: string): IndexNames {
   const alias = `${indexPrefix}${table.toLowerCase()}`;
   if (table === '' || FORBIDDEN.test(alias) || /^[-_+]/.test(alias) || alias === '.' || alias === '..' || Buffer.byteLength(alias) > 240) {
-    throw new ConfigError('CONFIG_INVALID', `"${alias}" (prefix "${indexPrefix}", table "${table}") is not a valid Elasticsearch index name`, { details: { field: 'cdc.elasticsearch.indexPrefix', table } });
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      `"${alias}" (prefix "${indexPrefix}", table "${table}") is not a valid Elasticsearch index name`,
+      { details: { field: 'cdc.elasticsearch.indexPrefix', table } },
+    );
   }
   return { alias, index: `${alias}.v1`, template: alias };
 }

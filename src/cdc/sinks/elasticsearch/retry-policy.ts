@@ -16,5 +16,8 @@ export interface RetryOptions {
  * @throws {ConfigError} CONFIG_INVALID when the bounds cannot work (see `checkBackoffPolicy`).
  */
 export function esBackoffPolicy(options: RetryOptions = {}): BackoffPolicy {
-  return checkBackoffPolicy({ initialMs: options.initialMs ?? 100, maxMs: options.maxMs ?? 30_000, jitter: 'equal' }, 'Elasticsearch sink retry');
+  return checkBackoffPolicy(
+    { initialMs: options.initialMs ?? 100, maxMs: options.maxMs ?? 30_000, jitter: 'equal' },
+    'Elasticsearch sink retry',
+  );
 }
