@@ -46,7 +46,7 @@ describe('shardline dev up refuses unsafe set-ups before starting anything', () 
     const refused = runCli(['dev', 'up', '--native', '--config', config], { SHARDLINE_STATE_DIR: state });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
-      /^error DEV_INSECURE_BIND: the dev cluster binds only to loopback: shard-0 would listen on 0\.0\.0\.0, which is not loopback \(pass --allow-remote/,
+      /^error DEV_INSECURE_BIND: the dev cluster binds only to loopback: shard-0 would listen on 0\.0\.0\.0, which is not loopback \(pass --allow-remote/m,
     );
     expect(existsSync(state)).toBe(false);
     const stillRefused = runCli(['dev', 'up', '--native', '--allow-remote', '--config', config], { SHARDLINE_STATE_DIR: state });

@@ -284,7 +284,11 @@ export class KafkajsEventLog implements EventLog {
           if (pending.size === 0) resolve();
         };
         consumer.on(consumer.events.END_BATCH_PROCESS, (e) => done(e.payload.partition, e.payload.lastOffset));
-        consumer.on(consumer.events.CRASH, (e) => reject(kafkaError(e.payload.error, `cannot read ${topic}`)));
+        // kafkajs reports every crash, also the retriable ones it restarts from (a group
+        // coordinator still loading on a fresh broker): only a crash it gives up on fails the read.
+        consumer.on(consumer.events.CRASH, (e) => {
+          if (!e.payload.restart) reject(kafkaError(e.payload.error, `cannot read ${topic}`));
+        });
         consumer
           .run({
             autoCommit: false,
