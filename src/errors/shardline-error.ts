@@ -53,6 +53,9 @@ export type ErrorCode =
   | 'TLS_FAILED'
   | 'INSECURE_AUTH'
   | 'AUTH_FAILED'
+  | 'SNAPSHOT_VALUE'
+  | 'SNAPSHOT_TABLE'
+  | 'SNAPSHOT_SOURCE'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
