@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { Registry } from 'prom-client';
 import type { CdcClusterConfig } from '../config/index.js';
@@ -5,15 +8,37 @@ import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
 import { buildSinks } from '../cdc/sinks/build-sinks.js';
 import { indexNamesFor } from '../cdc/sinks/elasticsearch/index-names.js';
 import { CdcWorker } from '../cdc/worker.js';
-import type { Logger } from '../log/logger.js';
+import { createLogger } from '../log/logger.js';
 import { openMysqlSession } from '../net/index.js';
 import type { Router } from '../router/index.js';
 
 type Row = Record<string, unknown>;
 
-/** The demo's CDC worker, in process (readers and both sinks). */
-export async function startDemoWorker(config: CdcClusterConfig, log: Logger): Promise<{ stop(): Promise<void> }> {
-  const quiet = log.child({}, { level: 'warn' });
+/** The demo's in-process worker: `logFile` holds its JSON log; `warnings()` counts its WARN and worse lines so far. */
+export interface DemoWorker {
+  logFile: string;
+  warnings(): number;
+  stop(): Promise<void>;
+}
+
+/** WARN-or-worse lines of a JSON log file. */
+export function countWarnings(file: string): number {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return 0;
+  }
+  return text.split('\n').filter((line) => /^\{"level":([4-6]\d)\b/.test(line)).length;
+}
+
+/**
+ * The demo's CDC worker, in process (readers and both sinks). Its log (kafkajs retries on a
+ * fresh broker, sink warnings) goes to a JSON file, not between the demo's steps on the terminal.
+ */
+export async function startDemoWorker(config: CdcClusterConfig): Promise<DemoWorker> {
+  const logFile = path.join(os.tmpdir(), `shardline-demo-worker-${process.pid}.log`);
+  const quiet = createLogger({ file: logFile });
   const registry = new Registry();
   const eventLog = new KafkajsEventLog({
     brokers: config.kafka.brokers,
@@ -44,6 +69,8 @@ export async function startDemoWorker(config: CdcClusterConfig, log: Logger): Pr
     }
   }
   return {
+    logFile,
+    warnings: () => countWarnings(logFile),
     stop: async () => {
       await worker.stop();
       await eventLog.close();

@@ -54,10 +54,11 @@ export function registerDemoCommand(program: Command, log: Logger): void {
           out(`   applied ${report.applied} statement(s), ${report.alreadyApplied} already applied, in ${report.seconds.toFixed(1)} s\n`);
 
           out('3. the CDC worker: a binlog reader per instance → Kafka (transactional) → Elasticsearch and the archive');
-          const cdc = await startDemoWorker(config, log);
+          const cdc = await startDemoWorker(config);
           out(
-            `   reading ${config.instances.map((i) => i.name).join(', ')}; topics ${config.cdc.topicPrefix}<table>, indices ${config.cdc.elasticsearch.indexPrefix}<table>, archive database ${config.archive.database}\n`,
+            `   reading ${config.instances.map((i) => i.name).join(', ')}; topics ${config.cdc.topicPrefix}<table>, indices ${config.cdc.elasticsearch.indexPrefix}<table>, archive database ${config.archive.database}`,
           );
+          out(`   the worker logs to ${cdc.logFile}\n`);
           const router = await createRouter(config);
           const es = new Client({ node: config.elasticsearch.node, ...esClientOptions(config.elasticsearch) });
           try {
@@ -168,6 +169,8 @@ export function registerDemoCommand(program: Command, log: Logger): void {
             );
             const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
             out(`   ${lat.length} updates: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`);
+            const warned = cdc.warnings();
+            if (warned > 0) out(`\n   the worker logged ${warned} warning(s) or error(s): ${cdc.logFile}`);
             out(`\ndone. The cluster keeps running; stop it with: npm run dev:down. Run the worker yourself with: npx shardline cdc`);
           } finally {
             await es.close();

@@ -1,6 +1,9 @@
 import type { Logger } from '../log/logger.js';
 
-/** Progress of a long operation: a redrawn bar on a TTY, a log line every few seconds otherwise. */
+/**
+ * Progress of a long operation: a redrawn bar on a TTY (cleared at the end: the command prints
+ * its own summary, no log line is left under it), a log line every few seconds otherwise.
+ */
 export interface Progress {
   update(done: number, total: number, note?: string): void;
   finish(message: string): void;
@@ -30,7 +33,10 @@ export function createProgress(label: string, log: Logger): Progress {
       }
     },
     finish(message) {
-      if (tty) process.stderr.write(`\r\x1b[K`);
+      if (tty) {
+        process.stderr.write(`\r\x1b[K`);
+        return;
+      }
       log.info({ operation: label, seconds: (Date.now() - t0) / 1000 }, message);
     },
   };

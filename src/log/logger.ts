@@ -1,5 +1,6 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { redactServerMessage } from '../errors/index.js';
+import { prettyDestination } from './pretty-format.js';
 
 export type { Logger } from 'pino';
 
@@ -58,19 +59,44 @@ export function serializeError(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** `json`: one JSON object per line; `pretty`: one human-readable line; `auto`: pretty on a TTY. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+/** Options of {@link createLogger}: pino's, plus where and how lines are written. */
+export interface CreateLoggerOptions extends LoggerOptions {
+  /** Default `SHARDLINE_LOG_FORMAT`, else `auto`. */
+  format?: LogFormat;
+  /** Append JSON lines to this file instead of writing to stderr (`format` is then ignored). */
+  file?: string;
+}
+
+/** Whether `format` (or `SHARDLINE_LOG_FORMAT`, else `auto`) means human-readable lines on a stream with `isTTY`. */
+export function wantsPretty(format: LogFormat | undefined, isTTY: boolean | undefined): boolean {
+  const chosen = format ?? (process.env['SHARDLINE_LOG_FORMAT'] as LogFormat | undefined) ?? 'auto';
+  return chosen === 'pretty' || (chosen !== 'json' && isTTY === true);
+}
+
 /**
- * Creates the structured logger (JSON lines on stderr). Secrets are redacted at the logger,
- * so a config object logged by mistake still never prints a password.
+ * Creates the logger: JSON lines on stderr, or human-readable lines when stderr is a terminal
+ * (`format: 'auto'`, the default; `SHARDLINE_LOG_FORMAT=json|pretty` overrides), or JSON lines
+ * appended to `file`. Secrets are redacted at the logger, so a config object logged by mistake
+ * still never prints a password — in either format.
  */
-export function createLogger(options: LoggerOptions = {}): Logger {
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const { format, file, ...pinoOptions } = options;
+  const destination = file
+    ? pino.destination({ dest: file, sync: true, append: true, mkdir: true })
+    : wantsPretty(format, process.stderr.isTTY)
+      ? prettyDestination((text) => process.stderr.write(text), { color: process.stderr.hasColors?.() === true })
+      : pino.destination({ fd: 2, sync: true });
   return pino(
     {
       name: 'shardline',
       level: process.env['SHARDLINE_LOG_LEVEL'] ?? 'info',
       redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
       serializers: { err: serializeError, error: serializeError },
-      ...options,
+      ...pinoOptions,
     },
-    pino.destination({ fd: 2, sync: true }),
+    destination,
   );
 }
