@@ -114,7 +114,9 @@ describe('import map', () => {
         "declare const require: (s: string) => unknown;\nexport const k = require('kafkajs');\n",
       ),
     ).toEqual([expect.stringMatching(/package kafkajs /)]);
-    expect(await importMapErrors('cdc/kafka/probe.ts', "import { Kafka } from 'kafkajs';\nexport const k = Kafka;\n")).toEqual([]);
+    expect(await importMapErrors('cdc/kafka/probe.ts', "import { Kafka } from '@shardline/kafkajs';\nexport const k = Kafka;\n")).toEqual(
+      [],
+    );
     expect(await importMapErrors('sql/probe.ts', "import { Parser } from 'node-sql-parser';\nexport const p = Parser;\n")).toEqual([]);
     expect(await importMapErrors('shard/probe.ts', "import { crc32 } from 'zlib';\nexport const c = crc32;\n")).toEqual([]);
   });

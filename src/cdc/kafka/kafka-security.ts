@@ -1,4 +1,4 @@
-import type { KafkaConfig, SASLOptions } from 'kafkajs';
+import type { KafkaConfig, SASLOptions } from '@shardline/kafkajs';
 import { nodeTlsOptions, type TlsSettings } from '../../net/index.js';
 
 /** How the Kafka clients reach the brokers: the `kafka.tls` and `kafka.sasl` config sections. */

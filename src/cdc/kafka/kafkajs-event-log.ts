@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { kafkajs } from './kafkajs-loader.js';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from '@shardline/kafkajs';
 import { ConnectionSecurityError, KafkaError, type ShardlineError } from '../../errors/index.js';
 import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
 import type { Logger } from '../../log/logger.js';

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
-import type * as KafkaJs from 'kafkajs';
-
-const require = createRequire(import.meta.url);
+import path from 'node:path';
+import type * as KafkaJs from '@shardline/kafkajs';
+import { KafkaError } from '../../errors/index.js';
+import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
 interface FilterInput {
   messages: Array<{ offset: string; key: Buffer | null; batchContext: { producerId: string | number; inTransaction: boolean } }>;
@@ -35,12 +36,74 @@ export function filterAbortedMessages({ messages, abortedTransactions }: FilterI
   });
 }
 
-const filterPath = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js');
-const batchPath = require.resolve('kafkajs/src/consumer/batch.js');
-if (!require.cache[batchPath]) {
-  require(filterPath);
-  require.cache[filterPath]!.exports = filterAbortedMessages;
+/** The package shardline depends on under its own name (`npm:kafkajs@2.2.4`): never the host's `kafkajs`. */
+export const KAFKAJS_PACKAGE = '@shardline/kafkajs';
+
+/** Out-of-order aborted transactions of two producers, and the offsets a correct filter keeps. */
+function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
+  const Batch = requireKafkajs(path.join(root, 'src/consumer/batch.js')) as new (
+    topic: string,
+    fetchedOffset: string,
+    partitionData: unknown,
+  ) => { messages: Array<{ offset: string }> };
+  const rec = (offset: number, producerId: number, marker?: number) => ({
+    offset: String(offset),
+    key: marker === undefined ? Buffer.from('k') : Buffer.from([0, 0, 0, marker]),
+    value: null,
+    isControlRecord: marker !== undefined,
+    batchContext: { producerId: String(producerId), inTransaction: true },
+  });
+  const batch = new Batch('shardline-self-check', '10', {
+    partition: 0,
+    highWatermark: '20',
+    abortedTransactions: [
+      { producerId: '2', firstOffset: '11' },
+      { producerId: '1', firstOffset: '10' },
+    ],
+    messages: [
+      rec(10, 1),
+      rec(11, 2),
+      rec(12, 3),
+      rec(13, 2),
+      rec(14, 2, 0),
+      rec(15, 3),
+      rec(16, 3, 1),
+      rec(17, 1),
+      rec(18, 1, 0),
+      rec(19, 1),
+    ],
+  });
+  return batch.messages.map((m) => m.offset).join() === '12,15,19';
 }
 
-/** kafkajs, loaded with its aborted-transaction filter replaced by {@link filterAbortedMessages}. */
-export const kafkajs = require('kafkajs') as typeof KafkaJs;
+/**
+ * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
+ * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
+ * {@link filterAbortedMessages}. Whatever the host application loaded before — its own `kafkajs`,
+ * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
+ * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
+ * throws a {@link KafkaError} and shardline does not read Kafka with an unsafe filter. `root`: the
+ * package's folder (default: where `@shardline/kafkajs` resolves from here).
+ */
+export function loadKafkajs(root?: string): typeof KafkaJs {
+  try {
+    root ??= path.dirname(createRequire(import.meta.url).resolve(`${KAFKAJS_PACKAGE}/package.json`));
+    const filterFile = path.join(root, 'src/consumer/filterAbortedMessages.js');
+    const requireKafkajs = privateCommonJs(new Map([[filterFile, filterAbortedMessages]]));
+    const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
+    if (selfCheck(requireKafkajs, root)) return client;
+  } catch (err) {
+    throw new KafkaError('KAFKA', `cannot load ${KAFKAJS_PACKAGE} with its read_committed filter corrected: ${(err as Error).message}`, {
+      retriable: false,
+      cause: err,
+    });
+  }
+  throw new KafkaError(
+    'KAFKA',
+    `${KAFKAJS_PACKAGE} (${root ?? '?'}) still hands out records of aborted transactions to read_committed readers: its consumer no longer uses the replaced filter`,
+    { retriable: false },
+  );
+}
+
+/** kafkajs with its aborted-transaction filter replaced by {@link filterAbortedMessages}, private to shardline. */
+export const kafkajs = loadKafkajs();

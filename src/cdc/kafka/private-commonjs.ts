@@ -1,0 +1,54 @@
+import { readFileSync, statSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import path from 'node:path';
+import vm from 'node:vm';
+
+const hostRequire = createRequire(import.meta.url);
+
+/** Loads files of one CommonJS package into a module graph nobody else shares. */
+export type PrivateRequire = (file: string) => unknown;
+
+function resolveFile(base: string): string {
+  for (const candidate of [base, `${base}.js`, `${base}.json`, path.join(base, 'index.js')]) {
+    try {
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // next candidate
+    }
+  }
+  throw new Error(`cannot resolve ${base}`);
+}
+
+/**
+ * A module loader of its own for a CommonJS package without dependencies (kafkajs): its files are
+ * compiled into a private cache, so the host's `require` cache — and any copy of the package the
+ * host loaded itself, even from the same files — is neither read nor changed. `replaced` maps an
+ * absolute file name to the exports its `require` returns instead of the file. Built-in modules
+ * come from Node; any other bare specifier is an error.
+ */
+export function privateCommonJs(replaced: ReadonlyMap<string, unknown>): PrivateRequire {
+  const cache = new Map<string, { exports: unknown }>();
+  const load = (file: string): unknown => {
+    if (replaced.has(file)) return replaced.get(file);
+    const cached = cache.get(file);
+    if (cached) return cached.exports;
+    const module = { exports: {} as unknown };
+    cache.set(file, module);
+    const source = readFileSync(file, 'utf8');
+    if (file.endsWith('.json')) {
+      module.exports = JSON.parse(source);
+      return module.exports;
+    }
+    const dirname = path.dirname(file);
+    const requireHere = (specifier: string): unknown => {
+      if (isBuiltin(specifier)) return hostRequire(specifier);
+      if (!specifier.startsWith('.')) throw new Error(`${file} requires ${specifier}, which a private load does not provide`);
+      return load(resolveFile(path.resolve(dirname, specifier)));
+    };
+    const params = ['exports', 'require', 'module', '__filename', '__dirname'];
+    const body = vm.compileFunction(source, params, { filename: file });
+    body.call(module.exports, module.exports, requireHere, module, file, dirname);
+    return module.exports;
+  };
+  return (file) => load(resolveFile(file));
+}
