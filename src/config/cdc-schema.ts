@@ -38,6 +38,24 @@ export const cdcSchema = z
       .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(20) })
       .strict()
       .default({ maxEvents: 5000, maxMs: 20 }),
+    /**
+     * Rows that exist before the worker first reads an instance: `never` publishes only changes
+     * from then on; `initial` reads every captured table of an instance on its first start (in
+     * primary-key chunks, beside the binlog stream, without locks) and publishes the rows as `r`
+     * events; `when_needed` also re-reads when the checkpoint is unusable (purged binlog).
+     */
+    snapshot: z
+      .object({
+        mode: z.enum(['initial', 'when_needed', 'never']).default('never'),
+        /** Rows per chunk (one SELECT, one Kafka transaction with the table's progress). */
+        chunkRows: z.number().int().min(1).max(100_000).default(2048),
+        /** Tables of one instance read at the same time. */
+        tablesPerInstance: z.number().int().min(1).max(64).default(2),
+        /** Rows per second per instance; null: as fast as the instance answers. */
+        maxRowsPerSecond: z.number().int().min(1).nullable().default(null),
+      })
+      .strict()
+      .default({ mode: 'never', chunkRows: 2048, tablesPerInstance: 2, maxRowsPerSecond: null }),
     /** Seconds a SIGTERM/SIGINT waits for the current transaction before giving up. */
     shutdownTimeoutS: z.number().min(1).default(30),
     elasticsearch: z

@@ -1,5 +1,7 @@
 export { openMysqlSession } from './mysql-session.js';
 export type { MysqlEndpoint, MysqlSession } from './mysql-session.js';
+export { openRawRowSession } from './raw-row-session.js';
+export type { RawRowSession, RawRows, RawField } from './raw-row-session.js';
 export { openDbConnection } from './db-connection.js';
 export type { DbConnection, QueryOutcome, Row, FieldInfo, InstanceEndpoint, ServerErrorInfo, SocketTuning } from './db-connection.js';
 export { loadSocketLayer, loadSocketLayerFrom } from './load-socket-layer.js';

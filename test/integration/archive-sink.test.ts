@@ -90,6 +90,7 @@ function change(
         pos: 4,
         row: 0,
         ts_us: 0,
+        snapshot: 'false',
       },
       ts_ms: Date.now(),
     },

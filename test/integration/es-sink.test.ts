@@ -102,6 +102,7 @@ function rec(
         pos: 4,
         row: 0,
         ts_us: opts.tsUs ?? Date.now() * 1000,
+        snapshot: 'false',
       },
       ts_ms: Date.now(),
     },

@@ -38,6 +38,7 @@ function rec(uid: number, name: string, version = BigInt(uid)): SinkRecord {
         pos: 4,
         row: 0,
         ts_us: 0,
+        snapshot: 'false',
       },
       ts_ms: 0,
     },

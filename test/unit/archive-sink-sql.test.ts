@@ -70,6 +70,7 @@ function record(
         pos: 4,
         row: 0,
         ts_us: 0,
+        snapshot: 'false',
       },
       ts_ms: 0,
     },

@@ -44,6 +44,7 @@ function record(
         pos: 4,
         row: 0,
         ts_us: 1_700_000_000_123_456,
+        snapshot: 'false',
       },
       ts_ms: 0,
     },
@@ -80,7 +81,7 @@ describe('Elasticsearch bulk body', () => {
     }
   });
 
-  it('d indexes a tombstone that keeps only the key columns', () => {
+  it('d indexes a tombstone that keeps only the key columns into the tombstones alias, then deletes the row', () => {
     const built = actionsFor(record('d', '["42","7"]', 11n, { before: { uid: '42', order_id: '7', amount: '9.99' } }), 0, 'it-orders', [
       'uid',
       'order_id',
@@ -88,13 +89,23 @@ describe('Elasticsearch bulk body', () => {
     if (!built.ok) throw new Error(built.reason);
     expect(built.actions.map(lines)).toEqual([
       [
-        { index: { _index: 'it-orders', _id: '["42","7"]', version: 11, version_type: 'external_gte' } },
+        { index: { _index: 'it-orders.tombstones', _id: '["42","7"]', version: 11, version_type: 'external_gte' } },
         { uid: '42', order_id: '7', _shardline: meta(true, 'd', '11') },
       ],
+      [{ delete: { _index: 'it-orders', _id: '["42","7"]', version: 11, version_type: 'external_gte' } }],
+    ]);
+    expect(built.actions.map((a) => [a.kind, a.version])).toEqual([
+      ['tombstone', 11n],
+      ['delete', 11n],
+    ]);
+    const named = actionsFor(record('d', '1', 2n, { before: { uid: '1' } }), 0, 'a', ['uid'], 'elsewhere');
+    expect(named.ok && named.actions.map((a) => lines(a)[0])).toEqual([
+      { index: { _index: 'elsewhere', _id: '1', version: 2, version_type: 'external_gte' } },
+      { delete: { _index: 'a', _id: '1', version: 2, version_type: 'external_gte' } },
     ]);
   });
 
-  it('a primary key change tombstones previousId then indexes id, both with the change version', () => {
+  it('a primary key change tombstones and deletes previousId then indexes id, all with the change version', () => {
     const built = actionsFor(
       record('u', '43', 12n, { previousId: '42', before: { uid: '42', name: 'Ann' }, after: { uid: '43', name: 'Ann' } }),
       0,
@@ -102,9 +113,10 @@ describe('Elasticsearch bulk body', () => {
       ['uid'],
     );
     if (!built.ok) throw new Error(built.reason);
-    expect(built.actions.map((a) => [a.kind, a.id])).toEqual([
-      ['tombstone', '42'],
-      ['index', '43'],
+    expect(built.actions.map((a) => [a.kind, a.id, a.version])).toEqual([
+      ['tombstone', '42', 12n],
+      ['delete', '42', 12n],
+      ['index', '43', 12n],
     ]);
     expect(lines(built.actions[0]!)[1]).toEqual({ uid: '42', _shardline: meta(true, 'u', '12') });
     const same = actionsFor(record('u', '43', 12n, { previousId: '43', after: { uid: '43' } }), 0, 'it-users', ['uid']);
@@ -137,6 +149,7 @@ describe('Elasticsearch bulk body', () => {
       record: i,
       kind: 'index' as const,
       id: String(i),
+      version: 1n,
       ndjson: 'x'.repeat(i === 3 ? 100 : 10),
     }));
     expect(bulkChunks(actions, 3, 1000).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
@@ -162,6 +175,9 @@ describe('Elasticsearch bulk body', () => {
       reason: 'item_403',
     });
     expect(itemOutcome({ index: { status: 404, error: { type: 'index_not_found_exception' } } })).toEqual({ kind: 'alias-missing' });
+    expect(itemOutcome({ delete: { status: 404, error: { type: 'index_not_found_exception' } } })).toEqual({ kind: 'alias-missing' });
+    // A versioned delete of an id the index does not hold: nothing to remove, the version is recorded.
+    expect(itemOutcome({ delete: { status: 404 } })).toEqual({ kind: 'applied' });
     expect(itemOutcome(undefined)).toEqual({ kind: 'retry', reason: 'missing_item' });
     expect(
       itemOutcome({

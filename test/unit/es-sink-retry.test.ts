@@ -126,6 +126,7 @@ function rec(id: string, version: bigint, op: 'c' | 'd' = 'c'): SinkRecord {
         pos: 4,
         row: 0,
         ts_us: 0,
+        snapshot: 'false',
       },
       ts_ms: 0,
     },

@@ -27,6 +27,18 @@ function thrown(fn: () => unknown) {
 }
 
 describe('KafkaBatcher', () => {
+  it('inserts snapshot messages between source transactions: opens a batch, sends full chunks, commits with the batch (no checkpoint of its own)', () => {
+    const b = new KafkaBatcher(limits);
+    expect(b.insert(msgs('r1', 'r2'), 1000)).toEqual([{ type: 'begin' }]);
+    expect(b.insert(msgs('r3', 'r4', 'r5'), 1001)).toEqual([{ type: 'send', messages: msgs('r1', 'r2', 'r3', 'r4', 'r5') }]);
+    expect(b.wait(1050, false)).toEqual({ type: 'until-due', ms: 50 });
+    expect(b.flush()).toEqual([{ type: 'commit', messages: [], checkpoint: null, events: 5 }]);
+    expect(b.insert([], 1500)).toEqual([]);
+    expect(b.batchOpen).toBe(false);
+    expect(b.begin(2000)).toEqual([{ type: 'begin' }]);
+    expect(isShardlineError(thrown(() => b.insert(msgs('x'), 2001)))).toBe(true);
+  });
+
   it('opens one Kafka transaction for the source transactions of a batch', () => {
     const b = new KafkaBatcher(limits);
     expect(b.begin(0)).toEqual([{ type: 'begin' }]);

@@ -24,6 +24,11 @@ export interface ChangeSource {
   row: number;
   /** Commit time in microseconds (the GTID's commit timestamp where the server has it). */
   ts_us: number;
+  /**
+   * `"false"` for a change read from the binlog; `"initial"` or `"incremental"` for a row read by a
+   * snapshot (op `r`), as Debezium's `source.snapshot`.
+   */
+  snapshot: 'initial' | 'incremental' | 'false';
 }
 
 /** A Debezium-shaped change event (schemas/change-event.schema.json). */
@@ -74,6 +79,7 @@ export function changeEvents(
       pos: event.pos,
       row: rowBase + i,
       ts_us: tsUs,
+      snapshot: 'false',
     },
     ts_ms: now,
   }));

@@ -84,6 +84,25 @@ export class KafkaBatcher {
     return [{ type: 'send', messages: this.take() }];
   }
 
+  /**
+   * Messages that belong to no source transaction (a snapshot chunk and its progress), added
+   * between source transactions: opens a Kafka transaction unless one is open.
+   */
+  insert(messages: readonly OutboundMessage[], now: number): BatchAction[] {
+    if (this.inSource) throw outOfOrder('snapshot rows inside an open source transaction');
+    if (messages.length === 0) return [];
+    const out: BatchAction[] = [];
+    if (!this.open) {
+      this.open = true;
+      this.openedAt = now;
+      out.push({ type: 'begin' });
+    }
+    for (const m of messages) this.buffer.push(m);
+    this.events += messages.length;
+    if (this.buffer.length >= this.limits.sendChunk) out.push({ type: 'send', messages: this.take() });
+    return out;
+  }
+
   /** The source transaction committed: commits the batch when it is full, or at once with `force` (stopping). */
   commit(checkpoint: Checkpoint, force = false): BatchAction[] {
     if (!this.inSource) throw outOfOrder('a commit outside a source transaction');

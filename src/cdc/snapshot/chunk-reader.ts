@@ -1,0 +1,120 @@
+import { MysqlGtidSet } from '../checkpoint/gtid-set.js';
+import type { CanonicalValue } from '../binlog/decoder/canonical-json.js';
+import { documentId } from '../events/document-id.js';
+import { readLogicalTableSchema } from '../schema/logical-columns.js';
+import type { RawRowSession, RawRows } from '../../net/index.js';
+import { chunkQuery, type ChunkColumn } from './chunk-query.js';
+import { selectValue } from './select-values.js';
+import { SnapshotError } from './snapshot-error.js';
+import type { BinlogPosition, ChunkWatermark } from './snapshot-window.js';
+
+/** A physical table a snapshot reads, with the logical stream its rows go to. */
+export interface SnapshotTable {
+  database: string;
+  table: string;
+  logical: string;
+  shard: number | null;
+}
+
+/** A table's columns and primary key as the chunk reader needs them. */
+export interface ChunkTableSchema {
+  columns: ChunkColumn[];
+  primaryKey: string[];
+}
+
+/** A primary-key value as stored in snapshot progress: text, or base64 of a binary column's bytes. */
+export type StoredKeyValue = { s: string } | { b: string };
+
+/** One chunk as read: its rows in the canonical encoding with their document ids, and its watermark. */
+export interface Chunk {
+  rows: { key: string; row: Record<string, CanonicalValue> }[];
+  /** The last primary key read (resume after it), null when the chunk is empty. */
+  last: StoredKeyValue[] | null;
+  watermark: ChunkWatermark;
+}
+
+const BINARY_COLLATION = 63;
+
+/** Binds a stored key value back as the SELECT needs it. */
+export function boundKeyValue(v: StoredKeyValue): string | Buffer {
+  return 's' in v ? v.s : Buffer.from(v.b, 'base64');
+}
+
+/** Reads a table's columns and primary key (FLOAT columns are marked: they are read widened). */
+export async function readChunkSchema(session: RawRowSession, t: SnapshotTable): Promise<ChunkTableSchema> {
+  const schema = await readLogicalTableSchema((sql, values) => session.query(sql, values), t.logical, t.database, t.table);
+  if (schema.columns.length === 0) throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} does not exist`);
+  if (schema.primaryKey.length === 0)
+    throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} has no primary key: it cannot be read in chunks`);
+  return { columns: schema.columns.map((c) => ({ name: c.name, float32: c.dataType === 'float' })), primaryKey: schema.primaryKey };
+}
+
+async function binlogEnd(session: RawRowSession): Promise<BinlogPosition> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await session.query('SHOW BINARY LOG STATUS');
+  } catch {
+    rows = await session.query('SHOW MASTER STATUS');
+  }
+  const row = rows[0];
+  if (!row) throw new SnapshotError('SNAPSHOT_SOURCE', 'SHOW BINARY LOG STATUS returned nothing: is the binary log enabled?');
+  return { file: String(row['File']), pos: Number(row['Position']) };
+}
+
+function convertRows(raw: RawRows, schema: ChunkTableSchema): Pick<Chunk, 'rows' | 'last'> {
+  const float32 = new Set(schema.columns.filter((c) => c.float32).map((c) => c.name));
+  const keyIndexes = schema.primaryKey.map((name) => raw.fields.findIndex((f) => f.name === name));
+  if (keyIndexes.some((i) => i < 0)) throw new SnapshotError('SNAPSHOT_TABLE', 'the chunk result lacks a primary-key column');
+  const rows = raw.rows.map((values) => {
+    const row: Record<string, CanonicalValue> = {};
+    raw.fields.forEach((f, i) => (row[f.name] = selectValue(values[i] ?? null, f, float32.has(f.name))));
+    return { key: documentId(keyIndexes.map((i) => row[raw.fields[i]!.name]!)), row };
+  });
+  const lastRaw = raw.rows[raw.rows.length - 1];
+  const last = lastRaw
+    ? keyIndexes.map((i): StoredKeyValue => {
+        const bytes = lastRaw[i];
+        if (bytes === null || bytes === undefined) throw new SnapshotError('SNAPSHOT_TABLE', 'a primary-key value is NULL');
+        return raw.fields[i]!.charset === BINARY_COLLATION ? { b: bytes.toString('base64') } : { s: bytes.toString('utf8') };
+      })
+    : null;
+  return { rows, last };
+}
+
+/**
+ * Reads one chunk of a physical table in primary-key order after `after`, without any lock and
+ * without writing to the source: on MySQL between a read of `gtid_executed` and of the binlog
+ * end; on MariaDB inside a one-statement consistent-snapshot transaction whose binlog position
+ * the server reports exactly. Needs SELECT and REPLICATION CLIENT (MariaDB: BINLOG MONITOR) —
+ * the grants of the replication account.
+ */
+export async function readChunk(
+  session: RawRowSession,
+  flavour: 'mysql' | 'mariadb',
+  t: SnapshotTable,
+  schema: ChunkTableSchema,
+  after: readonly StoredKeyValue[] | null,
+  limit: number,
+): Promise<Chunk> {
+  const q = chunkQuery({ ...t, ...schema }, after ? after.map(boundKeyValue) : null, limit);
+  if (flavour === 'mysql') {
+    const [gtid] = await session.query<Record<string, unknown>>('SELECT @@GLOBAL.gtid_executed AS executed');
+    const executed = MysqlGtidSet.parse(String(gtid?.['executed'] ?? ''));
+    const raw = await session.select(q.sql, q.params);
+    const end = await binlogEnd(session);
+    return { ...convertRows(raw, schema), watermark: { flavour, executed, end } };
+  }
+  await session.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+  try {
+    const status = await session.query<Record<string, unknown>>("SHOW STATUS LIKE 'binlog_snapshot_%'");
+    const value = (name: string) => status.find((r) => String(r['Variable_name']).toLowerCase() === name)?.['Value'];
+    const file = value('binlog_snapshot_file');
+    const pos = value('binlog_snapshot_position');
+    if (!file || pos === undefined)
+      throw new SnapshotError('SNAPSHOT_SOURCE', 'the server reports no binlog_snapshot_file/position: is the binary log enabled?');
+    const raw = await session.select(q.sql, q.params);
+    return { ...convertRows(raw, schema), watermark: { flavour, snapshot: { file: String(file), pos: Number(pos) } } };
+  } finally {
+    await session.query('COMMIT').catch(() => undefined);
+  }
+}
