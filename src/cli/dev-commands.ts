@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { devDown, devStatus, devUp, formatStatusTable, type DevMode } from '../devcluster/index.js';
+import {
+  devDown,
+  devStatus,
+  devUp,
+  formatStatusTable,
+  OPTIONAL_SERVICES,
+  type DevMode,
+  type OptionalService,
+} from '../devcluster/index.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
 import { loadCommandConfig } from './config-choice.js';
@@ -31,15 +39,23 @@ export function registerDevCommands(program: Command, log: Logger): void {
     .option('--allow-remote', 'let services with authentication listen on a non-loopback host from the config')
     .option('--json', 'print the outcome (or the error) as JSON')
     .option(
+      '--with <service...>',
+      `optional services to start too: ${OPTIONAL_SERVICES.join(', ')} (scrapes the CDC worker, loads dashboards/alerts.yaml)`,
+    )
+    .option(
       '--tls',
       "also serve TLS with a CA of the cluster's own in <state>/tls (MySQL/MariaDB; Kafka SSL on its port + 2, SASL_SSL on + 3)",
     )
-    .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean; tls?: boolean }) =>
+    .action((flags: ModeFlags & { timeout: string; allowRemote?: boolean; tls?: boolean; with?: string[] }) =>
       runCommand(
         log,
         async () => {
           const timeout = Number(flags.timeout);
           if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout expects seconds > 0, got "${flags.timeout}"`);
+          const extra = flags.with ?? [];
+          for (const s of extra)
+            if (!(OPTIONAL_SERVICES as readonly string[]).includes(s))
+              throw new UsageError(`--with ${s}: expected one of ${OPTIONAL_SERVICES.join(', ')}`);
           const { config } = loadCommandConfig(flags.config, { localCluster: true });
           const t0 = Date.now();
           const mode = modeOf(flags);
@@ -47,6 +63,7 @@ export function registerDevCommands(program: Command, log: Logger): void {
             ...(mode ? { mode } : {}),
             ...(flags.allowRemote ? { allowRemote: true } : {}),
             ...(flags.tls ? { tls: true } : {}),
+            ...(extra.length ? { with: extra as OptionalService[] } : {}),
             timeoutMs: timeout * 1000,
             log,
           });

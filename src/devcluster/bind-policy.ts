@@ -33,6 +33,8 @@ function insecureRemotely(spec: BindSpec): string | null {
       return 'the dev broker always serves a PLAINTEXT listener without authentication';
     case 'elasticsearch':
       return spec.tls?.elasticsearch ? null : 'the dev node runs with security off (no TLS, no authentication)';
+    case 'prometheus':
+      return 'Prometheus serves its API without authentication';
   }
 }
 

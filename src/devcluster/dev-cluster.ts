@@ -8,7 +8,9 @@ import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-clu
 import { nativeDown, nativeUp, type UpOutcome } from './local/native-cluster.js';
 import { createReporter } from './reporter.js';
 import { withDevTls } from './dev-tls.js';
-import { describeServices } from './service-spec.js';
+import { describePrometheus, OPTIONAL_SERVICES, type OptionalService } from './prometheus-spec.js';
+import { liveServiceState } from './service-state.js';
+import { describeServices, type ServiceSpec } from './service-spec.js';
 import { ensureStateDir, stateDir, type StateDir } from './state-dir.js';
 
 /** How the local cluster runs. */
@@ -27,6 +29,17 @@ export interface DevUpOptions {
   allowRemote?: boolean;
   /** Serve TLS too, with a CA of the cluster's own (see `withDevTls`). */
   tls?: boolean;
+  /** Optional services to start too (`prometheus`: scrapes the CDC worker, loads the bundled alert rules). */
+  with?: readonly OptionalService[];
+}
+
+/** The optional services' specs: those asked for (`up`), all of them (`down`), or those running (`status`). */
+function optionalSpecs(config: ClusterConfig, wanted: readonly OptionalService[]): ServiceSpec[] {
+  return wanted.includes('prometheus') ? [describePrometheus(config)] : [];
+}
+
+function runningOptional(dir: StateDir): OptionalService[] {
+  return OPTIONAL_SERVICES.filter((name) => liveServiceState(dir, name) !== null);
 }
 
 function modeFile(dir: StateDir): string {
@@ -45,7 +58,7 @@ export function recordedMode(dir: StateDir = stateDir()): DevMode | null {
  * loopback (`DEV_INSECURE_BIND`) and a state folder others can write (`DEV_STATE_DIR_UNSAFE`).
  */
 export async function devUp(config: ClusterConfig, options: DevUpOptions): Promise<{ mode: DevMode; outcomes: UpOutcome[] }> {
-  const plain = describeServices(config);
+  const plain = [...describeServices(config), ...optionalSpecs(config, options.with ?? [])];
   checkBindHosts(plain, options.allowRemote ?? process.env['SHARDLINE_DEV_ALLOW_REMOTE'] === '1');
   const dir = options.dir ?? stateDir();
   ensureStateDir(dir);
@@ -72,7 +85,7 @@ export async function devDown(
   options: { mode?: DevMode; dir?: StateDir } = {},
 ): Promise<{ name: string; stopped: boolean }[]> {
   const dir = options.dir ?? stateDir();
-  const specs = describeServices(config);
+  const specs = [...describeServices(config), ...optionalSpecs(config, OPTIONAL_SERVICES)];
   const mode = options.mode ?? recordedMode(dir) ?? 'native';
   let result: { name: string; stopped: boolean }[];
   if (mode === 'docker') {
@@ -85,7 +98,7 @@ export async function devDown(
   return result;
 }
 
-/** Live status of every service in the config. */
+/** Live status of every service in the config, and of the optional services `dev up --with` started. */
 export function devStatus(config: ClusterConfig, dir: StateDir = stateDir()): Promise<ServiceStatus[]> {
-  return clusterStatus(describeServices(config), dir);
+  return clusterStatus([...describeServices(config), ...optionalSpecs(config, runningOptional(dir))], dir);
 }

@@ -66,6 +66,19 @@ export async function probeElasticsearch(spec: ServiceSpec): Promise<Health> {
   }
 }
 
+/** Probes Prometheus: `/-/ready` answers 200; the version from `/api/v1/status/buildinfo`. */
+export async function probePrometheus(spec: ServiceSpec): Promise<Health> {
+  try {
+    const ready = await fetch(`${spec.url}/-/ready`, { signal: AbortSignal.timeout(2000) });
+    if (ready.status !== 200) return { healthy: false, reason: `/-/ready answered ${ready.status}` };
+    const info = await fetch(`${spec.url}/api/v1/status/buildinfo`, { signal: AbortSignal.timeout(2000) });
+    const version = info.ok ? ((await info.json()) as { data?: { version?: string } }).data?.version : undefined;
+    return version ? { healthy: true, version } : { healthy: true };
+  } catch (err) {
+    return { healthy: false, reason: (err as Error).message };
+  }
+}
+
 /** GET a JSON document from Elasticsearch: plain fetch, or HTTPS with the dev CA and the file-realm login. */
 async function getJson(spec: ServiceSpec, route: string): Promise<{ status: number; body: unknown }> {
   const login = spec.tls?.elasticsearch;
@@ -102,5 +115,7 @@ export function probeService(spec: ServiceSpec): Promise<Health> {
       return probeKafka(spec);
     case 'elasticsearch':
       return probeElasticsearch(spec);
+    case 'prometheus':
+      return probePrometheus(spec);
   }
 }

@@ -6,3 +6,5 @@ export { describeServices } from './service-spec.js';
 export type { ServiceSpec, ServiceKind, ServiceRole } from './service-spec.js';
 export { stateDir } from './state-dir.js';
 export { findPortHolder } from './process-table.js';
+export { OPTIONAL_SERVICES, DEV_PROMETHEUS_PORT, bundledAlertRules, prometheusSpec, describePrometheus } from './prometheus-spec.js';
+export type { OptionalService } from './prometheus-spec.js';

@@ -2,9 +2,9 @@ import { ALL_SECTIONS, requireSections, type ClusterConfig } from '../config/ind
 import type { MysqlSecurity } from '../net/index.js';
 
 /** What a dev-cluster service is. */
-export type ServiceKind = 'mysql' | 'mariadb' | 'kafka' | 'elasticsearch';
+export type ServiceKind = 'mysql' | 'mariadb' | 'kafka' | 'elasticsearch' | 'prometheus';
 /** What a dev-cluster service is for. */
-export type ServiceRole = 'shard' | 'archive' | 'kafka' | 'search';
+export type ServiceRole = 'shard' | 'archive' | 'kafka' | 'search' | 'monitoring';
 
 /** TLS a dev service serves, with the dev cluster's own CA (see tls-certs.ts). */
 export interface DevServiceTls {
@@ -24,7 +24,7 @@ export interface ServiceSpec {
   name: string;
   kind: ServiceKind;
   role: ServiceRole;
-  /** The version the native path installs (`8.0`, `9.7`, `10.11`, `4.1.2`, `8.19.21`). */
+  /** The version the native path installs (`8.0`, `9.7`, `10.11`, `4.1.2`, `8.19.21`; Prometheus: Debian's package). */
   plannedVersion: string;
   host: string;
   port: number;
@@ -44,6 +44,16 @@ export interface ServiceSpec {
   url?: string;
   /** Serve TLS (and, for Kafka and Elasticsearch, authentication) besides the plain listener. */
   tls?: DevServiceTls;
+  /** Prometheus only: what it scrapes and which rule files it loads (see prometheus-spec.ts). */
+  prometheus?: PrometheusSettings;
+}
+
+/** A Prometheus of the dev cluster: scrape jobs, rule files and the scrape interval. */
+export interface PrometheusSettings {
+  scrapeIntervalSeconds: number;
+  jobs: { name: string; targets: string[] }[];
+  /** Absolute paths of alerting/recording rule files. */
+  ruleFiles: string[];
 }
 
 const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;

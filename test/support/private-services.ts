@@ -15,7 +15,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What a private service is: kind, ports, version and (optionally) TLS. */
 export interface PrivateServiceOptions {
   name: string;
-  kind: ServiceKind;
+  kind: Exclude<ServiceKind, 'prometheus'>;
   port: number;
   extraPorts?: number[];
   version?: string;

@@ -25,7 +25,12 @@ const noop: CdcMetrics = {
   deadLetter() {},
 };
 
-/** CDC metrics on the caller's prom-client registry (never a hidden global). */
+/**
+ * CDC metrics on the caller's prom-client registry (never a hidden global). The counters alerts
+ * watch for increases (reconnects, dead letters) start at 0 as soon as their instance is read or
+ * their sink applies a table: a series that appears with its first increment is invisible to
+ * Prometheus's `increase()`, so that first event would never alert.
+ */
 export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): CdcMetrics {
   if (!registry) return noop;
   const registers = [registry];
@@ -110,9 +115,13 @@ export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): Cd
       published.inc({ instance }, events);
     },
     reconnect: (instance) => reconnects.inc({ instance }),
-    reading: (instance, isUp) => up.set({ instance }, isUp ? 1 : 0),
+    reading: (instance, isUp) => {
+      up.set({ instance }, isUp ? 1 : 0);
+      reconnects.inc({ instance }, 0);
+    },
     sinkApplied: (sink, table, n, seconds) => {
       applied.inc({ sink, table }, n);
+      dead.inc({ sink, table }, 0);
       applySeconds.observe({ sink }, seconds);
     },
     sinkLatency: (sink, seconds) => e2e.observe({ sink }, seconds),

@@ -22,8 +22,8 @@ export async function dockerEngineAvailable(): Promise<boolean> {
   }
 }
 
-async function compose(args: string[]): Promise<void> {
-  const result = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', PROJECT, ...args]);
+async function compose(args: string[], profiles: string[] = []): Promise<void> {
+  const result = await run('docker', ['compose', '-f', COMPOSE_FILE, '-p', PROJECT, ...profiles.flatMap((p) => ['--profile', p]), ...args]);
   if (result.code !== 0) {
     throw new DevClusterError(
       'DEV_START_FAILED',
@@ -37,7 +37,8 @@ export async function dockerUp(specs: readonly ServiceSpec[], timeoutMs: number)
   if (!(await dockerEngineAvailable())) {
     throw new DevClusterError('DEV_DOCKER_UNAVAILABLE', 'no Docker engine answers `docker info`; use `shardline dev up --native`');
   }
-  await compose(['up', '--detach', '--wait', '--wait-timeout', String(Math.ceil(timeoutMs / 1000))]);
+  const profiles = specs.some((s) => s.kind === 'prometheus') ? ['prometheus'] : [];
+  await compose(['up', '--detach', '--wait', '--wait-timeout', String(Math.ceil(timeoutMs / 1000))], profiles);
   for (const spec of specs.filter((s) => s.sql)) {
     const session = await openMysqlSession({ host: spec.host, port: spec.port, user: 'root', password: '' });
     try {
@@ -48,7 +49,7 @@ export async function dockerUp(specs: readonly ServiceSpec[], timeoutMs: number)
   }
 }
 
-/** `dev down --docker`: stops and removes the compose project's containers (volumes are kept). */
+/** `dev down --docker`: stops and removes the compose project's containers, Prometheus's too (volumes are kept). */
 export async function dockerDown(): Promise<void> {
-  await compose(['down']);
+  await compose(['down'], ['prometheus']);
 }

@@ -4,7 +4,7 @@ import { DevClusterError } from '../../errors/index.js';
 import { run } from './spawn.js';
 
 /** Which install script provides a component. */
-export type Component = 'mysql80' | 'mysql97' | 'kafka' | 'elasticsearch';
+export type Component = 'mysql80' | 'mysql97' | 'kafka' | 'elasticsearch' | 'prometheus';
 
 /**
  * Runs `scripts/install-<component>.sh` (idempotent, cached machine-wide) and returns the

@@ -13,6 +13,7 @@ import { ElasticsearchService } from './elasticsearch-service.js';
 import { KafkaService } from './kafka-service.js';
 import { MysqlFamilyService } from './mysql-family.js';
 import type { NativeService } from './native-service.js';
+import { PrometheusService } from './prometheus-service.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,6 +33,8 @@ function serviceFor(spec: ServiceSpec, dir: StateDir): NativeService {
       return new KafkaService(spec, dir);
     case 'elasticsearch':
       return new ElasticsearchService(spec, dir);
+    case 'prometheus':
+      return new PrometheusService(spec, dir);
   }
 }
 
