@@ -6,6 +6,8 @@ import { describeServices } from '../../src/devcluster/index.js';
 
 interface ComposeService {
   image: string;
+  profiles?: string[];
+  network_mode?: string;
   command?: string[];
   ports: string[];
   volumes: string[];
@@ -20,8 +22,28 @@ const config = loadClusterConfig(bundledClusterConfig, {});
 const specs = describeServices(config);
 
 describe('docker-compose.yml matches the native cluster', () => {
-  it('has exactly the services of the cluster config', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(specs.map((s) => s.name).sort());
+  it('has exactly the services of the cluster config, and only optional ones behind a profile', () => {
+    const always = Object.entries(compose.services).filter(([, s]) => !s.profiles);
+    expect(always.map(([name]) => name).sort()).toEqual(specs.map((s) => s.name).sort());
+  });
+
+  it('the optional Prometheus listens on loopback, loads the bundled alert rules and scrapes the worker of the config', () => {
+    const prom = compose.services['prometheus']!;
+    expect(prom.profiles).toEqual(['prometheus']);
+    expect(prom.command).toContain('--web.listen-address=127.0.0.1:9090');
+    expect(prom.volumes).toEqual(
+      expect.arrayContaining([
+        './dashboards/alerts.yaml:/etc/prometheus/alerts.yaml:ro',
+        './dashboards/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+      ]),
+    );
+    expect(prom.healthcheck?.test.length).toBeGreaterThan(0);
+    const scrape = parse(readFileSync(path.join(packageRoot, 'dashboards', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(scrape.rule_files).toEqual(['/etc/prometheus/alerts.yaml']);
+    expect(scrape.scrape_configs[0]!.static_configs[0]!.targets).toEqual([`${config.cdc.http.host}:${config.cdc.http.port}`]);
   });
 
   it.each(specs.map((s) => [s.name, s] as const))('%s: same ports on 127.0.0.1, a healthcheck and a named volume', (name, spec) => {
