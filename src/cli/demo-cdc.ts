@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { Registry } from 'prom-client';
@@ -8,24 +7,25 @@ import { KafkajsEventLog } from '../cdc/kafka/kafkajs-event-log.js';
 import { buildSinks } from '../cdc/sinks/build-sinks.js';
 import { indexNamesFor } from '../cdc/sinks/elasticsearch/index-names.js';
 import { CdcWorker } from '../cdc/worker.js';
+import { stateDir } from '../devcluster/index.js';
 import { createLogger } from '../log/logger.js';
 import { openMysqlSession } from '../net/index.js';
 import type { Router } from '../router/index.js';
 
 type Row = Record<string, unknown>;
 
-/** The demo's in-process worker: `logFile` holds its JSON log; `warnings()` counts its WARN and worse lines so far. */
+/** The demo's in-process worker: `logFile` holds its JSON log (appended); `warnings()` counts this run's WARN and worse lines so far. */
 export interface DemoWorker {
   logFile: string;
   warnings(): number;
   stop(): Promise<void>;
 }
 
-/** WARN-or-worse lines of a JSON log file. */
-export function countWarnings(file: string): number {
-  let text = '';
+/** WARN-or-worse lines of a JSON log file, from byte `from` on. */
+export function countWarnings(file: string, from = 0): number {
+  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(file).subarray(from).toString('utf8');
   } catch {
     return 0;
   }
@@ -37,7 +37,8 @@ export function countWarnings(file: string): number {
  * fresh broker, sink warnings) goes to a JSON file, not between the demo's steps on the terminal.
  */
 export async function startDemoWorker(config: CdcClusterConfig): Promise<DemoWorker> {
-  const logFile = path.join(os.tmpdir(), `shardline-demo-worker-${process.pid}.log`);
+  const logFile = path.join(stateDir().logs, 'demo-worker.log');
+  const from = existsSync(logFile) ? statSync(logFile).size : 0;
   const quiet = createLogger({ file: logFile });
   const registry = new Registry();
   const eventLog = new KafkajsEventLog({
@@ -70,7 +71,7 @@ export async function startDemoWorker(config: CdcClusterConfig): Promise<DemoWor
   }
   return {
     logFile,
-    warnings: () => countWarnings(logFile),
+    warnings: () => countWarnings(logFile, from),
     stop: async () => {
       await worker.stop();
       await eventLog.close();
@@ -84,6 +85,12 @@ export async function esFind(es: Client, config: CdcClusterConfig, table: string
   const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
   const res = await es.search<Row>({ index: alias, query: { term: { uid: uid.toString() } } }).catch(() => null);
   return (res?.hits.hits ?? []).map((h) => h._source ?? {});
+}
+
+/** Whether `GET <alias>/_doc/<uid>` finds the document (a deleted row: false). */
+export async function esFoundById(es: Client, config: CdcClusterConfig, table: string, uid: bigint): Promise<boolean> {
+  const { alias } = indexNamesFor(config.cdc.elasticsearch.indexPrefix, table);
+  return (await es.get({ index: alias, id: uid.toString() }, { ignore: [404] })).found;
 }
 
 /** Waits until `check` holds; resolves with the milliseconds it took (or null after `timeoutMs`). */

@@ -9,7 +9,7 @@ import { Topology } from '../shard/index.js';
 import { applyMigrations } from './router-commands.js';
 import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
-import { archiveRow, counts, esFind, measureSearchLatency, startDemoWorker } from './demo-cdc.js';
+import { archiveRow, counts, esFind, esFoundById, measureSearchLatency, startDemoWorker } from './demo-cdc.js';
 import { Client } from '@elastic/elasticsearch';
 import { esClientOptions } from '../cdc/sinks/elasticsearch/index.js';
 
@@ -155,7 +155,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
             );
             const gArc = await archiveRow(config, 'users', 1995n);
             out(
-              `   uid 1995 (deleted): search finds ${(await esFind(es, config, 'users', 1995n)).length} document(s); archive keeps it with _deleted = ${gArc?.['_deleted'] ?? '?'}`,
+              `   uid 1995 (deleted): search finds ${(await esFind(es, config, 'users', 1995n)).length} document(s), GET by id found: ${await esFoundById(es, config, 'users', 1995n)}; archive keeps it with _deleted = ${gArc?.['_deleted'] ?? '?'}`,
             );
 
             out(

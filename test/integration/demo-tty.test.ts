@@ -30,6 +30,7 @@ function run(args: string[], tty: boolean, timeoutMs: number): Promise<{ code: n
 function screenLines(text: string): string[] {
   return text
     .split(/\r\n|\n|\r/)
+    // eslint-disable-next-line no-control-regex -- ANSI escape sequences are what is removed
     .map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))
     .filter((l) => l.trim() !== '');
 }
@@ -43,6 +44,8 @@ describe('human output on a terminal, JSON logs otherwise', () => {
       expect(lines.some((l) => l.includes(step))).toBe(true);
     expect(lines.filter((l) => l.trimStart().startsWith('{'))).toEqual([]);
     expect(lines.filter((l) => /kafkajs|KafkaJS|retrying|"level"/.test(l))).toEqual([]);
+    // Item 12 as a user sees it: a deleted row is not found by id through the alias.
+    expect(lines.find((l) => l.includes('uid 1995 (deleted)'))).toContain('GET by id found: false');
     const logLine = lines.find((l) => l.includes('the worker logs to '));
     expect(logLine).toBeDefined();
   }, 320_000);

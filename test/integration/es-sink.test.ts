@@ -150,11 +150,19 @@ async function visible(table: string): Promise<Record<string, Record<string, unk
   return Object.fromEntries(res.hits.hits.map((h) => [h._id!, h._source!]));
 }
 
-/** Everything stored (tombstones included) with versions, for before/after comparisons. */
-async function stored(table: string): Promise<Record<string, { version: number | undefined; source: unknown }>> {
-  await es.indices.refresh({ index: `${PREFIX}${table}.v1` });
-  const res = await es.search({ index: `${PREFIX}${table}.v1`, size: 1000, version: true, query: { match_all: {} } });
+/** Everything stored in the table's index (or its tombstones index) with versions, for before/after comparisons. */
+async function stored(table: string, which: 'v1' | 'tombstones.v1' = 'v1'): Promise<Record<string, { version: number | undefined; source: unknown }>> {
+  const index = `${PREFIX}${table}.${which}`;
+  await es.indices.refresh({ index });
+  const res = await es.search({ index, size: 1000, version: true, query: { match_all: {} } });
   return Object.fromEntries(res.hits.hits.map((h) => [h._id!, { version: h._version, source: h._source }]));
+}
+
+/** What a by-id reader sees through the alias: GET and _mget (both real-time, both ignore alias filters). */
+async function byId(table: string, id: string): Promise<{ get: boolean; mget: boolean }> {
+  const get = await es.get({ index: `${PREFIX}${table}`, id }, { ignore: [404] });
+  const mget = await es.mget({ index: `${PREFIX}${table}`, ids: [id] });
+  return { get: get.found, mget: mget.docs.some((d) => 'found' in d && d.found) };
 }
 
 async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
@@ -177,7 +185,7 @@ describe('EsSink on the local Elasticsearch', () => {
     await es.close();
   });
 
-  it('indexes, updates and deletes; a deleted row is absent from searches and kept as a tombstone', async () => {
+  it('indexes, updates and deletes; a deleted row is absent from searches, GET and _mget, its tombstone kept apart', async () => {
     const registry = new Registry();
     const sink = open(registry);
     expect(await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann')), rec('users', 'c', '2', 2n, user('2', 'Bob'))])).toEqual([]);
@@ -193,8 +201,12 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(Object.keys(await visible('users'))).toEqual(['1']);
     const count = await es.count({ index: `${PREFIX}users`, query: { term: { name: 'bob' } } });
     expect(count.count).toBe(0);
-    // The tombstone holds the key and the delete's version, nothing else of the row.
-    const tomb = await es.get<Record<string, unknown>>({ index: `${PREFIX}users.v1`, id: '2' });
+    // By id, through the alias: the deleted row is not found (it was found before, as a tombstone document).
+    expect(await byId('users', '2')).toEqual({ get: false, mget: false });
+    expect(await byId('users', '1')).toEqual({ get: true, mget: true });
+    expect(Object.keys(await stored('users'))).toEqual(['1']);
+    // The tombstone, in its own index, holds the key and the delete's version, nothing else of the row.
+    const tomb = await es.get<Record<string, unknown>>({ index: `${PREFIX}users.tombstones`, id: '2' });
     expect(tomb._version).toBe(4);
     expect(tomb._source).toEqual({ uid: '2', _shardline: expect.objectContaining({ deleted: true, version: '4', op: 'd' }) });
     // Searches by column values work through the mapping (range on the decimal sub-field, date range).
@@ -241,7 +253,11 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.source]))).toEqual(
       Object.fromEntries(Object.entries(after).map(([id, d]) => [id, d.source])),
     );
-    expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.version]))).toEqual({ '10': 20, '11': 21, '12': 22 });
+    expect(Object.fromEntries(Object.entries(again).map(([id, d]) => [id, d.version]))).toEqual({ '10': 20, '11': 21 });
+    expect(Object.fromEntries(Object.entries(await stored('users', 'tombstones.v1')).map(([id, d]) => [id, d.version]))).toEqual({
+      '11': 13,
+      '12': 22,
+    });
     expect(await metric(registry, 'shardline_es_version_conflicts_total', { table: 'users' })).toBe(5);
     expect(await metric(registry, 'shardline_es_dead_letters_total', { table: 'users' })).toBe(0);
 
@@ -278,7 +294,12 @@ describe('EsSink on the local Elasticsearch', () => {
     await es.indices.refresh({ index: `${PREFIX}users.v1` });
     expect(await sink.write([insert, rec('users', 'u', '1', 7n, user('1', 'Ann 2'))])).toEqual([]);
     expect(await visible('users')).toEqual({});
-    expect((await stored('users'))['1']!.version).toBe(10);
+    expect(await stored('users')).toEqual({});
+    expect(await byId('users', '1')).toEqual({ get: false, mget: false });
+    expect((await stored('users', 'tombstones.v1'))['1']!.version).toBe(10);
+    // A newer write (a re-insert) passes the tombstone.
+    expect(await sink.write([rec('users', 'c', '1', 11n, user('1', 'Ann again'))])).toEqual([]);
+    expect((await visible('users'))['1']).toMatchObject({ name: 'Ann again' });
   });
 
   it('a primary key change deletes the old id and indexes the new one, whatever order the two records arrive in', async () => {
@@ -291,7 +312,8 @@ describe('EsSink on the local Elasticsearch', () => {
     // The key change first, then a late insert of the old key (another partition): the old key stays deleted.
     await sink.write([insert]);
     expect(Object.keys(await visible('orders'))).toEqual(['["1","8"]']);
-    expect((await stored('orders'))['["1","7"]']).toEqual({
+    expect(await byId('orders', '["1","7"]')).toEqual({ get: false, mget: false });
+    expect((await stored('orders', 'tombstones.v1'))['["1","7"]']).toEqual({
       version: 2,
       source: { uid: '1', order_id: '7', _shardline: expect.objectContaining({ deleted: true, op: 'u' }) },
     });
@@ -393,6 +415,7 @@ describe('EsSink on the local Elasticsearch', () => {
       rec('users', 'd', '3', 5n, user('3', 'Cid')),
     ]);
     expect(await sink.purgeTombstones('users', 3_600_000)).toBe(1);
-    expect(Object.keys(await stored('users'))).toEqual(['3']);
+    expect(Object.keys(await stored('users'))).toEqual([]);
+    expect(Object.keys(await stored('users', 'tombstones.v1'))).toEqual(['3']);
   });
 });

@@ -52,11 +52,13 @@ function record(
   };
 }
 
-/** The action and source objects of a built action. */
-function lines(a: BulkAction): [Record<string, Record<string, unknown>>, Record<string, unknown>] {
-  const [action, source, rest] = a.ndjson.split('\n');
-  expect(rest).toBe('');
-  return [JSON.parse(action!), JSON.parse(source!)];
+/** The action and source objects of a built action (a delete has no source line). */
+function lines(a: BulkAction): [Record<string, Record<string, unknown>>, Record<string, unknown>] | [Record<string, Record<string, unknown>>] {
+  const parts = a.ndjson.split('\n');
+  expect(parts[parts.length - 1]).toBe('');
+  const json = parts.slice(0, -1).map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+  expect(json).toHaveLength('delete' in json[0]! ? 1 : 2);
+  return json as [Record<string, Record<string, unknown>>, Record<string, unknown>];
 }
 
 const meta = (deleted: boolean, op: string, version: string) => ({ deleted, version, op, shard: 7, committed_at: 1_700_000_000_123 });

@@ -46,6 +46,7 @@ async function fakeEs(
 ): Promise<FakeEs> {
   const bulks: string[][] = [];
   const setup: string[] = [];
+  const reads: string[] = [];
   const templates: unknown[] = [];
   const bulkWaiters: { n: number; resolve: () => void }[] = [];
   const server = http.createServer((req, res) => {
@@ -55,14 +56,20 @@ async function fakeEs(
       const path = (req.url ?? '').split('?')[0]!;
       let reply: Reply;
       if (path === '/_bulk') {
-        const ids = data
-          .split('\n')
-          .filter((_, i) => i % 2 === 0)
-          .filter(Boolean)
-          .map((l) => (JSON.parse(l) as { index: { _id: string } }).index._id);
+        // Action lines: an index is followed by its source line, a delete is not.
+        const ids: string[] = [];
+        const lines = data.split('\n').filter(Boolean);
+        for (let i = 0; i < lines.length; i++) {
+          const action = JSON.parse(lines[i]!) as { index?: { _id: string }; delete?: { _id: string } };
+          ids.push((action.index ?? action.delete)!._id);
+          if (action.index) i++;
+        }
         bulks.push(ids);
         for (const w of bulkWaiters.filter((x) => bulks.length >= x.n)) w.resolve();
         reply = (script.shift() ?? ((i: string[]) => ok(i)))(ids);
+      } else if (path.endsWith('/_mget')) {
+        reads.push(path);
+        reply = { status: 200, body: { docs: [] } };
       } else {
         setup.push(`${req.method} ${path}`);
         if (path.startsWith('/_index_template/')) templates.push(JSON.parse(data));
@@ -176,9 +183,10 @@ describe('EsSink retries (fake Elasticsearch)', () => {
       'PUT /fake-users.v1',
       'PUT /fake-users.v1/_mapping',
       'PUT /fake-users.v1/_alias/fake-users',
+      'PUT /fake-users.tombstones.v1',
     ]);
     await sink!.write([rec('3', 3n)]);
-    expect(es.setup).toHaveLength(4);
+    expect(es.setup).toHaveLength(5);
     expect(await metric(registry, 'shardline_es_retries_total', { reason: 'http_429' })).toBe(1);
     expect(await metric(registry, 'shardline_es_retries_total', { reason: 'item_503' })).toBe(1);
     expect(await metric(registry, 'shardline_es_docs_indexed_total', { table: 'users' })).toBe(3);
@@ -241,7 +249,7 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     const registry = new Registry();
     open(es.url, registry);
     await expect(sink!.write([rec('1', 1n)])).resolves.toEqual([]);
-    expect(es.setup).toHaveLength(8);
+    expect(es.setup).toHaveLength(10);
     expect(await metric(registry, 'shardline_es_retries_total', { reason: 'alias_missing' })).toBe(1);
   });
 

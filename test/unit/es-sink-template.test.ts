@@ -57,7 +57,13 @@ describe('Elasticsearch index template', () => {
     expect(body.template.aliases).toEqual({ 'shardline-users': { is_write_index: true, filter: TOMBSTONE_FILTER } });
     expect(body.template.mappings.dynamic).toBe('false');
     expect(body._meta).toEqual({ managed_by: 'shardline', logical_table: 'users', primary_key: ['uid'] });
-    expect(indexNamesFor('it-', 'Users')).toEqual({ alias: 'it-users', index: 'it-users.v1', template: 'it-users' });
+    expect(indexNamesFor('it-', 'Users')).toEqual({
+      alias: 'it-users',
+      index: 'it-users.v1',
+      template: 'it-users',
+      tombstones: 'it-users.tombstones',
+      tombstoneIndex: 'it-users.tombstones.v1',
+    });
     expect(() => indexNamesFor('', '_x')).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.objectContaining({ field: 'cdc.elasticsearch.indexPrefix' }) }),
     );

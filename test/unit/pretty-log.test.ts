@@ -57,10 +57,10 @@ describe('prettyDestination under pino', () => {
     log.warn('second');
     dest.write('not json\n');
     expect(written).toHaveLength(3);
-    expect(written[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  hello config=.*password="\[redacted\]"\n$/);
+    expect(written[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}hello config=.*password="\[redacted\]"\n$/);
     expect(written.join('')).not.toContain('hunter2');
     expect(written.join('')).not.toContain('p4ss');
-    expect(written[1]).toMatch(/ WARN  second\n$/);
+    expect(written[1]).toMatch(/ WARN {2}second\n$/);
     expect(written[2]).toBe('not json\n');
     expect(written.some((w) => w.startsWith('{"level"'))).toBe(false);
   });

@@ -21,13 +21,18 @@ export const VERSION_TYPE = 'external_gte';
 /** The largest version Elasticsearch accepts (a signed 64-bit long). */
 const MAX_VERSION = (1n << 63n) - 1n;
 
-/** One bulk operation: an index of a row image or of a tombstone. */
+/**
+ * One bulk operation: `index` of a row image into the table's alias, `delete` of an id there, or
+ * `tombstone`: the index of a tombstone document into the table's tombstones alias.
+ */
 export interface BulkAction {
   /** Position of the record in the `write()` batch that produced it. */
   record: number;
-  kind: 'index' | 'tombstone';
+  kind: 'index' | 'delete' | 'tombstone';
   /** Document id. */
   id: string;
+  /** The external version it carries. */
+  version: bigint;
   /** The action and source lines, newline-terminated. */
   ndjson: string;
 }
@@ -56,15 +61,17 @@ export function documentFor(record: SinkRecord, after: Record<string, CanonicalV
 /**
  * The tombstone of a deleted row (or of the old key of a row whose primary key changed): only the
  * key columns (from the before image) and `_shardline.deleted: true`, indexed with the change's
- * version.
+ * version into the table's tombstones index (`IndexNames.tombstones`), while the row itself is
+ * deleted from the table's index.
  *
- * Why not an Elasticsearch delete: ES remembers a deleted document's version only for
- * `index.gc_deletes` (60 s by default, held in heap, not across every recovery). After that an
- * insert replayed with an older version creates the document again. A tombstone is an ordinary
- * document, so its version guards the id for as long as it exists: no late replay resurrects the
- * row, whatever the replay delay. The filtered alias hides tombstones from searches. The cost:
- * tombstones take disk until purged (`purgeTombstones`), and a purge horizon must exceed the
- * longest replay the pipeline can produce (Kafka retention of the change topics).
+ * Why a tombstone at all: Elasticsearch remembers a deleted document's version only for
+ * `index.gc_deletes` (60 s by default, in heap, not across every recovery); after that an insert
+ * replayed with an older version would create the document again. The tombstone is an ordinary
+ * document, so its version guards the id for as long as it exists: the sink reads the tombstones
+ * of a batch's ids (one `_mget`) and drops every index older than or as old as the delete, and ES's
+ * own delete version covers the moment between that read and the write. Why a separate index:
+ * a tombstone in the table's index is hidden from searches by the alias filter, but GET and
+ * `_mget` ignore alias filters and answered `found: true` for deleted rows.
  */
 export function tombstoneFor(record: SinkRecord, primaryKey: readonly string[]): Record<string, unknown> {
   const doc: Record<string, unknown> = {};
@@ -74,9 +81,9 @@ export function tombstoneFor(record: SinkRecord, primaryKey: readonly string[]):
   return doc;
 }
 
-/** The action line of an external-versioned index; the version is written as an exact integer. */
-function actionLine(index: string, id: string, version: bigint): string {
-  return `{"index":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${version.toString()},"version_type":"${VERSION_TYPE}"}}`;
+/** The action line of an external-versioned index or delete; the version is written as an exact integer. */
+function actionLine(op: 'index' | 'delete', index: string, id: string, version: bigint): string {
+  return `{"${op}":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${version.toString()},"version_type":"${VERSION_TYPE}"}}`;
 }
 
 function action(
@@ -85,28 +92,38 @@ function action(
   index: string,
   id: string,
   version: bigint,
-  doc: Record<string, unknown>,
+  doc: Record<string, unknown> | null,
 ): BulkAction {
-  return { record: recordIndex, kind, id, ndjson: `${actionLine(index, id, version)}\n${JSON.stringify(doc)}\n` };
+  const line = actionLine(doc ? 'index' : 'delete', index, id, version);
+  return { record: recordIndex, kind, id, version, ndjson: doc ? `${line}\n${JSON.stringify(doc)}\n` : `${line}\n` };
 }
 
 /**
- * The bulk actions of one record, written to `index` (the table's alias):
+ * The bulk actions of one record, written to `index` (the table's alias) and `tombstones` (the
+ * alias of its tombstones; default `<index>.tombstones`, as `indexNamesFor` names it):
  * - c / u / r: index the after image as `id`; when the primary key changed (`previousId`), first
- *   a tombstone for `previousId` with the same version.
- * - d: a tombstone for `id`.
+ *   the tombstone of `previousId` and its delete, with the same version.
+ * - d: the tombstone of `id`, then the delete of `id`.
+ * The tombstone goes first: once the delete is applied, its tombstone is already stored.
  */
-export function actionsFor(record: SinkRecord, recordIndex: number, index: string, primaryKey: readonly string[]): RecordActions {
+export function actionsFor(
+  record: SinkRecord,
+  recordIndex: number,
+  index: string,
+  primaryKey: readonly string[],
+  tombstones = `${index}.tombstones`,
+): RecordActions {
   if (record.version < 0n || record.version > MAX_VERSION) return { ok: false, reason: `version ${record.version} is outside 0 … 2^63-1` };
   if (record.id === '') return { ok: false, reason: 'empty document id' };
   const { op, after } = record.event;
-  if (op === 'd')
-    return { ok: true, actions: [action(recordIndex, 'tombstone', index, record.id, record.version, tombstoneFor(record, primaryKey))] };
+  const remove = (id: string): BulkAction[] => [
+    action(recordIndex, 'tombstone', tombstones, id, record.version, tombstoneFor(record, primaryKey)),
+    action(recordIndex, 'delete', index, id, record.version, null),
+  ];
+  if (op === 'd') return { ok: true, actions: remove(record.id) };
   if (!after) return { ok: false, reason: `op ${op} without an after image` };
   const actions: BulkAction[] = [];
-  if (record.previousId !== null && record.previousId !== record.id) {
-    actions.push(action(recordIndex, 'tombstone', index, record.previousId, record.version, tombstoneFor(record, primaryKey)));
-  }
+  if (record.previousId !== null && record.previousId !== record.id) actions.push(...remove(record.previousId));
   actions.push(action(recordIndex, 'index', index, record.id, record.version, documentFor(record, after)));
   return { ok: true, actions };
 }

@@ -47,6 +47,9 @@ export function itemOutcome(item: unknown): ItemOutcome {
   if (status === 409) return { kind: 'stale' };
   if (status === 429 || status >= 500) return { kind: 'retry', reason: `item_${status}` };
   if (status === 404 && errorType(body?.error) === 'index_not_found_exception') return { kind: 'alias-missing' };
+  // A delete of an id the index does not hold (`result: not_found`, no error): ES still records
+  // the delete's version, and nothing is left to remove.
+  if (status === 404 && body?.error === undefined) return { kind: 'applied' };
   if (status === 400) return { kind: 'rejected', reason: errorReason(body?.error) };
   // 401/403 (credentials, cluster blocks such as a read-only index): systemic, never the
   // document's fault — wait for the cluster rather than dead-letter good data.

@@ -6,11 +6,11 @@ import { backoffDelayMs, sleep, type BackoffPolicy } from '../../../retry/index.
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
 import { actionsFor, bulkBody, bulkChunks, type BulkAction } from './bulk-body.js';
-import { itemOutcome, requestFailure, type ItemOutcome } from './bulk-response.js';
+import { errorReason, itemOutcome, requestFailure, type ItemOutcome } from './bulk-response.js';
 import { EsSinkError } from './es-sink-error.js';
 import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
 import { indexNamesFor, type IndexNames } from './index-names.js';
-import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, type IndexTemplateOptions } from './index-template.js';
+import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, tombstoneIndexBody, type IndexTemplateOptions } from './index-template.js';
 import { esBackoffPolicy, type RetryOptions } from './retry-policy.js';
 
 /** Options of {@link EsSink}. */
@@ -143,13 +143,21 @@ export class EsSink implements Sink {
   }
 
   /**
-   * Deletes the tombstones of a table committed more than `olderThanMs` ago. Run it with a horizon
-   * longer than any replay the pipeline can produce (the change topics' retention): once a
-   * tombstone is gone, Elasticsearch forgets the delete after `index.gc_deletes`.
+   * Deletes the tombstones of a table committed more than `olderThanMs` ago (those of the
+   * tombstones index, and any left in the table's index by earlier versions of the sink). Run it
+   * with a horizon longer than any replay the pipeline can produce (the change topics'
+   * retention): once a tombstone is gone, a replay older than the delete can bring the row back.
    */
   async purgeTombstones(table: string, olderThanMs: number): Promise<number> {
     const names = this.namesOf(table);
-    const index = encodeURIComponent(names.index);
+    let purged = 0;
+    for (const index of [names.tombstoneIndex, names.index]) purged += await this.purgeFrom(index, olderThanMs);
+    return purged;
+  }
+
+  private async purgeFrom(concrete: string, olderThanMs: number): Promise<number> {
+    const names = { index: concrete };
+    const index = encodeURIComponent(concrete);
     const query = {
       bool: {
         filter: [
@@ -162,7 +170,12 @@ export class EsSink implements Sink {
     // lack): `if_seq_no`/`if_primary_term` leave a tombstone alone if a newer write replaced it.
     let purged = 0;
     for (;;) {
-      await this.request('POST', `/${index}/_refresh`);
+      try {
+        await this.request('POST', `/${index}/_refresh`);
+      } catch (err) {
+        if (/index_not_found/.test(requestFailureReason(err))) return purged;
+        throw err;
+      }
       const found = await this.request('POST', `/${index}/_search`, {
         query,
         size: 1000,
@@ -206,11 +219,11 @@ export class EsSink implements Sink {
     const actions: BulkAction[] = [];
     records.forEach((record, i) => {
       const state = states.get(record.table)!;
-      const built = actionsFor(record, i, state.names.alias, state.schema.primaryKey);
+      const built = actionsFor(record, i, state.names.alias, state.schema.primaryKey, state.names.tombstones);
       if (built.ok) actions.push(...built.actions);
       else reasons.set(i, built.reason);
     });
-    await this.apply(actions, records, reasons);
+    await this.apply(await this.dropSuperseded(actions, records, states), records, reasons);
     const dead: DeadLetter[] = [];
     for (const [i, reason] of [...reasons].sort((a, b) => a[0] - b[0])) {
       const record = records[i]!;
@@ -237,8 +250,13 @@ export class EsSink implements Sink {
         chunk.forEach((action, k) => {
           const outcome = outcomes[k]!;
           const table = records[action.record]!.table;
-          if (outcome.kind === 'applied') (action.kind === 'index' ? this.metrics.indexed : this.metrics.deleted)(table, 1);
-          else if (outcome.kind === 'stale') this.metrics.versionConflicts(table, 1);
+          if (outcome.kind === 'applied') {
+            if (action.kind === 'index') this.metrics.indexed(table, 1);
+            else if (action.kind === 'delete') this.metrics.deleted(table, 1);
+          }
+          else if (outcome.kind === 'stale') {
+            if (action.kind !== 'tombstone') this.metrics.versionConflicts(table, 1);
+          }
           else if (outcome.kind === 'rejected') {
             if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
           } else {
@@ -260,6 +278,97 @@ export class EsSink implements Sink {
       }
       pending = again;
     }
+  }
+
+  /**
+   * Leaves out the index actions whose id has a stored tombstone as new as them or newer (counted
+   * as version conflicts): a late replay of an older write must not bring a deleted row back after
+   * Elasticsearch has forgotten the delete (`index.gc_deletes`). The tombstones are read once per
+   * batch (a real-time `_mget` of the batch's ids); a delete landing between this read and the
+   * write is still refused by Elasticsearch's own delete version, which it keeps for `gc_deletes`.
+   */
+  private async dropSuperseded(
+    actions: readonly BulkAction[],
+    records: readonly SinkRecord[],
+    states: Map<string, TableState>,
+  ): Promise<BulkAction[]> {
+    const idsOf = new Map<string, Set<string>>();
+    for (const a of actions) {
+      if (a.kind !== 'index') continue;
+      const table = records[a.record]!.table;
+      let ids = idsOf.get(table);
+      if (!ids) idsOf.set(table, (ids = new Set()));
+      ids.add(a.id);
+    }
+    const deletedAt = new Map<string, Map<string, bigint>>();
+    for (const [table, ids] of idsOf) deletedAt.set(table, await this.tombstoneVersions(states.get(table)!, [...ids]));
+    return actions.filter((a) => {
+      if (a.kind !== 'index') return true;
+      const table = records[a.record]!.table;
+      const deleted = deletedAt.get(table)?.get(a.id);
+      if (deleted === undefined || a.version > deleted) return true;
+      this.metrics.versionConflicts(table, 1);
+      return false;
+    });
+  }
+
+  /** The version of each stored tombstone among `ids` (from `_shardline.version`, exact past 2^53). */
+  private async tombstoneVersions(state: TableState, ids: readonly string[]): Promise<Map<string, bigint>> {
+    const found = new Map<string, bigint>();
+    for (let from = 0; from < ids.length; from += 1000) {
+      const chunk = ids.slice(from, from + 1000);
+      for (let attempt = 1; ; attempt++) {
+        this.throwIfClosed();
+        let docs: { _id?: string; found?: boolean; error?: unknown; _source?: { [META_FIELD]?: { version?: unknown } } }[];
+        let missing = false;
+        let retryReason: string | null = null;
+        try {
+          const res = await this.client.transport.request<JsonBody>(
+            {
+              method: 'POST',
+              path: `/${encodeURIComponent(state.names.tombstones)}/_mget`,
+              querystring: { _source_includes: `${META_FIELD}.version`, realtime: 'true' },
+              body: { ids: chunk },
+            },
+            { signal: this.abort.signal },
+          );
+          docs = Array.isArray(res['docs']) ? (res['docs'] as typeof docs) : [];
+          const failed = docs.find((d) => d.error !== undefined);
+          if (failed) {
+            missing = /index_not_found/.test(errorReason(failed.error));
+            if (!missing) retryReason = 'tombstone_read';
+          }
+        } catch (err) {
+          const failure = requestFailure(err);
+          if (failure.kind === 'aborted' || this.closed) throw this.closedError();
+          if (failure.kind === 'fatal' && /index_not_found/.test(failure.reason)) missing = true;
+          else if (failure.kind === 'retry') retryReason = failure.reason;
+          else
+            throw new EsSinkError(
+              (failure.kind === 'fatal' && failure.code) || 'ES_SINK_FAILED',
+              `Elasticsearch refused to read the tombstones of ${state.schema.table}: ${failure.kind === 'fatal' ? failure.reason : 'request too large'}`,
+              { cause: err },
+            );
+          docs = [];
+        }
+        if (missing) {
+          state.ready = false;
+          await this.ensureTable(state.schema.table);
+          continue;
+        }
+        if (retryReason !== null) {
+          this.metrics.retry(retryReason);
+          await this.pause(backoffDelayMs(this.backoff, attempt, this.options.retry?.random));
+          continue;
+        }
+        for (const d of docs) {
+          const v = d._source?.[META_FIELD]?.version;
+          if (d.found && d._id !== undefined && (typeof v === 'string' || typeof v === 'number')) found.set(d._id, BigInt(v));
+        }
+        break;
+      }
+    }
+    return found;
   }
 
   /** One bulk request; its outcome per action (a failed request gives every action the same). */
@@ -406,6 +515,14 @@ export class EsSink implements Sink {
       is_write_index: true,
       filter: TOMBSTONE_FILTER,
     });
+    try {
+      await this.request('PUT', `/${encodeURIComponent(names.tombstoneIndex)}`, tombstoneIndexBody(names, this.options.template));
+    } catch (err) {
+      if (!/resource_already_exists_exception/.test(requestFailureReason(err))) throw err;
+      await this.request('PUT', `/${encodeURIComponent(names.tombstoneIndex)}/_alias/${encodeURIComponent(names.tombstones)}`, {
+        is_write_index: true,
+      });
+    }
   }
 
   private async request(method: string, path: string, body?: object): Promise<JsonBody> {

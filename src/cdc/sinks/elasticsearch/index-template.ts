@@ -1,13 +1,14 @@
 import type { LogicalColumn, LogicalTableSchema } from '../../schema/logical-columns.js';
-import { indexNamesFor } from './index-names.js';
+import { indexNamesFor, type IndexNames } from './index-names.js';
 
 /** The object field that carries the sink's own data in every document (never a column name). */
 export const META_FIELD = '_shardline';
 
 /**
- * The alias filter that hides tombstones: a delete is stored as a document
- * `{ _shardline: { deleted: true, version } }` (see `bulk-body.ts` for why), and every search
- * through the alias leaves those out.
+ * The alias filter that hides tombstone documents. Deletes are now real deletes plus a tombstone in
+ * the separate tombstones index (see `tombstoneFor`), but earlier versions of the sink stored the
+ * tombstone `{ _shardline: { deleted: true, version } }` in the table's index itself: the filter
+ * keeps those out of every search until `purgeTombstones` removes them.
  */
 export const TOMBSTONE_FILTER = { bool: { must_not: [{ term: { [`${META_FIELD}.deleted`]: true } }] } } as const;
 
@@ -161,5 +162,22 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
       aliases: { [names.alias]: { is_write_index: true, filter: TOMBSTONE_FILTER } },
     },
     _meta: { managed_by: 'shardline', logical_table: schema.table, primary_key: [...schema.primaryKey] },
+  };
+}
+
+/**
+ * The body of `PUT <tombstoneIndex>`: the tombstones of a table, keyed by the deleted id, with
+ * only the sink's own field indexed, and its alias. Same shards and replicas as the table's index.
+ */
+export function tombstoneIndexBody(names: IndexNames, options: IndexTemplateOptions = {}): Record<string, unknown> {
+  const replicas = options.replicas ?? 'auto';
+  return {
+    settings: {
+      'index.number_of_shards': options.shards ?? 1,
+      ...(replicas === 'auto' ? { 'index.auto_expand_replicas': '0-1' } : { 'index.number_of_replicas': replicas }),
+      ...(options.settings ?? {}),
+    },
+    mappings: { dynamic: 'false', properties: { [META_FIELD]: META_MAPPING } },
+    aliases: { [names.tombstones]: { is_write_index: true } },
   };
 }

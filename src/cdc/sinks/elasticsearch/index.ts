@@ -3,7 +3,7 @@ export type { EsSinkOptions } from './es-sink.js';
 export { EsSinkError } from './es-sink-error.js';
 export { createEsSinkMetrics } from './es-sink-metrics.js';
 export type { EsSinkMetrics } from './es-sink-metrics.js';
-export { indexTemplateFor, fieldMappingFor, META_FIELD, META_MAPPING, TOMBSTONE_FILTER } from './index-template.js';
+export { indexTemplateFor, fieldMappingFor, tombstoneIndexBody, META_FIELD, META_MAPPING, TOMBSTONE_FILTER } from './index-template.js';
 export type { IndexTemplateBody, IndexTemplateOptions, FieldMapping } from './index-template.js';
 export { indexNamesFor } from './index-names.js';
 export type { IndexNames } from './index-names.js';
