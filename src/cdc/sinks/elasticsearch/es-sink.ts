@@ -60,8 +60,9 @@ type JsonBody = Record<string, unknown>;
  *   first write to the table in this process (and again when the alias disappears).
  * - `_id` is the record's id; every write carries the record's source version with
  *   `version_type=external_gte`, so replays and reordering never move a document back in time.
- * - Deletes are tombstone documents hidden by the alias (see `tombstoneFor`), so a replay after
- *   any delay cannot resurrect a deleted row.
+ * - Deletes are real deletes (GET/_mget through the alias say `found: false`) plus a tombstone in
+ *   the table's tombstones index, checked before every index (see `tombstoneFor`), so a replay
+ *   after any delay cannot resurrect a deleted row.
  * - 429, 5xx, lost connections and time-outs (whole request or per item) are retried with
  *   jittered back-off until they succeed or the sink is closed; nothing is skipped. Items refused
  *   for good (400) come back as dead letters.
