@@ -12,6 +12,7 @@ import { binlogSources, type ReplicatedInstance, type TransactionSource, type Tr
 import { ReplicationError, isShardlineError } from '../../errors/index.js';
 import { backoffDelayMs, checkBackoffPolicy, sleep, systemClock, type BackoffPolicy, type Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
+import { KafkaCommitTraces } from '../../tracing/index.js';
 
 /** Options of an {@link InstancePipeline}. */
 export interface InstancePipelineOptions {
@@ -59,12 +60,14 @@ export class InstancePipeline {
   private readonly sources: TransactionSources;
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
+  private readonly traces: KafkaCommitTraces;
 
   constructor(private readonly o: InstancePipelineOptions) {
     this.sources =
       o.sources ?? binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000 });
     this.clock = o.clock ?? systemClock;
     this.backoff = checkBackoffPolicy(o.backoff ?? RESTART_BACKOFF);
+    this.traces = new KafkaCommitTraces(o.instance.name);
   }
 
   get instance(): string {
@@ -155,6 +158,7 @@ export class InstancePipeline {
     const rows = new RowMessages({ instance: this.instance, flavour: this.o.instance.flavour, topicPrefix: this.o.topicPrefix });
     const kafka = new KafkaTransactionWriter(producer, this.o.checkpoints, (seconds, events) => {
       metrics.kafkaCommit(this.instance, seconds, events);
+      this.traces.kafkaCommitted();
       healthy();
     });
     this.source = source;
@@ -186,6 +190,7 @@ export class InstancePipeline {
       await kafka.apply(batcher.flush());
     } catch (err) {
       await kafka.abort();
+      this.traces.kafkaFailed(err);
       source.close();
       throw err;
     } finally {
@@ -199,6 +204,7 @@ export class InstancePipeline {
     switch (item.type) {
       case 'begin':
         rows.begin(item);
+        this.traces.begin();
         return batcher.begin(this.clock.now());
       case 'rows': {
         if (item.event.filtered) return [];
@@ -206,12 +212,14 @@ export class InstancePipeline {
         if (!target) return [];
         const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null);
         this.o.metrics.rows(this.instance, target.logical, messages.length);
+        this.traces.messages(messages);
         return batcher.rows(messages);
       }
       case 'query':
         return [];
       case 'commit':
         this.o.metrics.transaction(this.instance, rows.commitTimeMs());
+        this.traces.sourceCommitted(item.gtid, item.checkpoint);
         return batcher.commit(item.checkpoint, this.stopping);
       case 'abort':
         throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });

@@ -1,0 +1,90 @@
+import { tracingChannel, type TracingChannel } from 'node:diagnostics_channel';
+
+/** Name of the router's query channel (a `node:diagnostics_channel` TracingChannel). */
+export const QUERY_CHANNEL = 'shardline:query';
+/** Name of the CDC transaction channel (a `node:diagnostics_channel` TracingChannel). */
+export const CDC_TRANSACTION_CHANNEL = 'shardline:cdc:transaction';
+
+/** How the router routed a statement (the route plan's kind; null when planning failed). */
+export type QueryRouteKind = 'point' | 'multi' | 'scatter' | 'unsharded';
+
+/**
+ * Published on `shardline:query` around every router `query`, `execute` and transaction statement
+ * (start, end, asyncStart, asyncEnd, error — as `TracingChannel.tracePromise` publishes them).
+ * It never carries bound values nor result rows: `sql` is the statement as the application wrote it,
+ * placeholders included. Route, shards and instances are filled once the statement is planned, so
+ * read them at `asyncEnd` (or `error`).
+ */
+export interface QueryTraceContext {
+  /** `query`/`execute` on the router, or `transaction` for a statement inside `router.transaction()`. */
+  operation: 'query' | 'execute' | 'transaction';
+  /** The logical SQL, with its `?` placeholders (never the values bound to them). */
+  sql: string;
+  route: QueryRouteKind | null;
+  /** Shard numbers the statement ran on. */
+  shards: number[];
+  /** Names of the instances holding those shards. */
+  instances: string[];
+  /** Wall time of planning and execution, in ms (set before asyncEnd). */
+  durationMs: number;
+  /** Set by the channel when the statement failed (a ShardlineError: its message holds no bound values). */
+  error?: unknown;
+}
+
+/**
+ * Published on `shardline:cdc:transaction` by the producer: `start`/`end` when a source
+ * transaction's commit is read from the binlog, `asyncStart`/`asyncEnd` when the Kafka transaction
+ * holding it commits (after `error` when that Kafka transaction failed and is read again).
+ */
+export interface CdcKafkaTraceContext {
+  stage: 'kafka';
+  instance: string;
+  /** The source transaction's GTID (null when the server has none). */
+  gtid: string | null;
+  /** Binlog position right after the transaction's commit. */
+  file: string;
+  pos: number;
+  /** Change messages (rows) it produced. */
+  rows: number;
+  /** Kafka topics those messages went to. */
+  topics: string[];
+  error?: unknown;
+}
+
+/**
+ * Published on `shardline:cdc:transaction` by a sink runner around each sink write (one Kafka
+ * batch of one partition), with the source transactions the batch holds so a subscriber can link it
+ * to their `kafka` stage. No row data nor keys.
+ */
+export interface CdcSinkTraceContext {
+  stage: 'sink';
+  sink: string;
+  topic: string;
+  partition: number;
+  /** Records handed to the sink. */
+  records: number;
+  /** The source transactions of those records, in order of first appearance. */
+  transactions: { instance: string; gtid: string | null }[];
+  error?: unknown;
+}
+
+/** What `shardline:cdc:transaction` publishes. */
+export type CdcTransactionTraceContext = CdcKafkaTraceContext | CdcSinkTraceContext;
+
+/** The router's query channel. Check `hasSubscribers` before building a context. */
+export const queryChannel: TracingChannel<unknown, QueryTraceContext> = tracingChannel(QUERY_CHANNEL);
+
+/** The CDC transaction channel. Check `hasSubscribers` before building a context. */
+export const cdcTransactionChannel: TracingChannel<unknown, CdcTransactionTraceContext> = tracingChannel(CDC_TRANSACTION_CHANNEL);
+
+/**
+ * Runs `fn` under `channel.tracePromise` with `context`, without letting the channel publish
+ * `fn`'s result (rows may hold the very values the tracing must not carry).
+ */
+export async function traceWithoutResult<T, C extends object>(channel: TracingChannel<unknown, C>, context: C, fn: () => Promise<T>): Promise<T> {
+  let out: T | undefined;
+  await channel.tracePromise(async () => {
+    out = await fn();
+  }, context);
+  return out as T;
+}
