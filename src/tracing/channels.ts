@@ -5,8 +5,11 @@ export const QUERY_CHANNEL = 'shardline:query';
 /** Name of the CDC transaction channel (a `node:diagnostics_channel` TracingChannel). */
 export const CDC_TRANSACTION_CHANNEL = 'shardline:cdc:transaction';
 
-/** How the router routed a statement (the route plan's kind; null when planning failed). */
-export type QueryRouteKind = 'point' | 'multi' | 'scatter' | 'unsharded';
+/**
+ * How the router routed a statement — the route plan's kind: one shard (`single`), some shards
+ * (`multi`), every shard (`scatter`), or tables that are not sharded (`broadcast`).
+ */
+export type QueryRouteKind = 'single' | 'multi' | 'scatter' | 'broadcast';
 
 /**
  * Published on `shardline:query` around every router `query`, `execute` and transaction statement
@@ -16,10 +19,14 @@ export type QueryRouteKind = 'point' | 'multi' | 'scatter' | 'unsharded';
  * read them at `asyncEnd` (or `error`).
  */
 export interface QueryTraceContext {
-  /** `query`/`execute` on the router, or `transaction` for a statement inside `router.transaction()`. */
-  operation: 'query' | 'execute' | 'transaction';
+  /**
+   * `query` (`router.query`, `forUid(uid).query`), `select` (`router.select`), or `transaction` for
+   * a statement inside `forUid(uid).transaction()` — its BEGIN, COMMIT and ROLLBACK included.
+   */
+  operation: 'query' | 'select' | 'transaction';
   /** The logical SQL, with its `?` placeholders (never the values bound to them). */
   sql: string;
+  /** Null until planned (and when planning failed). */
   route: QueryRouteKind | null;
   /** Shard numbers the statement ran on. */
   shards: number[];
@@ -63,7 +70,7 @@ export interface CdcSinkTraceContext {
   partition: number;
   /** Records handed to the sink. */
   records: number;
-  /** The source transactions of those records, in order of first appearance. */
+  /** The source transactions of those records, in order of first appearance (one entry per instance for records without a GTID). */
   transactions: { instance: string; gtid: string | null }[];
   error?: unknown;
 }

@@ -5,9 +5,11 @@ import { InMemoryEventLog } from '../../src/cdc/kafka/in-memory-event-log.js';
 import { createCdcMetrics, type CdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
 import type { CaptureRules } from '../../src/cdc/pipeline/capture-rules.js';
 import { InstancePipeline } from '../../src/cdc/pipeline/instance-pipeline.js';
+import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
+import { SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
 import { Topology } from '../../src/shard/index.js';
-import type { CdcKafkaTraceContext } from '../../src/tracing/index.js';
+import type { CdcKafkaTraceContext, CdcSinkTraceContext } from '../../src/tracing/index.js';
 import { FakeBinlog } from '../support/fake-binlog.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
@@ -74,10 +76,10 @@ async function setup() {
     sources: binlog,
     backoff: { initialMs: 0, maxMs: 0, jitter: 'none' },
   });
-  return { binlog, pipeline, commits: () => commits, stored: () => checkpoints.load(instance.name) };
+  return { log, binlog, pipeline, commits: () => commits, stored: () => checkpoints.load(instance.name) };
 }
 
-describe('shardline:cdc:transaction (producer side)', () => {
+describe('shardline:cdc:transaction', () => {
   it('starts at each source commit and ends when the Kafka transaction holding it commits', async () => {
     const s = await setup();
     const sub = subscribe(s.commits);
@@ -139,5 +141,64 @@ describe('shardline:cdc:transaction (producer side)', () => {
     s.pipeline.stop();
     await run;
     expect(s.commits()).toBe(1);
+  });
+
+  it('sink side: each sink write is traced with the sink, the partition, the record count and the source transactions it holds', async () => {
+    const s = await setup();
+    const txns = [s.binlog.append([1, 2]), s.binlog.append([3]), s.binlog.append([4, 5, 6])];
+    const run = s.pipeline.run();
+    await until(() => s.binlog.idle, 'everything read');
+    s.pipeline.stop();
+    await run;
+    const written: SinkRecord[][] = [];
+    let writes = 0;
+    const runner = new SinkRunner({
+      name: 'recording',
+      sink: {
+        write: async (records) => {
+          written.push([...records]);
+          writes++;
+          return [];
+        },
+        close: async () => undefined,
+      },
+      log: s.log,
+      groupId: 'trace-sink',
+      topics: ['cdc.items'],
+      deadLetterTopic: 'cdc.dead',
+      metrics: createCdcMetrics(),
+      logger: pino({ level: 'silent' }),
+    });
+    const events: { kind: string; ctx: CdcSinkTraceContext; writes: number }[] = [];
+    const record = (kind: string) => (ctx: unknown) => {
+      if ((ctx as CdcSinkTraceContext).stage === 'sink') events.push({ kind, ctx: ctx as CdcSinkTraceContext, writes });
+    };
+    const handlers = { start: record('start'), end: record('end'), asyncStart: record('asyncStart'), asyncEnd: record('asyncEnd'), error: record('error') };
+    const channel = tracingChannel('shardline:cdc:transaction');
+    channel.subscribe(handlers);
+    try {
+      await runner.start();
+      await until(() => written.flat().length === 6, 'six records written');
+      await until(() => events.filter((e) => e.kind === 'asyncEnd').length === written.length, 'traces ended');
+    } finally {
+      channel.unsubscribe(handlers);
+      await runner.stop();
+    }
+    const starts = events.filter((e) => e.kind === 'start');
+    expect(starts).toHaveLength(written.length);
+    starts.forEach((e, i) => {
+      expect(e.writes).toBe(i); // published before the write
+      const batch = written[i]!;
+      expect(e.ctx).toEqual({
+        stage: 'sink',
+        sink: 'recording',
+        topic: 'cdc.items',
+        partition: batch[0]!.origin.partition,
+        records: batch.length,
+        transactions: [...new Set(batch.map((r) => r.event.source.gtid))].map((gtid) => ({ instance: instance.name, gtid })),
+      });
+    });
+    expect(new Set(starts.flatMap((e) => e.ctx.transactions.map((t) => t.gtid)))).toEqual(new Set(txns.map((t) => t.gtid)));
+    expect(events.filter((e) => e.kind === 'asyncEnd').every((e) => e.writes > 0 && (e.ctx as { result?: unknown }).result === undefined)).toBe(true);
   });
 });

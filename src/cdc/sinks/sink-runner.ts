@@ -5,6 +5,7 @@ import { sourceVersion } from '../events/source-version.js';
 import type { EventLog, GroupConsumer, InboundBatch } from '../kafka/event-log.js';
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import type { Logger } from '../../log/logger.js';
+import { cdcTransactionChannel, traceWithoutResult, type CdcSinkTraceContext } from '../../tracing/index.js';
 import type { DeadLetter, Sink, SinkRecord } from './sink-record.js';
 
 /** Wait before writing a failed batch again: 0.5 s doubling to 30 s, equal jitter. */
@@ -71,7 +72,7 @@ export class SinkRunner {
         else records.push(r);
       }
       const started = process.hrtime.bigint();
-      if (records.length) dead.push(...(await this.write(records)));
+      if (records.length) dead.push(...(await this.tracedWrite(batch.topic, batch.partition, records)));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const now = Date.now();
       const byTable = new Map<string, number>();
@@ -106,6 +107,22 @@ export class SinkRunner {
         }
       }
     });
+  }
+
+  /** {@link write} under `shardline:cdc:transaction` (stage `sink`) when anybody listens. */
+  private tracedWrite(topic: string, partition: number, records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+    if (!cdcTransactionChannel.hasSubscribers) return this.write(records);
+    const transactions: CdcSinkTraceContext['transactions'] = [];
+    const seen = new Set<string>();
+    for (const r of records) {
+      const { instance, gtid } = r.event.source;
+      const key = `${instance}\u0000${gtid ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      transactions.push({ instance, gtid });
+    }
+    const ctx: CdcSinkTraceContext = { stage: 'sink', sink: this.o.name, topic, partition, records: records.length, transactions };
+    return traceWithoutResult(cdcTransactionChannel, ctx, () => this.write(records));
   }
 
   /**
