@@ -5,7 +5,7 @@ import { ConfigError } from '../errors/index.js';
 import { loadSocketLayer, openDbConnection, type NoFileLimit, type SocketLayer } from '../net/index.js';
 import type { ConnectionFactory } from '../pool/index.js';
 import { Topology, type UidHasher } from '../shard/index.js';
-import type { Router } from './router-types.js';
+import type { Router, RouterLogger } from './router-types.js';
 import { ShardedRouter } from './sharded-router.js';
 
 /** Everything `createRouter` accepts besides a bare config or path. */
@@ -22,6 +22,8 @@ export interface CreateRouterOptions {
   connectionFactory?: ConnectionFactory;
   /** The socket layer (default: the native addon, else the JS fallback). */
   socketLayer?: SocketLayer;
+  /** Receives the router's warnings (default: `process.emitWarning`). */
+  logger?: RouterLogger;
 }
 
 /** File descriptors kept free beyond the pools' connections (logs, Kafka, files, the event loop). */
@@ -78,7 +80,8 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
     config.instances.map((i) => i.name),
     options.hasher,
   );
-  const layer = options.socketLayer ?? loadSocketLayer();
+  const logger = options.logger;
+  const layer = options.socketLayer ?? (logger ? loadSocketLayer((message) => logger.warn({ component: 'socket-layer' }, message)) : loadSocketLayer());
   checkFdBudget(config, layer.raiseNoFileLimit());
   const ka = config.pool.keepAlive;
   const keepAlive = {

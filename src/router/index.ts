@@ -7,6 +7,7 @@ export type {
   QueryOptions,
   Explain,
   InstanceHealth,
+  RouterLogger,
   Row,
   RouterResult,
   WriteResult,

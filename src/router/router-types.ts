@@ -6,6 +6,17 @@ import type { MergeSpec, RouteKind, SqlParam } from '../sql/index.js';
 
 export type { Row, RouterResult, WriteResult, SqlParam, Uid };
 
+/**
+ * Where the router reports what it would otherwise only emit as a process warning: a subset of
+ * pino's logger (`(obj, msg)` signature), so a pino, bunyan-style or console-backed logger fits.
+ */
+export interface RouterLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug?(obj: object, msg: string): void;
+}
+
 /** Per-call routing options. */
 export interface QueryOptions {
   /** Run a statement without a shard-key predicate on every shard (off by default: fail closed). */

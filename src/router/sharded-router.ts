@@ -8,6 +8,8 @@ import type { ConnectionFactory } from '../pool/index.js';
 import { InstancePool } from '../pool/index.js';
 import type { Topology } from '../shard/index.js';
 import { PlanCache, plan, type PlanOptions, type RoutePlan, type SqlParam } from '../sql/index.js';
+import { queryChannel } from '../tracing/index.js';
+import { traceQuery } from './query-trace.js';
 import type { Explain, InstanceHealth, QueryOptions, Router, ShardSession, Transaction, Uid, WriteResult } from './router-types.js';
 import { runTransaction } from './transaction-runner.js';
 
@@ -105,7 +107,10 @@ export class ShardedRouter implements Router {
     params: readonly SqlParam[] = NO_PARAMS,
     options: QueryOptions = NO_OPTIONS,
   ): Promise<T[] | WriteResult> {
-    return (await this.run(this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS))) as T[] | WriteResult;
+    const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
+    if (queryChannel.hasSubscribers)
+      return (await traceQuery('query', sql, () => this.planFor(sql, params, planOptions), (p) => this.run(p))) as T[] | WriteResult;
+    return (await this.run(this.planFor(sql, params, planOptions))) as T[] | WriteResult;
   }
 
   async select<T extends Row = Row>(
@@ -113,10 +118,17 @@ export class ShardedRouter implements Router {
     params: readonly SqlParam[] = NO_PARAMS,
     options: QueryOptions = NO_OPTIONS,
   ): Promise<T[]> {
-    const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
+    const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
+    if (queryChannel.hasSubscribers)
+      return (await traceQuery('select', sql, () => this.selectPlan(sql, params, planOptions), (p) => this.run(p))) as T[];
+    return (await this.run(this.selectPlan(sql, params, planOptions))) as T[];
+  }
+
+  private selectPlan(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
+    const p = this.planFor(sql, params, options);
     if (p.statement !== 'select')
       throw new RoutingError('SQL_UNSUPPORTED', `select() runs SELECT statements only, got ${p.statement.toUpperCase()}`);
-    return (await this.run(p)) as T[];
+    return p;
   }
 
   explain(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS): Explain {
@@ -130,7 +142,9 @@ export class ShardedRouter implements Router {
     return {
       location,
       query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) =>
-        (await this.run(this.planFor(sql, params, pinned))) as T[] | WriteResult,
+        (await (queryChannel.hasSubscribers
+          ? traceQuery('query', sql, () => this.planFor(sql, params, pinned), (p) => this.run(p))
+          : this.run(this.planFor(sql, params, pinned)))) as T[] | WriteResult,
       transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
         if (this.closed) throw new RouterClosedError();
         this.metrics.query('single', 'transaction');

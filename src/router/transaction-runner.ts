@@ -5,6 +5,8 @@ import type { InstancePool } from '../pool/index.js';
 import type { PlanCache, SqlParam } from '../sql/index.js';
 import { plan } from '../sql/index.js';
 import type { Topology } from '../shard/index.js';
+import { queryChannel } from '../tracing/index.js';
+import { traceQuery, traceTransactionControl } from './query-trace.js';
 import type { Transaction, WriteResult } from './router-types.js';
 
 /**
@@ -22,9 +24,10 @@ export async function runTransaction<T>(
 ): Promise<T> {
   const conn: DbConnection = await pool.acquire();
   const tx$ = { state: 'open' as 'open' | 'aborted' | 'done', abortError: undefined as unknown };
+  const control = (sql: string) => traceTransactionControl(sql, shard, conn.instance, () => conn.query(sql, [], queryTimeoutMs));
   const rollback = async () => {
     try {
-      await conn.query('ROLLBACK', [], queryTimeoutMs);
+      await control('ROLLBACK');
     } catch {
       conn.destroy();
     }
@@ -38,28 +41,28 @@ export async function runTransaction<T>(
           tx$.state === 'aborted' ? 'the transaction was rolled back after a refused statement' : 'the transaction has already finished',
         );
       }
-      let p;
+      const planned = () => plan(cache.get(sql), params, topology, { shard, pinnedBy: 'transaction' });
+      const run = (p: ReturnType<typeof planned>) => executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs));
       try {
-        p = plan(cache.get(sql), params, topology, { shard, pinnedBy: 'transaction' });
+        return (await (queryChannel.hasSubscribers ? traceQuery('transaction', sql, planned, run) : run(planned()))) as R[] | WriteResult;
       } catch (err) {
-        if (err instanceof RoutingError && err.code === 'CROSS_SHARD_TRANSACTION') {
+        if (err instanceof RoutingError && err.code === 'CROSS_SHARD_TRANSACTION' && tx$.state === 'open') {
           tx$.state = 'aborted';
           tx$.abortError = err;
           await rollback();
         }
         throw err;
       }
-      return (await executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs))) as R[] | WriteResult;
     },
   };
   const target = { instance: conn.instance, shards: [shard] };
   try {
-    await conn.query('BEGIN', [], queryTimeoutMs).catch((err: unknown) => {
+    await control('BEGIN').catch((err: unknown) => {
       throw wrapQueryError(err, { ...target, sql: 'BEGIN' });
     });
     const result = await fn(tx);
     if (tx$.state === 'aborted') throw tx$.abortError;
-    await conn.query('COMMIT', [], queryTimeoutMs).catch((err: unknown) => {
+    await control('COMMIT').catch((err: unknown) => {
       throw wrapQueryError(err, { ...target, sql: 'COMMIT' });
     });
     tx$.state = 'done';
