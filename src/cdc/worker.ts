@@ -12,6 +12,9 @@ import type { EventLog, GroupConsumer } from './kafka/event-log.js';
 import { createCdcMetrics, type CdcMetrics } from './metrics/cdc-metrics.js';
 import type { CaptureRules } from './pipeline/capture-rules.js';
 import { InstancePipeline } from './pipeline/instance-pipeline.js';
+import { snapshotTables } from './pipeline/snapshot-tables.js';
+import { snapshotSession } from './snapshot/snapshot-session.js';
+import { SnapshotStore } from './snapshot/snapshot-store.js';
 import type { Sink } from './sinks/sink-record.js';
 import { SinkRunner } from './sinks/sink-runner.js';
 
@@ -199,6 +202,21 @@ export class CdcWorker {
       transactionalId: `${cdc.groupPrefix}-cdc-${name}`,
       logger: this.o.logger,
       metrics: this.metrics,
+      ...(cdc.snapshot.mode === 'never'
+        ? {}
+        : {
+            snapshot: {
+              ...cdc.snapshot,
+              store: new SnapshotStore(this.o.log, cdc.checkpointTopic, (i) => this.config.instances.findIndex((x) => x.name === i)),
+              tables: () => snapshotTables(this.rules, name),
+              openSession: () => snapshotSession(instance),
+              observer: {
+                rows: (i, table, n) => this.metrics.snapshotRows(i, table, n),
+                remaining: (i, n) => this.metrics.snapshotRemaining(i, n),
+                running: (i, running) => this.metrics.snapshotRunning(i, running),
+              },
+            },
+          }),
     });
     this.failures.delete(name);
     const done = pipeline

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { bundledClusterConfig, packageRoot } from '../../src/config/index.js';
 
 /** A cluster config of the test's own: the shared cluster, its own topics, groups, index prefix and archive database. */
-export function writeCdcTestConfig(name: string, extra: { archiveDatabase?: string; batchMaxMs?: number } = {}): string {
+export function writeCdcTestConfig(name: string, extra: { archiveDatabase?: string; batchMaxMs?: number; snapshot?: string } = {}): string {
   const base = readFileSync(bundledClusterConfig, 'utf8')
     .replaceAll('../.shardline', path.join(packageRoot, '.shardline'))
     .replace(/database: shardline_archive/, `database: ${extra.archiveDatabase ?? `${name}_archive`}`);
@@ -20,7 +20,7 @@ cdc:
   batch: { maxEvents: 5000, maxMs: ${extra.batchMaxMs ?? 50} }
   shutdownTimeoutS: 20
   elasticsearch: { indexPrefix: "${name}-" }
-`;
+${extra.snapshot ? `  snapshot: ${extra.snapshot}\n` : ''}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-cdc-'));
   const file = path.join(dir, 'cluster.yaml');
   writeFileSync(file, `${base}\n${cdc}`);

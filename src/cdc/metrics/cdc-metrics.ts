@@ -11,6 +11,11 @@ export interface CdcMetrics {
   sinkApplied(sink: string, table: string, n: number, seconds: number): void;
   sinkLatency(sink: string, seconds: number): void;
   deadLetter(sink: string, table: string): void;
+  /** Rows a snapshot published (`r` events). */
+  snapshotRows(instance: string, table: string, n: number): void;
+  /** Tables of an instance's snapshot not read to the end yet. */
+  snapshotRemaining(instance: string, tables: number): void;
+  snapshotRunning(instance: string, running: boolean): void;
 }
 
 const noop: CdcMetrics = {
@@ -23,6 +28,9 @@ const noop: CdcMetrics = {
   sinkApplied() {},
   sinkLatency() {},
   deadLetter() {},
+  snapshotRows() {},
+  snapshotRemaining() {},
+  snapshotRunning() {},
 };
 
 /**
@@ -103,8 +111,29 @@ export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): Cd
     labelNames: ['sink', 'table'],
     registers,
   });
+  const snapshotRows = new Counter({
+    name: `${prefix}snapshot_rows_total`,
+    help: 'Rows published by snapshots (op r)',
+    labelNames: ['instance', 'table'],
+    registers,
+  });
+  const snapshotRemaining = new Gauge({
+    name: `${prefix}snapshot_chunks_remaining`,
+    help: 'Tables of a running snapshot not read to the end yet (each is one chunk or more)',
+    labelNames: ['instance'],
+    registers,
+  });
+  const snapshotRunning = new Gauge({
+    name: `${prefix}snapshot_running`,
+    help: '1 while a snapshot of the instance runs',
+    labelNames: ['instance'],
+    registers,
+  });
   return {
     rows: (instance, table, n) => rows.inc({ instance, table }, n),
+    snapshotRows: (instance, table, n) => snapshotRows.inc({ instance, table }, n),
+    snapshotRemaining: (instance, tables) => snapshotRemaining.set({ instance }, tables),
+    snapshotRunning: (instance, running) => snapshotRunning.set({ instance }, running ? 1 : 0),
     transaction: (instance, commitTimeMs) => {
       txns.inc({ instance });
       if (commitTimeMs !== null) lag.set({ instance }, Math.max(0, (Date.now() - commitTimeMs) / 1000));

@@ -7,6 +7,7 @@ import { captureTarget, type CaptureRules } from './capture-rules.js';
 import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
 import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
+import { SnapshotDriver, snapshotPlan, type PipelineSnapshot } from './snapshot-driver.js';
 import { TimedPull } from './timed-pull.js';
 import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
 import { ReplicationError, isShardlineError } from '../../errors/index.js';
@@ -34,6 +35,8 @@ export interface InstancePipelineOptions {
   clock?: Clock;
   /** Back-off between restarts after a retriable failure (default {@link RESTART_BACKOFF}). */
   backoff?: BackoffPolicy;
+  /** Snapshots of the rows that exist before the first start (`cdc.snapshot`); none when absent. */
+  snapshot?: PipelineSnapshot;
 }
 
 /** Restarts after a failure: 500 ms doubling up to 30 s, full jitter. */
@@ -54,6 +57,7 @@ export class InstancePipeline {
   /** Aborted by `stop()`: cuts a reconnect back-off short (no reaction left per back-off). */
   private readonly stopped = new AbortController();
   private source: TransactionSource | null = null;
+  private snapshot: SnapshotDriver | null = null;
   private batcher: KafkaBatcher | null = null;
   private readingNow = false;
   private idleNow = false;
@@ -113,6 +117,14 @@ export class InstancePipeline {
           );
           return;
         }
+        if (isShardlineError(err) && err.code === 'BINLOG_PURGED' && this.o.snapshot?.mode === 'when_needed' && producer) {
+          logger.warn(
+            { instance: this.instance, err: err.message },
+            'the checkpoint is unusable (its binlog is purged): starting over at the binlog end with a snapshot (cdc.snapshot.mode when_needed)',
+          );
+          await this.initialCheckpoint(producer);
+          continue;
+        }
         if (!isShardlineError(err) || !err.retriable) throw err;
         failures++;
         metrics.reconnect(this.instance);
@@ -137,15 +149,23 @@ export class InstancePipeline {
     this.stopped.abort();
   }
 
-  /** First start of an instance: record where its binlog ends now, before reading anything. */
+  /**
+   * First start of an instance: record where its binlog ends now, before reading anything — and,
+   * with `cdc.snapshot.mode` initial or when_needed, the plan of a snapshot of every captured
+   * table, in the same Kafka transaction (both or neither).
+   */
   private async initialCheckpoint(producer: TransactionalProducer): Promise<Checkpoint> {
     const checkpoint = await this.sources.current();
+    const snapshot = this.o.snapshot;
+    const plan = snapshot && snapshot.mode !== 'never' ? snapshotPlan(this.instance, 'initial', snapshot.tables(), this.clock.now()) : null;
     const txn = await producer.begin();
-    await txn.send([this.o.checkpoints.message(checkpoint)]);
+    await txn.send([this.o.checkpoints.message(checkpoint), ...(plan ? [snapshot!.store.planMessage(plan)] : [])]);
     await txn.commit();
     this.o.logger.info(
-      { instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}` },
-      'no checkpoint yet: starting at the current end of the binlog',
+      { instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}`, snapshotTables: plan?.tables.length ?? 0 },
+      plan
+        ? 'no checkpoint yet: starting at the current end of the binlog, with a snapshot of the rows that exist'
+        : 'no checkpoint yet: starting at the current end of the binlog',
     );
     return checkpoint;
   }
@@ -165,8 +185,28 @@ export class InstancePipeline {
     this.batcher = batcher;
     if (this.stopping) source.close();
     const items = new TimedPull(source.items()[Symbol.asyncIterator](), this.clock);
+    let woken = false;
+    let at = from;
+    const snapshot = this.o.snapshot
+      ? await SnapshotDriver.open(this.o.snapshot, {
+          instance: this.instance,
+          flavour: this.o.instance.flavour,
+          topicPrefix: this.o.topicPrefix,
+          clock: this.clock,
+          logger: this.o.logger,
+          wake: () => {
+            woken = true;
+            items.interrupt();
+          },
+        })
+      : null;
+    this.snapshot = snapshot;
     try {
       for (;;) {
+        if (snapshot && !batcher.inTransaction && !this.stopping) {
+          const messages = snapshot.take(at, source.facts?.serverUuid ?? null, this.idleNow);
+          if (messages.length) await kafka.apply(batcher.insert(messages, this.clock.now()));
+        }
         const wait = batcher.wait(this.clock.now(), this.stopping);
         if (wait.type === 'flush') {
           await kafka.apply(batcher.flush());
@@ -175,7 +215,8 @@ export class InstancePipeline {
         }
         const result = wait.type === 'in-transaction' ? await items.next() : await items.next(wait.ms);
         if (result === null) {
-          if (wait.type === 'until-due') await kafka.apply(batcher.flush());
+          if (woken) woken = false;
+          else if (wait.type === 'until-due') await kafka.apply(batcher.flush());
           else {
             metrics.idle(this.instance);
             this.idleNow = true;
@@ -185,7 +226,10 @@ export class InstancePipeline {
         if (result.done) break;
         this.idleNow = false;
         await kafka.apply(this.handle(result.value, batcher, rows, source));
-        if (result.value.type === 'commit' && this.stopping) source.close();
+        if (result.value.type === 'commit') {
+          at = result.value.checkpoint;
+          if (this.stopping) source.close();
+        }
       }
       await kafka.apply(batcher.flush());
     } catch (err) {
@@ -196,6 +240,8 @@ export class InstancePipeline {
     } finally {
       this.source = null;
       this.batcher = null;
+      this.snapshot = null;
+      await snapshot?.stop();
     }
   }
 
@@ -204,6 +250,7 @@ export class InstancePipeline {
     switch (item.type) {
       case 'begin':
         rows.begin(item);
+        this.snapshot?.begin(item.gtid);
         this.traces.begin();
         return batcher.begin(this.clock.now());
       case 'rows': {
@@ -213,6 +260,7 @@ export class InstancePipeline {
         const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null);
         this.o.metrics.rows(this.instance, target.logical, messages.length);
         this.traces.messages(messages);
+        this.snapshot?.rows(item.event, messages);
         return batcher.rows(messages);
       }
       case 'query':
@@ -220,6 +268,7 @@ export class InstancePipeline {
       case 'commit':
         this.o.metrics.transaction(this.instance, rows.commitTimeMs());
         this.traces.sourceCommitted(item.gtid, item.checkpoint);
+        this.snapshot?.commit(item.checkpoint, this.clock.now());
         return batcher.commit(item.checkpoint, this.stopping);
       case 'abort':
         throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });

@@ -30,6 +30,11 @@ export class TimedPull<T> {
     this.wake?.();
   }
 
+  /** Ends the current wait of `next(timeoutMs)` early (it returns null as on a timeout). */
+  interrupt(): void {
+    this.wake?.();
+  }
+
   /**
    * The next item (the following one is requested at once, before the caller handles this one),
    * or null when `timeoutMs` passed first; the item then stays pending for the next call.

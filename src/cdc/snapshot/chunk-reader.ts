@@ -20,6 +20,8 @@ export interface SnapshotTable {
 export interface ChunkTableSchema {
   columns: ChunkColumn[];
   primaryKey: string[];
+  /** The server's estimate of the table's rows (INFORMATION_SCHEMA.TABLES.TABLE_ROWS), for progress only. */
+  estimatedRows: number;
 }
 
 /** A primary-key value as stored in snapshot progress: text, or base64 of a binary column's bytes. */
@@ -46,7 +48,15 @@ export async function readChunkSchema(session: RawRowSession, t: SnapshotTable):
   if (schema.columns.length === 0) throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} does not exist`);
   if (schema.primaryKey.length === 0)
     throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} has no primary key: it cannot be read in chunks`);
-  return { columns: schema.columns.map((c) => ({ name: c.name, float32: c.dataType === 'float' })), primaryKey: schema.primaryKey };
+  const [estimate] = await session.query<Record<string, unknown>>(
+    'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [t.database, t.table],
+  );
+  return {
+    columns: schema.columns.map((c) => ({ name: c.name, float32: c.dataType === 'float' })),
+    primaryKey: schema.primaryKey,
+    estimatedRows: Number(estimate?.['n'] ?? 0) || 0,
+  };
 }
 
 async function binlogEnd(session: RawRowSession): Promise<BinlogPosition> {

@@ -1,3 +1,4 @@
+import { isShardlineError } from '../../errors/index.js';
 import type { Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { RawRowSession } from '../../net/index.js';
@@ -68,6 +69,7 @@ export class SnapshotFeed {
   private readonly inFlight = new Map<string, number>();
   private readonly progress: Map<string, TableProgress>;
   private readonly watched = new Set<string>();
+  private readonly estimates = new Map<string, number>();
   private stopped = false;
   private running: Promise<void> | null = null;
   private finishedSent = false;
@@ -133,6 +135,7 @@ export class SnapshotFeed {
    */
   take(at: BinlogPosition & { serverId: number; serverUuid: string | null }, idle: boolean): OutboundMessage[] {
     if (this.failure !== null) throw this.failure;
+    if (this.finishedSent || (this.arrived.length === 0 && this.watched.size > 0)) return [];
     const out: OutboundMessage[] = [];
     for (let i = 0; i < this.arrived.length;) {
       const a = this.arrived[i]!;
@@ -154,7 +157,7 @@ export class SnapshotFeed {
       out.push(...this.publish(a, at));
       a.handed();
     }
-    if (!this.finishedSent && [...this.progress.values()].every((p) => p.done)) {
+    if (!this.finishedSent && this.watched.size === 0 && this.inFlight.size === 0 && this.arrived.length === 0) {
       this.finishedSent = true;
       out.push(...this.o.store.finishedMessages(this.plan));
       this.o.logger.info({ instance: this.o.instance, ...this.status }, 'snapshot done');
@@ -212,8 +215,26 @@ export class SnapshotFeed {
     }
     this.o.observer?.rows(this.o.instance, a.table.logical, messages.length);
     messages.push(this.o.store.progressMessage(this.plan, next));
-    this.o.observer?.remaining(this.o.instance, [...this.progress.values()].filter((p) => !p.done).length);
+    this.o.observer?.remaining(this.o.instance, this.chunksLeft());
     return messages;
+  }
+
+  /** Chunks still to read, estimated from the tables' row estimates (a table not opened yet counts one). */
+  private chunksLeft(): number {
+    let n = 0;
+    for (const [name, p] of this.progress) {
+      if (p.done) continue;
+      const estimate = this.estimates.get(name);
+      n += estimate === undefined ? 1 : Math.max(1, Math.ceil((estimate - p.rows) / this.o.chunkRows));
+    }
+    return n;
+  }
+
+  /** Leaves a table out of the snapshot (logged as an error: its existing rows are not published). */
+  private skip(name: string, why: string): void {
+    this.progress.set(name, { ...this.progress.get(name)!, done: true });
+    this.watched.delete(name);
+    this.o.logger.error({ instance: this.o.instance, table: name }, `snapshot skips ${name}: ${why}`);
   }
 
   private nextTable(): string | null {
@@ -231,14 +252,24 @@ export class SnapshotFeed {
         if (name === null) return;
         const table = this.o.tables.get(name);
         if (!table) {
-          this.progress.set(name, { ...this.progress.get(name)!, done: true });
+          this.skip(name, 'it is no longer captured by this instance');
           continue;
         }
         this.inFlight.set(name, this.o.clock.now());
         try {
           session ??= await this.o.openSession();
           let schema = schemas.get(name);
-          if (!schema) schemas.set(name, (schema = await readChunkSchema(session, table)));
+          if (!schema) {
+            try {
+              schema = await readChunkSchema(session, table);
+            } catch (err) {
+              if (!isShardlineError(err) || err.code !== 'SNAPSHOT_TABLE') throw err;
+              this.skip(name, err.message);
+              continue;
+            }
+            schemas.set(name, schema);
+            this.estimates.set(name, schema.estimatedRows);
+          }
           while (!this.stopped && !this.progress.get(name)!.done) {
             await this.throttle();
             const startedAt = this.o.clock.now();
