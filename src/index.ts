@@ -10,6 +10,7 @@
 export { createRouter } from './router/index.js';
 export type {
   CreateRouterOptions,
+  RouterLogger,
   Router,
   ShardSession,
   Transaction,
@@ -60,3 +61,11 @@ export type {
 } from './config/index.js';
 export { Topology, canonicalUid, crc32Hasher } from './shard/index.js';
 export type { ShardLocation, UidHasher } from './shard/index.js';
+export { QUERY_CHANNEL, CDC_TRANSACTION_CHANNEL } from './tracing/index.js';
+export type {
+  QueryTraceContext,
+  QueryRouteKind,
+  CdcTransactionTraceContext,
+  CdcKafkaTraceContext,
+  CdcSinkTraceContext,
+} from './tracing/index.js';

@@ -81,7 +81,8 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
     options.hasher,
   );
   const logger = options.logger;
-  const layer = options.socketLayer ?? (logger ? loadSocketLayer((message) => logger.warn({ component: 'socket-layer' }, message)) : loadSocketLayer());
+  const layer =
+    options.socketLayer ?? (logger ? loadSocketLayer((message) => logger.warn({ component: 'socket-layer' }, message)) : loadSocketLayer());
   checkFdBudget(config, layer.raiseNoFileLimit());
   const ka = config.pool.keepAlive;
   const keepAlive = {

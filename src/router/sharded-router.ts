@@ -109,7 +109,12 @@ export class ShardedRouter implements Router {
   ): Promise<T[] | WriteResult> {
     const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
     if (queryChannel.hasSubscribers)
-      return (await traceQuery('query', sql, () => this.planFor(sql, params, planOptions), (p) => this.run(p))) as T[] | WriteResult;
+      return (await traceQuery(
+        'query',
+        sql,
+        () => this.planFor(sql, params, planOptions),
+        (p) => this.run(p),
+      )) as T[] | WriteResult;
     return (await this.run(this.planFor(sql, params, planOptions))) as T[] | WriteResult;
   }
 
@@ -120,7 +125,12 @@ export class ShardedRouter implements Router {
   ): Promise<T[]> {
     const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
     if (queryChannel.hasSubscribers)
-      return (await traceQuery('select', sql, () => this.selectPlan(sql, params, planOptions), (p) => this.run(p))) as T[];
+      return (await traceQuery(
+        'select',
+        sql,
+        () => this.selectPlan(sql, params, planOptions),
+        (p) => this.run(p),
+      )) as T[];
     return (await this.run(this.selectPlan(sql, params, planOptions))) as T[];
   }
 
@@ -143,7 +153,12 @@ export class ShardedRouter implements Router {
       location,
       query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) =>
         (await (queryChannel.hasSubscribers
-          ? traceQuery('query', sql, () => this.planFor(sql, params, pinned), (p) => this.run(p))
+          ? traceQuery(
+              'query',
+              sql,
+              () => this.planFor(sql, params, pinned),
+              (p) => this.run(p),
+            )
           : this.run(this.planFor(sql, params, pinned)))) as T[] | WriteResult,
       transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
         if (this.closed) throw new RouterClosedError();

@@ -42,7 +42,8 @@ export async function runTransaction<T>(
         );
       }
       const planned = () => plan(cache.get(sql), params, topology, { shard, pinnedBy: 'transaction' });
-      const run = (p: ReturnType<typeof planned>) => executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs));
+      const run = (p: ReturnType<typeof planned>) =>
+        executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs));
       try {
         return (await (queryChannel.hasSubscribers ? traceQuery('transaction', sql, planned, run) : run(planned()))) as R[] | WriteResult;
       } catch (err) {

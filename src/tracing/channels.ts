@@ -88,7 +88,11 @@ export const cdcTransactionChannel: TracingChannel<unknown, CdcTransactionTraceC
  * Runs `fn` under `channel.tracePromise` with `context`, without letting the channel publish
  * `fn`'s result (rows may hold the very values the tracing must not carry).
  */
-export async function traceWithoutResult<T, C extends object>(channel: TracingChannel<unknown, C>, context: C, fn: () => Promise<T>): Promise<T> {
+export async function traceWithoutResult<T, C extends object>(
+  channel: TracingChannel<unknown, C>,
+  context: C,
+  fn: () => Promise<T>,
+): Promise<T> {
   let out: T | undefined;
   await channel.tracePromise(async () => {
     out = await fn();

@@ -96,7 +96,9 @@ describe('shardline:query on the real cluster', () => {
 
   it('a failing query (duplicate key): error published with its code, the route still known', async () => {
     const from = events.length;
-    await expect(router.query('INSERT INTO users (uid, name, email) VALUES (?, ?, ?)', [uid, secretName, secretEmail])).rejects.toMatchObject({
+    await expect(
+      router.query('INSERT INTO users (uid, name, email) VALUES (?, ?, ?)', [uid, secretName, secretEmail]),
+    ).rejects.toMatchObject({
       code: 'QUERY_FAILED',
     });
     const [t, ...more] = traced(from);

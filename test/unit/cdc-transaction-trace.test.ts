@@ -91,7 +91,15 @@ describe('shardline:cdc:transaction', () => {
       await run;
       const starts = sub.events.filter((e) => e.kind === 'start');
       expect(starts.map((e) => e.ctx)).toEqual(
-        txns.map((t) => ({ stage: 'kafka', instance: instance.name, gtid: t.gtid, file: expect.any(String), pos: t.end, rows: t.ids.length, topics: ['cdc.items'] })),
+        txns.map((t) => ({
+          stage: 'kafka',
+          instance: instance.name,
+          gtid: t.gtid,
+          file: expect.any(String),
+          pos: t.end,
+          rows: t.ids.length,
+          topics: ['cdc.items'],
+        })),
       );
       for (const t of txns) {
         const kinds = sub.events.filter((e) => e.ctx.gtid === t.gtid).map((e) => e.kind);
@@ -173,7 +181,13 @@ describe('shardline:cdc:transaction', () => {
     const record = (kind: string) => (ctx: unknown) => {
       if ((ctx as CdcSinkTraceContext).stage === 'sink') events.push({ kind, ctx: ctx as CdcSinkTraceContext, writes });
     };
-    const handlers = { start: record('start'), end: record('end'), asyncStart: record('asyncStart'), asyncEnd: record('asyncEnd'), error: record('error') };
+    const handlers = {
+      start: record('start'),
+      end: record('end'),
+      asyncStart: record('asyncStart'),
+      asyncEnd: record('asyncEnd'),
+      error: record('error'),
+    };
     const channel = tracingChannel('shardline:cdc:transaction');
     channel.subscribe(handlers);
     try {
@@ -199,6 +213,8 @@ describe('shardline:cdc:transaction', () => {
       });
     });
     expect(new Set(starts.flatMap((e) => e.ctx.transactions.map((t) => t.gtid)))).toEqual(new Set(txns.map((t) => t.gtid)));
-    expect(events.filter((e) => e.kind === 'asyncEnd').every((e) => e.writes > 0 && (e.ctx as { result?: unknown }).result === undefined)).toBe(true);
+    expect(
+      events.filter((e) => e.kind === 'asyncEnd').every((e) => e.writes > 0 && (e.ctx as { result?: unknown }).result === undefined),
+    ).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 import { jest } from '@jest/globals';
+import type { PathLike } from 'node:fs';
 
 // The native addon is missing (as after an install without a toolchain): the router falls back to
 // the JS socket layer and has one warning to give.
 const actualFs = await import('node:fs');
-const existsSync = (p: import('node:fs').PathLike) => (String(p).endsWith('shardline_socket.node') ? false : actualFs.existsSync(p));
+const existsSync = (p: PathLike) => (String(p).endsWith('shardline_socket.node') ? false : actualFs.existsSync(p));
 jest.unstable_mockModule('node:fs', () => ({ ...actualFs, default: { ...actualFs, existsSync }, existsSync }));
 
 const { createRouter } = await import('../../src/router/index.js');
