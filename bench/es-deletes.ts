@@ -31,7 +31,8 @@ const LAYOUTS: Layout[] = ['tombstone-doc', 'real-delete', 'tombstone-index', 'r
 const line = (o: object) => `${JSON.stringify(o)}\n`;
 const idx = (id: string, index: string, v: number, doc: object) =>
   line({ index: { _index: index, _id: id, version: v, version_type: 'external_gte' } }) + line(doc);
-const del = (id: string, index: string, v: number) => line({ delete: { _index: index, _id: id, version: v, version_type: 'external_gte' } });
+const del = (id: string, index: string, v: number) =>
+  line({ delete: { _index: index, _id: id, version: v, version_type: 'external_gte' } });
 
 async function bulk(body: string): Promise<void> {
   if (body === '') return;
@@ -66,11 +67,14 @@ async function writeInserts(layout: Layout, main: string, tombs: string, ids: st
   let skip = new Set<string>();
   if (layout === 'tombstone-index') {
     const res = await es.mget({ index: tombs, ids, _source: false });
-    skip = new Set(
-      res.docs.filter((d) => 'found' in d && d.found && (d._version ?? 0) >= version).map((d) => d._id),
-    );
+    skip = new Set(res.docs.filter((d) => 'found' in d && d.found && (d._version ?? 0) >= version).map((d) => d._id));
   }
-  await bulk(ids.filter((id) => !skip.has(id)).map((id) => idx(id, main, version, { uid: Number(id), name: `user ${id}`, _shardline: { deleted: false } })).join(''));
+  await bulk(
+    ids
+      .filter((id) => !skip.has(id))
+      .map((id) => idx(id, main, version, { uid: Number(id), name: `user ${id}`, _shardline: { deleted: false } }))
+      .join(''),
+  );
 }
 
 async function writeDeletes(layout: Layout, main: string, tombs: string, ids: string[], version: number): Promise<void> {

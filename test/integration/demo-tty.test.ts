@@ -28,11 +28,13 @@ function run(args: string[], tty: boolean, timeoutMs: number): Promise<{ code: n
 
 /** The lines a terminal shows: carriage returns and ANSI control sequences split or removed. */
 function screenLines(text: string): string[] {
-  return text
-    .split(/\r\n|\n|\r/)
-    // eslint-disable-next-line no-control-regex -- ANSI escape sequences are what is removed
-    .map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))
-    .filter((l) => l.trim() !== '');
+  return (
+    text
+      .split(/\r\n|\n|\r/)
+      // eslint-disable-next-line no-control-regex -- ANSI escape sequences are what is removed
+      .map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''))
+      .filter((l) => l.trim() !== '')
+  );
 }
 
 describe('human output on a terminal, JSON logs otherwise', () => {
@@ -51,7 +53,13 @@ describe('human output on a terminal, JSON logs otherwise', () => {
   }, 320_000);
 
   it('migrate: on a TTY the progress bar leaves no log line; without one, the same run logs JSON on stderr', async () => {
-    const args = ['migrate', '--config', path.join(packageRoot, 'examples', 'local-cluster.yaml'), '--dir', path.join(packageRoot, 'migrations')];
+    const args = [
+      'migrate',
+      '--config',
+      path.join(packageRoot, 'examples', 'local-cluster.yaml'),
+      '--dir',
+      path.join(packageRoot, 'migrations'),
+    ];
     const tty = await run(args, true, 120_000);
     expect(tty.code).toBe(0);
     const lines = screenLines(tty.stdout);

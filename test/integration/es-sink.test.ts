@@ -151,7 +151,10 @@ async function visible(table: string): Promise<Record<string, Record<string, unk
 }
 
 /** Everything stored in the table's index (or its tombstones index) with versions, for before/after comparisons. */
-async function stored(table: string, which: 'v1' | 'tombstones.v1' = 'v1'): Promise<Record<string, { version: number | undefined; source: unknown }>> {
+async function stored(
+  table: string,
+  which: 'v1' | 'tombstones.v1' = 'v1',
+): Promise<Record<string, { version: number | undefined; source: unknown }>> {
   const index = `${PREFIX}${table}.${which}`;
   await es.indices.refresh({ index });
   const res = await es.search({ index, size: 1000, version: true, query: { match_all: {} } });

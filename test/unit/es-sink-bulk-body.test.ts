@@ -53,7 +53,9 @@ function record(
 }
 
 /** The action and source objects of a built action (a delete has no source line). */
-function lines(a: BulkAction): [Record<string, Record<string, unknown>>, Record<string, unknown>] | [Record<string, Record<string, unknown>>] {
+function lines(
+  a: BulkAction,
+): [Record<string, Record<string, unknown>>, Record<string, unknown>] | [Record<string, Record<string, unknown>>] {
   const parts = a.ndjson.split('\n');
   expect(parts[parts.length - 1]).toBe('');
   const json = parts.slice(0, -1).map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);

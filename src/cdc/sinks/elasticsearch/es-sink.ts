@@ -254,11 +254,9 @@ export class EsSink implements Sink {
           if (outcome.kind === 'applied') {
             if (action.kind === 'index') this.metrics.indexed(table, 1);
             else if (action.kind === 'delete') this.metrics.deleted(table, 1);
-          }
-          else if (outcome.kind === 'stale') {
+          } else if (outcome.kind === 'stale') {
             if (action.kind !== 'tombstone') this.metrics.versionConflicts(table, 1);
-          }
-          else if (outcome.kind === 'rejected') {
+          } else if (outcome.kind === 'rejected') {
             if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
           } else {
             again.push(action);
