@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { crc32 } from 'node:zlib';
 import type { Registry } from 'prom-client';
@@ -15,6 +16,7 @@ import { InstancePipeline } from './pipeline/instance-pipeline.js';
 import { snapshotTables } from './pipeline/snapshot-tables.js';
 import { snapshotSession } from './snapshot/snapshot-session.js';
 import { SnapshotStore } from './snapshot/snapshot-store.js';
+import { parseSnapshotRequest, type SnapshotRequest } from './snapshot/snapshot-request.js';
 import type { Sink } from './sinks/sink-record.js';
 import { SinkRunner } from './sinks/sink-runner.js';
 
@@ -83,6 +85,8 @@ export class CdcWorker {
   private readonly pipelines = new Map<string, { pipeline: InstancePipeline; done: Promise<void> }>();
   private readonly failures = new Map<string, string>();
   private assignment: GroupConsumer | null = null;
+  private signals: GroupConsumer | null = null;
+  private readonly snapshotRequests = new Map<string, SnapshotRequest>();
   private readonly runners: SinkRunner[] = [];
   private http: { port: number; close(): Promise<void> } | null = null;
   private readonly metrics: CdcMetrics;
@@ -146,6 +150,7 @@ export class CdcWorker {
       { topic: cdc.checkpointTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor, compacted: true },
       { topic: cdc.assignmentTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor },
       { topic: cdc.deadLetterTopic, partitions: 1, replicationFactor: cdc.replicationFactor },
+      { topic: cdc.signalTopic, partitions: 1, replicationFactor: cdc.replicationFactor, compacted: true },
       ...tables.map((t) => ({ topic: `${cdc.topicPrefix}${t}`, partitions: cdc.partitions, replicationFactor: cdc.replicationFactor })),
     ]);
     this.http = await startMetricsServer(cdc.http.host, this.o.httpPort ?? cdc.http.port, this.o.registry, () => this.health());
@@ -168,6 +173,24 @@ export class CdcWorker {
       this.runners.push(runner);
     }
     if (roles.has('reader')) {
+      this.signals = log.consumer({
+        groupId: `${cdc.groupPrefix}-signals-${randomUUID()}`,
+        topics: [cdc.signalTopic],
+        fromBeginning: true,
+      });
+      await this.signals.run(async (batch) => {
+        for (const m of batch.messages) {
+          const request = parseSnapshotRequest(m.key, m.value);
+          if (!request) continue;
+          if (this.snapshotRequests.has(request.id)) continue;
+          this.snapshotRequests.set(request.id, request);
+          logger.info(
+            { request: request.id, table: request.table, shards: request.shards, instance: request.instance },
+            'snapshot requested',
+          );
+          for (const p of this.pipelines.values()) p.pipeline.requestSnapshot(request);
+        }
+      });
       this.assignment = log.consumer({
         groupId: `${cdc.groupPrefix}-workers`,
         topics: [cdc.assignmentTopic],
@@ -202,22 +225,19 @@ export class CdcWorker {
       transactionalId: `${cdc.groupPrefix}-cdc-${name}`,
       logger: this.o.logger,
       metrics: this.metrics,
-      ...(cdc.snapshot.mode === 'never'
-        ? {}
-        : {
-            snapshot: {
-              ...cdc.snapshot,
-              store: new SnapshotStore(this.o.log, cdc.checkpointTopic, (i) => this.config.instances.findIndex((x) => x.name === i)),
-              tables: () => snapshotTables(this.rules, name),
-              openSession: () => snapshotSession(instance),
-              observer: {
-                rows: (i, table, n) => this.metrics.snapshotRows(i, table, n),
-                remaining: (i, n) => this.metrics.snapshotRemaining(i, n),
-                running: (i, running) => this.metrics.snapshotRunning(i, running),
-              },
-            },
-          }),
+      snapshot: {
+        ...cdc.snapshot,
+        store: new SnapshotStore(this.o.log, cdc.checkpointTopic, (i) => this.config.instances.findIndex((x) => x.name === i)),
+        tables: () => snapshotTables(this.rules, name),
+        openSession: () => snapshotSession(instance),
+        observer: {
+          rows: (i, table, n) => this.metrics.snapshotRows(i, table, n),
+          remaining: (i, n) => this.metrics.snapshotRemaining(i, n),
+          running: (i, running) => this.metrics.snapshotRunning(i, running),
+        },
+      },
     });
+    for (const r of this.snapshotRequests.values()) pipeline.requestSnapshot(r);
     this.failures.delete(name);
     const done = pipeline
       .run()
@@ -274,6 +294,7 @@ export class CdcWorker {
     const inTime = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
     clearTimeout(timer);
     await this.assignment?.stop().catch(() => undefined);
+    await this.signals?.stop().catch(() => undefined);
     for (const r of this.runners) await r.stop().catch(() => undefined);
     await this.http?.close();
     return inTime;

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { optionalIntFlag } from './cli-flags.js';
 import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
+import { registerCdcSnapshotCommand } from './cdc-snapshot-command.js';
 
 interface CdcFlags {
   config?: string;
@@ -21,8 +22,9 @@ const ROLES: readonly WorkerRole[] = ['reader', 'elasticsearch', 'archive'];
 
 /** `shardline cdc`: the CDC worker (binlog readers and the sinks). */
 export function registerCdcCommand(program: Command, log: Logger): void {
-  program
-    .command('cdc')
+  const cdc = program.command('cdc');
+  registerCdcSnapshotCommand(cdc, log);
+  cdc
     .description('run the CDC worker: binlog → Kafka (readers) and Kafka → Elasticsearch / archive (sinks)')
     .option('--config <file>', 'cluster config')
     .option('--role <role...>', `what this process does: ${ROLES.join(', ')} (default: all)`)

@@ -12,6 +12,8 @@ export const cdcSchema = z
     replicationFactor: z.number().int().min(1).max(7).default(1),
     /** Compacted topic holding each instance's last committed checkpoint. */
     checkpointTopic: topicName.default('shardline._checkpoints'),
+    /** Requests to the workers (`cdc snapshot`), read by every worker from the beginning; compacted. */
+    signalTopic: topicName.default('shardline._signals'),
     /** Records a sink refused for good, with the reason. */
     deadLetterTopic: topicName.default('shardline._dead_letters'),
     /** One partition per instance; the worker group's assignment of it says who reads what. */

@@ -1,4 +1,6 @@
-import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { ALL_SECTIONS, packageRoot, requireSections } from '../../src/config/index.js';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { archiveRows, diff, esDocs, sourceRows } from '../support/cdc-equality.js';
@@ -133,3 +135,30 @@ it('an initial snapshot publishes the rows that existed before the first start, 
   const es = await esDocs(config.elasticsearch.node, `${NAME}-users`, BASE, to);
   expect(untouched.filter((k) => !es.has(k))).toEqual([]);
 }, 600_000);
+
+it('cdc snapshot --table users --wait --json: the running workers re-read the table and report what they published', async () => {
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(packageRoot, 'dist', 'cli', 'main.js'), 'cdc', 'snapshot', '--config', configPath, '--table', 'users', '--wait', '--json'],
+      { cwd: packageRoot, encoding: 'utf8', timeout: 300_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+  const result = JSON.parse(out.trim().split('\n').pop()!) as {
+    table: string;
+    shards: string;
+    rows: number;
+    chunks: number;
+    seconds: number;
+  };
+  expect(result.table).toBe('users');
+  expect(result.shards).toBe('0-1023');
+  const total = (await router.query('SELECT COUNT(*) AS n FROM users', [], { scatter: true })) as { n: unknown }[];
+  // Every users row of the cluster is read once (other tests may write meanwhile: at least the rows that exist now, give or take).
+  expect(result.rows).toBeGreaterThan(Number(total[0]!.n) * 0.9);
+  expect(result.chunks).toBeGreaterThanOrEqual(1024);
+  expect(result.seconds).toBeGreaterThan(0);
+  const metrics = await worker.metrics();
+  expect(metrics).toMatch(/shardline_snapshot_rows_total\{instance="shard-0",table="users"\} \d+/);
+}, 360_000);

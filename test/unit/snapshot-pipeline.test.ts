@@ -5,6 +5,9 @@ import { createCdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
 import type { CaptureRules } from '../../src/cdc/pipeline/capture-rules.js';
 import { InstancePipeline } from '../../src/cdc/pipeline/instance-pipeline.js';
 import { SnapshotStore } from '../../src/cdc/snapshot/snapshot-store.js';
+import { newSnapshotRequest, parseSnapshotRequest, requestMessage } from '../../src/cdc/snapshot/snapshot-request.js';
+import { parseShardRange } from '../../src/cli/cdc-snapshot-command.js';
+import { isShardlineError } from '../../src/errors/index.js';
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
 import type { RawRowSession, RawRows } from '../../src/net/index.js';
 import { Topology } from '../../src/shard/index.js';
@@ -92,7 +95,7 @@ class FakeTable {
   }
 }
 
-async function setup(rowsInTable: number, chunkRows: number) {
+async function setup(rowsInTable: number, chunkRows: number, mode: 'initial' | 'never' = 'initial') {
   const log = new InMemoryEventLog();
   await log.ensureTopics([
     { topic: CHECKPOINTS, partitions: config.instances.length, replicationFactor: 1, compacted: true },
@@ -118,7 +121,7 @@ async function setup(rowsInTable: number, chunkRows: number) {
       sources: binlog,
       backoff: { initialMs: 0, maxMs: 0, jitter: 'none' },
       snapshot: {
-        mode: 'initial',
+        mode,
         chunkRows,
         tablesPerInstance: 1,
         maxRowsPerSecond: null,
@@ -225,5 +228,78 @@ describe('snapshot through the instance pipeline (fake source, in-memory Kafka)'
     expect(new Set(ids).size).toBe(1000);
     expect(ids.length - 1000).toBeLessThanOrEqual(100);
     expect(s.table.selects).toBeLessThanOrEqual(12);
+  });
+
+  it('on demand: a running reader carries out a cdc snapshot request once, publishes incremental r events and records it done', async () => {
+    const s = await setup(250, 100, 'never');
+    const p = s.pipeline();
+    const run = p.run();
+    await until(() => p.reading, 'reading');
+    const request = newSnapshotRequest('items', null, null);
+    p.requestSnapshot(request);
+    p.requestSnapshot(request);
+    await until(async () => (await s.store.done(request.id)).length === 1, 'the request to be done');
+    p.stop();
+    await run;
+    const reads = (await s.events()).filter((e) => e.op === 'r');
+    expect(reads).toHaveLength(250);
+    expect(reads.every((e) => e.source.snapshot === 'incremental')).toBe(true);
+    const [done] = await s.store.done(request.id);
+    expect(done).toMatchObject({ instance: instance.name, rows: 250, chunks: 3, tables: 1 });
+    // A restart does not carry it out again.
+    const again = s.pipeline();
+    again.requestSnapshot(request);
+    const againRun = again.run();
+    await until(() => again.reading, 'reading again');
+    s.binlog.append([7]);
+    await until(async () => (await s.events()).some((e) => e.op === 'c'), 'a change after the restart');
+    again.stop();
+    await againRun;
+    expect((await s.events()).filter((e) => e.op === 'r')).toHaveLength(250);
+  });
+
+  it('a request for another instance is not carried out here', async () => {
+    const s = await setup(50, 100, 'never');
+    const p = s.pipeline();
+    const run = p.run();
+    await until(() => p.reading, 'reading');
+    p.requestSnapshot(newSnapshotRequest('items', null, 'shard-9'));
+    s.binlog.append([1]);
+    await until(async () => (await s.events()).some((e) => e.op === 'c'), 'a change');
+    p.stop();
+    await run;
+    expect((await s.events()).filter((e) => e.op === 'r')).toHaveLength(0);
+  });
+});
+
+describe('snapshot requests on the signal topic', () => {
+  it('round-trips a request and refuses malformed records', () => {
+    const r = newSnapshotRequest('users', [768, 831], 'shard-3');
+    const m = requestMessage('sig', r);
+    expect(parseSnapshotRequest(Buffer.from(m.key!), Buffer.from(m.value!))).toEqual(r);
+    const bad = (value: unknown, key = m.key!) => parseSnapshotRequest(Buffer.from(key), Buffer.from(JSON.stringify(value)));
+    expect(bad(r, 'other:1')).toBeNull();
+    expect(bad({ ...r, id: "x'; DROP" })).toBeNull();
+    expect(bad({ ...r, shards: [5, 1] })).toBeNull();
+    expect(bad({ ...r, shards: [-1, 3] })).toBeNull();
+    expect(bad({ ...r, table: '' })).toBeNull();
+    expect(bad({ ...r, table: 'x'.repeat(300) })).toBeNull();
+    expect(parseSnapshotRequest(Buffer.from(m.key!), Buffer.from('{not json'))).toBeNull();
+    expect(parseSnapshotRequest(Buffer.from(m.key!), Buffer.alloc(10_000, 32))).toBeNull();
+    expect(parseSnapshotRequest(null, Buffer.from(m.value!))).toBeNull();
+  });
+
+  it('parses --shards ranges within the shard count', () => {
+    expect(parseShardRange('768-831', 1024)).toEqual([768, 831]);
+    expect(parseShardRange('5', 1024)).toEqual([5, 5]);
+    for (const v of ['1024', '5-1', 'a-b', '-1', '1-2-3', '']) {
+      let err: unknown;
+      try {
+        parseShardRange(v, 1024);
+      } catch (e) {
+        err = e;
+      }
+      expect(isShardlineError(err) && err.code === 'USAGE').toBe(true);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
 import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
 import { SnapshotDriver, snapshotPlan, type PipelineSnapshot } from './snapshot-driver.js';
+import type { SnapshotRequest } from '../snapshot/snapshot-request.js';
 import { TimedPull } from './timed-pull.js';
 import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
 import { ReplicationError, isShardlineError } from '../../errors/index.js';
@@ -58,6 +59,7 @@ export class InstancePipeline {
   private readonly stopped = new AbortController();
   private source: TransactionSource | null = null;
   private snapshot: SnapshotDriver | null = null;
+  private readonly requests: SnapshotRequest[] = [];
   private batcher: KafkaBatcher | null = null;
   private readingNow = false;
   private idleNow = false;
@@ -142,6 +144,15 @@ export class InstancePipeline {
     }
   }
 
+  /**
+   * A `cdc snapshot` request seen on the signal topic: carried out (once per instance, after any
+   * snapshot already running) when it concerns this instance.
+   */
+  requestSnapshot(request: SnapshotRequest): void {
+    if (!this.requests.some((r) => r.id === request.id)) this.requests.push(request);
+    this.snapshot?.request(request);
+  }
+
   /** Asks the pipeline to finish the source transaction it is in, commit, and return from `run()`. */
   stop(): void {
     this.stopping = true;
@@ -188,23 +199,27 @@ export class InstancePipeline {
     let woken = false;
     let at = from;
     const snapshot = this.o.snapshot
-      ? await SnapshotDriver.open(this.o.snapshot, {
-          instance: this.instance,
-          flavour: this.o.instance.flavour,
-          topicPrefix: this.o.topicPrefix,
-          clock: this.clock,
-          logger: this.o.logger,
-          wake: () => {
-            woken = true;
-            items.interrupt();
+      ? await SnapshotDriver.open(
+          this.o.snapshot,
+          {
+            instance: this.instance,
+            flavour: this.o.instance.flavour,
+            topicPrefix: this.o.topicPrefix,
+            clock: this.clock,
+            logger: this.o.logger,
+            wake: () => {
+              woken = true;
+              items.interrupt();
+            },
           },
-        })
+          this.requests,
+        )
       : null;
     this.snapshot = snapshot;
     try {
       for (;;) {
         if (snapshot && !batcher.inTransaction && !this.stopping) {
-          const messages = snapshot.take(at, source.facts?.serverUuid ?? null, this.idleNow);
+          const messages = await snapshot.take(at, source.facts?.serverUuid ?? null, this.idleNow);
           if (messages.length) await kafka.apply(batcher.insert(messages, this.clock.now()));
         }
         const wait = batcher.wait(this.clock.now(), this.stopping);

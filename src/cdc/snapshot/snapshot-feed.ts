@@ -90,14 +90,21 @@ export class SnapshotFeed {
   }
 
   /** Tables done and in all, rows read so far. */
-  get status(): { tablesDone: number; tables: number; rows: number } {
+  get status(): { tablesDone: number; tables: number; rows: number; chunks: number } {
     let done = 0;
     let rows = 0;
+    let chunks = 0;
     for (const p of this.progress.values()) {
       if (p.done) done++;
       rows += p.rows;
+      chunks += p.chunks;
     }
-    return { tablesDone: done, tables: this.progress.size, rows };
+    return { tablesDone: done, tables: this.progress.size, rows, chunks };
+  }
+
+  /** True once every table is done and the end of the snapshot was handed out. */
+  get finished(): boolean {
+    return this.finishedSent;
   }
 
   /** Whether rows of this physical table must be reported to `observe` (a chunk of it may be open). */

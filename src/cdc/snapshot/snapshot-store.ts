@@ -11,6 +11,18 @@ export interface SnapshotPlan {
   /** Physical tables, `db.table`. */
   tables: string[];
   startedAtMs: number;
+  /** The `cdc snapshot` request it carries out (incremental snapshots). */
+  requestId?: string;
+}
+
+/** What one instance did for a finished request (`snapshot-done:<request>:<instance>`). */
+export interface SnapshotDone {
+  requestId: string;
+  instance: string;
+  tables: number;
+  rows: number;
+  chunks: number;
+  seconds: number;
 }
 
 /** How far one physical table has been read; committed with the chunk's events. */
@@ -31,8 +43,16 @@ export interface SnapshotState {
   progress: Map<string, TableProgress>;
 }
 
+/** An instance's committed snapshot state and the requests it has finished. */
+export interface InstanceSnapshots {
+  state: SnapshotState | null;
+  handled: Set<string>;
+}
+
 const planKey = (instance: string) => `snapshot:${instance}`;
 const tableKey = (instance: string, table: string) => `snapshot:${instance}:${table}`;
+const DONE = 'snapshot-done:';
+const doneKey = (requestId: string, instance: string) => `${DONE}${requestId}:${instance}`;
 
 /**
  * Snapshot plans and progress in the checkpoint topic (compacted, the instance's own partition),
@@ -48,13 +68,22 @@ export class SnapshotStore {
 
   /** The committed plan and progress of an instance; null when it has no snapshot or it finished. */
   async load(instance: string): Promise<SnapshotState | null> {
+    return (await this.loadInstance(instance)).state;
+  }
+
+  /** The committed snapshot state of an instance and the requests it finished. */
+  async loadInstance(instance: string): Promise<InstanceSnapshots> {
     let plan: SnapshotPlan | null = null;
     const progress = new Map<string, TableProgress>();
+    const handled = new Set<string>();
     const prefix = `${planKey(instance)}:`;
+    const doneSuffix = `:${instance}`;
     for (const m of await this.log.readToEnd(this.topic, [this.partitionOf(instance)])) {
       const key = m.key?.toString('utf8');
       if (!key) continue;
-      if (key === planKey(instance)) {
+      if (key.startsWith(DONE) && key.endsWith(doneSuffix)) {
+        handled.add(key.slice(DONE.length, key.length - doneSuffix.length));
+      } else if (key === planKey(instance)) {
         plan = m.value === null ? null : (JSON.parse(m.value.toString('utf8')) as SnapshotPlan);
         if (plan === null) progress.clear();
       } else if (key.startsWith(prefix)) {
@@ -63,11 +92,29 @@ export class SnapshotStore {
         else progress.set(table, JSON.parse(m.value.toString('utf8')) as TableProgress);
       }
     }
-    if (plan === null) return null;
+    if (plan === null) return { state: null, handled };
     const started = plan.startedAtMs;
     for (const [table, p] of progress)
       if (!plan.tables.includes(table) || (p as { startedAtMs?: number }).startedAtMs !== started) progress.delete(table);
-    return { plan, progress };
+    return { state: { plan, progress }, handled };
+  }
+
+  /** What each instance reported for a finished request (read from every partition). */
+  async done(requestId: string): Promise<SnapshotDone[]> {
+    const out = new Map<string, SnapshotDone>();
+    const prefix = `${DONE}${requestId}:`;
+    for (const m of await this.log.readToEnd(this.topic)) {
+      const key = m.key?.toString('utf8');
+      if (!key?.startsWith(prefix) || m.value === null) continue;
+      const d = JSON.parse(m.value.toString('utf8')) as SnapshotDone;
+      out.set(d.instance, d);
+    }
+    return [...out.values()];
+  }
+
+  /** Records that an instance finished a request. */
+  doneMessage(d: SnapshotDone): OutboundMessage {
+    return { topic: this.topic, partition: this.partitionOf(d.instance), key: doneKey(d.requestId, d.instance), value: JSON.stringify(d) };
   }
 
   /** Starts a snapshot (replaces any earlier plan of the instance). */
