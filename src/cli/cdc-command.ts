@@ -10,6 +10,7 @@ import { optionalIntFlag } from './cli-flags.js';
 import { loadCommandConfig } from './config-choice.js';
 import { runCommand } from './run-command.js';
 import { registerCdcSnapshotCommand } from './cdc-snapshot-command.js';
+import { registerCdcStatusCommand } from './cdc-status-command.js';
 
 interface CdcFlags {
   config?: string;
@@ -24,6 +25,7 @@ const ROLES: readonly WorkerRole[] = ['reader', 'elasticsearch', 'archive'];
 export function registerCdcCommand(program: Command, log: Logger): void {
   const cdc = program.command('cdc');
   registerCdcSnapshotCommand(cdc, log);
+  registerCdcStatusCommand(cdc, log);
   cdc
     .description('run the CDC worker: binlog → Kafka (readers) and Kafka → Elasticsearch / archive (sinks)')
     .option('--config <file>', 'cluster config')

@@ -162,3 +162,15 @@ it('cdc snapshot --table users --wait --json: the running workers re-read the ta
   const metrics = await worker.metrics();
   expect(metrics).toMatch(/shardline_snapshot_rows_total\{instance="shard-0",table="users"\} \d+/);
 }, 360_000);
+
+it('cdc status --json: every instance has a committed position and no snapshot left running', () => {
+  const status = JSON.parse(shardline('cdc', 'status', '--config', configPath, '--json')) as {
+    instances: { instance: string; position: { file: string; pos: number } | null; binlogEnd: unknown; snapshot: unknown }[];
+  };
+  expect(status.instances.map((i) => i.instance)).toEqual(INSTANCES);
+  for (const i of status.instances) {
+    expect(i.position?.pos).toBeGreaterThan(0);
+    expect(i.binlogEnd).not.toBeNull();
+    expect(i.snapshot).toBeNull();
+  }
+});

@@ -7,6 +7,7 @@ import { InstancePipeline } from '../../src/cdc/pipeline/instance-pipeline.js';
 import { SnapshotStore } from '../../src/cdc/snapshot/snapshot-store.js';
 import { newSnapshotRequest, parseSnapshotRequest, requestMessage } from '../../src/cdc/snapshot/snapshot-request.js';
 import { parseShardRange } from '../../src/cli/cdc-snapshot-command.js';
+import { snapshotStatus } from '../../src/cli/cdc-status-command.js';
 import { isShardlineError } from '../../src/errors/index.js';
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
 import type { RawRowSession, RawRows } from '../../src/net/index.js';
@@ -301,5 +302,25 @@ describe('snapshot requests on the signal topic', () => {
       }
       expect(isShardlineError(err) && err.code === 'USAGE').toBe(true);
     }
+  });
+});
+
+describe('cdc status', () => {
+  it('reports a running snapshot with its rate and an ETA from the tables done, and none when finished', () => {
+    const plan = { instance: 'shard-0', kind: 'initial' as const, tables: ['a.t1', 'a.t2', 'a.t3', 'a.t4'], startedAtMs: 10_000 };
+    const progress = new Map([
+      ['a.t1', { instance: 'shard-0', table: 'a.t1', after: null, done: true, rows: 600, chunks: 3 }],
+      ['a.t2', { instance: 'shard-0', table: 'a.t2', after: [{ s: '9' }], done: false, rows: 400, chunks: 2 }],
+    ]);
+    expect(snapshotStatus({ state: { plan, progress }, handled: new Set() }, 20_000)).toEqual({
+      kind: 'initial',
+      request: null,
+      tablesDone: 1,
+      tables: 4,
+      rows: 1000,
+      rowsPerSecond: 100,
+      etaSeconds: 30,
+    });
+    expect(snapshotStatus({ state: null, handled: new Set(['x']) }, 20_000)).toBeNull();
   });
 });
