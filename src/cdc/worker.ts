@@ -16,7 +16,7 @@ import { InstancePipeline } from './pipeline/instance-pipeline.js';
 import { snapshotTables } from './pipeline/snapshot-tables.js';
 import { snapshotSession } from './snapshot/snapshot-session.js';
 import { SnapshotStore } from './snapshot/snapshot-store.js';
-import { parseSnapshotRequest, type SnapshotRequest } from './snapshot/snapshot-request.js';
+import { newSnapshotRequest, parseSnapshotRequest, type SnapshotRequest } from './snapshot/snapshot-request.js';
 import type { Sink } from './sinks/sink-record.js';
 import { SinkRunner } from './sinks/sink-runner.js';
 
@@ -145,7 +145,9 @@ export class CdcWorker {
         reader.close();
       }
     }
-    const tables = capturedTables(config);
+    // Topics (and the sinks' subscriptions) for every table of the sharding config, excluded ones
+    // too: a table that SIGHUP brings into the capture filter then reaches the sinks.
+    const tables = [...new Set([...capturedTables(config), ...Object.keys(config.sharding.tables), ...config.sharding.broadcast])];
     await log.ensureTopics([
       { topic: cdc.checkpointTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor, compacted: true },
       { topic: cdc.assignmentTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor },
@@ -264,9 +266,22 @@ export class CdcWorker {
       config.sharding,
       config.instances.map((i) => i.name),
     );
+    const before = new Set(capturedTables(this.config));
     this.rules = captureRules(config, this.topology);
     this.config = config;
-    this.o.logger.info({ tables: capturedTables(config), mapVersion: config.sharding.map?.version }, 'configuration reloaded');
+    const tables = capturedTables(config);
+    this.o.logger.info({ tables, mapVersion: config.sharding.map?.version }, 'configuration reloaded');
+    if (config.cdc.snapshot.mode !== 'when_needed' || !this.o.roles.has('reader')) return;
+    const added = tables.filter((t) => !before.has(t));
+    if (added.length === 0) return;
+    // Each reader snapshots the new tables of the instances it reads (no other worker reads them);
+    // the plan goes to the instance's checkpoint partition, so a worker taking the instance over
+    // resumes it.
+    this.o.logger.info({ tables: added }, 'tables entered the capture filter: snapshotting them (cdc.snapshot.mode when_needed)');
+    for (const t of added) {
+      const request = newSnapshotRequest(t, null, null);
+      for (const p of this.pipelines.values()) p.pipeline.requestSnapshot(request);
+    }
   }
 
   /** Health for /healthz. */

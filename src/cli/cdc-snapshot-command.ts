@@ -42,8 +42,10 @@ export function registerCdcSnapshotCommand(cdc: Command, log: Logger): void {
     .option('--instance <name>', 'only the tables on this instance')
     .option('--wait', 'wait until every instance concerned has finished (progress on a terminal)')
     .option('--json', 'print one JSON object { table, shards, rows, chunks, seconds } (errors as JSON too)')
-    .action((flags: SnapshotFlags) =>
-      runCommand(
+    // The parent `cdc` command has --config and --json too: commander gives them to it, so read both levels.
+    .action((_opts: SnapshotFlags, command: Command) => {
+      const flags = command.optsWithGlobals<SnapshotFlags>();
+      return runCommand(
         log,
         async () => {
           if (!flags.table) throw new UsageError('--table is required');
@@ -120,6 +122,6 @@ export function registerCdcSnapshotCommand(cdc: Command, log: Logger): void {
           }
         },
         { json: flags.json },
-      ),
-    );
+      );
+    });
 }

@@ -85,8 +85,10 @@ export function registerCdcStatusCommand(cdc: Command, log: Logger): void {
     .description('per instance: the committed reading position, how far behind the binlog end, and snapshot progress')
     .option('--config <file>', 'cluster config')
     .option('--json', 'print { instances: [...] } as JSON')
-    .action((flags: { config?: string; json?: boolean }) =>
-      runCommand(
+    // The parent `cdc` command has --config and --json too: commander gives them to it, so read both levels.
+    .action((_opts: { config?: string; json?: boolean }, command: Command) => {
+      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+      return runCommand(
         log,
         async () => {
           const { config: loaded } = loadCommandConfig(flags.config);
@@ -130,6 +132,6 @@ export function registerCdcStatusCommand(cdc: Command, log: Logger): void {
           }
         },
         { json: flags.json },
-      ),
-    );
+      );
+    });
 }

@@ -71,7 +71,8 @@ export async function archiveRows(
     }
     return { live, deleted };
   } catch (err) {
-    if ((err as { errno?: number }).errno === 1146) return { live: new Map(), deleted: new Set() };
+    const errno = (err as { errno?: number }).errno;
+    if (errno === 1146 || errno === 1049) return { live: new Map(), deleted: new Set() };
     throw err;
   } finally {
     await s.close();

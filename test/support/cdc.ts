@@ -14,6 +14,7 @@ cdc:
   topicPrefix: "${name}."
   checkpointTopic: "${name}._checkpoints"
   deadLetterTopic: "${name}._dead_letters"
+  signalTopic: "${name}._signals"
   assignmentTopic: "${name}._instances"
   groupPrefix: "${name}"
   partitions: 4

@@ -81,12 +81,14 @@ class FakeTable {
         const after = params.length ? BigInt(String(params[0])) : 0n;
         const ids = [...this.rows.keys()].filter((id) => id > after).sort((a, b) => (a < b ? -1 : 1));
         const rows = ids.slice(0, limit).map((id) => [Buffer.from(String(id)), Buffer.from(this.rows.get(id)!)]);
-        const chunk = this.selects++;
-        this.duringSelect?.(chunk);
+        if (limit > 0) {
+          const chunk = this.selects++;
+          this.duringSelect?.(chunk);
+        }
         return {
           rows,
           fields: [
-            { name: 'id', type: 8, charset: 63, flags: 32 },
+            { name: 'id', type: 8, charset: 63, flags: 32 | 2 },
             { name: 'v', type: 253, charset: 45, flags: 0 },
           ],
         };

@@ -20,7 +20,7 @@ export interface SnapshotTable {
 export interface ChunkTableSchema {
   columns: ChunkColumn[];
   primaryKey: string[];
-  /** The server's estimate of the table's rows (INFORMATION_SCHEMA.TABLES.TABLE_ROWS), for progress only. */
+  /** The server's estimate of the table's rows (INFORMATION_SCHEMA.TABLES.TABLE_ROWS), for progress only; -1 when not read. */
   estimatedRows: number;
 }
 
@@ -42,21 +42,56 @@ export function boundKeyValue(v: StoredKeyValue): string | Buffer {
   return 's' in v ? v.s : Buffer.from(v.b, 'base64');
 }
 
-/** Reads a table's columns and primary key (FLOAT columns are marked: they are read widened). */
-export async function readChunkSchema(session: RawRowSession, t: SnapshotTable): Promise<ChunkTableSchema> {
+const PRI_KEY_FLAG = 2;
+const FLOAT_TYPE = 4;
+const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+
+/**
+ * Reads a table's columns and primary key (FLOAT columns are marked: they are read widened). The
+ * shards of a logical table share their schema (migrations apply to all), so INFORMATION_SCHEMA —
+ * slow on a server with thousands of tables — is read once per logical table (`cache`); every
+ * other table is checked with one `SELECT * … LIMIT 0` against it (column names, primary-key
+ * flags) and read in full when it differs.
+ */
+export async function readChunkSchema(
+  session: RawRowSession,
+  t: SnapshotTable,
+  cache: Map<string, ChunkTableSchema> = new Map(),
+): Promise<ChunkTableSchema> {
+  const name = `${t.database}.${t.table}`;
+  let probe: RawRows;
+  try {
+    probe = await session.select(`SELECT * FROM ${quote(t.database)}.${quote(t.table)} LIMIT 0`);
+  } catch (err) {
+    if ((err as { errno?: number }).errno === 1146) throw new SnapshotError('SNAPSHOT_TABLE', `${name} does not exist`);
+    throw err;
+  }
+  const cached = cache.get(t.logical);
+  const names = probe.fields.map((f) => f.name);
+  const flagged = probe.fields.filter((f) => (f.flags & PRI_KEY_FLAG) !== 0).map((f) => f.name);
+  if (
+    cached &&
+    cached.columns.length === names.length &&
+    cached.columns.every((c, i) => c.name === names[i]) &&
+    cached.primaryKey.length === flagged.length &&
+    flagged.every((k) => cached.primaryKey.includes(k))
+  ) {
+    return { ...cached, columns: probe.fields.map((f) => ({ name: f.name, float32: f.type === FLOAT_TYPE })), estimatedRows: -1 };
+  }
   const schema = await readLogicalTableSchema((sql, values) => session.query(sql, values), t.logical, t.database, t.table);
-  if (schema.columns.length === 0) throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} does not exist`);
-  if (schema.primaryKey.length === 0)
-    throw new SnapshotError('SNAPSHOT_TABLE', `${t.database}.${t.table} has no primary key: it cannot be read in chunks`);
+  if (schema.columns.length === 0) throw new SnapshotError('SNAPSHOT_TABLE', `${name} does not exist`);
+  if (schema.primaryKey.length === 0) throw new SnapshotError('SNAPSHOT_TABLE', `${name} has no primary key: it cannot be read in chunks`);
   const [estimate] = await session.query<Record<string, unknown>>(
     'SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [t.database, t.table],
   );
-  return {
+  const out: ChunkTableSchema = {
     columns: schema.columns.map((c) => ({ name: c.name, float32: c.dataType === 'float' })),
     primaryKey: schema.primaryKey,
     estimatedRows: Number(estimate?.['n'] ?? 0) || 0,
   };
+  cache.set(t.logical, out);
+  return out;
 }
 
 async function binlogEnd(session: RawRowSession): Promise<BinlogPosition> {

@@ -252,6 +252,7 @@ export class SnapshotFeed {
   private async work(): Promise<void> {
     let session: RawRowSession | null = null;
     const schemas = new Map<string, ChunkTableSchema>();
+    const logicalSchemas = new Map<string, ChunkTableSchema>();
     try {
       for (;;) {
         if (this.stopped) return;
@@ -268,14 +269,14 @@ export class SnapshotFeed {
           let schema = schemas.get(name);
           if (!schema) {
             try {
-              schema = await readChunkSchema(session, table);
+              schema = await readChunkSchema(session, table, logicalSchemas);
             } catch (err) {
               if (!isShardlineError(err) || err.code !== 'SNAPSHOT_TABLE') throw err;
               this.skip(name, err.message);
               continue;
             }
             schemas.set(name, schema);
-            this.estimates.set(name, schema.estimatedRows);
+            if (schema.estimatedRows >= 0) this.estimates.set(name, schema.estimatedRows);
           }
           while (!this.stopped && !this.progress.get(name)!.done) {
             await this.throttle();
