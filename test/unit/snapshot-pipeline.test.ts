@@ -98,7 +98,7 @@ class FakeTable {
   }
 }
 
-async function setup(rowsInTable: number, chunkRows: number, mode: 'initial' | 'never' = 'initial') {
+async function setup(rowsInTable: number, chunkRows: number, mode: 'initial' | 'never' = 'initial', batchMaxMs = 5) {
   const log = new InMemoryEventLog();
   await log.ensureTopics([
     { topic: CHECKPOINTS, partitions: config.instances.length, replicationFactor: 1, compacted: true },
@@ -117,7 +117,7 @@ async function setup(rowsInTable: number, chunkRows: number, mode: 'initial' | '
       checkpoints,
       rules: () => rules,
       topicPrefix: 'cdc.',
-      batch: { maxEvents: 500, maxMs: 5 },
+      batch: { maxEvents: 500, maxMs: batchMaxMs },
       transactionalId: `test-cdc-${instance.name}`,
       logger: pino({ level: 'silent' }),
       metrics: createCdcMetrics(),
@@ -231,6 +231,28 @@ describe('snapshot through the instance pipeline (fake source, in-memory Kafka)'
     expect(new Set(ids).size).toBe(1000);
     expect(ids.length - 1000).toBeLessThanOrEqual(100);
     expect(s.table.selects).toBeLessThanOrEqual(12);
+  });
+
+  it('puts at most one chunk of a table in a Kafka transaction: an aborted commit re-reads one chunk only', async () => {
+    // Reads are instant and a batch stays open 40 ms: without the rule, many chunks of the table would share it.
+    const s = await setup(2000, 100, 'initial', 40);
+    const p = s.pipeline();
+    const run = p.run();
+    await until(async () => (await s.store.load(instance.name)) !== null, 'the committed plan');
+    s.log.failNext('commit');
+    await until(async () => await s.planDone(), 'the snapshot, resumed after the failed commit');
+    p.stop();
+    await run;
+    const committed = (await s.events()).filter((e) => e.op === 'r').map((e) => e.after!.id);
+    expect(committed).toHaveLength(2000);
+    expect(new Set(committed).size).toBe(2000);
+    const everything = s.log
+      .readUncommitted(TOPIC)
+      .map((m) => JSON.parse(m.value!.toString()) as Event)
+      .filter((e) => e.op === 'r');
+    const aborted = everything.length - committed.length;
+    expect(aborted).toBeGreaterThan(0);
+    expect(aborted).toBeLessThanOrEqual(100);
   });
 
   it('on demand: a running reader carries out a cdc snapshot request once, publishes incremental r events and records it done', async () => {

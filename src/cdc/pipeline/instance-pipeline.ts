@@ -219,7 +219,7 @@ export class InstancePipeline {
     try {
       for (;;) {
         if (snapshot && !batcher.inTransaction && !this.stopping) {
-          const messages = await snapshot.take(at, source.facts?.serverUuid ?? null, this.idleNow);
+          const messages = await snapshot.take(at, source.facts?.serverUuid ?? null, this.idleNow, batcher.batchOpen);
           if (messages.length) await kafka.apply(batcher.insert(messages, this.clock.now()));
         }
         const wait = batcher.wait(this.clock.now(), this.stopping);

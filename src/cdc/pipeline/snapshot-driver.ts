@@ -109,9 +109,14 @@ export class SnapshotDriver {
     this.keys = new Map();
   }
 
-  /** Messages to publish with the stream at `at` (between source transactions): ready chunks, a finished snapshot, a new one's plan. */
-  async take(at: Checkpoint, serverUuid: string | null, idle: boolean): Promise<OutboundMessage[]> {
+  /**
+   * Messages to publish with the stream at `at` (between source transactions): ready chunks, a
+   * finished snapshot, a new one's plan. `batchOpen` tells whether the Kafka transaction that took
+   * the last messages is still open (when not, they are committed).
+   */
+  async take(at: Checkpoint, serverUuid: string | null, idle: boolean, batchOpen: boolean): Promise<OutboundMessage[]> {
     if (!this.feed) return this.startNext();
+    if (!batchOpen) this.feed.committed();
     const out = this.feed.take({ file: at.file, pos: at.pos, serverId: at.serverId, serverUuid }, idle);
     if (this.feed.finished) {
       const feed = this.feed;

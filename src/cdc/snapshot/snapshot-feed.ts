@@ -66,6 +66,8 @@ interface Arrived {
 export class SnapshotFeed {
   private readonly recent = new RecentTransactions({ maxAgeMs: 2 * READ_MARGIN_MS, maxKeys: 2_000_000 });
   private readonly arrived: Arrived[] = [];
+  /** Chunks published in the Kafka transaction still open: their readers wait for its commit. */
+  private readonly uncommitted: Arrived[] = [];
   private readonly inFlight = new Map<string, number>();
   private readonly progress: Map<string, TableProgress>;
   private readonly watched = new Set<string>();
@@ -123,6 +125,7 @@ export class SnapshotFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const a of this.arrived.splice(0)) a.handed();
+    for (const a of this.uncommitted.splice(0)) a.handed();
     await this.running?.catch(() => undefined);
     this.o.observer?.running(this.o.instance, false);
   }
@@ -132,6 +135,14 @@ export class SnapshotFeed {
     const keepSince = Math.min(...[...this.inFlight.values()].map((t) => t - READ_MARGIN_MS), txn.at - 2 * READ_MARGIN_MS);
     this.recent.add(txn, keepSince);
     for (const a of this.arrived) a.window?.observe(txn);
+  }
+
+  /**
+   * Every chunk taken so far is committed in Kafka: their tables' next chunks may be read. A table
+   * reads its next chunk only then, so a crash re-reads at most one chunk of each table.
+   */
+  committed(): void {
+    for (const a of this.uncommitted.splice(0)) a.handed();
   }
 
   /**
@@ -162,7 +173,7 @@ export class SnapshotFeed {
       }
       this.arrived.splice(i, 1);
       out.push(...this.publish(a, at));
-      a.handed();
+      this.uncommitted.push(a);
     }
     if (!this.finishedSent && this.watched.size === 0 && this.inFlight.size === 0 && this.arrived.length === 0) {
       this.finishedSent = true;
@@ -305,6 +316,7 @@ export class SnapshotFeed {
       }
     } finally {
       await session?.close().catch(() => undefined);
+      this.o.wake();
     }
   }
 
