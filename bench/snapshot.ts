@@ -1,0 +1,552 @@
+/**
+ * npm run bench:snapshot — shardline's initial snapshot against Debezium's (issue 15), on the same
+ * physical tables of the same MySQL instance (shard-0 of the local cluster):
+ *
+ * - data: a scratch database `bench_snap_<pid>` with BENCH_TABLES (256) users-like tables holding
+ *   BENCH_ROWS (1,000,000) rows in all (bigint pk, bigint, varchar ×2, decimal, tinyint,
+ *   datetime(6), nullable timestamp(6), nullable text), generated server-side; dropped at the end;
+ * - Debezium side: Debezium embedded 3.6.1.Final, snapshot.mode=initial_only, into a no-op
+ *   consumer (bench/debezium.ts); its rate runs from the engine's start (global read lock and
+ *   schema reading included) to the last record;
+ * - shardline side, in this process: the real SnapshotFeed (chunk reader on the replication
+ *   account, no lock, canonical values, document ids, the JSON change events the pipeline hands to
+ *   Kafka) with cdc.snapshot's settings, into a no-op sink (the messages are counted and dropped,
+ *   each taken batch counts as committed at once); from the feed's start to its end;
+ * - the sides alternate, shardline first (S D S D …), BENCH_ROUNDS (2) rounds each; medians and
+ *   spreads, client CPU per row (this process's cpuUsage; the JVM's process CPU) and host busyness
+ *   (/proc/stat) over each run;
+ * - rows_per_s_to_kafka: a real worker (`node dist/cli/main.js cdc --role reader`) on a config of
+ *   its own that captures only the bench tables (every other table excluded) with
+ *   cdc.snapshot.mode initial; from the snapshot's start (shardline_snapshot_running 1) to its end
+ *   (back to 0 with every row published; the last Kafka transaction closes within cdc.batch.maxMs);
+ * - router_p99_ratio_during_snapshot: router point-SELECTs by uid on users shards of shard-0 (two
+ *   loops, 2 ms pause), p99 while that worker snapshots at the default throttle ÷ p99 over
+ *   BENCH_ROUTER_S (10) seconds before it starts;
+ * - worker_rss_mb: that worker's peak RSS (VmHWM).
+ *
+ * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE
+ * (default: cdc.snapshot's defaults; used on both shardline paths), BENCH_SIDES (both | shardline |
+ * debezium), BENCH_KAFKA=0 (skip the worker run and the router probe), BENCH_ROUTER_S,
+ * BENCH_PARTITIONS (cdc.partitions of the worker's config, 4), BENCH_CPU_PROF=1 (the shardline
+ * rounds under the V8 profiler, top self time on stderr), BENCH_KEEP=1 (keep the database),
+ * BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last stdout line: one
+ * JSON object.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import pino from 'pino';
+import { createRouter, loadClusterConfig, type Router } from 'shardline';
+import { ALL_SECTIONS, bundledClusterConfig, requireSections } from 'shardline/config';
+import { systemClock } from '../src/retry/index.js';
+import type { EventLog } from '../src/cdc/kafka/event-log.js';
+import type { SnapshotTable } from '../src/cdc/snapshot/chunk-reader.js';
+import { SnapshotFeed } from '../src/cdc/snapshot/snapshot-feed.js';
+import { snapshotSession } from '../src/cdc/snapshot/snapshot-session.js';
+import { SnapshotStore } from '../src/cdc/snapshot/snapshot-store.js';
+import { withCluster } from './cluster.js';
+import { buildDebezium, ensureDebeziumUser, runDebeziumSnapshot, writeServerPublicKey, type DebeziumRun } from './debezium.js';
+import { dropKafkaState, e2eNames } from './e2e-config.js';
+import { hostCpu, parseMetrics, procMemory, topSelfTime, selfTimeByArea } from './e2e-probe.js';
+
+const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
+const ROWS = env('BENCH_ROWS', 1_000_000);
+const TABLES = env('BENCH_TABLES', 256);
+const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 2));
+const SIDES = process.env['BENCH_SIDES'] ?? 'both';
+const KAFKA = process.env['BENCH_KAFKA'] !== '0';
+const ROUTER_S = env('BENCH_ROUTER_S', 10);
+const PARTITIONS = env('BENCH_PARTITIONS', 4);
+const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
+const INSTANCE = 'shard-0';
+const DB = `bench_snap_${process.pid}`;
+const HTTP_PORT = 19_500 + (process.pid % 200);
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const log = (msg: string) => process.stderr.write(`[bench:snapshot] ${msg}\n`);
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const spread = (xs: number[]) => ({ min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) });
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN;
+
+const config = requireSections(loadClusterConfig(bundledClusterConfig), ALL_SECTIONS, 'the snapshot bench');
+const inst = config.instances.find((i) => i.name === INSTANCE);
+if (!inst || inst.flavour !== 'mysql' || !inst.replication)
+  throw new Error(`${INSTANCE} must be a MySQL instance with a replication account`);
+const replicated = { ...inst, replication: inst.replication };
+const CHUNK_ROWS = env('BENCH_CHUNK_ROWS', config.cdc.snapshot.chunkRows);
+const TABLES_PER_INSTANCE = env('BENCH_TABLES_PER_INSTANCE', config.cdc.snapshot.tablesPerInstance);
+const tableNames = Array.from({ length: TABLES }, (_, i) => `users_${String(i).padStart(3, '0')}`);
+
+/** Host CPU busy % and the 1-minute load average over a span. */
+const hostSpan = () => {
+  const h0 = hostCpu();
+  return () => {
+    const h1 = hostCpu();
+    return {
+      host_busy_pct: round(((h1.busy - h0.busy) / Math.max(1, h1.total - h0.total)) * 100),
+      loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
+    };
+  };
+};
+
+async function createData(admin: mysql.Connection): Promise<void> {
+  const t0 = performance.now();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB}`);
+  await admin.query(`CREATE DATABASE ${DB}`);
+  const per = Math.floor(ROWS / TABLES);
+  const extra = ROWS % TABLES;
+  const fillers = await Promise.all(
+    [0, 1, 2].map(async () => {
+      const c = await mysql.createConnection({ host: inst!.host, port: inst!.port, ...adminCreds });
+      await c.query(`SET SESSION cte_max_recursion_depth = ${Math.max(1000, per + 1)}`);
+      return c;
+    }),
+  );
+  let next = 0;
+  await Promise.all(
+    fillers.map(async (c) => {
+      for (let i = next++; i < TABLES; i = next++) {
+        const t = `${DB}.${tableNames[i]}`;
+        const n = per + (i < extra ? 1 : 0);
+        await c.query(
+          `CREATE TABLE ${t} (id BIGINT NOT NULL PRIMARY KEY, uid BIGINT NOT NULL, name VARCHAR(64) NOT NULL, ` +
+            `email VARCHAR(191) NOT NULL, balance DECIMAL(12,2) NOT NULL, status TINYINT NOT NULL, created_at DATETIME(6) NOT NULL, ` +
+            `updated_at TIMESTAMP(6) NULL, bio TEXT NULL) DEFAULT CHARSET = utf8mb4`,
+        );
+        if (n === 0) continue;
+        await c.query(
+          `INSERT INTO ${t} WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${n}) ` +
+            `SELECT n * 256 + ${i}, 10000000000 + n * 7919 + ${i}, CONCAT('User ', n, ' of ', ${i}), CONCAT('user', n, '.', ${i}, '@example.com'), ` +
+            `(n * 37 % 1000000) / 100, n % 4, TIMESTAMP('2024-01-01 00:00:00') + INTERVAL n * 61 SECOND + INTERVAL (n * 7919 % 1000000) MICROSECOND, ` +
+            `IF(n % 3 = 0, NULL, TIMESTAMP('2025-01-01 00:00:00') + INTERVAL n SECOND), ` +
+            `IF(n % 2 = 0, NULL, CONCAT('Bio of user ', n, ': ', REPEAT('lorem ipsum ', 1 + n % 8))) FROM seq`,
+        );
+      }
+    }),
+  );
+  await Promise.all(fillers.map((c) => c.end()));
+  await admin.query(`ANALYZE TABLE ${tableNames.map((t) => `${DB}.${t}`).join(', ')}`);
+  log(`data: ${ROWS} rows in ${TABLES} tables of ${DB} on ${INSTANCE} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const adminCreds = { user: process.env['BENCH_ADMIN_USER'] ?? 'root', password: process.env['BENCH_ADMIN_PASSWORD'] ?? '' };
+
+interface SideRun {
+  rows: number;
+  seconds: number;
+  rows_per_s: number;
+  cpu_us_per_row: number;
+  host_busy_pct: number;
+  loadavg_1m: number;
+}
+
+const NO_LOG = {} as EventLog;
+const feedLogger = pino({ level: 'warn' }, pino.destination(2));
+
+/** One snapshot of the bench tables through the real SnapshotFeed into a no-op sink. */
+async function shardlineRound(): Promise<SideRun & { bytes: number; chunks: number; sessions: number }> {
+  const tables = tableNames.map((t): SnapshotTable => ({ database: DB, table: t, logical: t, shard: null }));
+  const store = new SnapshotStore(NO_LOG, `${DB}._checkpoints`, () => 0);
+  let woken = false;
+  let wakeUp: (() => void) | null = null;
+  const wake = () => {
+    woken = true;
+    wakeUp?.();
+  };
+  let sessions = 0;
+  const plan = {
+    instance: INSTANCE,
+    kind: 'initial' as const,
+    tables: tables.map((t) => `${t.database}.${t.table}`),
+    startedAtMs: Date.now(),
+  };
+  const feed = new SnapshotFeed({
+    instance: INSTANCE,
+    flavour: 'mysql',
+    state: { plan, progress: new Map() },
+    tables: new Map(tables.map((t) => [`${t.database}.${t.table}`, t])),
+    store,
+    openSession: () => {
+      sessions++;
+      return snapshotSession(replicated);
+    },
+    topicPrefix: `${DB}.`,
+    clock: systemClock,
+    logger: feedLogger,
+    wake,
+    chunkRows: CHUNK_ROWS,
+    tablesPerInstance: TABLES_PER_INSTANCE,
+    maxRowsPerSecond: null,
+  });
+  const at = { file: 'binlog.000001', pos: 4, serverId: inst!.serverId ?? 1, serverUuid: null };
+  const feedCommitted = feed as unknown as { committed?: () => void };
+  let rows = 0;
+  let bytes = 0;
+  let chunks = 0;
+  const host = hostSpan();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  feed.start();
+  try {
+    while (!feed.finished) {
+      if (!woken && !feed.pending) await new Promise<void>((resolve) => ((wakeUp = resolve), setTimeout(resolve, 50)));
+      wakeUp = null;
+      woken = false;
+      const messages = feed.take(at, true);
+      for (const m of messages) {
+        if (m.topic === store.topic) {
+          if (m.value !== null) chunks++;
+          continue;
+        }
+        rows++;
+        bytes += (m.value as string).length;
+      }
+      feedCommitted.committed?.();
+    }
+  } finally {
+    await feed.stop();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    rows,
+    seconds: round(seconds, 2),
+    rows_per_s: Math.round(rows / seconds),
+    cpu_us_per_row: round((cpu.user + cpu.system) / Math.max(1, rows), 1),
+    ...host(),
+    bytes,
+    chunks,
+    sessions,
+  };
+}
+
+interface DebeziumTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  publicKeyFile: string;
+}
+
+async function debeziumRound(
+  target: DebeziumTarget,
+): Promise<SideRun & { startup_s: number; peak_rss_mb: number; steady_rows_per_s: number }> {
+  const host = hostSpan();
+  const r: DebeziumRun = await runDebeziumSnapshot({ ...target, tables: tableNames.map((t) => `${DB}.${t}`), timeoutS: 900 });
+  return {
+    rows: r.rows,
+    seconds: round(r.seconds, 2),
+    rows_per_s: Math.round(r.rowsPerS),
+    cpu_us_per_row: round(r.cpuUsPerRow, 1),
+    ...host(),
+    startup_s: round(r.startupSeconds, 2),
+    steady_rows_per_s: Math.round(r.steadyRowsPerS),
+    peak_rss_mb: r.peakRssMb,
+  };
+}
+
+/** Point SELECTs through the router on users shards of shard-0; latencies in ms. */
+class RouterProbe {
+  private running = true;
+  private readonly loops: Promise<void>[];
+  private samples: number[] = [];
+  errors = 0;
+
+  constructor(router: Router) {
+    const uids: bigint[] = [];
+    for (let u = 10_000_000_000n; uids.length < 5000; u++) {
+      if (router.topology.map.instanceOf(router.topology.shardOf(u)) === INSTANCE) uids.push(u);
+    }
+    this.loops = [0, 1].map(async (k) => {
+      let i = k;
+      while (this.running) {
+        const uid = uids[(i += 2) % uids.length]!;
+        const t = performance.now();
+        try {
+          await router.query('SELECT uid, name FROM users WHERE uid = ?', [uid]);
+          this.samples.push(performance.now() - t);
+        } catch (err) {
+          if (this.errors++ < 3) log(`router probe: ${(err as Error).message}`);
+        }
+        await sleep(2);
+      }
+    });
+  }
+
+  /** p50/p99 of the samples since the last call. */
+  take(): { samples: number; p50_ms: number; p99_ms: number } {
+    const s = this.samples.splice(0).sort((a, b) => a - b);
+    return { samples: s.length, p50_ms: round(quantile(s, 0.5), 2), p99_ms: round(quantile(s, 0.99), 2) };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+}
+
+/** The worker's config: the bundled cluster, its own topics, only the bench tables captured, snapshot mode initial. */
+function writeWorkerConfig(names: ReturnType<typeof e2eNames>): string {
+  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll(
+    '../.shardline',
+    path.join(path.dirname(bundledClusterConfig), '..', '.shardline'),
+  );
+  const exclude = [...Object.keys(config.sharding.tables), ...config.sharding.broadcast];
+  const tuning = [
+    process.env['BENCH_CHUNK_ROWS'] ? `chunkRows: ${CHUNK_ROWS}` : null,
+    process.env['BENCH_TABLES_PER_INSTANCE'] ? `tablesPerInstance: ${TABLES_PER_INSTANCE}` : null,
+  ].filter((x) => x !== null);
+  const cdc = `
+cdc:
+  topicPrefix: "${names.topicPrefix}"
+  checkpointTopic: "${names.name}._checkpoints"
+  signalTopic: "${names.name}._signals"
+  deadLetterTopic: "${names.name}._dead_letters"
+  assignmentTopic: "${names.name}._instances"
+  groupPrefix: "${names.groupPrefix}"
+  partitions: ${PARTITIONS}
+  shutdownTimeoutS: 20
+  tables:
+    include: [${tableNames.map((t) => `"${DB}.${t}"`).join(', ')}]
+    exclude: [${exclude.map((t) => `"${t}"`).join(', ')}]
+  snapshot: { mode: initial${tuning.length ? `, ${tuning.join(', ')}` : ''} }
+`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-snapshot-'));
+  const file = path.join(dir, 'cluster.yaml');
+  writeFileSync(file, `${base}\n${cdc}`);
+  return file;
+}
+
+const metric = (m: Map<string, number>, name: string, labels: Record<string, string>): number => {
+  let sum = 0;
+  for (const [k, v] of m) {
+    if (!k.startsWith(`${name}{`) && k !== name) continue;
+    if (Object.entries(labels).every(([l, val]) => k.includes(`${l}="${val}"`))) sum += v;
+  }
+  return sum;
+};
+
+/** The full path: a worker process snapshots the bench tables into Kafka; the router is probed before and during. */
+async function toKafka(): Promise<Record<string, unknown>> {
+  const names = e2eNames(DB);
+  const configPath = writeWorkerConfig(names);
+  const router = await createRouter(config);
+  const probe = new RouterProbe(router);
+  let child: ChildProcess | null = null;
+  const logFile = path.join(path.dirname(configPath), 'worker.log');
+  try {
+    await sleep(1000);
+    probe.take();
+    await sleep(ROUTER_S * 1000);
+    const quiet = probe.take();
+    log(`router without a snapshot: p50 ${quiet.p50_ms} ms, p99 ${quiet.p99_ms} ms (${quiet.samples} point SELECTs)`);
+    const fd = openSync(logFile, 'a');
+    const tSpawn = performance.now();
+    child = spawn(
+      process.execPath,
+      [path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--role', 'reader', '--http-port', String(HTTP_PORT)],
+      {
+        cwd: root,
+        stdio: ['ignore', fd, fd],
+        env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' },
+      },
+    );
+    const pid = child.pid!;
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      const m = procMemory(pid);
+      if (m) peakRss = Math.max(peakRss, m.rssMb, m.hwmMb);
+    }, 250);
+    let tStart = 0;
+    let tEnd = 0;
+    let rows = 0;
+    const deadline = performance.now() + 900_000;
+    let lastLog = 0;
+    try {
+      while (performance.now() < deadline) {
+        if (child.exitCode !== null)
+          throw new Error(`the worker exited with ${child.exitCode}; log ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+        let m: Map<string, number>;
+        try {
+          m = parseMetrics(await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text());
+        } catch {
+          await sleep(100);
+          continue;
+        }
+        const running = metric(m, 'shardline_snapshot_running', { instance: INSTANCE });
+        rows = metric(m, 'shardline_snapshot_rows_total', { instance: INSTANCE });
+        const now = performance.now();
+        if (!tStart && (running > 0 || rows > 0)) {
+          tStart = now;
+          probe.take();
+          log(`worker: snapshot running ${((now - tSpawn) / 1000).toFixed(1)} s after the spawn`);
+        }
+        if (tStart && running === 0 && rows >= ROWS) {
+          tEnd = now;
+          break;
+        }
+        if (tStart && now - lastLog > 5000) {
+          lastLog = now;
+          log(`worker: ${rows} rows published, RSS ${procMemory(pid)?.rssMb.toFixed(0)} MB`);
+        }
+        await sleep(100);
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    if (!tEnd) throw new Error(`the worker's snapshot did not finish (${rows} rows published); log ${logFile}`);
+    const during = probe.take();
+    const seconds = (tEnd - tStart) / 1000;
+    const result = {
+      rows_per_s_to_kafka: Math.round(rows / seconds),
+      rows,
+      seconds: round(seconds, 2),
+      spawn_to_done_s: round((tEnd - tSpawn) / 1000, 2),
+      worker_rss_mb: round(peakRss, 1),
+      router_quiet: quiet,
+      router_during_snapshot: during,
+      router_p99_ratio_during_snapshot: round(during.p99_ms / quiet.p99_ms, 2),
+      router_errors: probe.errors,
+    };
+    log(
+      `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot p50 ${during.p50_ms} ms, p99 ${during.p99_ms} ms (${during.samples}) → ratio ${result.router_p99_ratio_during_snapshot}`,
+    );
+    return result;
+  } finally {
+    await probe.stop();
+    await router.close();
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(30_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    await dropKafkaState(config, names, log).catch((err: Error) => log(`clean-up: kafka failed: ${err.message}`));
+    rmSync(path.dirname(configPath), { recursive: true, force: true });
+  }
+}
+
+async function clusterIsUp(): Promise<boolean> {
+  for (let i = 0; i < 10; i++) {
+    try {
+      execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'dev', 'status'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      await sleep(2000);
+    }
+  }
+  return false;
+}
+const onCluster = async (fn: () => Promise<void>) => ((await clusterIsUp()) ? fn() : withCluster(fn));
+
+await onCluster(async () => {
+  const admin = await mysql.createConnection({ host: inst.host, port: inst.port, ...adminCreds });
+  const dbzUser = `shardline_dbz_${process.pid % 100000}`;
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-snapshot-dbz-'));
+  const profDir = path.join(tmp, 'prof');
+  try {
+    const runDebezium = SIDES !== 'shardline';
+    const runShardline = SIDES !== 'debezium';
+    let target: DebeziumTarget | null = null;
+    if (runDebezium) {
+      const build = buildDebezium();
+      log(`debezium: ${build.built ? 'built' : 'cached build'}`);
+      const creds = await ensureDebeziumUser(admin, dbzUser);
+      target = {
+        host: inst.host,
+        port: inst.port,
+        ...creds,
+        publicKeyFile: await writeServerPublicKey(admin, path.join(tmp, 'server-key.pem')),
+      };
+    }
+    await createData(admin);
+    log(`shardline: chunkRows ${CHUNK_ROWS}, tablesPerInstance ${TABLES_PER_INSTANCE}; rounds ${ROUNDS} (${SIDES})`);
+    const profiler = CPU_PROF && runShardline ? new Session() : null;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      mkdirSync(profDir, { recursive: true });
+    }
+    const shardline: Awaited<ReturnType<typeof shardlineRound>>[] = [];
+    const debezium: Awaited<ReturnType<typeof debeziumRound>>[] = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      if (runShardline) {
+        if (profiler) await profiler.post('Profiler.start');
+        const s = await shardlineRound();
+        if (profiler) {
+          const { profile } = await profiler.post('Profiler.stop');
+          writeFileSync(path.join(profDir, `round-${r}.cpuprofile`), JSON.stringify(profile));
+        }
+        if (s.rows !== ROWS) throw new Error(`shardline read ${s.rows} rows, expected ${ROWS}`);
+        shardline.push(s);
+        log(
+          `round ${r} shardline: ${s.rows_per_s} rows/s (${s.seconds} s, ${s.chunks} chunks, ${s.cpu_us_per_row} µs CPU/row, host ${s.host_busy_pct}% busy, load ${s.loadavg_1m})`,
+        );
+      }
+      if (target) {
+        const d = await debeziumRound(target);
+        if (d.rows !== ROWS) throw new Error(`Debezium delivered ${d.rows} rows, expected ${ROWS}`);
+        debezium.push(d);
+        log(
+          `round ${r} debezium: ${d.rows_per_s} rows/s (${d.seconds} s, startup ${d.startup_s} s, ${d.cpu_us_per_row} µs JVM CPU/row, host ${d.host_busy_pct}% busy, load ${d.loadavg_1m})`,
+        );
+      }
+    }
+    let profile: ReturnType<typeof topSelfTime> = null;
+    if (profiler) {
+      profile = topSelfTime(profDir, 20);
+      if (profile) {
+        log(`shardline CPU profile ${profile.file} (${profile.totalMs} ms sampled); by area ${JSON.stringify(selfTimeByArea(profDir))}`);
+        for (const row of profile.rows) log(`  ${String(row.pct).padStart(5)}%  ${String(row.selfMs).padStart(7)} ms  ${row.fn}`);
+      }
+      profiler.disconnect();
+    }
+    const kafka = KAFKA && runShardline ? await toKafka() : null;
+    const sRate = median(shardline.map((s) => s.rows_per_s));
+    const dRate = median(debezium.map((d) => d.rows_per_s));
+    const result = {
+      rows_per_s: shardline.length ? Math.round(sRate) : null,
+      debezium_rows_per_s: debezium.length ? Math.round(dRate) : null,
+      ratio_vs_debezium: shardline.length && debezium.length ? round(sRate / dRate, 2) : null,
+      rows_per_s_to_kafka: kafka?.['rows_per_s_to_kafka'] ?? null,
+      router_p99_ratio_during_snapshot: kafka?.['router_p99_ratio_during_snapshot'] ?? null,
+      worker_rss_mb: kafka?.['worker_rss_mb'] ?? null,
+      targets: { ratio_vs_debezium: 2.0, router_p99_ratio_during_snapshot: 1.5 },
+      rows: ROWS,
+      tables: TABLES,
+      rounds: ROUNDS,
+      chunk_rows: CHUNK_ROWS,
+      tables_per_instance: TABLES_PER_INSTANCE,
+      shardline: {
+        rows_per_s: shardline.length ? { median: Math.round(sRate), ...spread(shardline.map((s) => s.rows_per_s)) } : null,
+        cpu_us_per_row_median: shardline.length ? median(shardline.map((s) => s.cpu_us_per_row)) : null,
+        runs: shardline,
+      },
+      debezium: {
+        rows_per_s: debezium.length ? { median: Math.round(dRate), ...spread(debezium.map((d) => d.rows_per_s)) } : null,
+        cpu_us_per_row_median: debezium.length ? median(debezium.map((d) => d.cpu_us_per_row)) : null,
+        runs: debezium,
+      },
+      to_kafka: kafka,
+      cpu_profile: profile ? { file: profile.file, top: profile.rows.slice(0, 12) } : null,
+      cpus: os.availableParallelism(),
+      loadavg_1m_at_end: round(os.loadavg()[0] ?? 0, 2),
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    if (process.env['BENCH_KEEP'] === '1') log(`BENCH_KEEP=1: leaving ${DB}`);
+    else await admin.query(`DROP DATABASE IF EXISTS ${DB}`).catch((err: Error) => log(`clean-up: ${err.message}`));
+    await admin.query(`DROP USER IF EXISTS '${dbzUser}'@'%'`).catch(() => undefined);
+    await admin.end();
+    if (!CPU_PROF) rmSync(tmp, { recursive: true, force: true });
+  }
+});
