@@ -1,9 +1,11 @@
 import { MysqlGtidSet } from '../../src/cdc/checkpoint/gtid-set.js';
+import { readChunk } from '../../src/cdc/snapshot/chunk-reader.js';
 import { chunkQuery, keysetPredicate } from '../../src/cdc/snapshot/chunk-query.js';
 import { RecentTransactions } from '../../src/cdc/snapshot/recent-transactions.js';
 import { float32Shortest, selectValue } from '../../src/cdc/snapshot/select-values.js';
 import { ChunkWindow, changedAfterRead, streamPassed, type ObservedTransaction } from '../../src/cdc/snapshot/snapshot-window.js';
 import { isShardlineError } from '../../src/errors/index.js';
+import type { RawField, RawRowSession, RawRows } from '../../src/net/index.js';
 
 const UUID = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const keys = (table: string, ...ids: string[]) => new Map([[table, new Set(ids)]]);
@@ -109,6 +111,59 @@ describe('snapshot values from SELECT bytes', () => {
       err = e;
     }
     expect(isShardlineError(err) && err.code === 'SNAPSHOT_VALUE').toBe(true);
+  });
+});
+
+describe('a chunk read', () => {
+  /** A session answering the watermark queries and one SELECT with `result`; records the bound values. */
+  const session = (result: RawRows, bound: unknown[][] = []): RawRowSession => ({
+    select: (_sql, values = []) => {
+      bound.push([...values]);
+      return Promise.resolve(result);
+    },
+    query: <T>(sql: string) =>
+      Promise.resolve((sql.includes('gtid_executed') ? [{ executed: `${UUID}:1-5` }] : [{ File: 'binlog.000003', Position: 900 }]) as T[]),
+    close: () => Promise.resolve(),
+  });
+  const field = (name: string, type: number, charset: number, flags = 0): RawField => ({ name, type, charset, flags });
+  const table = { database: 'd', table: 't', logical: 't', shard: null };
+
+  it('stores the last key of a numeric primary key as text (the server marks numbers binary) and binds it as text', async () => {
+    // BIGINT (8) comes with the binary collation 63; bound as a Buffer it became a hex literal, a huge number: the next chunk was empty.
+    const raw: RawRows = {
+      fields: [field('id', 8, 63, 2), field('name', 253, 45)],
+      rows: [
+        [Buffer.from('256'), Buffer.from('a')],
+        [Buffer.from('76800'), Buffer.from('b')],
+      ],
+    };
+    const schema = {
+      columns: [
+        { name: 'id', float32: false },
+        { name: 'name', float32: false },
+      ],
+      primaryKey: ['id'],
+      estimatedRows: -1,
+    };
+    const chunk = await readChunk(session(raw), 'mysql', table, schema, null, 2);
+    expect(chunk.last).toEqual([{ s: '76800' }]);
+    expect(chunk.rows.map((r) => r.row)).toEqual([
+      { id: '256', name: 'a' },
+      { id: '76800', name: 'b' },
+    ]);
+    const bound: unknown[][] = [];
+    await readChunk(session({ fields: raw.fields, rows: [] }, bound), 'mysql', table, schema, chunk.last, 2);
+    expect(bound).toEqual([['76800']]);
+  });
+
+  it('stores the last key of a binary string primary key as base64 and binds its bytes', async () => {
+    const raw: RawRows = { fields: [field('k', 253, 63, 2)], rows: [[Buffer.from([0, 255])]] };
+    const schema = { columns: [{ name: 'k', float32: false }], primaryKey: ['k'], estimatedRows: -1 };
+    const chunk = await readChunk(session(raw), 'mysql', table, schema, null, 5);
+    expect(chunk.last).toEqual([{ b: 'AP8=' }]);
+    const bound: unknown[][] = [];
+    await readChunk(session({ fields: raw.fields, rows: [] }, bound), 'mysql', table, schema, chunk.last, 5);
+    expect(bound).toEqual([[Buffer.from([0, 255])]]);
   });
 });
 

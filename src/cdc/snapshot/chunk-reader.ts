@@ -4,7 +4,7 @@ import { documentId } from '../events/document-id.js';
 import { readLogicalTableSchema } from '../schema/logical-columns.js';
 import type { RawRowSession, RawRows } from '../../net/index.js';
 import { chunkQuery, type ChunkColumn } from './chunk-query.js';
-import { selectValue } from './select-values.js';
+import { isBinaryField, selectValue } from './select-values.js';
 import { SnapshotError } from './snapshot-error.js';
 import type { BinlogPosition, ChunkWatermark } from './snapshot-window.js';
 
@@ -34,8 +34,6 @@ export interface Chunk {
   last: StoredKeyValue[] | null;
   watermark: ChunkWatermark;
 }
-
-const BINARY_COLLATION = 63;
 
 /** Binds a stored key value back as the SELECT needs it. */
 export function boundKeyValue(v: StoredKeyValue): string | Buffer {
@@ -120,7 +118,7 @@ function convertRows(raw: RawRows, schema: ChunkTableSchema): Pick<Chunk, 'rows'
     ? keyIndexes.map((i): StoredKeyValue => {
         const bytes = lastRaw[i];
         if (bytes === null || bytes === undefined) throw new SnapshotError('SNAPSHOT_TABLE', 'a primary-key value is NULL');
-        return raw.fields[i]!.charset === BINARY_COLLATION ? { b: bytes.toString('base64') } : { s: bytes.toString('utf8') };
+        return isBinaryField(raw.fields[i]!) ? { b: bytes.toString('base64') } : { s: bytes.toString('utf8') };
       })
     : null;
   return { rows, last };

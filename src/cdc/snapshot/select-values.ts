@@ -58,6 +58,15 @@ const CONVERT: ReadonlyMap<number, Convert> = new Map<number, Convert>([
 const STRING_TYPES = new Set([15, 247, 248, 249, 250, 251, 252, 253, 254]);
 
 /**
+ * Whether a column's text-protocol bytes are binary data (a binary string or BIT), not text: the
+ * server marks every numeric and temporal column with the binary collation too, and their bytes
+ * are ASCII digits. Pure.
+ */
+export function isBinaryField(field: SelectField): boolean {
+  return field.charset === BINARY_COLLATION && (STRING_TYPES.has(field.type) || field.type === 16);
+}
+
+/**
  * One column of a snapshot row in the canonical encoding (schemas/canonical-values.md), from the
  * bytes the server sent over the text protocol — the same value the binlog decoder gives for the
  * same stored row. `float32` marks a FLOAT column read as `col + 0e0` (SELECT prints FLOAT with
