@@ -37,9 +37,11 @@ export {
   RouterClosedError,
   GtidError,
   ConnectionSecurityError,
+  MultiShardWriteError,
+  XaRecoveryError,
   isShardlineError,
 } from './errors/index.js';
-export type { ErrorCode, ShardlineErrorOptions } from './errors/index.js';
+export type { ErrorCode, ShardlineErrorOptions, InstanceWriteOutcome, InstanceWriteStatus } from './errors/index.js';
 export {
   loadClusterConfig,
   parseClusterConfig,

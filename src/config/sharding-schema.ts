@@ -86,6 +86,11 @@ export const poolSchema = z
   .object({
     min: z.number().int().min(0).default(0),
     max: z.number().int().min(1).default(16),
+    /**
+     * Connections per instance for multi-shard writes (one multi-statement round trip and one
+     * transaction per instance); opened on first use, with multipleStatements.
+     */
+    batchMax: z.number().int().min(1).default(4),
     acquireTimeoutMs: z.number().int().min(1).default(5000),
     maxWaitingClients: z.number().int().min(0).default(1000),
     idleTimeoutMs: z.number().int().min(1000).default(30000),

@@ -19,5 +19,7 @@ export {
 } from './shardline-error.js';
 export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardline-error.js';
 export { SinkError } from './sink-error.js';
+export { MultiShardWriteError, XaRecoveryError } from './multi-shard-write-error.js';
+export type { InstanceWriteOutcome, InstanceWriteStatus } from './multi-shard-write-error.js';
 export { DriverError, REDACTED, redactServerMessage, sanitizeDriverError } from './driver-error.js';
 export type { ServerErrorKind, ServerErrorClass, ServerErrorFacts, ServerErrorClassifier } from './driver-error.js';

@@ -6,6 +6,7 @@ import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
 import { LOSSLESS_VALUES } from './value-options.js';
+import { runBatch, type BatchReply, type BatchStatement } from './batch-query.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -51,6 +52,12 @@ export interface DbConnection {
   readonly broken: boolean;
   lastUsedAt: number;
   query(sql: string, params: readonly unknown[], timeoutMs?: number): Promise<QueryOutcome>;
+  /**
+   * Runs writes and transaction control in one round trip (one multi-statement packet); only on
+   * a connection opened with `{ multipleStatements: true }` (see `openDbConnection`). Never
+   * throws: a failure and where it happened are in the reply.
+   */
+  batch?(statements: readonly BatchStatement[], timeoutMs?: number): Promise<BatchReply>;
   ping(): Promise<void>;
   /** Graceful close (COM_QUIT). */
   close(): Promise<void>;
@@ -80,14 +87,28 @@ function bigintColumns(rows: Row[], fields: readonly FieldPacket[]): void {
   }
 }
 
+let nextId = 1;
+
+/** How a connection is opened beyond its endpoint. */
+export interface DbConnectionOptions {
+  /**
+   * Let the connection run several statements per packet (`batch`). Only the router's batched
+   * writes use such connections: they carry statements the router planned (each one statement:
+   * the router refuses a second statement in a string) and transaction control it writes itself.
+   */
+  multipleStatements?: boolean;
+}
+
 /**
  * Opens a connection with the router's value conventions: BIGINT → bigint, DECIMAL → string,
  * DATE/DATETIME/TIMESTAMP → strings as the server prints them, with the session in UTC so
  * TIMESTAMP reads as UTC, and backslash escaping pinned on (see `PIN_BACKSLASH_ESCAPES`).
  */
-let nextId = 1;
-
-export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: SocketTuning): Promise<DbConnection> {
+export async function openDbConnection(
+  endpoint: InstanceEndpoint,
+  tuning?: SocketTuning,
+  options: DbConnectionOptions = {},
+): Promise<DbConnection> {
   let socket: Socket | null = null;
   const stream = tuning
     ? () => {
@@ -112,7 +133,7 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     ...LOSSLESS_VALUES,
     ...mysqlSecurityOptions(endpoint),
     ...(stream ? { stream } : {}),
-    multipleStatements: false,
+    multipleStatements: options.multipleStatements === true,
   });
   let broken = false;
   conn.on('error', () => {
@@ -161,6 +182,15 @@ export async function openDbConnection(endpoint: InstanceEndpoint, tuning?: Sock
     },
     lastUsedAt: Date.now(),
     query: run,
+    ...(options.multipleStatements
+      ? {
+          batch: (statements: readonly BatchStatement[], timeoutMs?: number) =>
+            runBatch(conn, statements, timeoutMs, () => {
+              broken = true;
+              conn.destroy();
+            }),
+        }
+      : {}),
     ping: () => new Promise((resolve, reject) => conn.ping((err) => (err ? reject(serverError(err)) : resolve()))),
     close: () =>
       new Promise((resolve) => {

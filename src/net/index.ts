@@ -3,7 +3,17 @@ export type { MysqlEndpoint, MysqlSession } from './mysql-session.js';
 export { openRawRowSession } from './raw-row-session.js';
 export type { RawRowSession, RawRows, RawField } from './raw-row-session.js';
 export { openDbConnection } from './db-connection.js';
-export type { DbConnection, QueryOutcome, Row, FieldInfo, InstanceEndpoint, ServerErrorInfo, SocketTuning } from './db-connection.js';
+export type {
+  DbConnection,
+  DbConnectionOptions,
+  QueryOutcome,
+  Row,
+  FieldInfo,
+  InstanceEndpoint,
+  ServerErrorInfo,
+  SocketTuning,
+} from './db-connection.js';
+export type { BatchStatement, BatchReply } from './batch-query.js';
 export { loadSocketLayer, loadSocketLayerFrom } from './load-socket-layer.js';
 export { createJsSocketLayer, readNoFileLimit } from './js-socket-layer.js';
 export type { SocketLayer, KeepAliveSettings, TcpInfoSnapshot, ProbeResult, IdleWatcher, NoFileLimit } from './socket-layer.js';

@@ -18,7 +18,11 @@ export interface CreateRouterOptions {
   hasher?: UidHasher;
   /** Analyses kept in the plan cache (default: `router.planCache.maxEntries` of the config, 2000). */
   planCacheSize?: number;
-  /** How connections are opened (default: mysql2 over a tuned TCP socket). */
+  /**
+   * How connections are opened (default: mysql2 over a tuned TCP socket). A custom factory opens
+   * the multi-shard write connections too; when its connections have no `batch`, their
+   * statements are sent one by one (same transactions, more round trips).
+   */
   connectionFactory?: ConnectionFactory;
   /** The socket layer (default: the native addon, else the JS fallback). */
   socketLayer?: SocketLayer;
@@ -35,13 +39,13 @@ export const FD_MARGIN = 64;
  * @throws {ConfigError} FD_BUDGET naming the limit, the need and the fix.
  */
 export function checkFdBudget(config: ClusterConfig, limit: NoFileLimit): { need: number; limit: NoFileLimit } {
-  const connections = config.instances.length * config.pool.max;
+  const connections = config.instances.length * (config.pool.max + config.pool.batchMax);
   const need = connections + FD_MARGIN;
   if (Number.isFinite(limit.soft) && limit.soft < need) {
     const suggestion = Math.max(4096, 2 ** Math.ceil(Math.log2(need)));
     throw new ConfigError(
       'FD_BUDGET',
-      `the pools may open ${config.instances.length} × ${config.pool.max} = ${connections} connections and the process needs ${FD_MARGIN} more file descriptors (${need} in all), but RLIMIT_NOFILE is ${limit.soft} (hard limit ${limit.hard}). Raise it: \`ulimit -n ${suggestion}\` before starting, or LimitNOFILE=${suggestion} in the systemd unit; or lower pool.max`,
+      `the pools may open ${config.instances.length} × (${config.pool.max} + ${config.pool.batchMax} for multi-shard writes) = ${connections} connections and the process needs ${FD_MARGIN} more file descriptors (${need} in all), but RLIMIT_NOFILE is ${limit.soft} (hard limit ${limit.hard}). Raise it: \`ulimit -n ${suggestion}\` before starting, or LimitNOFILE=${suggestion} in the systemd unit; or lower pool.max`,
       { details: { need, soft: limit.soft, hard: limit.hard } },
     );
   }
@@ -92,5 +96,14 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
     userTimeoutMs: ka.userTimeoutMs ?? (ka.idleS + ka.intervalS * ka.count) * 1000,
   };
   const factory = options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }));
-  return new ShardedRouter(config, topology, factory, createRouterMetrics(options.registry), layer, options.planCacheSize);
+  const batchFactory: ConnectionFactory =
+    options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }, { multipleStatements: true }));
+  return new ShardedRouter(
+    config,
+    topology,
+    { factory, batchFactory },
+    createRouterMetrics(options.registry),
+    layer,
+    options.planCacheSize,
+  );
 }

@@ -21,6 +21,15 @@ export interface RouterLogger {
 export interface QueryOptions {
   /** Run a statement without a shard-key predicate on every shard (off by default: fail closed). */
   scatter?: boolean;
+  /**
+   * For a write whose rows span several instances: commit on all of them or on none, with XA
+   * (XA PREPARE on every instance, a commit decision recorded on the first instance, then XA
+   * COMMIT). Without it, each instance's part is one transaction of its own and a failure on one
+   * leaves the others committed (see MultiShardWriteError). Branches a crashed process left
+   * prepared are finished by `shardline xa recover`. Needs XA_RECOVER_ADMIN on MySQL 8 for the
+   * recovery's account.
+   */
+  atomic?: boolean;
 }
 
 /** A plan as `explain` shows it. */
@@ -75,7 +84,11 @@ export interface Router {
   /**
    * Transparent routing: finds the shard key in the statement (`key = ?`, `key IN (…)`, INSERT
    * columns), rewrites logical table names to physical ones and runs the statement on the right
-   * shard(s). Rows for SELECT; `{ affectedRows, insertId }` for writes.
+   * shard(s). Rows for SELECT; `{ affectedRows, insertId }` for writes. A write with several
+   * round trips (rows on several shards) runs as one transaction per instance, each sent in one
+   * round trip, the instances in parallel (or with XA across them: `options.atomic`).
+   * @throws {MultiShardWriteError} a write on several instances failed on some: which committed,
+   * which rolled back, which are unknown.
    */
   query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[] | WriteResult>;
   /** Like {@link Router.query} but only for SELECT; returns the rows. */

@@ -12,6 +12,7 @@ import { queryChannel } from '../tracing/index.js';
 import { traceQuery } from './query-trace.js';
 import type { Explain, InstanceHealth, QueryOptions, Router, ShardSession, Transaction, Uid, WriteResult } from './router-types.js';
 import { runTransaction } from './transaction-runner.js';
+import { MultiShardWriter } from './multi-shard-writer.js';
 
 function rangesText(shards: readonly number[]): string {
   const parts: string[] = [];
@@ -28,6 +29,12 @@ const NO_PARAMS: readonly SqlParam[] = [];
 const NO_OPTIONS: PlanOptions & QueryOptions = {};
 const SCATTER: PlanOptions = { scatter: true };
 
+/** The connection factories of a router: its pools', and the multi-statement one of multi-shard writes. */
+export interface RouterFactories {
+  factory: ConnectionFactory;
+  batchFactory: ConnectionFactory;
+}
+
 /** The router: plan cache + topology + one pool per instance. Build it with `createRouter`. */
 export class ShardedRouter implements Router {
   private readonly pools = new Map<string, InstancePool>();
@@ -35,11 +42,12 @@ export class ShardedRouter implements Router {
   private readonly queryTimeoutMs: number;
   private readInstance = 0;
   private closed = false;
+  private readonly writer: MultiShardWriter;
 
   constructor(
     config: ClusterConfig,
     readonly topology: Topology,
-    factory: ConnectionFactory,
+    factories: RouterFactories,
     private readonly metrics: RouterMetrics,
     readonly socketLayer: SocketLayer,
     planCacheSize?: number,
@@ -63,11 +71,12 @@ export class ShardedRouter implements Router {
         tls: inst.tls,
         serverPublicKey: inst.serverPublicKey,
       };
-      const pool = new InstancePool(endpoint, config.pool, factory, shards, socketLayer);
+      const pool = new InstancePool(endpoint, config.pool, factories.factory, shards, socketLayer);
       pool.breaker.onChange((state) => metrics.breakerState(inst.name, state));
       this.pools.set(inst.name, pool);
     }
     metrics.watchPools({ stats: () => this.health() });
+    this.writer = new MultiShardWriter(config, factories.batchFactory, (i) => this.pool(i), this.queryTimeoutMs, socketLayer);
   }
 
   private pool(instance: string): InstancePool {
@@ -83,9 +92,10 @@ export class ShardedRouter implements Router {
     return plan(analysis, params, this.topology, options);
   }
 
-  private async run(p: RoutePlan): Promise<Row[] | WriteResult> {
+  private async run(p: RoutePlan, atomic = false): Promise<Row[] | WriteResult> {
     this.metrics.query(p.kind, p.statement);
     try {
+      if (p.write && p.targets.length > 1) return await this.writer.write(p, atomic);
       return await executePlan(p, (instance, sql, params) =>
         this.pool(instance).use(async (conn) => {
           const t0 = process.hrtime.bigint();
@@ -108,14 +118,15 @@ export class ShardedRouter implements Router {
     options: QueryOptions = NO_OPTIONS,
   ): Promise<T[] | WriteResult> {
     const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
+    const atomic = options.atomic === true;
     if (queryChannel.hasSubscribers)
       return (await traceQuery(
         'query',
         sql,
         () => this.planFor(sql, params, planOptions),
-        (p) => this.run(p),
+        (p) => this.run(p, atomic),
       )) as T[] | WriteResult;
-    return (await this.run(this.planFor(sql, params, planOptions))) as T[] | WriteResult;
+    return (await this.run(this.planFor(sql, params, planOptions), atomic)) as T[] | WriteResult;
   }
 
   async select<T extends Row = Row>(
@@ -189,5 +200,6 @@ export class ShardedRouter implements Router {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.pools.values()].map((p) => p.close()));
+    await this.writer.close();
   }
 }
