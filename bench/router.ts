@@ -103,10 +103,36 @@ await withCluster(async () => {
     `scatter COUNT(*) over 1024 shards: batched per instance ${batchedMs.toFixed(1)} ms, one query per table ${perTableMs.toFixed(1)} ms, speedup ${speedup.toFixed(1)}×`,
   );
 
+  // A 100-row INSERT whose rows hash to 100 shards (one transaction and round trip per instance).
+  const insertUids: bigint[] = [];
+  const insertShards = new Set<number>();
+  for (let u = 9_150_000_000n; insertUids.length < 100; u++) {
+    if (insertShards.has(router.topology.shardOf(u))) continue;
+    insertShards.add(router.topology.shardOf(u));
+    insertUids.push(u);
+  }
+  const insertSql = `INSERT INTO users (uid, name, email, balance) VALUES ${insertUids.map(() => '(?, ?, ?, ?)').join(', ')}`;
+  const insertValues = insertUids.flatMap((u) => [u, 'bench', 'bench@example.com', '1.00']);
+  const clearSql = `DELETE FROM users WHERE uid IN (${insertUids.map(() => '?').join(', ')})`;
+  const insertMs: number[] = [];
+  await router.query(clearSql, insertUids);
+  for (let i = 0; i < 3 + 15; i++) {
+    const t0 = performance.now();
+    await router.query(insertSql, insertValues);
+    if (i >= 3) insertMs.push(performance.now() - t0);
+    await router.query(clearSql, insertUids);
+  }
+  const insertSorted = [...insertMs].sort((a, b) => a - b);
+  console.log(
+    `100-row INSERT on 100 shards (${insertMs.length} rounds after 3 warm-up): median ${median(insertMs).toFixed(1)} ms, min ${insertSorted[0]!.toFixed(1)}, max ${insertSorted[insertSorted.length - 1]!.toFixed(1)} ms`,
+  );
+
   await direct.end();
   await router.close();
   console.log(
     JSON.stringify({
+      multi_shard_insert_100_ms: Number(median(insertMs).toFixed(1)),
+      multi_shard_insert_100_spread_ms: [Number(insertSorted[0]!.toFixed(1)), Number(insertSorted[insertSorted.length - 1]!.toFixed(1))],
       ratio_vs_direct: Number(ratio.toFixed(3)),
       cpu_us_per_query: Number(cpuUs.toFixed(2)),
       scatter_speedup: Number(speedup.toFixed(1)),
