@@ -16,23 +16,74 @@ export interface RawField {
   flags: number;
 }
 
-/** Rows as the server sent them: one array of raw text-protocol bytes (or null) per row. */
+/**
+ * Rows of the text protocol, one array per row: a value the server sends as text (numbers,
+ * temporal values, decimals, JSON, strings of a text collation) as that text — decoded as UTF-8
+ * by the driver straight from the packet —, a value it sends as binary data (strings of the binary
+ * collation, BIT, GEOMETRY, VECTOR, …) as its bytes, NULL as null.
+ */
 export interface RawRows {
-  rows: (Buffer | null)[][];
+  rows: (string | Buffer | null)[][];
   fields: RawField[];
 }
 
 /** A connection that reads result sets as raw bytes and runs plain statements. */
 export interface RawRowSession {
-  /** Runs a SELECT; every value arrives as the server's bytes, never converted by the driver. */
+  /** Runs a SELECT; every value arrives as the server's text or bytes ({@link RawRows}), never converted further by the driver. */
   select(sql: string, values?: readonly unknown[]): Promise<RawRows>;
   /** Runs any statement with bound values; rows converted as usual (strings, numbers). */
   query<T = Record<string, unknown>>(sql: string, values?: readonly unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
+/** mysql2 type names whose values the server always sends as ASCII text. */
+const TEXT_TYPES: ReadonlySet<string> = new Set([
+  'TINY',
+  'SHORT',
+  'LONG',
+  'INT24',
+  'LONGLONG',
+  'YEAR',
+  'FLOAT',
+  'DOUBLE',
+  'DECIMAL',
+  'NEWDECIMAL',
+  'DATE',
+  'NEWDATE',
+  'DATETIME',
+  'TIMESTAMP',
+  'TIME',
+]);
+/** String types: the driver's own read gives a string for a text collation and a Buffer for the binary one. */
+const STRING_TYPES: ReadonlySet<string> = new Set([
+  'VAR_STRING',
+  'STRING',
+  'VARCHAR',
+  'BLOB',
+  'TINY_BLOB',
+  'MEDIUM_BLOB',
+  'LONG_BLOB',
+  'ENUM',
+  'SET',
+]);
+
 /**
- * Opens one connection whose result sets are read as raw bytes (text protocol, utf8mb4 results,
+ * One value as {@link RawRows} carries it, read straight from the packet (no Buffer per text
+ * value): text types and JSON (MySQL marks it binary, its text is utf8mb4) as UTF-8 text, string
+ * types by the driver's read (text or bytes by collation; jsonStrings keeps MariaDB's JSON text),
+ * everything else as bytes.
+ */
+const rawValue = (
+  field: { type: string; string(encoding?: string): string | null; buffer(): Buffer | null },
+  next: () => unknown,
+): unknown => {
+  if (TEXT_TYPES.has(field.type) || field.type === 'JSON') return field.string('utf8');
+  if (STRING_TYPES.has(field.type)) return next();
+  return field.buffer();
+};
+
+/**
+ * Opens one connection whose result sets are read as the server's text or bytes (text protocol, utf8mb4 results,
  * session time_zone '+00:00' so TIMESTAMPs print as UTC, sql_mode pinned without
  * NO_BACKSLASH_ESCAPES): the snapshot reader converts them itself, exactly as the binlog decoder
  * would render the same row.
@@ -49,6 +100,7 @@ export async function openRawRowSession(endpoint: MysqlEndpoint): Promise<RawRow
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,
+      jsonStrings: true,
       ...mysqlSecurityOptions(endpoint),
       multipleStatements: false,
     })
@@ -67,7 +119,7 @@ export async function openRawRowSession(endpoint: MysqlEndpoint): Promise<RawRow
   return {
     async select(sql: string, values: readonly unknown[] = []): Promise<RawRows> {
       const [rows, fields] = (await connection
-        .query({ sql, values: values as unknown[], rowsAsArray: true, typeCast: (field) => field.buffer() })
+        .query({ sql, values: values as unknown[], rowsAsArray: true, typeCast: (field, next) => rawValue(field, next) })
         .catch((err: unknown) => {
           throw serverError(err, sql);
         })) as unknown as [(Buffer | null)[][], FieldPacket[]];

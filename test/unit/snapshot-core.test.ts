@@ -3,6 +3,8 @@ import { readChunk } from '../../src/cdc/snapshot/chunk-reader.js';
 import { chunkQuery, keysetPredicate } from '../../src/cdc/snapshot/chunk-query.js';
 import { RecentTransactions } from '../../src/cdc/snapshot/recent-transactions.js';
 import { float32Shortest, selectValue } from '../../src/cdc/snapshot/select-values.js';
+import { snapshotEventEncoder } from '../../src/cdc/snapshot/snapshot-event.js';
+import type { ChangeSource } from '../../src/cdc/events/change-event.js';
 import { ChunkWindow, changedAfterRead, streamPassed, type ObservedTransaction } from '../../src/cdc/snapshot/snapshot-window.js';
 import { isShardlineError } from '../../src/errors/index.js';
 import type { RawField, RawRowSession, RawRows } from '../../src/net/index.js';
@@ -102,6 +104,34 @@ describe('snapshot values from SELECT bytes', () => {
     expect(Math.fround(float32Shortest(16777217))).toBe(16777216);
   });
 
+  it.each<[number, number, string, unknown]>([
+    [3, 63, '-2147483648', -2147483648],
+    [8, 63, '18446744073709551615', '18446744073709551615'],
+    [8, 63, '-9223372036854775808', '-9223372036854775808'],
+    [8, 63, '0', '0'],
+    [8, 63, '00000000000000000042', '42'],
+    [8, 63, '-0009', '-9'],
+    [5, 63, '0.1', 0.1],
+    [5, 63, '1.7976931348623157e308', 1.7976931348623157e308],
+    [246, 63, '-0.001', '-0.001'],
+    [12, 63, '2024-01-01 00:00:00.000001', '2024-01-01 00:00:00.000001'],
+    [245, 63, '{"a": "é"}', '{"a": "é"}'],
+    [253, 45, 'a😀"b', 'a😀"b'],
+  ])('type %i (collation %i) as text %p, as the raw row session gives it', (type, charset, raw, expected) => {
+    expect(selectValue(raw, f(type, charset))).toEqual(expected);
+    expect(selectValue(Buffer.from(raw), f(type, charset))).toEqual(expected);
+  });
+
+  it('refuses text for a value it needs the bytes of', () => {
+    let err: unknown;
+    try {
+      selectValue('AP8=', f(253, 63));
+    } catch (e) {
+      err = e;
+    }
+    expect(isShardlineError(err) && err.code === 'SNAPSHOT_VALUE').toBe(true);
+  });
+
   it('keeps NULL and refuses a type it has no form for', () => {
     expect(selectValue(null, f(3))).toBeNull();
     let err: unknown;
@@ -164,6 +194,37 @@ describe('a chunk read', () => {
     const bound: unknown[][] = [];
     await readChunk(session({ fields: raw.fields, rows: [] }, bound), 'mysql', table, schema, chunk.last, 5);
     expect(bound).toEqual([[Buffer.from([0, 255])]]);
+  });
+});
+
+describe('snapshot event encoding', () => {
+  it('writes each row exactly as JSON.stringify of its change event', () => {
+    const source: ChangeSource = {
+      instance: 'shard-"0"',
+      flavour: 'mysql',
+      server_uuid: null,
+      server_id: 7,
+      db: 'app_00',
+      table: 'users_"0000"',
+      logical_table: 'users',
+      shard: 3,
+      gtid: null,
+      file: 'binlog.000003',
+      pos: 900,
+      row: 0,
+      ts_us: 1_700_000_000_123_000,
+      snapshot: 'initial',
+    };
+    const encode = snapshotEventEncoder(source, 1_700_000_000_123);
+    const rows = [
+      { id: '1', name: 'a"b\\c\n', n: 1.5, nothing: null, geo: { srid: 4326, wkb: 'AQ==' } },
+      { id: '2', name: '😀 __shardline_snapshot_row__', n: -0, nothing: null, geo: null },
+    ];
+    rows.forEach((after, row) =>
+      expect(encode(after, row + 10)).toBe(
+        JSON.stringify({ op: 'r', before: null, after, source: { ...source, row: row + 10 }, ts_ms: 1_700_000_000_123 }),
+      ),
+    );
   });
 });
 

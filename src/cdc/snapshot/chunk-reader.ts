@@ -4,7 +4,7 @@ import { documentId } from '../events/document-id.js';
 import { readLogicalTableSchema } from '../schema/logical-columns.js';
 import type { RawRowSession, RawRows } from '../../net/index.js';
 import { chunkQuery, type ChunkColumn } from './chunk-query.js';
-import { isBinaryField, selectValue } from './select-values.js';
+import { columnConverter, isBinaryField } from './select-values.js';
 import { SnapshotError } from './snapshot-error.js';
 import type { BinlogPosition, ChunkWatermark } from './snapshot-window.js';
 
@@ -105,20 +105,35 @@ async function binlogEnd(session: RawRowSession): Promise<BinlogPosition> {
 }
 
 function convertRows(raw: RawRows, schema: ChunkTableSchema): Pick<Chunk, 'rows' | 'last'> {
+  const { fields } = raw;
   const float32 = new Set(schema.columns.filter((c) => c.float32).map((c) => c.name));
-  const keyIndexes = schema.primaryKey.map((name) => raw.fields.findIndex((f) => f.name === name));
+  const keyIndexes = schema.primaryKey.map((name) => fields.findIndex((f) => f.name === name));
   if (keyIndexes.some((i) => i < 0)) throw new SnapshotError('SNAPSHOT_TABLE', 'the chunk result lacks a primary-key column');
-  const rows = raw.rows.map((values) => {
+  const names = fields.map((f) => f.name);
+  const converters = fields.map((f) => columnConverter(f, float32.has(f.name)));
+  const width = fields.length;
+  const singleKey = keyIndexes.length === 1 ? keyIndexes[0]! : -1;
+  const rows = new Array<Chunk['rows'][number]>(raw.rows.length);
+  for (let r = 0; r < raw.rows.length; r++) {
+    const values = raw.rows[r]!;
     const row: Record<string, CanonicalValue> = {};
-    raw.fields.forEach((f, i) => (row[f.name] = selectValue(values[i] ?? null, f, float32.has(f.name))));
-    return { key: documentId(keyIndexes.map((i) => row[raw.fields[i]!.name]!)), row };
-  });
+    for (let i = 0; i < width; i++) {
+      const v = values[i];
+      row[names[i]!] = v === null || v === undefined ? null : converters[i]!(v);
+    }
+    const key = singleKey >= 0 ? row[names[singleKey]!]! : null;
+    rows[r] = {
+      key: typeof key === 'string' ? key : documentId(singleKey >= 0 ? [key] : keyIndexes.map((i) => row[names[i]!]!)),
+      row,
+    };
+  }
   const lastRaw = raw.rows[raw.rows.length - 1];
   const last = lastRaw
     ? keyIndexes.map((i): StoredKeyValue => {
-        const bytes = lastRaw[i];
-        if (bytes === null || bytes === undefined) throw new SnapshotError('SNAPSHOT_TABLE', 'a primary-key value is NULL');
-        return isBinaryField(raw.fields[i]!) ? { b: bytes.toString('base64') } : { s: bytes.toString('utf8') };
+        const value = lastRaw[i];
+        if (value === null || value === undefined) throw new SnapshotError('SNAPSHOT_TABLE', 'a primary-key value is NULL');
+        if (typeof value === 'string') return { s: value };
+        return isBinaryField(fields[i]!) ? { b: value.toString('base64') } : { s: value.toString('utf8') };
       })
     : null;
   return { rows, last };

@@ -20,38 +20,60 @@ export function float32Shortest(value: number): number {
   return Number(text);
 }
 
-const utf8 = (raw: Buffer): string => raw.toString('utf8');
-const integer = (raw: Buffer): number => Number(utf8(raw));
-const bigDecimalString = (raw: Buffer): string => BigInt(utf8(raw)).toString();
+/** A value as the raw row session gives it: the server's text, or its bytes. */
+type Raw = string | Buffer;
+
+const text = (raw: Raw): string => (typeof raw === 'string' ? raw : raw.toString('utf8'));
+const bytes = (raw: Raw, name: string): Buffer => {
+  if (typeof raw !== 'string') return raw;
+  throw new SnapshotError('SNAPSHOT_VALUE', `column ${name}: expected the value's bytes, got text`);
+};
+const integer = (raw: Raw): number => Number(text(raw));
+/** A BIGINT as the server prints it; only ZEROFILL's leading zeros need the (slow) normalisation. */
+const bigDecimalString = (raw: Raw): string => {
+  const t = text(raw);
+  const c = t.charCodeAt(t[0] === '-' ? 1 : 0);
+  return c === 48 /* 0 */ && t.length > 1 ? BigInt(t).toString() : t;
+};
 const bitsAsUnsigned = (raw: Buffer): string => BigInt(raw.length === 0 ? 0 : `0x${raw.toString('hex')}`).toString();
 const geometry = (raw: Buffer, name: string): CanonicalValue => {
   if (raw.length < 4) throw new SnapshotError('SNAPSHOT_VALUE', `column ${name}: a GEOMETRY value of ${raw.length} bytes has no SRID`);
   return { srid: raw.readUInt32LE(0), wkb: raw.toString('base64', 4) };
 };
 
-/** Client-protocol type → how its text-protocol bytes become the canonical value. */
-type Convert = (raw: Buffer, field: SelectField, float32: boolean) => CanonicalValue;
+/** How one column's value becomes its canonical form (chosen once per column of a result). */
+export type ColumnConverter = (raw: Raw) => CanonicalValue;
 
-const CONVERT: ReadonlyMap<number, Convert> = new Map<number, Convert>([
-  [1, integer], // TINY
-  [2, integer], // SHORT
-  [3, integer], // LONG
-  [9, integer], // INT24
-  [13, integer], // YEAR
-  [8, bigDecimalString], // LONGLONG
-  [16, bitsAsUnsigned], // BIT
-  [0, utf8], // DECIMAL
-  [246, utf8], // NEWDECIMAL
-  [4, (raw: Buffer) => float32Shortest(Number(utf8(raw)))], // FLOAT
-  [5, (raw: Buffer, _f: SelectField, float32: boolean) => (float32 ? float32Shortest(Number(utf8(raw))) : Number(utf8(raw)))], // DOUBLE
-  [7, utf8], // TIMESTAMP
-  [10, utf8], // DATE
-  [14, utf8], // NEWDATE
-  [11, utf8], // TIME
-  [12, utf8], // DATETIME
-  [245, utf8], // JSON (MySQL; marked binary, the text is utf8mb4)
-  [242, (raw: Buffer) => raw.toString('base64')], // VECTOR
-  [255, (raw: Buffer, f: SelectField) => geometry(raw, f.name)], // GEOMETRY
+/** Client-protocol type → the converter of a column of that type. */
+type Compile = (field: SelectField, float32: boolean) => ColumnConverter;
+
+const always =
+  (convert: ColumnConverter): Compile =>
+  () =>
+    convert;
+const float32Value: ColumnConverter = (raw) => float32Shortest(Number(text(raw)));
+const doubleValue: ColumnConverter = (raw) => Number(text(raw));
+
+const COMPILE: ReadonlyMap<number, Compile> = new Map<number, Compile>([
+  [1, always(integer)], // TINY
+  [2, always(integer)], // SHORT
+  [3, always(integer)], // LONG
+  [9, always(integer)], // INT24
+  [13, always(integer)], // YEAR
+  [8, always(bigDecimalString)], // LONGLONG
+  [16, (f) => (raw) => bitsAsUnsigned(bytes(raw, f.name))], // BIT
+  [0, always(text)], // DECIMAL
+  [246, always(text)], // NEWDECIMAL
+  [4, always(float32Value)], // FLOAT
+  [5, (_f, float32) => (float32 ? float32Value : doubleValue)], // DOUBLE
+  [7, always(text)], // TIMESTAMP
+  [10, always(text)], // DATE
+  [14, always(text)], // NEWDATE
+  [11, always(text)], // TIME
+  [12, always(text)], // DATETIME
+  [245, always(text)], // JSON (MySQL; marked binary, the text is utf8mb4)
+  [242, (f) => (raw) => bytes(raw, f.name).toString('base64')], // VECTOR
+  [255, (f) => (raw) => geometry(bytes(raw, f.name), f.name)], // GEOMETRY
 ]);
 
 /** String types: text in the connection's utf8mb4, or base64 when the column is binary. */
@@ -67,16 +89,26 @@ export function isBinaryField(field: SelectField): boolean {
 }
 
 /**
- * One column of a snapshot row in the canonical encoding (schemas/canonical-values.md), from the
- * bytes the server sent over the text protocol — the same value the binlog decoder gives for the
- * same stored row. `float32` marks a FLOAT column read as `col + 0e0` (SELECT prints FLOAT with
- * six digits, which does not identify the stored value). Pure.
+ * The converter of one result column to the canonical encoding (schemas/canonical-values.md): a
+ * value in, as the raw row session gives it (text, or bytes for binary data), the value the binlog
+ * decoder gives for the same stored row out. `float32` marks a FLOAT column read as `col + 0e0`
+ * (SELECT prints FLOAT with six digits, which does not identify the stored value). NULL is not
+ * passed to it. Pure.
  * @throws {SnapshotError} SNAPSHOT_VALUE for a column type with no canonical form
  */
-export function selectValue(raw: Buffer | null, field: SelectField, float32 = false): CanonicalValue {
-  if (raw === null) return null;
-  const convert = CONVERT.get(field.type);
-  if (convert) return convert(raw, field, float32);
-  if (STRING_TYPES.has(field.type)) return field.charset === BINARY_COLLATION ? raw.toString('base64') : utf8(raw);
+export function columnConverter(field: SelectField, float32 = false): ColumnConverter {
+  const compile = COMPILE.get(field.type);
+  if (compile) return compile(field, float32);
+  if (STRING_TYPES.has(field.type)) return field.charset === BINARY_COLLATION ? (raw) => bytes(raw, field.name).toString('base64') : text;
   throw new SnapshotError('SNAPSHOT_VALUE', `column ${field.name}: result type ${field.type} has no canonical form`);
+}
+
+/**
+ * One column of a snapshot row in the canonical encoding (schemas/canonical-values.md), from what
+ * the server sent over the text protocol — the same value the binlog decoder gives for the same
+ * stored row. See {@link columnConverter} (the form to use for many rows). Pure.
+ * @throws {SnapshotError} SNAPSHOT_VALUE for a column type with no canonical form
+ */
+export function selectValue(raw: Raw | null, field: SelectField, float32 = false): CanonicalValue {
+  return raw === null ? null : columnConverter(field, float32)(raw);
 }

@@ -2,10 +2,10 @@ import { isShardlineError } from '../../errors/index.js';
 import type { Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
 import type { RawRowSession } from '../../net/index.js';
-import type { ChangeEvent } from '../events/change-event.js';
 import type { OutboundMessage } from '../kafka/event-log.js';
 import { readChunk, readChunkSchema, type Chunk, type ChunkTableSchema, type SnapshotTable } from './chunk-reader.js';
 import { RecentTransactions } from './recent-transactions.js';
+import { snapshotEventEncoder } from './snapshot-event.js';
 import { ChunkWindow, type BinlogPosition, type ObservedTransaction } from './snapshot-window.js';
 import type { SnapshotPlan, SnapshotState, SnapshotStore, TableProgress } from './snapshot-store.js';
 
@@ -204,32 +204,29 @@ export class SnapshotFeed {
     const topic = `${this.o.topicPrefix}${a.table.logical}`;
     const now = this.o.clock.now();
     const messages: OutboundMessage[] = [];
+    const encode = snapshotEventEncoder(
+      {
+        instance: this.o.instance,
+        flavour: this.o.flavour,
+        server_uuid: at.serverUuid,
+        server_id: at.serverId,
+        db: a.table.database,
+        table: a.table.table,
+        logical_table: a.table.logical,
+        shard: a.table.shard,
+        gtid: null,
+        file: at.file,
+        pos: at.pos,
+        row: 0,
+        ts_us: now * 1000,
+        snapshot: this.plan.kind,
+      },
+      now,
+    );
     let row = 0;
     for (const r of a.chunk.rows) {
       if (a.window!.drops(r.key)) continue;
-      const event: ChangeEvent = {
-        op: 'r',
-        before: null,
-        after: r.row,
-        source: {
-          instance: this.o.instance,
-          flavour: this.o.flavour,
-          server_uuid: at.serverUuid,
-          server_id: at.serverId,
-          db: a.table.database,
-          table: a.table.table,
-          logical_table: a.table.logical,
-          shard: a.table.shard,
-          gtid: null,
-          file: at.file,
-          pos: at.pos,
-          row: row++,
-          ts_us: now * 1000,
-          snapshot: this.plan.kind,
-        },
-        ts_ms: now,
-      };
-      messages.push({ topic, key: r.key, value: JSON.stringify(event) });
+      messages.push({ topic, key: r.key, value: encode(r.row, row++) });
     }
     this.o.observer?.rows(this.o.instance, a.table.logical, messages.length);
     messages.push(this.o.store.progressMessage(this.plan, next));
