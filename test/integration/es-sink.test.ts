@@ -421,4 +421,23 @@ describe('EsSink on the local Elasticsearch', () => {
     expect(Object.keys(await stored('users'))).toEqual([]);
     expect(Object.keys(await stored('users', 'tombstones.v1'))).toEqual(['3']);
   });
+
+  it('a delete through the alias of a deleted index: the empty index ES auto-creates under the alias name is removed, the table set up again', async () => {
+    const sink = open();
+    await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann')), rec('users', 'c', '2', 2n, user('2', 'Bob'))]);
+    await es.indices.delete({ index: `${PREFIX}users.v1` });
+    await es.indices.delete({ index: `${PREFIX}users.tombstones.v1` });
+    // Only a delete: an externally versioned bulk delete ignores require_alias and auto-creates its
+    // target, an unmapped index named like the alias, that no alias can be put over.
+    expect(await sink.write([rec('users', 'd', '1', 3n, user('1', 'Ann'))])).toEqual([]);
+    expect(await sink.write([rec('users', 'c', '3', 4n, user('3', 'Cid'))])).toEqual([]);
+    const indices = (await es.cat.indices({ index: `${PREFIX}users*`, format: 'json' })) as { index?: string }[];
+    expect(indices.map((i) => i.index).sort()).toEqual([`${PREFIX}users.tombstones.v1`, `${PREFIX}users.v1`]);
+    expect(Object.keys(await es.indices.getAlias({ name: `${PREFIX}users` }))).toEqual([`${PREFIX}users.v1`]);
+    const mapping = (await es.indices.getMapping({ index: `${PREFIX}users.v1` }))[`${PREFIX}users.v1`]!.mappings;
+    expect(mapping.dynamic).toBe('false');
+    expect(mapping.properties?.['name']).toMatchObject({ type: 'text' });
+    expect(Object.keys(await visible('users'))).toEqual(['3']);
+    expect(Object.keys(await stored('users', 'tombstones.v1'))).toEqual(['1']);
+  });
 });

@@ -183,6 +183,12 @@ describe('Elasticsearch bulk body', () => {
     // A versioned delete of an id the index does not hold: nothing to remove, the version is recorded.
     expect(itemOutcome({ delete: { status: 404 } })).toEqual({ kind: 'applied' });
     expect(itemOutcome(undefined)).toEqual({ kind: 'retry', reason: 'missing_item' });
+    // The target alias resolved to an index of its own name (auto-created by a delete after the
+    // index behind the alias was deleted): the alias is missing, whatever the status.
+    expect(itemOutcome({ delete: { _index: 'p-users', status: 404 } }, 'p-users')).toEqual({ kind: 'alias-missing' });
+    expect(itemOutcome({ delete: { _index: 'p-users', status: 200 } }, 'p-users')).toEqual({ kind: 'alias-missing' });
+    expect(itemOutcome({ delete: { _index: 'p-users.v1', status: 404 } }, 'p-users')).toEqual({ kind: 'applied' });
+    expect(itemOutcome({ index: { _index: 'p-users.v1', status: 201 } }, 'p-users')).toEqual({ kind: 'applied' });
     expect(
       itemOutcome({
         index: {

@@ -8,7 +8,7 @@ export type ItemOutcome =
   | { kind: 'stale' }
   /** Worth trying again: 429, 5xx, a cluster block, a lost item. */
   | { kind: 'retry'; reason: string }
-  /** The alias is gone (index deleted under the sink): set the table up again, then retry. */
+  /** The alias is gone (index deleted under the sink, maybe replaced by one named like it): set the table up again, then retry. */
   | { kind: 'alias-missing' }
   /** Refused for good (400: mapping/parsing errors); `reason` is Elasticsearch's. */
   | { kind: 'rejected'; reason: string };
@@ -38,9 +38,19 @@ function errorType(error: unknown): string {
   return typeof t === 'string' ? t : 'unknown';
 }
 
-/** Classifies one item of a bulk response (`{ index: { status, error? } }`), or a missing one. */
-export function itemOutcome(item: unknown): ItemOutcome {
-  const body = item && typeof item === 'object' ? (Object.values(item)[0] as { status?: unknown; error?: unknown } | undefined) : undefined;
+/**
+ * Classifies one item of a bulk response (`{ index: { _index, status, error? } }`), or a missing
+ * one. `target` is the alias the action was sent to: an item that ES resolved to a concrete index
+ * of that very name went to an index that took the alias's place (ES creates one when an
+ * externally versioned delete goes through a missing alias — deletes ignore `require_alias`), so
+ * it is `alias-missing` whatever its status.
+ */
+export function itemOutcome(item: unknown, target?: string): ItemOutcome {
+  const body =
+    item && typeof item === 'object'
+      ? (Object.values(item)[0] as { _index?: unknown; status?: unknown; error?: unknown } | undefined)
+      : undefined;
+  if (target !== undefined && body?._index === target) return { kind: 'alias-missing' };
   const status = typeof body?.status === 'number' ? body.status : 0;
   if (status >= 200 && status < 300) return { kind: 'applied' };
   if (status === 0) return { kind: 'retry', reason: 'missing_item' };

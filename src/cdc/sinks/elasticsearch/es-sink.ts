@@ -57,7 +57,9 @@ type JsonBody = Record<string, unknown>;
  *
  * - One concrete index per logical table (`<prefix><table>.v1`) behind a filtered alias
  *   (`<prefix><table>`), both made from {@link indexTemplateFor}'s template, installed before the
- *   first write to the table in this process (and again when the alias disappears).
+ *   first write to the table in this process, and again when the alias disappears (the index
+ *   deleted by hand; the empty index ES then auto-creates under the alias name for a delete is
+ *   removed). A `cdc snapshot --table T` fills the new index again.
  * - `_id` is the record's id; every write carries the record's source version with
  *   `version_type=external_gte`, so replays and reordering never move a document back in time.
  * - Deletes are real deletes (GET/_mget through the alias say `found: false`) plus a tombstone in
@@ -247,7 +249,10 @@ export class EsSink implements Sink {
       const why = new Set<string>();
       const lostAliases = new Set<string>();
       for (const chunk of bulkChunks(pending, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024)) {
-        const outcomes = await this.send(chunk);
+        const outcomes = await this.send(chunk, (a) => {
+          const names = this.namesOf(records[a.record]!.table);
+          return a.kind === 'tombstone' ? names.tombstones : names.alias;
+        });
         chunk.forEach((action, k) => {
           const outcome = outcomes[k]!;
           const table = records[action.record]!.table;
@@ -370,8 +375,11 @@ export class EsSink implements Sink {
     return found;
   }
 
-  /** One bulk request; its outcome per action (a failed request gives every action the same). */
-  private async send(chunk: readonly BulkAction[]): Promise<ItemOutcome[]> {
+  /**
+   * One bulk request; its outcome per action (a failed request gives every action the same).
+   * `targetOf` names the alias each action is sent to (see `itemOutcome`).
+   */
+  private async send(chunk: readonly BulkAction[], targetOf: (a: BulkAction) => string): Promise<ItemOutcome[]> {
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
     let body: JsonBody;
@@ -380,7 +388,7 @@ export class EsSink implements Sink {
         {
           method: 'POST',
           path: '/_bulk',
-          querystring: { require_alias: 'true', filter_path: 'errors,items.*.status,items.*.error' },
+          querystring: { require_alias: 'true', filter_path: 'errors,items.*._index,items.*.status,items.*.error' },
           bulkBody: bulkBody(chunk),
         },
         { signal: this.abort.signal },
@@ -394,7 +402,7 @@ export class EsSink implements Sink {
         if (chunk.length === 1)
           return [{ kind: 'rejected', reason: 'request_entity_too_large: the document is larger than http.max_content_length' }];
         const half = Math.ceil(chunk.length / 2);
-        return [...(await this.send(chunk.slice(0, half))), ...(await this.send(chunk.slice(half)))];
+        return [...(await this.send(chunk.slice(0, half), targetOf)), ...(await this.send(chunk.slice(half), targetOf))];
       }
       throw new EsSinkError(
         failure.code ?? 'ES_SINK_FAILED',
@@ -406,7 +414,7 @@ export class EsSink implements Sink {
       );
     }
     const items = Array.isArray(body['items']) ? (body['items'] as unknown[]) : [];
-    const outcomes = chunk.map((_, k) => itemOutcome(items[k]));
+    const outcomes = chunk.map((a, k) => itemOutcome(items[k], targetOf(a)));
     this.metrics.bulk(outcomes.some((o) => o.kind === 'retry' || o.kind === 'alias-missing') ? 'partial' : 'ok', seconds());
     return outcomes;
   }
@@ -473,8 +481,64 @@ export class EsSink implements Sink {
     }
   }
 
-  /** Template, concrete index, mapping (adds new columns) and alias; each step idempotent. */
+  /**
+   * Template, concrete index, mapping (adds new columns) and aliases; each step idempotent. An
+   * empty index where an alias belongs (see `removeAliasShadow`) is removed first, and again when
+   * one comes back meanwhile (a delete in flight through the missing alias).
+   */
   private async setUp(state: TableState): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.removeAliasShadow(state.names.alias);
+      await this.removeAliasShadow(state.names.tombstones);
+      try {
+        await this.putIndexAndAliases(state);
+        return;
+      } catch (err) {
+        if (attempt >= 3 || !/invalid_alias_name_exception/.test(requestFailureReason(err))) throw err;
+      }
+    }
+  }
+
+  /**
+   * Deletes a concrete index named like one of the table's aliases when it holds no document.
+   * Elasticsearch creates such an index when an externally versioned delete is sent through the
+   * alias while the index behind it is gone (deleted by hand): bulk deletes ignore `require_alias`
+   * and auto-create their target, with no mapping (the template matches `<alias>.v1` only), and
+   * the alias can then never be put back. A delete writes no document, so the index is empty; an
+   * index of that name holding documents is not the sink's doing and is left alone (the set-up
+   * then fails with ES's `invalid_alias_name_exception`).
+   */
+  private async removeAliasShadow(alias: string): Promise<void> {
+    const path = `/${encodeURIComponent(alias)}`;
+    let found: JsonBody;
+    try {
+      found = await this.request('GET', `${path}/_settings`);
+    } catch (err) {
+      if (/index_not_found/.test(requestFailureReason(err))) return;
+      throw err;
+    }
+    if (!(alias in found)) return;
+    await this.request('POST', `${path}/_refresh`);
+    const count = Number((await this.request('GET', `${path}/_count`))['count']);
+    if (count !== 0) {
+      this.options.logger?.error(
+        { index: alias, documents: count },
+        'elasticsearch sink: an index holding documents is named like the alias the sink needs; move them and delete it',
+      );
+      return;
+    }
+    this.options.logger?.warn(
+      { index: alias },
+      'elasticsearch sink: deleting the empty index Elasticsearch created under the alias name (the index behind the alias was deleted)',
+    );
+    try {
+      await this.request('DELETE', path);
+    } catch (err) {
+      if (!/index_not_found/.test(requestFailureReason(err))) throw err;
+    }
+  }
+
+  private async putIndexAndAliases(state: TableState): Promise<void> {
     const { names, schema } = state;
     const triedUnsignedLong = this.unsignedLong;
     let template = indexTemplateFor(schema, this.options.indexPrefix, { ...this.options.template, unsignedLong: triedUnsignedLong });
