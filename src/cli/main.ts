@@ -13,6 +13,7 @@ import { registerDoctorCommand } from './doctor-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { EXIT_USAGE, reportFailure } from './cli-error.js';
 import { registerRouterCommands } from './router-commands.js';
+import { registerXaCommands } from './xa-command.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
@@ -34,6 +35,7 @@ registerBinlogCommands(program, log);
 registerCdcCommand(program, log);
 registerDoctorCommand(program, log);
 registerDemoCommand(program, log);
+registerXaCommands(program, log);
 
 try {
   await program.parseAsync(process.argv);

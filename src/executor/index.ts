@@ -23,3 +23,5 @@ export {
 } from './xa-xid.js';
 export type { ShardlineGtrid, Xid, XaRecoverRow } from './xa-xid.js';
 export { xaDecisionSql } from './xa-decision-sql.js';
+export { recoveryAction } from './xa-recovery-plan.js';
+export type { PreparedBranch, RecoveryAction } from './xa-recovery-plan.js';

@@ -1,4 +1,13 @@
-import { branchXid, coordinatorId, formatGtrid, isShardlineXid, parseGtrid, xidOfRecoverRow, xidSql } from '../../src/executor/index.js';
+import {
+  branchXid,
+  coordinatorId,
+  formatGtrid,
+  isShardlineXid,
+  parseGtrid,
+  recoveryAction,
+  xidOfRecoverRow,
+  xidSql,
+} from '../../src/executor/index.js';
 
 describe('XA ids', () => {
   it('round-trips a gtrid: coordinator (host, pid), begin time, counter', () => {
@@ -26,5 +35,19 @@ describe('XA ids', () => {
     expect(xid).toEqual({ gtrid, bqual: 'shard-1', formatId: 21324 });
     expect(isShardlineXid(xid)).toBe(true);
     expect(isShardlineXid(xidOfRecoverRow({ ...row, formatID: 1 }))).toBe(false);
+  });
+});
+
+describe('recovery decisions', () => {
+  const begun = 1_000_000;
+  const branch = { instance: 'shard-1', xid: branchXid(formatGtrid({ coordinator: 'h-1', begunAtMs: begun, counter: 0 }), 'shard-1') };
+  it('commits what was decided, rolls back the rest (presumed abort) once old enough', () => {
+    expect(recoveryAction(branch, 'commit', begun + 1, 60_000)).toBe('commit');
+    expect(recoveryAction(branch, 'abort', begun + 1, 60_000)).toBe('rollback');
+    expect(recoveryAction(branch, undefined, begun + 60_000, 60_000)).toBe('rollback');
+    expect(recoveryAction(branch, undefined, begun + 59_999, 60_000)).toBe('wait');
+  });
+  it('leaves foreign branches alone', () => {
+    expect(recoveryAction({ instance: 'x', xid: { gtrid: 'app-tx-1', bqual: '', formatId: 1 } }, undefined, begun * 9, 0)).toBe('foreign');
   });
 });
