@@ -430,7 +430,9 @@ async function toKafka(): Promise<Record<string, unknown>> {
       await Promise.race([exited, sleep(30_000)]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    await dropKafkaState(config, names, log).catch((err: Error) => log(`clean-up: kafka failed: ${err.message}`));
+    await dropKafkaState(config, names, (m) => log(m.length > 300 ? `${m.slice(0, 300)}…` : m)).catch((err: Error) =>
+      log(`clean-up: kafka failed: ${err.message}`),
+    );
     rmSync(path.dirname(configPath), { recursive: true, force: true });
   }
 }
