@@ -1,13 +1,19 @@
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { ALL_SECTIONS, packageRoot, requireSections } from '../../src/config/index.js';
+import kafkajs from 'kafkajs';
+import { ALL_SECTIONS, packageRoot, requireSections, type CdcClusterConfig } from '../../src/config/index.js';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
-import { diff, sourceRows } from '../support/cdc-equality.js';
+import { archiveRows, diff, sourceRows } from '../support/cdc-equality.js';
 import { esDocsOrNone } from '../support/cdc-faults.js';
 import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import { shardline } from '../support/cluster.js';
+import { PrivateService } from '../support/private-services.js';
+import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
+
+const { Kafka, logLevel } = kafkajs;
 
 const NAME = `it_snaprb_${process.pid}`;
 const configPath = writeCdcTestConfig(NAME, { snapshot: '{ mode: never }' });
@@ -181,3 +187,217 @@ it('an ES index deleted by hand is rebuilt by `shardline cdc snapshot --table us
   // sink first and set the index up before them): then the sink removed the index ES auto-created.
   if (!shadowRemoved) process.stderr.write('note: no delete reached the missing alias first; the auto-created index path was not taken\n');
 }, 240_000);
+
+/**
+ * A read-only source: the snapshot's watermarks write nothing, so an initial snapshot must work
+ * against a MySQL server with super_read_only=ON and a MariaDB server with read_only=ON. Private
+ * servers (the shared shards must stay writable for the other tests): 8 shards, 0-3 on MySQL 8.0,
+ * 4-7 on MariaDB 10.11, rows written before read-only is turned on; the worker reads them with the
+ * replication account (MariaDB's read_only spares accounts with READ ONLY ADMIN — the application
+ * account has ALL — so the binlog position is compared too: nothing at all may be written).
+ */
+describe('a read-only source (super_read_only / read_only)', () => {
+  const RO = `it_snapro_${process.pid}`;
+  const servers = {
+    mysql: new PrivateService({ name: 'ro-mysql', kind: 'mysql', port: 3351, serverId: 51 }),
+    mariadb: new PrivateService({ name: 'ro-mariadb', kind: 'mariadb', port: 3352, serverId: 52 }),
+  };
+  const USERS = 3000;
+  const ORDERS = 1000;
+  let roConfigPath: string;
+  let roConfig: CdcClusterConfig;
+  let roWorker: WorkerProcess;
+  let roRouter: Router | undefined;
+  const roots: Record<keyof typeof servers, MysqlSession | null> = { mysql: null, mariadb: null };
+
+  /** The test's config: the shared Kafka, Elasticsearch and archive, the two private servers as the instances. */
+  function writeReadOnlyConfig(): string {
+    const file = writeCdcTestConfig(RO, { snapshot: '{ mode: initial, chunkRows: 500, tablesPerInstance: 2 }' });
+    const instance = (s: PrivateService, flavour: string) => `  - name: ${s.options.name}
+    flavour: ${flavour}
+    host: 127.0.0.1
+    port: ${s.options.port}
+    user: shardline
+    password: shardline
+    replication: { user: shardline_repl, password: shardline }
+    serverId: ${s.options.serverId}
+${flavour === 'mysql' ? `    serverPublicKey: ${path.join(s.dataDir, 'public_key.pem')}\n` : ''}`;
+    const text = readFileSync(file, 'utf8')
+      .replace(
+        /^instances:\n[\s\S]*?(?=^archive:)/m,
+        `instances:\n${instance(servers.mysql, 'mysql')}${instance(servers.mariadb, 'mariadb')}\n`,
+      )
+      .replace(
+        /^sharding:\n[\s\S]*?(?=^pool:)/m,
+        `sharding:
+  shards: 8
+  databases: 2
+  map:
+    version: 1
+    ranges:
+      - { from: 0, to: 3, instance: ro-mysql }
+      - { from: 4, to: 7, instance: ro-mariadb }
+  tables:
+    users: { shardKey: uid }
+    orders: { shardKey: uid }
+  broadcast: [countries]
+
+`,
+      );
+    writeFileSync(file, text);
+    return file;
+  }
+
+  /** `SHOW BINARY LOG STATUS` (MySQL 8.0: `SHOW MASTER STATUS`) and the executed GTIDs: what a write would move. */
+  async function binlogState(s: MysqlSession, flavour: keyof typeof servers): Promise<string> {
+    const [status] = await s.query<Record<string, unknown>>('SHOW MASTER STATUS');
+    const [gtid] = await s.query<Record<string, unknown>>(
+      flavour === 'mysql' ? 'SELECT @@GLOBAL.gtid_executed AS g' : 'SELECT @@GLOBAL.gtid_binlog_pos AS g',
+    );
+    return `${String(status?.['File'])}:${String(status?.['Position'])} ${String(gtid?.['g'])}`;
+  }
+
+  beforeAll(async () => {
+    await Promise.all(Object.values(servers).map((s) => s.start()));
+    roConfigPath = writeReadOnlyConfig();
+    roConfig = requireSections(loadClusterConfig(roConfigPath), ALL_SECTIONS, 'the read-only snapshot test');
+    shardline('migrate', '--config', roConfigPath, '--dir', path.join(packageRoot, 'migrations'));
+    const topo = new Topology(
+      roConfig.sharding,
+      roConfig.instances.map((i) => i.name),
+    );
+    for (const flavour of Object.keys(servers) as (keyof typeof servers)[]) {
+      const s = servers[flavour];
+      roots[flavour] = await openMysqlSession({ socketPath: s.dir.socket(s.options.name), user: 'root', password: '' });
+    }
+    const byTable = new Map<string, { flavour: keyof typeof servers; rows: unknown[][] }>();
+    const add = (table: string, uid: number, row: unknown[]) => {
+      const loc = topo.locate(BigInt(uid));
+      const key = topo.names.qualified(table, loc.shard);
+      const entry = byTable.get(key) ?? { flavour: loc.instance === 'ro-mysql' ? 'mysql' : 'mariadb', rows: [] };
+      entry.rows.push(row);
+      byTable.set(key, entry);
+    };
+    for (let uid = 1; uid <= USERS; uid++)
+      add('users', uid, [uid, `ro ${uid}`, `u${uid}@example.com`, `${uid}.25`, '2024-02-29 12:34:56.123456']);
+    for (let uid = 1; uid <= ORDERS; uid++) add('orders', uid, [uid, 1, `${uid}.50`, 'paid', '2024-03-01 00:00:00.000001']);
+    for (const [table, { flavour, rows }] of byTable) {
+      const cols = table.includes('users') ? '(uid, name, email, balance, created_at)' : '(uid, order_id, amount, status, created_at)';
+      const marks = rows.map((r) => `(${r.map(() => '?').join(', ')})`).join(', ');
+      await roots[flavour]!.query(`INSERT INTO ${table} ${cols} VALUES ${marks}`, rows.flat());
+    }
+    await roots.mysql!.query('SET GLOBAL super_read_only = ON');
+    await roots.mariadb!.query('SET GLOBAL read_only = ON');
+    roWorker = new WorkerProcess(roConfigPath, 19479);
+  }, 180_000);
+
+  afterAll(async () => {
+    await roWorker?.stop();
+    await roRouter?.close();
+    for (const r of Object.values(roots)) await r?.close().catch(() => undefined);
+    await Promise.all(Object.values(servers).map((s) => s.destroy()));
+  });
+
+  it('an initial snapshot of a read-only MySQL and MariaDB publishes every row as op r, snapshot "initial", into Kafka and the sinks, and writes nothing to the source', async () => {
+    // Read-only indeed: MySQL refuses writes even to root (super_read_only); MariaDB's read_only
+    // binds the replication account the snapshot reads with (no READ ONLY ADMIN, SUPER or ALL).
+    for (const flavour of Object.keys(servers) as (keyof typeof servers)[]) {
+      const s = servers[flavour];
+      const repl = await openMysqlSession({
+        host: '127.0.0.1',
+        port: s.options.port,
+        user: 'shardline_repl',
+        password: 'shardline',
+        ...(flavour === 'mysql' ? { serverPublicKey: path.join(s.dataDir, 'public_key.pem') } : {}),
+      });
+      try {
+        const grants = (await repl.query<Record<string, string>>('SHOW GRANTS')).map((r) => Object.values(r)[0]!).join('\n');
+        expect(grants).toMatch(/REPLICATION SLAVE/);
+        expect(grants).not.toMatch(/READ.ONLY ADMIN|SUPER|ALL PRIVILEGES/);
+      } finally {
+        await repl.close();
+      }
+    }
+    const [mariaRo] = await roots.mariadb!.query<Record<string, unknown>>('SELECT @@GLOBAL.read_only AS r');
+    expect(Number(mariaRo!['r'])).toBe(1);
+    await expect(roots.mysql!.query('CREATE DATABASE ro_probe')).rejects.toThrow(/super-read-only|read.only/i);
+    const before = { mysql: await binlogState(roots.mysql!, 'mysql'), mariadb: await binlogState(roots.mariadb!, 'mariadb') };
+
+    roWorker.start();
+    const lines = () =>
+      roWorker
+        .log()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + 90_000;
+    while (lines().filter((l) => l['msg'] === 'snapshot done').length < 2) {
+      if (Date.now() > deadline) throw new Error(`the snapshots did not finish; worker log: ${roWorker.log().slice(-4000)}`);
+      if (roWorker.child?.exitCode !== null && roWorker.child?.exitCode !== undefined)
+        throw new Error(`worker exited with ${roWorker.child.exitCode}; log: ${roWorker.log().slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(lines().filter((l) => (l['level'] as number) >= 50)).toEqual([]);
+
+    // Kafka: exactly one r event per source row, marked as the initial snapshot, nothing else.
+    const events = await readTopics([`${RO}.users`, `${RO}.orders`], USERS + ORDERS);
+    const users = events.filter((e) => e.topic === `${RO}.users`);
+    const orders = events.filter((e) => e.topic === `${RO}.orders`);
+    expect(users).toHaveLength(USERS);
+    expect(orders).toHaveLength(ORDERS);
+    expect(new Set(users.map((e) => e.key)).size).toBe(USERS);
+    expect(new Set(orders.map((e) => e.key)).size).toBe(ORDERS);
+    for (const e of events) {
+      expect(e.value).toMatchObject({ op: 'r', before: null, source: { snapshot: 'initial' } });
+    }
+    expect(new Set(events.map((e) => (e.value['source'] as { instance: string }).instance))).toEqual(new Set(['ro-mysql', 'ro-mariadb']));
+    expect(users.find((e) => e.key === '7')!.value['after']).toMatchObject({ uid: '7', name: 'ro 7', balance: '7.25' });
+
+    // The sinks: Elasticsearch and the archive hold exactly the source rows.
+    roRouter = await createRouter(roConfig);
+    const pk = { users: ['uid'], orders: ['uid', 'order_id'] } as const;
+    const check = async () => {
+      const problems: string[] = [];
+      for (const table of ['users', 'orders'] as const) {
+        const source = await sourceRows(roRouter!, table, pk[table], 1n, BigInt(USERS));
+        const docs = await esDocsOrNone(roConfig.elasticsearch.node, `${RO}-${table}`, 1n, BigInt(USERS));
+        const archive = await archiveRows(roConfig, `${RO}_archive`, table, pk[table], 1n, BigInt(USERS));
+        problems.push(...diff(source, docs, `es ${table}`), ...diff(source, archive.live, `archive ${table}`));
+      }
+      return problems;
+    };
+    let problems = await check();
+    for (const end = Date.now() + 60_000; problems.length && Date.now() < end; problems = await check())
+      await new Promise((r) => setTimeout(r, 1000));
+    expect(problems).toEqual([]);
+    expect((await sourceRows(roRouter, 'users', ['uid'], 1n, BigInt(USERS))).size).toBe(USERS);
+
+    // Nothing was written to either source: binlog position and GTIDs unchanged, still read-only.
+    expect({ mysql: await binlogState(roots.mysql!, 'mysql'), mariadb: await binlogState(roots.mariadb!, 'mariadb') }).toEqual(before);
+    const [ro] = await roots.mysql!.query<Record<string, unknown>>('SELECT @@GLOBAL.super_read_only AS s');
+    expect(Number(ro!['s'])).toBe(1);
+  }, 180_000);
+
+  /** The messages of topics from their beginning (read committed) until `want` arrived and the topics stay quiet for 2 s. */
+  async function readTopics(topics: string[], want: number): Promise<{ topic: string; key: string; value: Record<string, unknown> }[]> {
+    const kafka = new Kafka({ clientId: `${RO}-check`, brokers: roConfig.kafka.brokers, logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: `${RO}-check-${Date.now()}` });
+    const out: { topic: string; key: string; value: Record<string, unknown> }[] = [];
+    let last = Date.now();
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ topic, message }) => {
+          out.push({ topic, key: message.key?.toString() ?? '', value: JSON.parse(message.value!.toString()) as Record<string, unknown> });
+          last = Date.now();
+        },
+      });
+      const deadline = Date.now() + 60_000;
+      while ((out.length < want || Date.now() - last < 2000) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      return out;
+    } finally {
+      await consumer.disconnect();
+    }
+  }
+});
