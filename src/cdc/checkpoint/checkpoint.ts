@@ -16,6 +16,18 @@ export interface Checkpoint {
    * the full set (it learns it at the next file's PREVIOUS_GTIDS / GTID_LIST).
    */
   gtidSet: string | null;
+  /**
+   * Present while XA branches prepared before `file:pos` are not committed yet (their rows are
+   * published only at their XA COMMIT): a restart reads again from here — the start of the
+   * earliest such prepare, with the GTID set before it — so that their rows are read again, and
+   * hands out nothing of the transactions that end at or before `file:pos` (already published).
+   */
+  resume?: { file: string; pos: number; gtidSet: string | null };
+}
+
+/** Where a reader re-reads the binlog from after `checkpoint`: its `resume` point, else the checkpoint itself. */
+export function readFrom(checkpoint: Checkpoint): { file: string; pos: number; gtidSet: string | null } {
+  return checkpoint.resume ?? { file: checkpoint.file, pos: checkpoint.pos, gtidSet: checkpoint.gtidSet };
 }
 
 /** Is `a` at or after `b` in one server's binlog? Files compare by their numeric suffix. */

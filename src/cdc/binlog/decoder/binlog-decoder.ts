@@ -9,12 +9,33 @@ import { inflateMariadbBlock, inflateRowsBody, isCompressedRows, uncompressedRow
 import { compileTable, decodeRows, readRowsLayout, rowsTableId, type CompiledTable } from './rows.js';
 import { parseTableMap } from './table-map.js';
 import { parsePayloadHeader, payloadEvents } from './transaction-payload.js';
+import { parseXaPrepareBody, type XaXid } from './xa-xid.js';
 
 const HEADER = 19;
 
 function uuidText(b: Buffer): string {
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** MariaDB GTID flags2: FL_GROUP_COMMIT_ID (8-byte commit id follows), FL_PREPARED_XA, FL_COMPLETED_XA. */
+const FL_GROUP_COMMIT_ID = 2;
+const FL_PREPARED_XA = 64;
+const FL_COMPLETED_XA = 128;
+
+/**
+ * The XA part of a MariaDB GTID event body after its flags byte: the commit id when flagged,
+ * then formatID (4 bytes), gtrid and bqual lengths (1 byte each) and the two.
+ */
+function mariadbGtidXa(r: ByteReader, flags: number): { phase: 'prepared' | 'completed'; xid: XaXid } | null {
+  if ((flags & (FL_PREPARED_XA | FL_COMPLETED_XA)) === 0) return null;
+  if ((flags & FL_GROUP_COMMIT_ID) !== 0) r.u64();
+  const formatId = r.u32();
+  const gtridLength = r.u8();
+  const bqualLength = r.u8();
+  const gtrid = Buffer.from(r.bytes(gtridLength));
+  const bqual = Buffer.from(r.bytes(bqualLength));
+  return { phase: (flags & FL_PREPARED_XA) !== 0 ? 'prepared' : 'completed', xid: { formatId, gtrid, bqual } };
 }
 
 /** Where decoding starts: the file and whether events carry a CRC32 before the first FORMAT_DESCRIPTION. */
@@ -167,6 +188,8 @@ export class BinlogDecoder {
         return this.query(h, body, true);
       case EventType.XID:
         return { ...h, kind: 'xid', xid: new ByteReader(body).u64() };
+      case EventType.XA_PREPARE:
+        return { ...h, kind: 'xa-prepare', ...parseXaPrepareBody(body) };
       case EventType.GTID:
       case EventType.ANONYMOUS_GTID:
         return this.mysqlGtid(h, body, type === EventType.ANONYMOUS_GTID);
@@ -202,6 +225,7 @@ export class BinlogDecoder {
         const sequence = r.u64();
         const domainId = r.u32();
         const flags = r.u8();
+        const xa = mariadbGtidXa(r, flags);
         return {
           ...h,
           kind: 'gtid',
@@ -211,6 +235,7 @@ export class BinlogDecoder {
           serverId: h.serverId,
           sequence,
           standalone: (flags & 1) !== 0,
+          ...(xa ? { xa } : {}),
         };
       }
       case EventType.MARIADB_GTID_LIST: {

@@ -1,5 +1,6 @@
 import type { RowChange } from './rows.js';
 import type { TableMap } from './table-map.js';
+import type { XaXid } from './xa-xid.js';
 
 /** Fields of the 19-byte common header, plus where the event starts. */
 export interface EventHeader {
@@ -23,6 +24,8 @@ export type BinlogEvent = EventHeader &
     | { kind: 'rotate'; nextFile: string; position: number; artificial: boolean }
     | { kind: 'query'; database: string; sql: string; threadId: number; executionTime: number; errorCode: number }
     | { kind: 'xid'; xid: bigint }
+    /** XA_PREPARE_LOG_EVENT: ends an XA branch at XA PREPARE, or at `XA COMMIT … ONE PHASE` (onePhase). */
+    | { kind: 'xa-prepare'; onePhase: boolean; xid: XaXid }
     | {
         kind: 'gtid';
         flavour: 'mysql';
@@ -34,7 +37,20 @@ export type BinlogEvent = EventHeader &
         commitTimestampUs: bigint | null;
         anonymous: boolean;
       }
-    | { kind: 'gtid'; flavour: 'mariadb'; gtid: string; domainId: number; serverId: number; sequence: bigint; standalone: boolean }
+    | {
+        kind: 'gtid';
+        flavour: 'mariadb';
+        gtid: string;
+        domainId: number;
+        serverId: number;
+        sequence: bigint;
+        standalone: boolean;
+        /**
+         * MariaDB 10.5+ XA: `prepared` (FL_PREPARED_XA — the transaction is an XA branch ending in
+         * XA_PREPARE) or `completed` (FL_COMPLETED_XA — its XA COMMIT / XA ROLLBACK), with the xid.
+         */
+        xa?: { phase: 'prepared' | 'completed'; xid: XaXid };
+      }
     | { kind: 'previous-gtids'; gtidSet: string }
     | { kind: 'gtid-list'; gtids: string[] }
     | { kind: 'binlog-checkpoint'; checkpointFile: string }

@@ -1,6 +1,6 @@
 import { BinlogError, isShardlineError } from '../../../errors/index.js';
 import { backoffDelayMs, sleep } from '../../../retry/index.js';
-import type { Checkpoint } from '../../checkpoint/checkpoint.js';
+import { readFrom, type Checkpoint } from '../../checkpoint/checkpoint.js';
 import { SchemaHistory } from '../../schema/schema-history.js';
 import { BinlogReader, type BinlogReaderOptions, type StartPoint } from './binlog-reader.js';
 import type { ServerFacts } from './preflight.js';
@@ -69,8 +69,12 @@ export class TransactionStream {
   async *items(): AsyncGenerator<TransactionItem> {
     const retry: RetryPolicy = { initialMs: 200, maxMs: 30_000, maxAttempts: Infinity, ...this.options.retry };
     const from = this.options.from;
-    let start: StartPoint = isCheckpoint(from) ? { file: from.file, pos: from.pos } : from;
-    let startGtidSet: string | null = isCheckpoint(from) ? from.gtidSet : typeof from === 'object' && 'gtid' in from ? from.gtid : null;
+    let start: StartPoint = isCheckpoint(from) ? { file: readFrom(from).file, pos: readFrom(from).pos } : from;
+    let startGtidSet: string | null = isCheckpoint(from)
+      ? readFrom(from).gtidSet
+      : typeof from === 'object' && 'gtid' in from
+        ? from.gtid
+        : null;
     let stopAt = this.options.stopAt ?? null;
     let failures = 0;
     while (!this.closed) {
@@ -91,14 +95,14 @@ export class TransactionStream {
       const cp = this.lastCheckpoint;
       if (cp && cp.serverUuid && reader.facts.serverUuid && cp.serverUuid !== reader.facts.serverUuid && 'file' in (start as object)) {
         reader.close();
-        if (cp.gtidSet === null) {
+        if (readFrom(cp).gtidSet === null) {
           throw new BinlogError(
             'BINLOG_PRECONDITION',
             `instance ${this.options.instance}: the checkpoint ${cp.file}:${cp.pos} belongs to server ${cp.serverUuid} but the server is now ${reader.facts.serverUuid}, and the checkpoint has no GTID set to resume by`,
             cp,
           );
         }
-        start = { gtid: cp.gtidSet };
+        start = { gtid: readFrom(cp).gtidSet! };
         continue;
       }
       stopAt ??= reader.stopAt;
@@ -111,7 +115,8 @@ export class TransactionStream {
           serverUuid: reader.facts.serverUuid,
           serverId: reader.facts.serverId,
         },
-        this.lastCheckpoint?.gtidSet ?? startGtidSet,
+        this.lastCheckpoint ? readFrom(this.lastCheckpoint).gtidSet : startGtidSet,
+        this.lastCheckpoint,
       );
       try {
         for await (const event of reader.events()) {
@@ -123,8 +128,9 @@ export class TransactionStream {
           for (const item of assembler.accept(event)) {
             if (item.type === 'commit') {
               this.lastCheckpoint = item.checkpoint;
-              start = { file: item.checkpoint.file, pos: item.checkpoint.pos };
-              startGtidSet = item.checkpoint.gtidSet;
+              const next = readFrom(item.checkpoint);
+              start = { file: next.file, pos: next.pos };
+              startGtidSet = next.gtidSet;
             }
             yield item;
           }
