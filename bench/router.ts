@@ -8,15 +8,27 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { createRouter, loadClusterConfig, resolveConfigPath } from 'shardline';
 import { withCluster } from './cluster.js';
+import { hostCpu } from './e2e-probe.js';
 
 const CONCURRENCY = 32;
 const ROUND_MS = Number(process.env['BENCH_ROUND_MS'] ?? 3000);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 6);
 const UID = 42n;
 
-async function throughput(call: () => Promise<unknown>, ms: number): Promise<number> {
+interface Round {
+  qps: number;
+  /** Client CPU (user + system of this process) per query, µs. */
+  cpuUs: number;
+  /** Host CPU busy over the round, % of all cores. */
+  hostBusy: number;
+}
+
+async function throughput(call: () => Promise<unknown>, ms: number): Promise<Round> {
   let count = 0;
-  const deadline = performance.now() + ms;
+  const h0 = hostCpu();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const deadline = t0 + ms;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (performance.now() < deadline) {
@@ -25,7 +37,14 @@ async function throughput(call: () => Promise<unknown>, ms: number): Promise<num
       }
     }),
   );
-  return count / (ms / 1000);
+  const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const h1 = hostCpu();
+  return {
+    qps: count / (elapsed / 1000),
+    cpuUs: (c.user + c.system) / count,
+    hostBusy: ((h1.busy - h0.busy) / Math.max(1, h1.total - h0.total)) * 100,
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -59,15 +78,22 @@ await withCluster(async () => {
   const plain = () => direct.query(directSql, [UID]);
   await throughput(routed, 1000);
   await throughput(plain, 1000);
-  const routedQps: number[] = [];
-  const directQps: number[] = [];
+  const routedRounds: Round[] = [];
+  const directRounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    directQps.push(await throughput(plain, ROUND_MS));
-    routedQps.push(await throughput(routed, ROUND_MS));
+    // ABAB…: the side that goes first alternates too.
+    const pair = r % 2 === 0 ? [plain, routed] : [routed, plain];
+    for (const side of pair) (side === plain ? directRounds : routedRounds).push(await throughput(side, ROUND_MS));
   }
+  const routedQps = routedRounds.map((x) => x.qps);
+  const directQps = directRounds.map((x) => x.qps);
   const ratio = median(routedQps) / median(directQps);
+  const routedCpu = median(routedRounds.map((x) => x.cpuUs));
+  const directCpu = median(directRounds.map((x) => x.cpuUs));
+  const spread = (xs: number[]) => [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))];
+  const ratios = routedRounds.map((x, i) => x.qps / directRounds[i]!.qps);
   console.log(
-    `point select (${physical} on ${inst.name}), concurrency ${CONCURRENCY}, pool ${config.pool.max}: routed ${median(routedQps).toFixed(0)}/s, direct ${median(directQps).toFixed(0)}/s, ratio ${ratio.toFixed(3)}`,
+    `point select (${physical} on ${inst.name}), concurrency ${CONCURRENCY}, pool ${config.pool.max}, ${ROUNDS} alternating rounds of ${ROUND_MS} ms: routed ${median(routedQps).toFixed(0)}/s (${spread(routedQps).join('–')}) at ${routedCpu.toFixed(1)} µs CPU/query, direct ${median(directQps).toFixed(0)}/s (${spread(directQps).join('–')}) at ${directCpu.toFixed(1)} µs CPU/query; ratio ${ratio.toFixed(3)} (per round ${ratios.map((x) => x.toFixed(2)).join(', ')}), CPU ratio ${(routedCpu / directCpu).toFixed(2)}, host ${median([...routedRounds, ...directRounds].map((x) => x.hostBusy)).toFixed(0)}% busy`,
   );
 
   const cpuIterations = 300_000;
@@ -134,10 +160,18 @@ await withCluster(async () => {
       multi_shard_insert_100_ms: Number(median(insertMs).toFixed(1)),
       multi_shard_insert_100_spread_ms: [Number(insertSorted[0]!.toFixed(1)), Number(insertSorted[insertSorted.length - 1]!.toFixed(1))],
       ratio_vs_direct: Number(ratio.toFixed(3)),
-      cpu_us_per_query: Number(cpuUs.toFixed(2)),
+      ratio_vs_direct_per_round: ratios.map((x) => Number(x.toFixed(3))),
+      client_cpu_ratio_vs_direct: Number((routedCpu / directCpu).toFixed(2)),
+      routed_cpu_us_per_query: Number(routedCpu.toFixed(1)),
+      direct_cpu_us_per_query: Number(directCpu.toFixed(1)),
+      host_busy_pct: Math.round(median([...routedRounds, ...directRounds].map((x) => x.hostBusy))),
+      cpu_us_per_query: Number(routedCpu.toFixed(1)),
+      planner_cpu_us_per_query: Number(cpuUs.toFixed(2)),
       scatter_speedup: Number(speedup.toFixed(1)),
       routed_qps: Math.round(median(routedQps)),
       direct_qps: Math.round(median(directQps)),
+      routed_qps_spread: spread(routedQps),
+      direct_qps_spread: spread(directQps),
       scatter_batched_ms: Number(batchedMs.toFixed(1)),
       scatter_per_table_ms: Number(perTableMs.toFixed(1)),
     }),

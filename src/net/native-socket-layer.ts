@@ -73,6 +73,7 @@ export function createNativeSocketLayer(binding: NativeBinding, reason: string):
       };
       return {
         add(socket, token) {
+          if (tokens.get(socket) === token) return;
           const fd = socketFd(socket);
           if (fd < 0 || socket.destroyed) {
             closed.push(token);

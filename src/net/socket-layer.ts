@@ -40,6 +40,7 @@ export interface ProbeResult {
 
 /** Idle connections watched for a peer that closed or reset, without a round trip. */
 export interface IdleWatcher {
+  /** Watches an idle socket (nothing when it is already watched under this token). */
   add(socket: Socket, token: number): void;
   remove(socket: Socket): void;
   /** The borrow check: leaves the watch and answers whether the connection is alive (no round trip). */

@@ -297,7 +297,7 @@ export class InstancePool {
     );
   }
 
-  /** Returns a connection; a broken or expired one is destroyed, a healthy one joins the idle watch. */
+  /** Returns a connection; a broken or expired one is destroyed (a healthy one joins the idle watch once idle: see `reap`). */
   async release(conn: DbConnection): Promise<void> {
     conn.lastUsedAt = Date.now();
     const t = this.tracked.get(conn.id);
@@ -307,13 +307,6 @@ export class InstancePool {
       return;
     }
     t.idle = true;
-    if (conn.socket) {
-      try {
-        this.watch.add(conn.socket, conn.id);
-      } catch {
-        /* already watched */
-      }
-    }
     await this.pool.release(conn);
   }
 
@@ -333,8 +326,23 @@ export class InstancePool {
     }
   }
 
-  /** Idle connections whose peer closed or reset: mark them broken so the next borrow drops them. */
+  /**
+   * Idle connections whose peer closed or reset: mark them broken so the next borrow drops them.
+   * A connection joins the idle watch here, once idle for `validateAfterIdleMs` — not at every
+   * release: a busy connection never pays the watch's two syscalls per query, and the borrow
+   * check probes any connection idle that long whether it is watched or not.
+   */
   reap(): number {
+    const now = Date.now();
+    for (const t of this.tracked.values()) {
+      const socket = t.conn.socket;
+      if (!t.idle || !socket || t.conn.broken || now - t.conn.lastUsedAt < this.config.validateAfterIdleMs) continue;
+      try {
+        this.watch.add(socket, t.conn.id);
+      } catch {
+        /* already watched */
+      }
+    }
     const dead = this.watch.reapDead();
     for (const id of dead) {
       const t = this.tracked.get(id);

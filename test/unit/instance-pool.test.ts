@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { poolSchema } from '../../src/config/index.js';
 import type { DbConnection } from '../../src/net/index.js';
 import { createJsSocketLayer } from '../../src/net/index.js';
@@ -84,6 +85,38 @@ describe('InstancePool borrows', () => {
       expect(waiters(pool)).toBe(0);
     } finally {
       await pool.release(held);
+      await pool.close();
+    }
+  });
+});
+
+describe('InstancePool idle watch', () => {
+  it('watches a connection only once it has been idle for validateAfterIdleMs, never at each release', async () => {
+    const added: number[] = [];
+    const base = createJsSocketLayer('test');
+    const layer = {
+      ...base,
+      createIdleWatch: () => ({
+        add: (_socket: unknown, token: number) => void added.push(token),
+        remove: () => undefined,
+        checkout: () => true,
+        reapDead: () => [],
+        size: 0,
+        close: () => undefined,
+      }),
+    };
+    const factory = fakeFactory();
+    const withSocket = async () => ({ ...(await factory()), socket: new Socket() }) as unknown as DbConnection;
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 4, validateAfterIdleMs: 100 }), withSocket, '0-1', layer);
+    try {
+      for (let round = 0; round < 200; round++) await Promise.all(Array.from({ length: 4 }, () => pool.use(async () => 1)));
+      pool.reap();
+      expect(added).toEqual([]);
+      await new Promise((r) => setTimeout(r, 150));
+      pool.reap();
+      expect(added.length).toBe(pool.stats().available);
+      expect(added.length).toBeGreaterThan(0);
+    } finally {
       await pool.close();
     }
   });
