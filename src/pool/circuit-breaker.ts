@@ -13,6 +13,9 @@ export interface BreakerSettings {
   openMs: number;
 }
 
+/** Time slices the failure-rate window is counted in. */
+const BUCKETS = 10;
+
 export const DEFAULT_BREAKER: BreakerSettings = { consecutiveFailures: 3, failureRate: 0.5, minCalls: 20, windowMs: 10_000, openMs: 1_000 };
 
 /**
@@ -25,7 +28,10 @@ export class CircuitBreaker {
   private consecutive = 0;
   private openedAt = 0;
   private trialInFlight = false;
-  private readonly calls: { at: number; ok: boolean }[] = [];
+  /** The window as BUCKETS time slices of ok/failed counts: O(1) per call, no allocation. */
+  private readonly slice: number[] = new Array<number>(BUCKETS).fill(-1);
+  private readonly ok = new Array<number>(BUCKETS).fill(0);
+  private readonly failed = new Array<number>(BUCKETS).fill(0);
   private readonly listeners: ((state: BreakerState, previous: BreakerState) => void)[] = [];
 
   constructor(
@@ -87,20 +93,32 @@ export class CircuitBreaker {
     if (next === this.current) return;
     const previous = this.current;
     this.current = next;
-    if (next === 'closed') this.calls.length = 0;
+    if (next === 'closed') this.slice.fill(-1);
     for (const l of this.listeners) l(next, previous);
   }
 
   private record(ok: boolean): void {
-    const t = this.now();
-    this.calls.push({ at: t, ok });
-    while (this.calls.length > 0 && t - this.calls[0]!.at > this.settings.windowMs) this.calls.shift();
-    if (this.calls.length > 1000) this.calls.splice(0, this.calls.length - 1000);
+    const n = Math.floor(this.now() / Math.max(1, this.settings.windowMs / BUCKETS));
+    const i = n % BUCKETS;
+    if (this.slice[i] !== n) {
+      this.slice[i] = n;
+      this.ok[i] = 0;
+      this.failed[i] = 0;
+    }
+    if (ok) this.ok[i]!++;
+    else this.failed[i]!++;
   }
 
   private rateExceeded(): boolean {
-    if (this.calls.length < this.settings.minCalls) return false;
-    const failed = this.calls.reduce((n, c) => n + (c.ok ? 0 : 1), 0);
-    return failed / this.calls.length >= this.settings.failureRate;
+    const n = Math.floor(this.now() / Math.max(1, this.settings.windowMs / BUCKETS));
+    let calls = 0;
+    let failed = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      if (this.slice[i]! <= n - BUCKETS) continue;
+      calls += this.ok[i]! + this.failed[i]!;
+      failed += this.failed[i]!;
+    }
+    if (calls < this.settings.minCalls) return false;
+    return failed / calls >= this.settings.failureRate;
   }
 }
