@@ -24,7 +24,8 @@
  *   BENCH_ROUTER_S (10) seconds before it starts;
  * - worker_rss_mb: that worker's peak RSS (VmHWM).
  *
- * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE
+ * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE /
+ * BENCH_MAX_ROWS_PER_S (the worker's throttle; 0 = none)
  * (default: cdc.snapshot's defaults; used on both shardline paths), BENCH_SIDES (both | shardline |
  * debezium), BENCH_KAFKA=0 (skip the worker run and the router probe), BENCH_ROUTER_S,
  * BENCH_PARTITIONS (cdc.partitions of the worker's config, 4), BENCH_CPU_PROF=1 (the shardline
@@ -304,6 +305,7 @@ function writeWorkerConfig(names: ReturnType<typeof e2eNames>): string {
   const tuning = [
     process.env['BENCH_CHUNK_ROWS'] ? `chunkRows: ${CHUNK_ROWS}` : null,
     process.env['BENCH_TABLES_PER_INSTANCE'] ? `tablesPerInstance: ${TABLES_PER_INSTANCE}` : null,
+    process.env['BENCH_MAX_ROWS_PER_S'] ? `maxRowsPerSecond: ${env('BENCH_MAX_ROWS_PER_S', 0) || 'null'}` : null,
   ].filter((x) => x !== null);
   const cdc = `
 cdc:
@@ -527,6 +529,7 @@ await onCluster(async () => {
       tables: TABLES,
       rounds: ROUNDS,
       chunk_rows: CHUNK_ROWS,
+      max_rows_per_s: process.env['BENCH_MAX_ROWS_PER_S'] ? env('BENCH_MAX_ROWS_PER_S', 0) || null : config.cdc.snapshot.maxRowsPerSecond,
       tables_per_instance: TABLES_PER_INSTANCE,
       shardline: {
         rows_per_s: shardline.length ? { median: Math.round(sRate), ...spread(shardline.map((s) => s.rows_per_s)) } : null,
