@@ -11,9 +11,9 @@ import { PrivateService } from '../support/private-services.js';
 
 /**
  * Atomic (XA) multi-shard writes and `shardline xa recover`, on private servers — a MySQL 8.0 and
- * a MariaDB 10.11 — because the CDC worker does not read XA transactions from the binlog yet:
- * XA on the shared cluster would stop other tests' readers. Both servers run with
- * NO_BACKSLASH_ESCAPES in their global sql_mode.
+ * a MariaDB 10.11 — whose global sql_mode includes NO_BACKSLASH_ESCAPES, and whose prepared
+ * branches left behind by the crash cases must not hold back the shared cluster's CDC readers
+ * (a prepared branch keeps a reader's restart point at its start until it is finished).
  */
 const servers = [
   new PrivateService({ name: 'xa-mysql', kind: 'mysql', port: 3361, serverId: 61 }),
