@@ -2,6 +2,7 @@ import { MysqlGtidSet } from '../../src/cdc/checkpoint/gtid-set.js';
 import { readChunk } from '../../src/cdc/snapshot/chunk-reader.js';
 import { chunkQuery, keysetPredicate } from '../../src/cdc/snapshot/chunk-query.js';
 import { RecentTransactions } from '../../src/cdc/snapshot/recent-transactions.js';
+import { throttledChunkRows } from '../../src/cdc/snapshot/snapshot-feed.js';
 import { float32Shortest, selectValue } from '../../src/cdc/snapshot/select-values.js';
 import { snapshotEventEncoder } from '../../src/cdc/snapshot/snapshot-event.js';
 import type { ChangeSource } from '../../src/cdc/events/change-event.js';
@@ -282,5 +283,15 @@ describe('recent transactions', () => {
     expect([...r.since(0)].map((t) => t.end.pos)).toEqual([1, 2]);
     r.add(txn(null, 3, 200, 'c'));
     expect([...r.since(0)].map((t) => t.end.pos)).toEqual([3]);
+  });
+});
+
+describe('throttled chunk size', () => {
+  it('keeps chunkRows unthrottled and takes a tenth of a second of rows (at least 64) under a throttle', () => {
+    expect(throttledChunkRows(2048, null)).toBe(2048);
+    expect(throttledChunkRows(2048, 5000)).toBe(500);
+    expect(throttledChunkRows(2048, 100_000)).toBe(2048);
+    expect(throttledChunkRows(2048, 100)).toBe(64);
+    expect(throttledChunkRows(32, 100)).toBe(32);
   });
 });

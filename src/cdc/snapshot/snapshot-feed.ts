@@ -43,6 +43,12 @@ export interface SnapshotFeedOptions extends SnapshotReadOptions {
   wake: () => void;
 }
 
+/** Rows per chunk under a `maxRowsPerSecond` throttle (null: `chunkRows`): at most a tenth of a second's worth, at least 64. Pure. */
+export function throttledChunkRows(chunkRows: number, maxRowsPerSecond: number | null): number {
+  if (maxRowsPerSecond === null) return chunkRows;
+  return Math.min(chunkRows, Math.max(64, Math.floor(maxRowsPerSecond / 10)));
+}
+
 /** A transaction handled by the stream before a chunk's read may still be invisible to it for this long (ms). */
 export const READ_MARGIN_MS = 5000;
 
@@ -79,7 +85,15 @@ export class SnapshotFeed {
   private throttleFrom = -1;
   private failure: unknown = null;
 
+  /**
+   * Rows per chunk: `chunkRows`, or under a throttle at most a tenth of a second's worth (at
+   * least 64), so the reads come as small steady steps instead of bursts that stall the live
+   * traffic of the instance between pauses.
+   */
+  private readonly chunkRows: number;
+
   constructor(private readonly o: SnapshotFeedOptions) {
+    this.chunkRows = throttledChunkRows(o.chunkRows, o.maxRowsPerSecond);
     this.progress = new Map(o.state.progress);
     for (const t of o.state.plan.tables) {
       if (!this.progress.has(t)) this.progress.set(t, { instance: o.instance, table: t, after: null, done: false, rows: 0, chunks: 0 });
@@ -191,7 +205,7 @@ export class SnapshotFeed {
   private publish(a: Arrived, at: BinlogPosition & { serverId: number; serverUuid: string | null }): OutboundMessage[] {
     const name = `${a.table.database}.${a.table.table}`;
     const prev = this.progress.get(name)!;
-    const done = a.chunk.rows.length < this.o.chunkRows;
+    const done = a.chunk.rows.length < this.chunkRows;
     const next: TableProgress = {
       ...prev,
       after: a.chunk.last ?? prev.after,
@@ -240,7 +254,7 @@ export class SnapshotFeed {
     for (const [name, p] of this.progress) {
       if (p.done) continue;
       const estimate = this.estimates.get(name);
-      n += estimate === undefined ? 1 : Math.max(1, Math.ceil((estimate - p.rows) / this.o.chunkRows));
+      n += estimate === undefined ? 1 : Math.max(1, Math.ceil((estimate - p.rows) / this.chunkRows));
     }
     return n;
   }
@@ -290,7 +304,7 @@ export class SnapshotFeed {
             await this.throttle();
             const startedAt = this.o.clock.now();
             this.inFlight.set(name, startedAt);
-            const chunk = await readChunk(session, this.o.flavour, table, schema, this.progress.get(name)!.after, this.o.chunkRows);
+            const chunk = await readChunk(session, this.o.flavour, table, schema, this.progress.get(name)!.after, this.chunkRows);
             const retried = await new Promise<boolean>((resolve) => {
               if (this.stopped) return resolve(false);
               this.arrived.push({ table, chunk, startedAt, window: null, handed: () => resolve(false), retry: () => resolve(true) });
@@ -324,7 +338,7 @@ export class SnapshotFeed {
     const now = this.o.clock.now();
     if (this.throttleFrom < 0) this.throttleFrom = now;
     const due = this.throttleFrom + (this.readRows / limit) * 1000;
-    this.readRows += this.o.chunkRows;
+    this.readRows += this.chunkRows;
     if (due > now) await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, due - now));
   }
 }
