@@ -8,6 +8,7 @@ import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
 import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
 import { SnapshotDriver, snapshotPlan, type PipelineSnapshot } from './snapshot-driver.js';
+import type { SnapshotPlan } from '../snapshot/snapshot-store.js';
 import type { SnapshotRequest } from '../snapshot/snapshot-request.js';
 import { TimedPull } from './timed-pull.js';
 import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
@@ -59,6 +60,8 @@ export class InstancePipeline {
   private readonly stopped = new AbortController();
   private source: TransactionSource | null = null;
   private snapshot: SnapshotDriver | null = null;
+  /** The snapshot plan this pipeline committed itself (not read back: a read right after the commit may not see it yet). */
+  private committedPlan: SnapshotPlan | null = null;
   private readonly requests: SnapshotRequest[] = [];
   private batcher: KafkaBatcher | null = null;
   private readingNow = false;
@@ -94,11 +97,14 @@ export class InstancePipeline {
   async run(): Promise<void> {
     const { logger, metrics } = this.o;
     let failures = 0;
+    // A checkpoint committed here a moment ago: used as is (reading it back may not see it yet).
+    let restart: Checkpoint | null = null;
     while (!this.stopping) {
       let producer: TransactionalProducer | null = null;
       try {
         producer = await this.o.log.transactionalProducer(this.o.transactionalId);
-        const checkpoint = (await this.o.checkpoints.load(this.instance)) ?? (await this.initialCheckpoint(producer));
+        const checkpoint = restart ?? (await this.o.checkpoints.load(this.instance)) ?? (await this.initialCheckpoint(producer));
+        restart = null;
         logger.info(
           { instance: this.instance, from: `${checkpoint.file}:${checkpoint.pos}`, gtidSet: checkpoint.gtidSet },
           'reading the binlog',
@@ -124,7 +130,7 @@ export class InstancePipeline {
             { instance: this.instance, err: err.message },
             'the checkpoint is unusable (its binlog is purged): starting over at the binlog end with a snapshot (cdc.snapshot.mode when_needed)',
           );
-          await this.initialCheckpoint(producer);
+          restart = await this.initialCheckpoint(producer);
           continue;
         }
         if (!isShardlineError(err) || !err.retriable) throw err;
@@ -172,6 +178,7 @@ export class InstancePipeline {
     const txn = await producer.begin();
     await txn.send([this.o.checkpoints.message(checkpoint), ...(plan ? [snapshot!.store.planMessage(plan)] : [])]);
     await txn.commit();
+    this.committedPlan = plan;
     this.o.logger.info(
       { instance: this.instance, at: `${checkpoint.file}:${checkpoint.pos}`, snapshotTables: plan?.tables.length ?? 0 },
       plan
@@ -213,8 +220,10 @@ export class InstancePipeline {
             },
           },
           this.requests,
+          this.committedPlan,
         )
       : null;
+    this.committedPlan = null;
     this.snapshot = snapshot;
     try {
       for (;;) {

@@ -52,9 +52,23 @@ export class SnapshotDriver {
     private readonly handled: Set<string>,
   ) {}
 
-  /** Loads the instance's committed snapshot state (resuming an unfinished snapshot) and takes `requests`. */
-  static async open(s: PipelineSnapshot, o: DriverContext, requests: readonly SnapshotRequest[]): Promise<SnapshotDriver> {
-    const { state, handled } = await s.store.loadInstance(o.instance);
+  /**
+   * Loads the instance's committed snapshot state (resuming an unfinished snapshot) and takes
+   * `requests`. `committed` is a plan the caller has just committed: used when the read does not
+   * show it yet (a read_committed read right after a commit may still stop before it).
+   */
+  static async open(
+    s: PipelineSnapshot,
+    o: DriverContext,
+    requests: readonly SnapshotRequest[],
+    committed: SnapshotPlan | null = null,
+  ): Promise<SnapshotDriver> {
+    const loaded = await s.store.loadInstance(o.instance);
+    const { handled } = loaded;
+    const state =
+      committed && (!loaded.state || loaded.state.plan.startedAtMs < committed.startedAtMs)
+        ? { plan: committed, progress: new Map() }
+        : loaded.state;
     const driver = new SnapshotDriver(s, o, handled);
     if (state) {
       if (state.plan.requestId) handled.add(state.plan.requestId);
