@@ -39,6 +39,44 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
   }
 }
 
+/**
+ * Every document of an index or alias in a uid range, however many: a point-in-time scan in pages
+ * of 10,000 (`_shard_doc` order), filtered by uid on the client.
+ */
+export async function esAllDocs(node: string, index: string, uidFrom: bigint, uidTo: bigint): Promise<Keyed> {
+  const es = new Client({ node, requestTimeout: 120_000 });
+  try {
+    await es.indices.refresh({ index }).catch(() => undefined);
+    const out: Keyed = new Map();
+    const pit = await es.openPointInTime({ index, keep_alive: '2m' });
+    try {
+      let after: (string | number)[] | undefined;
+      for (;;) {
+        const res = await es.search<Row>({
+          size: 10_000,
+          pit: { id: pit.id, keep_alive: '2m' },
+          sort: ['_shard_doc'],
+          ...(after ? { search_after: after } : {}),
+          track_total_hits: false,
+        });
+        const hits = res.hits.hits;
+        if (hits.length === 0) break;
+        for (const h of hits) {
+          const doc = strip(h._source ?? {});
+          const uid = BigInt(String(doc['uid']));
+          if (uid >= uidFrom && uid <= uidTo) out.set(h._id!, doc);
+        }
+        after = hits[hits.length - 1]!.sort as (string | number)[];
+      }
+    } finally {
+      await es.closePointInTime({ id: pit.id }).catch(() => undefined);
+    }
+    return out;
+  } finally {
+    await es.close();
+  }
+}
+
 /** Archive rows (all, incl. deleted) in a uid range. */
 export async function archiveRows(
   config: CdcClusterConfig,
