@@ -262,9 +262,16 @@ export class KafkajsEventLog implements EventLog {
   }
 
   async readToEnd(topic: string, partitions?: readonly number[]): Promise<InboundMessage[]> {
-    const admin = await this.adminClient();
-    // kafkajs lists offsets read_committed: `high` is the last stable offset.
-    const ends = await admin.fetchTopicOffsets(topic);
+    let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>>;
+    let admin: Admin;
+    try {
+      admin = await this.adminClient();
+      // kafkajs lists offsets read_committed: `high` is the last stable offset.
+      ends = await admin.fetchTopicOffsets(topic);
+    } catch (err) {
+      // E.g. NOT_LEADER_FOR_PARTITION while a new topic's leaders settle: retriable, typed.
+      throw kafkaError(err, `cannot read the offsets of ${topic}`);
+    }
     const pending = new Map(
       ends
         .filter((e) => BigInt(e.high) > BigInt(e.low) && (!partitions || partitions.includes(e.partition)))
