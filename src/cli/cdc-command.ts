@@ -49,6 +49,7 @@ export function registerCdcCommand(program: Command, log: Logger): void {
             clientId: `${config.kafka.clientId}-cdc`,
             logger: log,
             security: config.kafka,
+            compression: config.cdc.compression,
           });
           const sinks = buildSinks(config, { registry, logger: log });
           const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort });

@@ -46,6 +46,7 @@ export async function startDemoWorker(config: CdcClusterConfig): Promise<DemoWor
     clientId: `${config.kafka.clientId}-demo`,
     logger: quiet,
     security: config.kafka,
+    compression: config.cdc.compression,
   });
   const sinks = buildSinks(config, { registry, logger: quiet });
   const worker = new CdcWorker({

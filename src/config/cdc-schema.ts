@@ -35,6 +35,11 @@ export const cdcSchema = z
       })
       .strict()
       .default({ include: null, exclude: [] }),
+    /**
+     * Compression of the change topics' record batches: `lz4` (default: less CPU on the worker
+     * and the broker than none, measured in bench/README.md), `gzip`, or `none`.
+     */
+    compression: z.enum(['none', 'gzip', 'lz4']).default('lz4'),
     /** A Kafka transaction closes after this many events or milliseconds (whichever first), always at a source commit. */
     batch: z
       .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(20) })

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { kafkajs } from './kafkajs-loader.js';
 import type { Admin, Consumer, Kafka, Producer } from '@shardline/kafkajs';
 import { ConnectionSecurityError, KafkaError, type ShardlineError } from '../../errors/index.js';
+import type { KafkaCompression } from './compression.js';
 import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
 import type { Logger } from '../../log/logger.js';
 import type {
@@ -15,7 +16,12 @@ import type {
   TransactionalProducer,
 } from './event-log.js';
 
-const { Kafka: KafkaClient, logLevel } = kafkajs;
+const { Kafka: KafkaClient, logLevel, CompressionTypes } = kafkajs;
+const COMPRESSION_TYPES: Record<KafkaCompression, number> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  lz4: CompressionTypes.LZ4,
+};
 
 /** Connection settings of the Kafka event log. */
 export interface KafkaEventLogOptions {
@@ -28,6 +34,8 @@ export interface KafkaEventLogOptions {
   security?: KafkaSecurity;
   /** Retries of a failed connect or request (default 8, about 16 s of back-off in all). */
   retries?: number;
+  /** How the record batches of transactional producers are compressed (default none). */
+  compression?: KafkaCompression;
 }
 
 function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
@@ -149,6 +157,7 @@ export class KafkajsEventLog implements EventLog {
     }
     const close = () => producer.disconnect();
     this.closers.add(close);
+    const compression = COMPRESSION_TYPES[this.options.compression ?? 'none'];
     return {
       begin: async (): Promise<ProducerTransaction> => {
         let txn: Awaited<ReturnType<Producer['transaction']>>;
@@ -169,6 +178,7 @@ export class KafkajsEventLog implements EventLog {
             try {
               await txn.sendBatch({
                 acks: -1,
+                compression,
                 topicMessages: [...byTopic].map(([topic, ms]) => ({
                   topic,
                   messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),

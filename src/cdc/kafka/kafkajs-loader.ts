@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as KafkaJs from '@shardline/kafkajs';
 import { KafkaError } from '../../errors/index.js';
+import { lz4Codec } from './compression.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
 interface FilterInput {
@@ -79,7 +80,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
 /**
  * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
- * {@link filterAbortedMessages}. Whatever the host application loaded before — its own `kafkajs`,
+ * {@link filterAbortedMessages} and an LZ4 codec ({@link lz4Codec}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
  * throws a {@link KafkaError} and shardline does not read Kafka with an unsafe filter. `root`: the
@@ -91,6 +92,8 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     const filterFile = path.join(root, 'src/consumer/filterAbortedMessages.js');
     const requireKafkajs = privateCommonJs(new Map([[filterFile, filterAbortedMessages]]));
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
+    const codec = lz4Codec();
+    (client.CompressionCodecs as Record<number, () => unknown>)[client.CompressionTypes.LZ4] = () => codec;
     if (selfCheck(requireKafkajs, root)) return client;
   } catch (err) {
     throw new KafkaError('KAFKA', `cannot load ${KAFKAJS_PACKAGE} with its read_committed filter corrected: ${(err as Error).message}`, {
