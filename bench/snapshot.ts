@@ -20,8 +20,12 @@
  *   cdc.snapshot.mode initial; from the snapshot's start (shardline_snapshot_running 1) to its end
  *   (back to 0 with every row published; the last Kafka transaction closes within cdc.batch.maxMs);
  * - router_p99_ratio_during_snapshot: router point-SELECTs by uid on users shards of shard-0 (two
- *   loops, 2 ms pause), p99 while that worker snapshots at the default throttle ÷ p99 over
- *   BENCH_ROUTER_S (10) seconds before it starts;
+ *   loops, 2 ms pause) while that worker snapshots at the default throttle, side by side: the
+ *   worker runs BENCH_PAUSE_MS (1000) and is stopped (SIGSTOP) as long, in turn, and the p99 of
+ *   the running windows ÷ the p99 of the stopped ones (both under the same host conditions;
+ *   BENCH_PAUSE_MS=0: ÷ the p99 of BENCH_ROUTER_S (10) seconds before the worker starts, which
+ *   is always reported too as router_p99_ratio_vs_before); rows_per_s_to_kafka counts running
+ *   time only;
  * - worker_rss_mb: that worker's peak RSS (VmHWM).
  *
  * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE /
@@ -30,6 +34,7 @@
  * debezium), BENCH_KAFKA=0 (skip the worker run and the router probe), BENCH_ROUTER_S,
  * BENCH_PARTITIONS (cdc.partitions of the worker's config, 4), BENCH_CPU_PROF=1 (the shardline
  * rounds under the V8 profiler, top self time on stderr), BENCH_KEEP=1 (keep the database),
+ * BENCH_WORKER_PROF=<dir> (the worker under --cpu-prof, profile written there on exit),
  * BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last stdout line: one
  * JSON object.
  */
@@ -52,7 +57,7 @@ import { SnapshotStore } from '../src/cdc/snapshot/snapshot-store.js';
 import { withCluster } from './cluster.js';
 import { buildDebezium, ensureDebeziumUser, runDebeziumSnapshot, writeServerPublicKey, type DebeziumRun } from './debezium.js';
 import { dropKafkaState, e2eNames } from './e2e-config.js';
-import { hostCpu, parseMetrics, procMemory, topSelfTime, selfTimeByArea } from './e2e-probe.js';
+import { hostCpu, parseMetrics, procCpuSeconds, procMemory, servicePids, topSelfTime, selfTimeByArea } from './e2e-probe.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const ROWS = env('BENCH_ROWS', 1_000_000);
@@ -63,6 +68,8 @@ const KAFKA = process.env['BENCH_KAFKA'] !== '0';
 const ROUTER_S = env('BENCH_ROUTER_S', 10);
 const PARTITIONS = env('BENCH_PARTITIONS', 4);
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
+const WORKER_PROF = process.env['BENCH_WORKER_PROF'] ?? '';
+const PAUSE_MS = env('BENCH_PAUSE_MS', 1000);
 const INSTANCE = 'shard-0';
 const DB = `bench_snap_${process.pid}`;
 const HTTP_PORT = 19_500 + (process.pid % 200);
@@ -255,6 +262,11 @@ async function debeziumRound(
   };
 }
 
+const latencySummary = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { samples: s.length, p50_ms: round(quantile(s, 0.5), 2), p99_ms: round(quantile(s, 0.99), 2) };
+};
+
 /** Point SELECTs through the router on users shards of shard-0; latencies in ms. */
 class RouterProbe {
   private running = true;
@@ -285,8 +297,12 @@ class RouterProbe {
 
   /** p50/p99 of the samples since the last call. */
   take(): { samples: number; p50_ms: number; p99_ms: number } {
-    const s = this.samples.splice(0).sort((a, b) => a - b);
-    return { samples: s.length, p50_ms: round(quantile(s, 0.5), 2), p99_ms: round(quantile(s, 0.99), 2) };
+    return latencySummary(this.drain());
+  }
+
+  /** The latencies (ms) since the last call. */
+  drain(): number[] {
+    return this.samples.splice(0);
   }
 
   async stop(): Promise<void> {
@@ -337,10 +353,36 @@ const metric = (m: Map<string, number>, name: string, labels: Record<string, str
   return sum;
 };
 
+type CpuSnapshot = { worker: number; bench: number; services: Record<string, number>; host: { busy: number; total: number } };
+const SERVICES = servicePids(process.env['SHARDLINE_STATE_DIR'] || path.join(root, '.shardline'));
+const cpuSnapshot = (worker: number): CpuSnapshot => {
+  const u = process.cpuUsage();
+  return {
+    worker: procCpuSeconds(worker),
+    bench: (u.user + u.system) / 1e6,
+    services: Object.fromEntries(Object.entries(SERVICES).map(([n, p]) => [n, procCpuSeconds(p)])),
+    host: hostCpu(),
+  };
+};
+/** Cores used per process between two snapshots: where the CPU went while the worker snapshotted. */
+const coresBetween = (a: CpuSnapshot, b: CpuSnapshot, seconds: number): Record<string, number> => {
+  const out: Record<string, number> = {
+    worker: round((b.worker - a.worker) / seconds, 2),
+    bench_router: round((b.bench - a.bench) / seconds, 2),
+  };
+  for (const [n, v] of Object.entries(b.services)) {
+    const c = round((v - (a.services[n] ?? v)) / seconds, 2);
+    if (c >= 0.01) out[n] = c;
+  }
+  out['host_busy'] = round(((b.host.busy - a.host.busy) / (b.host.total - a.host.total)) * os.availableParallelism(), 2);
+  return out;
+};
+
 /** The full path: a worker process snapshots the bench tables into Kafka; the router is probed before and during. */
 async function toKafka(): Promise<Record<string, unknown>> {
   const names = e2eNames(DB);
   const configPath = writeWorkerConfig(names);
+  execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });
   const router = await createRouter(config);
   const probe = new RouterProbe(router);
   let child: ChildProcess | null = null;
@@ -351,11 +393,23 @@ async function toKafka(): Promise<Record<string, unknown>> {
     await sleep(ROUTER_S * 1000);
     const quiet = probe.take();
     log(`router without a snapshot: p50 ${quiet.p50_ms} ms, p99 ${quiet.p99_ms} ms (${quiet.samples} point SELECTs)`);
+    if (quiet.samples < 100 || probe.errors > 0)
+      throw new Error(`the router probe failed (${quiet.samples} samples, ${probe.errors} errors)`);
     const fd = openSync(logFile, 'a');
     const tSpawn = performance.now();
     child = spawn(
       process.execPath,
-      [path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--role', 'reader', '--http-port', String(HTTP_PORT)],
+      [
+        ...(WORKER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_PROF}`] : []),
+        path.join(root, 'dist/cli/main.js'),
+        'cdc',
+        '--config',
+        configPath,
+        '--role',
+        'reader',
+        '--http-port',
+        String(HTTP_PORT),
+      ],
       {
         cwd: root,
         stdio: ['ignore', fd, fd],
@@ -371,6 +425,28 @@ async function toKafka(): Promise<Record<string, unknown>> {
     let tStart = 0;
     let tEnd = 0;
     let rows = 0;
+    let cpu0: CpuSnapshot | null = null;
+    let cpu1: CpuSnapshot | null = null;
+    // Side by side (ABAB): the worker runs PAUSE_MS, then is stopped (SIGSTOP) PAUSE_MS, and so on;
+    // the router's samples of each window go to its side, so both sides see the same host.
+    const running: number[] = [];
+    const paused: number[] = [];
+    let pausedMs = 0;
+    let done = false;
+    let alternation: Promise<void> = Promise.resolve();
+    const alternate = async () => {
+      while (!done) {
+        await sleep(PAUSE_MS);
+        if (done) break;
+        running.push(...probe.drain());
+        const t = performance.now();
+        child!.kill('SIGSTOP');
+        await sleep(PAUSE_MS);
+        paused.push(...probe.drain());
+        child!.kill('SIGCONT');
+        pausedMs += performance.now() - t;
+      }
+    };
     const deadline = performance.now() + 900_000;
     let lastLog = 0;
     try {
@@ -384,16 +460,19 @@ async function toKafka(): Promise<Record<string, unknown>> {
           await sleep(100);
           continue;
         }
-        const running = metric(m, 'shardline_snapshot_running', { instance: INSTANCE });
+        const snapshotting = metric(m, 'shardline_snapshot_running', { instance: INSTANCE });
         rows = metric(m, 'shardline_snapshot_rows_total', { instance: INSTANCE });
         const now = performance.now();
-        if (!tStart && (running > 0 || rows > 0)) {
+        if (!tStart && (snapshotting > 0 || rows > 0)) {
           tStart = now;
+          cpu0 = cpuSnapshot(pid);
           probe.take();
+          if (PAUSE_MS > 0) alternation = alternate();
           log(`worker: snapshot running ${((now - tSpawn) / 1000).toFixed(1)} s after the spawn`);
         }
-        if (tStart && running === 0 && rows >= ROWS) {
+        if (tStart && snapshotting === 0 && rows >= ROWS) {
           tEnd = now;
+          cpu1 = cpuSnapshot(pid);
           break;
         }
         if (tStart && now - lastLog > 5000) {
@@ -403,24 +482,33 @@ async function toKafka(): Promise<Record<string, unknown>> {
         await sleep(100);
       }
     } finally {
+      done = true;
+      await alternation;
       clearInterval(sampler);
     }
     if (!tEnd) throw new Error(`the worker's snapshot did not finish (${rows} rows published); log ${logFile}`);
-    const during = probe.take();
-    const seconds = (tEnd - tStart) / 1000;
+    running.push(...probe.drain());
+    const during = latencySummary(running);
+    const without = PAUSE_MS > 0 ? latencySummary(paused) : quiet;
+    const seconds = (tEnd - tStart - pausedMs) / 1000;
     const result = {
       rows_per_s_to_kafka: Math.round(rows / seconds),
       rows,
       seconds: round(seconds, 2),
       spawn_to_done_s: round((tEnd - tSpawn) / 1000, 2),
       worker_rss_mb: round(peakRss, 1),
-      router_quiet: quiet,
+      router_quiet_before: quiet,
+      router_without_snapshot: without,
       router_during_snapshot: during,
-      router_p99_ratio_during_snapshot: round(during.p99_ms / quiet.p99_ms, 2),
+      router_p99_ratio_during_snapshot: round(during.p99_ms / without.p99_ms, 2),
+      router_p99_ratio_vs_before: round(during.p99_ms / quiet.p99_ms, 2),
+      alternation_ms: PAUSE_MS,
       router_errors: probe.errors,
+      cores_during_snapshot: coresBetween(cpu0!, cpu1!, seconds),
     };
+    log(`cores during the snapshot: ${JSON.stringify(result.cores_during_snapshot)}`);
     log(
-      `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot p50 ${during.p50_ms} ms, p99 ${during.p99_ms} ms (${during.samples}) → ratio ${result.router_p99_ratio_during_snapshot}`,
+      `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot p50 ${during.p50_ms} ms, p99 ${during.p99_ms} ms (${during.samples}), without p50 ${without.p50_ms} ms, p99 ${without.p99_ms} ms (${without.samples}) → ratio ${result.router_p99_ratio_during_snapshot} (vs before: ${result.router_p99_ratio_vs_before})`,
     );
     return result;
   } finally {
@@ -436,6 +524,13 @@ async function toKafka(): Promise<Record<string, unknown>> {
       log(`clean-up: kafka failed: ${err.message}`),
     );
     rmSync(path.dirname(configPath), { recursive: true, force: true });
+    if (WORKER_PROF) {
+      const profile = topSelfTime(WORKER_PROF, 25);
+      if (profile) {
+        log(`worker CPU profile ${profile.file} (${profile.totalMs} ms); by area ${JSON.stringify(selfTimeByArea(WORKER_PROF))}`);
+        for (const row of profile.rows) log(`  ${String(row.pct).padStart(5)}%  ${String(row.selfMs).padStart(7)} ms  ${row.fn}`);
+      }
+    }
   }
 }
 
