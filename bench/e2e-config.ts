@@ -18,6 +18,8 @@ export interface E2eTuning {
   batchMaxEvents: number;
   /** cdc.elasticsearch.bulkMaxDocs. */
   bulkMaxDocs: number;
+  /** cdc.compression (null: the default). */
+  compression?: string | null;
 }
 
 export interface E2eNames {
@@ -50,7 +52,7 @@ cdc:
   groupPrefix: "${names.groupPrefix}"
   partitions: ${tuning.partitions}
   batch: { maxEvents: ${tuning.batchMaxEvents}, maxMs: ${tuning.batchMaxMs} }
-  shutdownTimeoutS: 20
+  shutdownTimeoutS: 20${tuning.compression ? `\n  compression: ${tuning.compression}` : ''}
   elasticsearch: { indexPrefix: "${names.indexPrefix}", bulkMaxDocs: ${tuning.bulkMaxDocs} }
 `;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-e2e-'));

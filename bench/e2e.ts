@@ -18,10 +18,13 @@
  *   backlog only counts once it is searchable.
  * - worker_rss_mb: the worker's peak RSS (max of VmHWM and 250 ms VmRSS samples).
  *
+ * - Idle: the source quiet for BENCH_IDLE_S (30) after the warm-up: idle_worker_cores. CPU per
+ *   published row of the worker, Kafka and Elasticsearch in every phase (cpu_us_per_row).
+ *
  * Environment: BENCH_RATE_S (25 s per rate phase), BENCH_SUSTAINED_S (30), BENCH_CONCURRENCY (8),
  * BENCH_SUSTAINED_BATCH (400 rows per INSERT), BENCH_BACKLOG_CAP (30000), BENCH_PARTITIONS (12, cdc.partitions),
  * BENCH_BATCH_MAX_MS (50, cdc.batch.maxMs), BENCH_BATCH_MAX_EVENTS (5000), BENCH_BULK_MAX_DOCS (2000,
- * cdc.elasticsearch.bulkMaxDocs), BENCH_REFRESH_INTERVAL (unset: the sink's 1s; else set on the
+ * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 1s; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
  * top self-time printed), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
  * one JSON object. Cleans up its topics, groups, indices, templates, archive database and rows.
@@ -51,6 +54,7 @@ import {
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const RATE_S = env('BENCH_RATE_S', 25);
+const IDLE_S = env('BENCH_IDLE_S', 30);
 const SUSTAINED_S = env('BENCH_SUSTAINED_S', 30);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 8);
 const SUSTAINED_BATCH = env('BENCH_SUSTAINED_BATCH', 400);
@@ -67,6 +71,7 @@ const tuning: E2eTuning = {
   batchMaxMs: env('BENCH_BATCH_MAX_MS', 20),
   batchMaxEvents: env('BENCH_BATCH_MAX_EVENTS', 5000),
   bulkMaxDocs: env('BENCH_BULK_MAX_DOCS', 2000),
+  compression: process.env['BENCH_COMPRESSION'] ?? null,
 };
 /** The bench's UIDs: [BASE, BASE + 10^7), away from the tests' (7e9…, 8.1e9 + pid block). */
 const BASE = 20_000_000_000n + BigInt(process.pid % 1000) * 10_000_000n;
@@ -365,6 +370,21 @@ class LagSampler {
 }
 let lag: LagSampler | null = null;
 
+/** CPU µs per published row of each process over a span (null when nothing was published). */
+const perRow = (seconds: number, rows: number, cores: Record<string, number>): Record<string, number> | null =>
+  rows > 0 ? Object.fromEntries(Object.entries(cores).map(([n, c]) => [n, round((c * seconds * 1e6) / rows, 1)])) : null;
+
+/** The source quiet for `seconds`: what the worker and the services burn doing nothing. */
+async function idlePhase(worker: Worker, seconds: number) {
+  const finish = await spanProbe(worker);
+  await sleep(seconds * 1000);
+  const span = await finish();
+  log(
+    `idle ${seconds} s: worker ${span.worker_cpu_cores} cores; cores ${JSON.stringify(span.cpu_cores)}; ${span.published_events} events published`,
+  );
+  return { worker_cores: span.worker_cpu_cores, cpu_cores: span.cpu_cores, published_events: span.published_events, seconds: span.seconds };
+}
+
 /** Host, worker and service CPU over a span, lag samples, and the worker's metrics between two scrapes. */
 async function spanProbe(worker: Worker) {
   const t0 = performance.now();
@@ -400,6 +420,11 @@ async function spanProbe(worker: Worker) {
       kafka_commit: commits,
       events_per_kafka_txn: commits.count ? round(published / commits.count, 1) : null,
       es_docs: esDocs,
+      cpu_us_per_row: perRow(seconds, published, {
+        worker: (procCpuSeconds(worker.pid) - cpu0) / seconds,
+        kafka: cores['kafka'] ?? 0,
+        elasticsearch: cores['elasticsearch'] ?? 0,
+      }),
       es_bulk: bulk,
       docs_per_es_bulk: bulk.count ? round(esDocs / bulk.count, 1) : null,
       es_sink_batch_write: histogramDelta(m0, m1, 'shardline_sink_write_seconds', { sink: 'elasticsearch' }),
@@ -627,6 +652,8 @@ await onCluster(async () => {
       log(`experiment: refresh_interval of ${ALIAS}.v1 set to ${REFRESH_INTERVAL} (${res.status})`);
     }
     log(`warm-up: ${warmRows} rows searchable`);
+    await sleep(3000);
+    const idle = await idlePhase(worker, IDLE_S);
     poller = new SearchablePoller();
 
     const at1k = await ratePhase(load, poller, worker, 1000, RATE_S, '1k rows/s');
@@ -661,9 +688,18 @@ await onCluster(async () => {
       p99_ms_at_1k: at1k.p99_ms,
       p50_ms_at_5k: at5k.p50_ms,
       p99_ms_at_5k: at5k.p99_ms,
+      worker_cpu_us_per_row_at_5k: at5k.cpu_us_per_row?.['worker'] ?? null,
+      idle_worker_cores: idle.worker_cores,
       worker_rss_mb: round(worker.peakRssMb, 1),
-      targets: { sustained_rows_per_s: 10000, p99_ms_at_5k: 1000 },
-      met: { sustained_rows_per_s: sustained.sustained_rows_per_s >= 10000, p99_ms_at_5k: at5k.p99_ms <= 1000 },
+      targets: { sustained_rows_per_s: 20000, p99_ms_at_5k: 600, worker_cpu_us_per_row_at_5k: 20, idle_worker_cores: 0.02 },
+      met: {
+        sustained_rows_per_s: sustained.sustained_rows_per_s >= 20000,
+        p99_ms_at_5k: at5k.p99_ms <= 600,
+        worker_cpu_us_per_row_at_5k: (at5k.cpu_us_per_row?.['worker'] ?? Infinity) <= 20,
+        idle_worker_cores: idle.worker_cores <= 0.02,
+      },
+      cpu_us_per_row: { at_1k: at1k.cpu_us_per_row, at_5k: at5k.cpu_us_per_row, sustained: sustained.cpu_us_per_row },
+      idle,
       worker_rss_mb_idle: idleRss ? round(idleRss.rssMb, 1) : null,
       worker_rss_mb_end: finalMem ? round(finalMem.rssMb, 1) : null,
       worker_exit_code: exitCode,

@@ -34,7 +34,7 @@
  * debezium), BENCH_KAFKA=0 (skip the worker run and the router probe), BENCH_ROUTER_S,
  * BENCH_PARTITIONS (cdc.partitions of the worker's config, 4), BENCH_CPU_PROF=1 (the shardline
  * rounds under the V8 profiler, top self time on stderr), BENCH_KEEP=1 (keep the database),
- * BENCH_WORKER_PROF=<dir> (the worker under --cpu-prof, profile written there on exit),
+ * BENCH_COMPRESSION (the worker's cdc.compression; unset: the default), BENCH_WORKER_PROF=<dir> (the worker under --cpu-prof, profile written there on exit),
  * BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last stdout line: one
  * JSON object.
  */
@@ -336,7 +336,7 @@ cdc:
   tables:
     include: [${tableNames.map((t) => `"${DB}.${t}"`).join(', ')}]
     exclude: [${exclude.map((t) => `"${t}"`).join(', ')}]
-  snapshot: { mode: initial${tuning.length ? `, ${tuning.join(', ')}` : ''} }
+  snapshot: { mode: initial${tuning.length ? `, ${tuning.join(', ')}` : ''} }${process.env['BENCH_COMPRESSION'] ? `\n  compression: ${process.env['BENCH_COMPRESSION']}` : ''}
 `;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-snapshot-'));
   const file = path.join(dir, 'cluster.yaml');
