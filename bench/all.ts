@@ -27,9 +27,15 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
     ratio_vs_debezium: { min: 2 },
     router_p99_ratio_during_snapshot: { max: 1.5 },
   },
+  stream: {
+    ratio_vs_debezium_narrow: { min: 5 },
+    ratio_vs_debezium_mixed: { min: 5 },
+    ratio_to_kafka_vs_debezium_narrow: { min: 1 },
+    ratio_to_kafka_vs_debezium_mixed: { min: 1 },
+  },
 };
 
-const BENCHES = ['router', 'pool', 'binlog', 'snapshot', 'e2e'] as const;
+const BENCHES = ['router', 'pool', 'binlog', 'snapshot', 'stream', 'e2e'] as const;
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 function run(name: string): Promise<Record<string, unknown> | { error: string }> {
