@@ -61,6 +61,9 @@ function kafkaError(err: unknown, what: string): ShardlineError {
   return new KafkaError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
 }
 
+/** How long a group consumer's fetch waits on the broker for records before it asks again. */
+const IDLE_FETCH_WAIT_MS = 500;
+
 /** Connects a kafkajs client; resolves with it once connected. */
 async function connected<T extends { connect(): Promise<void> }>(client: T): Promise<T> {
   await client.connect();
@@ -234,7 +237,10 @@ export class KafkajsEventLog implements EventLog {
       readUncommitted: false,
       sessionTimeout: options.sessionTimeoutMs ?? 6_000,
       heartbeatInterval: Math.max(500, Math.floor((options.sessionTimeoutMs ?? 6_000) / 5)),
-      maxWaitTimeInMs: 100,
+      // A fetch returns as soon as a record arrives; this only bounds how often an idle consumer
+      // asks again (each empty fetch costs the worker and the broker CPU: 100 ms made an idle
+      // worker's four consumers the largest part of its idle load).
+      maxWaitTimeInMs: IDLE_FETCH_WAIT_MS,
     });
     if (options.onAssignment) {
       const cb = options.onAssignment;

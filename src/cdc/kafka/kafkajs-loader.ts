@@ -3,6 +3,7 @@ import path from 'node:path';
 import type * as KafkaJs from '@shardline/kafkajs';
 import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
+import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
 interface FilterInput {
@@ -80,7 +81,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
 /**
  * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
- * {@link filterAbortedMessages} and an LZ4 codec ({@link lz4Codec}). Whatever the host application loaded before — its own `kafkajs`,
+ * {@link filterAbortedMessages}, an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
+ * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
  * throws a {@link KafkaError} and shardline does not read Kafka with an unsafe filter. `root`: the
@@ -92,6 +94,10 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     const filterFile = path.join(root, 'src/consumer/filterAbortedMessages.js');
     const requireKafkajs = privateCommonJs(new Map([[filterFile, filterAbortedMessages]]));
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
+    const queue = requireKafkajs(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: Record<string, unknown> };
+    if (typeof queue.prototype['scheduleCheckPendingRequests'] !== 'function')
+      throw new Error('src/network/requestQueue has no scheduleCheckPendingRequests to replace');
+    queue.prototype['scheduleCheckPendingRequests'] = scheduleCheckPendingRequests;
     const codec = lz4Codec();
     (client.CompressionCodecs as Record<number, () => unknown>)[client.CompressionTypes.LZ4] = () => codec;
     if (selfCheck(requireKafkajs, root)) return client;

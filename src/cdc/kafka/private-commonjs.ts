@@ -28,6 +28,14 @@ function resolveFile(base: string): string {
  */
 export function privateCommonJs(replaced: ReadonlyMap<string, unknown>): PrivateRequire {
   const cache = new Map<string, { exports: unknown }>();
+  // kafkajs requires protocol modules inside functions (every fetch and produce request): resolve
+  // each path once, as Node's own require does, instead of stat-ing files on every call.
+  const resolved = new Map<string, string>();
+  const resolve = (base: string): string => {
+    let file = resolved.get(base);
+    if (file === undefined) resolved.set(base, (file = resolveFile(base)));
+    return file;
+  };
   const load = (file: string): unknown => {
     if (replaced.has(file)) return replaced.get(file);
     const cached = cache.get(file);
@@ -43,12 +51,12 @@ export function privateCommonJs(replaced: ReadonlyMap<string, unknown>): Private
     const requireHere = (specifier: string): unknown => {
       if (isBuiltin(specifier)) return hostRequire(specifier);
       if (!specifier.startsWith('.')) throw new Error(`${file} requires ${specifier}, which a private load does not provide`);
-      return load(resolveFile(path.resolve(dirname, specifier)));
+      return load(resolve(path.resolve(dirname, specifier)));
     };
     const params = ['exports', 'require', 'module', '__filename', '__dirname'];
     const body = vm.compileFunction(source, params, { filename: file });
     body.call(module.exports, module.exports, requireHere, module, file, dirname);
     return module.exports;
   };
-  return (file) => load(resolveFile(file));
+  return (file) => load(resolve(file));
 }
