@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
-import kafkajs from 'kafkajs';
+import kafkajs from '../support/kafkajs-lz4.js';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { archiveRows, diff, esDocs, sourceRows } from '../support/cdc-equality.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import kafkajs from 'kafkajs';
+import kafkajs from '../support/kafkajs-lz4.js';
 import { ALL_SECTIONS, packageRoot, requireSections, type CdcClusterConfig } from '../../src/config/index.js';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { Topology } from '../../src/shard/index.js';

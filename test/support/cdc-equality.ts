@@ -16,7 +16,7 @@ export async function sourceRows(router: Router, table: string, pk: readonly str
   return new Map(rows.map((r) => [keyOf(r, pk), r]));
 }
 
-/** Documents of an index or alias (shardline's alias hides tombstones), by _id, with shardline's own `_…` fields removed. */
+/** Documents of an index or alias (shardline's alias hides tombstones), by _id, with shardline's own `_…` fields removed; none while it does not exist. */
 export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo: bigint): Promise<Keyed> {
   const es = new Client({ node });
   try {
@@ -25,7 +25,13 @@ export async function esDocs(node: string, index: string, uidFrom: bigint, uidTo
     if (uidTo - uidFrom > 60_000n) throw new RangeError('uid range too wide for a terms query');
     const uids: string[] = [];
     for (let u = uidFrom; u <= uidTo; u++) uids.push(u.toString());
-    const res = await es.search<Row>({ index, size: 10_000, track_total_hits: true, query: { terms: { uid: uids } } });
+    const res = await es
+      .search<Row>({ index, size: 10_000, track_total_hits: true, query: { terms: { uid: uids } } })
+      .catch((err: { meta?: { statusCode?: number } }) => {
+        if (err.meta?.statusCode === 404) return null; // the sink has not created it yet: no documents
+        throw err;
+      });
+    if (res === null) return out;
     const total = typeof res.hits.total === 'number' ? res.hits.total : (res.hits.total?.value ?? 0);
     if (total > 10_000) throw new Error(`${index} has ${total} matching documents: more than this helper reads`);
     for (const h of res.hits.hits) {

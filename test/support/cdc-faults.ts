@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs-lz4.js';
 import { packageRoot, type CdcClusterConfig } from '../../src/config/index.js';
 import type { Router } from '../../src/index.js';
 import { openMysqlSession } from '../../src/net/index.js';

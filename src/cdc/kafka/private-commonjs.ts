@@ -23,10 +23,14 @@ function resolveFile(base: string): string {
  * A module loader of its own for a CommonJS package without dependencies (kafkajs): its files are
  * compiled into a private cache, so the host's `require` cache — and any copy of the package the
  * host loaded itself, even from the same files — is neither read nor changed. `replaced` maps an
- * absolute file name to the exports its `require` returns instead of the file. Built-in modules
+ * absolute file name to the exports its `require` returns instead of the file; `patched` maps one
+ * to a function of its source text that returns the source to compile instead. Built-in modules
  * come from Node; any other bare specifier is an error.
  */
-export function privateCommonJs(replaced: ReadonlyMap<string, unknown>): PrivateRequire {
+export function privateCommonJs(
+  replaced: ReadonlyMap<string, unknown>,
+  patched: ReadonlyMap<string, (source: string) => string> = new Map(),
+): PrivateRequire {
   const cache = new Map<string, { exports: unknown }>();
   // kafkajs requires protocol modules inside functions (every fetch and produce request): resolve
   // each path once, as Node's own require does, instead of stat-ing files on every call.
@@ -42,7 +46,8 @@ export function privateCommonJs(replaced: ReadonlyMap<string, unknown>): Private
     if (cached) return cached.exports;
     const module = { exports: {} as unknown };
     cache.set(file, module);
-    const source = readFileSync(file, 'utf8');
+    const original = readFileSync(file, 'utf8');
+    const source = patched.get(file)?.(original) ?? original;
     if (file.endsWith('.json')) {
       module.exports = JSON.parse(source);
       return module.exports;

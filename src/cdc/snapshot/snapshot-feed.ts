@@ -1,3 +1,4 @@
+import { ChunkPacer } from './chunk-pacer.js';
 import { isShardlineError } from '../../errors/index.js';
 import type { Clock } from '../../retry/index.js';
 import type { Logger } from '../../log/logger.js';
@@ -81,8 +82,7 @@ export class SnapshotFeed {
   private stopped = false;
   private running: Promise<void> | null = null;
   private finishedSent = false;
-  private readRows = 0;
-  private throttleFrom = -1;
+  private readonly pacer: ChunkPacer;
   private failure: unknown = null;
 
   /**
@@ -94,6 +94,7 @@ export class SnapshotFeed {
 
   constructor(private readonly o: SnapshotFeedOptions) {
     this.chunkRows = throttledChunkRows(o.chunkRows, o.maxRowsPerSecond);
+    this.pacer = new ChunkPacer(o.maxRowsPerSecond);
     this.progress = new Map(o.state.progress);
     for (const t of o.state.plan.tables) {
       if (!this.progress.has(t)) this.progress.set(t, { instance: o.instance, table: t, after: null, done: false, rows: 0, chunks: 0 });
@@ -305,6 +306,7 @@ export class SnapshotFeed {
             const startedAt = this.o.clock.now();
             this.inFlight.set(name, startedAt);
             const chunk = await readChunk(session, this.o.flavour, table, schema, this.progress.get(name)!.after, this.chunkRows);
+            this.pacer.book(startedAt, chunk.rows.length);
             const retried = await new Promise<boolean>((resolve) => {
               if (this.stopped) return resolve(false);
               this.arrived.push({ table, chunk, startedAt, window: null, handed: () => resolve(false), retry: () => resolve(true) });
@@ -333,12 +335,7 @@ export class SnapshotFeed {
 
   /** Waits until reading one more chunk keeps the instance within `maxRowsPerSecond`. */
   private async throttle(): Promise<void> {
-    const limit = this.o.maxRowsPerSecond;
-    if (limit === null) return;
-    const now = this.o.clock.now();
-    if (this.throttleFrom < 0) this.throttleFrom = now;
-    const due = this.throttleFrom + (this.readRows / limit) * 1000;
-    this.readRows += this.chunkRows;
-    if (due > now) await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, due - now));
+    const wait = this.pacer.delay(this.o.clock.now());
+    if (wait > 0) await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, wait));
   }
 }
