@@ -20,12 +20,13 @@
  *   cdc.snapshot.mode initial; from the snapshot's start (shardline_snapshot_running 1) to its end
  *   (back to 0 with every row published; the last Kafka transaction closes within cdc.batch.maxMs);
  * - router_p99_ratio_during_snapshot: router point-SELECTs by uid on users shards of shard-0 (two
- *   loops, 2 ms pause) while that worker snapshots at the default throttle, side by side: the
- *   worker runs BENCH_PAUSE_MS (1000) and is stopped (SIGSTOP) as long, in turn, and the p99 of
- *   the running windows ÷ the p99 of the stopped ones (both under the same host conditions;
- *   BENCH_PAUSE_MS=0: ÷ the p99 of BENCH_ROUTER_S (10) seconds before the worker starts, which
- *   is always reported too as router_p99_ratio_vs_before); rows_per_s_to_kafka counts running
- *   time only;
+ *   loops, 2 ms pause, in a process of their own: bench/router-probe-child.ts) while that worker
+ *   snapshots at the default throttle, A-B-A: p99 during the snapshot ÷ p99 of BENCH_ROUTER_S (10)
+ *   seconds before the worker starts and as long after its snapshot ended (worker alive,
+ *   streaming an idle source), pooled. BENCH_PAUSE_MS > 0 alternates instead: the worker runs that
+ *   long, then is frozen (SIGSTOP) as long — rejected as the default: a frozen worker leaves out
+ *   its idle work from "without" and bursts its backlog on SIGCONT into "during";
+ *   rows_per_s_to_kafka counts running time only;
  * - worker_rss_mb: that worker's peak RSS (VmHWM).
  *
  * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE /
@@ -38,7 +39,7 @@
  * BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last stdout line: one
  * JSON object.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -46,7 +47,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import pino from 'pino';
-import { createRouter, loadClusterConfig, type Router } from 'shardline';
+import { loadClusterConfig } from 'shardline';
 import { ALL_SECTIONS, bundledClusterConfig, requireSections } from 'shardline/config';
 import { systemClock } from '../src/retry/index.js';
 import type { EventLog } from '../src/cdc/kafka/event-log.js';
@@ -69,7 +70,7 @@ const ROUTER_S = env('BENCH_ROUTER_S', 10);
 const PARTITIONS = env('BENCH_PARTITIONS', 4);
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 const WORKER_PROF = process.env['BENCH_WORKER_PROF'] ?? '';
-const PAUSE_MS = env('BENCH_PAUSE_MS', 1000);
+const PAUSE_MS = env('BENCH_PAUSE_MS', 0);
 const INSTANCE = 'shard-0';
 const DB = `bench_snap_${process.pid}`;
 const HTTP_PORT = 19_500 + (process.pid % 200);
@@ -267,47 +268,55 @@ const latencySummary = (xs: number[]) => {
   return { samples: s.length, p50_ms: round(quantile(s, 0.5), 2), p99_ms: round(quantile(s, 0.99), 2) };
 };
 
-/** Point SELECTs through the router on users shards of shard-0; latencies in ms. */
+/** Point SELECTs through the router on users shards of shard-0, from a process of its own; latencies in ms. */
 class RouterProbe {
-  private running = true;
-  private readonly loops: Promise<void>[];
-  private samples: number[] = [];
+  private readonly child: ChildProcess;
+  private waiting: ((ms: number[]) => void) | null = null;
   errors = 0;
 
-  constructor(router: Router) {
-    const uids: bigint[] = [];
-    for (let u = 10_000_000_000n; uids.length < 5000; u++) {
-      if (router.topology.map.instanceOf(router.topology.shardOf(u)) === INSTANCE) uids.push(u);
-    }
-    this.loops = [0, 1].map(async (k) => {
-      let i = k;
-      while (this.running) {
-        const uid = uids[(i += 2) % uids.length]!;
-        const t = performance.now();
-        try {
-          await router.query('SELECT uid, name FROM users WHERE uid = ?', [uid]);
-          this.samples.push(performance.now() - t);
-        } catch (err) {
-          if (this.errors++ < 3) log(`router probe: ${(err as Error).message}`);
-        }
-        await sleep(2);
-      }
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    child.on('message', (m: { type: string; ms?: number[]; errors?: number }) => {
+      if (m.type !== 'samples') return;
+      this.errors = m.errors ?? 0;
+      const w = this.waiting;
+      this.waiting = null;
+      w?.(m.ms ?? []);
     });
   }
 
-  /** p50/p99 of the samples since the last call. */
-  take(): { samples: number; p50_ms: number; p99_ms: number } {
-    return latencySummary(this.drain());
+  static async start(): Promise<RouterProbe> {
+    const child = fork(path.join(import.meta.dirname, 'router-probe-child.js'), [INSTANCE], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the router probe exited with ${code}`)));
+    });
+    return new RouterProbe(child);
   }
 
   /** The latencies (ms) since the last call. */
-  drain(): number[] {
-    return this.samples.splice(0);
+  async drain(): Promise<number[]> {
+    const got = new Promise<number[]>((resolve) => (this.waiting = resolve));
+    this.child.send({ type: 'drain' });
+    return got;
+  }
+
+  /** p50/p99 of the samples since the last call. */
+  async take(): Promise<{ samples: number; p50_ms: number; p99_ms: number }> {
+    return latencySummary(await this.drain());
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.send({ type: 'stop' });
+    await Promise.race([exited, sleep(10_000)]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
 
@@ -353,12 +362,19 @@ const metric = (m: Map<string, number>, name: string, labels: Record<string, str
   return sum;
 };
 
-type CpuSnapshot = { worker: number; bench: number; services: Record<string, number>; host: { busy: number; total: number } };
+type CpuSnapshot = {
+  worker: number;
+  bench: number;
+  probe: number;
+  services: Record<string, number>;
+  host: { busy: number; total: number };
+};
 const SERVICES = servicePids(process.env['SHARDLINE_STATE_DIR'] || path.join(root, '.shardline'));
-const cpuSnapshot = (worker: number): CpuSnapshot => {
+const cpuSnapshot = (worker: number, probe: number): CpuSnapshot => {
   const u = process.cpuUsage();
   return {
     worker: procCpuSeconds(worker),
+    probe: procCpuSeconds(probe),
     bench: (u.user + u.system) / 1e6,
     services: Object.fromEntries(Object.entries(SERVICES).map(([n, p]) => [n, procCpuSeconds(p)])),
     host: hostCpu(),
@@ -368,7 +384,8 @@ const cpuSnapshot = (worker: number): CpuSnapshot => {
 const coresBetween = (a: CpuSnapshot, b: CpuSnapshot, seconds: number): Record<string, number> => {
   const out: Record<string, number> = {
     worker: round((b.worker - a.worker) / seconds, 2),
-    bench_router: round((b.bench - a.bench) / seconds, 2),
+    bench: round((b.bench - a.bench) / seconds, 2),
+    router_probe: round((b.probe - a.probe) / seconds, 2),
   };
   for (const [n, v] of Object.entries(b.services)) {
     const c = round((v - (a.services[n] ?? v)) / seconds, 2);
@@ -378,28 +395,45 @@ const coresBetween = (a: CpuSnapshot, b: CpuSnapshot, seconds: number): Record<s
   return out;
 };
 
+/** Waits (≤ 30 s) until the source's mysqld is quiet again after the data were written (flushing, purge). */
+async function settle(): Promise<void> {
+  const pid = SERVICES[INSTANCE];
+  if (!pid) return;
+  const t0 = performance.now();
+  for (let last = procCpuSeconds(pid); performance.now() - t0 < 30_000;) {
+    await sleep(1000);
+    const now = procCpuSeconds(pid);
+    if (now - last < 0.06) break;
+    last = now;
+  }
+  log(`source settled after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
 /** The full path: a worker process snapshots the bench tables into Kafka; the router is probed before and during. */
 async function toKafka(): Promise<Record<string, unknown>> {
   const names = e2eNames(DB);
   const configPath = writeWorkerConfig(names);
   execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });
-  const router = await createRouter(config);
-  const probe = new RouterProbe(router);
+  await settle();
+  const probe = await RouterProbe.start();
   let child: ChildProcess | null = null;
   const logFile = path.join(path.dirname(configPath), 'worker.log');
   try {
     await sleep(1000);
-    probe.take();
+    await probe.take();
     await sleep(ROUTER_S * 1000);
-    const quiet = probe.take();
+    const beforeMs = await probe.drain();
+    const quiet = latencySummary(beforeMs);
     log(`router without a snapshot: p50 ${quiet.p50_ms} ms, p99 ${quiet.p99_ms} ms (${quiet.samples} point SELECTs)`);
     if (quiet.samples < 100 || probe.errors > 0)
       throw new Error(`the router probe failed (${quiet.samples} samples, ${probe.errors} errors)`);
     const fd = openSync(logFile, 'a');
     const tSpawn = performance.now();
+    const nice = env('BENCH_WORKER_NICE', 0);
     child = spawn(
-      process.execPath,
+      nice ? 'nice' : process.execPath,
       [
+        ...(nice ? ['-n', String(nice), process.execPath] : []),
         ...(WORKER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${WORKER_PROF}`] : []),
         path.join(root, 'dist/cli/main.js'),
         'cdc',
@@ -438,11 +472,11 @@ async function toKafka(): Promise<Record<string, unknown>> {
       while (!done) {
         await sleep(PAUSE_MS);
         if (done) break;
-        running.push(...probe.drain());
+        running.push(...(await probe.drain()));
         const t = performance.now();
         child!.kill('SIGSTOP');
         await sleep(PAUSE_MS);
-        paused.push(...probe.drain());
+        paused.push(...(await probe.drain()));
         child!.kill('SIGCONT');
         pausedMs += performance.now() - t;
       }
@@ -465,14 +499,14 @@ async function toKafka(): Promise<Record<string, unknown>> {
         const now = performance.now();
         if (!tStart && (snapshotting > 0 || rows > 0)) {
           tStart = now;
-          cpu0 = cpuSnapshot(pid);
-          probe.take();
+          cpu0 = cpuSnapshot(pid, probe.pid);
+          await probe.take();
           if (PAUSE_MS > 0) alternation = alternate();
           log(`worker: snapshot running ${((now - tSpawn) / 1000).toFixed(1)} s after the spawn`);
         }
         if (tStart && snapshotting === 0 && rows >= ROWS) {
           tEnd = now;
-          cpu1 = cpuSnapshot(pid);
+          cpu1 = cpuSnapshot(pid, probe.pid);
           break;
         }
         if (tStart && now - lastLog > 5000) {
@@ -487,9 +521,15 @@ async function toKafka(): Promise<Record<string, unknown>> {
       clearInterval(sampler);
     }
     if (!tEnd) throw new Error(`the worker's snapshot did not finish (${rows} rows published); log ${logFile}`);
-    running.push(...probe.drain());
+    running.push(...(await probe.drain()));
     const during = latencySummary(running);
-    const without = PAUSE_MS > 0 ? latencySummary(paused) : quiet;
+    // After: the worker alive and streaming an idle source, its snapshot done.
+    await sleep(2000);
+    await probe.drain();
+    await sleep(ROUTER_S * 1000);
+    const afterMs = await probe.drain();
+    const after = latencySummary(afterMs);
+    const without = PAUSE_MS > 0 ? latencySummary(paused) : latencySummary([...beforeMs, ...afterMs]);
     const seconds = (tEnd - tStart - pausedMs) / 1000;
     const result = {
       rows_per_s_to_kafka: Math.round(rows / seconds),
@@ -498,22 +538,29 @@ async function toKafka(): Promise<Record<string, unknown>> {
       spawn_to_done_s: round((tEnd - tSpawn) / 1000, 2),
       worker_rss_mb: round(peakRss, 1),
       router_quiet_before: quiet,
+      router_quiet_after: after,
       router_without_snapshot: without,
       router_during_snapshot: during,
       router_p99_ratio_during_snapshot: round(during.p99_ms / without.p99_ms, 2),
       router_p99_ratio_vs_before: round(during.p99_ms / quiet.p99_ms, 2),
       alternation_ms: PAUSE_MS,
       router_errors: probe.errors,
-      cores_during_snapshot: coresBetween(cpu0!, cpu1!, seconds),
+      cores_during_snapshot: coresBetween(cpu0!, cpu1!, (tEnd - tStart) / 1000),
+      cpu_us_per_row: {
+        worker: round(((cpu1!.worker - cpu0!.worker) * 1e6) / rows, 1),
+        kafka: round((((cpu1!.services['kafka'] ?? 0) - (cpu0!.services['kafka'] ?? 0)) * 1e6) / rows, 1),
+        [INSTANCE]: round((((cpu1!.services[INSTANCE] ?? 0) - (cpu0!.services[INSTANCE] ?? 0)) * 1e6) / rows, 1),
+      },
     };
-    log(`cores during the snapshot: ${JSON.stringify(result.cores_during_snapshot)}`);
+    log(
+      `cores during the snapshot (wall time, stopped windows included): ${JSON.stringify(result.cores_during_snapshot)}; CPU µs per row ${JSON.stringify(result.cpu_us_per_row)}`,
+    );
     log(
       `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot p50 ${during.p50_ms} ms, p99 ${during.p99_ms} ms (${during.samples}), without p50 ${without.p50_ms} ms, p99 ${without.p99_ms} ms (${without.samples}) → ratio ${result.router_p99_ratio_during_snapshot} (vs before: ${result.router_p99_ratio_vs_before})`,
     );
     return result;
   } finally {
     await probe.stop();
-    await router.close();
     if (child && child.exitCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGTERM');
