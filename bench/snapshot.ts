@@ -472,11 +472,11 @@ async function toKafka(): Promise<Record<string, unknown>> {
       while (!done) {
         await sleep(PAUSE_MS);
         if (done) break;
-        running.push(...(await probe.drain()));
+        for (const ms of await probe.drain()) running.push(ms);
         const t = performance.now();
         child!.kill('SIGSTOP');
         await sleep(PAUSE_MS);
-        paused.push(...(await probe.drain()));
+        for (const ms of await probe.drain()) paused.push(ms);
         child!.kill('SIGCONT');
         pausedMs += performance.now() - t;
       }
@@ -521,7 +521,7 @@ async function toKafka(): Promise<Record<string, unknown>> {
       clearInterval(sampler);
     }
     if (!tEnd) throw new Error(`the worker's snapshot did not finish (${rows} rows published); log ${logFile}`);
-    running.push(...(await probe.drain()));
+    for (const ms of await probe.drain()) running.push(ms);
     const during = latencySummary(running);
     // After: the worker alive and streaming an idle source, its snapshot done.
     await sleep(2000);
