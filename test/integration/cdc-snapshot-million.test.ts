@@ -20,7 +20,9 @@ const NAME = `it_snap1m_${process.pid}`;
 const CHUNK_ROWS = 256;
 const PER_SHARD = 512;
 const KILLS = 3;
-const configPath = writeCdcTestConfig(NAME, { snapshot: `{ mode: initial, chunkRows: ${CHUNK_ROWS}, tablesPerInstance: 8, maxRowsPerSecond: null }` });
+const configPath = writeCdcTestConfig(NAME, {
+  snapshot: `{ mode: initial, chunkRows: ${CHUNK_ROWS}, tablesPerInstance: 8, maxRowsPerSecond: null }`,
+});
 const config = requireSections(loadClusterConfig(configPath), ALL_SECTIONS, 'the million-row snapshot test');
 const topology = new Topology(
   config.sharding,
