@@ -178,3 +178,13 @@ export function servicePids(stateDir: string): Record<string, number> {
   }
   return out;
 }
+
+/** The sum of a metric's series in one scrape whose labels include `labels`. */
+export const metric = (m: Scrape, name: string, labels: Record<string, string>): number => {
+  let sum = 0;
+  for (const [k, v] of m) {
+    if (!k.startsWith(`${name}{`) && k !== name) continue;
+    if (Object.entries(labels).every(([l, val]) => k.includes(`${l}="${val}"`))) sum += v;
+  }
+  return sum;
+};

@@ -36,7 +36,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRouter, loadClusterConfig, type Router } from 'shardline';
 import { ALL_SECTIONS, requireSections } from 'shardline/config';
-import { withCluster } from './cluster.js';
+import { onCluster } from './cluster.js';
 import { dropArchiveDatabase, dropEsState, dropKafkaState, e2eNames, writeE2eConfig, type E2eTuning } from './e2e-config.js';
 import kafkajs from 'kafkajs';
 import {
@@ -604,18 +604,6 @@ async function sustainedPhase(load: Load, worker: Worker, seconds: number) {
  * says it is up (asked for up to 20 s: a restarting service makes it fail for a moment), the bench
  * runs on it and never stops it; only when it stays down does `withCluster` start it (and stop it).
  */
-async function clusterIsUp(): Promise<boolean> {
-  for (let i = 0; i < 10; i++) {
-    try {
-      execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'dev', 'status'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      await sleep(2000);
-    }
-  }
-  return false;
-}
-const onCluster = async (fn: () => Promise<void>) => ((await clusterIsUp()) ? fn() : withCluster(fn));
 
 await onCluster(async () => {
   execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });

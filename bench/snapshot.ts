@@ -55,10 +55,11 @@ import type { SnapshotTable } from '../src/cdc/snapshot/chunk-reader.js';
 import { SnapshotFeed } from '../src/cdc/snapshot/snapshot-feed.js';
 import { snapshotSession } from '../src/cdc/snapshot/snapshot-session.js';
 import { SnapshotStore } from '../src/cdc/snapshot/snapshot-store.js';
-import { withCluster } from './cluster.js';
+import { onCluster } from './cluster.js';
+import { hostSpan, median, round, spread, type SideRun } from './stats.js';
 import { buildDebezium, ensureDebeziumUser, runDebeziumSnapshot, writeServerPublicKey, type DebeziumRun } from './debezium.js';
 import { dropKafkaState, e2eNames } from './e2e-config.js';
-import { hostCpu, parseMetrics, procCpuSeconds, procMemory, servicePids, topSelfTime, selfTimeByArea } from './e2e-probe.js';
+import { hostCpu, metric, parseMetrics, procCpuSeconds, procMemory, servicePids, topSelfTime, selfTimeByArea } from './e2e-probe.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const ROWS = env('BENCH_ROWS', 1_000_000);
@@ -77,12 +78,6 @@ const HTTP_PORT = 19_500 + (process.pid % 200);
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const log = (msg: string) => process.stderr.write(`[bench:snapshot] ${msg}\n`);
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const spread = (xs: number[]) => ({ min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) });
 const quantile = (sorted: number[], q: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : NaN;
 
@@ -94,18 +89,6 @@ const replicated = { ...inst, replication: inst.replication };
 const CHUNK_ROWS = env('BENCH_CHUNK_ROWS', config.cdc.snapshot.chunkRows);
 const TABLES_PER_INSTANCE = env('BENCH_TABLES_PER_INSTANCE', config.cdc.snapshot.tablesPerInstance);
 const tableNames = Array.from({ length: TABLES }, (_, i) => `users_${String(i).padStart(3, '0')}`);
-
-/** Host CPU busy % and the 1-minute load average over a span. */
-const hostSpan = () => {
-  const h0 = hostCpu();
-  return () => {
-    const h1 = hostCpu();
-    return {
-      host_busy_pct: round(((h1.busy - h0.busy) / Math.max(1, h1.total - h0.total)) * 100),
-      loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
-    };
-  };
-};
 
 async function createData(admin: mysql.Connection): Promise<void> {
   const t0 = performance.now();
@@ -148,15 +131,6 @@ async function createData(admin: mysql.Connection): Promise<void> {
 }
 
 const adminCreds = { user: process.env['BENCH_ADMIN_USER'] ?? 'root', password: process.env['BENCH_ADMIN_PASSWORD'] ?? '' };
-
-interface SideRun {
-  rows: number;
-  seconds: number;
-  rows_per_s: number;
-  cpu_us_per_row: number;
-  host_busy_pct: number;
-  loadavg_1m: number;
-}
 
 const NO_LOG = {} as EventLog;
 const feedLogger = pino({ level: 'warn' }, pino.destination(2));
@@ -352,15 +326,6 @@ cdc:
   writeFileSync(file, `${base}\n${cdc}`);
   return file;
 }
-
-const metric = (m: Map<string, number>, name: string, labels: Record<string, string>): number => {
-  let sum = 0;
-  for (const [k, v] of m) {
-    if (!k.startsWith(`${name}{`) && k !== name) continue;
-    if (Object.entries(labels).every(([l, val]) => k.includes(`${l}="${val}"`))) sum += v;
-  }
-  return sum;
-};
 
 type CpuSnapshot = {
   worker: number;
@@ -580,19 +545,6 @@ async function toKafka(): Promise<Record<string, unknown>> {
     }
   }
 }
-
-async function clusterIsUp(): Promise<boolean> {
-  for (let i = 0; i < 10; i++) {
-    try {
-      execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'dev', 'status'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      await sleep(2000);
-    }
-  }
-  return false;
-}
-const onCluster = async (fn: () => Promise<void>) => ((await clusterIsUp()) ? fn() : withCluster(fn));
 
 await onCluster(async () => {
   const admin = await mysql.createConnection({ host: inst.host, port: inst.port, ...adminCreds });

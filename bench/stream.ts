@@ -31,7 +31,7 @@
  * database), BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last
  * stdout line: one JSON object.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,9 +49,10 @@ import { RowMessages } from '../src/cdc/pipeline/row-messages.js';
 import { binlogSources } from '../src/cdc/pipeline/transaction-source.js';
 import { captureRules } from '../src/cdc/worker.js';
 import { Topology } from '../src/shard/index.js';
-import { withCluster } from './cluster.js';
+import { onCluster } from './cluster.js';
+import { hostSpan, median, round, spread, type SideRun } from './stats.js';
 import { buildDebezium, ensureDebeziumUser, prepareDebeziumStreamBaseline, runDebeziumStream, writeServerPublicKey } from './debezium.js';
-import { hostCpu, parseMetrics, procCpuSeconds, procMemory } from './e2e-probe.js';
+import { metric, parseMetrics, procCpuSeconds, procMemory } from './e2e-probe.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const ROWS = { narrow: env('BENCH_NARROW_ROWS', 300_000), mixed: env('BENCH_MIXED_ROWS', 150_000) };
@@ -71,12 +72,6 @@ const KINDS: Kind[] = ['narrow', 'mixed'];
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const log = (msg: string) => process.stderr.write(`[bench:stream] ${msg}\n`);
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const spread = (xs: number[]) => ({ min: Math.round(Math.min(...xs)), max: Math.round(Math.max(...xs)) });
 
 const config = requireSections(loadClusterConfig(bundledClusterConfig), ALL_SECTIONS, 'the stream bench');
 const inst = config.instances.find((i) => i.name === INSTANCE);
@@ -113,27 +108,6 @@ const COLUMNS: Record<Kind, { create: string; select: string }> = {
       "JSON_OBJECT('id', n, 'tags', JSON_ARRAY('x', n % 10), 'ok', n % 2 = 0), n % 2",
   },
 };
-
-/** Host CPU busy % and the 1-minute load average over a span. */
-const hostSpan = () => {
-  const h0 = hostCpu();
-  return () => {
-    const h1 = hostCpu();
-    return {
-      host_busy_pct: round(((h1.busy - h0.busy) / Math.max(1, h1.total - h0.total)) * 100),
-      loadavg_1m: round(os.loadavg()[0] ?? 0, 2),
-    };
-  };
-};
-
-interface SideRun {
-  rows: number;
-  seconds: number;
-  rows_per_s: number;
-  cpu_us_per_row: number;
-  host_busy_pct: number;
-  loadavg_1m: number;
-}
 
 /** The binlog position now, as the checkpoint a reader resumes after. */
 async function currentCheckpoint(admin: mysql.Connection): Promise<Checkpoint> {
@@ -336,15 +310,6 @@ async function dropKafka(name: string): Promise<void> {
   }
 }
 
-const metric = (m: Map<string, number>, name: string, labels: Record<string, string>): number => {
-  let sum = 0;
-  for (const [k, v] of m) {
-    if (!k.startsWith(`${name}{`) && k !== name) continue;
-    if (Object.entries(labels).every(([l, val]) => k.includes(`${l}="${val}"`))) sum += v;
-  }
-  return sum;
-};
-
 /** A real worker reads the range into Kafka with its transactions; first → last committed event. */
 async function shardlineKafka(
   kind: Kind,
@@ -474,19 +439,6 @@ const summary = (runs: SideRun[]) =>
         runs,
       }
     : null;
-
-async function clusterIsUp(): Promise<boolean> {
-  for (let i = 0; i < 10; i++) {
-    try {
-      execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'dev', 'status'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      await sleep(2000);
-    }
-  }
-  return false;
-}
-const onCluster = async (fn: () => Promise<void>) => ((await clusterIsUp()) ? fn() : withCluster(fn));
 
 await onCluster(async () => {
   const admin = await mysql.createConnection({ host: inst.host, port: inst.port, ...adminCreds });
