@@ -45,4 +45,6 @@ process.on('message', (m: { type: string }) => {
       .then(() => process.exit(0));
   }
 });
+// The bench died without stopping it (crash, Ctrl-C): go too.
+process.on('disconnect', () => process.exit(0));
 process.send!({ type: 'ready' });
