@@ -343,3 +343,15 @@ export const writeServerPublicKey = async (admin: AdminQuery, file: string): Pro
   writeFileSync(file, pem);
   return file;
 };
+
+/** A Debezium run as one side-by-side run of a bench (host busy-ness measured by the caller). */
+export const debeziumSideRun = (r: DebeziumRun, host: { host_busy_pct: number; loadavg_1m: number }) => ({
+  rows: r.rows,
+  seconds: Number(r.seconds.toFixed(2)),
+  rows_per_s: Math.round(r.rowsPerS),
+  cpu_us_per_row: Number(r.cpuUsPerRow.toFixed(1)),
+  ...host,
+  startup_s: Number(r.startupSeconds.toFixed(2)),
+  steady_rows_per_s: Math.round(r.steadyRowsPerS),
+  peak_rss_mb: r.peakRssMb,
+});

@@ -57,7 +57,14 @@ import { snapshotSession } from '../src/cdc/snapshot/snapshot-session.js';
 import { SnapshotStore } from '../src/cdc/snapshot/snapshot-store.js';
 import { onCluster } from './cluster.js';
 import { hostSpan, median, round, spread, type SideRun } from './stats.js';
-import { buildDebezium, ensureDebeziumUser, runDebeziumSnapshot, writeServerPublicKey, type DebeziumRun } from './debezium.js';
+import {
+  buildDebezium,
+  debeziumSideRun,
+  ensureDebeziumUser,
+  runDebeziumSnapshot,
+  writeServerPublicKey,
+  type DebeziumRun,
+} from './debezium.js';
 import { dropKafkaState, e2eNames } from './e2e-config.js';
 import { hostCpu, metric, parseMetrics, procCpuSeconds, procMemory, servicePids, topSelfTime, selfTimeByArea } from './e2e-probe.js';
 
@@ -225,16 +232,7 @@ async function debeziumRound(
 ): Promise<SideRun & { startup_s: number; peak_rss_mb: number; steady_rows_per_s: number }> {
   const host = hostSpan();
   const r: DebeziumRun = await runDebeziumSnapshot({ ...target, tables: tableNames.map((t) => `${DB}.${t}`), timeoutS: 900 });
-  return {
-    rows: r.rows,
-    seconds: round(r.seconds, 2),
-    rows_per_s: Math.round(r.rowsPerS),
-    cpu_us_per_row: round(r.cpuUsPerRow, 1),
-    ...host(),
-    startup_s: round(r.startupSeconds, 2),
-    steady_rows_per_s: Math.round(r.steadyRowsPerS),
-    peak_rss_mb: r.peakRssMb,
-  };
+  return debeziumSideRun(r, host());
 }
 
 const latencySummary = (xs: number[]) => {

@@ -51,7 +51,14 @@ import { captureRules } from '../src/cdc/worker.js';
 import { Topology } from '../src/shard/index.js';
 import { onCluster } from './cluster.js';
 import { hostSpan, median, round, spread, type SideRun } from './stats.js';
-import { buildDebezium, ensureDebeziumUser, prepareDebeziumStreamBaseline, runDebeziumStream, writeServerPublicKey } from './debezium.js';
+import {
+  buildDebezium,
+  debeziumSideRun,
+  ensureDebeziumUser,
+  prepareDebeziumStreamBaseline,
+  runDebeziumStream,
+  writeServerPublicKey,
+} from './debezium.js';
 import { metric, parseMetrics, procCpuSeconds, procMemory } from './e2e-probe.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
@@ -416,15 +423,7 @@ async function debeziumRun(target: DebeziumTarget, kind: Kind, dir: string, expe
   const host = hostSpan();
   const r = await runDebeziumStream({ ...target, tables: [`${DB}.${kind}`], dir, events: expected, timeoutS: TIMEOUT_S });
   if (r.events !== expected) throw new Error(`Debezium delivered ${r.events} events of ${kind}, expected ${expected}`);
-  return {
-    rows: r.rows,
-    seconds: round(r.seconds, 2),
-    rows_per_s: Math.round(r.rowsPerS),
-    cpu_us_per_row: round(r.cpuUsPerRow, 1),
-    ...host(),
-    startup_s: round(r.startupSeconds, 2),
-    peak_rss_mb: r.peakRssMb,
-  };
+  return debeziumSideRun(r, host());
 }
 
 const summary = (runs: SideRun[]) =>
