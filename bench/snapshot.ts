@@ -2,9 +2,12 @@
  * npm run bench:snapshot — shardline's initial snapshot against Debezium's (issue 15), on the same
  * physical tables of the same MySQL instance (shard-0 of the local cluster):
  *
- * - data: a scratch database `bench_snap_<pid>` with BENCH_TABLES (256) users-like tables holding
- *   BENCH_ROWS (1,000,000) rows in all (bigint pk, bigint, varchar ×2, decimal, tinyint,
- *   datetime(6), nullable timestamp(6), nullable text), generated server-side; dropped at the end;
+ * - data: a users-like logical table `snapbench_<pid>` created on all 1024 shards as the cluster
+ *   names them (`app_00.snapbench_<pid>_0000` …), BENCH_ROWS (1,000,000) rows in the 256 shards of
+ *   shard-0 (bigint pk, bigint, varchar ×2, decimal, tinyint, datetime(6), nullable timestamp(6),
+ *   nullable text), generated server-side, the other instances' shards empty; dropped at the end.
+ *   Shards of one logical table, as in a fleet: one change topic (256 unrelated tables would be
+ *   256 topics, a Kafka cost no sharded deployment has);
  * - Debezium side: Debezium embedded 3.6.1.Final, snapshot.mode=initial_only, into a no-op
  *   consumer (bench/debezium.ts); its rate runs from the engine's start (global read lock and
  *   schema reading included) to the last record;
@@ -16,7 +19,8 @@
  *   spreads, client CPU per row (this process's cpuUsage; the JVM's process CPU) and host busyness
  *   (/proc/stat) over each run;
  * - rows_per_s_to_kafka: a real worker (`node dist/cli/main.js cdc --role reader`) on a config of
- *   its own that captures only the bench tables (every other table excluded) with
+ *   its own that captures only the bench table (every other table excluded; it also snapshots the
+ *   empty shards of the other instances) with
  *   cdc.snapshot.mode initial; from the snapshot's start (shardline_snapshot_running 1) to its end
  *   (back to 0 with every row published; the last Kafka transaction closes within cdc.batch.maxMs);
  * - router_p99_ratio_during_snapshot: router point-SELECTs by uid on users shards of shard-0 (two
@@ -29,12 +33,12 @@
  *   rows_per_s_to_kafka counts running time only;
  * - worker_rss_mb: that worker's peak RSS (VmHWM).
  *
- * Environment: BENCH_ROWS, BENCH_TABLES, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE /
+ * Environment: BENCH_ROWS, BENCH_ROUNDS, BENCH_CHUNK_ROWS / BENCH_TABLES_PER_INSTANCE /
  * BENCH_MAX_ROWS_PER_S (the worker's throttle; 0 = none)
  * (default: cdc.snapshot's defaults; used on both shardline paths), BENCH_SIDES (both | shardline |
  * debezium), BENCH_KAFKA=0 (skip the worker run and the router probe), BENCH_ROUTER_S,
  * BENCH_PARTITIONS (cdc.partitions of the worker's config, 4), BENCH_CPU_PROF=1 (the shardline
- * rounds under the V8 profiler, top self time on stderr), BENCH_KEEP=1 (keep the database),
+ * rounds under the V8 profiler, top self time on stderr), BENCH_KEEP=1 (keep the tables),
  * BENCH_COMPRESSION (the worker's cdc.compression; unset: the default), BENCH_WORKER_PROF=<dir> (the worker under --cpu-prof, profile written there on exit),
  * BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last stdout line: one
  * JSON object.
@@ -47,7 +51,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import pino from 'pino';
-import { loadClusterConfig } from 'shardline';
+import { loadClusterConfig, Topology } from 'shardline';
 import { ALL_SECTIONS, bundledClusterConfig, requireSections } from 'shardline/config';
 import { systemClock } from '../src/retry/index.js';
 import type { EventLog } from '../src/cdc/kafka/event-log.js';
@@ -70,7 +74,6 @@ import { hostCpu, metric, parseMetrics, procCpuSeconds, procMemory, servicePids,
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const ROWS = env('BENCH_ROWS', 1_000_000);
-const TABLES = env('BENCH_TABLES', 256);
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 2));
 const SIDES = process.env['BENCH_SIDES'] ?? 'both';
 const KAFKA = process.env['BENCH_KAFKA'] !== '0';
@@ -82,6 +85,8 @@ const PAUSE_MS = env('BENCH_PAUSE_MS', 0);
 const INSTANCE = 'shard-0';
 const DB = `bench_snap_${process.pid}`;
 const HTTP_PORT = 19_500 + (process.pid % 200);
+/** How often the worker's /metrics is scraped (during the snapshot and the after window alike). */
+const SCRAPE_MS = 1000;
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const log = (msg: string) => process.stderr.write(`[bench:snapshot] ${msg}\n`);
@@ -95,12 +100,47 @@ if (!inst || inst.flavour !== 'mysql' || !inst.replication)
 const replicated = { ...inst, replication: inst.replication };
 const CHUNK_ROWS = env('BENCH_CHUNK_ROWS', config.cdc.snapshot.chunkRows);
 const TABLES_PER_INSTANCE = env('BENCH_TABLES_PER_INSTANCE', config.cdc.snapshot.tablesPerInstance);
-const tableNames = Array.from({ length: TABLES }, (_, i) => `users_${String(i).padStart(3, '0')}`);
+const topology = new Topology(
+  config.sharding,
+  config.instances.map((i) => i.name),
+);
+/** The bench tables: the shards of one logical table that INSTANCE owns, named as the cluster names them. */
+const LOGICAL = `snapbench_${process.pid % 100000}`;
+const SHARDS = topology.map.shardsOf(INSTANCE);
+const TABLES = SHARDS.length;
+const physical = (shard: number) => ({ database: topology.names.database(shard), table: topology.names.table(LOGICAL, shard) });
+const tableNames = SHARDS.map((s) => `${physical(s).database}.${physical(s).table}`);
 
-async function createData(admin: mysql.Connection): Promise<void> {
+const CREATE_TABLE =
+  `(id BIGINT NOT NULL PRIMARY KEY, uid BIGINT NOT NULL, name VARCHAR(64) NOT NULL, ` +
+  `email VARCHAR(191) NOT NULL, balance DECIMAL(12,2) NOT NULL, status TINYINT NOT NULL, created_at DATETIME(6) NOT NULL, ` +
+  `updated_at TIMESTAMP(6) NULL, bio TEXT NULL) DEFAULT CHARSET = utf8mb4`;
+
+/** Runs `fn` with an admin connection to every instance of the cluster, in turn. */
+async function onEveryInstance(fn: (c: mysql.Connection, instance: string) => Promise<void>): Promise<void> {
+  for (const i of config.instances) {
+    const c = await mysql.createConnection({ host: i.host, port: i.port, ...adminCreds });
+    try {
+      await fn(c, i.name);
+    } finally {
+      await c.end();
+    }
+  }
+}
+
+/**
+ * The logical table `LOGICAL` on every shard of the cluster (as a migration would create it), its
+ * rows in the INSTANCE's shards only: the other instances' shards are empty, so a worker that
+ * captures the table snapshots all of them, as it would in a real fleet.
+ */
+async function createData(): Promise<void> {
   const t0 = performance.now();
-  await admin.query(`DROP DATABASE IF EXISTS ${DB}`);
-  await admin.query(`CREATE DATABASE ${DB}`);
+  await onEveryInstance(async (c, instance) => {
+    if (instance === INSTANCE) return;
+    const ts = topology.map.shardsOf(instance).map(physical);
+    for (const db of new Set(ts.map((t) => t.database))) await c.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+    for (const t of ts) await c.query(`CREATE TABLE \`${t.database}\`.\`${t.table}\` ${CREATE_TABLE}`);
+  });
   const per = Math.floor(ROWS / TABLES);
   const extra = ROWS % TABLES;
   const fillers = await Promise.all(
@@ -110,17 +150,14 @@ async function createData(admin: mysql.Connection): Promise<void> {
       return c;
     }),
   );
+  for (const db of new Set(SHARDS.map((s) => physical(s).database))) await fillers[0]!.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
   let next = 0;
   await Promise.all(
     fillers.map(async (c) => {
       for (let i = next++; i < TABLES; i = next++) {
-        const t = `${DB}.${tableNames[i]}`;
+        const t = tableNames[i];
         const n = per + (i < extra ? 1 : 0);
-        await c.query(
-          `CREATE TABLE ${t} (id BIGINT NOT NULL PRIMARY KEY, uid BIGINT NOT NULL, name VARCHAR(64) NOT NULL, ` +
-            `email VARCHAR(191) NOT NULL, balance DECIMAL(12,2) NOT NULL, status TINYINT NOT NULL, created_at DATETIME(6) NOT NULL, ` +
-            `updated_at TIMESTAMP(6) NULL, bio TEXT NULL) DEFAULT CHARSET = utf8mb4`,
-        );
+        await c.query(`CREATE TABLE ${t} ${CREATE_TABLE}`);
         if (n === 0) continue;
         await c.query(
           `INSERT INTO ${t} WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < ${n}) ` +
@@ -133,8 +170,19 @@ async function createData(admin: mysql.Connection): Promise<void> {
     }),
   );
   await Promise.all(fillers.map((c) => c.end()));
-  await admin.query(`ANALYZE TABLE ${tableNames.map((t) => `${DB}.${t}`).join(', ')}`);
-  log(`data: ${ROWS} rows in ${TABLES} tables of ${DB} on ${INSTANCE} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const inst0 = await mysql.createConnection({ host: inst!.host, port: inst!.port, ...adminCreds });
+  await inst0.query(`ANALYZE TABLE ${tableNames.join(', ')}`).finally(() => inst0.end());
+  log(
+    `data: ${ROWS} rows in the ${TABLES} shards of ${LOGICAL} on ${INSTANCE} (its other ${topology.shardCount - TABLES} shards empty) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+/** Drops the bench's logical table from every shard. */
+async function dropData(): Promise<void> {
+  await onEveryInstance(async (c, instance) => {
+    const ts = topology.map.shardsOf(instance).map(physical);
+    await c.query(`DROP TABLE IF EXISTS ${ts.map((t) => `\`${t.database}\`.\`${t.table}\``).join(', ')}`);
+  });
 }
 
 const adminCreds = { user: process.env['BENCH_ADMIN_USER'] ?? 'root', password: process.env['BENCH_ADMIN_PASSWORD'] ?? '' };
@@ -144,7 +192,7 @@ const feedLogger = pino({ level: 'warn' }, pino.destination(2));
 
 /** One snapshot of the bench tables through the real SnapshotFeed into a no-op sink. */
 async function shardlineRound(): Promise<SideRun & { bytes: number; chunks: number; sessions: number }> {
-  const tables = tableNames.map((t): SnapshotTable => ({ database: DB, table: t, logical: t, shard: null }));
+  const tables = SHARDS.map((shard): SnapshotTable => ({ ...physical(shard), logical: LOGICAL, shard }));
   const store = new SnapshotStore(NO_LOG, `${DB}._checkpoints`, () => 0);
   let woken = false;
   let wakeUp: (() => void) | null = null;
@@ -231,13 +279,19 @@ async function debeziumRound(
   target: DebeziumTarget,
 ): Promise<SideRun & { startup_s: number; peak_rss_mb: number; steady_rows_per_s: number }> {
   const host = hostSpan();
-  const r: DebeziumRun = await runDebeziumSnapshot({ ...target, tables: tableNames.map((t) => `${DB}.${t}`), timeoutS: 900 });
+  const r: DebeziumRun = await runDebeziumSnapshot({ ...target, tables: tableNames, timeoutS: 900 });
   return debeziumSideRun(r, host());
 }
 
 const latencySummary = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { samples: s.length, p50_ms: round(quantile(s, 0.5), 2), p99_ms: round(quantile(s, 0.99), 2) };
+  return {
+    samples: s.length,
+    p50_ms: round(quantile(s, 0.5), 2),
+    p90_ms: round(quantile(s, 0.9), 2),
+    p99_ms: round(quantile(s, 0.99), 2),
+    p999_ms: round(quantile(s, 0.999), 2),
+  };
 };
 
 /** Point SELECTs through the router on users shards of shard-0, from a process of its own; latencies in ms. */
@@ -294,10 +348,12 @@ class RouterProbe {
 
 /** The worker's config: the bundled cluster, its own topics, only the bench tables captured, snapshot mode initial. */
 function writeWorkerConfig(names: ReturnType<typeof e2eNames>): string {
-  const base = readFileSync(bundledClusterConfig, 'utf8').replaceAll(
+  const bundled = readFileSync(bundledClusterConfig, 'utf8').replaceAll(
     '../.shardline',
     path.join(path.dirname(bundledClusterConfig), '..', '.shardline'),
   );
+  const base = bundled.replace(/^(sharding:\n(?:[ #].*\n|\n)*? {2}tables:\n)/m, `$1    ${LOGICAL}: { shardKey: uid }\n`);
+  if (base === bundled) throw new Error(`no sharding.tables in ${bundledClusterConfig} to add ${LOGICAL} to`);
   const exclude = [...Object.keys(config.sharding.tables), ...config.sharding.broadcast];
   const tuning = [
     process.env['BENCH_CHUNK_ROWS'] ? `chunkRows: ${CHUNK_ROWS}` : null,
@@ -315,7 +371,7 @@ cdc:
   partitions: ${PARTITIONS}
   shutdownTimeoutS: 20
   tables:
-    include: [${tableNames.map((t) => `"${DB}.${t}"`).join(', ')}]
+    include: ["${LOGICAL}"]
     exclude: [${exclude.map((t) => `"${t}"`).join(', ')}]
   snapshot: { mode: initial${tuning.length ? `, ${tuning.join(', ')}` : ''} }${process.env['BENCH_COMPRESSION'] ? `\n  compression: ${process.env['BENCH_COMPRESSION']}` : ''}
 `;
@@ -454,7 +510,7 @@ async function toKafka(): Promise<Record<string, unknown>> {
         try {
           m = parseMetrics(await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text());
         } catch {
-          await sleep(100);
+          await sleep(SCRAPE_MS);
           continue;
         }
         const snapshotting = metric(m, 'shardline_snapshot_running', { instance: INSTANCE });
@@ -476,7 +532,7 @@ async function toKafka(): Promise<Record<string, unknown>> {
           lastLog = now;
           log(`worker: ${rows} rows published, RSS ${procMemory(pid)?.rssMb.toFixed(0)} MB`);
         }
-        await sleep(100);
+        await sleep(SCRAPE_MS);
       }
     } finally {
       done = true;
@@ -489,7 +545,14 @@ async function toKafka(): Promise<Record<string, unknown>> {
     // After: the worker alive and streaming an idle source, its snapshot done.
     await sleep(2000);
     await probe.drain();
-    await sleep(ROUTER_S * 1000);
+    // Observed as the snapshot was: the worker's /metrics scraped at the same cadence.
+    const scrapes: number[] = [];
+    for (const until = performance.now() + ROUTER_S * 1000; performance.now() < until; await sleep(SCRAPE_MS)) {
+      const t = performance.now();
+      parseMetrics(await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text());
+      scrapes.push(performance.now() - t);
+    }
+    log(`a /metrics scrape took ${round(median(scrapes), 2)} ms (median of ${scrapes.length})`);
     const afterMs = await probe.drain();
     const after = latencySummary(afterMs);
     const without = PAUSE_MS > 0 ? latencySummary(paused) : latencySummary([...beforeMs, ...afterMs]);
@@ -519,7 +582,7 @@ async function toKafka(): Promise<Record<string, unknown>> {
       `cores during the snapshot (wall time, stopped windows included): ${JSON.stringify(result.cores_during_snapshot)}; CPU µs per row ${JSON.stringify(result.cpu_us_per_row)}`,
     );
     log(
-      `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot p50 ${during.p50_ms} ms, p99 ${during.p99_ms} ms (${during.samples}), without p50 ${without.p50_ms} ms, p99 ${without.p99_ms} ms (${without.samples}) → ratio ${result.router_p99_ratio_during_snapshot} (vs before: ${result.router_p99_ratio_vs_before})`,
+      `worker: ${rows} rows into Kafka in ${result.seconds} s = ${result.rows_per_s_to_kafka} rows/s; peak RSS ${result.worker_rss_mb} MB; router during the snapshot ${JSON.stringify(during)}, without ${JSON.stringify(without)} → p99 ratio ${result.router_p99_ratio_during_snapshot} (vs before: ${result.router_p99_ratio_vs_before})`,
     );
     return result;
   } finally {
@@ -564,7 +627,7 @@ await onCluster(async () => {
         publicKeyFile: await writeServerPublicKey(admin, path.join(tmp, 'server-key.pem')),
       };
     }
-    await createData(admin);
+    await createData();
     log(`shardline: chunkRows ${CHUNK_ROWS}, tablesPerInstance ${TABLES_PER_INSTANCE}; rounds ${ROUNDS} (${SIDES})`);
     const profiler = CPU_PROF && runShardline ? new Session() : null;
     if (profiler) {
@@ -640,8 +703,8 @@ await onCluster(async () => {
     };
     console.log(JSON.stringify(result));
   } finally {
-    if (process.env['BENCH_KEEP'] === '1') log(`BENCH_KEEP=1: leaving ${DB}`);
-    else await admin.query(`DROP DATABASE IF EXISTS ${DB}`).catch((err: Error) => log(`clean-up: ${err.message}`));
+    if (process.env['BENCH_KEEP'] === '1') log(`BENCH_KEEP=1: leaving ${LOGICAL}`);
+    else await dropData().catch((err: Error) => log(`clean-up: ${err.message}`));
     await admin.query(`DROP USER IF EXISTS '${dbzUser}'@'%'`).catch(() => undefined);
     await admin.end();
     if (!CPU_PROF) rmSync(tmp, { recursive: true, force: true });
