@@ -62,8 +62,8 @@ export const cdcSchema = z
          * Rows per second per instance (chunks shrink to a tenth of a second's worth, at least 64
          * rows, and never burst to catch up); null: as fast as the instance answers. The default
          * protects a source that shares its host: on the 2-core local cluster a snapshot at 2,000
-         * rows/s kept the router's point-SELECT p99 within 1.5× (bench:snapshot); raise it, or set
-         * null, where the worker and Kafka run on hosts of their own.
+         * rows/s moved the router's point-SELECT p99 by ~0.1–0.3 ms (unthrottled: 3–4.5×;
+         * bench:snapshot); raise it, or set null, where the worker and Kafka run on hosts of their own.
          */
         maxRowsPerSecond: z.number().int().min(1).nullable().default(2000),
       })
