@@ -78,6 +78,16 @@ export const cdcSchema = z
           .regex(/^[a-z0-9._-]{0,100}$/)
           .default('shardline-'),
         bulkMaxDocs: z.number().int().min(1).default(2000),
+        /**
+         * Bytes of NDJSON per bulk request (a single larger document goes alone): keep it under
+         * the cluster's `http.max_content_length` (100 MB by default; 10 MiB on small managed
+         * OpenSearch instances). Elastic recommends bulks of a few MB.
+         */
+        bulkMaxBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(10 * 1024 * 1024),
         /** Bulk requests in flight (one Kafka partition each). */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
@@ -87,7 +97,7 @@ export const cdcSchema = z
           .default('300ms'),
       })
       .strict()
-      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, concurrency: 4, refreshInterval: '300ms' }),
+      .default({ indexPrefix: 'shardline-', bulkMaxDocs: 2000, bulkMaxBytes: 10 * 1024 * 1024, concurrency: 4, refreshInterval: '300ms' }),
     archive: z
       .object({
         /** Rows per archive transaction; keep the bytes well below TiDB's txn-total-size-limit (100 MB by default). */

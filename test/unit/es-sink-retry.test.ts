@@ -108,8 +108,8 @@ const SCHEMA: LogicalTableSchema = {
   primaryKey: ['uid'],
 };
 
-function rec(id: string, version: bigint, op: 'c' | 'd' = 'c'): SinkRecord {
-  const image = { uid: id, name: `n${id}` };
+function rec(id: string, version: bigint, op: 'c' | 'd' = 'c', name = `n${id}`): SinkRecord {
+  const image = { uid: id, name };
   return {
     table: 'users',
     id,
@@ -158,11 +158,12 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     sink = undefined;
     es = undefined;
   });
-  const open = (url: string, registry?: Registry, bulkMaxDocs = 100) =>
+  const open = (url: string, registry?: Registry, bulkMaxDocs = 100, bulkMaxBytes?: number) =>
     (sink = new EsSink({
       node: url,
       indexPrefix: 'fake-',
       bulkMaxDocs,
+      ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes }),
       schemaOf: async () => SCHEMA,
       registry,
       retry: { initialMs: 5, maxMs: 20 },
@@ -240,6 +241,14 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     open(es.url, undefined, 2);
     await sink!.write([rec('1', 1n), rec('2', 2n), rec('3', 3n), rec('4', 4n), rec('5', 5n)]);
     expect(es.bulks).toEqual([['1', '2'], ['3', '4'], ['5']]);
+  });
+
+  it('splits at bulkMaxBytes, a single larger document alone', async () => {
+    es = await fakeEs([]);
+    open(es.url, undefined, 100, 1500);
+    const big = (id: string, v: bigint) => rec(id, v, 'c', 'x'.repeat(3000));
+    await sink!.write([big('1', 1n), rec('2', 2n), rec('3', 3n), big('4', 4n), rec('5', 5n)]);
+    expect(es.bulks).toEqual([['1'], ['2', '3'], ['4'], ['5']]);
   });
 
   it('sets the table up again when its alias disappeared (404 index_not_found), then retries', async () => {

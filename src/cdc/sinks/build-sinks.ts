@@ -44,6 +44,7 @@ export function buildSinks(
           clientOptions: esClientOptions(elasticsearch),
           indexPrefix: config.cdc.elasticsearch.indexPrefix,
           bulkMaxDocs: config.cdc.elasticsearch.bulkMaxDocs,
+          bulkMaxBytes: config.cdc.elasticsearch.bulkMaxBytes,
           maxConcurrentWrites: config.cdc.elasticsearch.concurrency,
           template: { refreshInterval: config.cdc.elasticsearch.refreshInterval },
           schemaOf: (table) => schemas.schemaOf(table, { refresh: true }),

@@ -21,7 +21,7 @@ export interface EsSinkOptions {
   indexPrefix: string;
   /** `cdc.elasticsearch.bulkMaxDocs`: actions per bulk request. */
   bulkMaxDocs: number;
-  /** Bytes per bulk request (default 10 MiB; a single larger action goes alone). */
+  /** `cdc.elasticsearch.bulkMaxBytes`: bytes per bulk request (default 10 MiB; a single larger action goes alone). */
   bulkMaxBytes?: number;
   /** The logical table's columns and primary key (e.g. `readLogicalTableSchema` on a shard). */
   schemaOf: (table: string) => Promise<LogicalTableSchema>;
@@ -92,6 +92,13 @@ export class EsSink implements Sink {
         'CONFIG_INVALID',
         `Elasticsearch sink: cdc.elasticsearch.bulkMaxDocs must be a positive integer, found ${options.bulkMaxDocs}`,
         { details: { field: 'cdc.elasticsearch.bulkMaxDocs' } },
+      );
+    }
+    if (options.bulkMaxBytes !== undefined && (!Number.isInteger(options.bulkMaxBytes) || options.bulkMaxBytes < 1024)) {
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `Elasticsearch sink: cdc.elasticsearch.bulkMaxBytes must be an integer of at least 1024, found ${options.bulkMaxBytes}`,
+        { details: { field: 'cdc.elasticsearch.bulkMaxBytes' } },
       );
     }
     this.backoff = esBackoffPolicy(options.retry);
