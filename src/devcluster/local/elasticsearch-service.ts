@@ -83,6 +83,10 @@ export class ElasticsearchService implements NativeService {
     const probe = await run('setpriv', [`--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups', 'test', '-w', preferred]);
     if (probe.code === 0) return preferred;
     const outside = path.join('/var/lib/shardline', createHash('sha1').update(this.dir.root).digest('hex').slice(0, 12), this.spec.name);
+    // No link to it in the state dir: the state dir is new (its MySQL data too), so whatever an
+    // earlier state dir at this path left here is stale — documents whose external versions come
+    // from the old binlogs would make Elasticsearch refuse every change of the new ones as older.
+    rmSync(outside, { recursive: true, force: true });
     mkdirSync(outside, { recursive: true });
     for (let p = outside; p !== '/'; p = path.dirname(p)) if (p.startsWith('/var/lib/shardline')) chownSync(p, 0, 0);
     chownSync(outside, this.uid, this.gid);
