@@ -49,6 +49,25 @@ const devSchema = z
   })
   .strict();
 
+/**
+ * A read replica of a shard instance. It logs in with the primary's account and TLS settings
+ * (`user`, `password`, `tls`); only where it is and how much read traffic it takes are its own.
+ */
+export const replicaSchema = z
+  .object({
+    name,
+    host,
+    port,
+    /** Share of the instance's replica reads (relative to its other replicas); 0 takes none. */
+    weight: z.number().int().min(0).max(1000).default(1),
+    /** This server's own RSA key (caching_sha2_password over plain TCP); the primary's is another key. */
+    serverPublicKey: serverPublicKey.optional(),
+    /** Its `server_id`; only `shardline dev` needs it. */
+    serverId: z.number().int().min(1).max(4294967295).optional(),
+    dev: devSchema.optional(),
+  })
+  .strict();
+
 /** One physical MySQL or MariaDB server that holds shards. */
 export const instanceSchema = z
   .object({
@@ -66,6 +85,11 @@ export const instanceSchema = z
     /** The server's own `server_id`; unique in the fleet. Only `shardline dev` needs it (to start the server with it). */
     serverId: z.number().int().min(1).max(4294967295).optional(),
     dev: devSchema.optional(),
+    /**
+     * Read replicas (GTID replication from this instance, binlog on). Reads go to them by the
+     * router's `consistency`; writes, transactions and locking reads never do.
+     */
+    replicas: z.array(replicaSchema).max(32).optional(),
   })
   .strict();
 
@@ -182,6 +206,24 @@ export const clusterConfigSchema = z
       }
       serverIds.set(inst.serverId, i);
     });
+    cfg.instances.forEach((inst, i) =>
+      (inst.replicas ?? []).forEach((r, j) => {
+        const path = ['instances', i, 'replicas', j];
+        const dupName = names.get(r.name);
+        if (dupName !== undefined)
+          ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `replica name "${r.name}" is already used by instances.${dupName}` });
+        names.set(r.name, i);
+        const ep = `${r.host}:${r.port}`;
+        const dupEp = endpoints.get(ep);
+        if (dupEp !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'port'], message: `${ep} is already used by instances.${dupEp}` });
+        endpoints.set(ep, i);
+        if (r.serverId === undefined) return;
+        const dupId = serverIds.get(r.serverId);
+        if (dupId !== undefined)
+          ctx.addIssue({ code: 'custom', path: [...path, 'serverId'], message: `server id ${r.serverId} is already used by instances.${dupId}` });
+        serverIds.set(r.serverId, i);
+      }),
+    );
     if (cfg.archive && names.has(cfg.archive.name)) {
       ctx.addIssue({
         code: 'custom',
@@ -256,6 +298,7 @@ export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
 export type ClusterConfigInput = z.input<typeof clusterConfigSchema>;
 /** One validated shard instance. */
 export type InstanceConfig = z.infer<typeof instanceSchema>;
+export type ReplicaConfig = z.infer<typeof replicaSchema>;
 /** The validated archive endpoint. */
 export type ArchiveConfig = z.infer<typeof archiveSchema>;
 /** The validated Kafka section. */

@@ -15,7 +15,7 @@ function resolveIn(obj: Mutable | undefined, keys: readonly string[], baseDir: s
 /**
  * Makes every file path of a parsed (not yet frozen) cluster config absolute, relative paths
  * being relative to the config file's folder: TLS files and pinned server keys of the
- * instances and the archive, Kafka's and Elasticsearch's TLS files.
+ * instances (and their replicas) and the archive, Kafka's and Elasticsearch's TLS files.
  */
 export function resolveConfigPaths(config: Mutable, baseDir: string): void {
   const sqlEndpoints = [...((config['instances'] as Mutable[] | undefined) ?? []), config['archive'] as Mutable | undefined];
@@ -23,6 +23,7 @@ export function resolveConfigPaths(config: Mutable, baseDir: string): void {
     if (!ep) continue;
     resolveIn(ep, ['serverPublicKey'], baseDir);
     resolveIn(ep['tls'] as Mutable | undefined, TLS_FILES, baseDir);
+    for (const r of (ep['replicas'] as Mutable[] | undefined) ?? []) resolveIn(r, ['serverPublicKey'], baseDir);
   }
   for (const section of ['kafka', 'elasticsearch']) {
     resolveIn((config[section] as Mutable | undefined)?.['tls'] as Mutable | undefined, TLS_FILES, baseDir);

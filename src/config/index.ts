@@ -1,5 +1,5 @@
 export { clusterConfigSchema, instanceSchema, archiveSchema, kafkaSchema, elasticsearchSchema } from './cluster-schema.js';
-export type { ClusterConfig, InstanceConfig, ArchiveConfig } from './cluster-schema.js';
+export type { ClusterConfig, InstanceConfig, ReplicaConfig, ArchiveConfig } from './cluster-schema.js';
 export { loadClusterConfig, parseClusterConfig, resolveConfigPath } from './load-cluster-config.js';
 export { interpolateEnv } from './env-interpolate.js';
 export { bundledClusterConfig, packageRoot } from './package-root.js';

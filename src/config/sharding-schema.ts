@@ -136,6 +136,19 @@ export const routerSchema = z
       })
       .strict()
       .default({ maxEntries: 2000, maxBytes: 64 << 20 }),
+    /**
+     * Where reads go by default (per call: the `consistency` option): `primary`; `replica` — a
+     * healthy replica within `maxReplicaLagMs`, else the primary; `session` — a replica that has
+     * applied the write tokens in scope (`after`, or a `router.session()`'s), else the primary.
+     * Writes, transactions and locking reads always go to the primary.
+     */
+    consistency: z.enum(['primary', 'replica', 'session']).default('primary'),
+    /** A replica further behind its primary than this is skipped (ms). */
+    maxReplicaLagMs: z.number().int().min(0).default(1000),
+    /** How long a read with a token waits for a replica to apply it before it goes to the primary (ms). */
+    maxWaitMs: z.number().int().min(0).max(60_000).default(1000),
+    /** How often each replica's lag and health are measured (ms). */
+    replicaCheckMs: z.number().int().min(50).max(10_000).default(250),
   })
   .strict();
 
