@@ -14,6 +14,8 @@ export interface ServiceStatus {
   healthy: boolean;
   /** The pid `dev up` started (native path); null when not running or run by Docker. */
   pid: number | null;
+  /** Read replicas (`role: "replica"`): the shard instance it replicates from; null for every other service. */
+  replica_of: string | null;
 }
 
 /** `8.0.31`, `9.7.4`, `10.11.14` out of whatever the server says about itself. */
@@ -36,14 +38,16 @@ export async function clusterStatus(specs: readonly ServiceSpec[], dir: StateDir
         port: spec.port,
         healthy: health.healthy,
         pid: state?.pid ?? null,
+        replica_of: spec.replicaOf?.name ?? null,
       };
     }),
   );
 }
 
-/** A plain-text table of statuses for terminals and logs. */
-export function formatStatusTable(rows: readonly ServiceStatus[]): string {
-  const header = ['NAME', 'KIND', 'ROLE', 'VERSION', 'ADDRESS', 'HEALTHY', 'PID'];
+/** A plain-text table of statuses for terminals and logs (a REPLICA_OF column when the cluster has replicas). */
+export function formatStatusTable(rows: readonly (Omit<ServiceStatus, 'replica_of'> & { replica_of?: string | null })[]): string {
+  const replicas = rows.some((r) => r.replica_of);
+  const header = ['NAME', 'KIND', 'ROLE', 'VERSION', 'ADDRESS', 'HEALTHY', 'PID', ...(replicas ? ['REPLICA_OF'] : [])];
   const body = rows.map((r) => [
     r.name,
     r.kind,
@@ -52,6 +56,7 @@ export function formatStatusTable(rows: readonly ServiceStatus[]): string {
     `${r.host}:${r.port}`,
     r.healthy ? 'yes' : 'NO',
     r.pid === null ? '-' : String(r.pid),
+    ...(replicas ? [r.replica_of ?? '-'] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   return [header, ...body]

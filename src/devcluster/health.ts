@@ -4,6 +4,7 @@ import { kafkajs } from '../cdc/kafka/kafkajs-loader.js';
 
 const { Kafka, logLevel } = kafkajs;
 import { openMysqlSession, type MysqlEndpoint } from '../net/index.js';
+import { readReplicationState, replicationHealth } from './replica-setup.js';
 import type { ServiceSpec } from './service-spec.js';
 
 /** Result of one health probe. */
@@ -21,6 +22,26 @@ export async function probeSql(endpoint: MysqlEndpoint): Promise<Health> {
     try {
       const [row] = await session.query<{ v: string }>('SELECT VERSION() AS v');
       return { healthy: true, version: row?.v ?? 'unknown' };
+    } finally {
+      await session.close();
+    }
+  } catch (err) {
+    return { healthy: false, reason: (err as Error).message };
+  }
+}
+
+/**
+ * Probes a read replica as its users see it: the application account (which arrives by
+ * replication) logs in, and both replication threads run (else the server's last errors).
+ */
+export async function probeReplica(endpoint: MysqlEndpoint): Promise<Health> {
+  try {
+    const session = await openMysqlSession({ connectTimeoutMs: 2000, ...endpoint });
+    try {
+      const [row] = await session.query<{ v: string }>('SELECT VERSION() AS v');
+      const version = row?.v ?? 'unknown';
+      const replication = replicationHealth(await readReplicationState(session));
+      return replication.healthy ? { healthy: true, version } : { ...replication, version };
     } finally {
       await session.close();
     }
@@ -109,8 +130,10 @@ async function getJson(spec: ServiceSpec, route: string): Promise<{ status: numb
 export function probeService(spec: ServiceSpec): Promise<Health> {
   switch (spec.kind) {
     case 'mysql':
-    case 'mariadb':
-      return probeSql({ ...spec.sql!.security, host: spec.host, port: spec.port, user: spec.sql!.user, password: spec.sql!.password });
+    case 'mariadb': {
+      const endpoint = { ...spec.sql!.security, host: spec.host, port: spec.port, user: spec.sql!.user, password: spec.sql!.password };
+      return spec.replicaOf ? probeReplica(endpoint) : probeSql(endpoint);
+    }
     case 'kafka':
       return probeKafka(spec);
     case 'elasticsearch':

@@ -1,10 +1,11 @@
 import { ALL_SECTIONS, requireSections, type ClusterConfig } from '../config/index.js';
+import { DevClusterError } from '../errors/index.js';
 import type { MysqlSecurity } from '../net/index.js';
 
 /** What a dev-cluster service is. */
 export type ServiceKind = 'mysql' | 'mariadb' | 'kafka' | 'elasticsearch' | 'prometheus';
 /** What a dev-cluster service is for. */
-export type ServiceRole = 'shard' | 'archive' | 'kafka' | 'search' | 'monitoring';
+export type ServiceRole = 'shard' | 'replica' | 'archive' | 'kafka' | 'search' | 'monitoring';
 
 /** TLS a dev service serves, with the dev cluster's own CA (see tls-certs.ts). */
 export interface DevServiceTls {
@@ -40,6 +41,11 @@ export interface ServiceSpec {
     /** How clients reach it securely (the config's `tls` / `serverPublicKey`). */
     security?: MysqlSecurity;
   };
+  /**
+   * Replicas only: the shard instance it replicates from (GTID auto-positioning, with the
+   * instance's replication account in `sql.replication`). It runs the primary's flavour.
+   */
+  replicaOf?: { name: string; host: string; port: number };
   /** Elasticsearch only. */
   url?: string;
   /** Serve TLS (and, for Kafka and Elasticsearch, authentication) besides the plain listener. */
@@ -58,7 +64,18 @@ export interface PrometheusSettings {
 
 const DEFAULT_VERSION = { mysql: '8.0', mariadb: '10.11' } as const;
 
-/** The cluster's services in start order: shards, archive, Kafka, Elasticsearch. */
+/**
+ * The `server_id` of a replica the config gives none: out of the range the config's small ids
+ * use, one block of 32 (the schema's replica limit) per instance.
+ */
+export function defaultReplicaServerId(instanceIndex: number, replicaIndex: number): number {
+  return 10_000 + instanceIndex * 32 + replicaIndex;
+}
+
+/**
+ * The cluster's services in start order: shards, their read replicas, archive, Kafka,
+ * Elasticsearch. (`dev up` starts a replica once its primary is healthy and bootstrapped.)
+ */
 export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
   const config = requireSections(
     loaded,
@@ -81,6 +98,33 @@ export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
       security: { name: inst.name, tls: inst.tls, serverPublicKey: inst.serverPublicKey },
     },
   }));
+  const replicas: ServiceSpec[] = config.instances.flatMap((inst, i) =>
+    (inst.replicas ?? []).map((r, j): ServiceSpec => {
+      if (!inst.replication) {
+        throw new DevClusterError(
+          'DEV_START_FAILED',
+          `${inst.name} lists the replica ${r.name}, but has no \`replication\` account for it to replicate with: add instances[${i}].replication`,
+        );
+      }
+      return {
+        name: r.name,
+        kind: inst.flavour,
+        role: 'replica',
+        plannedVersion: r.dev?.version ?? inst.dev?.version ?? DEFAULT_VERSION[inst.flavour],
+        host: r.host,
+        port: r.port,
+        extraPorts: [],
+        sql: {
+          user: inst.user,
+          password: inst.password,
+          serverId: r.serverId ?? defaultReplicaServerId(i, j),
+          replication: inst.replication,
+          security: { name: r.name, tls: inst.tls, serverPublicKey: r.serverPublicKey },
+        },
+        replicaOf: { name: inst.name, host: inst.host, port: inst.port },
+      };
+    }),
+  );
   const a = config.archive;
   const archive: ServiceSpec = {
     name: a.name,
@@ -120,7 +164,7 @@ export function describeServices(loaded: ClusterConfig): ServiceSpec[] {
     extraPorts: [config.elasticsearch.dev?.transportPort ?? 9300],
     url: config.elasticsearch.node.replace(/\/+$/, ''),
   };
-  return [...shards, archive, kafka, search];
+  return [...shards, ...replicas, archive, kafka, search];
 }
 
 function splitHostPort(value: string): [string, number] {

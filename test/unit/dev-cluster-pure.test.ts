@@ -5,13 +5,17 @@ import { processStartTime } from '../../src/devcluster/process-table.js';
 import { ShardlineError, isShardlineError, DevClusterError } from '../../src/errors/index.js';
 
 describe('describeServices', () => {
-  it('derives seven services with kinds, roles and ports from the config', () => {
+  it('derives eleven services (a read replica per shard instance) with kinds, roles and ports from the config', () => {
     const specs = describeServices(loadClusterConfig(bundledClusterConfig, {}));
     expect(specs.map((s) => `${s.name}:${s.kind}:${s.role}:${s.port}`)).toEqual([
       'shard-0:mysql:shard:3311',
       'shard-1:mysql:shard:3312',
       'shard-2:mariadb:shard:3313',
       'shard-3:mariadb:shard:3314',
+      'shard-0-replica:mysql:replica:3411',
+      'shard-1-replica:mysql:replica:3412',
+      'shard-2-replica:mariadb:replica:3413',
+      'shard-3-replica:mariadb:replica:3414',
       'archive:mysql:archive:3320',
       'kafka:kafka:kafka:9092',
       'elasticsearch:elasticsearch:search:9200',
@@ -32,7 +36,7 @@ describe('status formatting', () => {
 
   it('prints an aligned table', () => {
     const table = formatStatusTable([
-      { name: 'a', kind: 'mysql', role: 'shard', version: '8.0.31', host: 'h', port: 1, healthy: true, pid: 42 },
+      { name: 'a', kind: 'mysql', role: 'shard', version: '8.0.31', host: 'h', port: 1, healthy: true, pid: 42, replica_of: null },
       {
         name: 'elasticsearch',
         kind: 'elasticsearch',
@@ -42,12 +46,33 @@ describe('status formatting', () => {
         port: 9200,
         healthy: false,
         pid: null,
+        replica_of: null,
       },
     ]).split('\n');
     expect(table[0]).toMatch(/^NAME\s+KIND\s+ROLE\s+VERSION\s+ADDRESS\s+HEALTHY\s+PID$/);
     expect(table[1]).toMatch(/^a\s+mysql\s+shard\s+8\.0\.31\s+h:1\s+yes\s+42$/);
     expect(table[2]).toMatch(/NO\s+-$/);
     expect(table[1]!.indexOf('mysql')).toBe(table[2]!.indexOf('elasticsearch', 5));
+  });
+
+  it('adds a REPLICA_OF column when the cluster has read replicas', () => {
+    const table = formatStatusTable([
+      { name: 'shard-0', kind: 'mysql', role: 'shard', version: '8.0.31', host: 'h', port: 3311, healthy: true, pid: 1, replica_of: null },
+      {
+        name: 'shard-0-replica',
+        kind: 'mysql',
+        role: 'replica',
+        version: '8.0.31',
+        host: 'h',
+        port: 3411,
+        healthy: true,
+        pid: 2,
+        replica_of: 'shard-0',
+      },
+    ]).split('\n');
+    expect(table[0]).toMatch(/^NAME\s+KIND\s+ROLE\s+VERSION\s+ADDRESS\s+HEALTHY\s+PID\s+REPLICA_OF$/);
+    expect(table[1]).toMatch(/\s1\s+-$/);
+    expect(table[2]).toMatch(/^shard-0-replica\s+mysql\s+replica\s+.*\s2\s+shard-0$/);
   });
 });
 

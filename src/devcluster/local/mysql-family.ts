@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DevClusterError } from '../../errors/index.js';
-import { openMysqlSession } from '../../net/index.js';
+import { openMysqlSession, type MysqlSession } from '../../net/index.js';
 import { bootstrapAccounts } from '../bootstrap-accounts.js';
-import { probeSql, type Health } from '../health.js';
+import { probeService, probeSql, type Health } from '../health.js';
+import { caughtUp, ensureReplication, readReplicationState, replicationHealth } from '../replica-setup.js';
 import type { ServiceSpec } from '../service-spec.js';
 import type { StateDir } from '../state-dir.js';
 import { installComponent } from './install.js';
@@ -40,7 +41,7 @@ export const MYSQL_SHARD_TUNING = ['--innodb-parallel-read-threads=1'];
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** The binlog and GTID settings every shard runs with (the CDC worker's preconditions). */
-function replicationFlags(spec: ServiceSpec, dataDir: string): string[] {
+export function replicationFlags(spec: ServiceSpec, dataDir: string): string[] {
   const common = [
     `--server-id=${spec.sql!.serverId}`,
     `--log-bin=${path.join(dataDir, 'binlog')}`,
@@ -48,9 +49,23 @@ function replicationFlags(spec: ServiceSpec, dataDir: string): string[] {
     '--binlog-row-image=FULL',
     '--binlog-row-metadata=FULL',
   ];
-  return spec.kind === 'mariadb'
-    ? [...common, '--gtid-strict-mode=ON', '--log-slave-updates=ON']
-    : [...common, '--gtid-mode=ON', '--enforce-gtid-consistency=ON'];
+  const primary =
+    spec.kind === 'mariadb'
+      ? [...common, '--gtid-strict-mode=ON', '--log-slave-updates=ON']
+      : [...common, '--gtid-mode=ON', '--enforce-gtid-consistency=ON'];
+  return spec.role === 'replica' ? [...primary, ...readReplicaFlags(spec, dataDir)] : primary;
+}
+
+/**
+ * What a read replica adds: the transactions it applies go to its own binlog (it can become the
+ * primary, or a CDC source), nobody writes locally (MySQL's `super_read_only` holds even for
+ * accounts with SUPER; MariaDB's `read_only` binds all but READ_ONLY ADMIN, which the app
+ * account does not hold), relay logs named after the datadir rather than the host. Replication
+ * starts by itself when the server restarts (`dev up` configures it once; see replica-setup.ts).
+ */
+export function readReplicaFlags(spec: ServiceSpec, dataDir: string): string[] {
+  const relay = [`--relay-log=${path.join(dataDir, 'relay')}`, '--read-only=ON'];
+  return spec.kind === 'mariadb' ? relay : [...relay, '--log-replica-updates=ON', '--super-read-only=ON'];
 }
 
 /** MySQL (8.0 tarball or 9.7 from Debian sid) and MariaDB (the system's package) servers. */
@@ -198,12 +213,60 @@ export class MysqlFamilyService implements NativeService {
     return probeSql({ socketPath: this.socket, user: 'root', password: '' });
   }
 
+  private rootSession(): Promise<MysqlSession> {
+    return openMysqlSession({ socketPath: this.socket, user: 'root', password: '' });
+  }
+
+  /** Shards: the accounts. Replicas: replication from the primary (the accounts come by replication). */
   async bootstrap(): Promise<void> {
-    const session = await openMysqlSession({ socketPath: this.socket, user: 'root', password: '' });
+    const session = await this.rootSession();
     try {
-      await bootstrapAccounts(session, this.spec);
+      const primary = this.spec.replicaOf?.name;
+      if (primary) {
+        await ensureReplication(
+          this.spec,
+          { replica: session, primary: () => openMysqlSession({ socketPath: this.dir.socket(primary), user: 'root', password: '' }) },
+          {
+            primaryPublicKeyPath: path.join(this.dir.data(primary), 'public_key.pem'),
+            primaryDataDir: this.dir.data(primary),
+            replicaDataDir: this.dataDir,
+          },
+        );
+      } else {
+        await bootstrapAccounts(session, this.spec);
+      }
     } finally {
       await session.close();
     }
+  }
+
+  /**
+   * Replicas: both replication threads run (checked as root: the errors show before the
+   * accounts arrive), it caught up with its primary (so a fresh replica is not used while it
+   * still replays the primary's history, when older grants may still be in force), then the app
+   * account logs in.
+   */
+  async settled(): Promise<Health> {
+    const primaryName = this.spec.replicaOf?.name;
+    if (!primaryName) return probeService(this.spec);
+    try {
+      const session = await this.rootSession();
+      try {
+        const replication = replicationHealth(await readReplicationState(session));
+        if (!replication.healthy) return replication;
+        const primary = await openMysqlSession({ socketPath: this.dir.socket(primaryName), user: 'root', password: '' });
+        try {
+          const behind = await caughtUp(this.spec.kind, primary, session);
+          if (behind) return { healthy: false, reason: `catching up with ${primaryName}: ${behind}` };
+        } finally {
+          await primary.close();
+        }
+      } finally {
+        await session.close();
+      }
+    } catch (err) {
+      return { healthy: false, reason: (err as Error).message };
+    }
+    return probeService(this.spec);
   }
 }

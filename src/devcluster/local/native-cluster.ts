@@ -104,17 +104,18 @@ async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter
   const t0 = Date.now();
   const secs = () => (Date.now() - t0) / 1000;
   const live = liveServiceState(dir, spec.name);
+  const settled = () => (service.settled ? service.settled() : probeService(spec));
   if (live) {
     if ((await probeService(spec)).healthy) {
       reporter.update(spec.name, `already running (pid ${live.pid})`, 'ok');
       return { name: spec.name, action: 'already-running', seconds: secs() };
     }
     reporter.update(spec.name, `pid ${live.pid} is running, waiting for health`);
-    const failure = await waitFor(
-      () => probeService(spec),
-      timeoutMs,
-      () => isSameProcess(live.pid, live.startTime),
-    );
+    if (spec.replicaOf) {
+      // a running replica whose replication stopped: start it again (its last error shows if it stops again)
+      await service.bootstrap().catch(() => undefined);
+    }
+    const failure = await waitFor(settled, timeoutMs, () => isSameProcess(live.pid, live.startTime));
     if (failure) throw unhealthy(service, failure);
     reporter.update(spec.name, `healthy (pid ${live.pid})`, 'ok');
     return { name: spec.name, action: 'already-running', seconds: secs() };
@@ -137,8 +138,13 @@ async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter
   const alive = () => isSameProcess(pid, startTime);
   const notReady = await waitFor(() => service.ready(), timeoutMs, alive);
   if (notReady) throw unhealthy(service, notReady);
-  await service.bootstrap();
-  const failure = await waitFor(() => probeService(spec), Math.min(timeoutMs, 30_000), alive);
+  try {
+    await service.bootstrap();
+  } catch (err) {
+    throw unhealthy(service, err instanceof Error ? err.message : String(err), 'DEV_START_FAILED');
+  }
+  // a replica is healthy once replication runs and the accounts arrived by it: give it the whole timeout
+  const failure = await waitFor(settled, spec.replicaOf ? timeoutMs : Math.min(timeoutMs, 30_000), alive);
   if (failure) throw unhealthy(service, failure);
   reporter.update(spec.name, `${spec.kind} ${version} healthy on ${spec.host}:${spec.port} in ${secs().toFixed(1)} s (pid ${pid})`, 'ok');
   return { name: spec.name, action: 'started', seconds: secs() };
@@ -166,7 +172,27 @@ export async function nativeUp(
     checkPorts(specs, dir);
     const services = specs.map((s) => serviceFor(s, dir));
     const before = new Set(specs.filter((s) => liveServiceState(dir, s.name)).map((s) => s.name));
-    const results = await Promise.allSettled(services.map((svc) => bringUp(svc, dir, reporter, timeoutMs)));
+    // replicas start once their primary is healthy and bootstrapped (replicas of different primaries in parallel)
+    const started = new Map<string, Promise<UpOutcome>>();
+    for (const svc of services) {
+      const primary = svc.spec.replicaOf ? started.get(svc.spec.replicaOf.name) : undefined;
+      if (primary) reporter.update(svc.spec.name, `waiting for its primary ${svc.spec.replicaOf!.name}`);
+      started.set(
+        svc.spec.name,
+        primary
+          ? primary.then(
+              () => bringUp(svc, dir, reporter, timeoutMs),
+              () => {
+                throw new DevClusterError(
+                  'DEV_START_FAILED',
+                  `${svc.spec.name}: not started, its primary ${svc.spec.replicaOf!.name} failed`,
+                );
+              },
+            )
+          : bringUp(svc, dir, reporter, timeoutMs),
+      );
+    }
+    const results = await Promise.allSettled([...started.values()]);
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ spec: specs[i]!, error: r.reason as unknown }] : []));
     for (const f of failures) reporter.update(f.spec.name, 'failed', 'fail');
     if (failures.length === 0) {

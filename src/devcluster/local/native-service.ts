@@ -16,6 +16,8 @@ export interface NativeService {
   start(): Promise<number>;
   /** Whether the process accepts work (before accounts exist). */
   ready(): Promise<Health>;
-  /** One-time set-up after it is ready (accounts, databases); idempotent. */
+  /** One-time set-up after it is ready (accounts, databases; a replica's replication); idempotent. */
   bootstrap(): Promise<void>;
+  /** What `dev up` waits for after `bootstrap` (default: the health probe users see). */
+  settled?(): Promise<Health>;
 }
