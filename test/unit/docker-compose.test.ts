@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -22,9 +23,44 @@ const config = loadClusterConfig(bundledClusterConfig, {});
 const specs = describeServices(config);
 
 describe('docker-compose.yml matches the native cluster', () => {
-  it('has exactly the services of the cluster config, and only optional ones behind a profile', () => {
+  it('has exactly the services of the cluster config (read replicas included) and the one-shot replica-setup, and only optional ones behind a profile', () => {
     const always = Object.entries(compose.services).filter(([, s]) => !s.profiles);
-    expect(always.map(([name]) => name).sort()).toEqual(specs.map((s) => s.name).sort());
+    expect(always.map(([name]) => name).sort()).toEqual([...specs.map((s) => s.name), 'replica-setup'].sort());
+  });
+
+  it.each(config.instances.flatMap((inst) => (inst.replicas ?? []).map((r) => [r.name, inst, r] as const)))(
+    '%s runs its primary image and settings, its own server id, read_only and relay logs',
+    (name, inst, r) => {
+      const primary = compose.services[inst.name]!;
+      const replica = compose.services[name]!;
+      expect(replica.image).toBe(primary.image);
+      const own = (c: string[]) => c.filter((f) => !f.startsWith('--server-id='));
+      expect(replica.command).toEqual(expect.arrayContaining(own(primary.command!)));
+      expect(replica.command).toEqual(expect.arrayContaining([`--server-id=${r.serverId}`, '--read-only=ON', '--relay-log=relay']));
+      if (inst.flavour === 'mysql') expect(replica.command).toContain('--log-replica-updates=ON');
+      expect(replica.ports).toEqual([`127.0.0.1:${r.port}:3306`]);
+    },
+  );
+
+  it('replica-setup waits for every primary and replica, then runs the setup script for each pair', () => {
+    const setup = compose.services['replica-setup']! as ComposeService & {
+      depends_on: Record<string, { condition: string }>;
+      entrypoint: string[];
+    };
+    const pairs = config.instances.flatMap((inst) => (inst.replicas ?? []).map((r) => [inst.name, r.name]));
+    expect(Object.keys(setup.depends_on).sort()).toEqual(pairs.flat().sort());
+    expect(Object.values(setup.depends_on).every((d) => d.condition === 'service_healthy')).toBe(true);
+    const [mount] = setup.volumes;
+    expect(mount).toBe('./scripts/compose-replica-setup.sh:/replica-setup.sh:ro');
+    expect(setup.entrypoint).toEqual(['sh', '/replica-setup.sh']);
+    const script = readFileSync(path.join(packageRoot, 'scripts', 'compose-replica-setup.sh'), 'utf8');
+    for (const [primary, replica] of pairs) {
+      const flavour = config.instances.find((i) => i.name === primary)!.flavour;
+      expect(script).toContain(`setup ${primary} ${replica} ${flavour}`);
+    }
+    expect(script).toContain('SOURCE_AUTO_POSITION=1');
+    expect(script).toContain('MASTER_USE_GTID=slave_pos');
+    expect(execFileSync('sh', ['-n', path.join(packageRoot, 'scripts', 'compose-replica-setup.sh')]).toString()).toBe('');
   });
 
   it('the optional Prometheus listens on loopback, loads the bundled alert rules and scrapes the worker of the config', () => {

@@ -8,6 +8,8 @@ import type { ServiceSpec } from '../service-spec.js';
 
 const COMPOSE_FILE = path.join(packageRoot, 'docker-compose.yml');
 const PROJECT = 'shardline';
+/** docker-compose.yml's one-shot service that starts replication on the read replicas (scripts/compose-replica-setup.sh). */
+export const REPLICA_SETUP = 'replica-setup';
 
 /** True when a Docker engine answers (the client alone is not enough). */
 export async function dockerEngineAvailable(): Promise<boolean> {
@@ -32,14 +34,21 @@ async function compose(args: string[], profiles: string[] = []): Promise<void> {
   }
 }
 
-/** `dev up --docker`: compose up with health waits, then the same account bootstrap as the native path. */
+/**
+ * `dev up --docker`: compose up with health waits, replication on the read replicas (the
+ * replica-setup service), then the same account bootstrap as the native path on every primary.
+ */
 export async function dockerUp(specs: readonly ServiceSpec[], timeoutMs: number): Promise<void> {
   if (!(await dockerEngineAvailable())) {
     throw new DevClusterError('DEV_DOCKER_UNAVAILABLE', 'no Docker engine answers `docker info`; use `shardline dev up --native`');
   }
   const profiles = specs.some((s) => s.kind === 'prometheus') ? ['prometheus'] : [];
-  await compose(['up', '--detach', '--wait', '--wait-timeout', String(Math.ceil(timeoutMs / 1000))], profiles);
-  for (const spec of specs.filter((s) => s.sql)) {
+  // the services by name, so `--wait` does not see the one-shot replica-setup exit; it runs next
+  const names = specs.map((s) => s.name);
+  await compose(['up', '--detach', '--wait', '--wait-timeout', String(Math.ceil(timeoutMs / 1000)), ...names], profiles);
+  if (specs.some((s) => s.replicaOf)) await compose(['run', '--rm', REPLICA_SETUP]);
+  // replicas get the accounts by replication (compose's replica-setup service): a local write would be an errant GTID
+  for (const spec of specs.filter((s) => s.sql && !s.replicaOf)) {
     const session = await openMysqlSession({ host: spec.host, port: spec.port, user: 'root', password: '' });
     try {
       await bootstrapAccounts(session, spec);
