@@ -1,4 +1,4 @@
-import { GtidError } from '../../errors/index.js';
+import { GtidError } from '../errors/index.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const TAG = /^[a-z_][a-z0-9_]{0,31}$/i;
@@ -93,6 +93,29 @@ export class MysqlGtidSet {
     return MysqlGtidSet.parse(this.toString());
   }
 
+  /** Whether every transaction of `other` is in this set (a replica that executed this has applied `other`). */
+  contains(other: MysqlGtidSet): boolean {
+    for (const [source, list] of other.sources) {
+      const mine = this.sources.get(source);
+      if (!mine) return false;
+      for (const [a, b] of list) if (!mine.some(([x, y]) => x <= a && b <= y)) return false;
+    }
+    return true;
+  }
+
+  get empty(): boolean {
+    return this.sources.size === 0;
+  }
+
+  /**
+   * Replaces the intervals of every source that has more than `max` by one interval from its
+   * first to its last transaction (a superset: what a read-your-writes token may wait for, kept
+   * short when a session's writes interleave with other sessions').
+   */
+  coarsen(max: number): void {
+    for (const [source, list] of this.sources) if (list.length > max) this.sources.set(source, [[list[0]![0], list[list.length - 1]![1]]]);
+  }
+
   /** The server's text form, sources sorted (uuid, then tag). */
   toString(): string {
     const byUuid = new Map<string, string[]>();
@@ -135,10 +158,35 @@ export class MariadbGtidState {
     return MariadbGtidState.parse(this.toString());
   }
 
+  /** Whether every domain of `other` is at or past its position here (a replica at this position has applied `other`). */
+  covers(other: MariadbGtidState): boolean {
+    for (const [domain, gtid] of other.domains) {
+      const mine = this.domains.get(domain);
+      if (mine === undefined || seqOf(mine) < seqOf(gtid)) return false;
+    }
+    return true;
+  }
+
+  /** Takes, per domain, the later of the two positions. */
+  merge(other: MariadbGtidState): void {
+    for (const [domain, gtid] of other.domains) {
+      const mine = this.domains.get(domain);
+      if (mine === undefined || seqOf(mine) < seqOf(gtid)) this.domains.set(domain, gtid);
+    }
+  }
+
+  get empty(): boolean {
+    return this.domains.size === 0;
+  }
+
   toString(): string {
     return [...this.domains.keys()]
       .sort((a, b) => a - b)
       .map((d) => this.domains.get(d)!)
       .join(',');
   }
+}
+
+function seqOf(gtid: string): bigint {
+  return BigInt(gtid.slice(gtid.lastIndexOf('-') + 1));
 }
