@@ -6,17 +6,42 @@ import { devStatusJson, shardline, testConfig } from '../support/cluster.js';
 
 const config = testConfig();
 const status = devStatusJson();
+const replicas = config.instances.flatMap((inst) => (inst.replicas ?? []).map((r) => [inst, r] as const));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('dev status --json', () => {
   it('lists every service healthy with the contract fields', () => {
-    expect(status.map((s) => s.name)).toEqual([...config.instances.map((i) => i.name), config.archive.name, 'kafka', 'elasticsearch']);
+    expect(status.map((s) => s.name)).toEqual([
+      ...config.instances.map((i) => i.name),
+      ...replicas.map(([, r]) => r.name),
+      config.archive.name,
+      'kafka',
+      'elasticsearch',
+    ]);
     for (const row of status) {
-      expect(Object.keys(row).sort()).toEqual(['healthy', 'host', 'kind', 'name', 'pid', 'port', 'role', 'version']);
+      expect(Object.keys(row).sort()).toEqual(['healthy', 'host', 'kind', 'name', 'pid', 'port', 'replica_of', 'role', 'version']);
       expect(row.healthy).toBe(true);
       expect(['mysql', 'mariadb', 'kafka', 'elasticsearch']).toContain(row.kind);
-      expect(['shard', 'archive', 'kafka', 'search']).toContain(row.role);
+      expect(['shard', 'replica', 'archive', 'kafka', 'search']).toContain(row.role);
       expect(row.version).toMatch(/^\d+\.\d+/);
     }
+  });
+
+  it('lists a read replica per shard instance with role "replica", replica_of and its primary flavour and version', () => {
+    expect(replicas).toHaveLength(config.instances.length);
+    for (const [inst, r] of replicas) {
+      const row = status.find((s) => s.name === r.name)!;
+      const primary = status.find((s) => s.name === inst.name)!;
+      expect(row).toMatchObject({
+        role: 'replica',
+        replica_of: inst.name,
+        kind: inst.flavour,
+        host: r.host,
+        port: r.port,
+        version: primary.version,
+      });
+    }
+    expect(status.filter((s) => s.role !== 'replica').every((s) => s.replica_of === null)).toBe(true);
   });
 
   it('a second dev up starts nothing and keeps the same processes', () => {
@@ -77,6 +102,70 @@ describe.each(config.instances.map((i) => [i.name, i] as const))('shard instance
       expect(Number(coords!['Position'])).toBeGreaterThan(0);
     } finally {
       await session.close();
+    }
+  });
+});
+
+describe.each(replicas.map(([inst, r]) => [r.name, inst, r] as const))('read replica %s', (_name, inst, r) => {
+  const db = `shardline_replica_smoke_${process.pid}`;
+  const primaryLogin = {
+    host: inst.host,
+    port: inst.port,
+    tls: inst.tls,
+    serverPublicKey: inst.serverPublicKey,
+    user: inst.user,
+    password: inst.password,
+  };
+  const replicaLogin = { ...primaryLogin, host: r.host, port: r.port, serverPublicKey: r.serverPublicKey };
+
+  afterAll(async () => {
+    const primary = await openMysqlSession(primaryLogin);
+    try {
+      await primary.query(`DROP DATABASE IF EXISTS \`${db}\``);
+    } finally {
+      await primary.close();
+    }
+  });
+
+  it('replicates a row written on its primary within a few seconds, refuses a write from the app account, and has no transaction of its own', async () => {
+    const primary = await openMysqlSession(primaryLogin);
+    const replica = await openMysqlSession(replicaLogin);
+    try {
+      await primary.query(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+      await primary.query(`CREATE TABLE IF NOT EXISTS \`${db}\`.t (id VARCHAR(64) PRIMARY KEY, note VARCHAR(100) NOT NULL)`);
+      const id = randomUUID();
+      await primary.query(`INSERT INTO \`${db}\`.t (id, note) VALUES (?, ?)`, [id, 'from the primary']);
+      const deadline = Date.now() + 10_000;
+      let rows: unknown[] = [];
+      while (Date.now() < deadline) {
+        rows = await replica.query(`SELECT note FROM \`${db}\`.t WHERE id = ?`, [id]).catch(() => []);
+        if (rows.length > 0) break;
+        await sleep(100);
+      }
+      expect(rows).toEqual([{ note: 'from the primary' }]);
+
+      await expect(replica.query(`INSERT INTO \`${db}\`.t (id, note) VALUES (?, ?)`, [randomUUID(), 'on the replica'])).rejects.toThrow(
+        /read.only/i,
+      );
+      expect(await replica.query(`SELECT COUNT(*) AS n FROM \`${db}\`.t`)).toEqual([{ n: '1' }]);
+
+      // every transaction the replica logged came from its primary (a local one would be an errant GTID)
+      if (inst.flavour === 'mysql') {
+        const [p] = await primary.query<{ uuid: string }>('SELECT @@server_uuid AS uuid');
+        const [g] = await replica.query<{ e: string }>('SELECT @@gtid_executed AS e');
+        const sources = g!.e
+          .replace(/\s/g, '')
+          .split(',')
+          .filter(Boolean)
+          .map((part) => part.split(':')[0]);
+        expect(new Set(sources)).toEqual(new Set([p!.uuid]));
+      } else {
+        const [g] = await replica.query<{ pos: string }>('SELECT @@gtid_binlog_pos AS pos');
+        for (const gtid of g!.pos.split(',').filter(Boolean)) expect(gtid.split('-')[1]).toBe(String(inst.serverId));
+      }
+    } finally {
+      await replica.close();
+      await primary.close();
     }
   });
 });
