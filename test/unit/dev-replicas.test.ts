@@ -1,7 +1,8 @@
 import { bundledClusterConfig, loadClusterConfig, type ClusterConfig } from '../../src/config/index.js';
 import { describeServices } from '../../src/devcluster/index.js';
 import { readReplicaFlags, replicationFlags } from '../../src/devcluster/local/mysql-family.js';
-import { changeSourceStatement, parseReplicaStatus, replicationHealth } from '../../src/devcluster/replica-setup.js';
+import { changeSourceStatement, ensureReplication, parseReplicaStatus, replicationHealth } from '../../src/devcluster/replica-setup.js';
+import type { MysqlSession } from '../../src/net/index.js';
 import { defaultReplicaServerId, type ServiceSpec } from '../../src/devcluster/service-spec.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
@@ -174,5 +175,77 @@ describe('SHOW REPLICA STATUS', () => {
       "replication from 127.0.0.1:3313 is not running (IO thread Connecting, SQL thread No); Last_IO_Error: error connecting to master 'shardline_repl@127.0.0.1:3313'; Last_SQL_Error: out-of-order sequence number",
     );
     expect(broken.secondsBehind).toBeNull();
+  });
+});
+
+/** A session that answers by the first pattern matching the statement, and records what it ran. */
+function fakeSession(answers: [RegExp, Record<string, unknown>[]][]): MysqlSession & { ran: string[] } {
+  const ran: string[] = [];
+  return {
+    ran,
+    query: <T>(sql: string) => {
+      ran.push(sql);
+      const hit = answers.find(([re]) => re.test(sql));
+      return Promise.resolve((hit ? hit[1] : []) as T[]);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+describe('ensureReplication', () => {
+  const dirs = { primaryDataDir: '/s/data/shard-0', replicaDataDir: '/s/data/shard-0-replica' };
+
+  it('a fresh MySQL replica: CHANGE REPLICATION SOURCE then START REPLICA, nothing else written', async () => {
+    const replica = fakeSession([[/@@gtid_executed/, [{ e: '' }]]]);
+    const primary = fakeSession([[/@@gtid_purged/, [{ p: '', ok: 1 }]]]);
+    await ensureReplication(spec('shard-0-replica'), { replica, primary: () => Promise.resolve(primary) }, dirs);
+    expect(replica.ran).toEqual([
+      'SHOW REPLICA STATUS',
+      'SELECT @@gtid_executed AS e',
+      expect.stringMatching(/^CHANGE REPLICATION SOURCE TO /),
+      'START REPLICA',
+    ]);
+  });
+
+  it('a configured replica with both threads running: nothing to do', async () => {
+    const replica = fakeSession([
+      [/SHOW REPLICA STATUS/, [{ Master_Host: '127.0.0.1', Master_Port: 3313, Slave_IO_Running: 'Yes', Slave_SQL_Running: 'Yes' }]],
+    ]);
+    await ensureReplication(spec('shard-2-replica'), { replica, primary: () => Promise.reject(new Error('not needed')) }, dirs);
+    expect(replica.ran).toEqual(['SHOW REPLICA STATUS']);
+  });
+
+  it('a configured replica whose SQL thread stopped: START SLAVE only', async () => {
+    const replica = fakeSession([
+      [/SHOW REPLICA STATUS/, [{ Master_Host: '127.0.0.1', Master_Port: 3313, Slave_IO_Running: 'Yes', Slave_SQL_Running: 'No' }]],
+    ]);
+    await ensureReplication(spec('shard-2-replica'), { replica, primary: () => Promise.reject(new Error('not needed')) }, dirs);
+    expect(replica.ran).toEqual(['SHOW REPLICA STATUS', 'START SLAVE']);
+  });
+
+  it('refuses a fresh replica when the primary purged binlogs it would need (MySQL gtid_purged, MariaDB Gtid_list)', async () => {
+    const mysqlReplica = fakeSession([[/@@gtid_executed/, [{ e: '' }]]]);
+    const mysqlPrimary = fakeSession([[/@@gtid_purged/, [{ p: 'uuid:1-40', ok: 0 }]]]);
+    await expect(
+      ensureReplication(spec('shard-0-replica'), { replica: mysqlReplica, primary: () => Promise.resolve(mysqlPrimary) }, dirs),
+    ).rejects.toThrow(
+      /shard-0-replica: cannot start replicating from shard-0: it purged uuid:1-40 .*remove \/s\/data\/shard-0 and \/s\/data\/shard-0-replica/,
+    );
+    expect(mysqlReplica.ran.some((q) => q.startsWith('CHANGE'))).toBe(false);
+
+    const mariaReplica = fakeSession([[/gtid_slave_pos/, [{ p: '' }]]]);
+    const mariaPrimary = fakeSession([
+      [/SHOW BINARY LOGS/, [{ Log_name: 'binlog.000003' }]],
+      [
+        /SHOW BINLOG EVENTS/,
+        [
+          { Event_type: 'Format_desc', Info: 'Server ver' },
+          { Event_type: 'Gtid_list', Info: '[0-3-120]' },
+        ],
+      ],
+    ]);
+    await expect(
+      ensureReplication(spec('shard-2-replica'), { replica: mariaReplica, primary: () => Promise.resolve(mariaPrimary) }, dirs),
+    ).rejects.toThrow(/its oldest binlog binlog\.000003 starts after \[0-3-120\]/);
   });
 });
