@@ -33,9 +33,12 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
     ratio_to_kafka_vs_debezium_narrow: { min: 1 },
     ratio_to_kafka_vs_debezium_mixed: { min: 1 },
   },
+  replica: {
+    stale_reads_with_token: { max: 0 },
+  },
 };
 
-const BENCHES = ['router', 'pool', 'binlog', 'snapshot', 'stream', 'e2e'] as const;
+const BENCHES = ['router', 'pool', 'binlog', 'replica', 'snapshot', 'stream', 'e2e'] as const;
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 function run(name: string): Promise<Record<string, unknown> | { error: string }> {
