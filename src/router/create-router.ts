@@ -39,13 +39,15 @@ export const FD_MARGIN = 64;
  * @throws {ConfigError} FD_BUDGET naming the limit, the need and the fix.
  */
 export function checkFdBudget(config: ClusterConfig, limit: NoFileLimit): { need: number; limit: NoFileLimit } {
-  const connections = config.instances.length * (config.pool.max + config.pool.batchMax);
+  const replicas = config.instances.reduce((n, i) => n + (i.replicas?.length ?? 0), 0);
+  // each replica: its pool and the lag monitor's connection (plus one to each primary that has replicas)
+  const connections = config.instances.length * (config.pool.max + config.pool.batchMax) + replicas * (config.pool.max + 2);
   const need = connections + FD_MARGIN;
   if (Number.isFinite(limit.soft) && limit.soft < need) {
     const suggestion = Math.max(4096, 2 ** Math.ceil(Math.log2(need)));
     throw new ConfigError(
       'FD_BUDGET',
-      `the pools may open ${config.instances.length} × (${config.pool.max} + ${config.pool.batchMax} for multi-shard writes) = ${connections} connections and the process needs ${FD_MARGIN} more file descriptors (${need} in all), but RLIMIT_NOFILE is ${limit.soft} (hard limit ${limit.hard}). Raise it: \`ulimit -n ${suggestion}\` before starting, or LimitNOFILE=${suggestion} in the systemd unit; or lower pool.max`,
+      `the pools may open ${config.instances.length} × (${config.pool.max} + ${config.pool.batchMax} for multi-shard writes)${replicas ? ` + ${replicas} replicas × (${config.pool.max} + 2 for the lag monitor)` : ''} = ${connections} connections and the process needs ${FD_MARGIN} more file descriptors (${need} in all), but RLIMIT_NOFILE is ${limit.soft} (hard limit ${limit.hard}). Raise it: \`ulimit -n ${suggestion}\` before starting, or LimitNOFILE=${suggestion} in the systemd unit; or lower pool.max`,
       { details: { need, soft: limit.soft, hard: limit.hard } },
     );
   }
@@ -98,7 +100,7 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
   const factory = options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }));
   const batchFactory: ConnectionFactory =
     options.connectionFactory ?? ((endpoint) => openDbConnection(endpoint, { layer, keepAlive }, { multipleStatements: true }));
-  return new ShardedRouter(
+  const router = new ShardedRouter(
     config,
     topology,
     { factory, batchFactory },
@@ -106,4 +108,7 @@ export async function createRouter(configOrOptions: string | ClusterConfig | Clu
     layer,
     options.planCacheSize,
   );
+  // with replicas: which node of each instance takes writes now (a failover may have moved it)
+  await router.ready();
+  return router;
 }

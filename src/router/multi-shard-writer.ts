@@ -61,6 +61,13 @@ export class MultiShardWriter {
     return atomic ? executeAtomicWrite(plan, this.atomicIo()) : executeBatchedWrite(plan, (i, fn) => this.withSession(i, fn));
   }
 
+  /** The instance's writes moved to another node (failover): its batch connections go, new ones follow the new primary. */
+  forget(instance: string): void {
+    const p = this.batchPools.get(instance);
+    this.batchPools.delete(instance);
+    void p?.close();
+  }
+
   private batchPool(instance: string): InstancePool {
     let p = this.batchPools.get(instance);
     if (!p) {

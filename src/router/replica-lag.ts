@@ -12,7 +12,7 @@ export class LagHistory {
   private samples: { at: number; state: AppliedState }[] = [];
 
   /** @param keepMs how long samples are kept: lag beyond it reads as Infinity. */
-  constructor(private readonly keepMs: number) {}
+  constructor(readonly keepMs: number) {}
 
   /** The primary had executed `state` at `at` (ms). */
   record(at: number, state: AppliedState): void {

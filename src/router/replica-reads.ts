@@ -22,7 +22,8 @@ export type ReplicaReadOutcome = 'replica' | 'replica-waited' | 'primary-no-repl
 const WAITED_OUT = Symbol('waited out');
 
 /**
- * Replica reads of the router: one pool per replica (opened lazily), the lag monitor, and the
+ * Replica reads of the router: one pool per node (replicas' opened lazily), the lag and topology
+ * monitor, and the
  * read path — pick a replica ({@link pickReplica}); when the read carries a token the replica is
  * not known to have applied, wait for it on that connection (`WAIT_FOR_EXECUTED_GTID_SET` /
  * `MASTER_GTID_WAIT`, at most `maxWaitMs`); on a timeout, or when the replica fails for want of
@@ -34,55 +35,63 @@ export class ReplicaReads {
   private readonly flavours = new Map<string, 'mysql' | 'mariadb'>();
   readonly monitor: ReplicaMonitor;
 
+  /**
+   * @param primaries the router's pool of each instance's configured primary node (it joins the
+   *   instance's nodes: after a failover it serves reads, and the promoted replica's pool writes)
+   * @param onPrimaryChange a failover moved `instance`'s writes to the node whose pool is given
+   */
   constructor(
     config: ClusterConfig,
     endpointOf: (
-      inst: { name: string; host: string; port: number; serverPublicKey?: string | undefined },
-      primary: ClusterConfig['instances'][number],
+      node: { name: string; host: string; port: number; serverPublicKey?: string | undefined },
+      inst: ClusterConfig['instances'][number],
     ) => InstanceEndpoint,
     factory: ConnectionFactory,
-    shardRange: (instance: string) => string,
+    primaries: ReadonlyMap<string, InstancePool>,
     layer: SocketLayer,
     private readonly queryTimeoutMs: number,
     private readonly onOutcome: (instance: string, outcome: ReplicaReadOutcome) => void,
+    onPrimaryChange: (instance: string, pool: InstancePool, node: string, previous: string) => void,
   ) {
     const monitored = [];
     for (const inst of config.instances) {
       const replicas = inst.replicas ?? [];
       if (replicas.length === 0) continue;
       this.flavours.set(inst.name, inst.flavour);
-      const pools = new Map<string, InstancePool>();
+      const primaryPool = primaries.get(inst.name)!;
+      const pools = new Map<string, InstancePool>([[inst.name, primaryPool]]);
       for (const r of replicas)
-        pools.set(r.name, new InstancePool(endpointOf(r, inst), { ...config.pool, min: 0 }, factory, shardRange(inst.name), layer));
+        pools.set(r.name, new InstancePool(endpointOf(r, inst), { ...config.pool, min: 0 }, factory, primaryPool.shardRange, layer));
       this.pools.set(inst.name, pools);
+      const breakerOpen = (name: string) => () => pools.get(name)!.breakerState() === 'open';
       monitored.push({
         name: inst.name,
         flavour: inst.flavour,
-        primary: endpointOf(inst, inst),
+        primary: { name: inst.name, endpoint: endpointOf(inst, inst), breakerOpen: breakerOpen(inst.name) },
         replicas: replicas.map((r) => ({
           name: r.name,
           weight: r.weight,
           endpoint: endpointOf(r, inst),
-          breakerOpen: () => pools.get(r.name)!.breakerState() === 'open',
+          breakerOpen: breakerOpen(r.name),
         })),
       });
     }
     this.monitor = new ReplicaMonitor(monitored, factory, {
       intervalMs: config.router.replicaCheckMs,
       maxLagMs: config.router.maxReplicaLagMs,
+      onPrimaryChange: (instance, node, previous) => onPrimaryChange(instance, this.pools.get(instance)!.get(node)!, node, previous),
     });
+  }
+
+  /** The pools of `instance`'s nodes other than the one taking writes now. */
+  replicaPools(instance: string): { replica: string; pool: InstancePool }[] {
+    const primary = this.monitor.primaryOf(instance);
+    return [...(this.pools.get(instance) ?? [])].filter(([name]) => name !== primary).map(([replica, pool]) => ({ replica, pool }));
   }
 
   /** Whether `instance` has replicas. */
   has(instance: string): boolean {
     return this.pools.has(instance);
-  }
-
-  /** Every replica pool, by instance. */
-  allPools(): { instance: string; replica: string; pool: InstancePool }[] {
-    const out = [];
-    for (const [instance, pools] of this.pools) for (const [replica, pool] of pools) out.push({ instance, replica, pool });
-    return out;
   }
 
   /**
@@ -99,7 +108,7 @@ export class ReplicaReads {
   ): Promise<QueryOutcome> {
     const pools = this.pools.get(instance);
     if (!pools) return primary();
-    if (!this.monitor.started) this.monitor.start();
+    if (!this.monitor.started) void this.monitor.start();
     const need = policy.need(instance);
     const pick = pickReplica(this.monitor.view(instance), policy.maxLagMs, need, Math.random());
     if (!pick) {
@@ -138,9 +147,11 @@ export class ReplicaReads {
     return w === 0;
   }
 
-  async close(): Promise<void> {
+  /** Closes the monitor and the replicas' pools (the router closes the pools it writes through). */
+  async close(writing: ReadonlySet<InstancePool>): Promise<void> {
     this.monitor.close();
-    await Promise.all(this.allPools().map((p) => p.pool.close()));
+    const pools = [...this.pools.values()].flatMap((m) => [...m.values()]).filter((p) => !writing.has(p));
+    await Promise.all(pools.map((p) => p.close()));
   }
 }
 

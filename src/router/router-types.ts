@@ -30,6 +30,39 @@ export interface QueryOptions {
    * recovery's account.
    */
   atomic?: boolean;
+  /**
+   * Where a read may go (default: the router's `router.consistency`): `primary`; `replica` — a
+   * healthy replica within `router.maxReplicaLagMs`, else the primary; `session` — a replica that
+   * has applied the tokens in scope (`after`, a session's writes), else the primary. Writes,
+   * transactions and locking reads (FOR UPDATE / FOR SHARE) always go to the primary.
+   */
+  consistency?: Consistency;
+  /**
+   * Write tokens (`WriteResult.token`, from this or another process) the read must see: on a
+   * replica it first waits until the replica has applied them (at most `maxWaitMs`), else the
+   * primary serves it. Implies `consistency: "session"` unless `primary` is asked.
+   */
+  after?: string | readonly string[];
+  /** How long a read with tokens waits for a replica to apply them (default `router.maxWaitMs`). */
+  maxWaitMs?: number;
+}
+
+/** Where reads go: see {@link QueryOptions.consistency}. */
+export type Consistency = 'primary' | 'replica' | 'session';
+
+/**
+ * A read-your-writes session: every read sees every write made through the session (and the
+ * tokens given to `after`), wherever it is served. Reads default to `consistency: "session"`.
+ */
+export interface RouterSession {
+  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[] | WriteResult>;
+  select<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[]>;
+  /** Statements bound to one UID's shard; their writes and transactions' commits join the session's token. */
+  forUid(uid: Uid): ShardSession;
+  /** Adds tokens of writes made elsewhere (another process) that this session's reads must see. */
+  after(token: string | readonly string[]): void;
+  /** Everything the session wrote or was told about, as one token (`''` before any write). */
+  readonly token: string;
 }
 
 /** A plan as `explain` shows it. */
@@ -53,7 +86,8 @@ export interface Transaction {
 /** Statements bound to the shard of one UID: logical names become that shard's physical names. */
 export interface ShardSession {
   readonly location: ShardLocation;
-  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[]): Promise<T[] | WriteResult>;
+  /** Reads follow `options.consistency` (default: the router's); writes go to the primary. */
+  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[] | WriteResult>;
   /**
    * Runs `fn` in a transaction on this shard's instance: COMMIT when it resolves, ROLLBACK when
    * it throws. The connection is released on every path.
@@ -64,8 +98,10 @@ export interface ShardSession {
 /** Health of one instance as the router sees it. */
 export interface InstanceHealth {
   instance: string;
+  /** Where its writes go now: the primary node's address and name (a replica's after a failover). */
   host: string;
   port: number;
+  primary: string;
   shards: string;
   /** `closed` (healthy), `open` (failing fast) or `half-open` (trying again). */
   breaker: BreakerState;
@@ -74,6 +110,21 @@ export interface InstanceHealth {
   tcp: TcpHealth | null;
   /** What the borrow checks and the idle watch removed. */
   events: PoolEvents;
+  /** The instance's read replicas as the lag monitor last saw them (empty without replicas). */
+  replicas: ReplicaHealth[];
+}
+
+/** One read replica as the router sees it. */
+export interface ReplicaHealth {
+  name: string;
+  host: string;
+  port: number;
+  /** Its last probe answered and no read failed on it since (false before the first probe). */
+  healthy: boolean;
+  /** Upper bound of its lag behind the primary at the last probe (ms); null when unknown or beyond the monitor's history. */
+  lagMs: number | null;
+  breaker: BreakerState;
+  pool: PoolStats;
 }
 
 /** The sharded data-access API. */
@@ -81,6 +132,8 @@ export interface Router {
   readonly topology: Topology;
   /** Binds statements to the shard of `uid`. @throws {InvalidUidError} */
   forUid(uid: Uid): ShardSession;
+  /** A read-your-writes session (see {@link RouterSession}); `after` seeds it with tokens of writes made elsewhere. */
+  session(after?: string | readonly string[]): RouterSession;
   /**
    * Transparent routing: finds the shard key in the statement (`key = ?`, `key IN (…)`, INSERT
    * columns), rewrites logical table names to physical ones and runs the statement on the right

@@ -1,6 +1,7 @@
 import type { ClusterConfig } from '../config/index.js';
-import { RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
-import { executePlan } from '../executor/index.js';
+import { MultiShardWriteError, RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
+import { executePlan, type RunOnInstance } from '../executor/index.js';
+import { WriteTokens } from '../gtid/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import type { Row } from '../net/index.js';
 import type { SocketLayer } from '../net/index.js';
@@ -10,7 +11,19 @@ import type { Topology } from '../shard/index.js';
 import { PlanCache, plan, type PlanOptions, type RoutePlan, type SqlParam } from '../sql/index.js';
 import { queryChannel } from '../tracing/index.js';
 import { traceQuery } from './query-trace.js';
-import type { Explain, InstanceHealth, QueryOptions, Router, ShardSession, Transaction, Uid, WriteResult } from './router-types.js';
+import type {
+  Consistency,
+  Explain,
+  InstanceHealth,
+  QueryOptions,
+  Router,
+  RouterSession,
+  ShardSession,
+  Transaction,
+  Uid,
+  WriteResult,
+} from './router-types.js';
+import { ReplicaReads, type ReadPolicy } from './replica-reads.js';
 import { runTransaction } from './transaction-runner.js';
 import { MultiShardWriter } from './multi-shard-writer.js';
 
@@ -43,6 +56,12 @@ export class ShardedRouter implements Router {
   private readInstance = 0;
   private closed = false;
   private readonly writer: MultiShardWriter;
+  private readonly replicas: ReplicaReads | null;
+  private readonly consistency: Consistency;
+  private readonly maxLagMs: number;
+  private readonly maxWaitMs: number;
+  /** Every instance's configured primary pool (closed with the router whichever node writes). */
+  private readonly configuredPools: InstancePool[] = [];
 
   constructor(
     config: ClusterConfig,
@@ -59,24 +78,61 @@ export class ShardedRouter implements Router {
       (hit) => metrics.planCache(hit),
     );
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
+    this.consistency = rc.consistency;
+    this.maxLagMs = rc.maxReplicaLagMs;
+    this.maxWaitMs = rc.maxWaitMs;
+    /** A node of an instance (the primary or a replica): the instance's account and TLS, the node's address and key. */
+    const endpointOf = (
+      node: { name: string; host: string; port: number; serverPublicKey?: string | undefined },
+      inst: ClusterConfig['instances'][number],
+    ) => ({
+      name: node.name,
+      host: node.host,
+      port: node.port,
+      user: inst.user,
+      password: inst.password,
+      connectTimeoutMs: config.pool.connectTimeoutMs,
+      tls: inst.tls,
+      serverPublicKey: node.serverPublicKey,
+      trackGtids: inst.flavour,
+    });
     for (const inst of config.instances) {
       const shards = rangesText(topology.map.shardsOf(inst.name));
-      const endpoint = {
-        name: inst.name,
-        host: inst.host,
-        port: inst.port,
-        user: inst.user,
-        password: inst.password,
-        connectTimeoutMs: config.pool.connectTimeoutMs,
-        tls: inst.tls,
-        serverPublicKey: inst.serverPublicKey,
-      };
-      const pool = new InstancePool(endpoint, config.pool, factories.factory, shards, socketLayer);
+      const pool = new InstancePool(endpointOf(inst, inst), config.pool, factories.factory, shards, socketLayer);
       pool.breaker.onChange((state) => metrics.breakerState(inst.name, state));
       this.pools.set(inst.name, pool);
+      this.configuredPools.push(pool);
     }
+    this.replicas = config.instances.some((i) => i.replicas?.length)
+      ? new ReplicaReads(
+          config,
+          endpointOf,
+          factories.factory,
+          this.pools,
+          socketLayer,
+          this.queryTimeoutMs,
+          (i, outcome) => metrics.replicaRead(i, outcome),
+          (instance, pool) => this.switchPrimary(instance, pool),
+        )
+      : null;
     metrics.watchPools({ stats: () => this.health() });
     this.writer = new MultiShardWriter(config, factories.batchFactory, (i) => this.pool(i), this.queryTimeoutMs, socketLayer);
+  }
+
+  /**
+   * A failover moved `instance`'s writes to another of its nodes: new statements, transactions
+   * and multi-shard writes go to that node's pool; what was in flight on the fenced node fails
+   * there with a retriable read-only error (1290), never writing.
+   */
+  private switchPrimary(instance: string, pool: InstancePool): void {
+    if (this.closed) return;
+    this.pools.set(instance, pool);
+    this.writer.forget(instance);
+  }
+
+  /** Resolves once the routers' view of which node of each instance takes writes is known (first monitor round). */
+  async ready(): Promise<void> {
+    await this.replicas?.monitor.start();
   }
 
   private pool(instance: string): InstancePool {
@@ -92,19 +148,25 @@ export class ShardedRouter implements Router {
     return plan(analysis, params, this.topology, options);
   }
 
-  private async run(p: RoutePlan, atomic = false): Promise<Row[] | WriteResult> {
+  /** Runs one physical statement on an instance's primary. */
+  private readonly onPrimary: RunOnInstance = (instance, sql, params) =>
+    this.pool(instance).use(async (conn) => {
+      const t0 = process.hrtime.bigint();
+      try {
+        return await conn.query(sql, params, this.queryTimeoutMs);
+      } finally {
+        this.metrics.instanceLatency(instance, Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+    });
+
+  private async run(p: RoutePlan, atomic = false, read: ReadPolicy | null = null): Promise<Row[] | WriteResult> {
     this.metrics.query(p.kind, p.statement);
     try {
       if (p.write && p.targets.length > 1) return await this.writer.write(p, atomic);
+      if (read === null || p.write || p.lockingRead) return await executePlan(p, this.onPrimary);
+      const replicas = this.replicas!;
       return await executePlan(p, (instance, sql, params) =>
-        this.pool(instance).use(async (conn) => {
-          const t0 = process.hrtime.bigint();
-          try {
-            return await conn.query(sql, params, this.queryTimeoutMs);
-          } finally {
-            this.metrics.instanceLatency(instance, Number(process.hrtime.bigint() - t0) / 1e9);
-          }
-        }),
+        replicas.read(instance, sql, params, read, () => this.onPrimary(instance, sql, params)),
       );
     } catch (err) {
       this.metrics.queryFailed(p.kind, isShardlineError(err) ? err.code : 'UNKNOWN');
@@ -112,21 +174,54 @@ export class ShardedRouter implements Router {
     }
   }
 
+  /**
+   * Where reads of a call may go: null for the primary (the default, and always without
+   * replicas); else the tokens the read must see — `after`, and a session's own writes unless
+   * the call asks for `replica` (eventual) reads.
+   */
+  private readPolicy(options: QueryOptions, session?: WriteTokens): ReadPolicy | null {
+    if (this.replicas === null) return null;
+    const consistency = options.consistency ?? (options.after !== undefined || session ? 'session' : this.consistency);
+    if (consistency === 'primary') return null;
+    let tokens = consistency === 'session' ? session : undefined;
+    if (options.after !== undefined) {
+      const given = WriteTokens.parse(options.after);
+      if (tokens) given.merge(tokens);
+      tokens = given;
+    }
+    const need = tokens && !tokens.empty ? tokens : null;
+    return {
+      need: need ? (instance) => need.get(instance) : () => undefined,
+      maxLagMs: this.maxLagMs,
+      maxWaitMs: options.maxWaitMs ?? this.maxWaitMs,
+    };
+  }
+
   async query<T extends Row = Row>(
     sql: string,
     params: readonly SqlParam[] = NO_PARAMS,
     options: QueryOptions = NO_OPTIONS,
   ): Promise<T[] | WriteResult> {
+    return this.queryIn(sql, params, options, undefined);
+  }
+
+  private async queryIn<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[],
+    options: QueryOptions,
+    session: WriteTokens | undefined,
+  ): Promise<T[] | WriteResult> {
     const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
     const atomic = options.atomic === true;
+    const read = this.readPolicy(options, session);
     if (queryChannel.hasSubscribers)
       return (await traceQuery(
         'query',
         sql,
         () => this.planFor(sql, params, planOptions),
-        (p) => this.run(p, atomic),
+        (p) => this.run(p, atomic, read),
       )) as T[] | WriteResult;
-    return (await this.run(this.planFor(sql, params, planOptions), atomic)) as T[] | WriteResult;
+    return (await this.run(this.planFor(sql, params, planOptions), atomic, read)) as T[] | WriteResult;
   }
 
   async select<T extends Row = Row>(
@@ -134,15 +229,25 @@ export class ShardedRouter implements Router {
     params: readonly SqlParam[] = NO_PARAMS,
     options: QueryOptions = NO_OPTIONS,
   ): Promise<T[]> {
+    return this.selectIn(sql, params, options, undefined);
+  }
+
+  private async selectIn<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[],
+    options: QueryOptions,
+    session: WriteTokens | undefined,
+  ): Promise<T[]> {
     const planOptions = options.scatter ? SCATTER : NO_OPTIONS;
+    const read = this.readPolicy(options, session);
     if (queryChannel.hasSubscribers)
       return (await traceQuery(
         'select',
         sql,
         () => this.selectPlan(sql, params, planOptions),
-        (p) => this.run(p),
+        (p) => this.run(p, false, read),
       )) as T[];
-    return (await this.run(this.selectPlan(sql, params, planOptions))) as T[];
+    return (await this.run(this.selectPlan(sql, params, planOptions), false, read)) as T[];
   }
 
   private selectPlan(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
@@ -158,38 +263,91 @@ export class ShardedRouter implements Router {
   }
 
   forUid(uid: Uid): ShardSession {
+    return this.shardSession(uid, undefined);
+  }
+
+  private shardSession(uid: Uid, session: WriteTokens | undefined): ShardSession {
     const location = this.topology.locate(uid);
     const pinned: PlanOptions = { shard: location.shard, pinnedBy: 'forUid' };
+    const onCommit = session ? (instance: string, gtid: string) => rememberGtid(session, instance, gtid) : undefined;
     return {
       location,
-      query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = []) =>
-        (await (queryChannel.hasSubscribers
+      query: async <T extends Row = Row>(sql: string, params: readonly SqlParam[] = [], options: QueryOptions = NO_OPTIONS) => {
+        const read = this.readPolicy(options, session);
+        const result = (await (queryChannel.hasSubscribers
           ? traceQuery(
               'query',
               sql,
               () => this.planFor(sql, params, pinned),
-              (p) => this.run(p),
+              (p) => this.run(p, false, read),
             )
-          : this.run(this.planFor(sql, params, pinned)))) as T[] | WriteResult,
+          : this.run(this.planFor(sql, params, pinned), false, read))) as T[] | WriteResult;
+        if (session) remember(session, result);
+        return result;
+      },
       transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
         if (this.closed) throw new RouterClosedError();
         this.metrics.query('single', 'transaction');
-        return runTransaction(location.shard, this.pool(location.instance), this.cache, this.topology, this.queryTimeoutMs, fn);
+        return runTransaction(location.shard, this.pool(location.instance), this.cache, this.topology, this.queryTimeoutMs, fn, onCommit);
+      },
+    };
+  }
+
+  session(after?: string | readonly string[]): RouterSession {
+    if (this.closed) throw new RouterClosedError();
+    const tokens = after === undefined ? new WriteTokens() : WriteTokens.parse(after);
+    const tracked = async <R>(work: () => Promise<R>): Promise<R> => {
+      try {
+        const result = await work();
+        remember(tokens, result);
+        return result;
+      } catch (err) {
+        // a multi-instance write that failed part-way: what did commit must be seen too
+        if (err instanceof MultiShardWriteError)
+          for (const o of err.instances) if (o.status === 'committed' && o.gtid) rememberGtid(tokens, o.instance, o.gtid);
+        throw err;
+      }
+    };
+    return {
+      query: <T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS) =>
+        tracked(() => this.queryIn<T>(sql, params, options, tokens)),
+      select: <T extends Row = Row>(sql: string, params: readonly SqlParam[] = NO_PARAMS, options: QueryOptions = NO_OPTIONS) =>
+        this.selectIn<T>(sql, params, options, tokens),
+      forUid: (uid: Uid) => this.shardSession(uid, tokens),
+      after: (token: string | readonly string[]) => tokens.merge(WriteTokens.parse(token)),
+      get token() {
+        return tokens.toString();
       },
     };
   }
 
   health(): InstanceHealth[] {
-    return [...this.pools.values()].map((p) => ({
-      instance: p.endpoint.name,
-      host: p.endpoint.host,
-      port: p.endpoint.port,
-      shards: p.shardRange,
-      breaker: p.breakerState(),
-      pool: p.stats(),
-      tcp: p.tcpHealth(),
-      events: p.counters(),
-    }));
+    return [...this.pools].map(([instance, p]) => {
+      const views = new Map((this.replicas?.monitor.view(instance) ?? []).map((v) => [v.name, v]));
+      return {
+        instance,
+        host: p.endpoint.host,
+        port: p.endpoint.port,
+        primary: p.endpoint.name,
+        shards: p.shardRange,
+        breaker: p.breakerState(),
+        pool: p.stats(),
+        tcp: p.tcpHealth(),
+        events: p.counters(),
+        replicas: (this.replicas?.replicaPools(instance) ?? []).map(({ replica, pool }) => {
+          const v = views.get(replica);
+          return {
+            name: replica,
+            host: pool.endpoint.host,
+            port: pool.endpoint.port,
+            healthy: v?.healthy ?? false,
+            lagMs: v && Number.isFinite(v.lagMs) ? v.lagMs : null,
+            breaker: pool.breakerState(),
+            pool: pool.stats(),
+          };
+        }),
+      };
+    });
   }
 
   planCacheStats() {
@@ -199,7 +357,23 @@ export class ShardedRouter implements Router {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    const writing = new Set([...this.configuredPools, ...this.pools.values()]);
+    await Promise.all([...writing].map((p) => p.close()));
+    await this.replicas?.close(writing);
     await this.writer.close();
+  }
+}
+
+/** Adds a write's token to a session's. */
+function remember(session: WriteTokens, result: unknown): void {
+  if (result && !Array.isArray(result) && typeof (result as WriteResult).token === 'string')
+    session.merge(WriteTokens.parse((result as WriteResult).token!));
+}
+
+function rememberGtid(session: WriteTokens, instance: string, gtid: string): void {
+  try {
+    session.add(instance, gtid);
+  } catch {
+    // a GTID in a form we do not know: that write gets no read-your-writes guarantee
   }
 }

@@ -13,6 +13,7 @@ import type { Transaction, WriteResult } from './router-types.js';
  * Runs `fn` in a transaction pinned to one shard. Any statement that routes to another shard
  * rolls the transaction back at once and fails; COMMIT happens only if `fn` resolves and no
  * statement was refused. The connection goes back to the pool (or is destroyed) on every path.
+ * `onCommit` gets the GTID the commit got (read-your-writes tokens of a session).
  */
 export async function runTransaction<T>(
   shard: number,
@@ -21,6 +22,7 @@ export async function runTransaction<T>(
   topology: Topology,
   queryTimeoutMs: number,
   fn: (tx: Transaction) => Promise<T>,
+  onCommit?: (instance: string, gtid: string) => void,
 ): Promise<T> {
   const conn: DbConnection = await pool.acquire();
   const tx$ = { state: 'open' as 'open' | 'aborted' | 'done', abortError: undefined as unknown };
@@ -63,10 +65,11 @@ export async function runTransaction<T>(
     });
     const result = await fn(tx);
     if (tx$.state === 'aborted') throw tx$.abortError;
-    await control('COMMIT').catch((err: unknown) => {
+    const committed = await control('COMMIT').catch((err: unknown) => {
       throw wrapQueryError(err, { ...target, sql: 'COMMIT' });
     });
     tx$.state = 'done';
+    if (onCommit && committed.kind === 'ok' && committed.gtid) onCommit(conn.instance, committed.gtid);
     return result;
   } catch (err) {
     if (tx$.state === 'open') await rollback();
