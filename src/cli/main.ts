@@ -14,6 +14,7 @@ import { registerMigrateCommand } from './migrate-command.js';
 import { EXIT_USAGE, reportFailure } from './cli-error.js';
 import { registerRouterCommands } from './router-commands.js';
 import { registerXaCommands } from './xa-command.js';
+import { registerFailoverCommand } from './failover-command.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
@@ -36,6 +37,7 @@ registerCdcCommand(program, log);
 registerDoctorCommand(program, log);
 registerDemoCommand(program, log);
 registerXaCommands(program, log);
+registerFailoverCommand(program, log);
 
 try {
   await program.parseAsync(process.argv);

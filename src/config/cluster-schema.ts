@@ -79,6 +79,12 @@ export const instanceSchema = z
     password: z.string(),
     /** The account the CDC worker's binlog readers log in with; only the CDC needs it. */
     replication: credentialsSchema.optional(),
+    /**
+     * The account `shardline failover` administers the instance's nodes with (fencing, promoting,
+     * repointing replication: MySQL SYSTEM_VARIABLES_ADMIN and REPLICATION_SLAVE_ADMIN, MariaDB
+     * READ_ONLY ADMIN, SUPER); default: the instance's own account.
+     */
+    admin: credentialsSchema.optional(),
     /** TLS of every connection to this instance (router pools, migrations, admin sessions, CDC). */
     tls: tlsSchema.optional(),
     serverPublicKey: serverPublicKey.optional(),

@@ -58,6 +58,8 @@ export type ErrorCode =
   | 'SNAPSHOT_VALUE'
   | 'SNAPSHOT_TABLE'
   | 'SNAPSHOT_SOURCE'
+  | 'TOKEN_INVALID'
+  | 'FAILOVER_FAILED'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */

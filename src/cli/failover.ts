@@ -1,0 +1,222 @@
+import type { ClusterConfig, InstanceConfig } from '../config/index.js';
+import { UsageError, ShardlineError } from '../errors/index.js';
+import { openMysqlSession, type MysqlSession } from '../net/index.js';
+
+/** What `shardline failover` did. */
+export interface FailoverReport {
+  instance: string;
+  /** The node that took writes before, and the one that takes them now. */
+  from: string;
+  to: string;
+  planned: boolean;
+  /** From fencing the old primary to the new one taking writes (ms): writes wait or fail retriably meanwhile. */
+  write_pause_ms: number;
+  /** The transactions the new primary had to apply before it took writes (MySQL GTID set / MariaDB position). */
+  caught_up_to: string;
+  /** Nodes now replicating from the new primary. */
+  repointed: string[];
+  seconds: number;
+}
+
+/** One node of an instance: its primary's or a replica's address, with the instance's accounts. */
+interface Node {
+  name: string;
+  host: string;
+  port: number;
+  serverPublicKey?: string | undefined;
+}
+
+/** The statements of a failover step on one flavour (pure; values bound by the session). */
+export function failoverSql(flavour: 'mysql' | 'mariadb') {
+  const mysql = flavour === 'mysql';
+  return {
+    fence: mysql ? ['SET GLOBAL super_read_only = ON'] : ['SET GLOBAL read_only = ON'],
+    unfence: mysql ? ['SET GLOBAL super_read_only = OFF', 'SET GLOBAL read_only = OFF'] : ['SET GLOBAL read_only = OFF'],
+    executed: mysql ? 'SELECT @@global.gtid_executed AS g' : 'SELECT @@global.gtid_binlog_pos AS g',
+    /** Waits until the node has applied `?` for at most `?` seconds: 0 when it has. */
+    waitFor: mysql ? 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w' : 'SELECT MASTER_GTID_WAIT(?, ?) AS w',
+    promote: mysql
+      ? ['STOP REPLICA', 'RESET REPLICA ALL', 'SET GLOBAL super_read_only = OFF', 'SET GLOBAL read_only = OFF']
+      : ['STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only = OFF'],
+    stopReplication: mysql ? 'STOP REPLICA' : 'STOP SLAVE',
+    startReplication: mysql ? 'START REPLICA' : 'START SLAVE',
+  };
+}
+
+/**
+ * The statement that makes a node replicate from `source` with GTID auto-positioning (pure). A
+ * demoted MariaDB primary starts from its own binlog (`current_pos`): its `gtid_slave_pos` knows
+ * nothing of the transactions it wrote itself.
+ */
+export function repointStatement(
+  flavour: 'mysql' | 'mariadb',
+  source: Node,
+  account: { user: string; password: string },
+  tls: InstanceConfig['tls'],
+  demotedPrimary: boolean,
+): { sql: string; values: unknown[] } {
+  const values: unknown[] = [source.host, source.port, account.user, account.password];
+  const secure = tls && tls.mode !== 'disabled';
+  if (flavour === 'mariadb') {
+    const parts = [
+      'MASTER_HOST=?',
+      'MASTER_PORT=?',
+      'MASTER_USER=?',
+      'MASTER_PASSWORD=?',
+      `MASTER_USE_GTID=${demotedPrimary ? 'current_pos' : 'slave_pos'}`,
+      'MASTER_CONNECT_RETRY=2',
+    ];
+    if (secure) {
+      parts.push('MASTER_SSL=1');
+      if (tls.ca) {
+        parts.push('MASTER_SSL_CA=?');
+        values.push(tls.ca);
+      }
+    }
+    return { sql: `CHANGE MASTER TO ${parts.join(', ')}`, values };
+  }
+  const parts = [
+    'SOURCE_HOST=?',
+    'SOURCE_PORT=?',
+    'SOURCE_USER=?',
+    'SOURCE_PASSWORD=?',
+    'SOURCE_AUTO_POSITION=1',
+    'SOURCE_CONNECT_RETRY=2',
+  ];
+  if (secure) {
+    parts.push('SOURCE_SSL=1');
+    if (tls.ca) {
+      parts.push('SOURCE_SSL_CA=?');
+      values.push(tls.ca);
+    }
+  } else if (source.serverPublicKey) {
+    parts.push('SOURCE_PUBLIC_KEY_PATH=?');
+    values.push(source.serverPublicKey);
+  } else {
+    parts.push('GET_SOURCE_PUBLIC_KEY=1');
+  }
+  return { sql: `CHANGE REPLICATION SOURCE TO ${parts.join(', ')}`, values };
+}
+
+function failed(message: string, cause?: unknown): ShardlineError {
+  return new ShardlineError('FAILOVER_FAILED', message, { ...(cause ? { cause } : {}) });
+}
+
+/** Which node of `inst` takes writes now: the one whose `read_only` is off (the config's primary before any failover). */
+async function writerOf(inst: InstanceConfig, nodes: readonly Node[], open: (n: Node) => Promise<MysqlSession>): Promise<Node> {
+  const writable: Node[] = [];
+  await Promise.all(
+    nodes.map(async (n) => {
+      const s = await open(n).catch(() => null);
+      if (!s) return;
+      try {
+        const [row] = await s.query<{ ro: number | string }>('SELECT @@global.read_only AS ro');
+        if (Number(row?.ro) === 0) writable.push(n);
+      } finally {
+        await s.close();
+      }
+    }),
+  );
+  if (writable.length !== 1)
+    throw failed(
+      `instance ${inst.name}: ${writable.length === 0 ? 'no node takes writes' : `${writable.map((n) => n.name).join(' and ')} all take writes`} — fix the roles by hand before a failover`,
+    );
+  return writable[0]!;
+}
+
+/**
+ * A planned failover of one instance: fence writes on the node that takes them now
+ * (`super_read_only` / `read_only`: the server refuses every write from then on, so none can be
+ * lost on it), wait until the target replica has applied everything the old primary committed,
+ * promote it (replication reset, writable), then point the old primary and the other replicas at
+ * it. Routers see the old primary refuse writes and the new one take them on their next probe
+ * (`router.replicaCheckMs`) and move their writes there; writes in between fail with a retriable
+ * read-only error (1290). If the target does not catch up within `timeoutMs`, the old primary is
+ * unfenced and nothing changes.
+ * @throws {UsageError} unknown instance or replica, an instance without replicas
+ * @throws {ShardlineError} FAILOVER_FAILED
+ */
+export async function failover(
+  config: ClusterConfig,
+  o: { instance: string; to?: string; planned: boolean; timeoutMs?: number; onStep?: (step: string) => void },
+): Promise<FailoverReport> {
+  const t0 = performance.now();
+  const inst = config.instances.find((i) => i.name === o.instance);
+  if (!inst) throw new UsageError(`no instance ${o.instance} (instances: ${config.instances.map((i) => i.name).join(', ')})`);
+  const replicas = inst.replicas ?? [];
+  if (replicas.length === 0) throw new UsageError(`instance ${inst.name} has no replicas (instances[].replicas) to fail over to`);
+  if (!o.planned) throw new UsageError('only a planned failover (--planned: the primary is reachable and is fenced first) is built so far');
+  const account = inst.admin ?? { user: inst.user, password: inst.password };
+  const replication = inst.replication ?? { user: inst.user, password: inst.password };
+  const nodes: Node[] = [{ name: inst.name, host: inst.host, port: inst.port, serverPublicKey: inst.serverPublicKey }, ...replicas];
+  const open = (n: Node) =>
+    openMysqlSession({
+      host: n.host,
+      port: n.port,
+      user: account.user,
+      password: account.password,
+      tls: inst.tls,
+      serverPublicKey: n.serverPublicKey,
+    });
+  const step = o.onStep ?? (() => undefined);
+  const sql = failoverSql(inst.flavour);
+
+  const from = await writerOf(inst, nodes, open);
+  const to = o.to ? nodes.find((n) => n.name === o.to) : nodes.find((n) => n.name !== from.name);
+  if (!to) throw new UsageError(`instance ${inst.name} has no node ${o.to} (nodes: ${nodes.map((n) => n.name).join(', ')})`);
+  if (to.name === from.name) throw new UsageError(`${to.name} already takes ${inst.name}'s writes`);
+
+  const old = await open(from);
+  const next = await open(to);
+  const repointed: string[] = [];
+  try {
+    step(`fencing ${from.name}`);
+    for (const s of sql.fence) await old.query(s);
+    const fencedAt = performance.now();
+    const [row] = await old.query<{ g: string }>(sql.executed);
+    const target = String(row?.g ?? '');
+    step(`waiting for ${to.name} to apply ${target || 'nothing'}`);
+    const seconds = Math.max(0.001, (o.timeoutMs ?? 30_000) / 1000);
+    const [w] = target ? await next.query<{ w: number | string | null }>(sql.waitFor, [target, seconds]) : [{ w: 0 }];
+    if (Number(w?.w) !== 0) {
+      for (const s of sql.unfence) await old.query(s);
+      throw failed(
+        `${to.name} did not apply ${from.name}'s transactions within ${seconds} s; ${from.name} takes writes again, nothing changed`,
+      );
+    }
+    step(`promoting ${to.name}`);
+    for (const s of sql.promote) await next.query(s);
+    const promotedAt = performance.now();
+    step(`pointing ${from.name} at ${to.name}`);
+    await old.query(sql.stopReplication).catch(() => undefined);
+    const back = repointStatement(inst.flavour, to, replication, inst.tls, true);
+    await old.query(back.sql, back.values);
+    await old.query(sql.startReplication);
+    repointed.push(from.name);
+    for (const other of nodes.filter((n) => n.name !== from.name && n.name !== to.name)) {
+      const s = await open(other);
+      try {
+        await s.query(sql.stopReplication);
+        const st = repointStatement(inst.flavour, to, replication, inst.tls, false);
+        await s.query(st.sql, st.values);
+        await s.query(sql.startReplication);
+        repointed.push(other.name);
+      } finally {
+        await s.close();
+      }
+    }
+    return {
+      instance: inst.name,
+      from: from.name,
+      to: to.name,
+      planned: true,
+      write_pause_ms: Math.round(promotedAt - fencedAt),
+      caught_up_to: target,
+      repointed,
+      seconds: Math.round((performance.now() - t0) / 10) / 100,
+    };
+  } finally {
+    await old.close();
+    await next.close();
+  }
+}
