@@ -2,7 +2,7 @@
 // A router in a process of its own writing to and reading from one instance until told to stop
 // (stdin 'stop'), through a failover: every write is retried while its error is retriable (the
 // fenced primary answers 1290), so it is acknowledged exactly once. Prints one JSON line:
-// { acked: [uid…], errors: { code: n }, fatal: [message…], maxGapMs, reads, readFailures }.
+// { acked: [uid…], errors: { code: n }, lastError, fatal: [message…], maxGapMs, reads, readFailures }.
 // argv: the dist folder, the instance name, the first uid.
 import path from 'node:path';
 
@@ -21,6 +21,7 @@ process.stdin.on('data', (d) => {
 const acked = [];
 const errors = {};
 const fatal = [];
+let lastError = null;
 let last = performance.now();
 let maxGapMs = 0;
 let reads = 0;
@@ -39,6 +40,7 @@ for (let i = 0; running && i < uids.length; i++) {
       break;
     } catch (err) {
       errors[err.code ?? 'UNKNOWN'] = (errors[err.code ?? 'UNKNOWN'] ?? 0) + 1;
+      lastError = `${err.details?.errno ?? ''} ${String(err.message).slice(0, 200)}`;
       if (err.code === 'QUERY_FAILED' && err.details?.errno === 1062) {
         // the insert committed before its connection failed: it is acknowledged now
         acked.push(String(uid));
@@ -59,4 +61,4 @@ for (let i = 0; running && i < uids.length; i++) {
   }
 }
 await router.close();
-process.stdout.write(`${JSON.stringify({ acked, errors, fatal, maxGapMs: Math.round(maxGapMs), reads, readFailures })}\n`);
+process.stdout.write(`${JSON.stringify({ acked, errors, lastError, fatal, maxGapMs: Math.round(maxGapMs), reads, readFailures })}\n`);
