@@ -35,6 +35,7 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
   },
   replica: {
     stale_reads_with_token: { max: 0 },
+    planned_failover_write_pause_ms: { max: 1000 },
   },
 };
 

@@ -18,8 +18,10 @@
  *   not); per side: latency quantiles, where reads were served, client CPU per pair (the token
  *   side's pairs last ~100 ms, so the router's lag monitor — a probe per node every 100 ms here —
  *   weighs on its CPU per pair), host busy;
- * - planned_failover_write_pause_ms and cdc_duplicates_after_failover are null: primary failover
- *   is not built yet.
+ * - planned_failover_write_pause_ms: the longest gap between two acknowledged inserts of this
+ *   router (default settings) into shard-1 (MySQL) and shard-3 (MariaDB) while `shardline failover --planned` moves
+ *   their writes to the replica and back, from another process (inserts the fenced node refuses
+ *   are retried); cdc_duplicates_after_failover is null: the CDC does not follow a failover yet.
  *
  * The applier is paused from a child process, so its CPU is not counted as the client's.
  *
@@ -146,6 +148,20 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
   } finally {
     lagger.kill('SIGTERM');
     await laggerExit;
+  }
+  // planned failover and back on a MySQL and a MariaDB instance under the insert loop of a router
+  // with the default settings (router.replicaCheckMs 250: how soon it sees the new primary)
+  const pauses: Record<string, number[]> = {};
+  const defaults = await createRouter(base);
+  try {
+    for (const instance of ['shard-1', 'shard-3']) {
+      const replica = config.instances.find((i) => i.name === instance)!.replicas![0]!.name;
+      pauses[instance] = [];
+      for (const to of [replica, instance]) pauses[instance].push(await failoverPause(defaults, instance, to));
+      log(`failover of ${instance} and back: longest gap between acknowledged inserts ${pauses[instance].join(' / ')} ms`);
+    }
+  } finally {
+    await defaults.close();
     for (const uid of uids) await router.query('DELETE FROM users WHERE uid = ?', [uid]).catch(() => undefined);
     await router.close();
   }
@@ -168,8 +184,9 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
     ryw_wait_p99_ms: round(quantile(stats.token.ms, 0.99) - quantile(stats.primary.ms, 0.99), 2),
     stale_reads_with_token: stats.token.stale,
     stale_read_rate_eventual: round(stats.eventual.stale / stats.eventual.pairs, 3),
-    planned_failover_write_pause_ms: null,
+    planned_failover_write_pause_ms: Math.max(...Object.values(pauses).flat()),
     cdc_duplicates_after_failover: null,
+    failover_pauses_ms: pauses,
     lag_ms: LAG_MS,
     rounds: ROUNDS,
     sides: { token: summary(stats.token), primary: summary(stats.primary), eventual: summary(stats.eventual) },
@@ -178,3 +195,51 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
   log(JSON.stringify(result.sides));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 });
+
+/**
+ * The longest gap (ms) between two acknowledged inserts into `instance` while `shardline failover
+ * --planned --to <to>` runs in another process (inserts refused by the fenced node are retried).
+ */
+async function failoverPause(router: Router, instance: string, to: string): Promise<number> {
+  const uids: bigint[] = [];
+  for (let u = 9_175_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 100_000n; uids.length < 50_000; u++)
+    if (router.topology.locate(u).instance === instance) uids.push(u);
+  let running = true;
+  let maxGap = 0;
+  let retried = 0;
+  const acked: bigint[] = [];
+  const writer = (async () => {
+    let last = performance.now();
+    for (let i = 0; running && i < uids.length; i++) {
+      for (;;) {
+        try {
+          await router.query('INSERT INTO users (uid, name) VALUES (?, ?)', [uids[i]!, 'failover']);
+          acked.push(uids[i]!);
+          break;
+        } catch (err) {
+          if (!(err as { retriable?: boolean }).retriable) throw err;
+          retried++;
+          await sleep(2);
+        }
+      }
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }
+  })();
+  await sleep(1000);
+  const cli = path.resolve(import.meta.dirname, '..', '..', 'dist/cli/main.js');
+  const done = await new Promise<number | null>((resolve) =>
+    spawn(process.execPath, [cli, 'failover', '--instance', instance, '--to', to, '--planned', '--json'], { stdio: 'ignore' }).once(
+      'exit',
+      resolve,
+    ),
+  );
+  await sleep(1000);
+  running = false;
+  await writer;
+  for (let i = 0; i < acked.length; i += 500) await router.query(`DELETE FROM users WHERE uid IN (${acked.slice(i, i + 500).join(',')})`);
+  if (done !== 0) throw new Error(`shardline failover --instance ${instance} --to ${to} exited with ${done}`);
+  log(`${instance} → ${to}: ${acked.length} inserts, ${retried} retried, longest gap ${Math.round(maxGap)} ms`);
+  return Math.round(maxGap);
+}
