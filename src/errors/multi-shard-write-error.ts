@@ -22,6 +22,8 @@ export interface InstanceWriteOutcome {
   error?: Error;
   /** For `atomic: true`: what `shardline xa recover` will do with a branch left prepared. */
   recovery?: 'commit' | 'rollback';
+  /** The GTID(s) the instance's commit got, as the server reported them (read-your-writes). */
+  gtid?: string;
 }
 
 /**

@@ -105,7 +105,10 @@ async function runBranch(
         s.discard();
         ok = r.connectionLost === true && (await finishLost(io, b.instance, xid, action));
       }
-      if (ok) return d === 'commit' ? { ...base, status: 'committed', affectedRows: rows } : { ...base, status: 'rolled-back' };
+      if (ok)
+        return d === 'commit'
+          ? { ...base, status: 'committed', affectedRows: rows, ...(r.gtids ? { gtid: r.gtids.join(',') } : {}) }
+          : { ...base, status: 'rolled-back' };
       return {
         ...base,
         status: 'unknown',

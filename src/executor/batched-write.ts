@@ -47,7 +47,13 @@ async function runInstance(b: InstanceBatch, withSession: WithBatchSession): Pro
   try {
     return await withSession(b.instance, async (s) => {
       const reply = await s.batch(statements);
-      if (!reply.error) return { ...base, status: 'committed', affectedRows: statementRows(reply, 1, b.targets.length) };
+      if (!reply.error)
+        return {
+          ...base,
+          status: 'committed',
+          affectedRows: statementRows(reply, 1, b.targets.length),
+          ...(reply.gtids ? { gtid: reply.gtids.join(',') } : {}),
+        };
       const error = batchError(b, reply, statements);
       // Lost while the packet was out: its COMMIT may have run.
       if (reply.connectionLost) return { ...base, status: 'unknown', error };

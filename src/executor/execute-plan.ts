@@ -2,6 +2,7 @@ import { DriverError, QueryError, ShardUnavailableError, isShardlineError, sanit
 import type { QueryOutcome, ServerErrorInfo } from '../net/index.js';
 import type { RoutePlan, RouteTarget } from '../sql/index.js';
 import { mergeResults, type RouterResult } from './merge-results.js';
+import { tokenOf } from './write-outcomes.js';
 
 /** Runs one physical statement on one instance (a pool borrow, or a pinned connection). */
 export type RunOnInstance = (instance: string, sql: string, params: readonly unknown[]) => Promise<QueryOutcome>;
@@ -47,11 +48,18 @@ export function wrapQueryError(err: unknown, target: Pick<RouteTarget, 'instance
 export async function executePlan(plan: RoutePlan, run: RunOnInstance): Promise<RouterResult> {
   if (plan.targets.length === 1) {
     const t = plan.targets[0]!;
+    let outcome: QueryOutcome;
     try {
-      return mergeResults(plan.merge, [await run(t.instance, t.sql, t.params)]);
+      outcome = await run(t.instance, t.sql, t.params);
     } catch (err) {
       throw wrapQueryError(err, t);
     }
+    const result = mergeResults(plan.merge, [outcome]);
+    if (outcome.kind === 'ok' && outcome.gtid !== undefined && !Array.isArray(result)) {
+      const token = tokenOf([[t.instance, outcome.gtid]]);
+      if (token) result.token = token;
+    }
+    return result;
   }
   const byInstance = new Map<string, { index: number; target: RouteTarget }[]>();
   plan.targets.forEach((target, index) => {
@@ -71,5 +79,10 @@ export async function executePlan(plan: RoutePlan, run: RunOnInstance): Promise<
       }
     }),
   );
-  return mergeResults(plan.merge, outcomes);
+  const result = mergeResults(plan.merge, outcomes);
+  if (!Array.isArray(result)) {
+    const token = tokenOf(outcomes.flatMap((o, i) => (o.kind === 'ok' && o.gtid ? [[plan.targets[i]!.instance, o.gtid] as const] : [])));
+    if (token) result.token = token;
+  }
+  return result;
 }

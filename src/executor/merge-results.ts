@@ -11,6 +11,12 @@ export interface WriteResult {
   affectedRows: number;
   /** The AUTO_INCREMENT id of a single-shard insert; 0 when several shards were written. */
   insertId: number | bigint;
+  /**
+   * Read-your-writes token: per instance, the GTID the write committed. Pass it as `after` to a
+   * read (in this or another process) that must see the write. Absent when the servers report
+   * no GTID (gtid_mode OFF) and inside a transaction (its commit has the GTID).
+   */
+  token?: string;
 }
 
 type RowsOutcome = Extract<QueryOutcome, { kind: 'rows' }>;

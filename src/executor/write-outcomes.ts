@@ -1,3 +1,4 @@
+import { WriteTokens } from '../gtid/index.js';
 import { MultiShardWriteError, isShardlineError, type InstanceWriteOutcome } from '../errors/index.js';
 import type { WriteResult } from './merge-results.js';
 
@@ -15,7 +16,10 @@ export function writeResult(outcomes: readonly InstanceWriteOutcome[], atomic: b
     if (o.status === 'committed') affectedRows += o.affectedRows;
     else if (!failed || (!failed.error && o.error)) failed = o;
   }
-  if (!failed) return { affectedRows, insertId: 0 };
+  if (!failed) {
+    const token = tokenOf(outcomes.flatMap((o) => (o.gtid ? [[o.instance, o.gtid] as const] : [])));
+    return token ? { affectedRows, insertId: 0, token } : { affectedRows, insertId: 0 };
+  }
   const only = outcomes.length === 1 ? outcomes[0]! : undefined;
   if (only && only.status === 'rolled-back' && only.error) throw only.error;
   const nothingWritten = outcomes.every((o) => o.status === 'rolled-back');
@@ -36,4 +40,18 @@ function describe(outcomes: readonly InstanceWriteOutcome[], atomic: boolean): s
     .join('; ');
   const kind = atomic ? 'an atomic (XA) write' : 'a multi-shard write';
   return `${kind} on ${outcomes.length} instance${outcomes.length === 1 ? '' : 's'} failed — committed: ${names(outcomes, 'committed')}; rolled back: ${names(outcomes, 'rolled-back')}; unknown: ${names(outcomes, 'unknown')}${why ? ` (${why})` : ''}`;
+}
+
+/** The read-your-writes token of commits `[instance, gtid]`; undefined when there are none (servers without GTIDs). */
+export function tokenOf(commits: readonly (readonly [string, string])[]): string | undefined {
+  if (commits.length === 0) return undefined;
+  const tokens = new WriteTokens();
+  for (const [instance, gtid] of commits) {
+    try {
+      tokens.add(instance, gtid);
+    } catch {
+      // a GTID the server reported in a form we do not know: the write stands, without a token for it
+    }
+  }
+  return tokens.toString() || undefined;
 }

@@ -19,6 +19,8 @@ export interface RouterMetrics {
   planCache(hit: boolean): void;
   breakerState(instance: string, state: string): void;
   watchPools(source: PoolGaugeSource): void;
+  /** A read that could go to a replica: where it was served (`replica`, `replica-waited`, `primary-…` and why). */
+  replicaRead(instance: string, outcome: string): void;
 }
 
 const noop: RouterMetrics = {
@@ -28,6 +30,7 @@ const noop: RouterMetrics = {
   planCache() {},
   breakerState() {},
   watchPools() {},
+  replicaRead() {},
 };
 
 /**
@@ -125,8 +128,15 @@ export function createRouterMetrics(registry?: Registry, prefix = 'shardline_'):
     labelNames: ['instance', 'to'],
     registers,
   });
+  const replicaReads = new Counter({
+    name: `${prefix}router_replica_reads_total`,
+    help: 'Reads allowed on a replica, by instance and where they were served (replica, replica-waited, or primary and why)',
+    labelNames: ['instance', 'outcome'],
+    registers,
+  });
   return {
     query: (route, statement) => queries.inc({ route, statement }),
+    replicaRead: (instance, outcome) => replicaReads.inc({ instance, outcome }),
     queryFailed: (route, code) => failures.inc({ route, code }),
     instanceLatency: (instance, seconds) => latency.observe({ instance }, seconds),
     planCache: (hit) => cache.inc({ result: hit ? 'hit' : 'miss' }),

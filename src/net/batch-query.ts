@@ -1,6 +1,7 @@
 import type { Connection, ResultSetHeader } from 'mysql2';
 import { serverError } from './server-error-class.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
+import { committedGtid } from './gtid-tracking.js';
 
 /** One statement of a batch, with the values its `?` placeholders take. */
 export interface BatchStatement {
@@ -17,6 +18,8 @@ export interface BatchStatement {
 export interface BatchReply {
   done: number;
   affectedRows: number[];
+  /** The GTIDs the session committed in the batch, as the server reported them (connections opened with `trackGtids`). */
+  gtids?: string[];
   error?: unknown;
   connectionLost?: boolean;
 }
@@ -52,6 +55,7 @@ export function runBatch(
   onFatal: () => void,
 ): Promise<BatchReply> {
   const affectedRows: number[] = [];
+  const gtids: string[] = [];
   // The pin comes first and is not the caller's: results are counted from -1.
   let seen = -1;
   const sql = batchText(conn, statements);
@@ -64,17 +68,20 @@ export function runBatch(
         resolve({
           done: affectedRows.length,
           affectedRows,
+          ...(gtids.length ? { gtids } : {}),
           error: serverError(err, statements[affectedRows.length]?.sql),
           connectionLost: lost,
         });
         return;
       }
-      resolve({ done: affectedRows.length, affectedRows });
+      resolve({ done: affectedRows.length, affectedRows, ...(gtids.length ? { gtids } : {}) });
     });
     q.on('result', (rs: unknown) => {
       if (seen++ < 0) return;
       const ok = rs as ResultSetHeader;
       affectedRows.push(typeof ok?.affectedRows === 'number' ? ok.affectedRows : 0);
+      const gtid = committedGtid(ok);
+      if (gtid) gtids.push(gtid);
     });
   });
 }

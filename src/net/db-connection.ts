@@ -2,6 +2,7 @@ import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { serverError } from './server-error-class.js';
+import { committedGtid, gtidTrackingAssignment, type GtidTracking } from './gtid-tracking.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity } from './mysql-security.js';
 import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
@@ -20,7 +21,14 @@ export interface FieldInfo {
 
 /** The outcome of one statement. */
 export type QueryOutcome =
-  { kind: 'rows'; rows: Row[]; fields: FieldInfo[] } | { kind: 'ok'; affectedRows: number; insertId: number | bigint };
+  | { kind: 'rows'; rows: Row[]; fields: FieldInfo[] }
+  | {
+      kind: 'ok';
+      affectedRows: number;
+      insertId: number | bigint;
+      /** The GTID the statement committed (autocommit write or COMMIT), on connections opened with `trackGtids`. */
+      gtid?: string;
+    };
 
 /** How the raw TCP socket is tuned before the MySQL handshake. */
 export interface SocketTuning {
@@ -36,6 +44,8 @@ export interface InstanceEndpoint extends MysqlSecurity {
   user: string;
   password: string;
   connectTimeoutMs?: number;
+  /** Have the server report the GTID of every commit of the session (read-your-writes tokens). */
+  trackGtids?: GtidTracking;
 }
 
 /** One open connection to a physical instance, promise-based, with no knowledge of shards. */
@@ -97,6 +107,8 @@ export interface DbConnectionOptions {
    * the router refuses a second statement in a string) and transaction control it writes itself.
    */
   multipleStatements?: boolean;
+  /** Have the server report the GTID of every commit of the session (read-your-writes tokens). */
+  trackGtids?: GtidTracking;
 }
 
 /**
@@ -135,6 +147,7 @@ export async function openDbConnection(
     ...(stream ? { stream } : {}),
     multipleStatements: options.multipleStatements === true,
   });
+  const trackGtids = endpoint.trackGtids ?? options.trackGtids;
   let broken = false;
   conn.on('error', () => {
     broken = true;
@@ -158,13 +171,19 @@ export async function openDbConnection(
           resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0 })) });
         } else {
           const ok = result as ResultSetHeader;
-          resolve({ kind: 'ok', affectedRows: ok.affectedRows, insertId: ok.insertId });
+          const gtid = trackGtids ? committedGtid(ok) : undefined;
+          resolve(
+            gtid === undefined
+              ? { kind: 'ok', affectedRows: ok.affectedRows, insertId: ok.insertId }
+              : { kind: 'ok', affectedRows: ok.affectedRows, insertId: ok.insertId, gtid },
+          );
         }
       });
     });
   let waitTimeoutMs = 28_800_000;
   try {
-    await run(`SET time_zone = '+00:00', ${PIN_BACKSLASH_ESCAPES_ASSIGNMENT}`, []);
+    const tracking = trackGtids ? `, ${gtidTrackingAssignment(trackGtids)}` : '';
+    await run(`SET time_zone = '+00:00', ${PIN_BACKSLASH_ESCAPES_ASSIGNMENT}${tracking}`, []);
     const w = await run('SELECT @@wait_timeout AS w', []);
     if (w.kind === 'rows') waitTimeoutMs = Number(w.rows[0]?.['w'] ?? 28800) * 1000;
   } catch (err) {

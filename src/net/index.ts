@@ -3,6 +3,7 @@ export type { MysqlEndpoint, MysqlSession } from './mysql-session.js';
 export { openRawRowSession } from './raw-row-session.js';
 export type { RawRowSession, RawRows, RawField } from './raw-row-session.js';
 export { openDbConnection } from './db-connection.js';
+export type { GtidTracking } from './gtid-tracking.js';
 export type {
   DbConnection,
   DbConnectionOptions,

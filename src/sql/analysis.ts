@@ -65,4 +65,6 @@ export interface Analysis {
   perShardBlocker: string | null;
   insert: InsertRows | null;
   select: SelectShape | null;
+  /** A SELECT with FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE anywhere in it: it reads on the primary only. */
+  lockingRead: boolean;
 }

@@ -416,7 +416,19 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
     perShardBlocker: found.perShardBlocker ?? (statement !== 'select' && limit ? 'LIMIT on a write' : null),
     insert,
     select: statement === 'select' ? selectShape(ast, ctx) : null,
+    lockingRead: statement === 'select' && hasLockingClause(tokens),
   };
+}
+
+/** `FOR UPDATE`, `FOR SHARE` or `LOCK IN SHARE MODE` among the tokens (strings and comments are not tokens). */
+export function hasLockingClause(tokens: readonly Token[]): boolean {
+  const word = (i: number) => (tokens[i]?.type === 'ident' ? tokens[i]!.value.toUpperCase() : '');
+  for (let i = 0; i < tokens.length; i++) {
+    const w = word(i);
+    if (w === 'FOR' && (word(i + 1) === 'UPDATE' || word(i + 1) === 'SHARE')) return true;
+    if (w === 'LOCK' && word(i + 1) === 'IN' && word(i + 2) === 'SHARE' && word(i + 3) === 'MODE') return true;
+  }
+  return false;
 }
 
 const asNodes = (v: unknown): Node[] => (Array.isArray(v) ? v.filter(isNode) : []);

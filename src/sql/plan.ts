@@ -27,6 +27,12 @@ const NO_OPTIONS: PlanOptions = {};
  * @throws {InvalidUidError} a shard-key value that is not a UID.
  */
 export function plan(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions = NO_OPTIONS): RoutePlan {
+  const p = route(a, params, topology, options);
+  if (a.lockingRead) p.lockingRead = true;
+  return p;
+}
+
+function route(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {
   if (params.length !== a.paramCount) {
     throw new RoutingError('SQL_PARAM_COUNT', `the SQL has ${a.paramCount} placeholder(s) but ${params.length} value(s) were given`);
   }

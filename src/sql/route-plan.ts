@@ -34,4 +34,6 @@ export interface RoutePlan {
   merge: MergeSpec;
   /** A write to a broadcast table: every instance gets it. */
   fanOut: boolean;
+  /** A locking read (FOR UPDATE / FOR SHARE): never sent to a replica. */
+  lockingRead?: boolean;
 }

@@ -1,4 +1,4 @@
-import { MysqlGtidSet } from '../../src/cdc/checkpoint/gtid-set.js';
+import { MysqlGtidSet } from '../../src/gtid/index.js';
 import { readChunk } from '../../src/cdc/snapshot/chunk-reader.js';
 import { chunkQuery, keysetPredicate } from '../../src/cdc/snapshot/chunk-query.js';
 import { RecentTransactions } from '../../src/cdc/snapshot/recent-transactions.js';

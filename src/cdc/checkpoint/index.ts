@@ -1,4 +1,4 @@
 export type { Checkpoint } from './checkpoint.js';
 export { positionAtOrAfter, readFrom } from './checkpoint.js';
-export { MysqlGtidSet, MariadbGtidState } from './gtid-set.js';
+export { MysqlGtidSet, MariadbGtidState } from '../../gtid/index.js';
 export { CheckpointStore } from './checkpoint-store.js';

@@ -1,4 +1,4 @@
-import { MysqlGtidSet } from '../checkpoint/gtid-set.js';
+import { MysqlGtidSet } from '../../gtid/index.js';
 import type { CanonicalValue } from '../binlog/decoder/canonical-json.js';
 import { documentId } from '../events/document-id.js';
 import { readLogicalTableSchema } from '../schema/logical-columns.js';

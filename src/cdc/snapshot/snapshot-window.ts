@@ -1,5 +1,5 @@
 import { positionAtOrAfter } from '../checkpoint/checkpoint.js';
-import type { MysqlGtidSet } from '../checkpoint/gtid-set.js';
+import type { MysqlGtidSet } from '../../gtid/index.js';
 
 /** A binlog position. */
 export interface BinlogPosition {

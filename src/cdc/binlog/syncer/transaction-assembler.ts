@@ -1,6 +1,6 @@
 import { BinlogError } from '../../../errors/index.js';
 import { positionAtOrAfter, type Checkpoint } from '../../checkpoint/checkpoint.js';
-import { MariadbGtidState, MysqlGtidSet } from '../../checkpoint/gtid-set.js';
+import { MariadbGtidState, MysqlGtidSet } from '../../../gtid/index.js';
 import type { BinlogEvent } from '../decoder/binlog-event.js';
 import { parseXaStatement, xaXidKey, type XaStatement } from '../decoder/xa-xid.js';
 import { PreparedXaBranches, type PreparedBranch } from './prepared-xa-branches.js';
