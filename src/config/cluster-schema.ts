@@ -217,16 +217,25 @@ export const clusterConfigSchema = z
         const path = ['instances', i, 'replicas', j];
         const dupName = names.get(r.name);
         if (dupName !== undefined)
-          ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `replica name "${r.name}" is already used by instances.${dupName}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'name'],
+            message: `replica name "${r.name}" is already used by instances.${dupName}`,
+          });
         names.set(r.name, i);
         const ep = `${r.host}:${r.port}`;
         const dupEp = endpoints.get(ep);
-        if (dupEp !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'port'], message: `${ep} is already used by instances.${dupEp}` });
+        if (dupEp !== undefined)
+          ctx.addIssue({ code: 'custom', path: [...path, 'port'], message: `${ep} is already used by instances.${dupEp}` });
         endpoints.set(ep, i);
         if (r.serverId === undefined) return;
         const dupId = serverIds.get(r.serverId);
         if (dupId !== undefined)
-          ctx.addIssue({ code: 'custom', path: [...path, 'serverId'], message: `server id ${r.serverId} is already used by instances.${dupId}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'serverId'],
+            message: `server id ${r.serverId} is already used by instances.${dupId}`,
+          });
         serverIds.set(r.serverId, i);
       }),
     );
