@@ -1,6 +1,6 @@
 import type { ClusterConfig, InstanceConfig } from '../config/index.js';
 import { UsageError, ShardlineError } from '../errors/index.js';
-import { openMysqlSession, type MysqlSession } from '../net/index.js';
+import { changeSourceSql, openMysqlSession, type BoundStatement, type MysqlSession } from '../net/index.js';
 
 /** What `shardline failover` did. */
 export interface FailoverReport {
@@ -43,59 +43,22 @@ export function failoverSql(flavour: 'mysql' | 'mariadb') {
   };
 }
 
-/**
- * The statement that makes a node replicate from `source` with GTID auto-positioning (pure). A
- * demoted MariaDB primary starts from its own binlog (`current_pos`): its `gtid_slave_pos` knows
- * nothing of the transactions it wrote itself.
- */
+/** The statement that makes a node replicate from `source` by GTID (pure; a demoted MariaDB primary starts from its own binlog). */
 export function repointStatement(
   flavour: 'mysql' | 'mariadb',
   source: Node,
   account: { user: string; password: string },
   tls: InstanceConfig['tls'],
   demotedPrimary: boolean,
-): { sql: string; values: unknown[] } {
-  const values: unknown[] = [source.host, source.port, account.user, account.password];
+): BoundStatement {
   const secure = tls && tls.mode !== 'disabled';
-  if (flavour === 'mariadb') {
-    const parts = [
-      'MASTER_HOST=?',
-      'MASTER_PORT=?',
-      'MASTER_USER=?',
-      'MASTER_PASSWORD=?',
-      `MASTER_USE_GTID=${demotedPrimary ? 'current_pos' : 'slave_pos'}`,
-      'MASTER_CONNECT_RETRY=2',
-    ];
-    if (secure) {
-      parts.push('MASTER_SSL=1');
-      if (tls.ca) {
-        parts.push('MASTER_SSL_CA=?');
-        values.push(tls.ca);
-      }
-    }
-    return { sql: `CHANGE MASTER TO ${parts.join(', ')}`, values };
-  }
-  const parts = [
-    'SOURCE_HOST=?',
-    'SOURCE_PORT=?',
-    'SOURCE_USER=?',
-    'SOURCE_PASSWORD=?',
-    'SOURCE_AUTO_POSITION=1',
-    'SOURCE_CONNECT_RETRY=2',
-  ];
-  if (secure) {
-    parts.push('SOURCE_SSL=1');
-    if (tls.ca) {
-      parts.push('SOURCE_SSL_CA=?');
-      values.push(tls.ca);
-    }
-  } else if (source.serverPublicKey) {
-    parts.push('SOURCE_PUBLIC_KEY_PATH=?');
-    values.push(source.serverPublicKey);
-  } else {
-    parts.push('GET_SOURCE_PUBLIC_KEY=1');
-  }
-  return { sql: `CHANGE REPLICATION SOURCE TO ${parts.join(', ')}`, values };
+  return changeSourceSql(
+    flavour,
+    source,
+    account,
+    { tls: secure ? { ca: tls.ca } : undefined, publicKeyPath: source.serverPublicKey },
+    demotedPrimary ? 'current_pos' : 'slave_pos',
+  );
 }
 
 function failed(message: string, cause?: unknown): ShardlineError {

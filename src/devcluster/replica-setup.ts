@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { DevClusterError } from '../errors/index.js';
-import type { MysqlSession } from '../net/index.js';
+import { changeSourceSql, type BoundStatement, type MysqlSession } from '../net/index.js';
 import type { Health } from './health.js';
 import type { ServiceSpec } from './service-spec.js';
 
@@ -68,11 +68,7 @@ export function replicationHealth(state: ReplicationState): Health {
   };
 }
 
-/** A statement and the values bound into it. */
-export interface BoundStatement {
-  sql: string;
-  values: unknown[];
-}
+export type { BoundStatement } from '../net/index.js';
 
 /**
  * The statement that points a replica at its primary with GTID auto-positioning: MySQL's
@@ -88,40 +84,10 @@ export function changeSourceStatement(
   const account = spec.sql?.replication;
   if (!source || !account)
     throw new DevClusterError('DEV_START_FAILED', `${spec.name}: not a replica, or its primary has no replication account`);
-  const values: unknown[] = [source.host, source.port, account.user, account.password];
-  if (spec.kind === 'mariadb') {
-    const parts = [
-      'MASTER_HOST=?',
-      'MASTER_PORT=?',
-      'MASTER_USER=?',
-      'MASTER_PASSWORD=?',
-      'MASTER_USE_GTID=slave_pos',
-      'MASTER_CONNECT_RETRY=2',
-    ];
-    if (spec.tls) {
-      parts.push('MASTER_SSL=1', 'MASTER_SSL_CA=?');
-      values.push(spec.tls.ca);
-    }
-    return { sql: `CHANGE MASTER TO ${parts.join(', ')}`, values };
-  }
-  const parts = [
-    'SOURCE_HOST=?',
-    'SOURCE_PORT=?',
-    'SOURCE_USER=?',
-    'SOURCE_PASSWORD=?',
-    'SOURCE_AUTO_POSITION=1',
-    'SOURCE_CONNECT_RETRY=2',
-  ];
-  if (spec.tls) {
-    parts.push('SOURCE_SSL=1', 'SOURCE_SSL_CA=?');
-    values.push(spec.tls.ca);
-  } else if (options.primaryPublicKeyPath) {
-    parts.push('SOURCE_PUBLIC_KEY_PATH=?');
-    values.push(options.primaryPublicKeyPath);
-  } else {
-    parts.push('GET_SOURCE_PUBLIC_KEY=1');
-  }
-  return { sql: `CHANGE REPLICATION SOURCE TO ${parts.join(', ')}`, values };
+  return changeSourceSql(spec.kind === 'mariadb' ? 'mariadb' : 'mysql', source, account, {
+    tls: spec.tls ? { ca: spec.tls.ca } : undefined,
+    publicKeyPath: options.primaryPublicKeyPath,
+  });
 }
 
 /** `SHOW REPLICA STATUS` on MySQL 8.0.22+ and MariaDB 10.5+. */

@@ -26,3 +26,5 @@ export type { MysqlSecurity, TlsSettings, TlsMode } from './mysql-security.js';
 export { nodeTlsOptions } from './tls-options.js';
 export { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
 export { classifyServerError, serverError } from './server-error-class.js';
+export { changeSourceSql } from './replication-source.js';
+export type { BoundStatement, SourceSecurity } from './replication-source.js';
