@@ -31,6 +31,7 @@ export {
   ConfigError,
   DevClusterError,
   UsageError,
+  FailoverError,
   InvalidUidError,
   SqlParseError,
   RoutingError,

@@ -1,5 +1,5 @@
 import type { ClusterConfig, InstanceConfig } from '../config/index.js';
-import { UsageError, ShardlineError } from '../errors/index.js';
+import { FailoverError, UsageError } from '../errors/index.js';
 import { changeSourceSql, openMysqlSession, type BoundStatement, type MysqlSession } from '../net/index.js';
 
 /** What `shardline failover` did. */
@@ -61,8 +61,8 @@ export function repointStatement(
   );
 }
 
-function failed(message: string, cause?: unknown): ShardlineError {
-  return new ShardlineError('FAILOVER_FAILED', message, { ...(cause ? { cause } : {}) });
+function failed(message: string, cause?: unknown): FailoverError {
+  return new FailoverError(message, { ...(cause ? { cause } : {}) });
 }
 
 /** Which node of `inst` takes writes now: the one whose `read_only` is off (the config's primary before any failover). */
@@ -97,7 +97,7 @@ async function writerOf(inst: InstanceConfig, nodes: readonly Node[], open: (n: 
  * read-only error (1290). If the target does not catch up within `timeoutMs`, the old primary is
  * unfenced and nothing changes.
  * @throws {UsageError} unknown instance or replica, an instance without replicas
- * @throws {ShardlineError} FAILOVER_FAILED
+ * @throws {FailoverError} FAILOVER_FAILED
  */
 export async function failover(
   config: ClusterConfig,

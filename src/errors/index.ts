@@ -3,6 +3,7 @@ export {
   ConfigError,
   DevClusterError,
   UsageError,
+  FailoverError,
   InvalidUidError,
   SqlParseError,
   RoutingError,

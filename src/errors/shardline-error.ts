@@ -208,6 +208,13 @@ export class UsageError extends ShardlineError {
   }
 }
 
+/** A failover could not be carried out (the target did not catch up, or no single node takes writes); nothing was changed unless the message says so. */
+export class FailoverError extends ShardlineError {
+  constructor(message: string, options: ShardlineErrorOptions = {}) {
+    super('FAILOVER_FAILED', message, options);
+  }
+}
+
 /**
  * Narrowing helper that also works across package copies (checks the shape, not the class:
  * a string `code`, `retriable` and `details` — a `DriverError` has the first two, not `details`).
