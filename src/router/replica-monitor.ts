@@ -12,6 +12,9 @@ interface NodeReading {
 /** One node the monitor probes on a dedicated connection (never a pool's: a busy pool must not blind it). */
 class Probe {
   private conn: DbConnection | null = null;
+  /** A connection being opened (awaited by `close`: a handshake must not finish after the router closed). */
+  private opening: Promise<unknown> | null = null;
+  private closed = false;
 
   constructor(
     readonly endpoint: InstanceEndpoint,
@@ -21,8 +24,16 @@ class Probe {
 
   /** Runs `sql` (columns `g`: GTIDs, `ro`: read_only); throws when the node does not answer in time. */
   async read(sql: string): Promise<NodeReading> {
+    if (this.closed) throw new Error('the monitor is closed');
     try {
-      this.conn ??= await withTimeout(this.factory(this.endpoint), this.timeoutMs);
+      if (!this.conn) {
+        const conn = await this.open();
+        if (this.closed) {
+          conn.destroy();
+          throw new Error('the monitor is closed');
+        }
+        this.conn = conn;
+      }
       const out = await this.conn.query(sql, [], this.timeoutMs);
       const row = out.kind === 'rows' ? out.rows[0] : undefined;
       const text = row?.['g'];
@@ -34,9 +45,31 @@ class Probe {
     }
   }
 
-  close(): void {
+  /** Opens the probe's connection; one that comes too late (timed out, or the monitor closed) is closed when it arrives. */
+  private async open(): Promise<DbConnection> {
+    let abandoned = false;
+    const opening = this.factory(this.endpoint).then((c) => {
+      if (abandoned || this.closed) {
+        c.destroy();
+        throw new Error('the monitor no longer wants this connection');
+      }
+      return c;
+    });
+    this.opening = opening.catch(() => undefined);
+    try {
+      return await withTimeout(opening, this.timeoutMs);
+    } catch (err) {
+      abandoned = true;
+      throw err;
+    }
+  }
+
+  /** Closes the connection, after any still being opened has settled. */
+  async close(): Promise<void> {
+    this.closed = true;
     this.conn?.destroy();
     this.conn = null;
+    await this.opening;
   }
 }
 
@@ -244,10 +277,11 @@ export class ReplicaMonitor {
     this.o.onPrimaryChange?.(g.instance, name, previous);
   }
 
-  close(): void {
+  /** Stops watching; resolves once every probe connection is closed (none still being opened). */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    for (const g of this.groups.values()) for (const n of g.nodes.values()) n.probe.close();
+    await Promise.all([...this.groups.values()].flatMap((g) => [...g.nodes.values()].map((n) => n.probe.close())));
   }
 }

@@ -149,7 +149,7 @@ export class ReplicaReads {
 
   /** Closes the monitor and the replicas' pools (the router closes the pools it writes through). */
   async close(writing: ReadonlySet<InstancePool>): Promise<void> {
-    this.monitor.close();
+    await this.monitor.close();
     const pools = [...this.pools.values()].flatMap((m) => [...m.values()]).filter((p) => !writing.has(p));
     await Promise.all(pools.map((p) => p.close()));
   }
