@@ -37,9 +37,14 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
     stale_reads_with_token: { max: 0 },
     planned_failover_write_pause_ms: { max: 1000 },
   },
+  move: {
+    write_pause_ms_p99: { max: 300 },
+    other_shards_p99_ratio: { max: 1.5 },
+    failed_requests: { max: 0 },
+  },
 };
 
-const BENCHES = ['router', 'pool', 'binlog', 'replica', 'snapshot', 'stream', 'e2e'] as const;
+const BENCHES = ['router', 'pool', 'binlog', 'replica', 'move', 'snapshot', 'stream', 'e2e'] as const;
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 function run(name: string): Promise<Record<string, unknown> | { error: string }> {

@@ -21,7 +21,11 @@
  * - planned_failover_write_pause_ms: the longest gap between two acknowledged inserts of this
  *   router (default settings) into shard-1 (MySQL) and shard-3 (MariaDB) while `shardline failover --planned` moves
  *   their writes to the replica and back, from another process (inserts the fenced node refuses
- *   are retried); cdc_duplicates_after_failover is null: the CDC does not follow a failover yet.
+ *   are retried);
+ * - cdc_duplicates_after_failover: a `shardline cdc` worker of the bench's own runs through those
+ *   failovers (it follows each to the node that takes writes, resuming by GTID set); the source
+ *   transactions of the failovers' inserts and deletes it published more than once (by GTID,
+ *   table, row key and operation; read_committed): must be 0.
  *
  * The applier is paused from a child process, so its CPU is not counted as the client's.
  *
@@ -35,6 +39,7 @@ import { Registry } from 'prom-client';
 import { createRouter, loadClusterConfig, type Router, type WriteResult } from 'shardline';
 import { bundledClusterConfig, parseClusterConfig } from 'shardline/config';
 import { onCluster } from './cluster.js';
+import { FailoverCdc } from './failover-cdc.js';
 import { hostSpan, median, round, spread } from './stats.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -153,14 +158,26 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
   // with the default settings (router.replicaCheckMs 250: how soon it sees the new primary)
   const pauses: Record<string, number[]> = {};
   const defaults = await createRouter(base);
+  const cdc = await FailoverCdc.start(log);
+  let cdcCount: Awaited<ReturnType<FailoverCdc['duplicates']>>;
   try {
+    const written: bigint[] = [];
     for (const instance of ['shard-1', 'shard-3']) {
       const replica = config.instances.find((i) => i.name === instance)!.replicas![0]!.name;
       pauses[instance] = [];
-      for (const to of [replica, instance]) pauses[instance].push(await failoverPause(defaults, instance, to));
+      for (const to of [replica, instance]) {
+        const { gapMs, acked } = await failoverPause(defaults, instance, to);
+        pauses[instance].push(gapMs);
+        written.push(...acked);
+      }
       log(`failover of ${instance} and back: longest gap between acknowledged inserts ${pauses[instance].join(' / ')} ms`);
     }
+    cdcCount = await cdc.duplicates(written);
+    log(
+      `cdc through the failovers: ${cdcCount.events} change events of ${cdcCount.expected} expected, ${cdcCount.duplicates} published twice`,
+    );
   } finally {
+    await cdc.stop();
     await defaults.close();
     for (const uid of uids) await router.query('DELETE FROM users WHERE uid = ?', [uid]).catch(() => undefined);
     await router.close();
@@ -185,7 +202,8 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
     stale_reads_with_token: stats.token.stale,
     stale_read_rate_eventual: round(stats.eventual.stale / stats.eventual.pairs, 3),
     planned_failover_write_pause_ms: Math.max(...Object.values(pauses).flat()),
-    cdc_duplicates_after_failover: null,
+    cdc_duplicates_after_failover: cdcCount.events >= cdcCount.expected ? cdcCount.duplicates : null,
+    cdc_events_after_failover: cdcCount.events,
     failover_pauses_ms: pauses,
     lag_ms: LAG_MS,
     rounds: ROUNDS,
@@ -198,9 +216,10 @@ await Promise.all(admins.map((a) => a.c.query(a.start).then(() => a.c.end())));`
 
 /**
  * The longest gap (ms) between two acknowledged inserts into `instance` while `shardline failover
- * --planned --to <to>` runs in another process (inserts refused by the fenced node are retried).
+ * --planned --to <to>` runs in another process (inserts refused by the fenced node are retried),
+ * and the uids of the inserts acknowledged (deleted again before it returns).
  */
-async function failoverPause(router: Router, instance: string, to: string): Promise<number> {
+async function failoverPause(router: Router, instance: string, to: string): Promise<{ gapMs: number; acked: bigint[] }> {
   const uids: bigint[] = [];
   for (let u = 9_175_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 100_000n; uids.length < 50_000; u++)
     if (router.topology.locate(u).instance === instance) uids.push(u);
@@ -241,5 +260,5 @@ async function failoverPause(router: Router, instance: string, to: string): Prom
   for (let i = 0; i < acked.length; i += 500) await router.query(`DELETE FROM users WHERE uid IN (${acked.slice(i, i + 500).join(',')})`);
   if (done !== 0) throw new Error(`shardline failover --instance ${instance} --to ${to} exited with ${done}`);
   log(`${instance} → ${to}: ${acked.length} inserts, ${retried} retried, longest gap ${Math.round(maxGap)} ms`);
-  return Math.round(maxGap);
+  return { gapMs: Math.round(maxGap), acked };
 }

@@ -17,7 +17,7 @@ quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/''/g")"; }
 setup() {
   primary=$1 replica=$2 flavour=$3
   if [ "$flavour" = mysql ]; then
-    grants='REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD'
+    grants='REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD, BACKUP_ADMIN'
   else
     grants='REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT, RELOAD'
   fi

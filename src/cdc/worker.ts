@@ -14,6 +14,7 @@ import { createCdcMetrics, type CdcMetrics } from './metrics/cdc-metrics.js';
 import type { CaptureRules } from './pipeline/capture-rules.js';
 import { InstancePipeline } from './pipeline/instance-pipeline.js';
 import { snapshotTables } from './pipeline/snapshot-tables.js';
+import { instanceShardMaps } from './pipeline/shard-map-source.js';
 import { snapshotSession } from './snapshot/snapshot-session.js';
 import { SnapshotStore } from './snapshot/snapshot-store.js';
 import { newSnapshotRequest, parseSnapshotRequest, type SnapshotRequest } from './snapshot/snapshot-request.js';
@@ -216,7 +217,8 @@ export class CdcWorker {
     const index = this.config.instances.findIndex((i) => i.name === name);
     const instance = requireSections(this.config, ['replication'], READER).instances[index]!;
     const cdc = this.config.cdc;
-    const pipeline = new InstancePipeline({
+    let pipeline: InstancePipeline | null = null;
+    pipeline = new InstancePipeline({
       instance,
       replicaServerId: replicaServerId(cdc.groupPrefix, index),
       log: this.o.log,
@@ -230,7 +232,7 @@ export class CdcWorker {
       snapshot: {
         ...cdc.snapshot,
         store: new SnapshotStore(this.o.log, cdc.checkpointTopic, (i) => this.config.instances.findIndex((x) => x.name === i)),
-        tables: () => snapshotTables(this.rules, name),
+        tables: () => snapshotTables(this.rules, name, pipeline?.shardMap ?? this.topology.map),
         openSession: () => snapshotSession(instance),
         observer: {
           rows: (i, table, n) => this.metrics.snapshotRows(i, table, n),
@@ -238,6 +240,8 @@ export class CdcWorker {
           running: (i, running) => this.metrics.snapshotRunning(i, running),
         },
       },
+      shardMaps: instanceShardMaps(instance, this.config.sharding.naming.metaDatabase, this.topology.map),
+      peers: this.config.instances.map((i) => i.name),
     });
     for (const r of this.snapshotRequests.values()) pipeline.requestSnapshot(r);
     this.failures.delete(name);

@@ -1,19 +1,28 @@
 import type { Command } from 'commander';
 import type { Logger } from '../log/logger.js';
 import { loadCommandConfig } from './config-choice.js';
-import { failover } from './failover.js';
+import { failover, type FailoverReport } from './failover.js';
+import { parseTimeoutSeconds } from './failover-plan.js';
 import { runCommand } from './run-command.js';
 
-/** `shardline failover --instance NAME [--to REPLICA] [--planned] [--json]`. */
+/** The line a person reads (without --json). */
+export function failoverLine(r: FailoverReport): string {
+  const following = `replicating from ${r.to}: ${r.repointed.join(', ') || 'none'}`;
+  if (r.planned)
+    return `${r.instance}: writes moved from ${r.from} to ${r.to} (write pause ${r.write_pause_ms} ms, ${r.seconds} s in all); ${following}`;
+  return `${r.instance}: ${r.from} is down, ${r.to} takes the writes (it applied ${r.caught_up_to || 'nothing'}; ${r.seconds} s in all); ${following}; not repointed: ${r.not_repointed.join(', ')}`;
+}
+
+/** `shardline failover --instance NAME [--to REPLICA] [--planned] [--timeout S] [--json]`. */
 export function registerFailoverCommand(program: Command, log: Logger): void {
   program
     .command('failover')
     .description(
-      "move an instance's writes to one of its replicas: fence the primary (super_read_only / read_only), wait until the replica has applied everything, promote it, point the old primary and the other replicas at it; routers follow on their next probe",
+      "move an instance's writes to one of its replicas. --planned (the primary answers): fence it (super_read_only / read_only), wait until the replica has applied everything, promote it, point the old primary and the other replicas at it. Without --planned (the primary is dead; refused while it answers): promote the replica that received the most, once it applied it, and point the other replicas at it. Routers follow on their next probe",
     )
     .requiredOption('--instance <name>', 'the shard instance')
-    .option('--to <replica>', 'the replica to promote (default: the first other node)')
-    .option('--planned', 'the primary is reachable: fence it first (the only kind built so far)')
+    .option('--to <replica>', 'the replica to promote (default: planned, the first other node; unplanned, the one that received the most)')
+    .option('--planned', 'the primary is reachable: fence it first (without it: the primary is dead)')
     .option('--timeout <seconds>', 'how long the replica may take to catch up before the failover is called off', '30')
     .option('--config <file>', 'cluster config')
     .option('--json', 'print the report as one JSON object')
@@ -24,22 +33,19 @@ export function registerFailoverCommand(program: Command, log: Logger): void {
         return runCommand(
           log,
           async () => {
+            const timeout = parseTimeoutSeconds(opts.timeout);
             const { config } = loadCommandConfig(flags.config ?? opts.config);
-            const timeout = Number(opts.timeout);
             const report = await failover(config, {
               instance: opts.instance,
               ...(opts.to ? { to: opts.to } : {}),
               planned: opts.planned === true,
-              timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout * 1000 : 30_000,
+              timeoutMs: timeout * 1000,
               onStep: (step) => {
                 if (!json) process.stderr.write(`${step}\n`);
               },
             });
             if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
-            else
-              process.stdout.write(
-                `${report.instance}: writes moved from ${report.from} to ${report.to} (write pause ${report.write_pause_ms} ms, ${report.seconds} s in all); replicating from ${report.to}: ${report.repointed.join(', ')}\n`,
-              );
+            else process.stdout.write(`${failoverLine(report)}\n`);
             return 0;
           },
           { json },

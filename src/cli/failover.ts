@@ -1,6 +1,9 @@
 import type { ClusterConfig, InstanceConfig } from '../config/index.js';
 import { FailoverError, UsageError } from '../errors/index.js';
-import { changeSourceSql, openMysqlSession, type BoundStatement, type MysqlSession } from '../net/index.js';
+import type { MysqlSession } from '../net/index.js';
+import { failoverInstance } from './failover-nodes.js';
+import { failoverSql, repointStatement, type FailoverNode as Node } from './failover-plan.js';
+import { unplannedFailover } from './failover-unplanned.js';
 
 /** What `shardline failover` did. */
 export interface FailoverReport {
@@ -9,56 +12,18 @@ export interface FailoverReport {
   from: string;
   to: string;
   planned: boolean;
-  /** From fencing the old primary to the new one taking writes (ms): writes wait or fail retriably meanwhile. */
-  write_pause_ms: number;
+  /**
+   * From fencing the old primary to the new one taking writes (ms): writes wait or fail retriably
+   * meanwhile. Null after an unplanned failover: the primary stopped taking writes when it died.
+   */
+  write_pause_ms: number | null;
   /** The transactions the new primary had to apply before it took writes (MySQL GTID set / MariaDB position). */
   caught_up_to: string;
   /** Nodes now replicating from the new primary. */
   repointed: string[];
+  /** Nodes that could not be pointed at it (an unplanned failover's dead primary, replicas that did not answer). */
+  not_repointed: string[];
   seconds: number;
-}
-
-/** One node of an instance: its primary's or a replica's address, with the instance's accounts. */
-interface Node {
-  name: string;
-  host: string;
-  port: number;
-  serverPublicKey?: string | undefined;
-}
-
-/** The statements of a failover step on one flavour (pure; values bound by the session). */
-export function failoverSql(flavour: 'mysql' | 'mariadb') {
-  const mysql = flavour === 'mysql';
-  return {
-    fence: mysql ? ['SET GLOBAL super_read_only = ON'] : ['SET GLOBAL read_only = ON'],
-    unfence: mysql ? ['SET GLOBAL super_read_only = OFF', 'SET GLOBAL read_only = OFF'] : ['SET GLOBAL read_only = OFF'],
-    executed: mysql ? 'SELECT @@global.gtid_executed AS g' : 'SELECT @@global.gtid_binlog_pos AS g',
-    /** Waits until the node has applied `?` for at most `?` seconds: 0 when it has. */
-    waitFor: mysql ? 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS w' : 'SELECT MASTER_GTID_WAIT(?, ?) AS w',
-    promote: mysql
-      ? ['STOP REPLICA', 'RESET REPLICA ALL', 'SET GLOBAL super_read_only = OFF', 'SET GLOBAL read_only = OFF']
-      : ['STOP SLAVE', 'RESET SLAVE ALL', 'SET GLOBAL read_only = OFF'],
-    stopReplication: mysql ? 'STOP REPLICA' : 'STOP SLAVE',
-    startReplication: mysql ? 'START REPLICA' : 'START SLAVE',
-  };
-}
-
-/** The statement that makes a node replicate from `source` by GTID (pure; a demoted MariaDB primary starts from its own binlog). */
-export function repointStatement(
-  flavour: 'mysql' | 'mariadb',
-  source: Node,
-  account: { user: string; password: string },
-  tls: InstanceConfig['tls'],
-  demotedPrimary: boolean,
-): BoundStatement {
-  const secure = tls && tls.mode !== 'disabled';
-  return changeSourceSql(
-    flavour,
-    source,
-    account,
-    { tls: secure ? { ca: tls.ca } : undefined, publicKeyPath: source.serverPublicKey },
-    demotedPrimary ? 'current_pos' : 'slave_pos',
-  );
 }
 
 function failed(message: string, cause?: unknown): FailoverError {
@@ -95,7 +60,7 @@ async function writerOf(inst: InstanceConfig, nodes: readonly Node[], open: (n: 
  * it. Routers see the old primary refuse writes and the new one take them on their next probe
  * (`router.replicaCheckMs`) and move their writes there; writes in between fail with a retriable
  * read-only error (1290). If the target does not catch up within `timeoutMs`, the old primary is
- * unfenced and nothing changes.
+ * unfenced and nothing changes. Without `planned` the primary is dead: see {@link unplannedFailover}.
  * @throws {UsageError} unknown instance or replica, an instance without replicas
  * @throws {FailoverError} FAILOVER_FAILED
  */
@@ -104,23 +69,9 @@ export async function failover(
   o: { instance: string; to?: string; planned: boolean; timeoutMs?: number; onStep?: (step: string) => void },
 ): Promise<FailoverReport> {
   const t0 = performance.now();
-  const inst = config.instances.find((i) => i.name === o.instance);
-  if (!inst) throw new UsageError(`no instance ${o.instance} (instances: ${config.instances.map((i) => i.name).join(', ')})`);
-  const replicas = inst.replicas ?? [];
-  if (replicas.length === 0) throw new UsageError(`instance ${inst.name} has no replicas (instances[].replicas) to fail over to`);
-  if (!o.planned) throw new UsageError('only a planned failover (--planned: the primary is reachable and is fenced first) is built so far');
-  const account = inst.admin ?? { user: inst.user, password: inst.password };
-  const replication = inst.replication ?? { user: inst.user, password: inst.password };
-  const nodes: Node[] = [{ name: inst.name, host: inst.host, port: inst.port, serverPublicKey: inst.serverPublicKey }, ...replicas];
-  const open = (n: Node) =>
-    openMysqlSession({
-      host: n.host,
-      port: n.port,
-      user: account.user,
-      password: account.password,
-      tls: inst.tls,
-      serverPublicKey: n.serverPublicKey,
-    });
+  const target = failoverInstance(config, o.instance);
+  if (!o.planned) return unplannedFailover(target, o);
+  const { inst, nodes, open, replication } = target;
   const step = o.onStep ?? (() => undefined);
   const sql = failoverSql(inst.flavour);
 
@@ -137,10 +88,10 @@ export async function failover(
     for (const s of sql.fence) await old.query(s);
     const fencedAt = performance.now();
     const [row] = await old.query<{ g: string }>(sql.executed);
-    const target = String(row?.g ?? '');
-    step(`waiting for ${to.name} to apply ${target || 'nothing'}`);
+    const caughtUpTo = String(row?.g ?? '');
+    step(`waiting for ${to.name} to apply ${caughtUpTo || 'nothing'}`);
     const seconds = Math.max(0.001, (o.timeoutMs ?? 30_000) / 1000);
-    const [w] = target ? await next.query<{ w: number | string | null }>(sql.waitFor, [target, seconds]) : [{ w: 0 }];
+    const [w] = caughtUpTo ? await next.query<{ w: number | string | null }>(sql.waitFor, [caughtUpTo, seconds]) : [{ w: 0 }];
     if (Number(w?.w) !== 0) {
       for (const s of sql.unfence) await old.query(s);
       throw failed(
@@ -174,8 +125,9 @@ export async function failover(
       to: to.name,
       planned: true,
       write_pause_ms: Math.round(promotedAt - fencedAt),
-      caught_up_to: target,
+      caught_up_to: caughtUpTo,
       repointed,
+      not_repointed: [],
       seconds: Math.round((performance.now() - t0) / 10) / 100,
     };
   } finally {

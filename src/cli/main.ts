@@ -15,6 +15,7 @@ import { EXIT_USAGE, reportFailure } from './cli-error.js';
 import { registerRouterCommands } from './router-commands.js';
 import { registerXaCommands } from './xa-command.js';
 import { registerFailoverCommand } from './failover-command.js';
+import { registerReshardCommands } from './reshard-command.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
@@ -38,6 +39,7 @@ registerDoctorCommand(program, log);
 registerDemoCommand(program, log);
 registerXaCommands(program, log);
 registerFailoverCommand(program, log);
+registerReshardCommands(program, log);
 
 try {
   await program.parseAsync(process.argv);

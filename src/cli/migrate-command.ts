@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { currentMap } from '../reshard/index.js';
 import { packageRoot } from '../config/index.js';
 import { UsageError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
@@ -79,6 +80,8 @@ export function registerMigrateCommand(program: Command, log: Logger): void {
           if (flags.verify && flags.dryRun) throw new UsageError('--verify and --dry-run exclude each other');
           const concurrency = intFlag('--concurrency', flags.concurrency, 1, 64);
           const { config, topology, bundled } = topologyFor(flags.config);
+          // shards moved by `shardline reshard`: the published shard map says where their tables are
+          await currentMap(config, topology);
           if (flags.verify) {
             const report = await verifySchema(config, topology, openDbConnection);
             if (flags.json) process.stdout.write(`${json(report)}\n`);

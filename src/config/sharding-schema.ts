@@ -149,6 +149,10 @@ export const routerSchema = z
     maxWaitMs: z.number().int().min(0).max(60_000).default(1000),
     /** How often each replica's lag and health are measured (ms). */
     replicaCheckMs: z.number().int().min(50).max(10_000).default(250),
+    /** How often the router reads the latest published shard map (`<metaDatabase>.shard_map`, written by `shardline reshard`); 0: only when a statement finds its shard moved (ms). */
+    shardMapCheckMs: z.number().int().min(0).max(600_000).default(1000),
+    /** How long a statement that finds its shard's table fenced by a shard move waits for the new map before it fails with SHARD_MOVED (retriable) (ms). */
+    movedWaitMs: z.number().int().min(0).max(120_000).default(10_000),
   })
   .strict();
 

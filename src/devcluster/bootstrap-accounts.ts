@@ -27,7 +27,7 @@ export async function bootstrapAccounts(session: MysqlSession, spec: ServiceSpec
     await session.query('ALTER USER ?@? IDENTIFIED BY ?', [user, '%', password]);
     const grants = mariadb
       ? 'REPLICATION SLAVE, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT, RELOAD'
-      : 'REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD';
+      : 'REPLICATION SLAVE, REPLICATION CLIENT, SELECT, RELOAD, BACKUP_ADMIN';
     await session.query(`GRANT ${grants} ON *.* TO ?@?`, [user, '%']);
   }
   if (sql.database) {

@@ -5,6 +5,8 @@ import type { Logger } from '../log/logger.js';
 import { checkBindHosts } from './bind-policy.js';
 import { clusterStatus, type ServiceStatus } from './cluster-status.js';
 import { dockerDown, dockerEngineAvailable, dockerUp } from './docker/docker-cluster.js';
+import { probeRoles } from './live-probe.js';
+import { withLiveRoles } from './live-roles.js';
 import { nativeDown, nativeUp, type UpOutcome } from './local/native-cluster.js';
 import { createReporter } from './reporter.js';
 import { withDevTls } from './dev-tls.js';
@@ -98,7 +100,14 @@ export async function devDown(
   return result;
 }
 
-/** Live status of every service in the config, and of the optional services `dev up --with` started. */
-export function devStatus(config: ClusterConfig, dir: StateDir = stateDir()): Promise<ServiceStatus[]> {
-  return clusterStatus([...describeServices(config), ...optionalSpecs(config, runningOptional(dir))], dir);
+/**
+ * Live status of every service in the config, and of the optional services `dev up --with`
+ * started. Roles are the servers' own: after a failover the replica that took over is listed as
+ * the instance's primary (role `shard`) and the old primary as its replica, each probed as such.
+ */
+export async function devStatus(config: ClusterConfig, dir: StateDir = stateDir()): Promise<ServiceStatus[]> {
+  const specs = [...describeServices(config), ...optionalSpecs(config, runningOptional(dir))];
+  const live = withLiveRoles(specs, await probeRoles(specs));
+  // two writers in one instance: shown as configured (`dev up` refuses to go on)
+  return clusterStatus(live.specs, dir);
 }

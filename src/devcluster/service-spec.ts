@@ -46,6 +46,12 @@ export interface ServiceSpec {
    * instance's replication account in `sql.replication`). It runs the primary's flavour.
    */
   replicaOf?: { name: string; host: string; port: number };
+  /**
+   * A configured primary that another node of its instance replaced as the writer (a failover):
+   * `dev up` starts it fenced with a replica's options and rejoins it as a replica of `replicaOf`
+   * (see live-roles.ts and rejoin.ts). Never set by describeServices.
+   */
+  rejoin?: boolean;
   /** Elasticsearch only. */
   url?: string;
   /** Serve TLS (and, for Kafka and Elasticsearch, authentication) besides the plain listener. */

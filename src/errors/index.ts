@@ -4,6 +4,7 @@ export {
   DevClusterError,
   UsageError,
   FailoverError,
+  ReshardError,
   InvalidUidError,
   SqlParseError,
   RoutingError,

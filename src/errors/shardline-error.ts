@@ -60,6 +60,10 @@ export type ErrorCode =
   | 'SNAPSHOT_SOURCE'
   | 'TOKEN_INVALID'
   | 'FAILOVER_FAILED'
+  | 'SHARD_MOVED'
+  | 'RESHARD_FAILED'
+  | 'RESHARD_DIFFERENCE'
+  | 'SHARD_HANDOFF'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
@@ -169,7 +173,7 @@ export class KafkaError extends ShardlineError {
  * binlog position applies (with a position: {@link BinlogError}).
  */
 export class ReplicationError extends ShardlineError {
-  constructor(code: 'BINLOG_CONNECTION' | 'BINLOG_DECODE', message: string, options: ShardlineErrorOptions = {}) {
+  constructor(code: 'BINLOG_CONNECTION' | 'BINLOG_DECODE' | 'SHARD_HANDOFF', message: string, options: ShardlineErrorOptions = {}) {
     super(code, message, options);
   }
 }
@@ -212,6 +216,13 @@ export class UsageError extends ShardlineError {
 export class FailoverError extends ShardlineError {
   constructor(message: string, options: ShardlineErrorOptions = {}) {
     super('FAILOVER_FAILED', message, options);
+  }
+}
+
+/** A shard move could not go on (RESHARD_FAILED), or verify found the target differing from the source (RESHARD_DIFFERENCE: the move never cuts over then). */
+export class ReshardError extends ShardlineError {
+  constructor(code: 'RESHARD_FAILED' | 'RESHARD_DIFFERENCE', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 

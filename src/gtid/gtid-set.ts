@@ -103,6 +103,25 @@ export class MysqlGtidSet {
     return true;
   }
 
+  /** The transactions of this set that `other` lacks (a new set; e.g. a node's errant transactions: its set minus its primary's). */
+  minus(other: MysqlGtidSet): MysqlGtidSet {
+    const out = new MysqlGtidSet();
+    for (const [source, list] of this.sources) {
+      const holes = other.sources.get(source) ?? [];
+      for (const [a, b] of list) {
+        let from = a;
+        for (const [x, y] of holes) {
+          if (y < from || x > b) continue;
+          if (x > from) out.addRange(source, from, x - 1n);
+          from = y + 1n;
+          if (from > b) break;
+        }
+        if (from <= b) out.addRange(source, from, b);
+      }
+    }
+    return out;
+  }
+
   get empty(): boolean {
     return this.sources.size === 0;
   }

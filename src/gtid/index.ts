@@ -1,2 +1,3 @@
 export { MysqlGtidSet, MariadbGtidState } from './gtid-set.js';
 export { WriteTokens, applied, parseApplied, type AppliedState } from './write-tokens.js';
+export { mariadbResumePosition } from './mariadb-resume.js';

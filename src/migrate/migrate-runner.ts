@@ -69,70 +69,78 @@ export async function runMigrations(
   topology: Topology,
   migrations: readonly Migration[],
   connect: Connect,
-  options: { concurrency?: number; onProgress?: (p: MigrateProgress) => void } = {},
+  options: {
+    concurrency?: number;
+    onProgress?: (p: MigrateProgress) => void;
+    /** Only these instances, and for each these shards instead of the map's (a shard move creating its target's tables). */
+    scope?: { instances: readonly string[]; shardsOf: (instance: string) => readonly number[] };
+  } = {},
 ): Promise<MigrateReport> {
   const t0 = Date.now();
   const meta = config.sharding.naming.metaDatabase;
   const ledger = `${quoteIdent(meta)}.\`schema_migrations\``;
   const concurrency = options.concurrency ?? 4;
+  const scope = options.scope;
   const prepared = await Promise.all(
-    config.instances.map(async (inst) => {
-      const conn = await connect(endpointOf(inst));
-      try {
-        const shards = topology.map.shardsOf(inst.name);
-        const databases = new Set([meta, topology.names.broadcastDatabase, ...shards.map((s) => topology.names.database(s))]);
-        for (const db of databases) await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db)}`, []);
-        await conn.query(
-          `CREATE TABLE IF NOT EXISTS ${ledger} (migration VARCHAR(64) NOT NULL, statement INT NOT NULL, target VARCHAR(32) NOT NULL, checksum CHAR(64) NOT NULL, state ENUM('running','done') NOT NULL, applied_at DATETIME(6) NOT NULL, PRIMARY KEY (migration, statement, target))`,
-          [],
-        );
-        const rows = await conn.query(`SELECT migration, statement, target, checksum, state FROM ${ledger}`, []);
-        const recorded = new Map<string, { checksum: string; state: string }>();
-        const ids = new Set(migrations.map((m) => m.id));
-        const missing = new Set<string>();
-        if (rows.kind === 'rows') for (const r of rows.rows) if (!ids.has(String(r['migration']))) missing.add(String(r['migration']));
-        if (rows.kind === 'rows')
-          for (const r of rows.rows)
-            recorded.set(`${r['migration']}|${r['statement']}|${r['target']}`, {
-              checksum: String(r['checksum']),
-              state: String(r['state']),
-            });
-        const steps: Step[] = [];
-        let already = 0;
-        for (const migration of migrations) {
-          for (const statement of migration.statements) {
-            const targets = statement.kind === 'broadcast' ? [null] : shards;
-            for (const shard of targets) {
-              const target = shard === null ? 'instance' : `shard:${String(shard).padStart(4, '0')}`;
-              const seen = recorded.get(`${migration.id}|${statement.index}|${target}`);
-              if (seen && seen.checksum !== migration.checksum) {
-                throw new MigrationError(
-                  'MIGRATION_INVALID',
-                  `${migration.file} changed after it was applied on ${inst.name} (${target}): never edit an applied migration, add a new one`,
-                  {
-                    details: { migration: migration.id, instance: inst.name },
-                  },
-                );
-              }
-              if (seen?.state === 'done') {
-                already++;
-                continue;
-              }
-              steps.push({
-                migration,
-                statement,
-                target,
-                sql: physicalSql(topology, statement, shard),
-                resumed: seen?.state === 'running',
+    config.instances
+      .filter((inst) => !scope || scope.instances.includes(inst.name))
+      .map(async (inst) => {
+        const conn = await connect(endpointOf(inst));
+        try {
+          const shards = scope ? scope.shardsOf(inst.name) : topology.map.shardsOf(inst.name);
+          const databases = new Set([meta, topology.names.broadcastDatabase, ...shards.map((s) => topology.names.database(s))]);
+          for (const db of databases) await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(db)}`, []);
+          await conn.query(
+            `CREATE TABLE IF NOT EXISTS ${ledger} (migration VARCHAR(64) NOT NULL, statement INT NOT NULL, target VARCHAR(32) NOT NULL, checksum CHAR(64) NOT NULL, state ENUM('running','done') NOT NULL, applied_at DATETIME(6) NOT NULL, PRIMARY KEY (migration, statement, target))`,
+            [],
+          );
+          const rows = await conn.query(`SELECT migration, statement, target, checksum, state FROM ${ledger}`, []);
+          const recorded = new Map<string, { checksum: string; state: string }>();
+          const ids = new Set(migrations.map((m) => m.id));
+          const missing = new Set<string>();
+          if (rows.kind === 'rows') for (const r of rows.rows) if (!ids.has(String(r['migration']))) missing.add(String(r['migration']));
+          if (rows.kind === 'rows')
+            for (const r of rows.rows)
+              recorded.set(`${r['migration']}|${r['statement']}|${r['target']}`, {
+                checksum: String(r['checksum']),
+                state: String(r['state']),
               });
+          const steps: Step[] = [];
+          let already = 0;
+          for (const migration of migrations) {
+            for (const statement of migration.statements) {
+              const targets = statement.kind === 'broadcast' ? [null] : shards;
+              for (const shard of targets) {
+                const target = shard === null ? 'instance' : `shard:${String(shard).padStart(4, '0')}`;
+                const seen = recorded.get(`${migration.id}|${statement.index}|${target}`);
+                if (seen && seen.checksum !== migration.checksum) {
+                  throw new MigrationError(
+                    'MIGRATION_INVALID',
+                    `${migration.file} changed after it was applied on ${inst.name} (${target}): never edit an applied migration, add a new one`,
+                    {
+                      details: { migration: migration.id, instance: inst.name },
+                    },
+                  );
+                }
+                if (seen?.state === 'done') {
+                  already++;
+                  continue;
+                }
+                steps.push({
+                  migration,
+                  statement,
+                  target,
+                  sql: physicalSql(topology, statement, shard),
+                  resumed: seen?.state === 'running',
+                });
+              }
             }
           }
+          return { inst, steps, already, missing };
+        } finally {
+          await conn.close();
         }
-        return { inst, steps, already, missing };
-      } finally {
-        await conn.close();
-      }
-    }),
+      }),
   );
   const total = prepared.reduce((n, p) => n + p.steps.length, 0);
   let done = 0;

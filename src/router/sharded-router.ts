@@ -26,6 +26,28 @@ import type {
 import { ReplicaReads, type ReadPolicy } from './replica-reads.js';
 import { runTransaction } from './transaction-runner.js';
 import { MultiShardWriter } from './multi-shard-writer.js';
+import { ShardMapWatcher } from './shard-map-watcher.js';
+
+/** ER_NO_SUCH_TABLE: a shard move's fence renamed the shard's tables away (or the schema is not migrated). */
+const NO_SUCH_TABLE = 1146;
+
+function movedError(shard: number | string, waitedMs: number, cause: unknown): RoutingError {
+  return new RoutingError(
+    'SHARD_MOVED',
+    `shard ${shard}: its tables are fenced by a shard move and no new shard map was published within ${waitedMs} ms`,
+    { retriable: true, cause },
+  );
+}
+
+/** Whether `err` says a statement found its shard's table gone before it wrote anything. */
+function fencedByMove(err: unknown): boolean {
+  if (err instanceof MultiShardWriteError)
+    return (
+      err.retriable &&
+      err.instances.some((i) => (i.error as { details?: { errno?: unknown } } | undefined)?.details?.errno === NO_SUCH_TABLE)
+    );
+  return isShardlineError(err) && err.code === 'QUERY_FAILED' && err.details?.['errno'] === NO_SUCH_TABLE;
+}
 
 function rangesText(shards: readonly number[]): string {
   const parts: string[] = [];
@@ -62,6 +84,8 @@ export class ShardedRouter implements Router {
   private readonly maxWaitMs: number;
   /** Every instance's configured primary pool (closed with the router whichever node writes). */
   private readonly configuredPools: InstancePool[] = [];
+  private readonly mapWatcher: ShardMapWatcher;
+  private readonly movedWaitMs: number;
 
   constructor(
     config: ClusterConfig,
@@ -115,6 +139,14 @@ export class ShardedRouter implements Router {
           (instance, pool) => this.switchPrimary(instance, pool),
         )
       : null;
+    this.movedWaitMs = rc.movedWaitMs;
+    this.mapWatcher = new ShardMapWatcher(
+      topology,
+      config.instances.map((i) => i.name),
+      (instance, sql) => this.pool(instance).use((conn) => conn.query(sql, [], this.queryTimeoutMs)),
+      config.sharding.naming.metaDatabase,
+      rc.shardMapCheckMs,
+    );
     metrics.watchPools({ stats: () => this.health() });
     this.writer = new MultiShardWriter(config, factories.batchFactory, (i) => this.pool(i), this.queryTimeoutMs, socketLayer);
   }
@@ -132,7 +164,27 @@ export class ShardedRouter implements Router {
 
   /** Resolves once the routers' view of which node of each instance takes writes is known (first monitor round). */
   async ready(): Promise<void> {
-    await this.replicas?.monitor.start();
+    await Promise.all([this.replicas?.monitor.start(), this.mapWatcher.start()]);
+  }
+
+  /**
+   * Plans and runs a statement; when its shard's table was fenced by a shard move (the statement
+   * ran nowhere), waits up to `router.movedWaitMs` for the new shard map and runs it again where
+   * the map now says. The caller sees latency, not an error.
+   * @throws {RoutingError} SHARD_MOVED (retriable) when no new map came in time
+   */
+  private async routed<R>(make: () => RoutePlan, exec: (p: RoutePlan) => Promise<R>): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      const version = this.topology.map.version;
+      const p = make();
+      try {
+        return await exec(p);
+      } catch (err) {
+        if (attempt >= 3 || p.shards.length === 0 || !fencedByMove(err)) throw err;
+        if (!(await this.mapWatcher.waitForVersionAbove(version, this.movedWaitMs)))
+          throw movedError(p.shards.length === 1 ? p.shards[0]! : `set of ${p.shards.length}`, this.movedWaitMs, err);
+      }
+    }
   }
 
   private pool(instance: string): InstancePool {
@@ -221,7 +273,10 @@ export class ShardedRouter implements Router {
         () => this.planFor(sql, params, planOptions),
         (p) => this.run(p, atomic, read),
       )) as T[] | WriteResult;
-    return (await this.run(this.planFor(sql, params, planOptions), atomic, read)) as T[] | WriteResult;
+    return (await this.routed(
+      () => this.planFor(sql, params, planOptions),
+      (p) => this.run(p, atomic, read),
+    )) as T[] | WriteResult;
   }
 
   async select<T extends Row = Row>(
@@ -247,7 +302,10 @@ export class ShardedRouter implements Router {
         () => this.selectPlan(sql, params, planOptions),
         (p) => this.run(p, false, read),
       )) as T[];
-    return (await this.run(this.selectPlan(sql, params, planOptions), false, read)) as T[];
+    return (await this.routed(
+      () => this.selectPlan(sql, params, planOptions),
+      (p) => this.run(p, false, read),
+    )) as T[];
   }
 
   private selectPlan(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
@@ -281,16 +339,47 @@ export class ShardedRouter implements Router {
               () => this.planFor(sql, params, pinned),
               (p) => this.run(p, false, read),
             )
-          : this.run(this.planFor(sql, params, pinned), false, read))) as T[] | WriteResult;
+          : this.routed(
+              () => this.planFor(sql, params, pinned),
+              (p) => this.run(p, false, read),
+            ))) as T[] | WriteResult;
         if (session) remember(session, result);
         return result;
       },
-      transaction: <T>(fn: (tx: Transaction) => Promise<T>) => {
+      transaction: <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> => {
         if (this.closed) throw new RouterClosedError();
         this.metrics.query('single', 'transaction');
-        return runTransaction(location.shard, this.pool(location.instance), this.cache, this.topology, this.queryTimeoutMs, fn, onCommit);
+        return this.movableTransaction(location.shard, fn, onCommit);
       },
     };
+  }
+
+  /** A transaction pinned to `shard` that follows the shard when a move's fence meets it first. */
+  private async movableTransaction<T>(
+    shard: number,
+    fn: (tx: Transaction) => Promise<T>,
+    onCommit: ((instance: string, gtid: string) => void) | undefined,
+  ): Promise<T> {
+    // A move's fence (a RENAME of every table of the shard) waits for transactions that touched
+    // the shard: one that finds a table gone wrote nothing there, and runs again on the instance
+    // the new map names (`fn` is called again).
+    for (let attempt = 0; ; attempt++) {
+      const version = this.topology.map.version;
+      try {
+        return await runTransaction(
+          shard,
+          this.pool(this.topology.map.instanceOf(shard)),
+          this.cache,
+          this.topology,
+          this.queryTimeoutMs,
+          fn,
+          onCommit,
+        );
+      } catch (err) {
+        if (attempt >= 3 || !fencedByMove(err)) throw err;
+        if (!(await this.mapWatcher.waitForVersionAbove(version, this.movedWaitMs))) throw movedError(shard, this.movedWaitMs, err);
+      }
+    }
   }
 
   session(after?: string | readonly string[]): RouterSession {
@@ -357,6 +446,7 @@ export class ShardedRouter implements Router {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.mapWatcher.stop();
     const writing = new Set([...this.configuredPools, ...this.pools.values()]);
     await Promise.all([...writing].map((p) => p.close()));
     await this.replicas?.close(writing);

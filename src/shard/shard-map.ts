@@ -24,7 +24,7 @@ export class ShardMap {
     const instances: string[] = [];
     const owner = new Uint16Array(shardCount).fill(0xffff);
     for (const [i, r] of ranges.entries()) {
-      if (r.to >= shardCount || r.from > r.to) {
+      if (r.from < 0 || r.to >= shardCount || r.from > r.to) {
         const field = `sharding.map.ranges.${i}`;
         throw new ConfigError('CONFIG_INVALID', `${field}: shards ${r.from} … ${r.to} is not a range of 0 … ${shardCount - 1}`, {
           details: { field, fields: [field] },
@@ -67,6 +67,67 @@ export class ShardMap {
   /** The shards an instance holds, ascending. */
   shardsOf(instance: string): readonly number[] {
     return this.byInstance.get(instance) ?? [];
+  }
+
+  /**
+   * The next version of the map: `shards` (ascending or not, each 0 … shardCount − 1) held by
+   * `instance`, every other shard where it was.
+   */
+  reassign(shards: readonly number[], instance: string): ShardMap {
+    const moving = new Set(shards);
+    for (const s of moving)
+      if (!Number.isInteger(s) || s < 0 || s >= this.shardCount)
+        throw new ConfigError('CONFIG_INVALID', `shard ${s} is not one of 0 … ${this.shardCount - 1}`, {
+          details: { field: 'shards', fields: ['shards'] },
+        });
+    const ranges: ShardRange[] = [];
+    for (let s = 0; s < this.shardCount; s++) {
+      const owner = moving.has(s) ? instance : this.instanceOf(s);
+      const last = ranges[ranges.length - 1];
+      if (last && last.instance === owner && last.to === s - 1) last.to = s;
+      else ranges.push({ from: s, to: s, instance: owner });
+    }
+    return new ShardMap(this.version + 1, this.shardCount, ranges);
+  }
+
+  /** The ranges as the JSON text a published version stores (`<metaDatabase>.shard_map.ranges`). */
+  toJson(): string {
+    return JSON.stringify(this.ranges());
+  }
+
+  /**
+   * A published version: its number and the JSON text of its ranges.
+   * @throws {ConfigError} CONFIG_INVALID when the text is not a complete map of `shardCount` shards
+   */
+  static fromJson(version: number, shardCount: number, json: string): ShardMap {
+    let ranges: unknown;
+    try {
+      ranges = JSON.parse(json);
+    } catch {
+      ranges = null;
+    }
+    const ok =
+      Number.isInteger(version) &&
+      version >= 1 &&
+      Array.isArray(ranges) &&
+      ranges.every(
+        (r: unknown) =>
+          typeof r === 'object' &&
+          r !== null &&
+          Number.isInteger((r as ShardRange).from) &&
+          Number.isInteger((r as ShardRange).to) &&
+          typeof (r as ShardRange).instance === 'string' &&
+          (r as ShardRange).instance.length > 0,
+      );
+    if (!ok)
+      throw new ConfigError('CONFIG_INVALID', `shard map version ${version}: its ranges are not a list of { from, to, instance }`, {
+        details: { field: 'shard_map.ranges', fields: ['shard_map.ranges'] },
+      });
+    return new ShardMap(
+      version,
+      shardCount,
+      (ranges as ShardRange[]).map((r) => ({ from: r.from, to: r.to, instance: r.instance })),
+    );
   }
 
   /** The map as contiguous ranges (for display and explain). */

@@ -20,7 +20,9 @@ export type TableKind = { kind: 'sharded'; shardKey: string } | { kind: 'broadca
  */
 export class Topology {
   readonly shardCount: number;
-  readonly map: ShardMap;
+  /** Every configured instance, those that hold no shard included. */
+  readonly instances: readonly string[];
+  private current: ShardMap;
   readonly names: PhysicalNames;
   private readonly hasher: UidHasher;
   private readonly tables: ReadonlyMap<string, TableKind>;
@@ -28,9 +30,10 @@ export class Topology {
   constructor(sharding: ShardingConfig, instanceNames: readonly string[], hasher?: UidHasher) {
     this.shardCount = sharding.shards;
     this.hasher = hasher ?? HASHERS[sharding.hash];
-    this.map = sharding.map
+    this.current = sharding.map
       ? new ShardMap(sharding.map.version, sharding.shards, sharding.map.ranges)
       : ShardMap.even(sharding.shards, instanceNames);
+    this.instances = [...new Set([...instanceNames, ...this.current.instances])];
     const rules = {
       shardCount: sharding.shards,
       databases: sharding.databases ?? 4 * instanceNames.length,
@@ -44,6 +47,21 @@ export class Topology {
     for (const [name, t] of Object.entries(sharding.tables)) tables.set(name.toLowerCase(), { kind: 'sharded', shardKey: t.shardKey });
     for (const name of sharding.broadcast) tables.set(name.toLowerCase(), { kind: 'broadcast' });
     this.tables = tables;
+  }
+
+  /** The shard map in force: the config's, or a later version adopted since ({@link adoptMap}). */
+  get map(): ShardMap {
+    return this.current;
+  }
+
+  /**
+   * Takes a later version of the shard map (a shard move published it); an older or equal
+   * version, or one of another shard count, is ignored. Returns whether the map changed.
+   */
+  adoptMap(next: ShardMap): boolean {
+    if (next.version <= this.current.version || next.shardCount !== this.shardCount) return false;
+    this.current = next;
+    return true;
   }
 
   /** The logical shard of a UID. @throws {InvalidUidError} */

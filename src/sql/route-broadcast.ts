@@ -8,8 +8,9 @@ import { render } from './route-render.js';
 
 /**
  * A statement that reads or writes only broadcast tables: pinned, it runs on the pinned shard's
- * instance (reads only); otherwise a read goes to one instance (round-robin by `readInstance`)
- * and a write to every instance.
+ * instance (reads only); otherwise a read goes to one instance that holds shards (round-robin by
+ * `readInstance`) and a write to every configured instance — one that holds no shard yet too
+ * (the target of a shard move), so that it is current when shards move there.
  * @throws {RoutingError} a write inside a shard session (`SQL_UNSUPPORTED`) or a transaction
  * (`CROSS_SHARD_TRANSACTION`).
  */
@@ -31,8 +32,8 @@ export function routeBroadcast(a: Analysis, params: readonly SqlParam[], topolog
       merge: mergeFor(a, params, false),
     };
   }
-  const instances = topology.map.instances;
-  const chosen = a.write ? instances : [instances[(options.readInstance ?? 0) % instances.length]!];
+  const owners = topology.map.instances;
+  const chosen = a.write ? topology.instances : [owners[(options.readInstance ?? 0) % owners.length]!];
   return {
     statement: a.statement,
     write: a.write,

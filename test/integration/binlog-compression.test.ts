@@ -44,7 +44,7 @@ async function position(conn: Connection): Promise<{ file: string; pos: number }
 async function readBack(
   inst: Instance,
   serverId: number,
-  from: { file: string; pos: number },
+  from: { file: string; pos: number } | { gtid: string },
 ): Promise<{ events: BinlogEvent[]; error: BinlogError | null }> {
   const reader = await BinlogReader.open({
     instance: inst.name,
@@ -188,6 +188,21 @@ describe('MySQL 9.7 tagged GTIDs', () => {
       expect(error).toBeNull();
       const gtids = events.filter((e) => e.kind === 'gtid').map((e) => e.gtid);
       expect(gtids).toContain(`${mode[0]!.u}:shardline_it:${gno}`);
+      // a reader resumes by a GTID set that holds the tag (COM_BINLOG_DUMP_GTID, tagged format):
+      // the server accepts it and sends only what came after
+      await conn.query(`INSERT INTO ${DB}.tg VALUES (2)`);
+      const [after] = (await conn.query('SELECT @@gtid_executed AS g')) as unknown as [Array<{ g: string }>];
+      await conn.query(`INSERT INTO ${DB}.tg VALUES (3)`);
+      const resumed = await readBack(inst, 4100000031, { gtid: exec[0]!.g.replace(/\s+/g, '') });
+      expect(resumed.error).toBeNull();
+      const inserted = resumed.events.flatMap((e) =>
+        e.kind === 'rows' && e.table.table === 'tg' ? e.rows.map((r) => r.after!['id']) : [],
+      );
+      expect(inserted).toEqual([2, 3]);
+      const last = await readBack(inst, 4100000032, { gtid: after[0]!.g.replace(/\s+/g, '') });
+      expect(last.events.flatMap((e) => (e.kind === 'rows' && e.table.table === 'tg' ? e.rows.map((r) => r.after!['id']) : []))).toEqual([
+        3,
+      ]);
     } finally {
       await conn.end();
     }

@@ -1,58 +1,29 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import mysql from 'mysql2/promise';
-import { createRouter } from '../../src/index.js';
-import { packageRoot } from '../../src/config/index.js';
+import { createRouter, loadClusterConfig } from '../../src/index.js';
+import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
+import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
+import { cdcFollowed, type FailoverCdc } from '../support/cdc-failover.js';
+import { countOn, onNode, startWorkload } from '../support/failover-workload.js';
 import { shardline, testConfig } from '../support/cluster.js';
 
-// Issue 16, part 5: a planned failover under a write+read workload through a router in another
-// process, on a MySQL and a MariaDB instance; then back, so the cluster ends as it began.
+// Issue 16, parts 5 and 6: a planned failover under a write+read workload through a router in
+// another process, on a MySQL and a MariaDB instance; then back, so the cluster ends as it began.
+// A CDC worker reads every instance throughout: it follows each switch to the node that takes
+// writes, and Elasticsearch and the archive end equal to the source, with no change event twice.
 const base = testConfig();
+const NAME = `it_failover_${process.pid}`;
+const cdcConfig = requireSections(loadClusterConfig(writeCdcTestConfig(NAME)), ALL_SECTIONS, 'the failover test');
+const worker = new WorkerProcess(writeCdcTestConfig(NAME), 19471);
+const cdc: FailoverCdc = { name: NAME, config: cdcConfig, worker };
 
-interface Workload {
-  acked: string[];
-  errors: Record<string, number>;
-  lastError: string | null;
-  fatal: string[];
-  maxGapMs: number;
-  reads: number;
-  readFailures: number;
-}
+beforeAll(async () => {
+  worker.start();
+  await worker.waitReading(cdcConfig.instances.map((i) => i.name));
+}, 120_000);
 
-function startWorkload(instance: string, firstUid: bigint) {
-  const child = spawn(
-    process.execPath,
-    [path.join(packageRoot, 'test/support/failover-workload-child.mjs'), path.join(packageRoot, 'dist'), instance, String(firstUid)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const ready = (async () => {
-    while (!out.includes('ready\n')) await sleep(20);
-  })();
-  let stopped: Promise<Workload> | null = null;
-  const stop = (): Promise<Workload> =>
-    (stopped ??= (async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      if (child.exitCode === null) child.stdin!.write('stop\n');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-      return JSON.parse(out.trim().split('\n').pop()!) as Workload;
-    })());
-  return { ready, stop };
-}
-
-/** Root on one node of the dev cluster. */
-async function onNode<T>(port: number, fn: (c: mysql.Connection) => Promise<T>): Promise<T> {
-  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '' });
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
+afterAll(async () => {
+  await worker.stop();
+});
 
 // a fresh uid range per run: rows of an earlier run must not turn inserts into duplicates
 const runBase = 9_180_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 1_000_000n;
@@ -103,6 +74,8 @@ describe.each([
         .query('INSERT INTO users (uid, name) VALUES (?, ?)', [BigInt(result.acked.at(-1)!) + 7n * 1024n * 1024n, 'after'])
         .catch((e: Error) => e);
       expect(w).not.toBeInstanceOf(Error);
+      // a change of an old row on the new primary: its version must beat the insert's (an older epoch)
+      await local.query('UPDATE users SET name = ? WHERE uid = ?', ['on the replica', BigInt(result.acked[1]!)]);
       await sleep(1000);
       const back = await countOn(local, inst.port, instance, result.acked);
       expect(back.rows).toBe(result.acked.length);
@@ -112,35 +85,15 @@ describe.each([
       await sleep(800);
       expect(local.health().find((h) => h.instance === instance)!.primary).toBe(instance);
       await local.query('UPDATE users SET name = ? WHERE uid = ?', ['failed back', BigInt(result.acked[0]!)]);
+      await cdcFollowed(cdc, local, instance, result.acked, {
+        moved: new RegExp(`instance ${instance}: ${instance} no longer takes writes`),
+        minEvents: result.acked.length + 2,
+      });
       for (let i = 0; i < result.acked.length; i += 500)
         await local.query(`DELETE FROM users WHERE uid IN (${result.acked.slice(i, i + 500).join(',')})`);
     } finally {
       await work.stop().catch(() => undefined);
       await local.close();
     }
-  }, 120_000);
+  }, 300_000);
 });
-
-/** How many of `uids` the node at `port` holds (each in its physical table). */
-async function countOn(
-  router: Awaited<ReturnType<typeof createRouter>>,
-  port: number,
-  instance: string,
-  uids: string[],
-): Promise<{ rows: number }> {
-  const byTable = new Map<string, string[]>();
-  for (const u of uids) {
-    const loc = router.topology.locate(BigInt(u));
-    expect(loc.instance).toBe(instance);
-    const t = `\`${loc.database}\`.\`${router.topology.names.table('users', loc.shard)}\``;
-    byTable.set(t, [...(byTable.get(t) ?? []), u]);
-  }
-  return onNode(port, async (c) => {
-    let rows = 0;
-    for (const [table, list] of byTable) {
-      const [r] = await c.query(`SELECT COUNT(*) AS n FROM ${table} WHERE uid IN (${list.map(() => '?').join(',')})`, list);
-      rows += Number((r as { n: number }[])[0]!.n);
-    }
-    return { rows };
-  });
-}

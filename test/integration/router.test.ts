@@ -248,7 +248,9 @@ describe('router on the real cluster (1024 shards over MySQL 8.0, 9.7 and MariaD
   });
 
   it('running migrate again is a no-op and --verify finds no drift', () => {
-    expect(shardline('migrate')).toMatch(/applied 0 statement\(s\) on physical targets \(2052 already applied\)/);
+    // 1024 × 2 shard tables and the broadcast table on each of the 5 instances; a shard move adds the tables it created on its target
+    const again = /applied 0 statement\(s\) on physical targets \((\d+) already applied\)/.exec(shardline('migrate'));
+    expect(Number(again?.[1])).toBeGreaterThanOrEqual(2048 + 5);
     const report = JSON.parse(shardline('migrate', '--verify', '--json')) as { drift: boolean; tables: { table: string; found: number }[] };
     expect(report.drift).toBe(false);
     expect(report.tables.map((t) => [t.table, t.found])).toEqual([

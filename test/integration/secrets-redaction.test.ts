@@ -32,9 +32,12 @@ async function failure(p: Promise<unknown>): Promise<Error> {
   throw new Error('expected the statement to fail');
 }
 
+/** The instances that own shards (shard-4 owns none: it is the target of shard moves). */
+const owners = config.instances.filter((i) => topology.map.shardsOf(i.name).length > 0);
+
 /** One card-number-like uid per instance (uid 41111111111111xx). */
 const uids = new Map<string, bigint>();
-for (let k = 0n; uids.size < config.instances.length && k < 10_000n; k++) {
+for (let k = 0n; uids.size < owners.length && k < 10_000n; k++) {
   const uid = 4111111111111111n + k * 7919n;
   const inst = topology.locate(uid).instance;
   if (!uids.has(inst)) uids.set(inst, uid);
@@ -50,7 +53,7 @@ afterAll(async () => {
   await router?.close();
 });
 
-describe.each(config.instances.map((i) => [i.name, i.flavour] as const))('server errors from %s (%s) carry no value', (instance) => {
+describe.each(owners.map((i) => [i.name, i.flavour] as const))('server errors from %s (%s) carry no value', (instance) => {
   const uid = uids.get(instance)!;
 
   beforeAll(async () => {

@@ -112,6 +112,10 @@ describe.each<Sql>(['mysql', 'mariadb'])('%s over TLS', (flavour) => {
 
   it('the router runs over TLS configured in the cluster config', async () => {
     const s = servers[flavour];
+    const root = await openMysqlSession({ socketPath: s.dir.socket(s.options.name), user: 'root', password: '' });
+    const accepted = async () => Number((await root.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'"))[0]!.Value);
+    // Sampled before the router exists: it connects at creation (it reads the published shard map).
+    const before = await accepted();
     const router = await createRouter(
       parseClusterConfig({
         instances: [
@@ -129,10 +133,7 @@ describe.each<Sql>(['mysql', 'mariadb'])('%s over TLS', (flavour) => {
         pool: { min: 0, max: 2 },
       }),
     );
-    const root = await openMysqlSession({ socketPath: s.dir.socket(s.options.name), user: 'root', password: '' });
-    const accepted = async () => Number((await root.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Ssl_accepts'"))[0]!.Value);
     try {
-      const before = await accepted();
       await root.query('CREATE DATABASE IF NOT EXISTS app_00');
       await root.query('CREATE TABLE IF NOT EXISTS app_00.users_0000 (uid BIGINT PRIMARY KEY, name VARCHAR(20))');
       await router.query('INSERT INTO users (uid, name) VALUES (?, ?)', [7, 'tls']);

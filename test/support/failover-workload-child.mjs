@@ -1,7 +1,8 @@
 /* global structuredClone */
 // A router in a process of its own writing to and reading from one instance until told to stop
 // (stdin 'stop'), through a failover: every write is retried while its error is retriable (the
-// fenced primary answers 1290), so it is acknowledged exactly once. Prints one JSON line:
+// fenced primary answers 1290), so it is acknowledged exactly once. stdin 'mark' prints
+// 'mark <n>': how many writes were acknowledged so far. Prints one JSON line at the end:
 // { acked: [uid…], errors: { code: n }, lastError, fatal: [message…], maxGapMs, reads, readFailures }.
 // argv: the dist folder, the instance name, the first uid.
 import path from 'node:path';
@@ -15,10 +16,11 @@ const uids = [];
 for (let u = BigInt(first); uids.length < 20000; u++) if (router.topology.locate(u).instance === instance) uids.push(u);
 
 let running = true;
+const acked = [];
 process.stdin.on('data', (d) => {
+  if (String(d).includes('mark')) process.stdout.write(`mark ${acked.length}\n`);
   if (String(d).includes('stop')) running = false;
 });
-const acked = [];
 const errors = {};
 const fatal = [];
 let lastError = null;

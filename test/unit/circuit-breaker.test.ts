@@ -70,10 +70,10 @@ describe('file-descriptor budget', () => {
   const config = loadClusterConfig(bundledClusterConfig, {});
 
   it('passes when the limit covers the pools plus the margin', () => {
-    // 4 instances × (pool + multi-shard write pool) + 4 replicas × (pool + lag monitor to it and its primary) + margin
-    expect(checkFdBudget(config, { soft: 4096, hard: 4096, before: 1024, raised: true }).need).toBe(4 * (16 + 4) + 4 * (16 + 2) + 64);
+    // 5 instances (shard-4 too) × (pool + multi-shard write pool) + 4 replicas × (pool + lag monitor to it and its primary) + margin
+    expect(checkFdBudget(config, { soft: 4096, hard: 4096, before: 1024, raised: true }).need).toBe(5 * (16 + 4) + 4 * (16 + 2) + 64);
     const noReplicas = parseClusterConfig({ ...structuredClone(config), instances: config.instances.map((i) => ({ ...i, replicas: [] })) });
-    expect(checkFdBudget(noReplicas, { soft: 4096, hard: 4096, before: 1024, raised: true }).need).toBe(4 * (16 + 4) + 64);
+    expect(checkFdBudget(noReplicas, { soft: 4096, hard: 4096, before: 1024, raised: true }).need).toBe(5 * (16 + 4) + 64);
   });
 
   it('fails naming the limit, the need and the fix', () => {
@@ -87,7 +87,7 @@ describe('file-descriptor budget', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).code).toBe('FD_BUDGET');
     expect((error as Error).message).toBe(
-      'the pools may open 4 × (500 + 4 for multi-shard writes) + 4 replicas × (500 + 2 for the lag monitor) = 4024 connections and the process needs 64 more file descriptors (4088 in all), but RLIMIT_NOFILE is 1024 (hard limit 1024). Raise it: `ulimit -n 4096` before starting, or LimitNOFILE=4096 in the systemd unit; or lower pool.max',
+      'the pools may open 5 × (500 + 4 for multi-shard writes) + 4 replicas × (500 + 2 for the lag monitor) = 4528 connections and the process needs 64 more file descriptors (4592 in all), but RLIMIT_NOFILE is 1024 (hard limit 1024). Raise it: `ulimit -n 8192` before starting, or LimitNOFILE=8192 in the systemd unit; or lower pool.max',
     );
   });
 });

@@ -25,7 +25,10 @@ describe('cluster config', () => {
       ['shard-1', 'mysql', 3312],
       ['shard-2', 'mariadb', 3313],
       ['shard-3', 'mariadb', 3314],
+      ['shard-4', 'mysql', 3315],
     ]);
+    // shard-4 holds no shard: the target of `reshard move`
+    expect(config.sharding.map!.ranges.map((r) => r.instance)).not.toContain('shard-4');
     expect(config.instances[0]!.password).toBe('shardline');
     expect(config.archive?.database).toBe('shardline_archive');
     expect(Object.isFrozen(config.instances[0])).toBe(true);

@@ -5,13 +5,14 @@ import { processStartTime } from '../../src/devcluster/process-table.js';
 import { ShardlineError, isShardlineError, DevClusterError } from '../../src/errors/index.js';
 
 describe('describeServices', () => {
-  it('derives eleven services (a read replica per shard instance) with kinds, roles and ports from the config', () => {
+  it('derives twelve services (a read replica per shard instance that owns shards) with kinds, roles and ports from the config', () => {
     const specs = describeServices(loadClusterConfig(bundledClusterConfig, {}));
     expect(specs.map((s) => `${s.name}:${s.kind}:${s.role}:${s.port}`)).toEqual([
       'shard-0:mysql:shard:3311',
       'shard-1:mysql:shard:3312',
       'shard-2:mariadb:shard:3313',
       'shard-3:mariadb:shard:3314',
+      'shard-4:mysql:shard:3315',
       'shard-0-replica:mysql:replica:3411',
       'shard-1-replica:mysql:replica:3412',
       'shard-2-replica:mariadb:replica:3413',

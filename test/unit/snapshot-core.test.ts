@@ -222,8 +222,14 @@ describe('snapshot event encoding', () => {
       { id: '2', name: '😀 __shardline_snapshot_row__', n: -0, nothing: null, geo: null },
     ];
     rows.forEach((after, row) =>
-      expect(encode(after, row + 10)).toBe(
-        JSON.stringify({ op: 'r', before: null, after, source: { ...source, row: row + 10 }, ts_ms: 1_700_000_000_123 }),
+      expect(encode(after, row + 10, `${9_000_000 + row}`)).toBe(
+        JSON.stringify({
+          op: 'r',
+          before: null,
+          after,
+          source: { ...source, row: row + 10, version: `${9_000_000 + row}` },
+          ts_ms: 1_700_000_000_123,
+        }),
       ),
     );
   });

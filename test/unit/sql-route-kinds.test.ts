@@ -168,7 +168,7 @@ describe('routeBroadcast', () => {
   it('writes to every instance and adds their affected rows', () => {
     const p = routeBroadcast(write, ['France', 'fr'], topology, { readInstance: 2 });
     expect([p.kind, p.fanOut, p.merge]).toEqual(['broadcast', true, { kind: 'sum-affected' }]);
-    expect(p.targets.map((t) => t.instance)).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3']);
+    expect(p.targets.map((t) => t.instance)).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3', 'shard-4']);
     expect(new Set(p.targets.map((t) => t.sql))).toEqual(new Set(['UPDATE `app_global`.`countries` SET name = ? WHERE code = ?']));
   });
 

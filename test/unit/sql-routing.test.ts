@@ -260,7 +260,7 @@ describe('broadcast tables', () => {
   it('writes to every instance', () => {
     const p = route('INSERT INTO countries (code, name) VALUES (?, ?)', ['DE', 'Germany']);
     expect(p.fanOut).toBe(true);
-    expect(p.targets.map((t) => t.instance)).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3']);
+    expect(p.targets.map((t) => t.instance)).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3', 'shard-4']);
   });
 });
 

@@ -97,16 +97,44 @@ describe('GTID parsing throws GtidError, never RangeError or SyntaxError', () =>
     expect(err).toBeInstanceOf(GtidError);
   });
 
-  it.each([`zz:1`, `${UUID}:1-x`, `${UUID}:0`, `${UUID}:18446744073709551616`, `${UUID}:tag:1`])('encodeGtidSet(%s)', (text) => {
-    const err = thrown(() => encodeGtidSet(text));
-    expect(err).toBeInstanceOf(GtidError);
-  });
+  it.each([`zz:1`, `${UUID}:1-x`, `${UUID}:0`, `${UUID}:18446744073709551616`, `${UUID}:t@g:1`, `${UUID}:tag:0`])(
+    'encodeGtidSet(%s)',
+    (text) => {
+      const err = thrown(() => encodeGtidSet(text));
+      expect(err).toBeInstanceOf(GtidError);
+    },
+  );
 
   it('well-formed sets still parse and round-trip', () => {
     expect(MysqlGtidSet.parse(`${UUID}:1-5:7,${UUID}:blue:3`).toString()).toBe(`${UUID}:1-5:7:blue:3`);
     expect(MysqlGtidSet.parse(`${UUID}:9223372036854775807`).has(`${UUID}:9223372036854775807`)).toBe(true);
     expect(MariadbGtidState.parse('0-1-42').toString()).toBe('0-1-42');
     expect(encodeGtidSet(`${UUID}:1-5`).length).toBe(8 + 16 + 8 + 16);
+  });
+
+  it('encodes a set with MySQL 8.4+ tags in the tagged format (header bytes 0 and 7 = 1, count in 1–6, a tag after each uuid)', () => {
+    const b = encodeGtidSet(`${UUID}:1-5:blue:3`);
+    const uuid = Buffer.from(UUID.replace(/-/g, ''), 'hex');
+    const u64 = (n: number) => {
+      const x = Buffer.alloc(8);
+      x.writeBigUInt64LE(BigInt(n));
+      return x;
+    };
+    const expected = Buffer.concat([
+      Buffer.from([1, 2, 0, 0, 0, 0, 0, 1]),
+      uuid,
+      Buffer.from([0]),
+      u64(1),
+      u64(1),
+      u64(6),
+      uuid,
+      Buffer.from([4 << 1]),
+      Buffer.from('blue'),
+      u64(1),
+      u64(3),
+      u64(4),
+    ]);
+    expect(b.toString('hex')).toBe(expected.toString('hex'));
   });
 
   it('a seeded fuzz of mutated sets: parse succeeds or throws GtidError, nothing else', () => {

@@ -1,3 +1,27 @@
+import type { VersionEpoch } from '../events/source-version.js';
+
+/**
+ * Shards an instance took over from another by a shard move, with how their versions continue:
+ * `version = base + L(p) − origin`, where `L` is the instance's own version of a position (its
+ * {@link VersionEpoch}), `origin` = `L` of the shard-map row that gave the shards to it, and
+ * `base` lies above every version the previous owners published for them. Decimal strings.
+ */
+export interface AdoptedShards {
+  /** Inclusive ranges of shard numbers, ascending. */
+  ranges: Array<[number, number]>;
+  base: string;
+  origin: string;
+  /** The shard-map version that gave them, and the instance they came from. */
+  map: number;
+  from: string;
+}
+
+/** What a checkpoint records of the shards its reader owns: the shard-map version in force at its position, and adopted shards. */
+export interface OwnershipState {
+  version: number;
+  adopted?: AdoptedShards[];
+}
+
 /**
  * Where a reader resumes: right after the last committed transaction it handed out. A
  * checkpoint is taken only at a transaction boundary (after XID or COMMIT), never inside one.
@@ -23,6 +47,14 @@ export interface Checkpoint {
    * hands out nothing of the transactions that end at or before `file:pos` (already published).
    */
   resume?: { file: string; pos: number; gtidSet: string | null };
+  /** How this server's positions become versions (absent: epoch 0, the identity) — see {@link VersionEpoch}. */
+  epoch?: VersionEpoch;
+  /**
+   * The shard-map version in force at this position of the instance's binlog, and the shards its
+   * reader took over by a shard move with how their versions continue (absent: the latest
+   * published map when the reader starts).
+   */
+  shardMap?: OwnershipState;
 }
 
 /** Where a reader re-reads the binlog from after `checkpoint`: its `resume` point, else the checkpoint itself. */
@@ -36,4 +68,16 @@ export function positionAtOrAfter(a: { file: string; pos: number }, b: { file: s
   const fa = seq(a.file);
   const fb = seq(b.file);
   return fa > fb || (fa === fb && a.pos >= b.pos);
+}
+
+/**
+ * Is `facts` another server than the one `checkpoint` was taken on? MySQL compares server_uuid;
+ * MariaDB (no uuid) server_id. Positions of another server do not compare; GTIDs do.
+ */
+export function otherServer(
+  checkpoint: Pick<Checkpoint, 'serverUuid' | 'serverId'>,
+  facts: { serverUuid: string | null; serverId: number },
+): boolean {
+  if (checkpoint.serverUuid !== null && facts.serverUuid !== null) return checkpoint.serverUuid !== facts.serverUuid;
+  return checkpoint.serverId !== facts.serverId;
 }

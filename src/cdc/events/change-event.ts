@@ -1,6 +1,7 @@
 import type { Topology } from '../../shard/index.js';
 import { canonicalRow, type CanonicalValue } from '../binlog/decoder/canonical-json.js';
 import type { BinlogEvent } from '../binlog/decoder/binlog-event.js';
+import { versionIn, type VersionEpoch } from './source-version.js';
 
 /** Where a change came from (the `source` block of a change event). */
 export interface ChangeSource {
@@ -29,6 +30,12 @@ export interface ChangeSource {
    * snapshot (op `r`), as Debezium's `source.snapshot`.
    */
   snapshot: 'initial' | 'incremental' | 'false';
+  /**
+   * The change's source version (decimal, below 2^63): Elasticsearch's external version and the
+   * archive's `_version`. Monotonic per row across failovers (see `VersionEpoch`); absent only in
+   * events written before shardline carried it (a sink then derives it from file/pos/row).
+   */
+  version?: string;
 }
 
 /** A Debezium-shaped change event (schemas/change-event.schema.json). */
@@ -50,6 +57,8 @@ export interface ChangeContext {
   /** Commit time of the current transaction in µs, if known. */
   commitUs: bigint | null;
   topology: Topology | null;
+  /** How the server's positions become versions (absent: epoch 0). */
+  epoch?: VersionEpoch;
 }
 
 /** Turns one decoded rows event into change events, one per row, values in the canonical encoding. */
@@ -80,6 +89,7 @@ export function changeEvents(
       row: rowBase + i,
       ts_us: tsUs,
       snapshot: 'false',
+      version: versionIn(ctx.epoch, { file: event.file, pos: event.pos, row: rowBase + i }).toString(),
     },
     ts_ms: now,
   }));

@@ -5,6 +5,7 @@ import { changeEvents } from '../events/change-event.js';
 import { documentId } from '../events/document-id.js';
 import type { OutboundMessage } from '../kafka/event-log.js';
 import type { CaptureTarget } from './capture-rules.js';
+import type { VersionEpoch } from '../events/source-version.js';
 
 /** What turning rows into messages needs to know about the transaction and the server. */
 export interface MessageContext {
@@ -14,6 +15,8 @@ export interface MessageContext {
   gtid: string | null;
   commitUs: bigint | null;
   topicPrefix: string;
+  /** How the server's positions become versions (absent: epoch 0). */
+  epoch?: VersionEpoch;
 }
 
 /** The logical primary key of a row image (null when the table has none). */
@@ -37,7 +40,15 @@ export function changeMessages(
 ): { messages: OutboundMessage[]; events: ChangeEvent[] } {
   const events = changeEvents(
     event,
-    { instance: ctx.instance, flavour: ctx.flavour, serverUuid: ctx.serverUuid, gtid: ctx.gtid, commitUs: ctx.commitUs, topology: null },
+    {
+      instance: ctx.instance,
+      flavour: ctx.flavour,
+      serverUuid: ctx.serverUuid,
+      gtid: ctx.gtid,
+      commitUs: ctx.commitUs,
+      topology: null,
+      epoch: ctx.epoch,
+    },
     now,
     rowBase,
   );

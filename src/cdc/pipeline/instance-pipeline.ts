@@ -1,9 +1,13 @@
-import type { TransactionItem } from '../binlog/syncer/transaction-items.js';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { RowsEvent, TransactionItem } from '../binlog/syncer/transaction-items.js';
+import type { AdoptedShards, Checkpoint } from '../checkpoint/checkpoint.js';
+import { versionIn, type VersionEpoch } from '../events/source-version.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import type { EventLog, TransactionalProducer } from '../kafka/event-log.js';
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import { captureTarget, type CaptureRules } from './capture-rules.js';
+import type { ShardMapSource } from './shard-map-source.js';
+import { ShardOwnership, handoffBase, shardRanges } from './shard-ownership.js';
+import { ShardMap } from '../../shard/index.js';
 import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
 import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
@@ -39,6 +43,15 @@ export interface InstancePipelineOptions {
   backoff?: BackoffPolicy;
   /** Snapshots of the rows that exist before the first start (`cdc.snapshot`); none when absent. */
   snapshot?: PipelineSnapshot;
+  /**
+   * The shard maps the reader follows through its binlog (shard moves); absent: the capture
+   * rules' map, never changing.
+   */
+  shardMaps?: ShardMapSource;
+  /** Every instance of the config (whose checkpoints a takeover of shards reads). */
+  peers?: readonly string[];
+  /** How long a takeover of shards waits for their previous owner's reader before it retries from the checkpoint (ms, default 20000). */
+  handoffWaitMs?: number;
 }
 
 /** Restarts after a failure: 500 ms doubling up to 30 s, full jitter. */
@@ -70,10 +83,14 @@ export class InstancePipeline {
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
   private readonly traces: KafkaCommitTraces;
+  private ownership: ShardOwnership | null = null;
+  /** A shard-map version whose row the open source transaction wrote: adopted at its commit. */
+  private pendingMap: { map: ShardMap; at: { file: string; pos: number } } | null = null;
 
   constructor(private readonly o: InstancePipelineOptions) {
     this.sources =
-      o.sources ?? binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000 });
+      o.sources ??
+      binlogSources({ instance: o.instance, replicaServerId: o.replicaServerId, heartbeatMs: o.heartbeatMs ?? 5000, logger: o.logger });
     this.clock = o.clock ?? systemClock;
     this.backoff = checkBackoffPolicy(o.backoff ?? RESTART_BACKOFF);
     this.traces = new KafkaCommitTraces(o.instance.name);
@@ -86,6 +103,11 @@ export class InstancePipeline {
   /** True while the reader has waited a second without a new event and has nothing uncommitted: it has caught up. */
   get caughtUp(): boolean {
     return this.readingNow && this.idleNow;
+  }
+
+  /** The shard map in force at the reader's position (null until it reads, or when it follows none). */
+  get shardMap(): ShardMap | null {
+    return this.ownership?.map ?? null;
   }
 
   /** True once the start position is committed and the binlog is being read (changes from then on are captured). */
@@ -172,7 +194,14 @@ export class InstancePipeline {
    * table, in the same Kafka transaction (both or neither).
    */
   private async initialCheckpoint(producer: TransactionalProducer): Promise<Checkpoint> {
+    const maps = this.o.shardMaps;
+    const latest = maps ? await maps.load('latest') : null;
     const checkpoint = await this.sources.current();
+    if (maps && latest) {
+      const ownership = new ShardOwnership(maps.base, this.instance);
+      await this.takeOver(ownership, latest, checkpoint, checkpoint.epoch);
+      checkpoint.shardMap = ownership.state();
+    }
     const snapshot = this.o.snapshot;
     const plan = snapshot && snapshot.mode !== 'never' ? snapshotPlan(this.instance, 'initial', snapshot.tables(), this.clock.now()) : null;
     const txn = await producer.begin();
@@ -191,7 +220,14 @@ export class InstancePipeline {
   /** Reads the source from `from` and writes it to Kafka until the source ends; aborts the open Kafka transaction on any error. */
   private async pump(producer: TransactionalProducer, from: Checkpoint, healthy: () => void): Promise<void> {
     const { metrics } = this.o;
-    const source = this.sources.open(from, (database, table) => captureTarget(this.o.rules(), this.instance, database, table) !== null);
+    this.pendingMap = null;
+    this.ownership = await this.ownershipAt(from);
+    const anyOwner = this.ownership ? null : undefined;
+    const source = this.sources.open(
+      from,
+      (database, table) =>
+        this.isMapTable(database, table) || captureTarget(this.o.rules(), this.instance, database, table, anyOwner) !== null,
+    );
     const batcher = new KafkaBatcher({ ...this.o.batch, sendChunk: SEND_CHUNK });
     const rows = new RowMessages({ instance: this.instance, flavour: this.o.instance.flavour, topicPrefix: this.o.topicPrefix });
     const kafka = new KafkaTransactionWriter(producer, this.o.checkpoints, (seconds, events) => {
@@ -249,9 +285,15 @@ export class InstancePipeline {
         }
         if (result.done) break;
         this.idleNow = false;
-        await kafka.apply(this.handle(result.value, batcher, rows, source));
-        if (result.value.type === 'commit') {
-          at = result.value.checkpoint;
+        let item = result.value;
+        if (item.type === 'commit' && this.ownership) {
+          const pending = this.takePendingMap();
+          if (pending) await this.takeOver(this.ownership, pending.map, pending.at, source.epoch);
+          item = { ...item, checkpoint: { ...item.checkpoint, shardMap: this.ownership.state() } };
+        }
+        await kafka.apply(this.handle(item, batcher, rows, source));
+        if (item.type === 'commit') {
+          at = item.checkpoint;
           if (this.stopping) source.close();
         }
       }
@@ -279,9 +321,14 @@ export class InstancePipeline {
         return batcher.begin(this.clock.now());
       case 'rows': {
         if (item.event.filtered) return [];
-        const target = captureTarget(this.o.rules(), this.instance, item.event.table.database, item.event.table.table);
+        if (this.ownership && this.isMapTable(item.event.table.database, item.event.table.table)) {
+          this.noteMap(item.event, this.ownership);
+          return [];
+        }
+        const target = captureTarget(this.o.rules(), this.instance, item.event.table.database, item.event.table.table, this.ownership?.map);
         if (!target) return [];
-        const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null);
+        const epoch = this.ownership ? this.ownership.epochFor(target.shard, source.epoch) : source.epoch;
+        const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null, epoch);
         this.o.metrics.rows(this.instance, target.logical, messages.length);
         this.traces.messages(messages);
         this.snapshot?.rows(item.event, messages);
@@ -295,7 +342,120 @@ export class InstancePipeline {
         this.snapshot?.commit(item.checkpoint, this.clock.now());
         return batcher.commit(item.checkpoint, this.stopping);
       case 'abort':
+        this.pendingMap = null;
         throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });
+    }
+  }
+
+  private takePendingMap(): { map: ShardMap; at: { file: string; pos: number } } | null {
+    const pending = this.pendingMap;
+    this.pendingMap = null;
+    return pending;
+  }
+
+  private isMapTable(database: string, table: string): boolean {
+    return table === 'shard_map' && this.o.shardMaps !== undefined && database === this.o.shardMaps.metaDatabase;
+  }
+
+  /** The shards owned at `from`: the checkpoint's shard-map version, else (a checkpoint of an older release) the latest published. */
+  private async ownershipAt(from: Checkpoint): Promise<ShardOwnership | null> {
+    const maps = this.o.shardMaps;
+    if (!maps) return null;
+    if (from.shardMap) return new ShardOwnership(await maps.load(from.shardMap.version), this.instance, from.shardMap.adopted ?? []);
+    return new ShardOwnership(await maps.load('latest'), this.instance);
+  }
+
+  /** A row of `<metaDatabase>.shard_map` in the binlog: a new version, adopted when its transaction commits. */
+  private noteMap(event: RowsEvent, ownership: ShardOwnership): void {
+    for (const row of event.rows) {
+      const after = row.after;
+      if (!after) continue;
+      const version = Number(after['version']);
+      const ranges = Buffer.isBuffer(after['ranges']) ? after['ranges'].toString('utf8') : String(after['ranges']);
+      const newest = this.pendingMap?.map.version ?? ownership.map.version;
+      if (!Number.isInteger(version) || version <= newest) continue;
+      this.pendingMap = { map: ShardMap.fromJson(version, ownership.map.shardCount, ranges), at: { file: event.file, pos: event.pos } };
+    }
+  }
+
+  /**
+   * Adopts `next` at `at`. Shards it gives this instance continue their versions above every
+   * version published for them so far: the reader first waits until the reader of each previous
+   * owner has passed the same version in its own binlog (so every change it published for them is
+   * committed before any of this instance's, and their order per key in Kafka holds).
+   * @throws {ReplicationError} SHARD_HANDOFF (retriable) when a previous owner's reader does not get there in `handoffWaitMs`
+   */
+  private async takeOver(
+    ownership: ShardOwnership,
+    next: ShardMap,
+    at: { file: string; pos: number },
+    epoch: VersionEpoch | undefined,
+  ): Promise<void> {
+    const { gained, lost } = ownership.changes(next);
+    const adopted: AdoptedShards[] = [];
+    if (gained.size) {
+      const peers = new Set(this.o.peers ?? []);
+      const named = [...ownership.map.ranges(), ...next.ranges()].map((r) => r.instance);
+      const others = [...new Set(named)].filter((i) => i !== this.instance && peers.has(i));
+      const checkpoints = await this.awaitPreviousOwners(
+        [...gained.keys()].filter((i) => peers.has(i)),
+        others,
+        next.version,
+      );
+      const origin = versionIn(epoch, { file: at.file, pos: at.pos, row: 0 });
+      for (const [from, shards] of gained) {
+        const base = handoffBase(shards, [...checkpoints.values()]);
+        if (base > 0n)
+          adopted.push({ ranges: shardRanges(shards), base: base.toString(), origin: origin.toString(), map: next.version, from });
+      }
+    }
+    if (gained.size || lost.length)
+      this.o.logger.info(
+        {
+          instance: this.instance,
+          shardMap: next.version,
+          at: `${at.file}:${at.pos}`,
+          gained: [...gained].map(
+            ([from, shards]) =>
+              `${shardRanges(shards)
+                .map(([a, b]) => (a === b ? a : `${a}-${b}`))
+                .join(',')} from ${from}`,
+          ),
+          lost: shardRanges(lost).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)),
+        },
+        'shard map changed in the binlog: the stream of the moved shards switches here',
+      );
+    ownership.adopt(next, adopted);
+  }
+
+  private async awaitPreviousOwners(
+    previous: readonly string[],
+    others: readonly string[],
+    version: number,
+  ): Promise<Map<string, Checkpoint>> {
+    const deadline = this.clock.now() + (this.o.handoffWaitMs ?? 20_000);
+    let warned = false;
+    for (;;) {
+      const checkpoints = await this.o.checkpoints.loadAll(others);
+      const behind = previous.filter((i) => {
+        const cp = checkpoints.get(i);
+        return cp !== undefined && (cp.shardMap?.version ?? 0) < version;
+      });
+      if (behind.length === 0) return checkpoints;
+      if (this.stopping || this.clock.now() >= deadline)
+        throw new ReplicationError(
+          'SHARD_HANDOFF',
+          `instance ${this.instance} takes shards over at shard-map version ${version} and waits for the reader of ${behind.join(', ')} to get there first (its checkpoint is at version ${checkpoints.get(behind[0]!)?.shardMap?.version ?? 'unknown'}); reading again from the checkpoint`,
+          { retriable: true },
+        );
+      if (!warned && this.clock.now() >= deadline - (this.o.handoffWaitMs ?? 20_000) + 3000) {
+        warned = true;
+        this.o.logger.warn(
+          { instance: this.instance, shardMap: version, waitingFor: behind },
+          "shard takeover waits for the previous owner's reader",
+        );
+      }
+      await sleep(250, this.stopped.signal, this.clock).catch(() => undefined);
     }
   }
 }

@@ -2,6 +2,7 @@ import type { RowsEvent } from '../binlog/syncer/transaction-items.js';
 import type { OutboundMessage } from '../kafka/event-log.js';
 import type { CaptureTarget } from './capture-rules.js';
 import { changeMessages } from './change-messages.js';
+import type { VersionEpoch } from '../events/source-version.js';
 
 /** What a source `begin` tells about its transaction. */
 export interface SourceBegin {
@@ -29,14 +30,14 @@ export class RowMessages {
   }
 
   /** One message per changed row of `event`. */
-  of(event: RowsEvent, target: CaptureTarget, serverUuid: string | null): OutboundMessage[] {
+  of(event: RowsEvent, target: CaptureTarget, serverUuid: string | null, epoch?: VersionEpoch): OutboundMessage[] {
     this.rowBase = event.pos === this.lastPos ? this.rowBase : 0;
     this.lastPos = event.pos;
     const { gtid, commitUs } = this.current;
     const { messages } = changeMessages(
       event,
       target,
-      { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix },
+      { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix, epoch },
       this.rowBase,
     );
     this.rowBase += messages.length;

@@ -131,7 +131,7 @@ export class SnapshotDriver {
   async take(at: Checkpoint, serverUuid: string | null, idle: boolean, batchOpen: boolean): Promise<OutboundMessage[]> {
     if (!this.feed) return this.startNext();
     if (!batchOpen) this.feed.committed();
-    const out = this.feed.take({ file: at.file, pos: at.pos, serverId: at.serverId, serverUuid }, idle);
+    const out = this.feed.take({ file: at.file, pos: at.pos, serverId: at.serverId, serverUuid, epoch: at.epoch }, idle);
     if (this.feed.finished) {
       const feed = this.feed;
       this.feed = null;

@@ -1,7 +1,7 @@
 import { isShardlineError } from '../../errors/index.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../retry/index.js';
 import type { ChangeEvent } from '../events/change-event.js';
-import { sourceVersion } from '../events/source-version.js';
+import { parseVersion, sourceVersion } from '../events/source-version.js';
 import type { EventLog, GroupConsumer, InboundBatch } from '../kafka/event-log.js';
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import type { Logger } from '../../log/logger.js';
@@ -29,14 +29,17 @@ export interface SinkRunnerOptions {
 export function sinkRecordOf(topic: string, partition: number, m: InboundBatch['messages'][number]): SinkRecord | DeadLetter | null {
   if (!m.value) return null;
   const event = JSON.parse(m.value.toString('utf8')) as ChangeEvent;
+  const carried = event.source.version === undefined ? undefined : parseVersion(event.source.version);
   const record: SinkRecord = {
     table: event.source.logical_table ?? event.source.table,
     id: m.key?.toString('utf8') ?? '',
     previousId: m.headers['previous_key'] ?? null,
-    version: sourceVersion(event.source),
+    version: carried === undefined ? sourceVersion(event.source) : (carried ?? 0n),
     event,
     origin: { topic, partition, offset: m.offset },
   };
+  if (carried === null)
+    return { record, reason: `source.version is not a decimal integer below 2^63: ${JSON.stringify(event.source.version).slice(0, 40)}` };
   if (m.key === null) return { record, reason: `table ${record.table} has no primary key: its rows cannot be addressed in a sink` };
   return record;
 }

@@ -7,6 +7,7 @@ import type { OutboundMessage } from '../kafka/event-log.js';
 import { readChunk, readChunkSchema, type Chunk, type ChunkTableSchema, type SnapshotTable } from './chunk-reader.js';
 import { RecentTransactions } from './recent-transactions.js';
 import { snapshotEventEncoder } from './snapshot-event.js';
+import { versionIn, type VersionEpoch } from '../events/source-version.js';
 import { ChunkWindow, type BinlogPosition, type ObservedTransaction } from './snapshot-window.js';
 import type { SnapshotPlan, SnapshotState, SnapshotStore, TableProgress } from './snapshot-store.js';
 
@@ -61,6 +62,9 @@ interface Arrived {
   handed: () => void;
   retry: () => void;
 }
+
+/** Where the stream stands when chunks are published: their `r` events get this position's version. */
+export type StreamPosition = BinlogPosition & { serverId: number; serverUuid: string | null; epoch?: VersionEpoch };
 
 /**
  * Reads an instance's snapshot tables chunk by chunk beside the binlog stream and hands each
@@ -166,7 +170,7 @@ export class SnapshotFeed {
    * done. `idle` tells that the stream has had nothing new for a while (it has passed every
    * watermark taken before).
    */
-  take(at: BinlogPosition & { serverId: number; serverUuid: string | null }, idle: boolean): OutboundMessage[] {
+  take(at: StreamPosition, idle: boolean): OutboundMessage[] {
     if (this.failure !== null) throw this.failure;
     if (this.finishedSent || (this.arrived.length === 0 && this.watched.size > 0)) return [];
     const out: OutboundMessage[] = [];
@@ -203,7 +207,7 @@ export class SnapshotFeed {
     return this.arrived.length > 0 || this.failure !== null;
   }
 
-  private publish(a: Arrived, at: BinlogPosition & { serverId: number; serverUuid: string | null }): OutboundMessage[] {
+  private publish(a: Arrived, at: StreamPosition): OutboundMessage[] {
     const name = `${a.table.database}.${a.table.table}`;
     const prev = this.progress.get(name)!;
     const done = a.chunk.rows.length < this.chunkRows;
@@ -241,7 +245,8 @@ export class SnapshotFeed {
     let row = 0;
     for (const r of a.chunk.rows) {
       if (a.window!.drops(r.key)) continue;
-      messages.push({ topic, key: r.key, value: encode(r.row, row++) });
+      const version = versionIn(at.epoch, { file: at.file, pos: at.pos, row }).toString();
+      messages.push({ topic, key: r.key, value: encode(r.row, row++, version) });
     }
     this.o.observer?.rows(this.o.instance, a.table.logical, messages.length);
     messages.push(this.o.store.progressMessage(this.plan, next));

@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DevClusterError } from '../../errors/index.js';
 import { openMysqlSession, type MysqlSession } from '../../net/index.js';
 import { bootstrapAccounts } from '../bootstrap-accounts.js';
 import { probeService, probeSql, type Health } from '../health.js';
 import { caughtUp, ensureReplication, readReplicationState, replicationHealth } from '../replica-setup.js';
+import { rejoinAsReplica } from '../rejoin.js';
+import type { RejoinStep } from '../rejoin-plan.js';
 import type { ServiceSpec } from '../service-spec.js';
 import type { StateDir } from '../state-dir.js';
 import { installComponent } from './install.js';
@@ -238,6 +240,25 @@ export class MysqlFamilyService implements NativeService {
     } finally {
       await session.close();
     }
+  }
+
+  /** A configured primary another node replaced: fenced, then a replica of that node by GTID, unless it holds errant transactions (see rejoin.ts). */
+  async rejoin(): Promise<RejoinStep> {
+    const writer = this.spec.replicaOf!.name;
+    const session = await this.rootSession();
+    try {
+      return await rejoinAsReplica(
+        this.spec,
+        { node: session, writer: () => openMysqlSession({ socketPath: this.dir.socket(writer), user: 'root', password: '' }) },
+        { writerPublicKeyPath: path.join(this.dir.data(writer), 'public_key.pem') },
+      );
+    } finally {
+      await session.close();
+    }
+  }
+
+  discardData(): void {
+    rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /**

@@ -1,7 +1,10 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { DevClusterError, isShardlineError } from '../../errors/index.js';
 import { probeService } from '../health.js';
+import { probeRoles } from '../live-probe.js';
+import { sourcesFirst, withLiveRoles } from '../live-roles.js';
+import { provisioningServerId } from '../rejoin-plan.js';
 import { tailFile } from '../log-tail.js';
 import { findPortHolder, isSameProcess, processStartTime } from '../process-table.js';
 import type { Reporter } from '../reporter.js';
@@ -99,6 +102,94 @@ async function waitFor(
   return `not healthy after ${Math.round(timeoutMs / 1000)} s (${reason})`;
 }
 
+/** The process `dev up` started for a service. */
+type Running = { pid: number; startTime: string | null };
+
+/** Initialises its data (first use), starts the process, records it and waits until it accepts work. */
+async function startFresh(service: NativeService, dir: StateDir, reporter: Reporter, version: string, timeoutMs: number): Promise<Running> {
+  const { spec } = service;
+  let pid: number;
+  try {
+    await service.prepare();
+    reporter.update(spec.name, `starting ${spec.kind} ${version}`);
+    pid = await service.start();
+  } catch (err) {
+    throw unhealthy(service, err instanceof Error ? err.message : String(err), 'DEV_START_FAILED');
+  }
+  const startTime = processStartTime(pid);
+  writeServiceState(dir, { name: spec.name, pid, startTime, version, startedAt: new Date().toISOString() });
+  const notReady = await waitFor(
+    () => service.ready(),
+    timeoutMs,
+    () => isSameProcess(pid, startTime),
+  );
+  if (notReady) throw unhealthy(service, notReady);
+  return { pid, startTime };
+}
+
+/**
+ * Rejoins a configured primary that another node replaced as a replica of that node (see
+ * rejoin.ts). One holding errant transactions is stopped, its data directory wiped, and it
+ * starts over as a fresh replica (with a warning naming the transactions it loses): it replays
+ * the new primary's history from the beginning by GTID under a provisioning `server_id` (else it
+ * would skip the transactions it wrote itself), then restarts with its own; the caller's
+ * `bootstrap` finds replication configured and running.
+ */
+async function rejoinOrReprovision(
+  service: NativeService,
+  dir: StateDir,
+  reporter: Reporter,
+  running: Running,
+  version: string,
+  timeoutMs: number,
+): Promise<Running> {
+  const { spec } = service;
+  const writer = spec.replicaOf?.name ?? '?';
+  if (!service.rejoin || !service.discardData || !spec.sql) return running;
+  // a re-provisioning that did not finish: its replay under the provisioning server_id must start over
+  const unfinished = path.join(dir.run, `${spec.name}.reprovisioning`);
+  let errant = existsSync(unfinished) ? 'none (an earlier re-provisioning did not finish)' : null;
+  if (errant !== null) reporter.warn(`${spec.name}: an earlier re-provisioning did not finish (${unfinished}); starting it over`);
+  else {
+    reporter.update(spec.name, `rejoining as a replica of ${writer}`);
+    const step = await service.rejoin().catch((err: unknown) => {
+      throw unhealthy(
+        service,
+        `rejoining as a replica of ${writer}: ${err instanceof Error ? err.message : String(err)}`,
+        'DEV_START_FAILED',
+      );
+    });
+    if (step.action !== 'reprovision') return running;
+    errant = step.errant;
+    reporter.warn(
+      `${spec.name} holds transactions that never reached ${writer}, which took over its writes (errant GTIDs: ${errant}): ` +
+        `re-provisioning ${spec.name} as a fresh replica of ${writer} — its data directory is wiped and those transactions are lost`,
+    );
+  }
+  reporter.update(spec.name, `re-provisioning as a fresh replica of ${writer}`);
+  writeFileSync(unfinished, `${new Date().toISOString()} errant: ${errant}\n`);
+  await stopProcess(running.pid, running.startTime);
+  clearServiceState(dir, spec.name);
+  service.discardData();
+  const replay = serviceFor({ ...spec, sql: { ...spec.sql, serverId: provisioningServerId(spec.sql.serverId) } }, dir);
+  await replay.install();
+  const temp = await startFresh(replay, dir, reporter, version, timeoutMs);
+  reporter.update(spec.name, `re-provisioning: replaying ${writer}'s history`);
+  await replay.bootstrap().catch((err: unknown) => {
+    throw unhealthy(replay, err instanceof Error ? err.message : String(err), 'DEV_START_FAILED');
+  });
+  const behind = await waitFor(
+    () => (replay.settled ? replay.settled() : probeService(replay.spec)),
+    timeoutMs,
+    () => isSameProcess(temp.pid, temp.startTime),
+  );
+  if (behind) throw unhealthy(replay, `re-provisioning from ${writer}: ${behind}`);
+  await stopProcess(temp.pid, temp.startTime);
+  clearServiceState(dir, spec.name);
+  rmSync(unfinished, { force: true });
+  return startFresh(service, dir, reporter, version, timeoutMs);
+}
+
 async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter, timeoutMs: number): Promise<UpOutcome> {
   const { spec } = service;
   const t0 = Date.now();
@@ -111,13 +202,15 @@ async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter
       return { name: spec.name, action: 'already-running', seconds: secs() };
     }
     reporter.update(spec.name, `pid ${live.pid} is running, waiting for health`);
+    let running: Running = live;
+    if (spec.rejoin) running = await rejoinOrReprovision(service, dir, reporter, running, live.version, timeoutMs);
     if (spec.replicaOf) {
       // a running replica whose replication stopped: start it again (its last error shows if it stops again)
       await service.bootstrap().catch(() => undefined);
     }
-    const failure = await waitFor(settled, timeoutMs, () => isSameProcess(live.pid, live.startTime));
+    const failure = await waitFor(settled, timeoutMs, () => isSameProcess(running.pid, running.startTime));
     if (failure) throw unhealthy(service, failure);
-    reporter.update(spec.name, `healthy (pid ${live.pid})`, 'ok');
+    reporter.update(spec.name, `healthy (pid ${running.pid})`, 'ok');
     return { name: spec.name, action: 'already-running', seconds: secs() };
   }
   clearServiceState(dir, spec.name);
@@ -125,19 +218,11 @@ async function bringUp(service: NativeService, dir: StateDir, reporter: Reporter
   for (const w of await service.install()) reporter.warn(w);
   const version = await service.version();
   reporter.update(spec.name, `preparing ${spec.kind} ${version}`);
-  let pid: number;
-  try {
-    await service.prepare();
-    reporter.update(spec.name, `starting ${spec.kind} ${version}`);
-    pid = await service.start();
-  } catch (err) {
-    throw unhealthy(service, err instanceof Error ? err.message : String(err), 'DEV_START_FAILED');
-  }
-  const startTime = processStartTime(pid);
-  writeServiceState(dir, { name: spec.name, pid, startTime, version, startedAt: new Date().toISOString() });
-  const alive = () => isSameProcess(pid, startTime);
-  const notReady = await waitFor(() => service.ready(), timeoutMs, alive);
-  if (notReady) throw unhealthy(service, notReady);
+  let running = await startFresh(service, dir, reporter, version, timeoutMs);
+  // a configured primary another node replaced: started fenced (a replica's options), it rejoins as that node's replica
+  if (spec.rejoin) running = await rejoinOrReprovision(service, dir, reporter, running, version, timeoutMs);
+  const { pid } = running;
+  const alive = () => isSameProcess(running.pid, running.startTime);
   try {
     await service.bootstrap();
   } catch (err) {
@@ -163,12 +248,21 @@ function unhealthy(service: NativeService, why: string, code: 'DEV_UNHEALTHY' | 
  * half-started, and the error carries the failing service's log tail.
  */
 export async function nativeUp(
-  specs: readonly ServiceSpec[],
+  configured: readonly ServiceSpec[],
   options: { dir: StateDir; reporter: Reporter; timeoutMs: number },
 ): Promise<UpOutcome[]> {
   const { dir, reporter, timeoutMs } = options;
   ensureStateDir(dir);
   return withLock(dir, timeoutMs, async () => {
+    // the roles the running servers have (a failover may have moved an instance's writes to a replica)
+    const live = withLiveRoles(configured, await probeRoles(configured, { running: (name) => liveServiceState(dir, name) !== null }));
+    if (live.conflicts.length > 0) {
+      throw new DevClusterError(
+        'DEV_START_FAILED',
+        `more than one node takes writes (${live.conflicts.join('; ')}): make all but one a replica by hand (e.g. \`shardline failover --planned\`) before \`dev up\``,
+      );
+    }
+    const specs = sourcesFirst(live.specs);
     checkPorts(specs, dir);
     const services = specs.map((s) => serviceFor(s, dir));
     const before = new Set(specs.filter((s) => liveServiceState(dir, s.name)).map((s) => s.name));

@@ -1,4 +1,5 @@
 import type { Health } from '../health.js';
+import type { RejoinStep } from '../rejoin-plan.js';
 import type { ServiceSpec } from '../service-spec.js';
 
 /** How the native path installs, initialises, starts and readies one service. */
@@ -20,4 +21,8 @@ export interface NativeService {
   bootstrap(): Promise<void>;
   /** What `dev up` waits for after `bootstrap` (default: the health probe users see). */
   settled?(): Promise<Health>;
+  /** A configured primary another node replaced (`spec.rejoin`): fence it and rejoin it as a replica, or say it must be re-provisioned. */
+  rejoin?(): Promise<RejoinStep>;
+  /** Removes its data directory (the next `prepare` initialises a fresh one). */
+  discardData?(): void;
 }

@@ -12,6 +12,8 @@ export interface ServerFacts {
   current: { file: string; pos: number };
   /** Executed GTID set (MySQL) or current GTID position (MariaDB). */
   gtidExecuted: string;
+  /** MariaDB: `@@gtid_binlog_state`, the last GTID of every (domain, server) in the binlog; '' on MySQL. */
+  binlogState: string;
   /** Binlog files the server still has, oldest first. */
   files: string[];
 }
@@ -37,13 +39,15 @@ export async function preflight(conn: ReplicationConnection, instance: string): 
     );
   let serverUuid: string | null = null;
   let gtidExecuted: string;
+  let binlogState = '';
   if (flavour === 'mysql') {
     const [u] = await conn.query<Record<string, string>>('SELECT @@server_uuid AS uuid, @@gtid_executed AS gtids');
     serverUuid = u?.['uuid'] ?? null;
     gtidExecuted = String(u?.['gtids'] ?? '').replace(/\s+/g, '');
   } else {
-    const [g] = await conn.query<Record<string, string>>('SELECT @@gtid_binlog_pos AS pos');
+    const [g] = await conn.query<Record<string, string>>('SELECT @@gtid_binlog_pos AS pos, @@gtid_binlog_state AS state');
     gtidExecuted = String(g?.['pos'] ?? '');
+    binlogState = String(g?.['state'] ?? '');
   }
   let status: Record<string, unknown> | undefined;
   try {
@@ -71,6 +75,7 @@ export async function preflight(conn: ReplicationConnection, instance: string): 
     checksum,
     current: { file: String(status['File']), pos: Number(status['Position']) },
     gtidExecuted,
+    binlogState,
     files,
   };
 }

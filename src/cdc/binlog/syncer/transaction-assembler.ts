@@ -1,5 +1,6 @@
 import { BinlogError } from '../../../errors/index.js';
-import { positionAtOrAfter, type Checkpoint } from '../../checkpoint/checkpoint.js';
+import { otherServer, positionAtOrAfter, type Checkpoint } from '../../checkpoint/checkpoint.js';
+import type { VersionEpoch } from '../../events/source-version.js';
 import { MariadbGtidState, MysqlGtidSet } from '../../../gtid/index.js';
 import type { BinlogEvent } from '../decoder/binlog-event.js';
 import { parseXaStatement, xaXidKey, type XaStatement } from '../decoder/xa-xid.js';
@@ -12,6 +13,8 @@ export interface StreamOrigin {
   flavour: 'mysql' | 'mariadb';
   serverUuid: string | null;
   serverId: number;
+  /** How this server's positions become versions (goes into every checkpoint; absent: epoch 0). */
+  epoch?: VersionEpoch;
 }
 
 interface Pending {
@@ -55,7 +58,7 @@ export class TransactionAssembler {
   private readonly prepared = new PreparedXaBranches();
   /** The checkpoint resumed from while re-reading what it covers (see {@link Checkpoint.resume}); null past it. */
   private covering: Checkpoint | null;
-  private coveredSet: MysqlGtidSet | null = null;
+  private coveredSet: MysqlGtidSet | MariadbGtidState | null = null;
 
   /**
    * @param startGtidSet the GTID set where reading starts (a checkpoint's `resume.gtidSet` when it has one)
@@ -72,8 +75,9 @@ export class TransactionAssembler {
       else this.mariadbState = MariadbGtidState.parse(startGtidSet);
     }
     this.covering = resumedFrom?.resume ? resumedFrom : null;
-    if (this.covering && this.otherServer(this.covering) && this.covering.gtidSet !== null)
-      this.coveredSet = MysqlGtidSet.parse(this.covering.gtidSet);
+    if (this.covering && otherServer(this.covering, origin) && this.covering.gtidSet !== null)
+      this.coveredSet =
+        origin.flavour === 'mysql' ? MysqlGtidSet.parse(this.covering.gtidSet) : MariadbGtidState.parse(this.covering.gtidSet);
   }
 
   /** Whether a transaction is open (begun, not yet committed). */
@@ -227,15 +231,18 @@ export class TransactionAssembler {
   private covers(event: BinlogEvent, gtid: string | null): boolean {
     const c = this.covering;
     if (!c) return false;
-    if (this.otherServer(c)) return gtid !== null && this.coveredSet !== null && this.coveredSet.has(gtid);
+    if (otherServer(c, this.origin)) return gtid !== null && this.coveredSet !== null && this.coveredBy(this.coveredSet, gtid);
     if (!positionAtOrAfter(event, c)) return true;
     this.covering = null;
     return false;
   }
 
-  /** The checkpoint is of another server (a failover): positions do not compare, GTIDs do. */
-  private otherServer(c: Checkpoint): boolean {
-    return this.origin.serverUuid !== null && c.serverUuid !== null && c.serverUuid !== this.origin.serverUuid;
+  /** Whether a checkpoint of another server (a failover) covers `gtid`: positions do not compare there, GTIDs do. */
+  private coveredBy(set: MysqlGtidSet | MariadbGtidState, gtid: string): boolean {
+    if (set instanceof MysqlGtidSet) return set.has(gtid);
+    const one = new MariadbGtidState();
+    one.add(gtid);
+    return set.covers(one);
   }
 
   private hand(item: TransactionItem): TransactionItem[] {

@@ -1,6 +1,8 @@
 import { BinlogError, isShardlineError } from '../../../errors/index.js';
 import { backoffDelayMs, sleep } from '../../../retry/index.js';
-import { readFrom, type Checkpoint } from '../../checkpoint/checkpoint.js';
+import { otherServer, readFrom, type Checkpoint } from '../../checkpoint/checkpoint.js';
+import { nextEpoch, type VersionEpoch } from '../../events/source-version.js';
+import { mariadbResumePosition } from '../../../gtid/index.js';
 import { SchemaHistory } from '../../schema/schema-history.js';
 import { BinlogReader, type BinlogReaderOptions, type StartPoint } from './binlog-reader.js';
 import type { ServerFacts } from './preflight.js';
@@ -20,6 +22,12 @@ export interface TransactionStreamOptions extends Omit<BinlogReaderOptions, 'fro
   /** Where to start: a start point, or the checkpoint of an earlier run (resumes right after it). */
   from: StartPoint | Checkpoint;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Called when the stream resumes on another server than its checkpoint's (a failover), with
+   * the new version epoch and, on MariaDB, the GTIDs read on the old server that the new one does
+   * not hold (committed on a dead primary and never replicated: they are not read again).
+   */
+  onServerChange?: (info: { from: string; to: string; epoch: number; missing: string[] }) => void;
   /** Called before each reconnect (for logs and metrics). */
   onReconnect?: (info: { attempt: number; delayMs: number; error: Error; resumeFrom: string }) => void;
 }
@@ -44,10 +52,20 @@ export class TransactionStream {
   private lastFacts: ServerFacts | null = null;
   private closed = false;
   private lastCheckpoint: Checkpoint | null;
+  private versionEpoch: VersionEpoch | undefined;
   readonly schema = new SchemaHistory();
 
   constructor(private readonly options: TransactionStreamOptions) {
     this.lastCheckpoint = isCheckpoint(options.from) ? options.from : null;
+    this.versionEpoch = this.lastCheckpoint?.epoch;
+  }
+
+  /**
+   * How positions of the server being read become versions: the checkpoint's epoch, or the next
+   * one once the stream resumed on another server (a failover). Set before any item of that server.
+   */
+  get epoch(): VersionEpoch | undefined {
+    return this.versionEpoch;
   }
 
   /** The checkpoint of the last transaction handed out (or the one it started from). */
@@ -93,16 +111,26 @@ export class TransactionStream {
       this.reader = reader;
       this.lastFacts = reader.facts;
       const cp = this.lastCheckpoint;
-      if (cp && cp.serverUuid && reader.facts.serverUuid && cp.serverUuid !== reader.facts.serverUuid && 'file' in (start as object)) {
+      if (cp && 'file' in (start as object) && otherServer(cp, reader.facts)) {
         reader.close();
         if (readFrom(cp).gtidSet === null) {
           throw new BinlogError(
             'BINLOG_PRECONDITION',
-            `instance ${this.options.instance}: the checkpoint ${cp.file}:${cp.pos} belongs to server ${cp.serverUuid} but the server is now ${reader.facts.serverUuid}, and the checkpoint has no GTID set to resume by`,
+            `instance ${this.options.instance}: the checkpoint ${cp.file}:${cp.pos} belongs to server ${cp.serverUuid ?? `id ${cp.serverId}`} but the server is now ${reader.facts.serverUuid ?? `id ${reader.facts.serverId}`}, and the checkpoint has no GTID set to resume by`,
             cp,
           );
         }
-        start = { gtid: readFrom(cp).gtidSet! };
+        this.versionEpoch = nextEpoch(cp.epoch, cp, reader.facts.files[0] ?? reader.facts.current.file);
+        let gtid = readFrom(cp).gtidSet!;
+        let missing: string[] = [];
+        if (reader.facts.flavour === 'mariadb') ({ position: gtid, missing } = mariadbResumePosition(gtid, reader.facts.binlogState));
+        this.options.onServerChange?.({
+          from: cp.serverUuid ?? `server_id ${cp.serverId}`,
+          to: reader.facts.serverUuid ?? `server_id ${reader.facts.serverId}`,
+          epoch: this.versionEpoch.n,
+          missing,
+        });
+        start = { gtid };
         continue;
       }
       stopAt ??= reader.stopAt;
@@ -114,6 +142,7 @@ export class TransactionStream {
           flavour: reader.facts.flavour,
           serverUuid: reader.facts.serverUuid,
           serverId: reader.facts.serverId,
+          ...(this.versionEpoch ? { epoch: this.versionEpoch } : {}),
         },
         this.lastCheckpoint ? readFrom(this.lastCheckpoint).gtidSet : startGtidSet,
         this.lastCheckpoint,

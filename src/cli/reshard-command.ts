@@ -1,0 +1,268 @@
+import type { Command } from 'commander';
+import { UsageError } from '../errors/index.js';
+import type { Logger } from '../log/logger.js';
+import {
+  DEFAULT_MOVE_OPTIONS,
+  ShardMove,
+  parseShardList,
+  shardListText,
+  type MoveMetrics,
+  type MoveProgressEvent,
+  type MoveReport,
+  type MoveState,
+} from '../reshard/index.js';
+import { optionalIntFlag } from './cli-flags.js';
+import { loadCommandConfig } from './config-choice.js';
+import { serveMoveMetrics } from './reshard-metrics.js';
+import { migrationsDir } from './migrate-command.js';
+import { createProgress, type Progress } from './progress-bar.js';
+import { runCommand } from './run-command.js';
+
+/** The line a person reads (without --json). */
+export function moveLine(r: MoveReport): string {
+  const what = `${r.kind} of shards ${r.shards} from ${r.from} to ${r.to}`;
+  if (r.phase !== 'done') return `${what}: stopped before ${r.phase} (${r.rows_copied} rows copied, ${r.changes_applied} changes applied)`;
+  return `${what}: done in ${r.seconds} s — ${r.rows_copied} rows copied, ${r.changes_applied} changes applied, ${r.verified_chunks} chunks verified equal, write fence ${r.fence_ms} ms, shard map version ${r.map_version}`;
+}
+
+/** A status row of `reshard status`. */
+export function statusOf(m: MoveState) {
+  return {
+    id: m.id,
+    kind: m.kind,
+    shards: shardListText(m.shards),
+    from: m.from,
+    to: m.to,
+    phase: m.phase,
+    rows_copied: Object.values(m.copied).reduce((n, c) => n + c.rows, 0),
+    tables_copied: Object.values(m.copied).filter((c) => c.done).length,
+    changes_applied: m.appliedChanges,
+    differences: m.verify?.differences.length ?? 0,
+    map_version: m.published,
+    fence_ms: m.timings.fence ?? null,
+    error: m.error,
+    started_at: m.startedAt,
+    updated_at: m.updatedAt,
+  };
+}
+
+function bars(log: Logger, json: boolean): (e: MoveProgressEvent) => void {
+  const open = new Map<string, Progress>();
+  return (e) => {
+    if (json) return;
+    let p = open.get(e.phase);
+    if (!p) {
+      for (const [phase, q] of open) {
+        q.finish(`${phase} done`);
+        open.delete(phase);
+      }
+      open.set(e.phase, (p = createProgress(e.phase, log)));
+    }
+    p.update(e.done, e.total, e.note);
+  };
+}
+
+/** Runs `fn` with the move's gauges served on `port` (none without it). */
+async function withMoveMetrics<T>(
+  portText: string | undefined,
+  labels: () => { shards: string; from: string; to: string },
+  fn: (metrics: MoveMetrics | undefined) => Promise<T>,
+): Promise<T> {
+  const port = optionalIntFlag('--metrics-port', portText, 0, 65535);
+  if (port === undefined) return fn(undefined);
+  const served = await serveMoveMetrics(port, labels);
+  process.stderr.write(`shardline: the move's metrics are on http://127.0.0.1:${served.port}/metrics\n`);
+  try {
+    return await fn(served.metrics);
+  } finally {
+    await served.close();
+  }
+}
+
+/** `shardline reshard move|status`. */
+export function registerReshardCommands(program: Command, log: Logger): void {
+  const reshard = program.command('reshard').description('move shards between instances online (copy, catch-up, verify, cut-over)');
+  reshard
+    .command('move')
+    .description(
+      'move shards to another instance without downtime: copy their tables (created from the migrations) in primary-key chunks, apply the source binlog changes of those tables, verify chunked checksums on both sides, then fence writes to the moving shards only (their tables renamed away on the source), let the target apply up to the fence and publish a new shard-map version that routers in every process pick up. Run again to resume a move that was interrupted',
+    )
+    .requiredOption('--shards <list>', 'logical shards, e.g. 768-831 or 0-3,9')
+    .requiredOption('--to <instance>', 'the instance that takes the shards')
+    .option('--dry-run', 'print what the move would do, change nothing')
+    .option('--until <phase>', 'stop after this phase (copy, catchup, verify, cutover)')
+    .option('--chunk-rows <n>', 'rows per copy chunk', String(DEFAULT_MOVE_OPTIONS.chunkRows))
+    .option(
+      '--metrics-port <port>',
+      "serve the move's gauges (rows copied, catch-up lag, verify progress, fence duration) on /metrics of 127.0.0.1:<port> while it runs",
+    )
+    .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print the report as one JSON object')
+    .action(
+      (
+        opts: {
+          shards: string;
+          to: string;
+          dryRun?: boolean;
+          until?: string;
+          chunkRows: string;
+          metricsPort?: string;
+          dir?: string;
+          config?: string;
+          json?: boolean;
+        },
+        command: Command,
+      ) => {
+        const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+        const json = (flags.json ?? opts.json) === true;
+        return runCommand(
+          log,
+          async () => {
+            const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
+            const shards = parseShardList(opts.shards, config.sharding.shards);
+            if (!shards)
+              throw new UsageError(
+                `--shards ${JSON.stringify(opts.shards)}: expected shards of 0 … ${config.sharding.shards - 1} such as 768-831 or 0-3,9`,
+              );
+            const chunkRows = Number(opts.chunkRows);
+            if (!Number.isInteger(chunkRows) || chunkRows < 1 || chunkRows > 100_000)
+              throw new UsageError('--chunk-rows: an integer of 1 … 100000');
+            const until = opts.until ?? 'done';
+            if (!['copy', 'catchup', 'verify', 'cutover', 'done'].includes(until))
+              throw new UsageError('--until: copy, catchup, verify or cutover');
+            let planned: MoveState | null = null;
+            const labels = () => ({ shards: shardListText(shards), from: planned?.from ?? '', to: opts.to });
+            return withMoveMetrics(opts.dryRun ? undefined : opts.metricsPort, labels, async (metrics) => {
+              const move = new ShardMove(
+                config,
+                { ...DEFAULT_MOVE_OPTIONS, chunkRows, migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config') },
+                bars(log, json),
+                metrics,
+              );
+              if (opts.dryRun) {
+                const state = await move.plan(shards, opts.to, 'move', true);
+                const out = {
+                  dry_run: true,
+                  shards: shardListText(shards),
+                  from: state.from,
+                  to: state.to,
+                  tables: state.shards.length * Object.keys(config.sharding.tables).length,
+                  map_version: state.mapVersion,
+                };
+                process.stdout.write(
+                  json
+                    ? `${JSON.stringify(out)}\n`
+                    : `would move shards ${out.shards} (${out.tables} tables) from ${out.from} to ${out.to} (shard map version ${out.map_version} → ${out.map_version + 1})\n`,
+                );
+                await move.close();
+                return 0;
+              }
+              // a refused plan leaves sessions open: close them, or the process never exits
+              const state = await move.plan(shards, opts.to).catch(async (err: unknown) => {
+                await move.close();
+                throw err;
+              });
+              planned = state;
+              const report = await move.run(state, until as MoveState['phase']);
+              process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${moveLine(report)}\n`);
+              return 0;
+            });
+          },
+          { json },
+        );
+      },
+    );
+  reshard
+    .command('rollback')
+    .description(
+      'move the shards of the last finished move back to the instance they came from, the same way (copy, catch-up, verify, cut-over); run again to resume',
+    )
+    .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
+    .option('--metrics-port <port>', "serve the move's gauges on /metrics of 127.0.0.1:<port> while it runs")
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print the report as one JSON object')
+    .action((opts: { dir?: string; metricsPort?: string; config?: string; json?: boolean }, command: Command) => {
+      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+      const json = (flags.json ?? opts.json) === true;
+      return runCommand(
+        log,
+        async () => {
+          const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
+          let planned: MoveState | null = null;
+          const labels = () => ({ shards: planned ? shardListText(planned.shards) : '', from: planned?.from ?? '', to: planned?.to ?? '' });
+          return withMoveMetrics(opts.metricsPort, labels, async (metrics) => {
+            const move = new ShardMove(
+              config,
+              { ...DEFAULT_MOVE_OPTIONS, migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config') },
+              bars(log, json),
+              metrics,
+            );
+            const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
+            const last = unfinished ? null : await move.lastMove();
+            if (!unfinished && !last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
+            const state =
+              unfinished ??
+              (await move.plan(last!.shards, last!.from, 'rollback').catch(async (err: unknown) => {
+                await move.close();
+                throw err;
+              }));
+            planned = state;
+            const report = await move.run(state);
+            process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${moveLine(report)}\n`);
+            return 0;
+          });
+        },
+        { json },
+      );
+    });
+  reshard
+    .command('cleanup')
+    .description(
+      'drop the tables finished moves left fenced (renamed `_moved_…`) on the instances the shards left; after this a move can only be undone by another move',
+    )
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print { cleaned: [...] }')
+    .action((opts: { config?: string; json?: boolean }, command: Command) => {
+      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+      const json = (flags.json ?? opts.json) === true;
+      return runCommand(
+        log,
+        async () => {
+          const { config } = loadCommandConfig(flags.config ?? opts.config);
+          const cleaned = await new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' }).cleanup();
+          if (json) process.stdout.write(`${JSON.stringify({ cleaned })}\n`);
+          else if (!cleaned.length) process.stdout.write('nothing to clean up\n');
+          else for (const c of cleaned) process.stdout.write(`${c.id}: dropped ${c.dropped} fenced table(s) on ${c.instance}\n`);
+          return 0;
+        },
+        { json },
+      );
+    });
+  reshard
+    .command('status')
+    .description('the shard moves recorded on the instances, newest first: phase, rows copied, changes applied, differences, fence')
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print { moves: [...] }')
+    .action((opts: { config?: string; json?: boolean }, command: Command) => {
+      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+      const json = (flags.json ?? opts.json) === true;
+      return runCommand(
+        log,
+        async () => {
+          const { config } = loadCommandConfig(flags.config ?? opts.config);
+          const move = new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' });
+          const moves = (await move.allMoves()).map(statusOf);
+          if (json) process.stdout.write(`${JSON.stringify({ moves })}\n`);
+          else if (!moves.length) process.stdout.write('no shard moves recorded\n');
+          else
+            for (const m of moves)
+              process.stdout.write(
+                `${m.id}: ${m.kind} of shards ${m.shards} ${m.from} → ${m.to}, ${m.phase}; ${m.rows_copied} rows copied (${m.tables_copied} tables), ${m.changes_applied} changes applied, ${m.differences} differences${m.fence_ms !== null ? `, fence ${m.fence_ms} ms` : ''}${m.error ? `; last error: ${m.error}` : ''}\n`,
+              );
+          return 0;
+        },
+        { json },
+      );
+    });
+}
