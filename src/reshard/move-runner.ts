@@ -10,7 +10,7 @@ import { ShardMap, Topology, createShardMapTableSql, latestShardMapSql, quoteIde
 import { CatchUp } from './catch-up.js';
 import { copyTable } from './copy-rows.js';
 import { MoveProgress } from './move-progress.js';
-import { MOVE_PHASES, shardListText, type MovePhase, type MoveState } from './move-state.js';
+import { MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
 import { MoveStore } from './move-store.js';
 import { fencedName, movedTables, type MovedTable } from './moved-tables.js';
 import { checksumSql, chunkEnd, difference, rangeSum } from './verify-tables.js';
@@ -235,16 +235,33 @@ export class ShardMove {
   /** Every move recorded on any instance, newest first. */
   async allMoves(): Promise<MoveState[]> {
     const out: MoveState[] = [];
-    for (const inst of this.config.instances) {
-      const s = await openRawRowSession(endpointOf(inst)).catch(() => null);
-      if (!s) continue;
-      try {
+    const sessions = new Map<string, RawRowSession>();
+    try {
+      for (const inst of this.config.instances) {
+        const s = await openRawRowSession(endpointOf(inst)).catch(() => null);
+        if (!s) continue;
+        sessions.set(inst.name, s);
         out.push(...(await this.store.all(s)));
-      } finally {
-        await s.close();
       }
+      for (const m of out) {
+        const target = m.phase === 'done' ? undefined : sessions.get(m.to);
+        if (target) await this.withTargetProgress(target, m);
+      }
+    } finally {
+      for (const s of sessions.values()) await s.close().catch(() => undefined);
     }
     return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  }
+
+  /**
+   * A running move records its copy and catch-up progress on the target, chunk by chunk, and its
+   * state only between phases: the target's rows are the current figures of an unfinished move.
+   */
+  private async withTargetProgress(target: RawRowSession, m: MoveState): Promise<void> {
+    const copied = await this.progress.copied(target, m.id).catch(() => new Map<string, TableCopy>());
+    for (const [table, c] of copied) m.copied[table] = c;
+    const applied = await this.progress.applied(target, m.id).catch(() => null);
+    if (applied && applied.changes > m.appliedChanges) m.appliedChanges = applied.changes;
   }
 
   /** Runs (or resumes) the move to its end, or up to and including `until`. */

@@ -5,6 +5,7 @@ import { createRouter } from '../../src/index.js';
 import { packageRoot } from '../../src/config/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
 import { shardline, testConfig } from '../support/cluster.js';
+import { settleMoves } from '../support/reshard-settle.js';
 
 // Issue 17: a move killed -9 in each phase — its copy (polled), after a catch-up round, inside
 // verify, right after the write fence, after publishing the new map on the target only (the
@@ -16,7 +17,16 @@ const runBase = 9_370_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 1_000_
 const portOf = (name: string) => config.instances.find((i) => i.name === name)!.port;
 
 interface Status {
-  moves: { id: string; shards: string; phase: string; rows_copied: number; differences: number; error: string | null }[];
+  moves: {
+    id: string;
+    shards: string;
+    from: string;
+    to: string;
+    phase: string;
+    rows_copied: number;
+    differences: number;
+    error: string | null;
+  }[];
 }
 const status = () => JSON.parse(shardline('reshard', 'status', '--json')) as Status;
 
@@ -67,9 +77,12 @@ async function seed(shards: number[], perShard: number): Promise<void> {
 
 beforeAll(async () => {
   shardline('migrate');
-  shardline('reshard', 'cleanup');
+  settleMoves();
   router = await createRouter(config);
 }, 300_000);
+
+// a test that failed half-way must not leave its move unfinished (every later move would be refused)
+afterEach(() => settleMoves(), 600_000);
 
 afterAll(async () => {
   for (const [, uids] of seeded)

@@ -8,6 +8,7 @@ import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import type { FailoverCdc } from '../support/cdc-failover.js';
 import { cdcUntouchedByMoves } from '../support/cdc-move.js';
 import { shardline, testConfig } from '../support/cluster.js';
+import { settleMoves } from '../support/reshard-settle.js';
 
 // Issue 17: online shard moves. 64 shards of a MariaDB instance (shard-3) and 64 of a MySQL
 // instance (shard-1) move to shard-4 while a router in another process reads and writes on every
@@ -106,8 +107,8 @@ const portOf = (name: string) => config.instances.find((i) => i.name === name)!.
 
 beforeAll(async () => {
   shardline('migrate');
-  // fenced tables an earlier run left behind
-  shardline('reshard', 'cleanup');
+  // a move an earlier test left unfinished, fenced tables it left behind
+  settleMoves();
   cdc.worker.start();
   await cdc.worker.waitReading(config.instances.map((i) => i.name));
 }, 300_000);

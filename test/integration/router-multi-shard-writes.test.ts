@@ -40,7 +40,9 @@ beforeAll(async () => {
   shardline('migrate');
   router = await createRouter(config);
   await router.query('DELETE FROM users WHERE uid BETWEEN ? AND ?', [BASE, BASE + 1_000_000n], { scatter: true });
-  for (const inst of config.instances)
+  // the instances that hold shards (shard-4 holds none until a move)
+  const owners = new Set(Array.from({ length: router.topology.map.shardCount }, (_, i) => router.topology.map.instanceOf(i)));
+  for (const inst of config.instances.filter((i) => owners.has(i.name)))
     sessions.set(
       inst.name,
       await openMysqlSession({
@@ -103,12 +105,7 @@ describe('multi-shard writes: one transaction per instance', () => {
     expect(e.retriable).toBe(false);
     expect(e.rolledBack).toEqual([victimInstance]);
     expect(e.unknown).toEqual([]);
-    expect(e.committed.sort()).toEqual(
-      config.instances
-        .map((i) => i.name)
-        .filter((n) => n !== victimInstance)
-        .sort(),
-    );
+    expect(e.committed.sort()).toEqual([...sessions.keys()].filter((n) => n !== victimInstance).sort());
     const failed = e.instances.find((i) => i.instance === victimInstance)!;
     expect(failed.error?.message).toMatch(/Duplicate entry/);
     expect(failed.affectedRows).toBe(0);

@@ -7,10 +7,17 @@ const base = testConfig();
 
 describe('router pools and metrics', () => {
   it('rejects with POOL_EXHAUSTED when the wait queue is full, and POOL_TIMEOUT when no connection frees up', async () => {
-    const config = parseClusterConfig({ ...structuredClone(base), pool: { min: 0, max: 1, acquireTimeoutMs: 300, maxWaitingClients: 2 } });
+    // the router's shard-map read at start leaves the one connection idle (and the periodic read is off):
+    // the first query takes it at once, the second waits (the queue's one slot), the third finds the queue full
+    const config = parseClusterConfig({
+      ...structuredClone(base),
+      router: { ...(base.router ?? {}), shardMapCheckMs: 0 },
+      pool: { min: 0, max: 1, acquireTimeoutMs: 300, maxWaitingClients: 1 },
+    });
     const router = await createRouter(config);
     try {
       const session = router.forUid(42n);
+      await session.query('SELECT 0 AS x FROM users LIMIT 1');
       const results = await Promise.allSettled([
         session.query('SELECT SLEEP(1) AS s FROM users LIMIT 1'),
         session.query('SELECT 1 AS x FROM users LIMIT 1'),
