@@ -75,8 +75,11 @@ describe('a pool that cannot connect says why', () => {
     const err = await errorWith({ port });
     expect(err.code).toBe('SHARD_UNAVAILABLE');
     expect(err.retriable).toBe(true);
+    // the router's shard-map read at start may already have opened the circuit before the query
     expect(err.message).toMatch(
-      new RegExp(`circuit opened while waiting for a connection; last connection attempt failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`),
+      new RegExp(
+        `(circuit opened while waiting for a connection|circuit open since \\S+); last connection attempt failed: .*ECONNREFUSED 127\\.0\\.0\\.1:${port}`,
+      ),
     );
     expect(err.cause).toMatchObject({ name: 'DriverError', code: 'ECONNREFUSED', kind: 'connection', retriable: true });
   }, 20_000);

@@ -7,8 +7,10 @@ const base = testConfig();
 
 describe('router pools and metrics', () => {
   it('rejects with POOL_EXHAUSTED when the wait queue is full, and POOL_TIMEOUT when no connection frees up', async () => {
-    // the router's shard-map read at start leaves the one connection idle (and the periodic read is off):
-    // the first query takes it at once, the second waits (the queue's one slot), the third finds the queue full
+    // one connection, one wait slot: the first query holds the connection for 1 s (an aggregate: one
+    // row, so SLEEP runs once even on an empty table), the second waits
+    // in the slot and times out, the third finds the slot taken (each started once the pool shows the
+    // previous one borrowing or waiting, so the order is the pool's, not the event loop's)
     const config = parseClusterConfig({
       ...structuredClone(base),
       router: { ...(base.router ?? {}), shardMapCheckMs: 0 },
@@ -17,12 +19,17 @@ describe('router pools and metrics', () => {
     const router = await createRouter(config);
     try {
       const session = router.forUid(42n);
-      await session.query('SELECT 0 AS x FROM users LIMIT 1');
-      const results = await Promise.allSettled([
-        session.query('SELECT SLEEP(1) AS s FROM users LIMIT 1'),
-        session.query('SELECT 1 AS x FROM users LIMIT 1'),
-        session.query('SELECT 2 AS x FROM users LIMIT 1'),
-      ]);
+      const pool = () => router.health().find((h) => h.instance === 'shard-0')!.pool;
+      const until = async (ok: () => boolean) => {
+        for (const deadline = Date.now() + 5000; !ok() && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 2));
+        expect(ok()).toBe(true);
+      };
+      const first = session.query('SELECT COUNT(*) AS n, SLEEP(1) AS s FROM users');
+      await until(() => pool().borrowed === 1);
+      const second = session.query('SELECT 1 AS x FROM users LIMIT 1');
+      await until(() => pool().pending === 1);
+      const third = session.query('SELECT 2 AS x FROM users LIMIT 1');
+      const results = await Promise.allSettled([first, second, third]);
       const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as ShardUnavailableError).code : 'ok'));
       expect(codes).toEqual(['ok', 'POOL_TIMEOUT', 'POOL_EXHAUSTED']);
       const err = (results[2] as PromiseRejectedResult).reason as ShardUnavailableError;
