@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { tracingChannel } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { createRouter, type Router } from '../../src/index.js';
-import { testConfig } from '../support/cluster.js';
+import { shardline, testConfig } from '../support/cluster.js';
 
 const config = testConfig();
 // Bound values that must never reach a subscriber: long enough that no duration or shard number contains them.
@@ -48,6 +48,7 @@ function traced(from: number): { ctx: Ctx; kinds: string[]; routeAtStart: string
 }
 
 beforeAll(async () => {
+  shardline('migrate'); // the tables, when this file runs first on a fresh cluster
   router = await createRouter(config);
   await router.query('DELETE FROM users WHERE uid IN (?, ?)', [uid, otherUid], { scatter: true });
   channel.subscribe(handlers);

@@ -108,6 +108,11 @@ export class TransactionStream {
         await this.backOff(err, ++failures, retry, start);
         continue;
       }
+      // close() while the connection was being opened found no reader to close: this one would read forever
+      if (this.closed) {
+        reader.close();
+        return;
+      }
       this.reader = reader;
       this.lastFacts = reader.facts;
       const cp = this.lastCheckpoint;
