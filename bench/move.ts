@@ -13,7 +13,8 @@
  *   between 200 ms before a fence and 2 s after its map was published, of their latency minus the
  *   median latency of moving-shard writes in the A windows (target ≤ 300); other_shards_p99_ratio:
  *   p99 of requests to the other shards in the B windows ÷ in the A windows (target ≤ 1.5);
- *   failed_requests (must be 0); client CPU per request of the workload process, host busy per side.
+ *   failed_requests (must be 0); client CPU per request of the workload process, host busy per side;
+ * - after each move, outside the measured windows, `reshard cleanup` drops the tables it fenced.
  *
  * Progress on stderr; last stdout line: one JSON object.
  */
@@ -55,6 +56,8 @@ await onCluster(async () => {
   shardline('reshard', 'cleanup');
   const config = loadClusterConfig(bundledClusterConfig);
   const router = await createRouter(config);
+  // rows an interrupted earlier run left in the bench's uid range
+  await router.query('DELETE FROM users WHERE uid BETWEEN ? AND ?', [9_470_000_000_000_000n, 9_479_999_999_999_999n], { scatter: true });
   const base = 9_470_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 1_000_000n;
   const seeded: bigint[] = [];
   for (let u = base; seeded.length < ROWS; u++) {
@@ -97,10 +100,14 @@ await onCluster(async () => {
         );
       }
       windows.push({ side, from, to: Date.now(), busy: span().host_busy_pct, ...(report ? { report } : {}) });
+      if (report) {
+        shardline('reshard', 'cleanup');
+        await sleep(1000);
+      }
     }
   }
   if (at !== 'shard-3') shardline('reshard', 'move', '--shards', SHARDS, '--to', 'shard-3', '--json');
-  child.stdin!.write('stop\n');
+  child.stdin!.end('stop\n');
   await new Promise((r) => child.once('exit', r));
   const result = JSON.parse(out.trim().split('\n').pop()!) as {
     requests: number;

@@ -81,6 +81,7 @@ for (let i = 0; running; i++) {
     );
   }
 }
+process.stdin.destroy(); // its 'data' listener would keep the process alive after the report
 await router.close();
 const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
