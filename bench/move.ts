@@ -79,6 +79,8 @@ await onCluster(async () => {
       stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
+  // a bench that fails half-way must not leave its workload writing into the cluster
+  process.once('exit', () => child.kill('SIGKILL'));
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   while (!out.includes('ready\n')) await sleep(20);
