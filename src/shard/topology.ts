@@ -56,10 +56,13 @@ export class Topology {
 
   /**
    * Takes a later version of the shard map (a shard move published it); an older or equal
-   * version, or one of another shard count, is ignored. Returns whether the map changed.
+   * version, one of another shard count, or one that names an instance this topology does not
+   * have (a map another cluster published on a shared server) is ignored. Returns whether the
+   * map changed.
    */
   adoptMap(next: ShardMap): boolean {
     if (next.version <= this.current.version || next.shardCount !== this.shardCount) return false;
+    if (next.instances.some((i) => !this.instances.includes(i))) return false;
     this.current = next;
     return true;
   }

@@ -58,6 +58,9 @@ describe('shard map versions', () => {
     expect(t.adoptMap(topology().map)).toBe(false);
     expect(t.adoptMap(new ShardMap(9, 512, [{ from: 0, to: 511, instance: 'shard-0' }]))).toBe(false);
     expect(t.map.version).toBe(v2.version);
+    // a map naming an instance outside the config (another cluster's, on a shared server)
+    expect(t.adoptMap(t.map.reassign([7], 'victim'))).toBe(false);
+    expect(t.map.instanceOf(7)).toBe('shard-0');
     // every configured instance, the one without shards too
     expect(t.instances).toEqual(['shard-0', 'shard-1', 'shard-2', 'shard-3', 'shard-4']);
   });
