@@ -157,6 +157,7 @@ await onCluster(async () => {
     requests: result.requests,
     client_cpu_us_per_request: round(result.cpuUs / Math.max(1, result.requests)),
     fence_ms: moves.map((m) => m.fence_ms),
+    fence_steps_ms: moves.map((m) => Object.fromEntries(Object.entries(m.phase_ms).filter(([k]) => k.startsWith('fence_')))),
     host_busy_pct: { quiet: spread(inSide('A').map((w) => w.busy)), moving: spread(inSide('B').map((w) => w.busy)) },
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);

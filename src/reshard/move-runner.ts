@@ -13,7 +13,7 @@ import { MoveProgress } from './move-progress.js';
 import { MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
 import { MoveStore } from './move-store.js';
 import { fencedName, movedTables, type MovedTable } from './moved-tables.js';
-import { checksumSql, chunkEnd, difference, rangeSum } from './verify-tables.js';
+import { checksumSql, chunkEnd, difference, rangeSum, rangeSums } from './verify-tables.js';
 
 /** Progress of a phase, for bars and logs. */
 export interface MoveProgressEvent {
@@ -62,6 +62,12 @@ export interface MoveOptions {
   migrationsDir: string;
 }
 
+/** Sessions per side for the checksums inside the write fence. */
+const FENCE_CHECK_SESSIONS = 4;
+
+/** The steps of the write fence, timed in `timings`. */
+type FenceStep = 'fence_rename' | 'fence_apply' | 'fence_check' | 'fence_publish';
+
 export const DEFAULT_MOVE_OPTIONS: Omit<MoveOptions, 'migrationsDir'> = {
   chunkRows: 2000,
   copyConcurrency: 4,
@@ -91,7 +97,7 @@ export interface MoveReport {
   fenced_at: number | null;
   published_at: number | null;
   /** Milliseconds per phase (over every run of this move, resumes included). */
-  phase_ms: Partial<Record<MovePhase | 'fence', number>>;
+  phase_ms: MoveState['timings'];
   seconds: number;
 }
 
@@ -149,6 +155,7 @@ export class ShardMove {
   private catchUpRun: Promise<void> | null = null;
   private readonly sessions: RawRowSession[] = [];
   private readonly lagSamples: number[] = [];
+  private gtidSession: Promise<RawRowSession> | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -326,6 +333,7 @@ export class ShardMove {
     await this.catchUpRun?.catch(() => undefined);
     this.catchUp = null;
     this.catchUpRun = null;
+    this.gtidSession = null;
     await Promise.all(this.sessions.splice(0).map((s) => s.close().catch(() => undefined)));
   }
 
@@ -451,14 +459,15 @@ export class ShardMove {
 
   /** The source's executed GTIDs now (MySQL set, MariaDB binlog position). */
   private async sourceGtid(state: MoveState): Promise<string> {
-    const s = await this.session(state.from);
+    this.gtidSession ??= this.session(state.from);
+    const s = await this.gtidSession;
     const sql = state.start.flavour === 'mariadb' ? 'SELECT @@global.gtid_binlog_pos AS g' : 'SELECT @@global.gtid_executed AS g';
     const [row] = await s.query<Record<string, unknown>>(sql);
     return String(row?.['g'] ?? '').replace(/\s+/g, '');
   }
 
   /** Waits until the catch-up has applied `gtid`; rethrows the applier's failure. */
-  private async applyUpTo(catchUp: CatchUp, gtid: string, timeoutMs: number, what: string): Promise<void> {
+  private async applyUpTo(catchUp: CatchUp, gtid: string, timeoutMs: number, what: string, pollMs = 20): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     let failed: unknown = null;
     void this.catchUpRun?.catch((e: unknown) => (failed = e));
@@ -470,7 +479,7 @@ export class ShardMove {
           `the catch-up did not apply the source up to ${what} within ${timeoutMs} ms (lag ${catchUp.lagMs} ms)`,
           { retriable: true },
         );
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 
@@ -559,9 +568,21 @@ export class ShardMove {
         'RESHARD_FAILED',
         `the shard map moved from version ${state.mapVersion} to ${map.version} during the move: plan it again`,
       );
+    // everything the fence needs is connected before it: the write pause holds only the rename,
+    // the wait for the last changes, the final checksums (in parallel) and the publication
+    const sourceSessions = await Promise.all(Array.from({ length: FENCE_CHECK_SESSIONS }, () => this.session(state.from)));
+    const targetSessions = await Promise.all(Array.from({ length: FENCE_CHECK_SESSIONS }, () => this.session(state.to)));
+    const publishTo = await this.publishSessions(state);
     // the catch-up is close: the fence's wait is short
     await this.applyUpTo(catchUp, await this.sourceGtid(state), 60_000, 'its end');
     let fenceStarted = performance.now();
+    const steps: Partial<Record<FenceStep, number>> = {};
+    let stepStarted = fenceStarted;
+    const step = (name: FenceStep) => {
+      const now = performance.now();
+      steps[name] = Math.round(now - stepStarted);
+      stepStarted = now;
+    };
     if (!state.fence) {
       const renamed = await this.renamedAlready(source, tables);
       if (!renamed) {
@@ -575,7 +596,7 @@ export class ShardMove {
             `${state.from} still holds ${left.length} fenced table(s) of an earlier move (${String(left[0]!['t'])}…): run \`shardline reshard cleanup\` first`,
           );
         await source.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(this.options.fenceLockWaitS))}`);
-        fenceStarted = performance.now();
+        fenceStarted = stepStarted = performance.now();
         await source.query(
           `RENAME TABLE ${tables.map((t) => `${quoteIdent(t.database)}.${quoteIdent(t.table)} TO ${quoteIdent(t.database)}.${quoteIdent(fencedName(t.table))}`).join(', ')}`,
         );
@@ -586,38 +607,73 @@ export class ShardMove {
         startedMs: Date.now() - Math.round(performance.now() - fenceStarted),
       };
       await this.store.save(target, state);
+      step('fence_rename');
       await failpoint('reshard.fenced');
     }
-    await this.applyUpTo(catchUp, state.fence.gtid, this.options.fenceTimeoutMs, 'the fence');
-    // every row of the fenced tables is on the target: counts agree (a last cheap check)
-    for (const t of tables) {
-      const schema = schemas.get(t.logical)!;
-      const a = await rangeSum(source, checksumSql(t, schema, fencedName(t.table), null, null));
-      const b = await rangeSum(target, checksumSql(t, schema, t.table, null, null));
+    // the fenced tables no longer change: their checksums run while the target applies the last changes
+    const fence = state.fence;
+    const [sourceSums] = await Promise.all([
+      rangeSums(
+        sourceSessions,
+        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, fencedName(t.table), null, null)),
+      ),
+      this.applyUpTo(catchUp, fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2).then(() => step('fence_apply')),
+    ]);
+    const targetSums = await rangeSums(
+      targetSessions,
+      tables.map((t) => checksumSql(t, schemas.get(t.logical)!, t.table, null, null)),
+    );
+    step('fence_check');
+    // every row of the fenced tables is on the target
+    tables.forEach((t, i) => {
+      const a = sourceSums[i]!;
+      const b = targetSums[i]!;
       if (a.rows !== b.rows || a.checksum !== b.checksum)
         throw new ReshardError(
           'RESHARD_DIFFERENCE',
           `${t.key}: after the fence the target differs from the source (${a.rows} vs ${b.rows} rows): the move does not cut over; the source's tables stay fenced until \`reshard move\` is resumed or rolled back`,
         );
-    }
+    });
     const next = map.reassign(state.shards, state.to);
-    await this.publish(next, state);
+    await this.publish(next, state, publishTo);
+    step('fence_publish');
     state.published = next.version;
     state.publishedMs = Date.now();
     state.timings.fence = Math.round(performance.now() - fenceStarted);
+    Object.assign(state.timings, steps);
     this.metrics.fenceMs(state.timings.fence);
     this.onProgress({ phase: 'cutover', done: 1, total: 1, note: `shard map version ${next.version}` });
   }
 
-  /** Writes `next` into `<metaDatabase>.shard_map` on the target, then on every other instance that answers (idempotent). */
-  private async publish(next: ShardMap, state: MoveState): Promise<void> {
-    const order = [state.to, ...this.config.instances.map((i) => i.name).filter((n) => n !== state.to)];
-    for (const name of order) {
-      const s = await openRawRowSession(endpointOf(instanceOf(this.config, name))).catch((err: unknown) => {
-        if (name === state.to) throw err;
-        return null;
-      });
-      if (!s) continue;
+  /** A session on every instance that answers, the target's required (the publication's, opened before the fence). */
+  private async publishSessions(state: MoveState): Promise<Map<string, RawRowSession>> {
+    const out = new Map<string, RawRowSession>();
+    await Promise.all(
+      this.config.instances.map(async (i) => {
+        const s = await this.session(i.name).catch((err: unknown) => {
+          if (i.name === state.to) throw err;
+          return null;
+        });
+        if (s) out.set(i.name, s);
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * Writes `next` into `<metaDatabase>.shard_map` on the target, then on every other instance that
+   * answers, those in parallel (idempotent). `sessions`: already open ones, else each is opened.
+   */
+  private async publish(next: ShardMap, state: MoveState, sessions?: Map<string, RawRowSession>): Promise<void> {
+    const write = async (name: string) => {
+      const open = sessions?.get(name);
+      const s =
+        open ??
+        (await openRawRowSession(endpointOf(instanceOf(this.config, name))).catch((err: unknown) => {
+          if (name === state.to) throw err;
+          return null;
+        }));
+      if (!s) return;
       try {
         await s.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.meta)}`);
         await s.query(createShardMapTableSql(this.meta));
@@ -627,10 +683,17 @@ export class ShardMove {
           state.id,
         ]);
       } finally {
-        await s.close();
+        if (!open) await s.close();
       }
-      if (name === state.to) await failpoint('reshard.published-on-target');
-    }
+    };
+    await write(state.to);
+    await failpoint('reshard.published-on-target');
+    await Promise.all(
+      this.config.instances
+        .map((i) => i.name)
+        .filter((n) => n !== state.to)
+        .map(write),
+    );
   }
 
   /**

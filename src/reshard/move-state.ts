@@ -49,8 +49,8 @@ export interface MoveState {
   publishedMs?: number;
   /** The shard-map version the cut-over published. */
   published: number | null;
-  /** Milliseconds per phase (and the write fence's duration). */
-  timings: Partial<Record<MovePhase | 'fence', number>>;
+  /** Milliseconds per phase, the write fence's duration and its steps (rename, apply, check, publish). */
+  timings: Partial<Record<MovePhase | 'fence' | 'fence_rename' | 'fence_apply' | 'fence_check' | 'fence_publish', number>>;
   startedAt: string;
   updatedAt: string;
   error: string | null;

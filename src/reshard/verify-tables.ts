@@ -85,6 +85,24 @@ export async function rangeSum(s: RawRowSession, q: { sql: string; params: unkno
   return { rows: Number(row?.['n'] ?? 0), checksum: String(row?.['x'] ?? '0') };
 }
 
+/** The checksums of `queries`, run over `sessions` in parallel (one statement per session at a time), in order. */
+export async function rangeSums(
+  sessions: readonly RawRowSession[],
+  queries: readonly { sql: string; params: unknown[] }[],
+): Promise<RangeSum[]> {
+  const out: RangeSum[] = new Array<RangeSum>(queries.length);
+  let next = 0;
+  await Promise.all(
+    sessions.map(async (s) => {
+      while (next < queries.length) {
+        const i = next++;
+        out[i] = await rangeSum(s, queries[i]!);
+      }
+    }),
+  );
+  return out;
+}
+
 /** A difference found in one chunk (kept after the re-checks). */
 export function difference(
   table: MovedTable,

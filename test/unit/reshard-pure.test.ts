@@ -2,6 +2,8 @@ import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.
 import { ConfigError, ReshardError } from '../../src/errors/index.js';
 import { catchUpStatements, checksumSql, parseShardList, shardListText } from '../../src/reshard/index.js';
 import { fencedName, movedTables } from '../../src/reshard/moved-tables.js';
+import { rangeSums } from '../../src/reshard/verify-tables.js';
+import type { RawRowSession } from '../../src/net/index.js';
 import { ShardMap, Topology } from '../../src/shard/index.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
@@ -127,5 +129,29 @@ describe('verify checksums', () => {
     const composite = checksumSql(table, { ...users, primaryKey: ['uid', 'name'] }, 't', ['1', 'b'], null);
     expect(composite.sql).toContain('WHERE ((`uid` > ?) OR (`uid` = ? AND `name` > ?))');
     expect(composite.params).toEqual(['1', '1', 'b']);
+  });
+});
+
+describe('fence checksums in parallel', () => {
+  it('runs one statement per session at a time and returns the sums in the order of the statements', async () => {
+    let running = 0;
+    let most = 0;
+    const used = new Set<string>();
+    const session = (name: string) =>
+      ({
+        async query(sql: string) {
+          used.add(name);
+          running++;
+          most = Math.max(most, running);
+          await new Promise((r) => setTimeout(r, Number(sql) % 7));
+          running--;
+          return [{ n: Number(sql), x: `sum-${sql}` }];
+        },
+      }) as unknown as RawRowSession;
+    const queries = Array.from({ length: 23 }, (_, i) => ({ sql: String(i), params: [] }));
+    const sums = await rangeSums([session('a'), session('b'), session('c')], queries);
+    expect(sums).toEqual(queries.map((_, i) => ({ rows: i, checksum: `sum-${i}` })));
+    expect(most).toBe(3);
+    expect(used).toEqual(new Set(['a', 'b', 'c']));
   });
 });
