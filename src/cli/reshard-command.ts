@@ -158,15 +158,13 @@ export function registerReshardCommands(program: Command, log: Logger): void {
                 await move.close();
                 return 0;
               }
-              // a refused plan leaves sessions open: close them, or the process never exits
-              const state = await move.plan(shards, opts.to).catch(async (err: unknown) => {
-                await move.close();
-                throw err;
-              });
-              planned = state;
-              const report = await move.run(state, until as MoveState['phase']);
-              process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${moveLine(report)}\n`);
-              return 0;
+              return planAndRun(
+                move,
+                () => move.plan(shards, opts.to),
+                (state) => (planned = state),
+                until as MoveState['phase'],
+                json,
+              );
             });
           },
           { json },
@@ -198,19 +196,14 @@ export function registerReshardCommands(program: Command, log: Logger): void {
               bars(log, json),
               metrics,
             );
-            const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
-            const last = unfinished ? null : await move.lastMove();
-            if (!unfinished && !last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
-            const state =
-              unfinished ??
-              (await move.plan(last!.shards, last!.from, 'rollback').catch(async (err: unknown) => {
-                await move.close();
-                throw err;
-              }));
-            planned = state;
-            const report = await move.run(state);
-            process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${moveLine(report)}\n`);
-            return 0;
+            const plan = async () => {
+              const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
+              if (unfinished) return unfinished;
+              const last = await move.lastMove();
+              if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
+              return move.plan(last.shards, last.from, 'rollback');
+            };
+            return planAndRun(move, plan, (state) => (planned = state), 'done', json);
           });
         },
         { json },
@@ -265,4 +258,26 @@ export function registerReshardCommands(program: Command, log: Logger): void {
         { json },
       );
     });
+}
+
+/**
+ * Plans (or picks up) a move, runs it and prints its report. The move's sessions are closed
+ * whatever happens: a refused plan left open would keep the process from exiting.
+ */
+async function planAndRun(
+  move: ShardMove,
+  plan: () => Promise<MoveState>,
+  onPlanned: (state: MoveState) => void,
+  until: MoveState['phase'],
+  json: boolean,
+): Promise<number> {
+  try {
+    const state = await plan();
+    onPlanned(state);
+    const report = await move.run(state, until);
+    process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${moveLine(report)}\n`);
+    return 0;
+  } finally {
+    await move.close();
+  }
 }

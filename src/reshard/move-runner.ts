@@ -276,8 +276,8 @@ export class ShardMove {
     const t0 = performance.now();
     state.error = null;
     const tables = movedTables(this.topology, state.shards);
-    const schemas = await this.schemas(state, tables);
     try {
+      const schemas = await this.schemas(state, tables);
       while (state.phase !== 'done' && MOVE_PHASES.indexOf(state.phase) <= MOVE_PHASES.indexOf(until)) {
         const p0 = performance.now();
         const phase = state.phase;
