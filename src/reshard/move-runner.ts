@@ -645,24 +645,37 @@ export class ShardMove {
     this.onProgress({ phase: 'cutover', done: 1, total: 1, note: `shard map version ${next.version}` });
   }
 
-  /** A session on every instance that answers, the target's required (the publication's, opened before the fence). */
+  /**
+   * A session on every instance that answers, its shard-map table created: the publication's,
+   * prepared before the fence so that inside it each instance gets one INSERT. The target's is required.
+   */
   private async publishSessions(state: MoveState): Promise<Map<string, RawRowSession>> {
     const out = new Map<string, RawRowSession>();
     await Promise.all(
       this.config.instances.map(async (i) => {
-        const s = await this.session(i.name).catch((err: unknown) => {
-          if (i.name === state.to) throw err;
-          return null;
-        });
+        const s = await this.session(i.name)
+          .then(async (s) => {
+            await this.createShardMapTable(s);
+            return s;
+          })
+          .catch((err: unknown) => {
+            if (i.name === state.to) throw err;
+            return null;
+          });
         if (s) out.set(i.name, s);
       }),
     );
     return out;
   }
 
+  private async createShardMapTable(s: RawRowSession): Promise<void> {
+    await s.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.meta)}`);
+    await s.query(createShardMapTableSql(this.meta));
+  }
+
   /**
    * Writes `next` into `<metaDatabase>.shard_map` on the target, then on every other instance that
-   * answers, those in parallel (idempotent). `sessions`: already open ones, else each is opened.
+   * answers, those in parallel (idempotent). `sessions`: open ones whose table exists, else each is opened.
    */
   private async publish(next: ShardMap, state: MoveState, sessions?: Map<string, RawRowSession>): Promise<void> {
     const write = async (name: string) => {
@@ -675,8 +688,7 @@ export class ShardMove {
         }));
       if (!s) return;
       try {
-        await s.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.meta)}`);
-        await s.query(createShardMapTableSql(this.meta));
+        if (!open) await this.createShardMapTable(s);
         await s.query(`INSERT IGNORE INTO ${shardMapTable(this.meta)} (version, ranges, move, published_at) VALUES (?, ?, ?, NOW(6))`, [
           next.version,
           next.toJson(),

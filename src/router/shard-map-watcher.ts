@@ -48,7 +48,7 @@ export class ShardMapWatcher {
       await this.refresh();
       if (this.topology.map.version > version) return true;
       if (this.closed || performance.now() >= deadline) return false;
-      await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
+      await sleep(Math.min(20, Math.max(1, deadline - performance.now())));
     }
   }
 
