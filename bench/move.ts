@@ -3,7 +3,10 @@
  *
  * - BENCH_ROWS (60,000) users rows are seeded into shards 768-831 (shard-3, MariaDB); a router in
  *   another process (test/support/reshard-workload-child.mjs) inserts, updates, reads and runs
- *   transactions on every shard without retrying, and records every request;
+ *   transactions on every shard without retrying, and records every request; besides its loop (one
+ *   request at a time, so a fence would hold up one request of it) it starts an increment of a row
+ *   on a moving shard every BENCH_PROBE_MS (10) without waiting for the last — an open-loop writer
+ *   whose writes arrive throughout a fence and each wait what is left of it;
  * - rounds alternate a quiet window (A: BENCH_IDLE_MS, 8 s, no move) and a move (B: `shardline
  *   reshard move --shards 768-831` to shard-4, the next round back to shard-3), BENCH_ROUNDS (2)
  *   of each: A B A B …;
@@ -29,6 +32,7 @@ import { hostSpan, median, round, spread } from './stats.js';
 const ROWS = Number(process.env['BENCH_ROWS'] ?? 60_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const IDLE_MS = Number(process.env['BENCH_IDLE_MS'] ?? 8000);
+const PROBE_MS = Number(process.env['BENCH_PROBE_MS'] ?? 10);
 const SHARDS = '768-831';
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'dist/cli/main.js');
@@ -74,7 +78,14 @@ await onCluster(async () => {
   log(`${seeded.length} rows seeded into shards ${SHARDS}`);
   const child = spawn(
     process.execPath,
-    [path.join(root, 'test/support/reshard-workload-child.mjs'), path.join(root, 'dist'), String(base + 5_000_000_000n), SHARDS, 'trace'],
+    [
+      path.join(root, 'test/support/reshard-workload-child.mjs'),
+      path.join(root, 'dist'),
+      String(base + 5_000_000_000n),
+      SHARDS,
+      'trace',
+      String(PROBE_MS),
+    ],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
     },

@@ -610,19 +610,20 @@ export class ShardMove {
       step('fence_rename');
       await failpoint('reshard.fenced');
     }
-    // the fenced tables no longer change: their checksums run while the target applies the last changes
+    // the fenced tables no longer change: once the target applied up to the fence, both sides are summed at once
     const fence = state.fence;
-    const [sourceSums] = await Promise.all([
+    await this.applyUpTo(catchUp, fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2);
+    step('fence_apply');
+    const [sourceSums, targetSums] = await Promise.all([
       rangeSums(
         sourceSessions,
         tables.map((t) => checksumSql(t, schemas.get(t.logical)!, fencedName(t.table), null, null)),
       ),
-      this.applyUpTo(catchUp, fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2).then(() => step('fence_apply')),
+      rangeSums(
+        targetSessions,
+        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, t.table, null, null)),
+      ),
     ]);
-    const targetSums = await rangeSums(
-      targetSessions,
-      tables.map((t) => checksumSql(t, schemas.get(t.logical)!, t.table, null, null)),
-    );
     step('fence_check');
     // every row of the fenced tables is on the target
     tables.forEach((t, i) => {

@@ -1,13 +1,16 @@
 /* global structuredClone */
 // A router in a process of its own running a read/write workload on every shard until told to
 // stop (stdin 'stop'), through shard moves: no retry of its own — a request that throws is a
-// failed request. argv: the dist folder, the first uid, the shards that move (`768-831,256-319`).
+// failed request. argv: the dist folder, the first uid, the shards that move (`768-831,256-319`),
+// 'trace' (record every request), a probe interval in ms (besides the loop, an increment of a row
+// on a moving shard is started every that many ms without waiting for the last: an open-loop
+// writer, so a write fence shows in the latency of every write that arrives during it).
 // Prints 'ready', then one JSON line at the end: { requests, failed, errors: { code: n },
 // lastError, expected: { uid: balance in cents } (every acknowledged insert and increment), moving: { n, p99Ms, maxMs },
 // other: { n, p99Ms, maxMs } }.
 import path from 'node:path';
 
-const [dist, first, movingText, trace] = process.argv.slice(2);
+const [dist, first, movingText, trace, probeText] = process.argv.slice(2);
 const samples = [];
 const { createRouter, loadClusterConfig } = await import(path.join(dist, 'index.js'));
 const { bundledClusterConfig, parseClusterConfig } = await import(path.join(dist, 'config', 'index.js'));
@@ -49,6 +52,21 @@ const timed = async (uid, fn, write = true) => {
     if (trace) samples.push([Math.round(performance.timeOrigin + t0), Math.round(ms * 10) / 10, mv ? 1 : 0, write ? 1 : 0]);
   }
 };
+const liveMoving = [];
+const probes = new Set();
+const probeMs = Number(probeText ?? 0);
+const probe =
+  probeMs > 0
+    ? setInterval(() => {
+        if (!liveMoving.length) return;
+        const uid = liveMoving[Math.floor(Math.random() * liveMoving.length)];
+        const p = timed(uid, () => router.query('UPDATE users SET balance = balance + 1 WHERE uid = ?', [uid])).then((ok) => {
+          if (ok !== undefined) expected.set(String(uid), expected.get(String(uid)) + 100);
+        });
+        probes.add(p);
+        void p.finally(() => probes.delete(p));
+      }, probeMs)
+    : null;
 process.stdout.write('ready\n');
 for (let i = 0; running; i++) {
   const op = i % 4;
@@ -59,6 +77,7 @@ for (let i = 0; running; i++) {
     );
     if (ok !== undefined) {
       live.push(uid);
+      if (moving.has(router.topology.shardOf(uid))) liveMoving.push(uid);
       expected.set(String(uid), 100);
     }
   } else if (op === 1) {
@@ -81,6 +100,8 @@ for (let i = 0; running; i++) {
     );
   }
 }
+if (probe) clearInterval(probe);
+await Promise.all(probes);
 process.stdin.destroy(); // its 'data' listener would keep the process alive after the report
 await router.close();
 const stats = (xs) => {
