@@ -14,22 +14,29 @@ import type { Router } from '../router/index.js';
 
 type Row = Record<string, unknown>;
 
-/** The demo's in-process worker: `logFile` holds its JSON log (appended); `warnings()` counts this run's WARN and worse lines so far. */
+/** The demo's in-process worker: `logFile` holds its JSON log (appended); `warnings()` counts this run's WARN and ERROR-or-worse lines so far. */
 export interface DemoWorker {
   logFile: string;
-  warnings(): number;
+  warnings(): { warnings: number; errors: number };
   stop(): Promise<void>;
 }
 
-/** WARN-or-worse lines of a JSON log file, from byte `from` on. */
-export function countWarnings(file: string, from = 0): number {
+/** The WARN lines and the ERROR-or-worse lines of a JSON log file (pino levels 40 and ≥ 50), from byte `from` on. */
+export function countWarnings(file: string, from = 0): { warnings: number; errors: number } {
   let text: string;
   try {
     text = readFileSync(file).subarray(from).toString('utf8');
   } catch {
-    return 0;
+    return { warnings: 0, errors: 0 };
   }
-  return text.split('\n').filter((line) => /^\{"level":([4-6]\d)\b/.test(line)).length;
+  const out = { warnings: 0, errors: 0 };
+  for (const line of text.split('\n')) {
+    const m = /^\{"level":(\d+)\b/.exec(line);
+    const level = m ? Number(m[1]) : 0;
+    if (level >= 50) out.errors++;
+    else if (level >= 40) out.warnings++;
+  }
+  return out;
 }
 
 /**

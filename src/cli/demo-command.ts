@@ -169,8 +169,13 @@ export function registerDemoCommand(program: Command, log: Logger): void {
             );
             const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
             out(`   ${lat.length} updates: p50 ${q(0.5).toFixed(0)} ms, p90 ${q(0.9).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`);
-            const warned = cdc.warnings();
-            if (warned > 0) out(`\n   the worker logged ${warned} warning(s) or error(s): ${cdc.logFile}`);
+            const logged = cdc.warnings();
+            if (logged.errors > 0)
+              out(`\n   the worker logged ${logged.errors} error(s) and ${logged.warnings} warning(s): ${cdc.logFile}`);
+            else if (logged.warnings > 0)
+              out(
+                `\n   the worker logged ${logged.warnings} warning(s), no error (kafkajs retrying while the new broker elects its coordinators is expected): ${cdc.logFile}`,
+              );
             out(`\ndone. The cluster keeps running; stop it with: npm run dev:down. Run the worker yourself with: npx shardline cdc`);
           } finally {
             await es.close();
