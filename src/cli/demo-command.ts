@@ -174,7 +174,7 @@ export function registerDemoCommand(program: Command, log: Logger): void {
               out(`\n   the worker logged ${logged.errors} error(s) and ${logged.warnings} warning(s): ${cdc.logFile}`);
             else if (logged.warnings > 0)
               out(
-                `\n   the worker logged ${logged.warnings} warning(s), no error (kafkajs retrying while the new broker elects its coordinators is expected): ${cdc.logFile}`,
+                `\n   the worker logged ${logged.warnings} warning(s), no error (expected while a new Kafka broker elects its group coordinators): ${cdc.logFile}`,
               );
             out(`\ndone. The cluster keeps running; stop it with: npm run dev:down. Run the worker yourself with: npx shardline cdc`);
           } finally {
