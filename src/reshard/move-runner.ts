@@ -611,18 +611,16 @@ export class ShardMove {
       await failpoint('reshard.fenced');
     }
     // the fenced tables no longer change: once the target applied up to the fence, both sides are summed at once
-    const fence = state.fence;
-    await this.applyUpTo(catchUp, fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2);
+    await this.applyUpTo(catchUp, state.fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2);
     step('fence_apply');
+    const sums = (sessions: RawRowSession[], name: (t: MovedTable) => string) =>
+      rangeSums(
+        sessions,
+        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, name(t), null, null)),
+      );
     const [sourceSums, targetSums] = await Promise.all([
-      rangeSums(
-        sourceSessions,
-        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, fencedName(t.table), null, null)),
-      ),
-      rangeSums(
-        targetSessions,
-        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, t.table, null, null)),
-      ),
+      sums(sourceSessions, (t) => fencedName(t.table)),
+      sums(targetSessions, (t) => t.table),
     ]);
     step('fence_check');
     // every row of the fenced tables is on the target
