@@ -33,6 +33,8 @@ const ROWS = Number(process.env['BENCH_ROWS'] ?? 60_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const IDLE_MS = Number(process.env['BENCH_IDLE_MS'] ?? 8000);
 const PROBE_MS = Number(process.env['BENCH_PROBE_MS'] ?? 10);
+/** `reshard move --max-rows-per-second` (unset: the move's default, no bound). */
+const MAX_ROWS_PER_S = process.env['BENCH_MOVE_MAX_ROWS_PER_S'];
 const SHARDS = '768-831';
 const root = path.resolve(import.meta.dirname, '..', '..');
 const cli = path.join(root, 'dist/cli/main.js');
@@ -106,7 +108,8 @@ await onCluster(async () => {
       if (side === 'A') await sleep(IDLE_MS);
       else {
         const to = at === 'shard-3' ? 'shard-4' : 'shard-3';
-        report = JSON.parse(shardline('reshard', 'move', '--shards', SHARDS, '--to', to, '--json')) as MoveReport;
+        const bound = MAX_ROWS_PER_S ? ['--max-rows-per-second', MAX_ROWS_PER_S] : [];
+        report = JSON.parse(shardline('reshard', 'move', '--shards', SHARDS, '--to', to, ...bound, '--json')) as MoveReport;
         at = to;
         log(
           `round ${r + 1}: moved to ${to}: ${report.rows_copied} rows, phases ${JSON.stringify(report.phase_ms)}, catch-up lag p99 ${report.catchup_lag_ms_p99} ms`,
@@ -169,6 +172,8 @@ await onCluster(async () => {
     client_cpu_us_per_request: round(result.cpuUs / Math.max(1, result.requests)),
     fence_ms: moves.map((m) => m.fence_ms),
     fence_steps_ms: moves.map((m) => Object.fromEntries(Object.entries(m.phase_ms).filter(([k]) => k.startsWith('fence_')))),
+    rename_after_fence_ms: moves.map((m) => m.phase_ms['rename'] ?? null),
+    max_rows_per_second: MAX_ROWS_PER_S ? Number(MAX_ROWS_PER_S) : null,
     host_busy_pct: { quiet: spread(inSide('A').map((w) => w.busy)), moving: spread(inSide('B').map((w) => w.busy)) },
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);

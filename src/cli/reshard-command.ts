@@ -85,13 +85,14 @@ export function registerReshardCommands(program: Command, log: Logger): void {
   reshard
     .command('move')
     .description(
-      'move shards to another instance without downtime: copy their tables (created from the migrations) in primary-key chunks, apply the source binlog changes of those tables, verify chunked checksums on both sides, then fence writes to the moving shards only (their tables renamed away on the source), let the target apply up to the fence and publish a new shard-map version that routers in every process pick up. Run again to resume a move that was interrupted',
+      'move shards to another instance without downtime: copy their tables (created from the migrations) in primary-key chunks, apply the source binlog changes of those tables, verify chunked checksums on both sides, then fence writes to the moving shards only (a trigger on each of their tables on the source, armed by one row), let the target apply up to the fence and publish a new shard-map version that routers in every process pick up. Run again to resume a move that was interrupted',
     )
     .requiredOption('--shards <list>', 'logical shards, e.g. 768-831 or 0-3,9')
     .requiredOption('--to <instance>', 'the instance that takes the shards')
     .option('--dry-run', 'print what the move would do, change nothing')
     .option('--until <phase>', 'stop after this phase (copy, catchup, verify, cutover)')
     .option('--chunk-rows <n>', 'rows per copy chunk', String(DEFAULT_MOVE_OPTIONS.chunkRows))
+    .option('--max-rows-per-second <n>', 'bound on the rows per second the copy and verify read from the source (default: none)')
     .option(
       '--metrics-port <port>',
       "serve the move's gauges (rows copied, catch-up lag, verify progress, fence duration) on /metrics of 127.0.0.1:<port> while it runs",
@@ -107,6 +108,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
           dryRun?: boolean;
           until?: string;
           chunkRows: string;
+          maxRowsPerSecond?: string;
           metricsPort?: string;
           dir?: string;
           config?: string;
@@ -128,6 +130,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
             const chunkRows = Number(opts.chunkRows);
             if (!Number.isInteger(chunkRows) || chunkRows < 1 || chunkRows > 100_000)
               throw new UsageError('--chunk-rows: an integer of 1 … 100000');
+            const maxRowsPerSecond = rowsPerSecondFlag(opts.maxRowsPerSecond);
             const until = opts.until ?? 'done';
             if (!['copy', 'catchup', 'verify', 'cutover', 'done'].includes(until))
               throw new UsageError('--until: copy, catchup, verify or cutover');
@@ -136,7 +139,12 @@ export function registerReshardCommands(program: Command, log: Logger): void {
             return withMoveMetrics(opts.dryRun ? undefined : opts.metricsPort, labels, async (metrics) => {
               const move = new ShardMove(
                 config,
-                { ...DEFAULT_MOVE_OPTIONS, chunkRows, migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config') },
+                {
+                  ...DEFAULT_MOVE_OPTIONS,
+                  chunkRows,
+                  maxRowsPerSecond,
+                  migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
+                },
                 bars(log, json),
                 metrics,
               );
@@ -176,39 +184,50 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .description(
       'move the shards of the last finished move back to the instance they came from, the same way (copy, catch-up, verify, cut-over); run again to resume',
     )
+    .option('--max-rows-per-second <n>', 'bound on the rows per second the copy and verify read from the source (default: none)')
     .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
     .option('--metrics-port <port>', "serve the move's gauges on /metrics of 127.0.0.1:<port> while it runs")
     .option('--config <file>', 'cluster config')
     .option('--json', 'print the report as one JSON object')
-    .action((opts: { dir?: string; metricsPort?: string; config?: string; json?: boolean }, command: Command) => {
-      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
-      const json = (flags.json ?? opts.json) === true;
-      return runCommand(
-        log,
-        async () => {
-          const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
-          let planned: MoveState | null = null;
-          const labels = () => ({ shards: planned ? shardListText(planned.shards) : '', from: planned?.from ?? '', to: planned?.to ?? '' });
-          return withMoveMetrics(opts.metricsPort, labels, async (metrics) => {
-            const move = new ShardMove(
-              config,
-              { ...DEFAULT_MOVE_OPTIONS, migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config') },
-              bars(log, json),
-              metrics,
-            );
-            const plan = async () => {
-              const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
-              if (unfinished) return unfinished;
-              const last = await move.lastMove();
-              if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
-              return move.plan(last.shards, last.from, 'rollback');
-            };
-            return planAndRun(move, plan, (state) => (planned = state), 'done', json);
-          });
-        },
-        { json },
-      );
-    });
+    .action(
+      (opts: { maxRowsPerSecond?: string; dir?: string; metricsPort?: string; config?: string; json?: boolean }, command: Command) => {
+        const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+        const json = (flags.json ?? opts.json) === true;
+        return runCommand(
+          log,
+          async () => {
+            const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
+            let planned: MoveState | null = null;
+            const labels = () => ({
+              shards: planned ? shardListText(planned.shards) : '',
+              from: planned?.from ?? '',
+              to: planned?.to ?? '',
+            });
+            return withMoveMetrics(opts.metricsPort, labels, async (metrics) => {
+              const move = new ShardMove(
+                config,
+                {
+                  ...DEFAULT_MOVE_OPTIONS,
+                  maxRowsPerSecond: rowsPerSecondFlag(opts.maxRowsPerSecond),
+                  migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
+                },
+                bars(log, json),
+                metrics,
+              );
+              const plan = async () => {
+                const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
+                if (unfinished) return unfinished;
+                const last = await move.lastMove();
+                if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
+                return move.plan(last.shards, last.from, 'rollback');
+              };
+              return planAndRun(move, plan, (state) => (planned = state), 'done', json);
+            });
+          },
+          { json },
+        );
+      },
+    );
   reshard
     .command('cleanup')
     .description(
@@ -280,4 +299,13 @@ async function planAndRun(
   } finally {
     await move.close();
   }
+}
+
+/** `--max-rows-per-second`: absent is no bound; else an integer of 100 … 10,000,000. */
+function rowsPerSecondFlag(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 100 || n > 10_000_000)
+    throw new UsageError(`--max-rows-per-second ${JSON.stringify(text)}: an integer of 100 … 10000000`);
+  return n;
 }

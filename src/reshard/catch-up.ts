@@ -19,6 +19,19 @@ interface Bound {
 /** How often a position with nothing to apply is recorded anyway (ms). */
 const IDLE_SAVE_MS = 2000;
 
+/** Past this many changed keys a table is checked whole at the fence (bounds the memory of tracking). */
+const MAX_TRACKED_KEYS = 2000;
+
+/** A row change read from the source, kept until its transaction is applied. */
+interface Changed {
+  table: string;
+  schema: LogicalTableSchema;
+  row: { before: unknown; after: unknown };
+}
+
+/** The rows the catch-up changed since tracking began: keys per table, or `whole` past the bound. */
+export type TouchedRows = Map<string, { keys: Map<string, unknown[]>; whole: boolean }>;
+
 /**
  * Applies the source's binlog changes of the moved tables to the target, one source transaction
  * in one target transaction with its position (so a restart neither loses nor repeats one), from
@@ -35,6 +48,7 @@ export class CatchUp {
   private stopped = false;
   private source: TransactionSource | null = null;
   private readonly byKey: Map<string, { table: MovedTable; schema: LogicalTableSchema }>;
+  private touchedRows: TouchedRows | null = null;
 
   constructor(
     private readonly o: {
@@ -66,6 +80,20 @@ export class CatchUp {
     return this.lag.ms;
   }
 
+  /**
+   * From now on, remembers the primary keys of the rows it changes (before and after images), so
+   * that a final check can compare only those: rows not among them have not changed on either
+   * side since (nothing else writes the target's moving tables).
+   */
+  trackTouched(): void {
+    this.touchedRows = new Map();
+  }
+
+  /** The rows changed since {@link trackTouched}, or null when it was not called. */
+  get touched(): TouchedRows | null {
+    return this.touchedRows;
+  }
+
   /** Whether everything up to `gtid` (a source GTID set or position) has been applied. */
   covers(gtid: string): boolean {
     const have = this.position.gtidSet;
@@ -78,19 +106,28 @@ export class CatchUp {
       const source = this.o.open(this.position);
       this.source = source;
       let pending: Bound[] = [];
+      let changed: Changed[] = [];
       try {
         for await (const item of source.items()) {
           if (item.type === 'begin') {
             pending = [];
+            changed = [];
             const commitMs = item.commitUs !== null ? Number(item.commitUs / 1000n) : item.timestamp * 1000;
             this.lag = { ms: Math.max(0, Date.now() - commitMs), at: performance.now() };
           } else if (item.type === 'rows') {
             const t = this.byKey.get(`${item.event.table.database}.${item.event.table.table}`);
-            if (t) for (const row of item.event.rows) pending.push(...statements(t.table, t.schema, item.event.op, row));
-          } else if (item.type === 'abort') pending = [];
-          else if (item.type === 'commit') {
-            await this.commit(pending, item.checkpoint);
+            if (t)
+              for (const row of item.event.rows) {
+                pending.push(...statements(t.table, t.schema, item.event.op, row));
+                changed.push({ table: t.table.key, schema: t.schema, row });
+              }
+          } else if (item.type === 'abort') {
             pending = [];
+            changed = [];
+          } else if (item.type === 'commit') {
+            await this.commit(pending, item.checkpoint, changed);
+            pending = [];
+            changed = [];
           }
           if (this.stopped) break;
         }
@@ -102,12 +139,28 @@ export class CatchUp {
     }
   }
 
+  private touch(table: string, schema: LogicalTableSchema, row: { before: unknown; after: unknown }): void {
+    let t = this.touchedRows!.get(table);
+    if (!t) this.touchedRows!.set(table, (t = { keys: new Map(), whole: false }));
+    if (t.whole) return;
+    for (const image of [row.before, row.after]) {
+      const r = canonicalRow(image as never);
+      if (!r) continue;
+      const key = schema.primaryKey.map((k) => param(schema, k, r));
+      t.keys.set(key.map((v) => (Buffer.isBuffer(v) ? `x${v.toString('hex')}` : `s${String(v)}`)).join('\u0000'), key);
+    }
+    if (t.keys.size > MAX_TRACKED_KEYS) {
+      t.whole = true;
+      t.keys.clear();
+    }
+  }
+
   stop(): void {
     this.stopped = true;
     this.source?.close();
   }
 
-  private async commit(pending: Bound[], at: Checkpoint): Promise<void> {
+  private async commit(pending: Bound[], at: Checkpoint, changed: readonly Changed[]): Promise<void> {
     const idle = pending.length === 0;
     if (idle && performance.now() - this.lastAppliedAt < IDLE_SAVE_MS) {
       this.position = at;
@@ -124,6 +177,7 @@ export class CatchUp {
       throw err;
     }
     this.changes += pending.length;
+    if (this.touchedRows) for (const c of changed) this.touch(c.table, c.schema, c.row);
     this.position = at;
     this.lastAppliedAt = performance.now();
     if (idle) this.lag = { ms: 0, at: performance.now() };

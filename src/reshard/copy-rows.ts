@@ -5,6 +5,7 @@ import { quoteIdent } from '../shard/index.js';
 import type { MovedTable } from './moved-tables.js';
 import type { MoveProgress } from './move-progress.js';
 import type { TableCopy } from './move-state.js';
+import type { ChunkPacer } from '../cdc/snapshot/chunk-pacer.js';
 
 /** Copies one physical table from the source to the target in primary-key chunks, resuming after `state.after`. */
 export async function copyTable(o: {
@@ -17,6 +18,8 @@ export async function copyTable(o: {
   chunkRows: number;
   state: TableCopy;
   onChunk: (rows: number) => void;
+  /** Paces the chunk reads under the move's rows-per-second bound (shared by every table). */
+  pacer: ChunkPacer;
   signal?: AbortSignal;
 }): Promise<void> {
   const { table, schema, state } = o;
@@ -34,7 +37,11 @@ export async function copyTable(o: {
       bind(state.after),
       o.chunkRows,
     );
+    const wait = o.pacer.delay(performance.now());
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const startedAt = performance.now();
     const { rows } = await o.source.select(q.sql, q.params);
+    o.pacer.book(startedAt, rows.length);
     const next: TableCopy = { ...state };
     if (rows.length < o.chunkRows) next.done = true;
     if (rows.length) {

@@ -7,13 +7,17 @@ import { ReshardError } from '../errors/index.js';
 import { endpointOf, loadMigrations, runMigrations } from '../migrate/index.js';
 import { openDbConnection, openMysqlSession, openRawRowSession, type RawRowSession } from '../net/index.js';
 import { ShardMap, Topology, createShardMapTableSql, latestShardMapSql, quoteIdent, shardMapTable } from '../shard/index.js';
+import { ChunkPacer } from '../cdc/snapshot/chunk-pacer.js';
+import { throttledChunkRows } from '../cdc/snapshot/snapshot-feed.js';
 import { CatchUp } from './catch-up.js';
 import { copyTable } from './copy-rows.js';
 import { MoveProgress } from './move-progress.js';
 import { MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
 import { MoveStore } from './move-store.js';
 import { fencedName, movedTables, type MovedTable } from './moved-tables.js';
-import { checksumSql, chunkEnd, difference, rangeSum, rangeSums } from './verify-tables.js';
+import { batchedRangeSums, checksumSql, chunkEnd, difference, keysChecksumSql, rangeSum } from './verify-tables.js';
+import { dropFenceRow, flipFence, installFence, isFenced } from './fence-steps.js';
+import type { TouchedRows } from './catch-up.js';
 
 /** Progress of a phase, for bars and logs. */
 export interface MoveProgressEvent {
@@ -55,9 +59,15 @@ export interface MoveOptions {
   /** The catch-up is done when a round reaches the source's end within this (ms). */
   catchupLagMs: number;
   verifyChunkRows: number;
+  /**
+   * Rows per second the copy and verify read from the source, all tables together (null: no
+   * bound): keeps a move from crowding the source's other shards. Chunks shrink to a tenth of a
+   * second's worth so the reads come as steady small steps.
+   */
+  maxRowsPerSecond: number | null;
   /** How long the cut-over waits for the target to apply everything up to the fence (ms). */
   fenceTimeoutMs: number;
-  /** `lock_wait_timeout` of the fence's RENAME (s): a long transaction on a moving table makes the fence give up, nothing changed. */
+  /** How long the fence waits for writers in flight (s): a longer transaction on a moving table makes it give up, nothing fenced; also the RENAME's `lock_wait_timeout` after the cut-over. */
   fenceLockWaitS: number;
   migrationsDir: string;
 }
@@ -66,13 +76,14 @@ export interface MoveOptions {
 const FENCE_CHECK_SESSIONS = 4;
 
 /** The steps of the write fence, timed in `timings`. */
-type FenceStep = 'fence_rename' | 'fence_apply' | 'fence_check' | 'fence_publish';
+type FenceStep = 'fence_flip' | 'fence_apply' | 'fence_check' | 'fence_publish';
 
 export const DEFAULT_MOVE_OPTIONS: Omit<MoveOptions, 'migrationsDir'> = {
   chunkRows: 2000,
   copyConcurrency: 4,
   catchupLagMs: 500,
   verifyChunkRows: 5000,
+  maxRowsPerSecond: null,
   fenceTimeoutMs: 30_000,
   fenceLockWaitS: 5,
 };
@@ -141,9 +152,10 @@ export async function currentMap(config: ClusterConfig, topology: Topology): Pro
  * Moves shards from the instance that holds them to another, online: copy (tables created from
  * the migrations, rows in primary-key chunks, no lock), catch-up (the source's binlog changes of
  * exactly those tables applied to the target, idempotently), verify (chunked checksums on both
- * sides; any difference stops the move), cut-over (the moving tables renamed away on the source
- * — the write fence, other shards never pause —, the target applies up to it, a new shard-map
- * version is published, target first). Every phase resumes after a kill where it stopped: the
+ * sides; any difference stops the move), cut-over (the fence row that triggers on the moving
+ * tables read is flipped on the source — the write fence, other shards never pause —, the target
+ * applies up to it, the rows changed since verify are compared again, a new shard-map version is
+ * published, target first, and the source's tables are renamed away). Every phase resumes after a kill where it stopped: the
  * state is on the target (`<metaDatabase>.reshard_moves` and `reshard_progress`).
  */
 export class ShardMove {
@@ -157,6 +169,7 @@ export class ShardMove {
   private readonly lagSamples: number[] = [];
   private gtidSession: Promise<RawRowSession> | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
+  private readonly pacer: ChunkPacer;
 
   constructor(
     private readonly config: ClusterConfig,
@@ -171,6 +184,7 @@ export class ShardMove {
     this.meta = config.sharding.naming.metaDatabase;
     this.store = new MoveStore(this.meta);
     this.progress = new MoveProgress(this.meta);
+    this.pacer = new ChunkPacer(options.maxRowsPerSecond);
   }
 
   /**
@@ -352,8 +366,11 @@ export class ShardMove {
     const out = new Map<string, LogicalTableSchema>();
     for (const t of tables) {
       if (out.has(t.logical)) continue;
-      const name = state.phase === 'done' || state.fence ? fencedName(t.table) : t.table;
-      const schema = await readLogicalTableSchema((sql, values) => source.query(sql, values), t.logical, t.database, name);
+      const read = (name: string) => readLogicalTableSchema((sql, values) => source.query(sql, values), t.logical, t.database, name);
+      // renamed away after the publication (a move killed around the rename may find either name)
+      const names = state.phase === 'done' ? [fencedName(t.table), t.table] : [t.table, fencedName(t.table)];
+      let schema = await read(names[0]!);
+      if (!schema.columns.length) schema = await read(names[1]!);
       if (!schema.columns.length || !schema.primaryKey.length)
         throw new ReshardError(
           'RESHARD_FAILED',
@@ -413,7 +430,8 @@ export class ShardMove {
           move: state.id,
           table: t,
           schema: schemas.get(t.logical)!,
-          chunkRows: this.options.chunkRows,
+          chunkRows: throttledChunkRows(this.options.chunkRows, this.options.maxRowsPerSecond),
+          pacer: this.pacer,
           state: state.copied[t.key]!,
           onChunk: report,
         });
@@ -503,6 +521,8 @@ export class ShardMove {
 
   private async verify(state: MoveState, tables: readonly MovedTable[], schemas: Map<string, LogicalTableSchema>): Promise<void> {
     const catchUp = await this.startCatchUp(state, tables, schemas);
+    // what the catch-up changes from here on is all the fence's final check has to compare again
+    catchUp.trackTouched();
     const source = await this.session(state.from);
     const target = await this.session(state.to);
     const v = {
@@ -515,7 +535,11 @@ export class ShardMove {
       const schema = schemas.get(t.logical)!;
       let from: unknown[] | null = null;
       for (;;) {
-        const to = await chunkEnd(source, t, schema, t.table, from, this.options.verifyChunkRows);
+        const rows = throttledChunkRows(this.options.verifyChunkRows, this.options.maxRowsPerSecond);
+        const wait = this.pacer.delay(performance.now());
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        this.pacer.book(performance.now(), rows);
+        const to = await chunkEnd(source, t, schema, t.table, from, rows);
         let s = await rangeSum(source, checksumSql(t, schema, t.table, from, to));
         let d = await rangeSum(target, checksumSql(t, schema, t.table, from, to));
         for (let again = 0; again < 5 && (s.rows !== d.rows || s.checksum !== d.checksum); again++) {
@@ -558,9 +582,11 @@ export class ShardMove {
     const map = await currentMap(this.config, this.topology);
     const published = map.version > state.mapVersion && state.shards.every((s) => map.instanceOf(s) === state.to);
     if (published) {
-      // killed while publishing: the instances that lack the version get it now (their CDC readers wait for its row)
+      // killed while publishing (or renaming): the instances that lack the version get it now
+      // (their CDC readers wait for its row), and the source's tables go out of reach
       await this.publish(map, state);
       state.published = map.version;
+      await this.renameAway(state, source, tables);
       return;
     }
     if (map.version !== state.mapVersion)
@@ -568,11 +594,12 @@ export class ShardMove {
         'RESHARD_FAILED',
         `the shard map moved from version ${state.mapVersion} to ${map.version} during the move: plan it again`,
       );
-    // everything the fence needs is connected before it: the write pause holds only the rename,
-    // the wait for the last changes, the final checksums (in parallel) and the publication
+    // everything the fence needs is ready before it: the write pause holds only the flip of the
+    // fence row, the wait for the last changes, the final checks (in parallel) and the publication
     const sourceSessions = await Promise.all(Array.from({ length: FENCE_CHECK_SESSIONS }, () => this.session(state.from)));
     const targetSessions = await Promise.all(Array.from({ length: FENCE_CHECK_SESSIONS }, () => this.session(state.to)));
     const publishTo = await this.publishSessions(state);
+    if (!state.fence) await this.prepareFence(state, source, sourceSessions, tables);
     // the catch-up is close: the fence's wait is short
     await this.applyUpTo(catchUp, await this.sourceGtid(state), 60_000, 'its end');
     let fenceStarted = performance.now();
@@ -584,53 +611,40 @@ export class ShardMove {
       stepStarted = now;
     };
     if (!state.fence) {
-      const renamed = await this.renamedAlready(source, tables);
-      if (!renamed) {
-        const left = await source.query<Record<string, unknown>>(
-          `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${tables.map(() => '(?, ?)').join(', ')})`,
-          tables.flatMap((t) => [t.database, fencedName(t.table)]),
-        );
-        if (left.length)
-          throw new ReshardError(
-            'RESHARD_FAILED',
-            `${state.from} still holds ${left.length} fenced table(s) of an earlier move (${String(left[0]!['t'])}…): run \`shardline reshard cleanup\` first`,
-          );
-        await source.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(this.options.fenceLockWaitS))}`);
-        fenceStarted = stepStarted = performance.now();
-        await source.query(
-          `RENAME TABLE ${tables.map((t) => `${quoteIdent(t.database)}.${quoteIdent(t.table)} TO ${quoteIdent(t.database)}.${quoteIdent(fencedName(t.table))}`).join(', ')}`,
-        );
-      }
+      fenceStarted = stepStarted = performance.now();
+      if (!(await isFenced(source, this.meta, state.id))) await flipFence(source, this.meta, state.id, this.options.fenceLockWaitS);
       state.fence = {
         gtid: await this.sourceGtid(state),
         at: new Date().toISOString(),
         startedMs: Date.now() - Math.round(performance.now() - fenceStarted),
       };
       await this.store.save(target, state);
-      step('fence_rename');
+      step('fence_flip');
       await failpoint('reshard.fenced');
     }
     // the fenced tables no longer change: once the target applied up to the fence, both sides are summed at once
     await this.applyUpTo(catchUp, state.fence.gtid, this.options.fenceTimeoutMs, 'the fence', 2);
     step('fence_apply');
-    const sums = (sessions: RawRowSession[], name: (t: MovedTable) => string) =>
-      rangeSums(
-        sessions,
-        tables.map((t) => checksumSql(t, schemas.get(t.logical)!, name(t), null, null)),
-      );
+    const checks = finalChecks(tables, schemas, catchUp.touched);
     const [sourceSums, targetSums] = await Promise.all([
-      sums(sourceSessions, (t) => fencedName(t.table)),
-      sums(targetSessions, (t) => t.table),
+      batchedRangeSums(
+        sourceSessions,
+        checks.map((c) => c.sql),
+      ),
+      batchedRangeSums(
+        targetSessions,
+        checks.map((c) => c.sql),
+      ),
     ]);
     step('fence_check');
     // every row of the fenced tables is on the target
-    tables.forEach((t, i) => {
+    checks.forEach((c, i) => {
       const a = sourceSums[i]!;
       const b = targetSums[i]!;
       if (a.rows !== b.rows || a.checksum !== b.checksum)
         throw new ReshardError(
           'RESHARD_DIFFERENCE',
-          `${t.key}: after the fence the target differs from the source (${a.rows} vs ${b.rows} rows): the move does not cut over; the source's tables stay fenced until \`reshard move\` is resumed or rolled back`,
+          `${c.table.key}: after the fence the target differs from the source (${a.rows} vs ${b.rows} ${c.what}): the move does not cut over; the source's tables stay fenced until \`reshard move\` is resumed or rolled back`,
         );
     });
     const next = map.reassign(state.shards, state.to);
@@ -641,7 +655,56 @@ export class ShardMove {
     state.timings.fence = Math.round(performance.now() - fenceStarted);
     Object.assign(state.timings, steps);
     this.metrics.fenceMs(state.timings.fence);
+    state.timings.fence_checked_tables = checks.length;
+    const r0 = performance.now();
+    await this.renameAway(state, source, tables);
+    state.timings.rename = Math.round(performance.now() - r0);
     this.onProgress({ phase: 'cutover', done: 1, total: 1, note: `shard map version ${next.version}` });
+  }
+
+  /**
+   * Before the fence: refuses a source that still holds an earlier move's renamed tables (the
+   * rename after the cut-over would fail), then installs the fence row and triggers.
+   */
+  private async prepareFence(
+    state: MoveState,
+    source: RawRowSession,
+    sessions: readonly RawRowSession[],
+    tables: readonly MovedTable[],
+  ): Promise<void> {
+    if (!(await this.renamedAlready(source, tables))) {
+      const left = await source.query<Record<string, unknown>>(
+        `SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS t FROM information_schema.TABLES WHERE (TABLE_SCHEMA, TABLE_NAME) IN (${tables.map(() => '(?, ?)').join(', ')})`,
+        tables.flatMap((t) => [t.database, fencedName(t.table)]),
+      );
+      if (left.length)
+        throw new ReshardError(
+          'RESHARD_FAILED',
+          `${state.from} still holds ${left.length} fenced table(s) of an earlier move (${String(left[0]!['t'])}…): run \`shardline reshard cleanup\` first`,
+        );
+    }
+    await installFence(sessions, instanceOf(this.config, state.from).flavour, this.meta, state.id, tables);
+  }
+
+  /**
+   * After the publication: renames the moving tables away on the source (\`_moved_…\`), so a
+   * router that has not read the new map yet finds them gone for reads too and follows the map
+   * (writes already met the fence). Outside the write pause; idempotent.
+   */
+  private async renameAway(state: MoveState, source: RawRowSession, tables: readonly MovedTable[]): Promise<void> {
+    if (await this.renamedAlready(source, tables)) return;
+    await source.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(this.options.fenceLockWaitS))}`);
+    try {
+      await source.query(
+        `RENAME TABLE ${tables.map((t) => `${quoteIdent(t.database)}.${quoteIdent(t.table)} TO ${quoteIdent(t.database)}.${quoteIdent(fencedName(t.table))}`).join(', ')}`,
+      );
+    } catch (err) {
+      throw new ReshardError(
+        'RESHARD_FAILED',
+        `shard map version ${state.published} is published, but the moved tables on ${state.from} could not be renamed away (${(err as Error).message}): run \`reshard move\` again to finish`,
+        { retriable: true, cause: err },
+      );
+    }
   }
 
   /**
@@ -724,6 +787,7 @@ export class ShardMove {
         void r;
         dropped++;
       }
+      await dropFenceRow(source, this.meta, state.id);
       state.cleanedAt = new Date().toISOString();
       await this.store.save(await this.session(state.to), state);
       out.push({ id: state.id, instance: state.from, dropped });
@@ -746,4 +810,40 @@ export class ShardMove {
     );
     return rows.some((r) => r['t'] === fencedName(t.table)) && !rows.some((r) => r['t'] === t.table);
   }
+}
+
+/** Most keys in one statement of the final check. */
+const KEYS_PER_CHECK = 500;
+
+/** One checksum statement of the fence's final check, run alike on both sides. */
+interface FinalCheck {
+  table: MovedTable;
+  sql: { sql: string; params: unknown[] };
+  what: 'rows' | 'changed rows';
+}
+
+/**
+ * What the fence compares: with the rows the catch-up changed since verify began, those rows
+ * (a table with more, whole; a table with none, nothing — verify compared it and neither side
+ * changed since); without (a move resumed after its verify), every table whole. Pure.
+ */
+export function finalChecks(
+  tables: readonly MovedTable[],
+  schemas: Map<string, LogicalTableSchema>,
+  touched: TouchedRows | null,
+): FinalCheck[] {
+  const out: FinalCheck[] = [];
+  for (const t of tables) {
+    const schema = schemas.get(t.logical)!;
+    const changed = touched?.get(t.key);
+    if (touched && !changed) continue;
+    if (!changed || changed.whole) {
+      out.push({ table: t, sql: checksumSql(t, schema, t.table, null, null), what: 'rows' });
+      continue;
+    }
+    const keys = [...changed.keys.values()];
+    for (let i = 0; i < keys.length; i += KEYS_PER_CHECK)
+      out.push({ table: t, sql: keysChecksumSql(t, schema, t.table, keys.slice(i, i + KEYS_PER_CHECK)), what: 'changed rows' });
+  }
+  return out;
 }

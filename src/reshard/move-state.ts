@@ -43,14 +43,19 @@ export interface MoveState {
   applied: Checkpoint | null;
   appliedChanges: number;
   verify: { tables: number; chunks: number; rows: number; differences: MoveDifference[] } | null;
-  /** The source's executed GTIDs right after the fence (the rename of the moved tables). */
+  /** The source's executed GTIDs right after the fence (the flip of its fence row). */
   fence: { gtid: string; at: string; startedMs?: number } | null;
   /** When the cut-over had published the new map on every instance (ms since the epoch). */
   publishedMs?: number;
   /** The shard-map version the cut-over published. */
   published: number | null;
-  /** Milliseconds per phase, the write fence's duration and its steps (rename, apply, check, publish). */
-  timings: Partial<Record<MovePhase | 'fence' | 'fence_rename' | 'fence_apply' | 'fence_check' | 'fence_publish', number>>;
+  /**
+   * Milliseconds per phase, the write fence's duration and its steps (flip, apply, check, publish),
+   * how many checksum statements its final check ran, and the rename after it.
+   */
+  timings: Partial<
+    Record<MovePhase | 'fence' | 'fence_flip' | 'fence_apply' | 'fence_check' | 'fence_publish' | 'fence_checked_tables' | 'rename', number>
+  >;
   startedAt: string;
   updatedAt: string;
   error: string | null;

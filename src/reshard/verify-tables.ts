@@ -22,8 +22,6 @@ export function checksumSql(
   from: readonly unknown[] | null,
   to: readonly unknown[] | null,
 ): { sql: string; params: unknown[] } {
-  const cols = schema.columns.map((c) => quoteIdent(c.name));
-  const text = `CONCAT_WS('#', ${cols.map((c) => `ISNULL(${c}), ${c}`).join(', ')})`;
   const where: string[] = [];
   const params: unknown[] = [];
   if (from) {
@@ -35,10 +33,26 @@ export function checksumSql(
     where.push(`NOT ${keyCompare(schema.primaryKey, '>')}`);
     params.push(...expand(schema.primaryKey, to));
   }
-  return {
-    sql: `SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(SHA2(${text}, 256), 1, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) AS x FROM ${quoteIdent(table.database)}.${quoteIdent(name)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
-    params,
-  };
+  return { sql: checksumSelect(table, schema, name, where.join(' AND ')), params };
+}
+
+/** The checksum statement of the rows with these primary keys (those there are), as {@link checksumSql}. Pure. */
+export function keysChecksumSql(
+  table: MovedTable,
+  schema: LogicalTableSchema,
+  name: string,
+  keys: readonly (readonly unknown[])[],
+): { sql: string; params: unknown[] } {
+  const pk = schema.primaryKey.map(quoteIdent);
+  const one = pk.length === 1 ? '?' : `(${pk.map(() => '?').join(', ')})`;
+  const where = `${pk.length === 1 ? pk[0]! : `(${pk.join(', ')})`} IN (${keys.map(() => one).join(', ')})`;
+  return { sql: checksumSelect(table, schema, name, where), params: keys.flatMap((k) => [...k]) };
+}
+
+function checksumSelect(table: MovedTable, schema: LogicalTableSchema, name: string, where: string): string {
+  const cols = schema.columns.map((c) => quoteIdent(c.name));
+  const text = `CONCAT_WS('#', ${cols.map((c) => `ISNULL(${c}), ${c}`).join(', ')})`;
+  return `SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR(CAST(CONV(SUBSTRING(SHA2(${text}, 256), 1, 16), 16, 10) AS UNSIGNED)), 0) AS CHAR) AS x FROM ${quoteIdent(table.database)}.${quoteIdent(name)}${where ? ` WHERE ${where}` : ''}`;
 }
 
 /** `(a > ?) OR (a = ? AND b > ?)` — expanded, as the snapshot's keyset predicate (MariaDB scans ranges for it). */
@@ -85,18 +99,39 @@ export async function rangeSum(s: RawRowSession, q: { sql: string; params: unkno
   return { rows: Number(row?.['n'] ?? 0), checksum: String(row?.['x'] ?? '0') };
 }
 
-/** The checksums of `queries`, run over `sessions` in parallel (one statement per session at a time), in order. */
-export async function rangeSums(
+/**
+ * Several checksum statements as one (`UNION ALL`, each row tagged with its index): one round
+ * trip instead of one per table. Pure.
+ */
+export function unionSumsSql(queries: readonly { sql: string; params: unknown[] }[], first: number): { sql: string; params: unknown[] } {
+  return {
+    sql: queries.map((q, i) => `SELECT ${first + i} AS i, q.n, q.x FROM (${q.sql}) AS q`).join(' UNION ALL '),
+    params: queries.flatMap((q) => q.params),
+  };
+}
+
+/** Checksum statements per round trip in {@link batchedRangeSums}. */
+const UNION_PARTS = 24;
+
+/**
+ * The checksums of `queries`, in order, over `sessions` in parallel, {@link UNION_PARTS} statements
+ * per round trip: the fence's final check, where round trips on a busy host cost more than the reads.
+ */
+export async function batchedRangeSums(
   sessions: readonly RawRowSession[],
   queries: readonly { sql: string; params: unknown[] }[],
 ): Promise<RangeSum[]> {
   const out: RangeSum[] = new Array<RangeSum>(queries.length);
+  const per = Math.max(1, Math.min(UNION_PARTS, Math.ceil(queries.length / Math.max(1, sessions.length))));
   let next = 0;
   await Promise.all(
     sessions.map(async (s) => {
       while (next < queries.length) {
-        const i = next++;
-        out[i] = await rangeSum(s, queries[i]!);
+        const first = next;
+        next = Math.min(queries.length, next + per);
+        const q = unionSumsSql(queries.slice(first, next), first);
+        for (const row of await s.query<Record<string, unknown>>(q.sql, q.params))
+          out[Number(row['i'])] = { rows: Number(row['n'] ?? 0), checksum: String(row['x'] ?? '0') };
       }
     }),
   );

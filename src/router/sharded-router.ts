@@ -7,7 +7,7 @@ import type { Row } from '../net/index.js';
 import type { SocketLayer } from '../net/index.js';
 import type { ConnectionFactory } from '../pool/index.js';
 import { InstancePool } from '../pool/index.js';
-import type { Topology } from '../shard/index.js';
+import { MOVE_FENCE_SQLSTATE, type Topology } from '../shard/index.js';
 import { PlanCache, plan, type PlanOptions, type RoutePlan, type SqlParam } from '../sql/index.js';
 import { queryChannel } from '../tracing/index.js';
 import { traceQuery } from './query-trace.js';
@@ -28,8 +28,13 @@ import { runTransaction } from './transaction-runner.js';
 import { MultiShardWriter } from './multi-shard-writer.js';
 import { ShardMapWatcher } from './shard-map-watcher.js';
 
-/** ER_NO_SUCH_TABLE: a shard move's fence renamed the shard's tables away (or the schema is not migrated). */
+/** ER_NO_SUCH_TABLE: a finished shard move renamed the shard's tables away (or the schema is not migrated). */
 const NO_SUCH_TABLE = 1146;
+
+/** A server error of a statement that a shard move's fence stopped before it wrote anything. */
+function fenceError(details: { errno?: unknown; sqlState?: unknown } | undefined): boolean {
+  return details?.errno === NO_SUCH_TABLE || details?.sqlState === MOVE_FENCE_SQLSTATE;
+}
 
 function movedError(shard: number | string, waitedMs: number, cause: unknown): RoutingError {
   return new RoutingError(
@@ -39,14 +44,11 @@ function movedError(shard: number | string, waitedMs: number, cause: unknown): R
   );
 }
 
-/** Whether `err` says a statement found its shard's table gone before it wrote anything. */
+/** Whether `err` says a statement met a shard move's fence (or its table gone) before it wrote anything. */
 function fencedByMove(err: unknown): boolean {
   if (err instanceof MultiShardWriteError)
-    return (
-      err.retriable &&
-      err.instances.some((i) => (i.error as { details?: { errno?: unknown } } | undefined)?.details?.errno === NO_SUCH_TABLE)
-    );
-  return isShardlineError(err) && err.code === 'QUERY_FAILED' && err.details?.['errno'] === NO_SUCH_TABLE;
+    return err.retriable && err.instances.some((i) => fenceError((i.error as { details?: { errno?: unknown } } | undefined)?.details));
+  return isShardlineError(err) && err.code === 'QUERY_FAILED' && fenceError(err.details);
 }
 
 function rangesText(shards: readonly number[]): string {
@@ -360,9 +362,9 @@ export class ShardedRouter implements Router {
     fn: (tx: Transaction) => Promise<T>,
     onCommit: ((instance: string, gtid: string) => void) | undefined,
   ): Promise<T> {
-    // A move's fence (a RENAME of every table of the shard) waits for transactions that touched
-    // the shard: one that finds a table gone wrote nothing there, and runs again on the instance
-    // the new map names (`fn` is called again).
+    // A move's fence waits for the transactions that wrote to the shard: one that meets the fence
+    // (or, later, finds the table renamed away) wrote nothing there, and runs again on the
+    // instance the new map names (`fn` is called again).
     for (let attempt = 0; ; attempt++) {
       const version = this.topology.map.version;
       try {

@@ -7,4 +7,4 @@ export type { ShardRange } from './shard-map.js';
 export { PhysicalNames, expandTemplate, quoteIdent } from './physical-names.js';
 export { Topology } from './topology.js';
 export type { ShardLocation, TableKind } from './topology.js';
-export { shardMapTable, createShardMapTableSql, latestShardMapSql } from './shard-map-table.js';
+export { shardMapTable, createShardMapTableSql, latestShardMapSql, MOVE_FENCE_SQLSTATE } from './shard-map-table.js';

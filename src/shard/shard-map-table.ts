@@ -18,3 +18,9 @@ export function createShardMapTableSql(metaDatabase: string): string {
 export function latestShardMapSql(metaDatabase: string): string {
   return `SELECT version, ranges FROM ${shardMapTable(metaDatabase)} ORDER BY version DESC LIMIT 1`;
 }
+
+/**
+ * The SQLSTATE a shard move's fence trigger fails a write with on the instance the shard is
+ * leaving. The statement wrote nothing: routers wait for the next shard map and run it again.
+ */
+export const MOVE_FENCE_SQLSTATE = '45F01';

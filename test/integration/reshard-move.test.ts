@@ -150,7 +150,7 @@ it('moves 64 MariaDB and 64 MySQL shards to shard-4 and back under a read/write 
     await sleep(1500);
     const result = await work.stop();
     process.stderr.write(
-      `[reshard] ${result.requests} requests (${result.failed} failed ${JSON.stringify(result.errors)}), moving shards p99 ${result.moving.p99Ms} ms max ${result.moving.maxMs} ms (${result.moving.n}), others p99 ${result.other.p99Ms} ms max ${result.other.maxMs} ms; moves: ${[first, second, rolled, back].map((m) => `${m.shards} ${m.from}→${m.to} ${m.rows_copied} rows, ${m.changes_applied} changes, fence ${m.fence_ms} ms (rename ${m.phase_ms['fence_rename']}, apply ${m.phase_ms['fence_apply']}, check ${m.phase_ms['fence_check']}, publish ${m.phase_ms['fence_publish']})`).join('; ')}\n`,
+      `[reshard] ${result.requests} requests (${result.failed} failed ${JSON.stringify(result.errors)}), moving shards p99 ${result.moving.p99Ms} ms max ${result.moving.maxMs} ms (${result.moving.n}), others p99 ${result.other.p99Ms} ms max ${result.other.maxMs} ms; moves: ${[first, second, rolled, back].map((m) => `${m.shards} ${m.from}→${m.to} ${m.rows_copied} rows, ${m.changes_applied} changes, fence ${m.fence_ms} ms (flip ${m.phase_ms['fence_flip']}, apply ${m.phase_ms['fence_apply']}, check ${m.phase_ms['fence_check']}, publish ${m.phase_ms['fence_publish']}, checked ${m.phase_ms['fence_checked_tables']}, rename after ${m.phase_ms['rename']})`).join('; ')}\n`,
     );
     expect(result.lastError).toBeNull();
     expect(result.failed).toBe(0);

@@ -2,9 +2,12 @@ import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.
 import { ConfigError, ReshardError } from '../../src/errors/index.js';
 import { catchUpStatements, checksumSql, parseShardList, shardListText } from '../../src/reshard/index.js';
 import { fencedName, movedTables } from '../../src/reshard/moved-tables.js';
-import { rangeSums } from '../../src/reshard/verify-tables.js';
+import { batchedRangeSums } from '../../src/reshard/verify-tables.js';
+import { FENCE_EVENTS, fenceTriggerName, fenceTriggerSql } from '../../src/reshard/write-fence.js';
+import { finalChecks } from '../../src/reshard/move-runner.js';
+import type { TouchedRows } from '../../src/reshard/catch-up.js';
 import type { RawRowSession } from '../../src/net/index.js';
-import { ShardMap, Topology } from '../../src/shard/index.js';
+import { MOVE_FENCE_SQLSTATE, ShardMap, Topology } from '../../src/shard/index.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
 const topology = () =>
@@ -133,25 +136,107 @@ describe('verify checksums', () => {
 });
 
 describe('fence checksums in parallel', () => {
-  it('runs one statement per session at a time and returns the sums in the order of the statements', async () => {
+  it('sends the statements as UNION ALL batches over the sessions at once and returns the sums in the order of the statements', async () => {
     let running = 0;
     let most = 0;
     const used = new Set<string>();
+    const sent: string[] = [];
     const session = (name: string) =>
       ({
-        async query(sql: string) {
+        async query(sql: string, params: unknown[]) {
           used.add(name);
+          sent.push(sql);
           running++;
           most = Math.max(most, running);
-          await new Promise((r) => setTimeout(r, Number(sql) % 7));
+          const parts = [...sql.matchAll(/SELECT (\d+) AS i, q\.n, q\.x FROM \(SELECT (\d+) FROM t WHERE k = \?\) AS q/g)];
+          await new Promise((r) => setTimeout(r, parts.length));
           running--;
-          return [{ n: Number(sql), x: `sum-${sql}` }];
+          // each part's one bound value comes back as its checksum: the params line up with the parts
+          return parts.map((m, j) => ({ i: m[1], n: Number(m[2]), x: `sum-${String(params[j])}` }));
         },
       }) as unknown as RawRowSession;
-    const queries = Array.from({ length: 23 }, (_, i) => ({ sql: String(i), params: [] }));
-    const sums = await rangeSums([session('a'), session('b'), session('c')], queries);
-    expect(sums).toEqual(queries.map((_, i) => ({ rows: i, checksum: `sum-${i}` })));
+    const queries = Array.from({ length: 100 }, (_, i) => ({ sql: `SELECT ${i} FROM t WHERE k = ?`, params: [`p${i}`] }));
+    const sums = await batchedRangeSums([session('a'), session('b'), session('c')], queries);
+    expect(sums).toEqual(queries.map((_, i) => ({ rows: i, checksum: `sum-p${i}` })));
     expect(most).toBe(3);
     expect(used).toEqual(new Set(['a', 'b', 'c']));
+    expect(sent.length).toBeLessThanOrEqual(6);
+    expect(sent[0]).toContain(' UNION ALL ');
+  });
+});
+
+describe('the write fence', () => {
+  it('a trigger per event reads the fence row with a locking read and fails with the fence SQLSTATE', () => {
+    const my = fenceTriggerSql('mysql', 'shardline_meta', 'move-abc-768-831', table, 'UPDATE');
+    expect(my).toContain('CREATE TRIGGER IF NOT EXISTS `app_12`.`_sl_fence_u_users_0768`');
+    expect(my).toContain('BEFORE UPDATE ON `app_12`.`users_0768` FOR EACH ROW');
+    expect(my).toContain("FROM `shardline_meta`.`reshard_fence` AS f WHERE f.move = 'move-abc-768-831' FOR SHARE;");
+    expect(my).toContain(`SIGNAL SQLSTATE '${MOVE_FENCE_SQLSTATE}'`);
+    // the handler that makes an unreadable row fence is scoped to the read, not to the SIGNAL
+    expect(my.indexOf('END;')).toBeGreaterThan(my.indexOf('DECLARE CONTINUE HANDLER'));
+    expect(my.indexOf('END;')).toBeLessThan(my.indexOf('SIGNAL'));
+    expect(fenceTriggerSql('mariadb', 'm', 'x', table, 'DELETE')).toContain('LOCK IN SHARE MODE SKIP LOCKED;');
+  });
+
+  it('refuses a move id that is not plain text (it is a literal in the trigger)', () => {
+    expect(() => fenceTriggerSql('mysql', 'm', "x'; DROP TABLE t; --", table, 'INSERT')).toThrow(ReshardError);
+    expect(() => fenceTriggerSql('mysql', 'm', '', table, 'INSERT')).toThrow(ReshardError);
+  });
+
+  it('trigger names are distinct per table and event and fit in 64 characters', () => {
+    const long = 'x'.repeat(64);
+    const names = FENCE_EVENTS.flatMap((e) => [
+      fenceTriggerName('users_0768', e),
+      fenceTriggerName(long, e),
+      fenceTriggerName(`${long.slice(1)}y`, e),
+    ]);
+    expect(new Set(names).size).toBe(names.length);
+    for (const n of names) expect(n.length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('the final check inside the fence', () => {
+  const tables = movedTables(topology(), [768, 769]);
+  const schemas = new Map([
+    ['users', users],
+    ['orders', { ...users, table: 'orders', primaryKey: ['uid', 'name'] }],
+  ]);
+
+  it('without tracking (a resumed move) checks every table whole', () => {
+    const checks = finalChecks(tables, schemas, null);
+    expect(checks.map((c) => c.table.key)).toEqual(tables.map((t) => t.key));
+    expect(checks.every((c) => !c.sql.sql.includes('WHERE'))).toBe(true);
+  });
+
+  it('with tracking checks only the rows changed since verify, a table past the bound whole, an untouched table not at all', () => {
+    // in shard then table order: orders_0768 (key uid, name), users_0768, orders_0769, users_0769
+    expect(tables.map((t) => t.table)).toEqual(['orders_0768', 'users_0768', 'orders_0769', 'users_0769']);
+    const touched: TouchedRows = new Map([
+      [tables[0]!.key, { keys: new Map([['c', [1n, 'n']]]), whole: false }],
+      [tables[1]!.key, { keys: new Map(), whole: true }],
+      [
+        tables[3]!.key,
+        {
+          keys: new Map([
+            ['a', [5n]],
+            ['b', [9n]],
+          ]),
+          whole: false,
+        },
+      ],
+    ]);
+    const checks = finalChecks(tables, schemas, touched);
+    expect(checks.map((c) => c.table.key)).toEqual([tables[0]!.key, tables[1]!.key, tables[3]!.key]);
+    expect(checks[0]!.sql.sql).toContain('WHERE (`uid`, `name`) IN ((?, ?))');
+    expect(checks[0]!.sql.params).toEqual([1n, 'n']);
+    expect(checks[1]!.sql.sql).not.toContain('WHERE');
+    expect(checks[2]!.sql.sql).toContain('FROM `app_12`.`users_0769` WHERE `uid` IN (?, ?)');
+    expect(checks[2]!.sql.params).toEqual([5n, 9n]);
+  });
+
+  it('splits many changed keys over several statements', () => {
+    const keys = new Map(Array.from({ length: 1200 }, (_, i) => [String(i), [BigInt(i)]] as [string, unknown[]]));
+    const checks = finalChecks(tables.slice(1, 2), schemas, new Map([[tables[1]!.key, { keys, whole: false }]]));
+    expect(checks.map((c) => c.sql.params.length)).toEqual([500, 500, 200]);
   });
 });
