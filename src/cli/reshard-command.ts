@@ -92,7 +92,11 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .option('--dry-run', 'print what the move would do, change nothing')
     .option('--until <phase>', 'stop after this phase (copy, catchup, verify, cutover)')
     .option('--chunk-rows <n>', 'rows per copy chunk', String(DEFAULT_MOVE_OPTIONS.chunkRows))
-    .option('--max-rows-per-second <n>', 'bound on the rows per second the copy and verify read from the source (default: none)')
+    .option(
+      '--max-rows-per-second <n>',
+      'bound on the rows per second the copy and verify read from the source; 0: none',
+      String(DEFAULT_MOVE_OPTIONS.maxRowsPerSecond),
+    )
     .option(
       '--metrics-port <port>',
       "serve the move's gauges (rows copied, catch-up lag, verify progress, fence duration) on /metrics of 127.0.0.1:<port> while it runs",
@@ -184,7 +188,11 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .description(
       'move the shards of the last finished move back to the instance they came from, the same way (copy, catch-up, verify, cut-over); run again to resume',
     )
-    .option('--max-rows-per-second <n>', 'bound on the rows per second the copy and verify read from the source (default: none)')
+    .option(
+      '--max-rows-per-second <n>',
+      'bound on the rows per second the copy and verify read from the source; 0: none',
+      String(DEFAULT_MOVE_OPTIONS.maxRowsPerSecond),
+    )
     .option('--dir <folder>', "migrations folder (required outside shardline's checkout)")
     .option('--metrics-port <port>', "serve the move's gauges on /metrics of 127.0.0.1:<port> while it runs")
     .option('--config <file>', 'cluster config')
@@ -301,11 +309,12 @@ async function planAndRun(
   }
 }
 
-/** `--max-rows-per-second`: absent is no bound; else an integer of 100 … 10,000,000. */
+/** `--max-rows-per-second`: absent is the default bound, 0 none, else an integer of 100 … 10,000,000. */
 function rowsPerSecondFlag(text: string | undefined): number | null {
-  if (text === undefined) return null;
+  if (text === undefined) return DEFAULT_MOVE_OPTIONS.maxRowsPerSecond;
   const n = Number(text);
+  if (text === '0') return null;
   if (!/^\d+$/.test(text) || n < 100 || n > 10_000_000)
-    throw new UsageError(`--max-rows-per-second ${JSON.stringify(text)}: an integer of 100 … 10000000`);
+    throw new UsageError(`--max-rows-per-second ${JSON.stringify(text)}: 0 (no bound) or an integer of 100 … 10000000`);
   return n;
 }

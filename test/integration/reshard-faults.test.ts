@@ -294,3 +294,26 @@ async function createRouterMap() {
     await r.close();
   }
 }
+
+it('--max-rows-per-second bounds the copy, and a bad value is refused before anything starts', async () => {
+  const bad = failing('reshard', 'move', '--shards', '848-851', '--to', 'shard-4', '--max-rows-per-second', '5;DROP');
+  expect(bad.message).toMatch(/--max-rows-per-second/);
+  expect(status().moves.some((m) => m.shards === '848-851' && m.phase !== 'done')).toBe(false);
+  await seed([848, 849, 850, 851], 600);
+  const report = JSON.parse(
+    shardline('reshard', 'move', '--shards', '848-851', '--to', 'shard-4', '--max-rows-per-second', '1000', '--json'),
+  ) as { phase: string; rows_copied: number; phase_ms: Record<string, number> };
+  expect(report.phase).toBe('done');
+  expect(report.rows_copied).toBeGreaterThanOrEqual(2400);
+  // 2,400 rows at 1,000 a second: the first chunk (100 rows) at once, the rest paced
+  expect(report.phase_ms['copy']).toBeGreaterThanOrEqual(2000);
+  expect(report.rows_copied / (report.phase_ms['copy']! / 1000)).toBeLessThanOrEqual(1200);
+  const back = JSON.parse(
+    shardline('reshard', 'move', '--shards', '848-851', '--to', 'shard-3', '--max-rows-per-second', '0', '--json'),
+  ) as {
+    phase: string;
+  };
+  expect(back.phase).toBe('done');
+  const cleaned = JSON.parse(shardline('reshard', 'cleanup', '--json')) as { cleaned: { instance: string }[] };
+  expect(cleaned.cleaned.map((c) => c.instance).sort()).toEqual(['shard-3', 'shard-4']);
+}, 600_000);
