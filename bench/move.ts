@@ -173,7 +173,7 @@ await onCluster(async () => {
     fence_ms: moves.map((m) => m.fence_ms),
     fence_steps_ms: moves.map((m) => Object.fromEntries(Object.entries(m.phase_ms).filter(([k]) => k.startsWith('fence_')))),
     rename_after_fence_ms: moves.map((m) => m.phase_ms['rename'] ?? null),
-    max_rows_per_second: MAX_ROWS_PER_S ? Number(MAX_ROWS_PER_S) : null,
+    max_rows_per_second: MAX_ROWS_PER_S ? Number(MAX_ROWS_PER_S) : 'default (5000)',
     host_busy_pct: { quiet: spread(inSide('A').map((w) => w.busy)), moving: spread(inSide('B').map((w) => w.busy)) },
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);

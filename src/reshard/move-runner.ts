@@ -61,7 +61,7 @@ export interface MoveOptions {
   verifyChunkRows: number;
   /**
    * Rows per second the copy and verify read from the source, all tables together (null: no
-   * bound; default 10,000): keeps a move from crowding the source's other shards. Chunks shrink to a tenth of a
+   * bound; default 5,000): keeps a move from crowding the source's other shards. Chunks shrink to a tenth of a
    * second's worth so the reads come as steady small steps.
    */
   maxRowsPerSecond: number | null;
@@ -83,7 +83,7 @@ export const DEFAULT_MOVE_OPTIONS: Omit<MoveOptions, 'migrationsDir'> = {
   copyConcurrency: 4,
   catchupLagMs: 500,
   verifyChunkRows: 5000,
-  maxRowsPerSecond: 10_000,
+  maxRowsPerSecond: 5_000,
   fenceTimeoutMs: 30_000,
   fenceLockWaitS: 5,
 };
