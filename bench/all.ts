@@ -42,9 +42,12 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
     other_shards_p99_ratio: { max: 1.5 },
     failed_requests: { max: 0 },
   },
+  analytics: {
+    next_id_per_s: { min: 1_000_000 },
+  },
 };
 
-const BENCHES = ['router', 'pool', 'binlog', 'replica', 'move', 'snapshot', 'stream', 'e2e'] as const;
+const BENCHES = ['router', 'pool', 'binlog', 'replica', 'move', 'analytics', 'snapshot', 'stream', 'e2e'] as const;
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 function run(name: string): Promise<Record<string, unknown> | { error: string }> {

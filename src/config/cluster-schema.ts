@@ -182,6 +182,9 @@ export const clusterConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const idInstance = cfg.router.ids.instance;
+    if (idInstance !== undefined && !cfg.instances.some((x) => x.name === idInstance))
+      ctx.addIssue({ code: 'custom', path: ['router', 'ids', 'instance'], message: `no instance is named ${idInstance}` });
     const names = new Map<string, number>();
     const endpoints = new Map<string, number>();
     const serverIds = new Map<number, number>();

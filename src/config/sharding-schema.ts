@@ -153,6 +153,20 @@ export const routerSchema = z
     shardMapCheckMs: z.number().int().min(0).max(600_000).default(1000),
     /** How long a statement that finds its shard's table fenced by a shard move waits for the new map before it fails with SHARD_MOVED (retriable) (ms). */
     movedWaitMs: z.number().int().min(0).max(120_000).default(10_000),
+    /**
+     * Global IDs (`router.nextId(name)`): blocks leased from `<metaDatabase>.id_segments` on
+     * `instance` (default: the first instance of the config).
+     */
+    ids: z
+      .object({
+        instance: z.string().min(1).optional(),
+        /** IDs of a sequence's first block in a process; a block used up within a second makes the next twice as large. */
+        initialBlock: z.number().int().min(1).max(1_000_000_000).default(1000),
+        /** The largest block (IDs a process may lose when it dies: a gap, never a repeat). */
+        maxBlock: z.number().int().min(1).max(1_000_000_000).default(1_000_000),
+      })
+      .strict()
+      .default({ initialBlock: 1000, maxBlock: 1_000_000 }),
   })
   .strict();
 

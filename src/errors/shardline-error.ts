@@ -64,6 +64,7 @@ export type ErrorCode =
   | 'RESHARD_FAILED'
   | 'RESHARD_DIFFERENCE'
   | 'SHARD_HANDOFF'
+  | 'ID_SEQUENCE'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */

@@ -151,6 +151,13 @@ export interface Router {
   health(): InstanceHealth[];
   /** Plan-cache counters. */
   planCacheStats(): { hits: number; misses: number; size: number };
+  /**
+   * The next global ID of sequence `name` (1–64 of `A-Z a-z 0-9 _ . : -`): unique across processes
+   * and restarts, increasing within this process, from blocks leased in
+   * `<metaDatabase>.id_segments` (`router.ids`). Most calls take no round trip.
+   * @throws {RoutingError} ID_SEQUENCE (a bad name; retriable when no block could be leased)
+   */
+  nextId(name: string): Promise<bigint>;
   /** Waits for borrowed connections and closes every pool. */
   close(): Promise<void>;
 }

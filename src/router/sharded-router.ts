@@ -27,6 +27,8 @@ import { ReplicaReads, type ReadPolicy } from './replica-reads.js';
 import { runTransaction } from './transaction-runner.js';
 import { MultiShardWriter } from './multi-shard-writer.js';
 import { ShardMapWatcher } from './shard-map-watcher.js';
+import { IdAllocator } from './id-allocator.js';
+import { segmentLease } from './id-segments.js';
 
 /** ER_NO_SUCH_TABLE: a finished shard move renamed the shard's tables away (or the schema is not migrated). */
 const NO_SUCH_TABLE = 1146;
@@ -88,6 +90,7 @@ export class ShardedRouter implements Router {
   private readonly configuredPools: InstancePool[] = [];
   private readonly mapWatcher: ShardMapWatcher;
   private readonly movedWaitMs: number;
+  private readonly ids: IdAllocator;
 
   constructor(
     config: ClusterConfig,
@@ -151,6 +154,11 @@ export class ShardedRouter implements Router {
     );
     metrics.watchPools({ stats: () => this.health() });
     this.writer = new MultiShardWriter(config, factories.batchFactory, (i) => this.pool(i), this.queryTimeoutMs, socketLayer);
+    const idInstance = rc.ids.instance ?? config.instances[0]!.name;
+    this.ids = new IdAllocator(
+      segmentLease(config.sharding.naming.metaDatabase, (work) => this.pool(idInstance).use(work), this.queryTimeoutMs),
+      rc.ids,
+    );
   }
 
   /**
@@ -443,6 +451,11 @@ export class ShardedRouter implements Router {
 
   planCacheStats() {
     return this.cache.stats();
+  }
+
+  nextId(name: string): Promise<bigint> {
+    if (this.closed) return Promise.reject(new RouterClosedError());
+    return this.ids.next(name);
   }
 
   async close(): Promise<void> {
