@@ -14,8 +14,9 @@ const NOWAIT_FOR_MS = 250;
 /**
  * Prepares a move's write fence on its source, before the cut-over: the fence row (unfenced) and
  * a BEFORE INSERT/UPDATE/DELETE trigger on every moving table, spread over `sessions`. Idempotent
- * (a resumed move finds them there). Creating a trigger takes each table's metadata lock for a
- * moment; writes to other tables never wait.
+ * (a resumed move finds them there). Creating a trigger takes its table's metadata lock for a
+ * moment; writes to other tables never wait. A transaction holding a moving table open longer
+ * than `lockWaitS` makes it give up (statements on that table queue behind a waiting DDL).
  */
 export async function installFence(
   sessions: readonly RawRowSession[],
@@ -23,6 +24,7 @@ export async function installFence(
   meta: string,
   move: string,
   tables: readonly MovedTable[],
+  lockWaitS: number,
 ): Promise<void> {
   const s0 = sessions[0]!;
   await s0.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(meta)}`);
@@ -32,6 +34,7 @@ export async function installFence(
   let next = 0;
   await Promise.all(
     sessions.map(async (s) => {
+      await s.query(`SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(lockWaitS))}`);
       while (next < work.length) await s.query(work[next++]!);
     }),
   );

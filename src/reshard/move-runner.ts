@@ -683,7 +683,7 @@ export class ShardMove {
           `${state.from} still holds ${left.length} fenced table(s) of an earlier move (${String(left[0]!['t'])}…): run \`shardline reshard cleanup\` first`,
         );
     }
-    await installFence(sessions, instanceOf(this.config, state.from).flavour, this.meta, state.id, tables);
+    await installFence(sessions, instanceOf(this.config, state.from).flavour, this.meta, state.id, tables, this.options.fenceLockWaitS);
   }
 
   /**

@@ -57,8 +57,8 @@ describe.each(['shard-0', 'shard-1', 'shard-2'])('write fence on %s', (name) => 
   it('lets writers through until the flip, waits for those in flight, then fences every write', async () => {
     const [admin, a, b] = [sessions[0]!, await open(), await open()];
     const two = [admin, a];
-    await installFence(two, inst.flavour, META, MOVE, [table]);
-    await installFence(two, inst.flavour, META, MOVE, [table]); // idempotent: a resumed move runs it again
+    await installFence(two, inst.flavour, META, MOVE, [table], 5);
+    await installFence(two, inst.flavour, META, MOVE, [table], 5); // idempotent: a resumed move runs it again
     expect(await isFenced(admin, META, MOVE)).toBe(false);
     expect(await outcome(a.query(`INSERT INTO ${DB}.t VALUES (3, 3)`))).toBe('ok');
 
@@ -105,4 +105,18 @@ describe.each(['shard-0', 'shard-1', 'shard-2'])('write fence on %s', (name) => 
     await admin.query(`DELETE FROM ${META}.reshard_fence WHERE move = ?`, [MOVE]);
     expect(await outcome(admin.query(`INSERT INTO ${DB}.t VALUES (6, 6)`))).toBe('fenced');
   });
+
+  it('gives up installing behind a transaction that holds a moving table open, within lockWaitS, and leaves writes alone', async () => {
+    const admin = sessions[0]!;
+    const t2: MovedTable = { logical: 't', shard: 0, database: DB, table: 't2', key: `${DB}.t2` };
+    await admin.query(`CREATE TABLE ${DB}.t2 (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
+    const holder = await open();
+    await holder.query('START TRANSACTION');
+    await holder.query(`SELECT COUNT(*) FROM ${DB}.t2`);
+    const t0 = Date.now();
+    await expect(installFence([await open()], inst.flavour, META, 'move-other', [t2], 1)).rejects.toMatchObject({ errno: 1205 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await holder.query('ROLLBACK');
+    expect(await outcome(admin.query(`INSERT INTO ${DB}.t2 VALUES (1, 1)`))).toBe('ok');
+  }, 30_000);
 });
