@@ -79,6 +79,21 @@ async function withMoveMetrics<T>(
   }
 }
 
+/**
+ * Runs a reshard subcommand: `--config` and `--json` its own or the global ones, the config
+ * loaded inside `runCommand` (a bad one is reported like any other failure).
+ */
+function runWithConfig(
+  log: Logger,
+  command: Command,
+  opts: { config?: string; json?: boolean },
+  body: (loaded: ReturnType<typeof loadCommandConfig>, json: boolean) => Promise<number>,
+): Promise<void> {
+  const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
+  const json = (flags.json ?? opts.json) === true;
+  return runCommand(log, () => body(loadCommandConfig(flags.config ?? opts.config), json), { json });
+}
+
 /** `shardline reshard move|status`. */
 export function registerReshardCommands(program: Command, log: Logger): void {
   const reshard = program.command('reshard').description('move shards between instances online (copy, catch-up, verify, cut-over)');
@@ -120,67 +135,60 @@ export function registerReshardCommands(program: Command, log: Logger): void {
         },
         command: Command,
       ) => {
-        const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
-        const json = (flags.json ?? opts.json) === true;
-        return runCommand(
-          log,
-          async () => {
-            const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
-            const shards = parseShardList(opts.shards, config.sharding.shards);
-            if (!shards)
-              throw new UsageError(
-                `--shards ${JSON.stringify(opts.shards)}: expected shards of 0 … ${config.sharding.shards - 1} such as 768-831 or 0-3,9`,
+        return runWithConfig(log, command, opts, async ({ config, choice }, json) => {
+          const shards = parseShardList(opts.shards, config.sharding.shards);
+          if (!shards)
+            throw new UsageError(
+              `--shards ${JSON.stringify(opts.shards)}: expected shards of 0 … ${config.sharding.shards - 1} such as 768-831 or 0-3,9`,
+            );
+          const chunkRows = Number(opts.chunkRows);
+          if (!Number.isInteger(chunkRows) || chunkRows < 1 || chunkRows > 100_000)
+            throw new UsageError('--chunk-rows: an integer of 1 … 100000');
+          const maxRowsPerSecond = rowsPerSecondFlag(opts.maxRowsPerSecond);
+          const until = opts.until ?? 'done';
+          if (!['copy', 'catchup', 'verify', 'cutover', 'done'].includes(until))
+            throw new UsageError('--until: copy, catchup, verify or cutover');
+          let planned: MoveState | null = null;
+          const labels = () => ({ shards: shardListText(shards), from: planned?.from ?? '', to: opts.to });
+          return withMoveMetrics(opts.dryRun ? undefined : opts.metricsPort, labels, async (metrics) => {
+            const move = new ShardMove(
+              config,
+              {
+                ...DEFAULT_MOVE_OPTIONS,
+                chunkRows,
+                maxRowsPerSecond,
+                migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
+              },
+              bars(log, json),
+              metrics,
+            );
+            if (opts.dryRun) {
+              const state = await move.plan(shards, opts.to, 'move', true);
+              const out = {
+                dry_run: true,
+                shards: shardListText(shards),
+                from: state.from,
+                to: state.to,
+                tables: state.shards.length * Object.keys(config.sharding.tables).length,
+                map_version: state.mapVersion,
+              };
+              process.stdout.write(
+                json
+                  ? `${JSON.stringify(out)}\n`
+                  : `would move shards ${out.shards} (${out.tables} tables) from ${out.from} to ${out.to} (shard map version ${out.map_version} → ${out.map_version + 1})\n`,
               );
-            const chunkRows = Number(opts.chunkRows);
-            if (!Number.isInteger(chunkRows) || chunkRows < 1 || chunkRows > 100_000)
-              throw new UsageError('--chunk-rows: an integer of 1 … 100000');
-            const maxRowsPerSecond = rowsPerSecondFlag(opts.maxRowsPerSecond);
-            const until = opts.until ?? 'done';
-            if (!['copy', 'catchup', 'verify', 'cutover', 'done'].includes(until))
-              throw new UsageError('--until: copy, catchup, verify or cutover');
-            let planned: MoveState | null = null;
-            const labels = () => ({ shards: shardListText(shards), from: planned?.from ?? '', to: opts.to });
-            return withMoveMetrics(opts.dryRun ? undefined : opts.metricsPort, labels, async (metrics) => {
-              const move = new ShardMove(
-                config,
-                {
-                  ...DEFAULT_MOVE_OPTIONS,
-                  chunkRows,
-                  maxRowsPerSecond,
-                  migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
-                },
-                bars(log, json),
-                metrics,
-              );
-              if (opts.dryRun) {
-                const state = await move.plan(shards, opts.to, 'move', true);
-                const out = {
-                  dry_run: true,
-                  shards: shardListText(shards),
-                  from: state.from,
-                  to: state.to,
-                  tables: state.shards.length * Object.keys(config.sharding.tables).length,
-                  map_version: state.mapVersion,
-                };
-                process.stdout.write(
-                  json
-                    ? `${JSON.stringify(out)}\n`
-                    : `would move shards ${out.shards} (${out.tables} tables) from ${out.from} to ${out.to} (shard map version ${out.map_version} → ${out.map_version + 1})\n`,
-                );
-                await move.close();
-                return 0;
-              }
-              return planAndRun(
-                move,
-                () => move.plan(shards, opts.to),
-                (state) => (planned = state),
-                until as MoveState['phase'],
-                json,
-              );
-            });
-          },
-          { json },
-        );
+              await move.close();
+              return 0;
+            }
+            return planAndRun(
+              move,
+              () => move.plan(shards, opts.to),
+              (state) => (planned = state),
+              until as MoveState['phase'],
+              json,
+            );
+          });
+        });
       },
     );
   reshard
@@ -199,41 +207,34 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .option('--json', 'print the report as one JSON object')
     .action(
       (opts: { maxRowsPerSecond?: string; dir?: string; metricsPort?: string; config?: string; json?: boolean }, command: Command) => {
-        const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
-        const json = (flags.json ?? opts.json) === true;
-        return runCommand(
-          log,
-          async () => {
-            const { config, choice } = loadCommandConfig(flags.config ?? opts.config);
-            let planned: MoveState | null = null;
-            const labels = () => ({
-              shards: planned ? shardListText(planned.shards) : '',
-              from: planned?.from ?? '',
-              to: planned?.to ?? '',
-            });
-            return withMoveMetrics(opts.metricsPort, labels, async (metrics) => {
-              const move = new ShardMove(
-                config,
-                {
-                  ...DEFAULT_MOVE_OPTIONS,
-                  maxRowsPerSecond: rowsPerSecondFlag(opts.maxRowsPerSecond),
-                  migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
-                },
-                bars(log, json),
-                metrics,
-              );
-              const plan = async () => {
-                const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
-                if (unfinished) return unfinished;
-                const last = await move.lastMove();
-                if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
-                return move.plan(last.shards, last.from, 'rollback');
-              };
-              return planAndRun(move, plan, (state) => (planned = state), 'done', json);
-            });
-          },
-          { json },
-        );
+        return runWithConfig(log, command, opts, async ({ config, choice }, json) => {
+          let planned: MoveState | null = null;
+          const labels = () => ({
+            shards: planned ? shardListText(planned.shards) : '',
+            from: planned?.from ?? '',
+            to: planned?.to ?? '',
+          });
+          return withMoveMetrics(opts.metricsPort, labels, async (metrics) => {
+            const move = new ShardMove(
+              config,
+              {
+                ...DEFAULT_MOVE_OPTIONS,
+                maxRowsPerSecond: rowsPerSecondFlag(opts.maxRowsPerSecond),
+                migrationsDir: migrationsDir(opts.dir, choice.source === 'bundled demo config'),
+              },
+              bars(log, json),
+              metrics,
+            );
+            const plan = async () => {
+              const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
+              if (unfinished) return unfinished;
+              const last = await move.lastMove();
+              if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
+              return move.plan(last.shards, last.from, 'rollback');
+            };
+            return planAndRun(move, plan, (state) => (planned = state), 'done', json);
+          });
+        });
       },
     );
   reshard
@@ -244,20 +245,13 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .option('--config <file>', 'cluster config')
     .option('--json', 'print { cleaned: [...] }')
     .action((opts: { config?: string; json?: boolean }, command: Command) => {
-      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
-      const json = (flags.json ?? opts.json) === true;
-      return runCommand(
-        log,
-        async () => {
-          const { config } = loadCommandConfig(flags.config ?? opts.config);
-          const cleaned = await new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' }).cleanup();
-          if (json) process.stdout.write(`${JSON.stringify({ cleaned })}\n`);
-          else if (!cleaned.length) process.stdout.write('nothing to clean up\n');
-          else for (const c of cleaned) process.stdout.write(`${c.id}: dropped ${c.dropped} fenced table(s) on ${c.instance}\n`);
-          return 0;
-        },
-        { json },
-      );
+      return runWithConfig(log, command, opts, async ({ config }, json) => {
+        const cleaned = await new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' }).cleanup();
+        if (json) process.stdout.write(`${JSON.stringify({ cleaned })}\n`);
+        else if (!cleaned.length) process.stdout.write('nothing to clean up\n');
+        else for (const c of cleaned) process.stdout.write(`${c.id}: dropped ${c.dropped} fenced table(s) on ${c.instance}\n`);
+        return 0;
+      });
     });
   reshard
     .command('status')
@@ -265,25 +259,18 @@ export function registerReshardCommands(program: Command, log: Logger): void {
     .option('--config <file>', 'cluster config')
     .option('--json', 'print { moves: [...] }')
     .action((opts: { config?: string; json?: boolean }, command: Command) => {
-      const flags = command.optsWithGlobals<{ config?: string; json?: boolean }>();
-      const json = (flags.json ?? opts.json) === true;
-      return runCommand(
-        log,
-        async () => {
-          const { config } = loadCommandConfig(flags.config ?? opts.config);
-          const move = new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' });
-          const moves = (await move.allMoves()).map(statusOf);
-          if (json) process.stdout.write(`${JSON.stringify({ moves })}\n`);
-          else if (!moves.length) process.stdout.write('no shard moves recorded\n');
-          else
-            for (const m of moves)
-              process.stdout.write(
-                `${m.id}: ${m.kind} of shards ${m.shards} ${m.from} → ${m.to}, ${m.phase}; ${m.rows_copied} rows copied (${m.tables_copied} tables), ${m.changes_applied} changes applied, ${m.differences} differences${m.fence_ms !== null ? `, fence ${m.fence_ms} ms` : ''}${m.error ? `; last error: ${m.error}` : ''}\n`,
-              );
-          return 0;
-        },
-        { json },
-      );
+      return runWithConfig(log, command, opts, async ({ config }, json) => {
+        const move = new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' });
+        const moves = (await move.allMoves()).map(statusOf);
+        if (json) process.stdout.write(`${JSON.stringify({ moves })}\n`);
+        else if (!moves.length) process.stdout.write('no shard moves recorded\n');
+        else
+          for (const m of moves)
+            process.stdout.write(
+              `${m.id}: ${m.kind} of shards ${m.shards} ${m.from} → ${m.to}, ${m.phase}; ${m.rows_copied} rows copied (${m.tables_copied} tables), ${m.changes_applied} changes applied, ${m.differences} differences${m.fence_ms !== null ? `, fence ${m.fence_ms} ms` : ''}${m.error ? `; last error: ${m.error}` : ''}\n`,
+            );
+        return 0;
+      });
     });
 }
 

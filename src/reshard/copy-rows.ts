@@ -7,6 +7,16 @@ import type { MoveProgress } from './move-progress.js';
 import type { TableCopy } from './move-state.js';
 import type { ChunkPacer } from '../cdc/snapshot/chunk-pacer.js';
 
+/** Runs a read of the source when the move's rows-per-second bound allows it, and books the rows it read. */
+export async function pacedRead<T>(pacer: ChunkPacer, read: () => Promise<T>, rowsOf: (result: T) => number): Promise<T> {
+  const wait = pacer.delay(performance.now());
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  const startedAt = performance.now();
+  const result = await read();
+  pacer.book(startedAt, rowsOf(result));
+  return result;
+}
+
 /** Copies one physical table from the source to the target in primary-key chunks, resuming after `state.after`. */
 export async function copyTable(o: {
   source: RawRowSession;
@@ -37,11 +47,11 @@ export async function copyTable(o: {
       bind(state.after),
       o.chunkRows,
     );
-    const wait = o.pacer.delay(performance.now());
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const startedAt = performance.now();
-    const { rows } = await o.source.select(q.sql, q.params);
-    o.pacer.book(startedAt, rows.length);
+    const { rows } = await pacedRead(
+      o.pacer,
+      () => o.source.select(q.sql, q.params),
+      (r) => r.rows.length,
+    );
     const next: TableCopy = { ...state };
     if (rows.length < o.chunkRows) next.done = true;
     if (rows.length) {

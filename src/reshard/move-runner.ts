@@ -10,7 +10,7 @@ import { ShardMap, Topology, createShardMapTableSql, latestShardMapSql, quoteIde
 import { ChunkPacer } from '../cdc/snapshot/chunk-pacer.js';
 import { throttledChunkRows } from '../cdc/snapshot/snapshot-feed.js';
 import { CatchUp } from './catch-up.js';
-import { copyTable } from './copy-rows.js';
+import { copyTable, pacedRead } from './copy-rows.js';
 import { MoveProgress } from './move-progress.js';
 import { MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
 import { MoveStore } from './move-store.js';
@@ -536,10 +536,11 @@ export class ShardMove {
       let from: unknown[] | null = null;
       for (;;) {
         const rows = throttledChunkRows(this.options.verifyChunkRows, this.options.maxRowsPerSecond);
-        const wait = this.pacer.delay(performance.now());
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        this.pacer.book(performance.now(), rows);
-        const to = await chunkEnd(source, t, schema, t.table, from, rows);
+        const to = await pacedRead(
+          this.pacer,
+          () => chunkEnd(source, t, schema, t.table, from, rows),
+          () => rows,
+        );
         let s = await rangeSum(source, checksumSql(t, schema, t.table, from, to));
         let d = await rangeSum(target, checksumSql(t, schema, t.table, from, to));
         for (let again = 0; again < 5 && (s.rows !== d.rows || s.checksum !== d.checksum); again++) {

@@ -3,9 +3,6 @@ import { ReshardError } from '../errors/index.js';
 import { MOVE_FENCE_SQLSTATE, quoteIdent } from '../shard/index.js';
 import type { MovedTable } from './moved-tables.js';
 
-/** The SQLSTATE a fenced write fails with (the router's contract: `MOVE_FENCE_SQLSTATE`). */
-export const FENCE_SQLSTATE = MOVE_FENCE_SQLSTATE;
-
 /** The row events a fence trigger guards. */
 export const FENCE_EVENTS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 export type FenceEvent = (typeof FENCE_EVENTS)[number];
@@ -35,7 +32,7 @@ function literal(text: string): string {
 /**
  * The fence trigger of one moving table and event: before every row change it reads the move's
  * fence row with a locking read (so a transaction's old snapshot cannot hide the fence) and fails
- * the statement with {@link FENCE_SQLSTATE} once the row says fenced — or cannot be read (MariaDB
+ * the statement with `MOVE_FENCE_SQLSTATE` (the router's contract) once the row says fenced — or cannot be read (MariaDB
  * skips a row the fence is flipping, MySQL waits for the flip; a missing row also fences:
  * fail closed). The fence flip (an UPDATE of that row) waits for the writers that read it
  * unfenced to commit, so after the flip no write to the table can commit on this instance. Pure.
@@ -52,7 +49,7 @@ export function fenceTriggerSql(flavour: 'mysql' | 'mariadb', meta: string, move
     '    DECLARE CONTINUE HANDLER FOR SQLEXCEPTION, NOT FOUND SET v_fenced = 1;',
     `    SELECT f.fenced INTO v_fenced FROM ${fenceTable(meta)} AS f WHERE f.move = ${id} ${lock};`,
     '  END;',
-    `  IF v_fenced <> 0 THEN SIGNAL SQLSTATE '${FENCE_SQLSTATE}' SET MESSAGE_TEXT = 'shardline: this shard is fenced by shard move ${move.replace(/'/g, '')}'; END IF;`,
+    `  IF v_fenced <> 0 THEN SIGNAL SQLSTATE '${MOVE_FENCE_SQLSTATE}' SET MESSAGE_TEXT = 'shardline: this shard is fenced by shard move ${move}'; END IF;`,
     'END',
   ].join('\n');
 }
