@@ -3,6 +3,7 @@ import { RoutingError, SqlParseError } from '../errors/index.js';
 import type { Topology } from '../shard/index.js';
 import type { Aggregate, Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
 import { keyGroups } from './key-groups.js';
+import { fixLogicalPrecedence } from './logical-precedence.js';
 import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
 import { blankComments, checkLexed, checkStatementSize, DEFAULT_SQL_LIMITS, type SqlLimits } from './statement-guard.js';
 
@@ -53,7 +54,7 @@ function parse(sql: string): Node {
     const ast = parser.astify(sql, PARSE_OPTIONS) as unknown;
     const node = Array.isArray(ast) ? ast[0] : ast;
     if (!isNode(node)) throw new Error('empty statement');
-    return node;
+    return fixLogicalPrecedence(node);
   } catch (err) {
     if (err instanceof RangeError) throw tooComplex(err);
     const e = err as { message?: string; location?: Loc & { start: { line: number; column: number } } };
