@@ -1,7 +1,8 @@
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
 import type { MergeSpec } from '../sql/index.js';
-import { compareValues } from './compare-values.js';
-import { addDecimal } from './decimal.js';
+import { PARTIAL_PREFIX } from '../sql/scatter-spec.js';
+import { compareOrderKeys, orderKey, type OrderKey } from './collation-order.js';
+import { mergeGrouped } from './merge-grouped.js';
 
 /** What a routed statement returns: rows for SELECT, counts for writes. */
 export type RouterResult = Row[] | WriteResult;
@@ -28,25 +29,33 @@ function rowsOf(outcomes: readonly QueryOutcome[]): RowsOutcome[] {
   });
 }
 
-/** k-way merge of individually sorted row lists (a small binary heap; no full sort). */
+/**
+ * k-way merge of individually sorted row lists (a small binary heap; no full sort). Text orders
+ * by each row's collation weight (`__shardline_w<i>`, the i-th ORDER BY item), numbers exactly.
+ * Returns rows `offset` to `offset + limit` without the weight columns.
+ */
 export function kWayMerge(
   lists: readonly Row[][],
   orderBy: readonly { column: string; desc: boolean }[],
   fields: readonly FieldInfo[],
   limit: number | null,
+  offset = 0,
 ): Row[] {
-  const types = orderBy.map((o) => fields.find((f) => f.name === o.column)?.type ?? -1);
-  const cmp = (a: Row, b: Row): number => {
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const colFields = orderBy.map((o) => byName.get(o.column));
+  const weights = orderBy.map((_, i) => `${PARTIAL_PREFIX}w${i}`);
+  const keysOf = (row: Row): OrderKey[] => orderBy.map((o, i) => orderKey(row[o.column], row[weights[i]!], colFields[i]));
+  const keyed = lists.map((list) => list.map(keysOf));
+  const cmp = (a: OrderKey[], b: OrderKey[]): number => {
     for (let i = 0; i < orderBy.length; i++) {
-      const o = orderBy[i]!;
-      const c = compareValues(a[o.column], b[o.column], types[i]!);
-      if (c !== 0) return o.desc ? -c : c;
+      const c = compareOrderKeys(a[i]!, b[i]!);
+      if (c !== 0) return orderBy[i]!.desc ? -c : c;
     }
     return 0;
   };
   const heap: { list: number; index: number }[] = [];
   const less = (x: { list: number; index: number }, y: { list: number; index: number }) => {
-    const c = cmp(lists[x.list]![x.index]!, lists[y.list]![y.index]!);
+    const c = cmp(keyed[x.list]![x.index]!, keyed[y.list]![y.index]!);
     return c < 0 || (c === 0 && x.list < y.list);
   };
   const push = (item: { list: number; index: number }) => {
@@ -80,40 +89,21 @@ export function kWayMerge(
   };
   lists.forEach((list, i) => list.length > 0 && push({ list: i, index: 0 }));
   const out: Row[] = [];
-  const max = limit ?? Infinity;
-  while (heap.length > 0 && out.length < max) {
+  const max = limit === null ? Infinity : offset + limit;
+  let seen = 0;
+  while (heap.length > 0 && seen < max) {
     const top = pop();
-    out.push(lists[top.list]![top.index]!);
+    if (seen++ >= offset) out.push(withoutWeights(lists[top.list]![top.index]!, weights));
     if (top.index + 1 < lists[top.list]!.length) push({ list: top.list, index: top.index + 1 });
   }
   return out;
 }
 
-/** Folds per-shard aggregate rows (COUNT/SUM/MIN/MAX, no GROUP BY) into one row. */
-export function mergeAggregates(outcomes: readonly RowsOutcome[], aggregates: readonly string[]): Row[] {
-  const rows = outcomes.flatMap((o) => o.rows);
-  const fields = outcomes.find((o) => o.fields.length > 0)?.fields ?? [];
-  if (rows.length === 0) return [];
-  const names = fields.length ? fields.map((f) => f.name) : Object.keys(rows[0]!);
-  const result: Row = {};
-  names.forEach((name, i) => {
-    const fn = aggregates[i];
-    const type = fields[i]?.type ?? -1;
-    let acc: unknown = null;
-    for (const row of rows) {
-      const v = row[name];
-      if (v === null || v === undefined) continue;
-      if (acc === null) acc = v;
-      else if (fn === 'count' || fn === 'sum') {
-        if (typeof acc === 'bigint' && typeof v === 'bigint') acc = acc + v;
-        else if (typeof acc === 'number' && typeof v === 'number') acc = acc + v;
-        else acc = addDecimal(String(acc), String(v));
-      } else if (fn === 'min' && compareValues(v, acc, type) < 0) acc = v;
-      else if (fn === 'max' && compareValues(v, acc, type) > 0) acc = v;
-    }
-    result[name] = acc === null && fn === 'count' ? 0n : acc;
-  });
-  return [result];
+function withoutWeights(row: Row, weights: readonly string[]): Row {
+  if (weights.length === 0 || !(weights[0]! in row)) return row;
+  const out: Row = {};
+  for (const k in row) if (!weights.includes(k)) out[k] = row[k];
+  return out;
 }
 
 /** Combines the outcomes of a plan's round trips as its merge spec says. */
@@ -135,14 +125,19 @@ export function mergeResults(merge: MergeSpec, outcomes: readonly QueryOutcome[]
     }
     case 'sorted': {
       const rs = rowsOf(outcomes);
+      if (merge.orderBy.length === 0) {
+        const rows = rs.flatMap((o) => o.rows);
+        return rows.slice(merge.offset, merge.limit === null ? undefined : merge.offset + merge.limit);
+      }
       return kWayMerge(
         rs.map((o) => o.rows),
         merge.orderBy,
         rs.find((o) => o.fields.length)?.fields ?? [],
         merge.limit,
+        merge.offset,
       );
     }
-    case 'aggregate':
-      return mergeAggregates(rowsOf(outcomes), merge.aggregates);
+    case 'grouped':
+      return mergeGrouped(merge.spec, outcomes, merge.params, merge);
   }
 }

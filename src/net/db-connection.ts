@@ -17,6 +17,8 @@ export interface FieldInfo {
   name: string;
   /** MySQL column type code (e.g. 8 = LONGLONG, 246 = NEWDECIMAL, 253 = VAR_STRING). */
   type: number;
+  /** Column flags (e.g. 256 = ENUM, 2048 = SET). */
+  flags?: number;
 }
 
 /** The outcome of one statement. */
@@ -168,7 +170,7 @@ export async function openDbConnection(
         if (Array.isArray(result)) {
           const packets = (fields ?? []) as FieldPacket[];
           bigintColumns(result as Row[], packets);
-          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0 })) });
+          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0, flags: typeof f.flags === "number" ? f.flags : 0 })) });
         } else {
           const ok = result as ResultSetHeader;
           const gtid = trackGtids ? committedGtid(ok) : undefined;

@@ -1,3 +1,5 @@
+import type { CountSource, ScatterRewrite } from './scatter-spec.js';
+
 /** Where a shard-key value comes from: a placeholder (by index) or a literal in the SQL. */
 export type KeySource = { param: number } | { literal: string };
 
@@ -28,16 +30,13 @@ export interface InsertRows {
   paramsAfter: number;
 }
 
-/** An aggregate a scatter can merge. */
-export type Aggregate = 'count' | 'sum' | 'min' | 'max';
-
 /** What a SELECT needs to be merged across shards. */
 export interface SelectShape {
-  /** Per output column, its aggregate (if any). */
-  aggregates: (Aggregate | null)[];
-  orderBy: { column: string; desc: boolean }[];
-  limit: { param: number } | { value: number } | null;
-  /** Why rows of several shards cannot be merged (GROUP BY, AVG, OFFSET, …); null when they can. */
+  /** The LIMIT of a SELECT whose rows concatenate (no rewrite). */
+  limit: CountSource | null;
+  /** The partial statement and merge when the shards cannot answer as written; null when rows concatenate. */
+  rewrite: (ScatterRewrite & { analysis: Analysis }) | null;
+  /** Why rows of several shards cannot be merged (window functions, UNION, …); null when they can. */
   unmergeable: string | null;
 }
 

@@ -1,8 +1,9 @@
 import sqlParser from 'node-sql-parser/build/mysql.js';
 import { RoutingError, SqlParseError } from '../errors/index.js';
 import type { Topology } from '../shard/index.js';
-import type { Aggregate, Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
+import type { Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
 import { keyGroups } from './key-groups.js';
+import { limitOffset, scatterRewrite } from './scatter-rewrite.js';
 import { fixLogicalPrecedence } from './logical-precedence.js';
 import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
 import { blankComments, checkLexed, checkStatementSize, DEFAULT_SQL_LIMITS, type SqlLimits } from './statement-guard.js';
@@ -219,76 +220,46 @@ function unknownTable(table: string, topology: Topology): RoutingError {
   );
 }
 
-const AGGREGATES: Record<string, Aggregate> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max' };
-
 /** A quoted identifier as the server names it: the parser keeps `` `a``b` `` as ``a``b``, the server as ``a`b``. */
 const identifier = (name: string): string => name.replace(/``/g, '`');
+
+/** A partial statement (see scatter-rewrite.ts) is only rendered, never merged again. */
+const PARTIAL_SHAPE: SelectShape = { limit: null, rewrite: null, unmergeable: 'a partial statement' };
+/** The partial statement of an analysed statement is checked against no further limits. */
+const UNBOUNDED: SqlLimits = { ...DEFAULT_SQL_LIMITS, maxStatementBytes: Number.MAX_SAFE_INTEGER, maxInList: Number.MAX_SAFE_INTEGER };
 
 /** How the rows of several shards merge for this SELECT, or why they cannot. */
 function selectShape(ast: Node, ctx: Context): SelectShape {
   const columns = Array.isArray(ast['columns']) ? (ast['columns'] as Node[]) : [];
-  const aggregates: (Aggregate | null)[] = [];
   const reasons: string[] = [];
-  const outputs: { name: string; column: string | null; table: string | null }[] = [];
-  let star = false;
   walk(ast['columns'], (n) => {
-    if (n['type'] === 'aggr_func' && String(n['name']).toUpperCase() === 'AVG') reasons.push('AVG across shards');
-    if (n['type'] === 'aggr_func' && isNode(n['args']) && n['args']['distinct'])
-      reasons.push(`${String(n['name'])}(DISTINCT …) across shards`);
     if (isNode(n['over'])) reasons.push('window functions across shards');
   });
-  for (const col of columns) {
+  const items = columns.map((col) => {
     const expr = isNode(col['expr']) ? col['expr'] : {};
-    const fn = expr['type'] === 'aggr_func' ? (AGGREGATES[String(expr['name']).toUpperCase()] ?? null) : null;
-    aggregates.push(fn);
-    if (expr['type'] === 'column_ref' && expr['column'] === '*') star = true;
     const colName = expr['type'] === 'column_ref' ? identifier(String(expr['column'])) : null;
+    const exprLoc = locOf(expr) ?? locOf(col);
     const name =
       typeof col['as'] === 'string'
         ? identifier(col['as'])
-        : (colName ?? ctx.sql.slice(locOf(col)?.start.offset ?? 0, locOf(col)?.end.offset ?? 0));
-    outputs.push({ name, column: colName, table: typeof expr['table'] === 'string' ? expr['table'] : null });
-  }
-  const hasAggregate = aggregates.some((a) => a !== null);
-  if (ast['groupby'] && (!isNode(ast['groupby']) || (ast['groupby'] as { columns?: unknown }).columns))
-    reasons.push('GROUP BY across shards');
-  if (ast['having']) reasons.push('HAVING across shards');
-  if (ast['distinct']) reasons.push('SELECT DISTINCT across shards');
+        : (colName ?? ctx.sql.slice(exprLoc?.start.offset ?? 0, exprLoc?.end.offset ?? 0).trim());
+    return { name, expr, alias: typeof col['as'] === 'string' ? identifier(col['as']) : null };
+  });
   if (ast['locking_read']) reasons.push('locking reads (FOR UPDATE / FOR SHARE) across shards');
-  if (!ast['groupby'] && hasAggregate && aggregates.some((a) => a === null))
-    reasons.push('mixing aggregates and plain columns without GROUP BY');
   if (ast['_next'] || ast['set_op']) reasons.push('UNION across shards');
-  const orderBy: SelectShape['orderBy'] = [];
-  for (const item of Array.isArray(ast['orderby']) ? (ast['orderby'] as Node[]) : []) {
-    const expr = isNode(item['expr']) ? item['expr'] : {};
-    const desc = String(item['type']).toUpperCase() === 'DESC';
-    let output: string | undefined;
-    if (expr['type'] === 'number') output = outputs[Number(expr['value']) - 1]?.name;
-    else if (expr['type'] === 'column_ref') {
-      const column = identifier(String(expr['column']));
-      const match = outputs.find((o) => o.name === column) ?? outputs.find((o) => o.column === column);
-      output = match?.name ?? (star ? column : undefined);
-    }
-    if (output === undefined) reasons.push('ORDER BY on an expression that is not in the select list');
-    else orderBy.push({ column: output, desc });
-  }
   let limit: SelectShape['limit'] = null;
-  const lim = isNode(ast['limit']) ? ast['limit'] : null;
-  const limValues = lim && Array.isArray(lim['value']) ? (lim['value'] as Node[]) : [];
-  if (limValues.length > 0) {
-    const sep = String(lim!['seperator'] ?? '');
-    const [countNode, offsetNode] = sep === ',' ? [limValues[1], limValues[0]] : [limValues[0], limValues[1]];
-    if (offsetNode && !(offsetNode['type'] === 'number' && Number(offsetNode['value']) === 0)) reasons.push('OFFSET across shards');
-    if (countNode?.['type'] === 'number') limit = { value: Number(countNode['value']) };
-    else if (isParam(countNode)) {
-      const loc = locOf(lim!);
-      const params = loc ? paramsIn(ctx.tokens, ctx.paramIndex, loc.start.offset, loc.end.offset) : [];
-      const idx = sep === ',' ? params[params.length - 1] : params[0];
-      if (idx === undefined) reasons.push('a LIMIT the router cannot read');
-      else limit = { param: idx };
-    } else reasons.push('a LIMIT the router cannot read');
+  let rewrite: SelectShape['rewrite'] = null;
+  if (reasons.length === 0) {
+    try {
+      limit = limitOffset(ast, ctx).limit;
+      const r = scatterRewrite(ast, items, ctx);
+      if (r && 'reason' in r) reasons.push(r.reason);
+      else if (r) rewrite = { ...r.rewrite, analysis: analyze(r.rewrite.sql, ctx.topology, UNBOUNDED, true) };
+    } catch (err) {
+      reasons.push(`a statement the router cannot split across shards (${err instanceof Error ? err.message : String(err)})`);
+    }
   }
-  return { aggregates, orderBy, limit, unmergeable: reasons.length ? [...new Set(reasons)].join(', ') : null };
+  return { limit, rewrite, unmergeable: reasons.length ? [...new Set(reasons)].join(', ') : null };
 }
 
 const LINE_COMMENTS = new Set(['line']);
@@ -308,7 +279,7 @@ const ALL_COMMENTS = new Set(['line', 'block', 'hint']);
  * @throws {RoutingError} unknown tables, DDL, unsupported shapes, executable comments,
  * ambiguous placeholders, statements over the limits.
  */
-export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = DEFAULT_SQL_LIMITS): Analysis {
+export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = DEFAULT_SQL_LIMITS, partial = false): Analysis {
   checkStatementSize(rawSql, limits);
   const first = lex(rawSql);
   checkLexed(rawSql, first, limits);
@@ -320,6 +291,7 @@ export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = 
       blankComments(text, lexed, ALL_COMMENTS),
       lexed.tokens,
       topology,
+      partial,
     );
   } catch (err) {
     if (err instanceof RangeError) throw tooComplex(err);
@@ -327,7 +299,7 @@ export function analyze(rawSql: string, topology: Topology, limits: SqlLimits = 
   }
 }
 
-function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: Topology): Analysis {
+function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: Topology, partial: boolean): Analysis {
   const paramIndex = new Map<number, number>();
   for (const t of tokens) if (t.type === 'param') paramIndex.set(t.start, paramIndex.size);
   const ast = parse(parserSql);
@@ -416,7 +388,7 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
     groups,
     perShardBlocker: found.perShardBlocker ?? (statement !== 'select' && limit ? 'LIMIT on a write' : null),
     insert,
-    select: statement === 'select' ? selectShape(ast, ctx) : null,
+    select: statement !== 'select' ? null : partial ? PARTIAL_SHAPE : selectShape(ast, ctx),
     lockingRead: statement === 'select' && hasLockingClause(tokens),
   };
 }

@@ -1,5 +1,5 @@
 export { analyze } from './analyze.js';
-export type { Analysis, KeySource, Splice, InsertRows, Aggregate, SelectShape } from './analysis.js';
+export type { Analysis, KeySource, Splice, InsertRows, SelectShape } from './analysis.js';
 export { plan, render } from './plan.js';
 export type { PlanOptions } from './plan.js';
 export type { RoutePlan, RouteTarget, RouteKind, MergeSpec, SqlParam } from './route-plan.js';
@@ -9,3 +9,5 @@ export { DEFAULT_SQL_LIMITS } from './statement-guard.js';
 export type { SqlLimits } from './statement-guard.js';
 export { lex } from './lexer.js';
 export type { Token } from './lexer.js';
+export type { GroupedSpec, GroupValue, HavingExpr, CountSource, ScatterRewrite, PartialFn } from './scatter-spec.js';
+export { PARTIAL_PREFIX } from './scatter-spec.js';

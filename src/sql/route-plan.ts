@@ -1,4 +1,4 @@
-import type { Aggregate } from './analysis.js';
+import type { GroupedSpec } from './scatter-spec.js';
 
 /** How a statement is routed. */
 export type RouteKind = 'single' | 'multi' | 'scatter' | 'broadcast';
@@ -19,8 +19,10 @@ export interface RouteTarget {
 export type MergeSpec =
   | { kind: 'single' }
   | { kind: 'concat'; limit: number | null }
-  | { kind: 'sorted'; orderBy: { column: string; desc: boolean }[]; limit: number | null }
-  | { kind: 'aggregate'; aggregates: Aggregate[] }
+  /** k-way merge by the rows' collation weights (`__shardline_w<i>`), then OFFSET and LIMIT; no ORDER BY: concatenated. */
+  | { kind: 'sorted'; orderBy: { column: string; desc: boolean }[]; limit: number | null; offset: number }
+  /** Partial groups folded by the router (see merge-grouped.ts). */
+  | { kind: 'grouped'; spec: GroupedSpec; params: SqlParam[]; limit: number | null; offset: number; maxGroups: number }
   | { kind: 'sum-affected' };
 
 /** An executable, explainable plan. */

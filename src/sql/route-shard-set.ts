@@ -30,7 +30,7 @@ export function routeShardSet(
       },
     );
   }
-  const merge = mergeFor(a, params, shards.length > 1);
+  const merge = mergeFor(a, params, shards.length > 1, options);
   const base = { statement: a.statement, write: a.write, fanOut: false, kind, shards };
   if (shards.length === 1)
     return {
@@ -47,5 +47,21 @@ export function routeShardSet(
     }));
     return { ...base, targets, merge };
   }
-  return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK), merge };
+  const rewrite = a.select?.rewrite;
+  if (!rewrite) return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK, ''), merge };
+  const partialParams = rewrite.params.map((i) => params[i]!);
+  const rows = merge.kind === 'sorted' && merge.limit !== null ? merge.limit + merge.offset : null;
+  return {
+    ...base,
+    targets: unionTargets(
+      rewrite.analysis,
+      topology,
+      shards,
+      partialParams,
+      merge,
+      options.unionChunk ?? DEFAULT_UNION_CHUNK,
+      rows === null ? '' : ` LIMIT ${rows}`,
+    ),
+    merge,
+  };
 }

@@ -8,7 +8,8 @@ const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 /**
  * A multi-shard read as one UNION ALL round trip per instance (in chunks of at most `chunk`
  * shards), each part parenthesised and given its own copy of the values; a sorted merge wraps
- * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run.
+ * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run. `suffix` (a
+ * LIMIT computed by the plan, never user text) ends each part.
  */
 export function unionTargets(
   a: Analysis,
@@ -17,6 +18,7 @@ export function unionTargets(
   params: readonly SqlParam[],
   merge: MergeSpec,
   chunk: number,
+  suffix: string,
 ): RouteTarget[] {
   const byInstance = new Map<string, number[]>();
   for (const s of shards) {
@@ -30,13 +32,13 @@ export function unionTargets(
     for (let i = 0; i < list.length; i += chunk) {
       const part = list.slice(i, i + chunk);
       if (part.length === 1) {
-        targets.push({ instance, shards: part, sql: render(a, topology, part[0]!), params: [...params] });
+        targets.push({ instance, shards: part, sql: render(a, topology, part[0]!) + suffix, params: [...params] });
         continue;
       }
-      let sql = part.map((s) => `(${render(a, topology, s)})`).join(' UNION ALL ');
-      if (merge.kind === 'sorted') {
+      let sql = part.map((s) => `(${render(a, topology, s)}${suffix})`).join(' UNION ALL ');
+      if (merge.kind === 'sorted' && merge.orderBy.length > 0) {
         const order = merge.orderBy.map((o) => `${quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
-        sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit}`}`;
+        sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit + merge.offset}`}`;
       }
       targets.push({ instance, shards: part, sql, params: part.flatMap(() => params) });
     }

@@ -1,4 +1,4 @@
-import { addDecimal, compareDecimal, compareValues, kWayMerge, mergeAggregates, mergeResults } from '../../src/executor/index.js';
+import { addDecimal, compareDecimal, compareValues, kWayMerge, mergeGrouped, mergeResults } from '../../src/executor/index.js';
 
 describe('decimal arithmetic on strings', () => {
   it.each([
@@ -89,18 +89,47 @@ describe('kWayMerge', () => {
 
 describe('aggregates', () => {
   it('sums counts and decimal sums exactly, takes min and max, skips NULL', () => {
+    const p = '__shardline_';
     const fields = [
-      { name: 'n', type: 8 },
-      { name: 's', type: 246 },
-      { name: 'lo', type: 246 },
-      { name: 'hi', type: 253 },
+      { name: `${p}a0`, type: 8 },
+      { name: `${p}a1`, type: 246 },
+      { name: `${p}a2`, type: 246 },
+      { name: `${p}a3`, type: 253 },
     ];
+    const row = (n: bigint, s: string | null, lo: string | null, hi: string | null) => ({
+      [`${p}a0`]: n,
+      [`${p}a1`]: s,
+      [`${p}a2`]: lo,
+      [`${p}aw2`]: lo === null ? null : Buffer.from(lo),
+      [`${p}a3`]: hi,
+      [`${p}aw3`]: hi === null ? null : Buffer.from(hi.toLowerCase()),
+    });
     const outcomes = [
-      { kind: 'rows' as const, rows: [{ n: 2n, s: '1.10', lo: '-5.00', hi: 'b' }], fields },
-      { kind: 'rows' as const, rows: [{ n: 0n, s: null, lo: null, hi: null }], fields },
-      { kind: 'rows' as const, rows: [{ n: 3n, s: '0.20', lo: '-10.50', hi: 'c' }], fields },
+      { kind: 'rows' as const, rows: [row(2n, '1.10', '-5.00', 'b')], fields },
+      { kind: 'rows' as const, rows: [row(0n, null, null, null)], fields },
+      { kind: 'rows' as const, rows: [row(3n, '0.20', '-10.50', 'C')], fields },
     ];
-    expect(mergeAggregates(outcomes, ['count', 'sum', 'min', 'max'])).toEqual([{ n: 5n, s: '1.30', lo: '-10.50', hi: 'c' }]);
+    const spec = {
+      kind: 'grouped' as const,
+      keys: 0,
+      distincts: 0,
+      partials: ['count', 'sum', 'min', 'max'] as const,
+      outputs: [
+        { name: 'n', value: { kind: 'agg' as const, fn: 'count' as const, partial: 0 } },
+        { name: 's', value: { kind: 'agg' as const, fn: 'sum' as const, partial: 1 } },
+        { name: 'lo', value: { kind: 'agg' as const, fn: 'min' as const, partial: 2 } },
+        { name: 'hi', value: { kind: 'agg' as const, fn: 'max' as const, partial: 3 } },
+        { name: 'avg', value: { kind: 'avg' as const, sum: 1, count: 0 } },
+      ],
+      having: null,
+      orderBy: [],
+      limit: null,
+      offset: null,
+    };
+    // 'C' sorts after 'b' by its weight (case-insensitive), not by its bytes ('C' < 'b').
+    expect(mergeGrouped({ ...spec, partials: [...spec.partials] }, outcomes, [], { limit: null, offset: 0, maxGroups: 10 })).toEqual([
+      { n: 5n, s: '1.30', lo: '-10.50', hi: 'C', avg: '0.260000' },
+    ]);
   });
 
   it('sums affected rows of a fanned-out write', () => {

@@ -185,10 +185,10 @@ describe('scatter', () => {
     expect(p.targets[0]!.sql.split(' UNION ALL ')).toHaveLength(256);
     expect(
       p.targets[0]!.sql.startsWith(
-        '(SELECT COUNT(*) AS n FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS n FROM `app_00`.`users_0001`)',
+        '(SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0001`)',
       ),
     ).toBe(true);
-    expect(p.merge).toEqual({ kind: 'aggregate', aggregates: ['count'] });
+    expect(p.merge).toMatchObject({ kind: 'grouped', spec: { keys: 0, partials: ['count'], outputs: [{ name: 'n' }] } });
   });
 
   it('chunks very long unions', () => {
@@ -206,18 +206,19 @@ describe('scatter', () => {
         { column: 'uid', desc: false },
       ],
       limit: 10,
+      offset: 0,
     });
     expect(p.targets[0]!.sql).toMatch(
-      /^SELECT \* FROM \(\(SELECT uid, balance FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/,
+      /^SELECT \* FROM \(\(SELECT uid, balance, WEIGHT_STRING\(balance\) AS __shardline_w0, WEIGHT_STRING\(uid\) AS __shardline_w1 FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/,
     );
   });
 
   it('sorts by a quoted column with a backtick in its name under the name the server returns', () => {
     const p = route('SELECT uid, `we``ird` FROM users ORDER BY `we``ird` DESC LIMIT 3', [], { scatter: true });
-    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'we`ird', desc: true }], limit: 3 });
+    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'we`ird', desc: true }], limit: 3, offset: 0 });
     expect(p.targets[0]!.sql.endsWith(' AS `__shardline` ORDER BY `we``ird` DESC LIMIT 3')).toBe(true);
     const aliased = route('SELECT uid, name AS `a``b` FROM users ORDER BY `a``b` LIMIT 3', [], { scatter: true });
-    expect(aliased.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'a`b', desc: false }], limit: 3 });
+    expect(aliased.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'a`b', desc: false }], limit: 3, offset: 0 });
   });
 
   it('takes LIMIT from a placeholder', () => {
@@ -225,16 +226,69 @@ describe('scatter', () => {
       kind: 'sorted',
       orderBy: [{ column: 'uid', desc: false }],
       limit: 5,
+      offset: 0,
     });
   });
 
+  it('sends OFFSET + LIMIT rows per shard and skips OFFSET in the merge, up to maxOffset', () => {
+    const p = route('SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET ?', [20], { scatter: true });
+    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'uid', desc: false }], limit: 10, offset: 20 });
+    expect(p.targets[0]!.sql).toMatch(/^SELECT \* FROM \(\(SELECT uid, WEIGHT_STRING\(uid\) AS __shardline_w0 FROM `app_00`.`users_0000` ORDER BY uid LIMIT 30\) UNION ALL /);
+    expect(p.targets[0]!.sql.endsWith('ORDER BY `uid` LIMIT 30')).toBe(true);
+    expect(p.targets[0]!.params).toEqual([]);
+    const over = failure(() => route('SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET 10001', [], { scatter: true }));
+    expect([over.code, over.message]).toEqual(['SQL_UNSUPPORTED', expect.stringContaining('router.scatter.maxOffset (10000)')]);
+    expect(route('SELECT uid FROM users ORDER BY uid LIMIT 1, 3', [], { scatter: true, maxOffset: 1 }).merge).toMatchObject({ offset: 1, limit: 3 });
+  });
+
+  it('splits GROUP BY / HAVING / AVG / COUNT(DISTINCT) into partial groups per shard', () => {
+    const p = route(
+      'SELECT status, AVG(balance) AS a, COUNT(DISTINCT name) FROM users WHERE balance > ? GROUP BY status HAVING COUNT(*) > ? ORDER BY a DESC LIMIT 5',
+      [10, 2],
+      { scatter: true },
+    );
+    expect(p.targets[0]!.sql.split(' UNION ALL ')[0]).toBe(
+      '(SELECT status AS __shardline_g0, WEIGHT_STRING(status) AS __shardline_gw0, name AS __shardline_d0, WEIGHT_STRING(name) AS __shardline_dw0, ' +
+        'SUM(balance) AS __shardline_a0, COUNT(balance) AS __shardline_a1, COUNT(*) AS __shardline_a2 FROM `app_00`.`users_0000` WHERE balance > ? GROUP BY 1, 3)',
+    );
+    expect(p.targets[0]!.params.slice(0, 2)).toEqual([10, 10]);
+    expect(p.merge).toMatchObject({
+      kind: 'grouped',
+      params: [10, 2],
+      limit: 5,
+      offset: 0,
+      spec: {
+        keys: 1,
+        distincts: 1,
+        partials: ['sum', 'count', 'count'],
+        outputs: [
+          { name: 'status', value: { kind: 'key', index: 0 } },
+          { name: 'a', value: { kind: 'avg', sum: 0, count: 1 } },
+          { name: 'COUNT(DISTINCT name)', value: { kind: 'count-distinct', distinct: 0 } },
+        ],
+        having: { op: 'binary', operator: '>', left: { op: 'value', value: { kind: 'agg', fn: 'count', partial: 2 } }, right: { op: 'param', index: 1 } },
+        orderBy: [{ value: { kind: 'avg', sum: 0, count: 1 }, desc: true }],
+      },
+    });
+  });
+
+  it('treats SELECT DISTINCT as a GROUP BY of its columns', () => {
+    const p = route('SELECT DISTINCT status, name FROM users ORDER BY 2', [], { scatter: true });
+    expect(p.merge).toMatchObject({ kind: 'grouped', spec: { keys: 2, partials: [], orderBy: [{ value: { kind: 'key', index: 1 } }] } });
+    expect(p.targets[0]!.sql).toContain('GROUP BY 1, 3)');
+  });
+
   it.each([
-    ['SELECT name, COUNT(*) FROM users GROUP BY name', /GROUP BY across shards/],
-    ['SELECT AVG(balance) FROM users', /AVG across shards/],
-    ['SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET 20', /OFFSET across shards/],
-    ['SELECT COUNT(DISTINCT name) FROM users', /DISTINCT/],
+    ['SELECT name, COUNT(*) + 1 FROM users GROUP BY name', /expression over aggregates/],
+    ['SELECT name, balance FROM users GROUP BY name', /neither a GROUP BY expression nor one aggregate/],
+    ['SELECT GROUP_CONCAT(name) FROM users', /GROUP_CONCAT\(\) across shards/],
+    ['SELECT name, COUNT(*) FROM users GROUP BY name WITH ROLLUP', /WITH ROLLUP/],
+    ["SELECT name, COUNT(*) FROM users GROUP BY name HAVING name = 'x'", /HAVING on text values/],
+    ['SELECT name, COUNT(*) FROM users GROUP BY name HAVING EXISTS (SELECT 1)', /HAVING across shards/],
+    ['SELECT * FROM users GROUP BY uid', /SELECT \* with GROUP BY/],
+    ['SELECT uid, RANK() OVER (ORDER BY uid) FROM users', /window functions/],
     ['SELECT name FROM users ORDER BY LENGTH(name) LIMIT 3', /ORDER BY on an expression/],
-  ])('refuses %s for now with a clear error', (sql, message) => {
+  ])('refuses %s with a clear error', (sql, message) => {
     const err = failure(() => route(sql, [], { scatter: true }));
     expect(err.code).toBe('SQL_UNSUPPORTED');
     expect(err.message).toMatch(message);
