@@ -153,6 +153,16 @@ export const routerSchema = z
     shardMapCheckMs: z.number().int().min(0).max(600_000).default(1000),
     /** How long a statement that finds its shard's table fenced by a shard move waits for the new map before it fails with SHARD_MOVED (retriable) (ms). */
     movedWaitMs: z.number().int().min(0).max(120_000).default(10_000),
+    /** Bounds of cross-shard SELECTs that the router finishes (GROUP BY, DISTINCT, ORDER BY … OFFSET). */
+    scatter: z
+      .object({
+        /** The largest OFFSET across shards: every shard returns OFFSET + LIMIT rows. */
+        maxOffset: z.number().int().min(0).max(10_000_000).default(10_000),
+        /** Groups plus distinct values one merge may hold; past it the statement fails with SCATTER_TOO_LARGE. */
+        maxGroups: z.number().int().min(1).max(100_000_000).default(1_000_000),
+      })
+      .strict()
+      .default({ maxOffset: 10_000, maxGroups: 1_000_000 }),
     /**
      * Global IDs (`router.nextId(name)`): blocks leased from `<metaDatabase>.id_segments` on
      * `instance` (default: the first instance of the config).

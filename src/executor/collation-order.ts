@@ -54,3 +54,28 @@ export function groupIdentity(value: unknown, weight: unknown, field: FieldInfo 
   if (Buffer.isBuffer(value)) return `b${value.toString('hex')}`;
   return `${typeof value}:${String(value)}`;
 }
+
+/**
+ * Tracks the collation of every text value that orders or groups a cross-shard merge: weights of
+ * two collations do not compare (MySQL 8 defaults to utf8mb4_0900_ai_ci, MariaDB to
+ * utf8mb4_general_ci), so values of a second collation fail the statement.
+ */
+export class OneCollation {
+  private readonly seen = new Map<string, string>();
+
+  /**
+   * @param column the collation column (`__shardline_…c<i>`); `value` its value (`binary` and NULL pass).
+   * @throws {RoutingError} `SQL_UNSUPPORTED` naming both collations.
+   */
+  check(column: string, value: unknown, label: string): void {
+    if (typeof value !== 'string' || value === 'binary') return;
+    const first = this.seen.get(column);
+    if (first === undefined) this.seen.set(column, value);
+    else if (first !== value)
+      throw new RoutingError(
+        'SQL_UNSUPPORTED',
+        `${label} has collation ${first} on one shard and ${value} on another: their orders differ, so the router cannot merge them; add COLLATE with a collation every server has (e.g. utf8mb4_general_ci or utf8mb4_bin)`,
+        { details: { column: label, collations: [first, value] } },
+      );
+  }
+}

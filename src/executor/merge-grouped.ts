@@ -2,7 +2,7 @@ import { RoutingError } from '../errors/index.js';
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
 import { PARTIAL_PREFIX as P, type GroupValue, type GroupedSpec, type HavingExpr } from '../sql/scatter-spec.js';
 import type { SqlParam } from '../sql/index.js';
-import { compareOrderKeys, groupIdentity, orderKey, type OrderKey } from './collation-order.js';
+import { compareOrderKeys, OneCollation, groupIdentity, orderKey, type OrderKey } from './collation-order.js';
 import { addDecimal } from './decimal.js';
 import { arithmetic, compareRational, divideDecimal, scaleOf, toRational, type Rational } from './sql-rational.js';
 
@@ -38,6 +38,7 @@ function add(a: unknown, b: unknown): unknown {
 class GroupFolder {
   readonly groups = new Map<string, Group>();
   private held = 0;
+  private readonly one = new OneCollation();
   private readonly field = new Map<string, FieldInfo>();
 
   constructor(
@@ -65,6 +66,8 @@ class GroupFolder {
   add(row: Row): void {
     const { spec } = this;
     const parts: string[] = [];
+    for (let i = 0; i < spec.keys; i++) this.one.check(`${P}gc${i}`, row[`${P}gc${i}`], `GROUP BY item ${i + 1}`);
+    for (let i = 0; i < spec.distincts; i++) this.one.check(`${P}dc${i}`, row[`${P}dc${i}`], `COUNT(DISTINCT …) argument ${i + 1}`);
     for (let i = 0; i < spec.keys; i++) parts.push(groupIdentity(row[`${P}g${i}`], row[`${P}gw${i}`], this.field.get(`${P}g${i}`)));
     const id = parts.join('\u0000');
     let g = this.groups.get(id);
@@ -96,6 +99,7 @@ class GroupFolder {
       }
       if (v === null || v === undefined) return;
       const w = row[`${P}aw${i}`];
+      this.one.check(`${P}ac${i}`, row[`${P}ac${i}`], `${fn.toUpperCase()}() argument`);
       const f = this.field.get(`${P}a${i}`);
       if (g.acc[i] === null) {
         g.acc[i] = v;
@@ -251,8 +255,8 @@ function test(e: HavingExpr, g: Group, params: readonly SqlParam[]): Tri {
  */
 export function mergeGrouped(spec: GroupedSpec, outcomes: readonly QueryOutcome[], params: readonly SqlParam[], bounds: GroupedBounds): Row[] {
   const folder = new GroupFolder(spec, bounds.maxGroups);
+  for (const o of outcomes) if (o.kind !== 'rows') throw new TypeError('expected rows from a SELECT');
   for (const o of outcomes as RowsOutcome[]) {
-    if (o.kind !== 'rows') throw new TypeError('expected rows from a SELECT');
     folder.addFields(o.fields);
     for (const row of o.rows) folder.add(row);
   }

@@ -1,7 +1,7 @@
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
 import type { MergeSpec } from '../sql/index.js';
 import { PARTIAL_PREFIX } from '../sql/scatter-spec.js';
-import { compareOrderKeys, orderKey, type OrderKey } from './collation-order.js';
+import { compareOrderKeys, OneCollation, orderKey, type OrderKey } from './collation-order.js';
 import { mergeGrouped } from './merge-grouped.js';
 
 /** What a routed statement returns: rows for SELECT, counts for writes. */
@@ -44,7 +44,14 @@ export function kWayMerge(
   const byName = new Map(fields.map((f) => [f.name, f]));
   const colFields = orderBy.map((o) => byName.get(o.column));
   const weights = orderBy.map((_, i) => `${PARTIAL_PREFIX}w${i}`);
-  const keysOf = (row: Row): OrderKey[] => orderBy.map((o, i) => orderKey(row[o.column], row[weights[i]!], colFields[i]));
+  const hidden = orderBy.flatMap((_, i) => [`${PARTIAL_PREFIX}w${i}`, `${PARTIAL_PREFIX}c${i}`]);
+  const collations = orderBy.map((_, i) => `${PARTIAL_PREFIX}c${i}`);
+  const one = new OneCollation();
+  const keysOf = (row: Row): OrderKey[] =>
+    orderBy.map((o, i) => {
+      one.check(collations[i]!, row[collations[i]!], o.column);
+      return orderKey(row[o.column], row[weights[i]!], colFields[i]);
+    });
   const keyed = lists.map((list) => list.map(keysOf));
   const cmp = (a: OrderKey[], b: OrderKey[]): number => {
     for (let i = 0; i < orderBy.length; i++) {
@@ -93,7 +100,7 @@ export function kWayMerge(
   let seen = 0;
   while (heap.length > 0 && seen < max) {
     const top = pop();
-    if (seen++ >= offset) out.push(withoutWeights(lists[top.list]![top.index]!, weights));
+    if (seen++ >= offset) out.push(withoutWeights(lists[top.list]![top.index]!, hidden));
     if (top.index + 1 < lists[top.list]!.length) push({ list: top.list, index: top.index + 1 });
   }
   return out;

@@ -19,6 +19,8 @@ export interface FieldInfo {
   type: number;
   /** Column flags (e.g. 256 = ENUM, 2048 = SET). */
   flags?: number;
+  /** The collation id of a text column (63: binary). */
+  collation?: number;
 }
 
 /** The outcome of one statement. */
@@ -170,7 +172,7 @@ export async function openDbConnection(
         if (Array.isArray(result)) {
           const packets = (fields ?? []) as FieldPacket[];
           bigintColumns(result as Row[], packets);
-          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0, flags: typeof f.flags === "number" ? f.flags : 0 })) });
+          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0, flags: typeof f.flags === 'number' ? f.flags : 0, collation: f.characterSet })) });
         } else {
           const ok = result as ResultSetHeader;
           const gtid = trackGtids ? committedGtid(ok) : undefined;

@@ -107,6 +107,7 @@ export class ShardedRouter implements Router {
       (hit) => metrics.planCache(hit),
     );
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
+    this.scatterBounds = { maxOffset: rc.scatter.maxOffset, maxGroups: rc.scatter.maxGroups };
     this.consistency = rc.consistency;
     this.maxLagMs = rc.maxReplicaLagMs;
     this.maxWaitMs = rc.maxWaitMs;
@@ -197,6 +198,8 @@ export class ShardedRouter implements Router {
     }
   }
 
+  private readonly scatterBounds: { maxOffset: number; maxGroups: number };
+
   private pool(instance: string): InstancePool {
     const pool = this.pools.get(instance);
     if (!pool) throw new RoutingError('SQL_UNSUPPORTED', `the shard map names instance ${instance}, which has no pool`);
@@ -207,6 +210,7 @@ export class ShardedRouter implements Router {
     if (this.closed) throw new RouterClosedError();
     const analysis = this.cache.get(sql);
     if (analysis.shardedTables.length === 0 && !analysis.write) options = { ...options, readInstance: this.readInstance++ };
+    if (analysis.select?.rewrite) options = { ...options, ...this.scatterBounds };
     return plan(analysis, params, this.topology, options);
   }
 

@@ -20,7 +20,7 @@ export type MergeSpec =
   | { kind: 'single' }
   | { kind: 'concat'; limit: number | null }
   /** k-way merge by the rows' collation weights (`__shardline_w<i>`), then OFFSET and LIMIT; no ORDER BY: concatenated. */
-  | { kind: 'sorted'; orderBy: { column: string; desc: boolean }[]; limit: number | null; offset: number }
+  | { kind: 'sorted'; orderBy: { column: string; desc: boolean; byWeight?: boolean }[]; limit: number | null; offset: number }
   /** Partial groups folded by the router (see merge-grouped.ts). */
   | { kind: 'grouped'; spec: GroupedSpec; params: SqlParam[]; limit: number | null; offset: number; maxGroups: number }
   | { kind: 'sum-affected' };

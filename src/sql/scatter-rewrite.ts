@@ -190,9 +190,10 @@ class GroupedRewrite {
     const positions: number[] = [];
     const pair = (expr: Node, letter: string, i: number) => {
       columns.push(() => {
-        text.node(expr).add(` AS ${P}${letter}${i}, WEIGHT_STRING(`).node(expr).add(`) AS ${P}${letter}w${i}`);
+        text.node(expr).add(` AS ${P}${letter}${i}, CAST(WEIGHT_STRING(`).node(expr).add(`) AS BINARY) AS ${P}${letter}w${i}, COLLATION(`);
+        text.node(expr).add(`) AS ${P}${letter}c${i}`);
       });
-      positions.push(2 * positions.length + 1);
+      positions.push(positions.length + 1, positions.length + 2, positions.length + 3);
     };
     this.keys.forEach((k, i) => pair(k, 'g', i));
     this.distincts.forEach((d, i) => pair(d, 'd', i));
@@ -203,9 +204,11 @@ class GroupedRewrite {
         call();
         text.add(` AS ${P}a${i}`);
         if (p.fn === 'min' || p.fn === 'max') {
-          text.add(', WEIGHT_STRING(');
+          text.add(', CAST(WEIGHT_STRING(');
           call();
-          text.add(`) AS ${P}aw${i}`);
+          text.add(`) AS BINARY) AS ${P}aw${i}, COLLATION(`);
+          call();
+          text.add(`) AS ${P}ac${i}`);
         }
       });
     });
@@ -235,7 +238,7 @@ class GroupedRewrite {
 
   private addKey(expr: Node): void {
     if (expr['type'] === 'column_ref' && expr['column'] === '*') refuse('SELECT * with GROUP BY or DISTINCT across shards');
-    if (isNode(expr['collate']) || expr['type'] === 'aggr_func') refuse('a GROUP BY item the router cannot merge');
+    if (expr['type'] === 'aggr_func') refuse('an aggregate in GROUP BY');
     const canon = canonical(expr);
     if (this.keyCanon.includes(canon)) return;
     this.keys.push(expr);
@@ -412,16 +415,21 @@ function sortedRewrite(ast: Node, items: SelectItem[], input: RewriteInput, c: C
     let item: SelectItem | undefined;
     let source: Node = expr;
     if (expr['type'] === 'number') item = items[Number(expr['value']) - 1];
-    else if (expr['type'] === 'column_ref' && !isNode(expr['collate'])) {
+    else if (expr['type'] === 'column_ref') {
       const name = identifier(String(expr['column']));
       item =
         items.find((x) => x.name === name) ??
         items.find((x) => x.expr['type'] === 'column_ref' && identifier(String(x.expr['column'])) === name);
       if (!item && !star) refuse('ORDER BY on an expression that is not in the select list');
     } else refuse('ORDER BY on an expression that is not in the select list');
-    if (item) source = item.expr;
-    text.add(`, WEIGHT_STRING(`).node(source).add(`) AS ${P}w${i}`);
-    return { column: item ? item.name : identifier(String(expr['column'])), desc: String(o['type']).toUpperCase() === 'DESC' };
+    const collated = isNode(expr['collate']);
+    if (item && !collated) source = item.expr;
+    text.add(`, CAST(WEIGHT_STRING(`).node(source).add(`) AS BINARY) AS ${P}w${i}, COLLATION(`).node(source).add(`) AS ${P}c${i}`);
+    return {
+      column: item ? item.name : identifier(String(expr['column'])),
+      desc: String(o['type']).toUpperCase() === 'DESC',
+      ...(collated ? { byWeight: true } : {}),
+    };
   });
   text.add(' ').copy(c.from, c.bodyEnd);
   if (c.orderBy !== null) text.add(' ').copy(c.orderBy, c.limit ?? Infinity);

@@ -4,11 +4,12 @@
  * statement and the router finishes the work on the partial rows.
  *
  * Partial columns are named `__shardline_<kind><i>`:
- * - `g<i>` the i-th group key and `gw<i>` its `WEIGHT_STRING` (text keys group and sort by the
- *   column's collation, not by their bytes);
- * - `d<i>` the argument of the i-th COUNT(DISTINCT …) (part of the partial GROUP BY) and `dw<i>`;
- * - `a<i>` the i-th partial aggregate (COUNT, SUM, MIN or MAX) and, for MIN/MAX, `aw<i>`;
- * - `w<i>` the weight of the i-th ORDER BY item of a sorted (ungrouped) merge.
+ * - `g<i>` the i-th group key, `gw<i>` its `WEIGHT_STRING` (text keys group and sort by the
+ *   column's collation, not by their bytes) and `gc<i>` its `COLLATION()` (weights of two
+ *   collations must never meet: the merge refuses them);
+ * - `d<i>` the argument of the i-th COUNT(DISTINCT …) (part of the partial GROUP BY), `dw<i>`, `dc<i>`;
+ * - `a<i>` the i-th partial aggregate (COUNT, SUM, MIN or MAX) and, for MIN/MAX, `aw<i>`, `ac<i>`;
+ * - `w<i>` and `c<i>`: weight and collation of the i-th ORDER BY item of a sorted (ungrouped) merge.
  */
 export const PARTIAL_PREFIX = '__shardline_';
 
@@ -53,8 +54,11 @@ export interface GroupedSpec {
 /** An ungrouped SELECT merged in order: each ORDER BY item carries its collation weight `w<i>`. */
 export interface SortedSpec {
   kind: 'sorted';
-  /** Output column names of the ORDER BY items (for a wrapper's ORDER BY and the values). */
-  orderBy: { column: string; desc: boolean }[];
+  /**
+   * Output column names of the ORDER BY items (for a wrapper's ORDER BY and the values);
+   * `byWeight` for an item with its own COLLATE, which a wrapper orders by its weight column.
+   */
+  orderBy: { column: string; desc: boolean; byWeight?: boolean }[];
   limit: CountSource | null;
   offset: CountSource | null;
 }
