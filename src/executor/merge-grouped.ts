@@ -1,7 +1,6 @@
 import { RoutingError } from '../errors/index.js';
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
-import { PARTIAL_PREFIX as P, type GroupValue, type GroupedSpec, type HavingExpr } from '../sql/scatter-spec.js';
-import type { SqlParam } from '../sql/index.js';
+import type { GroupValue, GroupedSpec, HavingExpr, SqlParam } from '../sql/index.js';
 import { compareOrderKeys, OneCollation, groupIdentity, orderKey, type OrderKey } from './collation-order.js';
 import { addDecimal } from './decimal.js';
 import { arithmetic, compareRational, divideDecimal, scaleOf, toRational, type Rational } from './sql-rational.js';
@@ -39,12 +38,15 @@ class GroupFolder {
   readonly groups = new Map<string, Group>();
   private held = 0;
   private readonly one = new OneCollation();
+  private readonly P: string;
   private readonly field = new Map<string, FieldInfo>();
 
   constructor(
     private readonly spec: GroupedSpec,
     private readonly maxGroups: number,
-  ) {}
+  ) {
+    this.P = spec.prefix;
+  }
 
   fieldOf(name: string): FieldInfo | undefined {
     return this.field.get(name);
@@ -66,16 +68,18 @@ class GroupFolder {
   add(row: Row): void {
     const { spec } = this;
     const parts: string[] = [];
-    for (let i = 0; i < spec.keys; i++) this.one.check(`${P}gc${i}`, row[`${P}gc${i}`], `GROUP BY item ${i + 1}`);
-    for (let i = 0; i < spec.distincts; i++) this.one.check(`${P}dc${i}`, row[`${P}dc${i}`], `COUNT(DISTINCT …) argument ${i + 1}`);
-    for (let i = 0; i < spec.keys; i++) parts.push(groupIdentity(row[`${P}g${i}`], row[`${P}gw${i}`], this.field.get(`${P}g${i}`)));
+    for (let i = 0; i < spec.keys; i++) this.one.check(`${this.P}gc${i}`, row[`${this.P}gc${i}`], `GROUP BY item ${i + 1}`);
+    for (let i = 0; i < spec.distincts; i++)
+      this.one.check(`${this.P}dc${i}`, row[`${this.P}dc${i}`], `COUNT(DISTINCT …) argument ${i + 1}`);
+    for (let i = 0; i < spec.keys; i++)
+      parts.push(groupIdentity(row[`${this.P}g${i}`], row[`${this.P}gw${i}`], this.field.get(`${this.P}g${i}`)));
     const id = parts.join('\u0000');
     let g = this.groups.get(id);
     if (!g) {
       this.hold();
       g = {
-        keys: Array.from({ length: spec.keys }, (_, i) => row[`${P}g${i}`]),
-        keyWeights: Array.from({ length: spec.keys }, (_, i) => row[`${P}gw${i}`]),
+        keys: Array.from({ length: spec.keys }, (_, i) => row[`${this.P}g${i}`]),
+        keyWeights: Array.from({ length: spec.keys }, (_, i) => row[`${this.P}gw${i}`]),
         acc: spec.partials.map(() => null),
         accWeights: spec.partials.map(() => null),
         distinct: Array.from({ length: spec.distincts }, () => new Map<string, true>()),
@@ -83,24 +87,24 @@ class GroupFolder {
       this.groups.set(id, g);
     }
     for (let i = 0; i < spec.distincts; i++) {
-      const v = row[`${P}d${i}`];
+      const v = row[`${this.P}d${i}`];
       if (v === null || v === undefined) continue;
-      const key = groupIdentity(v, row[`${P}dw${i}`], this.field.get(`${P}d${i}`));
+      const key = groupIdentity(v, row[`${this.P}dw${i}`], this.field.get(`${this.P}d${i}`));
       if (!g.distinct[i]!.has(key)) {
         this.hold();
         g.distinct[i]!.set(key, true);
       }
     }
     spec.partials.forEach((fn, i) => {
-      const v = row[`${P}a${i}`];
+      const v = row[`${this.P}a${i}`];
       if (fn === 'count' || fn === 'sum') {
         g.acc[i] = add(g.acc[i], v);
         return;
       }
       if (v === null || v === undefined) return;
-      const w = row[`${P}aw${i}`];
-      this.one.check(`${P}ac${i}`, row[`${P}ac${i}`], `${fn.toUpperCase()}() argument`);
-      const f = this.field.get(`${P}a${i}`);
+      const w = row[`${this.P}aw${i}`];
+      this.one.check(`${this.P}ac${i}`, row[`${this.P}ac${i}`], `${fn.toUpperCase()}() argument`);
+      const f = this.field.get(`${this.P}a${i}`);
       if (g.acc[i] === null) {
         g.acc[i] = v;
         g.accWeights[i] = w;
@@ -152,7 +156,7 @@ function weightOf(g: Group, v: GroupValue): unknown {
   return undefined;
 }
 
-function fieldName(v: GroupValue): string | null {
+function fieldName(v: GroupValue, P: string): string | null {
   if (v.kind === 'key') return `${P}g${v.index}`;
   if (v.kind === 'agg' && (v.fn === 'min' || v.fn === 'max')) return `${P}a${v.partial}`;
   return null;
@@ -253,7 +257,12 @@ function test(e: HavingExpr, g: Group, params: readonly SqlParam[]): Tri {
  * SUM/COUNT at the server's scale, COUNT(DISTINCT …) counts distinct weights.
  * @throws {RoutingError} `SCATTER_TOO_LARGE` past `maxGroups`; `SQL_UNSUPPORTED` for a text comparison in HAVING or an ORDER BY on an ENUM.
  */
-export function mergeGrouped(spec: GroupedSpec, outcomes: readonly QueryOutcome[], params: readonly SqlParam[], bounds: GroupedBounds): Row[] {
+export function mergeGrouped(
+  spec: GroupedSpec,
+  outcomes: readonly QueryOutcome[],
+  params: readonly SqlParam[],
+  bounds: GroupedBounds,
+): Row[] {
   const folder = new GroupFolder(spec, bounds.maxGroups);
   for (const o of outcomes) if (o.kind !== 'rows') throw new TypeError('expected rows from a SELECT');
   for (const o of outcomes as RowsOutcome[]) {
@@ -267,7 +276,7 @@ export function mergeGrouped(spec: GroupedSpec, outcomes: readonly QueryOutcome[
     const keyed = groups.map((g) => ({
       g,
       k: spec.orderBy.map((o) => {
-        const name = fieldName(o.value);
+        const name = fieldName(o.value, spec.prefix);
         return orderKey(valueOf(g, o.value), weightOf(g, o.value), name ? folder.fieldOf(name) : undefined) as OrderKey;
       }),
     }));

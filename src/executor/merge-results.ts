@@ -1,6 +1,6 @@
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
 import type { MergeSpec } from '../sql/index.js';
-import { PARTIAL_PREFIX } from '../sql/scatter-spec.js';
+import type { SortItem } from '../sql/index.js';
 import { compareOrderKeys, OneCollation, orderKey, type OrderKey } from './collation-order.js';
 import { mergeGrouped } from './merge-grouped.js';
 
@@ -31,26 +31,25 @@ function rowsOf(outcomes: readonly QueryOutcome[]): RowsOutcome[] {
 
 /**
  * k-way merge of individually sorted row lists (a small binary heap; no full sort). Text orders
- * by each row's collation weight (`__shardline_w<i>`, the i-th ORDER BY item), numbers exactly.
- * Returns rows `offset` to `offset + limit` without the weight columns.
+ * by each row's collation weight (the item's `weight` column), numbers exactly; a second
+ * collation among the rows fails the merge. Returns rows `offset` to `offset + limit` without
+ * the weight and collation columns.
  */
 export function kWayMerge(
   lists: readonly Row[][],
-  orderBy: readonly { column: string; desc: boolean }[],
+  orderBy: readonly SortItem[],
   fields: readonly FieldInfo[],
   limit: number | null,
   offset = 0,
 ): Row[] {
   const byName = new Map(fields.map((f) => [f.name, f]));
   const colFields = orderBy.map((o) => byName.get(o.column));
-  const weights = orderBy.map((_, i) => `${PARTIAL_PREFIX}w${i}`);
-  const hidden = orderBy.flatMap((_, i) => [`${PARTIAL_PREFIX}w${i}`, `${PARTIAL_PREFIX}c${i}`]);
-  const collations = orderBy.map((_, i) => `${PARTIAL_PREFIX}c${i}`);
+  const hidden = orderBy.flatMap((o) => [o.weight, o.collation]);
   const one = new OneCollation();
   const keysOf = (row: Row): OrderKey[] =>
     orderBy.map((o, i) => {
-      one.check(collations[i]!, row[collations[i]!], o.column);
-      return orderKey(row[o.column], row[weights[i]!], colFields[i]);
+      one.check(o.collation, row[o.collation], o.column);
+      return orderKey(row[o.column], row[o.weight], colFields[i]);
     });
   const keyed = lists.map((list) => list.map(keysOf));
   const cmp = (a: OrderKey[], b: OrderKey[]): number => {
@@ -106,10 +105,10 @@ export function kWayMerge(
   return out;
 }
 
-function withoutWeights(row: Row, weights: readonly string[]): Row {
-  if (weights.length === 0 || !(weights[0]! in row)) return row;
+function withoutWeights(row: Row, hidden: readonly string[]): Row {
+  if (hidden.length === 0 || !(hidden[0]! in row)) return row;
   const out: Row = {};
-  for (const k in row) if (!weights.includes(k)) out[k] = row[k];
+  for (const k in row) if (!hidden.includes(k)) out[k] = row[k];
   return out;
 }
 

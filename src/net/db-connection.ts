@@ -172,7 +172,16 @@ export async function openDbConnection(
         if (Array.isArray(result)) {
           const packets = (fields ?? []) as FieldPacket[];
           bigintColumns(result as Row[], packets);
-          resolve({ kind: 'rows', rows: result as Row[], fields: packets.map((f) => ({ name: f.name, type: f.columnType ?? 0, flags: typeof f.flags === 'number' ? f.flags : 0, collation: f.characterSet })) });
+          resolve({
+            kind: 'rows',
+            rows: result as Row[],
+            fields: packets.map((f) => ({
+              name: f.name,
+              type: f.columnType ?? 0,
+              flags: typeof f.flags === 'number' ? f.flags : 0,
+              collation: f.characterSet,
+            })),
+          });
         } else {
           const ok = result as ResultSetHeader;
           const gtid = trackGtids ? committedGtid(ok) : undefined;

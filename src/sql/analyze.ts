@@ -96,8 +96,6 @@ function paramsIn(tokens: readonly Token[], paramIndex: Map<number, number>, sta
   return out;
 }
 
-const isParam = (n: unknown): boolean => isNode(n) && n['type'] === 'origin' && n['value'] === '?';
-
 interface Context {
   sql: string;
   tokens: Token[];

@@ -2,7 +2,7 @@ export { analyze } from './analyze.js';
 export type { Analysis, KeySource, Splice, InsertRows, SelectShape } from './analysis.js';
 export { plan, render } from './plan.js';
 export type { PlanOptions } from './plan.js';
-export type { RoutePlan, RouteTarget, RouteKind, MergeSpec, SqlParam } from './route-plan.js';
+export type { RoutePlan, RouteTarget, RouteKind, MergeSpec, SqlParam, SortItem } from './route-plan.js';
 export { PlanCache, DEFAULT_PLAN_CACHE_BYTES } from './plan-cache.js';
 export type { PlanCacheStats, PlanCacheOptions } from './plan-cache.js';
 export { DEFAULT_SQL_LIMITS } from './statement-guard.js';

@@ -2,7 +2,7 @@ import { RoutingError } from '../errors/index.js';
 import type { Analysis } from './analysis.js';
 import { DEFAULT_MAX_GROUPS, DEFAULT_MAX_OFFSET, type PlanOptions } from './route-options.js';
 import type { MergeSpec, SqlParam } from './route-plan.js';
-import type { CountSource } from './scatter-spec.js';
+import { PARTIAL_PREFIX, type CountSource } from './scatter-spec.js';
 
 /** The result of one round trip, as is. */
 export const SINGLE: MergeSpec = { kind: 'single' };
@@ -47,6 +47,9 @@ export function mergeFor(a: Analysis, params: readonly SqlParam[], multiShard: b
       `OFFSET ${offset} across shards is over router.scatter.maxOffset (${maxOffset}): every shard would return ${offset} rows more; page with a keyset condition instead (WHERE key > ? ORDER BY key LIMIT n)`,
       { details: { offset, maxOffset } },
     );
-  if (rewrite.spec.kind === 'sorted') return { kind: 'sorted', orderBy: rewrite.spec.orderBy, limit, offset };
+  if (rewrite.spec.kind === 'sorted') {
+    const orderBy = rewrite.spec.orderBy.map((o, i) => ({ ...o, weight: `${PARTIAL_PREFIX}w${i}`, collation: `${PARTIAL_PREFIX}c${i}` }));
+    return { kind: 'sorted', orderBy, limit, offset };
+  }
   return { kind: 'grouped', spec: rewrite.spec, params: [...params], limit, offset, maxGroups: options.maxGroups ?? DEFAULT_MAX_GROUPS };
 }

@@ -15,12 +15,22 @@ export interface RouteTarget {
   params: SqlParam[];
 }
 
+/** An ORDER BY item of a sorted merge: the output column, and the partial columns with its collation weight and collation. */
+export interface SortItem {
+  column: string;
+  desc: boolean;
+  /** The item has its own COLLATE: a wrapper orders by the weight column. */
+  byWeight?: boolean;
+  weight: string;
+  collation: string;
+}
+
 /** How the rows of several round trips become one result. */
 export type MergeSpec =
   | { kind: 'single' }
   | { kind: 'concat'; limit: number | null }
   /** k-way merge by the rows' collation weights (`__shardline_w<i>`), then OFFSET and LIMIT; no ORDER BY: concatenated. */
-  | { kind: 'sorted'; orderBy: { column: string; desc: boolean; byWeight?: boolean }[]; limit: number | null; offset: number }
+  | { kind: 'sorted'; orderBy: SortItem[]; limit: number | null; offset: number }
   /** Partial groups folded by the router (see merge-grouped.ts). */
   | { kind: 'grouped'; spec: GroupedSpec; params: SqlParam[]; limit: number | null; offset: number; maxGroups: number }
   | { kind: 'sum-affected' };

@@ -48,7 +48,8 @@ export function routeShardSet(
     return { ...base, targets, merge };
   }
   const rewrite = a.select?.rewrite;
-  if (!rewrite) return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK, ''), merge };
+  if (!rewrite)
+    return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK, ''), merge };
   const partialParams = rewrite.params.map((i) => params[i]!);
   const rows = merge.kind === 'sorted' && merge.limit !== null ? merge.limit + merge.offset : null;
   return {

@@ -2,7 +2,6 @@ import type { Topology } from '../shard/index.js';
 import type { Analysis } from './analysis.js';
 import type { MergeSpec, RouteTarget, SqlParam } from './route-plan.js';
 import { render } from './route-render.js';
-import { PARTIAL_PREFIX } from './scatter-spec.js';
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
@@ -38,7 +37,7 @@ export function unionTargets(
       }
       let sql = part.map((s) => `(${render(a, topology, s)}${suffix})`).join(' UNION ALL ');
       if (merge.kind === 'sorted' && merge.orderBy.length > 0) {
-        const order = merge.orderBy.map((o, i) => `${o.byWeight ? `${PARTIAL_PREFIX}w${i}` : quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
+        const order = merge.orderBy.map((o) => `${o.byWeight ? o.weight : quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
         sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit + merge.offset}`}`;
       }
       targets.push({ instance, shards: part, sql, params: part.flatMap(() => params) });

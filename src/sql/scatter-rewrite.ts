@@ -224,6 +224,7 @@ class GroupedRewrite {
       params: text.params,
       spec: {
         kind: 'grouped',
+        prefix: P,
         keys: this.keys.length,
         distincts: this.distincts.length,
         partials: this.partials.map((p) => p.fn),

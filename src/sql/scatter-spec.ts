@@ -41,6 +41,8 @@ export type HavingExpr =
 /** A SELECT whose groups are formed by the router (GROUP BY, DISTINCT, aggregates). */
 export interface GroupedSpec {
   kind: 'grouped';
+  /** {@link PARTIAL_PREFIX}: the partial columns' names start with it. */
+  prefix: string;
   keys: number;
   distincts: number;
   partials: PartialFn[];

@@ -38,6 +38,8 @@ describe('compareValues', () => {
   });
 });
 
+const item = (column: string, desc: boolean) => ({ column, desc, weight: `w_${column}`, collation: `c_${column}` });
+
 describe('kWayMerge', () => {
   const fields = [
     { name: 'k', type: 8 },
@@ -46,8 +48,8 @@ describe('kWayMerge', () => {
 
   it('merges sorted lists into one sorted list and stops at the limit', () => {
     const lists = [[{ k: 1n }, { k: 4n }, { k: 9n }], [{ k: 2n }, { k: 3n }], [], [{ k: 5n }, { k: 6n }, { k: 7n }, { k: 8n }]];
-    expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, null).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
-    expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, 4).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n]);
+    expect(kWayMerge(lists, [item('k', false)], fields, null).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n]);
+    expect(kWayMerge(lists, [item('k', false)], fields, 4).map((r) => r['k'])).toEqual([1n, 2n, 3n, 4n]);
   });
 
   it('honours DESC, decimal order and ties across lists', () => {
@@ -61,16 +63,22 @@ describe('kWayMerge', () => {
         { v: '9.50', k: 4n },
       ],
     ];
-    const out = kWayMerge(
-      lists,
-      [
-        { column: 'v', desc: true },
-        { column: 'k', desc: false },
-      ],
-      fields,
-      null,
-    );
+    const out = kWayMerge(lists, [item('v', true), item('k', false)], fields, null);
     expect(out.map((r) => r['k'])).toEqual([1n, 2n, 4n, 3n]);
+  });
+
+  it('orders text by the collation weights, skips OFFSET, drops the hidden columns and refuses a second collation', () => {
+    const text = [{ name: 't', type: 253 }];
+    const row = (t: string, w: string, c = 'utf8mb4_general_ci') => ({ t, w_t: Buffer.from(w), c_t: c });
+    const lists = [
+      [row('apple', 'A'), row('Cherry', 'C')],
+      [row('Banana', 'B'), row('dog', 'D')],
+    ];
+    expect(kWayMerge(lists, [item('t', false)], text, 2, 1)).toEqual([{ t: 'Banana' }, { t: 'Cherry' }]);
+    const mixed = [[row('apple', 'A')], [row('Banana', 'B', 'utf8mb4_0900_ai_ci')]];
+    expect(() => kWayMerge(mixed, [item('t', false)], text, null)).toThrow(
+      /utf8mb4_general_ci on one shard and utf8mb4_0900_ai_ci on another/,
+    );
   });
 
   it('matches a full sort on random data', () => {
@@ -83,7 +91,7 @@ describe('kWayMerge', () => {
       .flat()
       .map((r) => r.k)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    expect(kWayMerge(lists, [{ column: 'k', desc: false }], fields, null).map((r) => r['k'])).toEqual(expected);
+    expect(kWayMerge(lists, [item('k', false)], fields, null).map((r) => r['k'])).toEqual(expected);
   });
 });
 
@@ -111,6 +119,7 @@ describe('aggregates', () => {
     ];
     const spec = {
       kind: 'grouped' as const,
+      prefix: p,
       keys: 0,
       distincts: 0,
       partials: ['count', 'sum', 'min', 'max'] as const,

@@ -89,8 +89,8 @@ describe('mergeFor', () => {
     expect(mergeFor(a('SELECT uid, name FROM users ORDER BY name DESC, uid LIMIT 5'), [], true)).toEqual({
       kind: 'sorted',
       orderBy: [
-        { column: 'name', desc: true },
-        { column: 'uid', desc: false },
+        { column: 'name', desc: true, weight: '__shardline_w0', collation: '__shardline_c0' },
+        { column: 'uid', desc: false, weight: '__shardline_w1', collation: '__shardline_c1' },
       ],
       limit: 5,
       offset: 0,

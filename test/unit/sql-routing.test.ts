@@ -202,29 +202,39 @@ describe('scatter', () => {
     expect(p.merge).toEqual({
       kind: 'sorted',
       orderBy: [
-        { column: 'balance', desc: true },
-        { column: 'uid', desc: false },
+        { column: 'balance', desc: true, weight: '__shardline_w0', collation: '__shardline_c0' },
+        { column: 'uid', desc: false, weight: '__shardline_w1', collation: '__shardline_c1' },
       ],
       limit: 10,
       offset: 0,
     });
     expect(p.targets[0]!.sql).toMatch(
-      /^SELECT \* FROM \(\(SELECT uid, balance, WEIGHT_STRING\(balance\) AS __shardline_w0, WEIGHT_STRING\(uid\) AS __shardline_w1 FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/,
+      /^SELECT \* FROM \(\(SELECT uid, balance, CAST\(WEIGHT_STRING\(balance\) AS BINARY\) AS __shardline_w0, COLLATION\(balance\) AS __shardline_c0, CAST\(WEIGHT_STRING\(uid\) AS BINARY\) AS __shardline_w1, COLLATION\(uid\) AS __shardline_c1 FROM `app_00`.`users_0000` ORDER BY balance DESC, uid LIMIT 10\) UNION ALL .* AS `__shardline` ORDER BY `balance` DESC, `uid` LIMIT 10$/,
     );
   });
 
   it('sorts by a quoted column with a backtick in its name under the name the server returns', () => {
     const p = route('SELECT uid, `we``ird` FROM users ORDER BY `we``ird` DESC LIMIT 3', [], { scatter: true });
-    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'we`ird', desc: true }], limit: 3, offset: 0 });
+    expect(p.merge).toEqual({
+      kind: 'sorted',
+      orderBy: [{ column: 'we`ird', desc: true, weight: '__shardline_w0', collation: '__shardline_c0' }],
+      limit: 3,
+      offset: 0,
+    });
     expect(p.targets[0]!.sql.endsWith(' AS `__shardline` ORDER BY `we``ird` DESC LIMIT 3')).toBe(true);
     const aliased = route('SELECT uid, name AS `a``b` FROM users ORDER BY `a``b` LIMIT 3', [], { scatter: true });
-    expect(aliased.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'a`b', desc: false }], limit: 3, offset: 0 });
+    expect(aliased.merge).toEqual({
+      kind: 'sorted',
+      orderBy: [{ column: 'a`b', desc: false, weight: '__shardline_w0', collation: '__shardline_c0' }],
+      limit: 3,
+      offset: 0,
+    });
   });
 
   it('takes LIMIT from a placeholder', () => {
     expect(route('SELECT uid FROM users ORDER BY uid LIMIT ?', [5], { scatter: true }).merge).toEqual({
       kind: 'sorted',
-      orderBy: [{ column: 'uid', desc: false }],
+      orderBy: [{ column: 'uid', desc: false, weight: '__shardline_w0', collation: '__shardline_c0' }],
       limit: 5,
       offset: 0,
     });
@@ -232,13 +242,23 @@ describe('scatter', () => {
 
   it('sends OFFSET + LIMIT rows per shard and skips OFFSET in the merge, up to maxOffset', () => {
     const p = route('SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET ?', [20], { scatter: true });
-    expect(p.merge).toEqual({ kind: 'sorted', orderBy: [{ column: 'uid', desc: false }], limit: 10, offset: 20 });
-    expect(p.targets[0]!.sql).toMatch(/^SELECT \* FROM \(\(SELECT uid, WEIGHT_STRING\(uid\) AS __shardline_w0 FROM `app_00`.`users_0000` ORDER BY uid LIMIT 30\) UNION ALL /);
+    expect(p.merge).toEqual({
+      kind: 'sorted',
+      orderBy: [{ column: 'uid', desc: false, weight: '__shardline_w0', collation: '__shardline_c0' }],
+      limit: 10,
+      offset: 20,
+    });
+    expect(p.targets[0]!.sql).toMatch(
+      /^SELECT \* FROM \(\(SELECT uid, CAST\(WEIGHT_STRING\(uid\) AS BINARY\) AS __shardline_w0, COLLATION\(uid\) AS __shardline_c0 FROM `app_00`.`users_0000` ORDER BY uid LIMIT 30\) UNION ALL /,
+    );
     expect(p.targets[0]!.sql.endsWith('ORDER BY `uid` LIMIT 30')).toBe(true);
     expect(p.targets[0]!.params).toEqual([]);
     const over = failure(() => route('SELECT uid FROM users ORDER BY uid LIMIT 10 OFFSET 10001', [], { scatter: true }));
     expect([over.code, over.message]).toEqual(['SQL_UNSUPPORTED', expect.stringContaining('router.scatter.maxOffset (10000)')]);
-    expect(route('SELECT uid FROM users ORDER BY uid LIMIT 1, 3', [], { scatter: true, maxOffset: 1 }).merge).toMatchObject({ offset: 1, limit: 3 });
+    expect(route('SELECT uid FROM users ORDER BY uid LIMIT 1, 3', [], { scatter: true, maxOffset: 1 }).merge).toMatchObject({
+      offset: 1,
+      limit: 3,
+    });
   });
 
   it('splits GROUP BY / HAVING / AVG / COUNT(DISTINCT) into partial groups per shard', () => {
@@ -248,8 +268,9 @@ describe('scatter', () => {
       { scatter: true },
     );
     expect(p.targets[0]!.sql.split(' UNION ALL ')[0]).toBe(
-      '(SELECT status AS __shardline_g0, WEIGHT_STRING(status) AS __shardline_gw0, name AS __shardline_d0, WEIGHT_STRING(name) AS __shardline_dw0, ' +
-        'SUM(balance) AS __shardline_a0, COUNT(balance) AS __shardline_a1, COUNT(*) AS __shardline_a2 FROM `app_00`.`users_0000` WHERE balance > ? GROUP BY 1, 3)',
+      '(SELECT status AS __shardline_g0, CAST(WEIGHT_STRING(status) AS BINARY) AS __shardline_gw0, COLLATION(status) AS __shardline_gc0, ' +
+        'name AS __shardline_d0, CAST(WEIGHT_STRING(name) AS BINARY) AS __shardline_dw0, COLLATION(name) AS __shardline_dc0, ' +
+        'SUM(balance) AS __shardline_a0, COUNT(balance) AS __shardline_a1, COUNT(*) AS __shardline_a2 FROM `app_00`.`users_0000` WHERE balance > ? GROUP BY 1, 2, 3, 4, 5, 6)',
     );
     expect(p.targets[0]!.params.slice(0, 2)).toEqual([10, 10]);
     expect(p.merge).toMatchObject({
@@ -266,7 +287,12 @@ describe('scatter', () => {
           { name: 'a', value: { kind: 'avg', sum: 0, count: 1 } },
           { name: 'COUNT(DISTINCT name)', value: { kind: 'count-distinct', distinct: 0 } },
         ],
-        having: { op: 'binary', operator: '>', left: { op: 'value', value: { kind: 'agg', fn: 'count', partial: 2 } }, right: { op: 'param', index: 1 } },
+        having: {
+          op: 'binary',
+          operator: '>',
+          left: { op: 'value', value: { kind: 'agg', fn: 'count', partial: 2 } },
+          right: { op: 'param', index: 1 },
+        },
         orderBy: [{ value: { kind: 'avg', sum: 0, count: 1 }, desc: true }],
       },
     });
@@ -275,7 +301,7 @@ describe('scatter', () => {
   it('treats SELECT DISTINCT as a GROUP BY of its columns', () => {
     const p = route('SELECT DISTINCT status, name FROM users ORDER BY 2', [], { scatter: true });
     expect(p.merge).toMatchObject({ kind: 'grouped', spec: { keys: 2, partials: [], orderBy: [{ value: { kind: 'key', index: 1 } }] } });
-    expect(p.targets[0]!.sql).toContain('GROUP BY 1, 3)');
+    expect(p.targets[0]!.sql).toContain('GROUP BY 1, 2, 3, 4, 5, 6)');
   });
 
   it.each([
