@@ -146,6 +146,20 @@ export interface Router {
   query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[] | WriteResult>;
   /** Like {@link Router.query} but only for SELECT; returns the rows. */
   select<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[]>;
+  /**
+   * Keyset pagination of a SELECT: yields pages of `pageSize` rows in ORDER BY order, each page
+   * fetched after the last row of the one before (`(k1 > ?) OR (k1 = ? AND k2 > ?) …`, so a late
+   * page costs what the first does — across shards every shard returns one page, never OFFSET +
+   * LIMIT rows). The ORDER BY must name select-list columns, be unique (end it with the primary
+   * key) and hold no NULLs; the statement has no LIMIT, GROUP BY or aggregates. Options as for
+   * {@link Router.query} (`scatter` for a statement without a shard key).
+   * @throws {RoutingError} `SQL_UNSUPPORTED` for another shape, a NULL key or a bad pageSize.
+   */
+  paginate<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[],
+    options: QueryOptions & { pageSize: number },
+  ): AsyncGenerator<T[], void, undefined>;
   /** The plan `query` would run, without running it. */
   explain(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Explain;
   health(): InstanceHealth[];

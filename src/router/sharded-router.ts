@@ -8,7 +8,7 @@ import type { SocketLayer } from '../net/index.js';
 import type { ConnectionFactory } from '../pool/index.js';
 import { InstancePool } from '../pool/index.js';
 import { MOVE_FENCE_SQLSTATE, type Topology } from '../shard/index.js';
-import { PlanCache, plan, type PlanOptions, type RoutePlan, type SqlParam } from '../sql/index.js';
+import { analyzeKeyset, PlanCache, plan, type PlanOptions, type RoutePlan, type SqlLimits, type SqlParam } from '../sql/index.js';
 import { queryChannel } from '../tracing/index.js';
 import { traceQuery } from './query-trace.js';
 import type {
@@ -29,6 +29,7 @@ import { MultiShardWriter } from './multi-shard-writer.js';
 import { ShardMapWatcher } from './shard-map-watcher.js';
 import { IdAllocator } from './id-allocator.js';
 import { segmentLease } from './id-segments.js';
+import { keysetPaginate } from './keyset-paginate.js';
 
 /** ER_NO_SUCH_TABLE: a finished shard move renamed the shard's tables away (or the schema is not migrated). */
 const NO_SUCH_TABLE = 1146;
@@ -108,6 +109,7 @@ export class ShardedRouter implements Router {
     );
     this.queryTimeoutMs = config.pool.queryTimeoutMs;
     this.scatterBounds = { maxOffset: rc.scatter.maxOffset, maxGroups: rc.scatter.maxGroups };
+    this.sqlLimits = rc.limits;
     this.consistency = rc.consistency;
     this.maxLagMs = rc.maxReplicaLagMs;
     this.maxWaitMs = rc.maxWaitMs;
@@ -199,6 +201,7 @@ export class ShardedRouter implements Router {
   }
 
   private readonly scatterBounds: { maxOffset: number; maxGroups: number };
+  private readonly sqlLimits: SqlLimits;
 
   private pool(instance: string): InstancePool {
     const pool = this.pools.get(instance);
@@ -291,6 +294,16 @@ export class ShardedRouter implements Router {
       () => this.planFor(sql, params, planOptions),
       (p) => this.run(p, atomic, read),
     )) as T[] | WriteResult;
+  }
+
+  async *paginate<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[],
+    options: QueryOptions & { pageSize: number },
+  ): AsyncGenerator<T[], void, undefined> {
+    const { pageSize, ...rest } = options;
+    const pages = analyzeKeyset(sql, this.topology, this.sqlLimits);
+    yield* keysetPaginate(pages, params, pageSize, (s, p) => this.select(s, p, rest)) as AsyncGenerator<T[], void, undefined>;
   }
 
   async select<T extends Row = Row>(

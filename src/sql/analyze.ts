@@ -3,7 +3,8 @@ import { RoutingError, SqlParseError } from '../errors/index.js';
 import type { Topology } from '../shard/index.js';
 import type { Analysis, InsertRows, KeySource, SelectShape, Splice } from './analysis.js';
 import { keyGroups } from './key-groups.js';
-import { limitOffset, scatterRewrite } from './scatter-rewrite.js';
+import { keysetPages, type KeysetPages } from './keyset-pages.js';
+import { identifier, limitOffset, scatterRewrite, type SelectItem } from './scatter-rewrite.js';
 import { fixLogicalPrecedence } from './logical-precedence.js';
 import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
 import { blankComments, checkLexed, checkStatementSize, DEFAULT_SQL_LIMITS, type SqlLimits } from './statement-guard.js';
@@ -218,31 +219,33 @@ function unknownTable(table: string, topology: Topology): RoutingError {
   );
 }
 
-/** A quoted identifier as the server names it: the parser keeps `` `a``b` `` as ``a``b``, the server as ``a`b``. */
-const identifier = (name: string): string => name.replace(/``/g, '`');
-
 /** A partial statement (see scatter-rewrite.ts) is only rendered, never merged again. */
 const PARTIAL_SHAPE: SelectShape = { limit: null, rewrite: null, unmergeable: 'a partial statement' };
 /** The partial statement of an analysed statement is checked against no further limits. */
 const UNBOUNDED: SqlLimits = { ...DEFAULT_SQL_LIMITS, maxStatementBytes: Number.MAX_SAFE_INTEGER, maxInList: Number.MAX_SAFE_INTEGER };
 
-/** How the rows of several shards merge for this SELECT, or why they cannot. */
-function selectShape(ast: Node, ctx: Context): SelectShape {
+/** The output columns of a SELECT: the name the server gives each, its expression and alias. */
+function selectItems(ast: Node, sql: string): SelectItem[] {
   const columns = Array.isArray(ast['columns']) ? (ast['columns'] as Node[]) : [];
-  const reasons: string[] = [];
-  walk(ast['columns'], (n) => {
-    if (isNode(n['over'])) reasons.push('window functions across shards');
-  });
-  const items = columns.map((col) => {
+  return columns.map((col) => {
     const expr = isNode(col['expr']) ? col['expr'] : {};
     const colName = expr['type'] === 'column_ref' ? identifier(String(expr['column'])) : null;
     const exprLoc = locOf(expr) ?? locOf(col);
     const name =
       typeof col['as'] === 'string'
         ? identifier(col['as'])
-        : (colName ?? ctx.sql.slice(exprLoc?.start.offset ?? 0, exprLoc?.end.offset ?? 0).trim());
+        : (colName ?? sql.slice(exprLoc?.start.offset ?? 0, exprLoc?.end.offset ?? 0).trim());
     return { name, expr, alias: typeof col['as'] === 'string' ? identifier(col['as']) : null };
   });
+}
+
+/** How the rows of several shards merge for this SELECT, or why they cannot. */
+function selectShape(ast: Node, ctx: Context): SelectShape {
+  const reasons: string[] = [];
+  walk(ast['columns'], (n) => {
+    if (isNode(n['over'])) reasons.push('window functions across shards');
+  });
+  const items = selectItems(ast, ctx.sql);
   if (ast['locking_read']) reasons.push('locking reads (FOR UPDATE / FOR SHARE) across shards');
   if (ast['_next'] || ast['set_op']) reasons.push('UNION across shards');
   let limit: SelectShape['limit'] = null;
@@ -441,4 +444,19 @@ function checkKeyAssignments(sets: Node[], ctx: Context, sharded: readonly strin
       }
     }
   }
+}
+
+/**
+ * The keyset pages of a SELECT for `router.paginate` (see {@link keysetPages}); the statement is
+ * analysed (and refused) as {@link analyze} does first.
+ * @throws {RoutingError} `SQL_UNSUPPORTED`: not a SELECT, or a shape keyset pages cannot follow.
+ */
+export function analyzeKeyset(rawSql: string, topology: Topology, limits: SqlLimits = DEFAULT_SQL_LIMITS): KeysetPages {
+  const a = analyze(rawSql, topology, limits);
+  if (a.statement !== 'select') throw unsupported('router.paginate pages a SELECT');
+  const lexed = lex(a.sql);
+  const ast = parse(blankComments(a.sql, lexed, ALL_COMMENTS));
+  const paramIndex = new Map<number, number>();
+  for (const t of lexed.tokens) if (t.type === 'param') paramIndex.set(t.start, paramIndex.size);
+  return keysetPages(ast, selectItems(ast, a.sql), { sql: a.sql, tokens: lexed.tokens, paramIndex });
 }

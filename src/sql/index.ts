@@ -1,4 +1,6 @@
-export { analyze } from './analyze.js';
+export { analyze, analyzeKeyset } from './analyze.js';
+export { keysetValues } from './keyset-pages.js';
+export type { KeysetPages } from './keyset-pages.js';
 export type { Analysis, KeySource, Splice, InsertRows, SelectShape } from './analysis.js';
 export { plan, render } from './plan.js';
 export type { PlanOptions } from './plan.js';

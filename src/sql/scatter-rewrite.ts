@@ -33,7 +33,7 @@ const refuse = (reason: string): never => {
 };
 
 /** The partial statement as it is built: text copied from the original (with its placeholders) or written. */
-class PartialText {
+export class PartialText {
   private readonly parts: string[] = [];
   readonly params: number[] = [];
   constructor(private readonly input: RewriteInput) {}
@@ -61,9 +61,11 @@ class PartialText {
 }
 
 /** The top-level clauses of the outermost SELECT, located on the tokens. */
-interface Clauses {
+export interface Clauses {
   selectEnd: number;
   from: number;
+  /** The top-level WHERE keyword, if any. */
+  where: number | null;
   bodyEnd: number;
   orderBy: number | null;
   limit: number | null;
@@ -71,8 +73,9 @@ interface Clauses {
 
 const TAIL = new Set(['GROUP', 'HAVING', 'WINDOW', 'ORDER', 'LIMIT', 'FOR', 'LOCK', 'INTO', 'PROCEDURE']);
 
-function clauses(tokens: readonly Token[]): Clauses | null {
+export function clauses(tokens: readonly Token[]): Clauses | null {
   let depth = 0;
+  let where: number | null = null;
   let select: Token | undefined;
   let from: number | undefined;
   let bodyEnd: number | undefined;
@@ -90,6 +93,8 @@ function clauses(tokens: readonly Token[]): Clauses | null {
       if (w === 'SELECT') select = t;
     } else if (from === undefined) {
       if (w === 'FROM') from = t.start;
+    } else if (w === 'WHERE' && bodyEnd === undefined) {
+      where ??= t.start;
     } else if (TAIL.has(w)) {
       bodyEnd ??= t.start;
       if (w === 'ORDER') orderBy ??= t.start;
@@ -97,7 +102,7 @@ function clauses(tokens: readonly Token[]): Clauses | null {
     }
   }
   if (!select || from === undefined) return null;
-  return { selectEnd: select.end, from, bodyEnd: bodyEnd ?? Infinity, orderBy, limit };
+  return { selectEnd: select.end, from, where, bodyEnd: bodyEnd ?? Infinity, orderBy, limit };
 }
 
 /** An expression compared structurally: no locations, parentheses or letter case of names. */
@@ -110,7 +115,8 @@ function canonical(n: unknown): string {
   });
 }
 
-const identifier = (name: string): string => name.replace(/``/g, '`');
+/** A quoted identifier as the server names it: the parser keeps `` `a``b` `` as ``a``b``, the server as ``a`b``. */
+export const identifier = (name: string): string => name.replace(/``/g, '`');
 
 /** Placeholder indexes inside a node's span, in source order (placeholder nodes carry no location). */
 function paramQueue(n: unknown, input: RewriteInput): number[] {
@@ -146,7 +152,7 @@ const COMPARISONS = new Set(['=', '<>', '!=', '<', '<=', '>', '>=', '<=>']);
 const ARITHMETIC = new Set(['+', '-', '*', '/']);
 const LOGICAL: Record<string, string> = { AND: 'AND', '&&': 'AND', OR: 'OR', '||': 'OR', XOR: 'XOR' };
 
-interface SelectItem {
+export interface SelectItem {
   name: string;
   expr: Node;
   alias: string | null;

@@ -340,3 +340,42 @@ describe('cross-shard SQL against an unsharded oracle', () => {
     }
   });
 });
+
+describe('router.paginate (keyset pages across shards)', () => {
+  it.each([
+    ['SELECT uid, name COLLATE utf8mb4_general_ci AS n FROM users WHERE uid BETWEEN ? AND ? ORDER BY n, uid', 97],
+    ['SELECT uid, balance FROM users WHERE uid BETWEEN ? AND ? ORDER BY balance DESC, uid', 250],
+    [
+      'SELECT o.uid, o.order_id, o.amount FROM orders o WHERE o.uid BETWEEN ? AND ? AND o.amount IS NOT NULL ORDER BY o.amount, o.uid, o.order_id',
+      400,
+    ],
+  ])('pages of %s equal the ordered result of one table', async (sql, pageSize) => {
+    const params = [BASE, BASE + BigInt(N)];
+    const got: string[] = [];
+    let pages = 0;
+    for await (const page of router.paginate(sql, params, { pageSize, scatter: true })) {
+      pages++;
+      expect(page.length).toBeLessThanOrEqual(pageSize);
+      got.push(...page.map(rowText));
+    }
+    const want = ((await oracle.query(sql, params)) as Record<string, unknown>[]).map(rowText);
+    expect(got).toEqual(want);
+    expect(pages).toBe(Math.ceil(want.length / pageSize));
+    expect(want.length).toBeGreaterThan(2 * pageSize);
+  });
+
+  it('refuses shapes keyset pages cannot follow, with typed errors', async () => {
+    for (const [sql, message] of [
+      ['SELECT uid FROM users WHERE uid BETWEEN ? AND ?', /needs an ORDER BY/],
+      ['SELECT uid FROM users WHERE uid BETWEEN ? AND ? ORDER BY uid LIMIT 5', /must not have a LIMIT/],
+      ['SELECT COUNT(*) FROM users WHERE uid BETWEEN ? AND ? ORDER BY 1', /aggregates are not paged/],
+      ['SELECT uid FROM users WHERE uid BETWEEN ? AND ? ORDER BY LENGTH(name), uid', /column of the select list/],
+    ] as const) {
+      const pages = router.paginate(sql, [BASE, BASE + 10n], { pageSize: 10, scatter: true });
+      const err = (await pages.next().catch((e: unknown) => e)) as ShardlineError;
+      expect([err.code, err.message]).toEqual(['SQL_UNSUPPORTED', expect.stringMatching(message)]);
+    }
+    const bad = router.paginate('SELECT uid FROM users WHERE uid = ? ORDER BY uid', [BASE], { pageSize: 0 });
+    expect(((await bad.next().catch((e: unknown) => e)) as ShardlineError).code).toBe('SQL_UNSUPPORTED');
+  });
+});
