@@ -1,6 +1,7 @@
 import type { Topology } from '../shard/index.js';
 import type { Analysis } from './analysis.js';
 import type { MergeSpec, RouteTarget, SqlParam } from './route-plan.js';
+import type { GroupedSpec } from './scatter-spec.js';
 import { render } from './route-render.js';
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
@@ -8,7 +9,8 @@ const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 /**
  * A multi-shard read as one UNION ALL round trip per instance (in chunks of at most `chunk`
  * shards), each part parenthesised and given its own copy of the values; a sorted merge wraps
- * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run. `suffix` (a
+ * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run; a grouped merge
+ * folds the round trip's partial groups on the instance (see {@link regroup}). `suffix` (a
  * LIMIT computed by the plan, never user text) ends each part.
  */
 export function unionTargets(
@@ -40,8 +42,31 @@ export function unionTargets(
         const order = merge.orderBy.map((o) => `${o.byWeight ? o.weight : quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
         sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit + merge.offset}`}`;
       }
+      if (merge.kind === 'grouped') sql = regroup(sql, merge.spec);
       targets.push({ instance, shards: part, sql, params: part.flatMap(() => params) });
     }
   }
   return targets;
+}
+
+/**
+ * Folds the partial groups of one round trip's shards on the instance (one row per group instead
+ * of one per group and shard): group keys and COUNT(DISTINCT …) arguments stay keys, COUNT and
+ * SUM partials add up, MIN/MAX take their extreme and recompute its weight and collation.
+ */
+function regroup(union: string, spec: GroupedSpec): string {
+  const P = spec.prefix;
+  const keys = [
+    ...Array.from({ length: spec.keys }, (_, i) => [`${P}g${i}`, `${P}gw${i}`, `${P}gc${i}`]),
+    ...Array.from({ length: spec.distincts }, (_, i) => [`${P}d${i}`, `${P}dw${i}`, `${P}dc${i}`]),
+  ].flat();
+  const folded = spec.partials.map((fn, i) => {
+    const a = `${P}a${i}`;
+    if (fn === 'count') return `CAST(SUM(${a}) AS SIGNED) AS ${a}`;
+    if (fn === 'sum') return `SUM(${a}) AS ${a}`;
+    const m = `${fn.toUpperCase()}(${a})`;
+    return `${m} AS ${a}, CAST(WEIGHT_STRING(${m}) AS BINARY) AS ${P}aw${i}, COLLATION(${m}) AS ${P}ac${i}`;
+  });
+  const columns = [...keys, ...folded].join(', ');
+  return `SELECT ${columns} FROM (${union}) AS \`__shardline\`${keys.length ? ` GROUP BY ${keys.join(', ')}` : ''}`;
 }

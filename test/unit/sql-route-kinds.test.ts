@@ -327,7 +327,9 @@ describe('routeScatter and shardKeyMissing', () => {
     expect(p.kind).toBe('scatter');
     expect(p.shards).toEqual(Array.from({ length: 1024 }, (_, i) => i));
     expect(p.targets.map((t) => [t.instance, t.shards.length])).toEqual([0, 1, 2, 3].map((i) => [`shard-${i}`, 256]));
-    expect(p.targets[1]!.sql.split(' UNION ALL ')[0]).toBe(`(SELECT COUNT(*) AS __shardline_a0 FROM ${physical('users', 256)})`);
+    expect(p.targets[1]!.sql.split(' UNION ALL ')[0]).toBe(
+      `SELECT CAST(SUM(__shardline_a0) AS SIGNED) AS __shardline_a0 FROM ((SELECT COUNT(*) AS __shardline_a0 FROM ${physical('users', 256)})`,
+    );
     expect(p.merge).toMatchObject({ kind: 'grouped', spec: { keys: 0, partials: ['count'], outputs: [{ name: 'n' }] } });
   });
 

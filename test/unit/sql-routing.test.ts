@@ -185,9 +185,10 @@ describe('scatter', () => {
     expect(p.targets[0]!.sql.split(' UNION ALL ')).toHaveLength(256);
     expect(
       p.targets[0]!.sql.startsWith(
-        '(SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0001`)',
+        'SELECT CAST(SUM(__shardline_a0) AS SIGNED) AS __shardline_a0 FROM ((SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0000`) UNION ALL (SELECT COUNT(*) AS __shardline_a0 FROM `app_00`.`users_0001`)',
       ),
     ).toBe(true);
+    expect(p.targets[0]!.sql.endsWith('`users_0255`)) AS `__shardline`')).toBe(true);
     expect(p.merge).toMatchObject({ kind: 'grouped', spec: { keys: 0, partials: ['count'], outputs: [{ name: 'n' }] } });
   });
 
@@ -267,7 +268,15 @@ describe('scatter', () => {
       [10, 2],
       { scatter: true },
     );
-    expect(p.targets[0]!.sql.split(' UNION ALL ')[0]).toBe(
+    const [head, firstPart] = p.targets[0]!.sql.split(' FROM ((');
+    expect(head).toBe(
+      'SELECT __shardline_g0, __shardline_gw0, __shardline_gc0, __shardline_d0, __shardline_dw0, __shardline_dc0, SUM(__shardline_a0) AS __shardline_a0, ' +
+        'CAST(SUM(__shardline_a1) AS SIGNED) AS __shardline_a1, CAST(SUM(__shardline_a2) AS SIGNED) AS __shardline_a2',
+    );
+    expect(p.targets[0]!.sql).toMatch(
+      /\) AS `__shardline` GROUP BY __shardline_g0, __shardline_gw0, __shardline_gc0, __shardline_d0, __shardline_dw0, __shardline_dc0$/,
+    );
+    expect(`(${firstPart!.split(' UNION ALL ')[0]}`).toBe(
       '(SELECT status AS __shardline_g0, CAST(WEIGHT_STRING(status) AS BINARY) AS __shardline_gw0, COLLATION(status) AS __shardline_gc0, ' +
         'name AS __shardline_d0, CAST(WEIGHT_STRING(name) AS BINARY) AS __shardline_dw0, COLLATION(name) AS __shardline_dc0, ' +
         'SUM(balance) AS __shardline_a0, COUNT(balance) AS __shardline_a1, COUNT(*) AS __shardline_a2 FROM `app_00`.`users_0000` WHERE balance > ? GROUP BY 1, 2, 3, 4, 5, 6)',
