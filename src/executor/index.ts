@@ -2,6 +2,8 @@ export { executePlan, wrapQueryError } from './execute-plan.js';
 export type { RunOnInstance } from './execute-plan.js';
 export { mergeResults, kWayMerge } from './merge-results.js';
 export { mergeGrouped } from './merge-grouped.js';
+export { streamMerge } from './stream-merge.js';
+export type { OpenedStream } from './stream-merge.js';
 export type { RouterResult, WriteResult } from './merge-results.js';
 export { addDecimal, compareDecimal } from './decimal.js';
 export { compareValues } from './compare-values.js';

@@ -1,6 +1,7 @@
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
+import { streamRows, type RowStream } from './row-stream.js';
 import { serverError } from './server-error-class.js';
 import { committedGtid, gtidTrackingAssignment, type GtidTracking } from './gtid-tracking.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
@@ -72,6 +73,8 @@ export interface DbConnection {
    * throws: a failure and where it happened are in the reply.
    */
   batch?(statements: readonly BatchStatement[], timeoutMs?: number): Promise<BatchReply>;
+  /** A SELECT's rows as they arrive, with back-pressure (see `streamRows`); stopping early destroys the connection. */
+  stream?(sql: string, params: readonly unknown[]): RowStream;
   ping(): Promise<void>;
   /** Graceful close (COM_QUIT). */
   close(): Promise<void>;
@@ -214,6 +217,11 @@ export async function openDbConnection(
     },
     lastUsedAt: Date.now(),
     query: run,
+    stream: (sql: string, params: readonly unknown[]) =>
+      streamRows(conn, sql, params, () => {
+        broken = true;
+        conn.destroy();
+      }),
     ...(options.multipleStatements
       ? {
           batch: (statements: readonly BatchStatement[], timeoutMs?: number) =>

@@ -15,6 +15,7 @@ export type {
   SocketTuning,
 } from './db-connection.js';
 export type { BatchStatement, BatchReply } from './batch-query.js';
+export type { RowStream } from './row-stream.js';
 export { loadSocketLayer, loadSocketLayerFrom } from './load-socket-layer.js';
 export { createJsSocketLayer, readNoFileLimit } from './js-socket-layer.js';
 export type { SocketLayer, KeepAliveSettings, TcpInfoSnapshot, ProbeResult, IdleWatcher, NoFileLimit } from './socket-layer.js';

@@ -147,6 +147,16 @@ export interface Router {
   /** Like {@link Router.query} but only for SELECT; returns the rows. */
   select<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): Promise<T[]>;
   /**
+   * A SELECT's rows as an async iterator with bounded memory: rows come as the servers send them
+   * (mysql2 streams with back-pressure), one round trip at a time when rows concatenate, every
+   * round trip at once merged by ORDER BY (collation weights, OFFSET, LIMIT) when sorted; a
+   * GROUP BY / aggregate result (one row per group) is computed first, then yielded. Reads the
+   * primaries only. Ending the loop early releases every connection (each one stopped
+   * mid-result is closed, not reused).
+   * @throws {RoutingError} `SQL_UNSUPPORTED` for a write, or as {@link Router.query} refuses.
+   */
+  stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): AsyncGenerator<T, void, undefined>;
+  /**
    * Keyset pagination of a SELECT: yields pages of `pageSize` rows in ORDER BY order, each page
    * fetched after the last row of the one before (`(k1 > ?) OR (k1 = ? AND k2 > ?) …`, so a late
    * page costs what the first does — across shards every shard returns one page, never OFFSET +

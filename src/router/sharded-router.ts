@@ -1,6 +1,6 @@
 import type { ClusterConfig } from '../config/index.js';
 import { MultiShardWriteError, RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
-import { executePlan, type RunOnInstance } from '../executor/index.js';
+import { executePlan, streamMerge, type RunOnInstance } from '../executor/index.js';
 import { WriteTokens } from '../gtid/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import type { Row } from '../net/index.js';
@@ -294,6 +294,29 @@ export class ShardedRouter implements Router {
       () => this.planFor(sql, params, planOptions),
       (p) => this.run(p, atomic, read),
     )) as T[] | WriteResult;
+  }
+
+  async *stream<T extends Row = Row>(
+    sql: string,
+    params: readonly SqlParam[] = NO_PARAMS,
+    options: QueryOptions = NO_OPTIONS,
+  ): AsyncGenerator<T, void, undefined> {
+    const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
+    if (p.write) throw new RoutingError('SQL_UNSUPPORTED', 'router.stream reads rows: run writes with router.query');
+    if (p.merge.kind === 'grouped') {
+      for (const row of await this.select<T>(sql, params, options)) yield row;
+      return;
+    }
+    const opens = p.targets.map((t) => async () => {
+      const pool = this.pool(t.instance);
+      const conn = await pool.acquire();
+      if (!conn.stream) {
+        await pool.release(conn);
+        throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
+      }
+      return { rows: conn.stream(t.sql, t.params), close: () => pool.release(conn) };
+    });
+    yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
   }
 
   async *paginate<T extends Row = Row>(

@@ -379,3 +379,48 @@ describe('router.paginate (keyset pages across shards)', () => {
     expect(((await bad.next().catch((e: unknown) => e)) as ShardlineError).code).toBe('SQL_UNSUPPORTED');
   });
 });
+
+describe('router.stream (rows as they arrive, bounded memory)', () => {
+  const params = () => [BASE, BASE + BigInt(N)];
+  const borrowed = () => router.health().reduce((n, h) => n + h.pool.borrowed, 0);
+
+  it('streams a scatter in any order and a sorted scatter in collation order, equal to one table', async () => {
+    const all = 'SELECT u.uid AS c_uid, u.name AS c_name, u.balance AS c_balance FROM users u WHERE u.uid BETWEEN ? AND ?';
+    const got: string[] = [];
+    for await (const row of router.stream(all, params(), { scatter: true })) got.push(rowText(row));
+    const want = ((await oracle.query(all, params())) as Record<string, unknown>[]).map(rowText);
+    expect(got.sort()).toEqual(want.sort());
+    const sorted = `${all} ORDER BY c_balance DESC, c_uid LIMIT 700 OFFSET 50`;
+    const inOrder: string[] = [];
+    for await (const row of router.stream(sorted, params(), { scatter: true })) inOrder.push(rowText(row));
+    expect(inOrder).toEqual(((await oracle.query(sorted, params())) as Record<string, unknown>[]).map(rowText));
+    const byText = `SELECT u.uid AS c_uid, u.name COLLATE utf8mb4_general_ci AS n FROM users u WHERE u.uid BETWEEN ? AND ? ORDER BY n, c_uid`;
+    const texts: string[] = [];
+    for await (const row of router.stream(byText, params(), { scatter: true })) texts.push(rowText(row));
+    expect(texts).toEqual(((await oracle.query(byText, params())) as Record<string, unknown>[]).map(rowText));
+    expect(borrowed()).toBe(0);
+  });
+
+  it('gives every connection back when the loop stops early, and the router keeps working', async () => {
+    for (const sql of [
+      'SELECT uid, name FROM users WHERE uid BETWEEN ? AND ?',
+      'SELECT uid, name FROM users WHERE uid BETWEEN ? AND ? ORDER BY uid DESC',
+    ]) {
+      const seen: unknown[] = [];
+      for await (const row of router.stream(sql, params(), { scatter: true })) if (seen.push(row) === 10) break;
+      expect(seen).toHaveLength(10);
+      expect(borrowed()).toBe(0);
+    }
+    const counted = await router.select('SELECT COUNT(*) AS c FROM users WHERE uid BETWEEN ? AND ?', params(), { scatter: true });
+    expect(counted).toEqual([{ c: BigInt(N) }]);
+  });
+
+  it('yields a grouped result and refuses writes', async () => {
+    const rows: unknown[] = [];
+    for await (const row of router.stream('SELECT COUNT(*) AS c FROM users WHERE uid BETWEEN ? AND ?', params(), { scatter: true }))
+      rows.push(row);
+    expect(rows).toEqual([{ c: BigInt(N) }]);
+    const w = router.stream('DELETE FROM users WHERE uid = ?', [BASE]);
+    expect(((await w.next().catch((e: unknown) => e)) as ShardlineError).code).toBe('SQL_UNSUPPORTED');
+  });
+});
