@@ -79,3 +79,42 @@ export class OneCollation {
       );
   }
 }
+
+/** An ORDER BY item of a sorted merge (structurally `SortItem` of sql/). */
+interface SortItemLike {
+  column: string;
+  desc: boolean;
+  weight: string;
+  collation: string;
+}
+
+/**
+ * How rows of a sorted cross-shard merge order: their keys (by collation weight, one collation
+ * checked across all rows), the comparison with DESC applied, and the row without the hidden
+ * weight and collation columns. Shared by the buffered and the streamed k-way merge.
+ */
+export function rowOrder(orderBy: readonly SortItemLike[]) {
+  const one = new OneCollation();
+  const hidden = orderBy.flatMap((o) => [o.weight, o.collation]);
+  return {
+    keys(row: Record<string, unknown>, fieldOf: (name: string) => FieldInfo | undefined): OrderKey[] {
+      return orderBy.map((o) => {
+        one.check(o.collation, row[o.collation], o.column);
+        return orderKey(row[o.column], row[o.weight], fieldOf(o.column));
+      });
+    },
+    compare(a: readonly OrderKey[], b: readonly OrderKey[]): number {
+      for (let i = 0; i < orderBy.length; i++) {
+        const c = compareOrderKeys(a[i]!, b[i]!);
+        if (c !== 0) return orderBy[i]!.desc ? -c : c;
+      }
+      return 0;
+    },
+    visible<R extends Record<string, unknown>>(row: R): R {
+      if (hidden.length === 0 || !(hidden[0]! in row)) return row;
+      const out: Record<string, unknown> = {};
+      for (const k in row) if (!hidden.includes(k)) out[k] = row[k];
+      return out as R;
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import type { FieldInfo, QueryOutcome, Row } from '../net/index.js';
 import type { MergeSpec } from '../sql/index.js';
 import type { SortItem } from '../sql/index.js';
-import { compareOrderKeys, OneCollation, orderKey, type OrderKey } from './collation-order.js';
+import { rowOrder } from './collation-order.js';
 import { mergeGrouped } from './merge-grouped.js';
 
 /** What a routed statement returns: rows for SELECT, counts for writes. */
@@ -43,22 +43,9 @@ export function kWayMerge(
   offset = 0,
 ): Row[] {
   const byName = new Map(fields.map((f) => [f.name, f]));
-  const colFields = orderBy.map((o) => byName.get(o.column));
-  const hidden = orderBy.flatMap((o) => [o.weight, o.collation]);
-  const one = new OneCollation();
-  const keysOf = (row: Row): OrderKey[] =>
-    orderBy.map((o, i) => {
-      one.check(o.collation, row[o.collation], o.column);
-      return orderKey(row[o.column], row[o.weight], colFields[i]);
-    });
-  const keyed = lists.map((list) => list.map(keysOf));
-  const cmp = (a: OrderKey[], b: OrderKey[]): number => {
-    for (let i = 0; i < orderBy.length; i++) {
-      const c = compareOrderKeys(a[i]!, b[i]!);
-      if (c !== 0) return orderBy[i]!.desc ? -c : c;
-    }
-    return 0;
-  };
+  const order = rowOrder(orderBy);
+  const keyed = lists.map((list) => list.map((row) => order.keys(row, (name) => byName.get(name))));
+  const cmp = order.compare;
   const heap: { list: number; index: number }[] = [];
   const less = (x: { list: number; index: number }, y: { list: number; index: number }) => {
     const c = cmp(keyed[x.list]![x.index]!, keyed[y.list]![y.index]!);
@@ -99,16 +86,9 @@ export function kWayMerge(
   let seen = 0;
   while (heap.length > 0 && seen < max) {
     const top = pop();
-    if (seen++ >= offset) out.push(withoutWeights(lists[top.list]![top.index]!, hidden));
+    if (seen++ >= offset) out.push(order.visible(lists[top.list]![top.index]!));
     if (top.index + 1 < lists[top.list]!.length) push({ list: top.list, index: top.index + 1 });
   }
-  return out;
-}
-
-function withoutWeights(row: Row, hidden: readonly string[]): Row {
-  if (hidden.length === 0 || !(hidden[0]! in row)) return row;
-  const out: Row = {};
-  for (const k in row) if (!hidden.includes(k)) out[k] = row[k];
   return out;
 }
 

@@ -1,6 +1,6 @@
 import type { Row, RowStream } from '../net/index.js';
 import type { MergeSpec } from '../sql/index.js';
-import { compareOrderKeys, OneCollation, orderKey, type OrderKey } from './collation-order.js';
+import { rowOrder, type OrderKey } from './collation-order.js';
 
 /** One round trip's rows, opened on demand and closed (its connection released) when done. */
 export interface OpenedStream {
@@ -13,13 +13,6 @@ interface Head {
   it: AsyncIterator<Row>;
   row: Row;
   keys: OrderKey[];
-}
-
-function withoutHidden(row: Row, hidden: readonly string[]): Row {
-  if (hidden.length === 0) return row;
-  const out: Row = {};
-  for (const k in row) if (!hidden.includes(k)) out[k] = row[k];
-  return out;
 }
 
 /**
@@ -37,14 +30,14 @@ export async function* streamMerge(
   const max = limit === null ? Infinity : offset + limit;
   let seen = 0;
   if (merge.kind !== 'sorted' || merge.orderBy.length === 0) {
-    const hidden = merge.kind === 'sorted' ? merge.orderBy.flatMap((o) => [o.weight, o.collation]) : [];
+    const visible = rowOrder(merge.kind === 'sorted' ? merge.orderBy : []).visible;
     for (const open of opens) {
       if (seen >= max) return;
       const s = await open();
       try {
         for await (const row of s.rows) {
           if (seen >= max) break;
-          if (seen++ >= offset) yield withoutHidden(row, hidden);
+          if (seen++ >= offset) yield visible(row);
         }
       } finally {
         await s.close();
@@ -52,25 +45,9 @@ export async function* streamMerge(
     }
     return;
   }
-  const orderBy = merge.orderBy;
-  const hidden = orderBy.flatMap((o) => [o.weight, o.collation]);
-  const one = new OneCollation();
-  const keysOf = (row: Row, s: OpenedStream): OrderKey[] =>
-    orderBy.map((o) => {
-      one.check(o.collation, row[o.collation], o.column);
-      return orderKey(
-        row[o.column],
-        row[o.weight],
-        s.rows.fields.find((f) => f.name === o.column),
-      );
-    });
-  const cmp = (a: OrderKey[], b: OrderKey[]) => {
-    for (let i = 0; i < orderBy.length; i++) {
-      const c = compareOrderKeys(a[i]!, b[i]!);
-      if (c !== 0) return orderBy[i]!.desc ? -c : c;
-    }
-    return 0;
-  };
+  const order = rowOrder(merge.orderBy);
+  const keysOf = (row: Row, s: OpenedStream): OrderKey[] => order.keys(row, (name) => s.rows.fields.find((f) => f.name === name));
+  const cmp = order.compare;
   const opened: OpenedStream[] = [];
   const heads: Head[] = [];
   try {
@@ -87,7 +64,7 @@ export async function* streamMerge(
       let least = 0;
       for (let i = 1; i < heads.length; i++) if (cmp(heads[i]!.keys, heads[least]!.keys) < 0) least = i;
       const h = heads[least]!;
-      if (seen++ >= offset) yield withoutHidden(h.row, hidden);
+      if (seen++ >= offset) yield order.visible(h.row);
       const next = await h.it.next();
       if (next.done) heads.splice(least, 1);
       else {
