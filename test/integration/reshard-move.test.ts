@@ -7,7 +7,7 @@ import { openMysqlSession } from '../../src/net/index.js';
 import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import type { FailoverCdc } from '../support/cdc-failover.js';
 import { cdcUntouchedByMoves } from '../support/cdc-move.js';
-import { shardline, testConfig } from '../support/cluster.js';
+import { shardline, shardlineAsync, testConfig } from '../support/cluster.js';
 import { settleMoves } from '../support/reshard-settle.js';
 
 // Issue 17: online shard moves. 64 shards of a MariaDB instance (shard-3) and 64 of a MySQL
@@ -83,7 +83,15 @@ function startWorkload() {
   return { ready, stop, child };
 }
 
-const move = (...args: string[]) => JSON.parse(shardline('reshard', ...args, '--json')) as MoveJson;
+// asynchronously: the router of this process keeps watching the shard map while a move runs
+const move = async (...args: string[]) => JSON.parse(await shardlineAsync('reshard', ...args, '--json')) as MoveJson;
+
+/** Waits (at most three of the router's map checks) until `router` has adopted map `version`; that version. */
+async function adopted(router: { topology: { map: { version: number } } }, version: number): Promise<number> {
+  const deadline = performance.now() + 3 * config.router.shardMapCheckMs + 500;
+  while (router.topology.map.version < version && performance.now() < deadline) await sleep(50);
+  return router.topology.map.version;
+}
 
 /** The tables of `shard` on the node at `port`: which of users_NNNN and _moved_users_NNNN exist. */
 async function tablesOn(port: number, shard: number): Promise<string[]> {
@@ -124,16 +132,15 @@ it('moves 64 MariaDB and 64 MySQL shards to shard-4 and back under a read/write 
   try {
     await work.ready;
     await sleep(2000);
-    const first = move('move', '--shards', MARIADB_SHARDS, '--to', 'shard-4');
+    const first = await move('move', '--shards', MARIADB_SHARDS, '--to', 'shard-4');
     expect(first).toMatchObject({ kind: 'move', shards: MARIADB_SHARDS, from: 'shard-3', to: 'shard-4', phase: 'done', differences: 0 });
     expect(first.verified_chunks).toBeGreaterThanOrEqual(128);
     expect(await tablesOn(portOf('shard-4'), 800)).toEqual(['orders_0800', 'users_0800']);
     expect(await tablesOn(portOf('shard-3'), 800)).toEqual(['_moved_orders_0800', '_moved_users_0800']);
-    const second = move('move', '--shards', MYSQL_SHARDS, '--to', 'shard-4');
+    const second = await move('move', '--shards', MYSQL_SHARDS, '--to', 'shard-4');
     expect(second).toMatchObject({ from: 'shard-1', to: 'shard-4', phase: 'done', differences: 0, map_version: first.map_version + 1 });
-    await sleep(1500);
     // this process's router picked up the new map too
-    expect(local.topology.map.version).toBe(second.map_version);
+    expect(await adopted(local, second.map_version)).toBe(second.map_version);
     expect(local.topology.map.instanceOf(800)).toBe('shard-4');
     expect(local.topology.map.instanceOf(300)).toBe('shard-4');
     expect(local.topology.map.instanceOf(700)).toBe('shard-2');
@@ -143,11 +150,12 @@ it('moves 64 MariaDB and 64 MySQL shards to shard-4 and back under a read/write 
       [MARIADB_SHARDS, 'done'],
     ]);
     // back: the last move rolled back, the first moved back by hand
-    const rolled = move('rollback');
+    const rolled = await move('rollback');
     expect(rolled).toMatchObject({ kind: 'rollback', shards: MYSQL_SHARDS, from: 'shard-4', to: 'shard-1', phase: 'done', differences: 0 });
-    const back = move('move', '--shards', MARIADB_SHARDS, '--to', 'shard-3');
+    const back = await move('move', '--shards', MARIADB_SHARDS, '--to', 'shard-3');
     expect(back).toMatchObject({ from: 'shard-4', to: 'shard-3', phase: 'done', differences: 0 });
-    await sleep(1500);
+    expect(await adopted(local, back.map_version)).toBe(back.map_version);
+    await sleep(1000);
     const result = await work.stop();
     process.stderr.write(
       `[reshard] ${result.requests} requests (${result.failed} failed ${JSON.stringify(result.errors)}), moving shards p99 ${result.moving.p99Ms} ms max ${result.moving.maxMs} ms (${result.moving.n}), others p99 ${result.other.p99Ms} ms max ${result.other.maxMs} ms; moves: ${[first, second, rolled, back].map((m) => `${m.shards} ${m.from}→${m.to} ${m.rows_copied} rows, ${m.changes_applied} changes, fence ${m.fence_ms} ms (flip ${m.phase_ms['fence_flip']}, apply ${m.phase_ms['fence_apply']}, check ${m.phase_ms['fence_check']}, publish ${m.phase_ms['fence_publish']}, checked ${m.phase_ms['fence_checked_tables']}, rename after ${m.phase_ms['rename']})`).join('; ')}\n`,

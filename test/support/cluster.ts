@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
   ALL_SECTIONS,
@@ -21,6 +21,21 @@ export function shardline(...args: string[]): string {
     cwd: packageRoot,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * Runs the built CLI without blocking this process's event loop (routers open here keep serving
+ * and watching while it runs); resolves with stdout, rejects with stderr on a non-zero exit.
+ */
+export function shardlineAsync(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(packageRoot, 'dist', 'cli', 'main.js'), ...args],
+      { cwd: packageRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`shardline ${args.join(' ')} failed: ${stderr || err.message}`)) : resolve(stdout)),
+    );
   });
 }
 
