@@ -15,6 +15,9 @@ export type {
   ShardSession,
   Transaction,
   QueryOptions,
+  Analytics,
+  AnalyticsOptions,
+  IndexedOptions,
   Explain,
   InstanceHealth,
   ReplicaHealth,
@@ -43,6 +46,7 @@ export {
   ConnectionSecurityError,
   MultiShardWriteError,
   XaRecoveryError,
+  SinkBehindError,
   isShardlineError,
 } from './errors/index.js';
 export type { ErrorCode, ShardlineErrorOptions, InstanceWriteOutcome, InstanceWriteStatus } from './errors/index.js';

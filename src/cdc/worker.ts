@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { requireSections, type ClusterConfig } from '../config/index.js';
 import { ConfigError, isShardlineError } from '../errors/index.js';
 import type { Logger } from '../log/logger.js';
-import { Topology } from '../shard/index.js';
+import { sinkProgressKey, Topology } from '../shard/index.js';
 import { BinlogReader } from './binlog/syncer/binlog-reader.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { startMetricsServer } from './http/metrics-server.js';
@@ -20,6 +20,7 @@ import { SnapshotStore } from './snapshot/snapshot-store.js';
 import { newSnapshotRequest, parseSnapshotRequest, type SnapshotRequest } from './snapshot/snapshot-request.js';
 import type { Sink } from './sinks/sink-record.js';
 import { SinkRunner } from './sinks/sink-runner.js';
+import { ProgressPublisher, type ProgressSink } from './progress/progress-publisher.js';
 
 /** What a worker process does: read instances, feed sinks, or both. */
 export type WorkerRole = 'reader' | 'elasticsearch' | 'archive';
@@ -89,6 +90,7 @@ export class CdcWorker {
   private signals: GroupConsumer | null = null;
   private readonly snapshotRequests = new Map<string, SnapshotRequest>();
   private readonly runners: SinkRunner[] = [];
+  private progress: ProgressPublisher | null = null;
   private http: { port: number; close(): Promise<void> } | null = null;
   private readonly metrics: CdcMetrics;
   private stopping = false;
@@ -158,14 +160,18 @@ export class CdcWorker {
     ]);
     this.http = await startMetricsServer(cdc.http.host, this.o.httpPort ?? cdc.http.port, this.o.registry, () => this.health());
     const topics = tables.map((t) => `${cdc.topicPrefix}${t}`);
+    const progressSinks: ProgressSink[] = [];
     for (const name of ['elasticsearch', 'archive'] as const) {
       const make = this.o.sinks[name];
       if (!roles.has(name) || !make) continue;
+      const sink = make();
+      // the sink's consumer group: also the key of its progress rows
+      const groupId = sinkProgressKey(cdc.groupPrefix, name);
       const runner = new SinkRunner({
         name,
-        sink: make(),
+        sink,
         log,
-        groupId: `${cdc.groupPrefix}-${name}`,
+        groupId,
         topics,
         deadLetterTopic: cdc.deadLetterTopic,
         metrics: this.metrics,
@@ -174,6 +180,31 @@ export class CdcWorker {
       });
       await runner.start();
       this.runners.push(runner);
+      progressSinks.push({
+        name,
+        groupId,
+        topics,
+        refresh: sink.refresh ? () => sink.refresh!() : undefined,
+      });
+    }
+    if (progressSinks.length && cdc.progress.enabled) {
+      if (!config.archive)
+        logger.warn('sink progress is not published (no `archive` section): router.analytics `after` and router.indexed cannot wait');
+      else {
+        this.progress = new ProgressPublisher({
+          log,
+          checkpointTopic: cdc.checkpointTopic,
+          groupPrefix: cdc.groupPrefix,
+          instances: config.instances.map((i) => i.name),
+          sinks: progressSinks,
+          archive: config.archive,
+          metaDatabase: config.sharding.naming.metaDatabase,
+          intervalMs: cdc.progress.intervalMs,
+          heartbeatMs: cdc.progress.heartbeatMs,
+          logger,
+        });
+        await this.progress.start();
+      }
     }
     if (roles.has('reader')) {
       this.signals = log.consumer({
@@ -314,6 +345,7 @@ export class CdcWorker {
     clearTimeout(timer);
     await this.assignment?.stop().catch(() => undefined);
     await this.signals?.stop().catch(() => undefined);
+    await this.progress?.stop().catch(() => undefined);
     for (const r of this.runners) await r.stop().catch(() => undefined);
     await this.http?.close();
     return inTime;

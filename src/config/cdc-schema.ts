@@ -110,6 +110,21 @@ export const cdcSchema = z
       })
       .strict()
       .default({ maxBatchRows: 1000, maxBatchBytes: 16 * 1024 * 1024 }),
+    /**
+     * Sink progress: how far each sink has applied each instance, published to
+     * `<metaDatabase>.sink_progress` on the archive server for `router.analytics.query({ after })`
+     * and `router.indexed`. Needs the `archive` section.
+     */
+    progress: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** How often the sinks' committed offsets are compared with the instances' checkpoints (ms). */
+        intervalMs: z.number().int().min(10).max(60_000).default(100),
+        /** A row is written at least this often while nothing changes (`checked_at_us`: the lag of a caught-up sink). */
+        heartbeatMs: z.number().int().min(50).max(60_000).default(250),
+      })
+      .strict()
+      .default({ enabled: true, intervalMs: 100, heartbeatMs: 250 }),
   })
   .strict();
 

@@ -252,6 +252,22 @@ export const clusterConfigSchema = z
     if (cfg.archive && endpoints.has(`${cfg.archive.host}:${cfg.archive.port}`)) {
       ctx.addIssue({ code: 'custom', path: ['archive', 'port'], message: 'the archive must not share a server with a shard instance' });
     }
+    if (cfg.archive) {
+      const views = cfg.router.analytics.viewsDatabase ?? `${cfg.archive.database}_live`;
+      const path = cfg.router.analytics.viewsDatabase === undefined ? ['archive', 'database'] : ['router', 'analytics', 'viewsDatabase'];
+      if (views.length > 64)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `the analytics views database "${views}" is longer than 64 characters: set router.analytics.viewsDatabase`,
+        });
+      else if (views === cfg.archive.database || views === cfg.sharding.naming.metaDatabase)
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `the analytics views database "${views}" must differ from the archive and meta databases`,
+        });
+    }
     checkShardMap(cfg, names, ctx);
   });
 

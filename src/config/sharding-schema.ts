@@ -177,6 +177,26 @@ export const routerSchema = z
       })
       .strict()
       .default({ initialBlock: 1000, maxBlock: 1_000_000 }),
+    /**
+     * `router.analytics.query` (SQL on the archive server, over views that hide deleted rows) and
+     * `router.indexed` (waits for a CDC sink to apply a write); both need the `archive` section.
+     */
+    analytics: z
+      .object({
+        /** Database of the views (one per archived table, `_deleted = 0` rows only); default `<archive.database>_live`. */
+        viewsDatabase: z
+          .string()
+          .regex(/^[A-Za-z0-9_]{1,64}$/, 'a database name (letters, digits, underscore; at most 64)')
+          .optional(),
+        /** How often a wait for a sink (`after`, `maxStalenessMs`, `router.indexed`) reads `<metaDatabase>.sink_progress` (ms). */
+        pollMs: z.number().int().min(1).max(10_000).default(20),
+        /** How long such a wait lasts at most before SINK_BEHIND (ms; per call: `maxWaitMs`). */
+        maxWaitMs: z.number().int().min(0).max(600_000).default(10_000),
+        /** Connections to the archive server (read-only sessions), opened on first use. */
+        poolSize: z.number().int().min(1).max(256).default(4),
+      })
+      .strict()
+      .default({ pollMs: 20, maxWaitMs: 10_000, poolSize: 4 }),
   })
   .strict();
 

@@ -5,6 +5,7 @@ export {
   UsageError,
   FailoverError,
   ReshardError,
+  SinkBehindError,
   InvalidUidError,
   SqlParseError,
   RoutingError,

@@ -66,6 +66,7 @@ export type ErrorCode =
   | 'RESHARD_DIFFERENCE'
   | 'SHARD_HANDOFF'
   | 'ID_SEQUENCE'
+  | 'SINK_BEHIND'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
@@ -218,6 +219,18 @@ export class UsageError extends ShardlineError {
 export class FailoverError extends ShardlineError {
   constructor(message: string, options: ShardlineErrorOptions = {}) {
     super('FAILOVER_FAILED', message, options);
+  }
+}
+
+/**
+ * A CDC sink (the archive, Elasticsearch) had not applied a write token, or lagged more than the
+ * bound asked, within the wait allowed (`router.analytics.query`'s `after` / `maxStalenessMs`,
+ * `router.indexed`). Retriable: the sink may catch up. `details.sink`, `details.waitedMs` and
+ * `details.instances` (`{ instance, why, lagMs }` per instance behind) say which and how far.
+ */
+export class SinkBehindError extends ShardlineError {
+  constructor(message: string, options: ShardlineErrorOptions = {}) {
+    super('SINK_BEHIND', message, { retriable: true, ...options });
   }
 }
 

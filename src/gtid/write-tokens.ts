@@ -61,6 +61,11 @@ export class WriteTokens {
     return this.byInstance.size === 0;
   }
 
+  /** The instances the token names, sorted. */
+  instances(): string[] {
+    return [...this.byInstance.keys()].sort();
+  }
+
   /** The token string; `''` when no write is known. */
   toString(): string {
     if (this.byInstance.size === 0) return '';

@@ -47,6 +47,60 @@ export interface QueryOptions {
   maxWaitMs?: number;
 }
 
+/**
+ * Options of {@link Analytics.query}. A wait (`after`, `maxStalenessMs`) reads how far the CDC
+ * archive sink has applied each instance (`<metaDatabase>.sink_progress` on the archive server,
+ * published by the sink) every `router.analytics.pollMs`, at most `maxWaitMs`, then runs the query.
+ */
+export interface AnalyticsOptions {
+  /**
+   * Write tokens (`WriteResult.token`, a session's `token`) the query must see: it runs once the
+   * archive sink has applied, for every instance in them, every transaction they name.
+   * @throws {RoutingError} `TOKEN_INVALID` for a malformed token
+   */
+  after?: string | readonly string[];
+  /**
+   * The largest lag of the archive sink behind any shard instance the query accepts (ms): it runs
+   * once the lag is at most this for every instance of the config. The lag of an instance is, when
+   * the sink had applied everything the CDC worker had published for it at its last check, the
+   * time since that check; else the time since the commit of the last transaction it applied (an
+   * instance with nothing published is never within the bound).
+   */
+  maxStalenessMs?: number;
+  /** How long to wait for `after` / `maxStalenessMs` before SINK_BEHIND (default `router.analytics.maxWaitMs`, 10,000 ms). */
+  maxWaitMs?: number;
+  /** How long the query itself may run (default `pool.queryTimeoutMs`). */
+  timeoutMs?: number;
+}
+
+/** Options of {@link Router.indexed}. */
+export interface IndexedOptions {
+  /** The sink to wait for (default `elasticsearch`). */
+  sink?: 'elasticsearch' | 'archive';
+  /** How long to wait before SINK_BEHIND (default `router.analytics.maxWaitMs`, 10,000 ms). */
+  maxWaitMs?: number;
+}
+
+/**
+ * SQL on the archive store (the CDC archive sink's copy of every captured table, one table per
+ * logical table, all shards together): logical table names, joins, GROUP BY, window functions —
+ * whatever the archive server runs. Needs the `archive` section of the config.
+ */
+export interface Analytics {
+  /**
+   * Runs one read (SELECT, WITH, TABLE, VALUES, EXPLAIN, DESCRIBE, SHOW) on the archive server
+   * and returns its rows (values as {@link Router.select} returns them; values always bound).
+   * Table names are the logical ones: the session's default database holds one view per archived
+   * table (`router.analytics.viewsDatabase`, default `<archive.database>_live`) with every column
+   * but `_deleted`, of the rows not deleted (`_deleted = 0`); views are created on first use and
+   * again when the archive gains a table or column. Sessions are read-only.
+   * @throws {SinkBehindError} `SINK_BEHIND` (retriable): `after` / `maxStalenessMs` not met within `maxWaitMs`
+   * @throws {RoutingError} `SQL_UNSUPPORTED` for a statement that is not a read, `SQL_EXECUTABLE_COMMENT`, `TOKEN_INVALID`
+   * @throws {ConfigError} `CONFIG_INVALID` when the config has no `archive` section
+   */
+  query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: AnalyticsOptions): Promise<T[]>;
+}
+
 /** Where reads go: see {@link QueryOptions.consistency}. */
 export type Consistency = 'primary' | 'replica' | 'session';
 
@@ -182,6 +236,17 @@ export interface Router {
    * @throws {RoutingError} ID_SEQUENCE (a bad name; retriable when no block could be leased)
    */
   nextId(name: string): Promise<bigint>;
+  /** SQL on the archive store: see {@link Analytics}. */
+  readonly analytics: Analytics;
+  /**
+   * Resolves once a CDC sink (`options.sink`, default `elasticsearch`) has applied every write of
+   * `token` (Elasticsearch: indexed and refreshed, so a search sees it), as the sink publishes in
+   * `<metaDatabase>.sink_progress` on the archive server; `''` resolves at once.
+   * @throws {SinkBehindError} `SINK_BEHIND` (retriable) past `maxWaitMs` (default `router.analytics.maxWaitMs`)
+   * @throws {RoutingError} `TOKEN_INVALID` for a malformed token
+   * @throws {ConfigError} `CONFIG_INVALID` when the config has no `archive` section
+   */
+  indexed(token: string | readonly string[], options?: IndexedOptions): Promise<void>;
   /** Waits for borrowed connections and closes every pool. */
   close(): Promise<void>;
 }

@@ -12,8 +12,11 @@ import { analyzeKeyset, PlanCache, plan, type PlanOptions, type RoutePlan, type 
 import { queryChannel } from '../tracing/index.js';
 import { traceQuery } from './query-trace.js';
 import type {
+  Analytics,
+  AnalyticsOptions,
   Consistency,
   Explain,
+  IndexedOptions,
   InstanceHealth,
   QueryOptions,
   Router,
@@ -30,6 +33,7 @@ import { ShardMapWatcher } from './shard-map-watcher.js';
 import { IdAllocator } from './id-allocator.js';
 import { segmentLease } from './id-segments.js';
 import { keysetPaginate } from './keyset-paginate.js';
+import { ArchiveAnalytics } from './archive-analytics.js';
 
 /** ER_NO_SUCH_TABLE: a finished shard move renamed the shard's tables away (or the schema is not migrated). */
 const NO_SUCH_TABLE = 1146;
@@ -92,6 +96,7 @@ export class ShardedRouter implements Router {
   private readonly mapWatcher: ShardMapWatcher;
   private readonly movedWaitMs: number;
   private readonly ids: IdAllocator;
+  private readonly archive: ArchiveAnalytics;
 
   constructor(
     config: ClusterConfig,
@@ -162,6 +167,19 @@ export class ShardedRouter implements Router {
       segmentLease(config.sharding.naming.metaDatabase, (work) => this.pool(idInstance).use(work), this.queryTimeoutMs),
       rc.ids,
     );
+    const archive = new ArchiveAnalytics(config, factories.factory, socketLayer);
+    this.archive = archive;
+    this.analytics = Object.freeze({
+      query: <T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: AnalyticsOptions) =>
+        archive.query<T>(sql, params, options),
+    });
+  }
+
+  /** SQL on the archive store (see {@link Analytics}); nothing is opened before the first call. */
+  readonly analytics: Analytics;
+
+  indexed(token: string | readonly string[], options?: IndexedOptions): Promise<void> {
+    return this.archive.indexed(token, options);
   }
 
   /**
@@ -506,6 +524,7 @@ export class ShardedRouter implements Router {
     await Promise.all([...writing].map((p) => p.close()));
     await this.replicas?.close(writing);
     await this.writer.close();
+    await this.archive.close();
   }
 }
 

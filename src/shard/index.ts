@@ -8,3 +8,13 @@ export { PhysicalNames, expandTemplate, quoteIdent } from './physical-names.js';
 export { Topology } from './topology.js';
 export type { ShardLocation, TableKind } from './topology.js';
 export { shardMapTable, createShardMapTableSql, latestShardMapSql, MOVE_FENCE_SQLSTATE } from './shard-map-table.js';
+export {
+  SINK_NAMES,
+  sinkProgressTable,
+  sinkProgressKey,
+  sinkProgressDatabaseSql,
+  sinkProgressTableSql,
+  readSinkProgressSql,
+  type SinkName,
+  type SinkProgressRow,
+} from './sink-progress-table.js';

@@ -9,7 +9,7 @@ export { PlanCache, DEFAULT_PLAN_CACHE_BYTES } from './plan-cache.js';
 export type { PlanCacheStats, PlanCacheOptions } from './plan-cache.js';
 export { DEFAULT_SQL_LIMITS } from './statement-guard.js';
 export type { SqlLimits } from './statement-guard.js';
-export { lex } from './lexer.js';
+export { lex, lineColumn } from './lexer.js';
 export type { Token } from './lexer.js';
 export type { GroupedSpec, GroupValue, HavingExpr, CountSource, ScatterRewrite, PartialFn } from './scatter-spec.js';
 export { PARTIAL_PREFIX } from './scatter-spec.js';

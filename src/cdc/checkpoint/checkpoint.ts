@@ -55,6 +55,14 @@ export interface Checkpoint {
    * published map when the reader starts).
    */
   shardMap?: OwnershipState;
+  /**
+   * Per `topic:partition`, the offset of the last message this instance's reader has written
+   * there, cumulative over its Kafka transactions (decimal). A consumer group has applied every
+   * change up to this checkpoint once its committed offset is above each of them (sink progress).
+   */
+  written?: Record<string, string>;
+  /** Commit time (µs since the epoch) of the last source transaction up to here, where known. */
+  sourceTsUs?: number;
 }
 
 /** Where a reader re-reads the binlog from after `checkpoint`: its `resume` point, else the checkpoint itself. */

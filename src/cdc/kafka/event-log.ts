@@ -16,9 +16,23 @@ export interface InboundMessage {
   headers: Record<string, string>;
 }
 
+/** Where the messages of one send landed: per partition, the offset of the last of them. */
+export interface WrittenOffset {
+  topic: string;
+  partition: number;
+  /** `topic:partition`: the key of this partition in checkpoints' `written` and in committed offsets. */
+  at: string;
+  /** Offset of the last message of the send in this partition (decimal). */
+  lastOffset: string;
+}
+
+/** `topic:partition`, the key of offset maps ({@link WrittenOffset}, committed offsets). */
+export const topicPartition = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 /** An open producer transaction: everything sent in it becomes visible together, or never. */
 export interface ProducerTransaction {
-  send(messages: readonly OutboundMessage[]): Promise<void>;
+  /** Sends into the transaction; where each partition's last message went. */
+  send(messages: readonly OutboundMessage[]): Promise<WrittenOffset[]>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -81,5 +95,10 @@ export interface EventLog {
    * another producer's open transaction: give each writer partitions of its own.
    */
   readToEnd(topic: string, partitions?: readonly number[]): Promise<InboundMessage[]>;
+  /**
+   * The offsets a consumer group has committed on these topics: `topicPartition(t, p)` → the
+   * next offset it will read (partitions it never committed are absent).
+   */
+  committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, bigint>>;
   close(): Promise<void>;
 }

@@ -9,7 +9,9 @@ import type {
   ProducerTransaction,
   TopicSpec,
   TransactionalProducer,
+  WrittenOffset,
 } from './event-log.js';
+import { topicPartition } from './event-log.js';
 
 /** Options of an {@link InMemoryEventLog}. */
 export interface InMemoryEventLogOptions {
@@ -120,8 +122,13 @@ export class InMemoryEventLog implements EventLog {
           send: async (messages) => {
             active('cannot send in the Kafka transaction');
             this.fault('send', false);
-            for (const m of messages) this.append(m, txn);
+            const last = new Map<string, WrittenOffset>();
+            for (const m of messages) {
+              const w = this.append(m, txn);
+              last.set(w.at, w);
+            }
             this.fault('send', true);
+            return [...last.values()];
           },
           commit: async () => {
             active('cannot commit the Kafka transaction');
@@ -192,6 +199,19 @@ export class InMemoryEventLog implements EventLog {
     return out;
   }
 
+  async committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, bigint>> {
+    this.check();
+    const out = new Map<string, bigint>();
+    const group = this.groups.get(groupId);
+    if (!group) return out;
+    for (const topic of topics)
+      (this.topics.get(topic) ?? []).forEach((_, p) => {
+        const at = group.offsets.get(partitionKey(topic, p));
+        if (at !== undefined) out.set(topicPartition(topic, p), BigInt(at));
+      });
+    return out;
+  }
+
   async close(): Promise<void> {
     for (const stop of [...this.stops]) await stop();
     this.closed = true;
@@ -250,12 +270,13 @@ export class InMemoryEventLog implements EventLog {
     return t;
   }
 
-  private append(m: OutboundMessage, txn: Txn | null): void {
+  private append(m: OutboundMessage, txn: Txn | null): WrittenOffset {
     const t = this.topics.get(m.topic) ?? this.topicOf(m.topic, this.options.defaultPartitions ?? 1);
     const partition = m.partition ?? (m.key === null ? this.roundRobin++ % t.length : hashOf(m.key) % t.length);
     const entries = t[partition];
     if (!entries) throw new KafkaError('KAFKA', `cannot send to ${m.topic}: it has no partition ${partition}`, { retriable: false });
     entries.push({ key: m.key, value: m.value, headers: { ...(m.headers ?? {}) }, txn });
+    return { topic: m.topic, partition, at: topicPartition(m.topic, partition), lastOffset: String(entries.length - 1) };
   }
 
   /** The committed messages of `entries[from..to)` up to the last stable offset, and where reading stopped. */

@@ -14,9 +14,13 @@ import type {
   ProducerTransaction,
   TopicSpec,
   TransactionalProducer,
+  WrittenOffset,
 } from './event-log.js';
+import { topicPartition } from './event-log.js';
 
-const { Kafka: KafkaClient, logLevel, CompressionTypes } = kafkajs;
+const { Kafka: KafkaClient, logLevel, CompressionTypes, Partitioners } = kafkajs;
+/** How long a topic's partition count is trusted before it is read again (ms). */
+const PARTITION_COUNT_TTL_MS = 60_000;
 const COMPRESSION_TYPES: Record<KafkaCompression, number> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
@@ -82,6 +86,9 @@ export class KafkajsEventLog implements EventLog {
   private admin: Promise<Admin> | null = null;
   private plain: Promise<Producer> | null = null;
   private readonly closers = new Set<() => Promise<void>>();
+  private readonly partitionCounts = new Map<string, { count: number; at: number }>();
+  /** kafkajs's default (Java-compatible murmur2) partitioner: keys land where any Kafka client puts them. */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
 
   constructor(private readonly options: KafkaEventLogOptions) {
     const log = options.logger;
@@ -170,22 +177,34 @@ export class KafkajsEventLog implements EventLog {
           throw kafkaError(err, 'cannot begin a Kafka transaction');
         }
         return {
-          send: async (messages: readonly OutboundMessage[]) => {
-            if (messages.length === 0) return;
-            const byTopic = new Map<string, OutboundMessage[]>();
-            for (const m of messages) {
-              const list = byTopic.get(m.topic);
-              if (list) list.push(m);
-              else byTopic.set(m.topic, [m]);
-            }
+          send: async (messages: readonly OutboundMessage[]): Promise<WrittenOffset[]> => {
+            if (messages.length === 0) return [];
+            // partitions chosen here (as the producer would) so that each one's last offset is known
+            const byTopic = new Map<string, { messages: OutboundMessage[]; counts: Map<number, number> }>();
             try {
-              await txn.sendBatch({
+              for (const m of messages) {
+                let t = byTopic.get(m.topic);
+                if (!t) byTopic.set(m.topic, (t = { messages: [], counts: new Map() }));
+                const partition = m.partition ?? (await this.partitionOf(m));
+                t.messages.push({ ...m, partition });
+                t.counts.set(partition, (t.counts.get(partition) ?? 0) + 1);
+              }
+              const sent = await txn.sendBatch({
                 acks: -1,
                 compression,
-                topicMessages: [...byTopic].map(([topic, ms]) => ({
+                topicMessages: [...byTopic].map(([topic, t]) => ({
                   topic,
-                  messages: ms.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),
+                  messages: t.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),
                 })),
+              });
+              return sent.map((r) => {
+                const n = byTopic.get(r.topicName)?.counts.get(r.partition) ?? 1;
+                return {
+                  topic: r.topicName,
+                  partition: r.partition,
+                  at: topicPartition(r.topicName, r.partition),
+                  lastOffset: String(BigInt(r.baseOffset ?? '0') + BigInt(n - 1)),
+                };
               });
             } catch (err) {
               throw kafkaError(err, 'cannot send in the Kafka transaction');
@@ -327,6 +346,42 @@ export class KafkajsEventLog implements EventLog {
       await admin.deleteGroups([groupId]).catch(() => undefined);
     }
     return out;
+  }
+
+  async committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, bigint>> {
+    const out = new Map<string, bigint>();
+    try {
+      const admin = await this.adminClient();
+      for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] }))
+        for (const p of t.partitions) if (BigInt(p.offset) >= 0n) out.set(topicPartition(t.topic, p.partition), BigInt(p.offset));
+    } catch (err) {
+      throw kafkaError(err, `cannot read the offsets of consumer group ${groupId}`);
+    }
+    return out;
+  }
+
+  /** The partition the default partitioner gives `m` (its topic's partition count cached a minute). */
+  private async partitionOf(m: OutboundMessage): Promise<number> {
+    const now = Date.now();
+    let known = this.partitionCounts.get(m.topic);
+    if (!known || now - known.at > PARTITION_COUNT_TTL_MS) {
+      const admin = await this.adminClient();
+      const meta = await admin.fetchTopicMetadata({ topics: [m.topic] });
+      const count = meta.topics[0]?.partitions.length ?? 0;
+      if (count === 0) throw new KafkaError('KAFKA', `topic ${m.topic} has no partitions`, { retriable: true });
+      this.partitionCounts.set(m.topic, (known = { count, at: now }));
+    }
+    return this.partitioner({
+      topic: m.topic,
+      partitionMetadata: Array.from({ length: known.count }, (_, i) => ({
+        partitionId: i,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [0],
+        isr: [0],
+      })),
+      message: { key: m.key, value: m.value },
+    });
   }
 
   async close(): Promise<void> {

@@ -9,7 +9,7 @@ import type { ShardMapSource } from './shard-map-source.js';
 import { ShardOwnership, handoffBase, shardRanges } from './shard-ownership.js';
 import { ShardMap } from '../../shard/index.js';
 import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
-import { KafkaTransactionWriter } from './kafka-transaction-writer.js';
+import { KafkaTransactionWriter, mergeWrittenMaps } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
 import { SnapshotDriver, snapshotPlan, type PipelineSnapshot } from './snapshot-driver.js';
 import type { SnapshotPlan } from '../snapshot/snapshot-store.js';
@@ -78,6 +78,8 @@ export class InstancePipeline {
   private readonly requests: SnapshotRequest[] = [];
   private batcher: KafkaBatcher | null = null;
   private readingNow = false;
+  /** Where this reader's messages landed so far (the `written` of its checkpoints). */
+  private written: Record<string, string> = {};
   private idleNow = false;
   private readonly sources: TransactionSources;
   private readonly clock: Clock;
@@ -127,6 +129,7 @@ export class InstancePipeline {
         producer = await this.o.log.transactionalProducer(this.o.transactionalId);
         const checkpoint = restart ?? (await this.o.checkpoints.load(this.instance)) ?? (await this.initialCheckpoint(producer));
         restart = null;
+        this.written = mergeWrittenMaps(this.written, checkpoint.written);
         logger.info(
           { instance: this.instance, from: `${checkpoint.file}:${checkpoint.pos}`, gtidSet: checkpoint.gtidSet },
           'reading the binlog',
@@ -204,6 +207,8 @@ export class InstancePipeline {
     }
     const snapshot = this.o.snapshot;
     const plan = snapshot && snapshot.mode !== 'never' ? snapshotPlan(this.instance, 'initial', snapshot.tables(), this.clock.now()) : null;
+    // where this reader wrote before (a start over after a purged binlog): sink progress still counts it
+    if (Object.keys(this.written).length) checkpoint.written = { ...this.written };
     const txn = await producer.begin();
     await txn.send([this.o.checkpoints.message(checkpoint), ...(plan ? [snapshot!.store.planMessage(plan)] : [])]);
     await txn.commit();
@@ -230,11 +235,17 @@ export class InstancePipeline {
     );
     const batcher = new KafkaBatcher({ ...this.o.batch, sendChunk: SEND_CHUNK });
     const rows = new RowMessages({ instance: this.instance, flavour: this.o.instance.flavour, topicPrefix: this.o.topicPrefix });
-    const kafka = new KafkaTransactionWriter(producer, this.o.checkpoints, (seconds, events) => {
-      metrics.kafkaCommit(this.instance, seconds, events);
-      this.traces.kafkaCommitted();
-      healthy();
-    });
+    const kafka = new KafkaTransactionWriter(
+      producer,
+      this.o.checkpoints,
+      (seconds, events) => {
+        this.written = kafka.writtenOffsets;
+        metrics.kafkaCommit(this.instance, seconds, events);
+        this.traces.kafkaCommitted();
+        healthy();
+      },
+      this.written,
+    );
     this.source = source;
     this.batcher = batcher;
     if (this.stopping) source.close();
@@ -340,7 +351,7 @@ export class InstancePipeline {
         this.o.metrics.transaction(this.instance, rows.commitTimeMs());
         this.traces.sourceCommitted(item.gtid, item.checkpoint);
         this.snapshot?.commit(item.checkpoint, this.clock.now());
-        return batcher.commit(item.checkpoint, this.stopping);
+        return batcher.commit({ ...item.checkpoint, sourceTsUs: rows.commitTimeMs() * 1000 }, this.stopping);
       case 'abort':
         this.pendingMap = null;
         throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });

@@ -30,5 +30,7 @@ export interface Sink {
    * letters.
    */
   write(records: readonly SinkRecord[]): Promise<DeadLetter[]>;
+  /** Makes what was written visible to readers where that is a separate step (Elasticsearch's refresh). */
+  refresh?(): Promise<void>;
   close(): Promise<void>;
 }

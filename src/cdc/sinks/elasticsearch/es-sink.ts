@@ -142,6 +142,17 @@ export class EsSink implements Sink {
     return run;
   }
 
+  /**
+   * Makes every document written so far visible to search (`_refresh` of the sink's indices):
+   * the sink's progress is published only after it, so a search after `router.indexed` sees the write.
+   */
+  async refresh(): Promise<void> {
+    await this.request(
+      'POST',
+      `/${encodeURIComponent(`${this.options.indexPrefix}*`)}/_refresh?allow_no_indices=true&ignore_unavailable=true`,
+    );
+  }
+
   /** Stops retrying (a pending write rejects with `SINK_CLOSED`), waits for it, closes the client. */
   async close(): Promise<void> {
     if (this.closed) return;
