@@ -272,6 +272,7 @@ export class CdcWorker {
         },
       },
       shardMaps: instanceShardMaps(instance, this.config.sharding.naming.metaDatabase, this.topology.map),
+      metaDatabase: this.config.sharding.naming.metaDatabase,
       peers: this.config.instances.map((i) => i.name),
     });
     for (const r of this.snapshotRequests.values()) pipeline.requestSnapshot(r);

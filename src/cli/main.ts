@@ -16,6 +16,7 @@ import { registerRouterCommands } from './router-commands.js';
 import { registerXaCommands } from './xa-command.js';
 import { registerFailoverCommand } from './failover-command.js';
 import { registerReshardCommands } from './reshard-command.js';
+import { registerArchivalCommands } from './archival-command.js';
 
 const { version } = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const log = createLogger();
@@ -40,6 +41,7 @@ registerDemoCommand(program, log);
 registerXaCommands(program, log);
 registerFailoverCommand(program, log);
 registerReshardCommands(program, log);
+registerArchivalCommands(program, log);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,8 +3,9 @@ export type { ClusterConfig, InstanceConfig, ReplicaConfig, ArchiveConfig } from
 export { loadClusterConfig, parseClusterConfig, resolveConfigPath } from './load-cluster-config.js';
 export { interpolateEnv } from './env-interpolate.js';
 export { bundledClusterConfig, packageRoot } from './package-root.js';
-export { shardingSchema, shardMapSchema, poolSchema, routerSchema } from './sharding-schema.js';
-export type { ShardingConfig, PoolConfig, RouterConfig } from './sharding-schema.js';
+export { shardingSchema, shardMapSchema, poolSchema, routerSchema, archivalSchema } from './sharding-schema.js';
+export type { ShardingConfig, PoolConfig, RouterConfig, ArchivalConfig } from './sharding-schema.js';
+export { parseDuration, MAX_DURATION_MS } from './duration.js';
 export { cdcSchema } from './cdc-schema.js';
 export type { CdcConfig } from './cdc-schema.js';
 export type { ClusterConfigInput, KafkaConfig, ElasticsearchConfig, Credentials } from './cluster-schema.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,47}$/, 'a plain SQL identifier (letters, digits, underscore)');
 
@@ -23,8 +24,35 @@ export const shardMapSchema = z
   })
   .strict();
 
+const DURATION_MESSAGE = 'a duration greater than zero such as 90d, 12h, 30m or 45s (a whole number, then d, h, m or s; at most 100 years)';
+
+/**
+ * The archival job of a logical table (`shardline archival run`): rows whose `column` is older
+ * than `olderThan` are deleted from the shards in primary-key batches of `batchRows`, at most
+ * `maxRowsPerSecond` rows per second over the whole run (null: unthrottled); the archive keeps
+ * them, marked `_archived = 1`, and Elasticsearch keeps their documents (`search: keep`) or drops
+ * them (`drop`).
+ */
+export const archivalSchema = z
+  .object({
+    /** The DATETIME / TIMESTAMP column a row's age is read from (e.g. `created_at`). */
+    column: identifier,
+    /** Rows with `column < NOW(6) − olderThan` are archived: a whole number and a unit, `90d`, `12h`, `30m` or `45s`. */
+    olderThan: z
+      .string()
+      .regex(/^[0-9]{1,9}[dhms]$/, DURATION_MESSAGE)
+      .refine((text) => !/^[0-9]{1,9}[dhms]$/.test(text) || parseDuration(text) !== null, { message: DURATION_MESSAGE }),
+    /** Rows deleted per batch (one transaction each). */
+    batchRows: z.number().int().min(1).max(10_000).default(500),
+    /** Rows deleted per second, all physical tables of the run together; null: no bound. */
+    maxRowsPerSecond: z.number().int().min(1).nullable().default(5000),
+    /** What Elasticsearch does with an archived row: keep its document searchable, or drop it. */
+    search: z.enum(['keep', 'drop']).default('keep'),
+  })
+  .strict();
+
 /** A sharded logical table and the column that holds its shard key. */
-export const shardedTableSchema = z.object({ shardKey: identifier }).strict();
+export const shardedTableSchema = z.object({ shardKey: identifier, archival: archivalSchema.optional() }).strict();
 
 /** How logical names become physical ones. */
 export const namingSchema = z
@@ -201,5 +229,6 @@ export const routerSchema = z
   .strict();
 
 export type ShardingConfig = z.infer<typeof shardingSchema>;
+export type ArchivalConfig = z.infer<typeof archivalSchema>;
 export type RouterConfig = z.infer<typeof routerSchema>;
 export type PoolConfig = z.infer<typeof poolSchema>;

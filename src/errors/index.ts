@@ -5,6 +5,7 @@ export {
   UsageError,
   FailoverError,
   ReshardError,
+  ArchivalError,
   SinkBehindError,
   InvalidUidError,
   SqlParseError,

@@ -67,6 +67,8 @@ export type ErrorCode =
   | 'SHARD_HANDOFF'
   | 'ID_SEQUENCE'
   | 'SINK_BEHIND'
+  | 'ARCHIVAL_NOT_CONFIGURED'
+  | 'ARCHIVAL_FAILED'
   | 'USAGE';
 
 /** Options shared by every {@link ShardlineError}. */
@@ -237,6 +239,18 @@ export class SinkBehindError extends ShardlineError {
 /** A shard move could not go on (RESHARD_FAILED), or verify found the target differing from the source (RESHARD_DIFFERENCE: the move never cuts over then). */
 export class ReshardError extends ShardlineError {
   constructor(code: 'RESHARD_FAILED' | 'RESHARD_DIFFERENCE', message: string, options: ShardlineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The archival job (`shardline archival run|verify`) could not run: a table asked for has no
+ * `archival` config (ARCHIVAL_NOT_CONFIGURED), or a physical table, its column or an instance
+ * failed it (ARCHIVAL_FAILED; batches committed before stay done — running the job again goes on
+ * from the rows that are left).
+ */
+export class ArchivalError extends ShardlineError {
+  constructor(code: 'ARCHIVAL_NOT_CONFIGURED' | 'ARCHIVAL_FAILED', message: string, options: ShardlineErrorOptions = {}) {
     super(code, message, options);
   }
 }

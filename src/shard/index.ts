@@ -18,3 +18,13 @@ export {
   type SinkName,
   type SinkProgressRow,
 } from './sink-progress-table.js';
+export {
+  ARCHIVAL_MARKER_TABLE,
+  archivalMarkerTable,
+  archivalMarkerTableSql,
+  archivalMarkerInsert,
+  archivalMarkerDeletedUpdate,
+  archivalRemovedSql,
+  type ArchivalMarker,
+  type ArchivalStatement,
+} from './archival-marker-table.js';

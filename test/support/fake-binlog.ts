@@ -13,6 +13,10 @@ export interface FakeTransaction {
   ids: bigint[];
   /** Rows per rows event (the last event takes the rest). */
   rowsPerEvent: number;
+  /** Inserts (`c`, the default) or deletes (`d`) of those rows. */
+  op: 'c' | 'd';
+  /** An archival marker row (`<meta>.archival_batches`) written first, naming `db.table`. */
+  marker?: { meta: string; db: string; table: string };
   /** Position of its begin; its commit checkpoint is `end`. */
   pos: number;
   end: number;
@@ -49,7 +53,16 @@ export class FakeBinlog implements TransactionSources {
   constructor(readonly instance: string) {}
 
   /** Appends a committed transaction that changed rows `ids` of `database.table`. */
-  append(ids: readonly (number | bigint)[], o: { database?: string; table?: string; rowsPerEvent?: number } = {}): FakeTransaction {
+  append(
+    ids: readonly (number | bigint)[],
+    o: {
+      database?: string;
+      table?: string;
+      rowsPerEvent?: number;
+      op?: 'c' | 'd';
+      marker?: { meta: string; db?: string; table?: string };
+    } = {},
+  ): FakeTransaction {
     const pos = this.nextPos;
     const end = pos + 100 + ids.length;
     this.nextPos = end;
@@ -58,9 +71,11 @@ export class FakeBinlog implements TransactionSources {
       table: { database: o.database ?? 'shop', table: o.table ?? 'items' },
       ids: ids.map((i) => BigInt(i)),
       rowsPerEvent: o.rowsPerEvent ?? 2,
+      op: o.op ?? 'c',
       pos,
       end,
     };
+    if (o.marker) t.marker = { meta: o.marker.meta, db: o.marker.db ?? t.table.database, table: o.marker.table ?? t.table.table };
     this.transactions.push(t);
     this.wake();
     return t;
@@ -182,6 +197,19 @@ export class FakeBinlog implements TransactionSources {
       file: 'binlog.000001',
       pos: t.pos,
     };
+    if (t.marker) {
+      const m = t.marker;
+      const event = rowsEvent({ ...t, table: { database: m.meta, table: 'archival_batches' }, op: 'c' }, t.pos + 5, [], false);
+      const included = includeTable(m.meta, 'archival_batches');
+      yield {
+        type: 'rows',
+        event: {
+          ...event,
+          ...(included ? {} : { filtered: true }),
+          rows: included ? [{ before: null, after: { id: 1n, physical_db: m.db, physical_table: m.table } }] : [],
+        },
+      };
+    }
     const filtered = !includeTable(t.table.database, t.table.table);
     for (let i = 0; i < t.ids.length; i += t.rowsPerEvent) {
       const ids = t.ids.slice(i, i + t.rowsPerEvent);
@@ -218,9 +246,9 @@ function rowsEvent(t: FakeTransaction, pos: number, ids: bigint[], filtered: boo
   };
   return {
     kind: 'rows',
-    op: 'c',
+    op: t.op,
     table: { tableId: 7, database: t.table.database, table: t.table.table, columns: [col], hasNames: true, primaryKey: [0] },
-    rows: ids.map((id) => ({ before: null, after: { id } })),
+    rows: ids.map((id) => (t.op === 'd' ? { before: { id }, after: null } : { before: null, after: { id } })),
     ...(filtered ? { filtered: true } : {}),
     timestamp: 1_700_000_000,
     eventType: 30,

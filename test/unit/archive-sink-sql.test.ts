@@ -1,5 +1,6 @@
 import { serverError } from '../../src/net/index.js';
 import {
+  addArchivedColumnSql,
   addArchiveColumnSql,
   archiveColumnType,
   archiveParam,
@@ -99,6 +100,7 @@ describe('archive DDL', () => {
         '  `_shard` INT NULL,\n' +
         '  `_version` BIGINT UNSIGNED NOT NULL,\n' +
         '  `_deleted` TINYINT(1) NOT NULL DEFAULT 0,\n' +
+        '  `_archived` TINYINT(1) NOT NULL DEFAULT 0,\n' +
         '  `_archived_at` DATETIME(6) NOT NULL,\n' +
         '  PRIMARY KEY (`uid`)\n' +
         ') DEFAULT CHARSET=utf8mb4',
@@ -147,6 +149,7 @@ describe('guarded upsert', () => {
     expect(a.startsWith('`name` = IF(VALUES(`_version`) > `_version`, VALUES(`name`), `name`)')).toBe(true);
     expect(a).toContain('`_deleted` = IF(VALUES(`_version`) > `_version`, VALUES(`_deleted`), `_deleted`)');
     expect(a).toContain('`_archived_at` = IF(VALUES(`_version`) > `_version`, VALUES(`_archived_at`), `_archived_at`)');
+    expect(a).toContain('`_archived` = IF(VALUES(`_version`) > `_version`, VALUES(`_archived`), `_archived`)');
     expect(parts[parts.length - 1]).toBe('_version` = GREATEST(`_version`, VALUES(`_version`))');
     expect(a.indexOf('`_version` = ')).toBe(a.lastIndexOf(' = ') - '`_version`'.length);
   });
@@ -158,10 +161,10 @@ describe('guarded upsert', () => {
     ].flatMap((r) => recordRows(r, users));
     const s = buildUpsert('arch', ['uid'], rows);
     expect(s.sql).toBe(
-      'INSERT INTO `arch`.`user` (`uid`, `name`, `score`, `_shard`, `_version`, `_deleted`, `_archived_at`) VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)), (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE ' +
+      'INSERT INTO `arch`.`user` (`uid`, `name`, `score`, `_shard`, `_version`, `_deleted`, `_archived`, `_archived_at`) VALUES (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)), (?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE ' +
         guardedAssignments(['uid', 'name', 'score'], ['uid']),
     );
-    expect(s.values).toEqual([1n, "o'brien", '1.50', 1, 10n, 0, 2n, 'x', null, 1, 11n, 0]);
+    expect(s.values).toEqual([1n, "o'brien", '1.50', 1, 10n, 0, 0, 2n, 'x', null, 1, 11n, 0, 0]);
     expect(s.sql).not.toContain('brien');
   });
 
@@ -187,6 +190,19 @@ describe('records to rows', () => {
     expect(c).toMatchObject({ columns: ['uid', 'name', 'score'], values: [7n, 'a', '0.10'], deleted: false, version: 5n, shard: 1 });
     const [d] = recordRows(record('d', 6n, { uid: '7', name: 'a', score: '0.10' }, null, '7'), users);
     expect(d).toMatchObject({ values: [7n, 'a', '0.10'], deleted: true, version: 6n });
+  });
+
+  it('an archival delete keeps the row, marked archived and not deleted; a user delete stays a delete', () => {
+    const r = record('d', 6n, { uid: '7', name: 'a', score: '0.10' }, null, '7');
+    const [a] = recordRows({ ...r, event: { ...r.event, source: { ...r.event.source, archival: true } } }, users);
+    expect(a).toMatchObject({ values: [7n, 'a', '0.10'], deleted: false, archived: true, version: 6n });
+    const [d] = recordRows(r, users);
+    expect(d).toMatchObject({ deleted: true, archived: false });
+    const s = buildUpsert('arch', ['uid'], [a!, d!]);
+    expect(s.values).toEqual([7n, 'a', '0.10', 1, 6n, 0, 1, 7n, 'a', '0.10', 1, 6n, 1, 0]);
+    expect(addArchivedColumnSql('a', 'user')).toBe(
+      'ALTER TABLE `a`.`user` ADD COLUMN `_archived` TINYINT(1) NOT NULL DEFAULT 0 AFTER `_deleted`',
+    );
   });
 
   it('a delete without before image keys the row by its id', () => {
@@ -270,6 +286,7 @@ describe('batching', () => {
     shard: null,
     version: BigInt(n),
     deleted: false,
+    archived: false,
     bytes,
   });
   const unit = (n: number, bytes = 100, rows = 1) =>

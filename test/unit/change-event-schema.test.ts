@@ -47,7 +47,8 @@ describe('change event JSON Schema (schemas/change-event.schema.json)', () => {
     );
     expect(Object.keys(e!).sort()).toEqual([...schema.required].sort());
     expect(Object.keys(e!.source).sort()).toEqual([...schema.properties.source.required].sort());
-    expect(Object.keys(schema.properties.source.properties).sort()).toEqual([...schema.properties.source.required].sort());
+    // every source field is required but `archival`, present only on the archival job's deletes
+    expect(Object.keys(schema.properties.source.properties).sort()).toEqual([...schema.properties.source.required, 'archival'].sort());
     expect(schema.properties.op.enum).toEqual(expect.arrayContaining(['c', 'u', 'd']));
     expect(e).toMatchObject({
       op: 'u',

@@ -317,4 +317,36 @@ describe('InstancePipeline on an in-memory event log and a fake binlog', () => {
     expect(s.log.openTransactions()).toEqual([]);
     expect(await s.published()).toEqual([]);
   });
+
+  it('deletes after an archival marker row of their table in the same transaction carry source.archival; other deletes do not', async () => {
+    const s = await setup({ maxEvents: 1, maxMs: 5 });
+    await seed(s);
+    const meta = 'shardline_meta';
+    s.binlog.append([1, 2, 3, 4, 5, 6]);
+    s.binlog.append([1, 2], { op: 'd', marker: { meta } }); // the archival job
+    s.binlog.append([3], { op: 'd' }); // a user
+    s.binlog.append([4], { op: 'd', marker: { meta, table: 'other' } }); // a marker naming another table
+    s.binlog.append([5], { op: 'd', marker: { meta: 'not_meta' } }); // a table that only looks like the marker
+    s.binlog.append([6], { op: 'd', marker: { meta } });
+    const p = s.pipeline({ metaDatabase: meta });
+    const run = p.run();
+    await until(async () => (await s.stored())?.pos === lastEnd(s.binlog), 'everything committed');
+    p.stop();
+    await run;
+    const deletes = (await s.log.readToEnd(TOPIC))
+      .map((m) => JSON.parse(m.value!.toString()) as { op: string; before: { id: string }; source: { archival?: boolean } })
+      .filter((e) => e.op === 'd')
+      .map((e) => [e.before.id, e.source.archival ?? false])
+      .sort((a, b) => Number(a[0]) - Number(b[0]));
+    expect(deletes).toEqual([
+      ['1', true],
+      ['2', true],
+      ['3', false],
+      ['4', false],
+      ['5', false],
+      ['6', true],
+    ]);
+    // the marker rows themselves are never published
+    expect((await s.log.readToEnd(TOPIC)).length).toBe(12);
+  });
 });

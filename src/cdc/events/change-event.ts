@@ -36,6 +36,12 @@ export interface ChangeSource {
    * events written before shardline carried it (a sink then derives it from file/pos/row).
    */
   version?: string;
+  /**
+   * `true` on a delete made by shardline's archival job (a row of `<metaDatabase>.archival_batches`
+   * written first in the same transaction names the physical table): the row moved to the archive,
+   * it was not deleted by a user. Absent on every other change.
+   */
+  archival?: true;
 }
 
 /** A Debezium-shaped change event (schemas/change-event.schema.json). */

@@ -17,6 +17,8 @@ export interface MessageContext {
   topicPrefix: string;
   /** How the server's positions become versions (absent: epoch 0). */
   epoch?: VersionEpoch;
+  /** The rows event's deletes are the archival job's (its marker row came first in the transaction). */
+  archival?: boolean;
 }
 
 /** The logical primary key of a row image (null when the table has none). */
@@ -56,6 +58,7 @@ export function changeMessages(
   const messages = events.map((e): OutboundMessage => {
     e.source.logical_table = target.logical;
     e.source.shard = target.shard;
+    if (ctx.archival && e.op === 'd') e.source.archival = true;
     const key = primaryKeyOf(event, e.op === 'd' ? e.before : e.after);
     const previous = e.op === 'u' ? primaryKeyOf(event, e.before) : null;
     return {

@@ -7,7 +7,7 @@ import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import { captureTarget, type CaptureRules } from './capture-rules.js';
 import type { ShardMapSource } from './shard-map-source.js';
 import { ShardOwnership, handoffBase, shardRanges } from './shard-ownership.js';
-import { ShardMap } from '../../shard/index.js';
+import { ARCHIVAL_MARKER_TABLE, ShardMap } from '../../shard/index.js';
 import { KafkaBatcher, type BatchAction } from './kafka-batcher.js';
 import { KafkaTransactionWriter, mergeWrittenMaps } from './kafka-transaction-writer.js';
 import { RowMessages } from './row-messages.js';
@@ -48,6 +48,11 @@ export interface InstancePipelineOptions {
    * rules' map, never changing.
    */
   shardMaps?: ShardMapSource;
+  /**
+   * `sharding.naming.metaDatabase`: where the archival job's marker rows are written (absent: its
+   * deletes are not told apart from users').
+   */
+  metaDatabase?: string;
   /** Every instance of the config (whose checkpoints a takeover of shards reads). */
   peers?: readonly string[];
   /** How long a takeover of shards waits for their previous owner's reader before it retries from the checkpoint (ms, default 20000). */
@@ -80,6 +85,8 @@ export class InstancePipeline {
   private readingNow = false;
   /** Where this reader's messages landed so far (the `written` of its checkpoints). */
   private written: Record<string, string> = {};
+  /** `db.table` of the physical tables whose deletes in the current source transaction are the archival job's. */
+  private readonly archivalTables = new Set<string>();
   private idleNow = false;
   private readonly sources: TransactionSources;
   private readonly clock: Clock;
@@ -231,7 +238,9 @@ export class InstancePipeline {
     const source = this.sources.open(
       from,
       (database, table) =>
-        this.isMapTable(database, table) || captureTarget(this.o.rules(), this.instance, database, table, anyOwner) !== null,
+        this.isMapTable(database, table) ||
+        this.isArchivalMarker(database, table) ||
+        captureTarget(this.o.rules(), this.instance, database, table, anyOwner) !== null,
     );
     const batcher = new KafkaBatcher({ ...this.o.batch, sendChunk: SEND_CHUNK });
     const rows = new RowMessages({ instance: this.instance, flavour: this.o.instance.flavour, topicPrefix: this.o.topicPrefix });
@@ -326,6 +335,7 @@ export class InstancePipeline {
   private handle(item: TransactionItem, batcher: KafkaBatcher, rows: RowMessages, source: TransactionSource): BatchAction[] {
     switch (item.type) {
       case 'begin':
+        this.archivalTables.clear();
         rows.begin(item);
         this.snapshot?.begin(item.gtid);
         this.traces.begin();
@@ -336,10 +346,15 @@ export class InstancePipeline {
           this.noteMap(item.event, this.ownership);
           return [];
         }
+        if (this.isArchivalMarker(item.event.table.database, item.event.table.table)) {
+          for (const t of archivalMarkerTargets(item.event)) this.archivalTables.add(t);
+          return [];
+        }
         const target = captureTarget(this.o.rules(), this.instance, item.event.table.database, item.event.table.table, this.ownership?.map);
         if (!target) return [];
         const epoch = this.ownership ? this.ownership.epochFor(target.shard, source.epoch) : source.epoch;
-        const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null, epoch);
+        const archival = this.archivalTables.size > 0 && this.archivalTables.has(`${item.event.table.database}.${item.event.table.table}`);
+        const messages = rows.of(item.event, target, source.facts?.serverUuid ?? null, epoch, archival);
         this.o.metrics.rows(this.instance, target.logical, messages.length);
         this.traces.messages(messages);
         this.snapshot?.rows(item.event, messages);
@@ -362,6 +377,10 @@ export class InstancePipeline {
     const pending = this.pendingMap;
     this.pendingMap = null;
     return pending;
+  }
+
+  private isArchivalMarker(database: string, table: string): boolean {
+    return table === ARCHIVAL_MARKER_TABLE && database === this.o.metaDatabase;
   }
 
   private isMapTable(database: string, table: string): boolean {
@@ -469,4 +488,20 @@ export class InstancePipeline {
       await sleep(250, this.stopped.signal, this.clock).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The physical tables (`db.table`) an archival marker rows event names: inserted rows of
+ * `<metaDatabase>.archival_batches` (the job writes one first in each batch's transaction).
+ */
+export function archivalMarkerTargets(event: Pick<RowsEvent, 'rows'>): string[] {
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'string' ? v : null);
+  const out: string[] = [];
+  for (const row of event.rows) {
+    if (!row.after || row.before) continue;
+    const db = text(row.after['physical_db']);
+    const table = text(row.after['physical_table']);
+    if (db !== null && table !== null) out.push(`${db}.${table}`);
+  }
+  return out;
 }

@@ -30,14 +30,14 @@ export class RowMessages {
   }
 
   /** One message per changed row of `event`. */
-  of(event: RowsEvent, target: CaptureTarget, serverUuid: string | null, epoch?: VersionEpoch): OutboundMessage[] {
+  of(event: RowsEvent, target: CaptureTarget, serverUuid: string | null, epoch?: VersionEpoch, archival = false): OutboundMessage[] {
     this.rowBase = event.pos === this.lastPos ? this.rowBase : 0;
     this.lastPos = event.pos;
     const { gtid, commitUs } = this.current;
     const { messages } = changeMessages(
       event,
       target,
-      { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix, epoch },
+      { instance: this.o.instance, flavour: this.o.flavour, serverUuid, gtid, commitUs, topicPrefix: this.o.topicPrefix, epoch, archival },
       this.rowBase,
     );
     this.rowBase += messages.length;

@@ -47,6 +47,7 @@ export function buildSinks(
           bulkMaxBytes: config.cdc.elasticsearch.bulkMaxBytes,
           maxConcurrentWrites: config.cdc.elasticsearch.concurrency,
           template: { refreshInterval: config.cdc.elasticsearch.refreshInterval },
+          archivedSearch: (table) => config.sharding.tables[table]?.archival?.search ?? 'keep',
           schemaOf: (table) => schemas.schemaOf(table, { refresh: true }),
           registry: deps.registry,
           logger: deps.logger,

@@ -4,7 +4,7 @@ import type { LogicalColumn, LogicalTableSchema } from '../../schema/logical-col
 export type ArchiveFlavour = 'mysql' | 'tidb';
 
 /** The bookkeeping columns every archive table has after the source columns. */
-export const ARCHIVE_META_COLUMNS = ['_shard', '_version', '_deleted', '_archived_at'] as const;
+export const ARCHIVE_META_COLUMNS = ['_shard', '_version', '_deleted', '_archived', '_archived_at'] as const;
 
 const SPATIAL = new Set([
   'geometry',
@@ -95,7 +95,8 @@ export function archiveSchemaProblem(schema: LogicalTableSchema): string | null 
 
 /**
  * `CREATE TABLE IF NOT EXISTS` for a logical table: its columns with the source types, then
- * `_shard`, `_version`, `_deleted`, `_archived_at`; the primary key is the logical one.
+ * `_shard`, `_version`, `_deleted`, `_archived` (moved out of the shards by the archival job),
+ * `_archived_at` (when the row was last written here); the primary key is the logical one.
  * TiDB-compatible: no engine options, utf8mb4 by default.
  */
 export function createArchiveTableSql(database: string, schema: LogicalTableSchema, flavour: ArchiveFlavour): string {
@@ -107,6 +108,7 @@ export function createArchiveTableSql(database: string, schema: LogicalTableSche
     '`_shard` INT NULL',
     '`_version` BIGINT UNSIGNED NOT NULL',
     '`_deleted` TINYINT(1) NOT NULL DEFAULT 0',
+    `${ARCHIVED_COLUMN_DEFINITION}`,
     '`_archived_at` DATETIME(6) NOT NULL',
     `PRIMARY KEY (${schema.primaryKey.map(quoteIdent).join(', ')})`,
   );
@@ -116,6 +118,14 @@ export function createArchiveTableSql(database: string, schema: LogicalTableSche
 /** `ALTER TABLE … ADD COLUMN` for a source column the archive table lacks (one column per statement: TiDB-safe). */
 export function addArchiveColumnSql(database: string, table: string, column: LogicalColumn, flavour: ArchiveFlavour): string {
   return `ALTER TABLE ${qualifiedName(database, table)} ADD COLUMN ${archiveColumnDefinition(column, flavour, false)}`;
+}
+
+/** `_archived`: 1 for a row the archival job moved out of the shards (its delete carried `source.archival`). */
+const ARCHIVED_COLUMN_DEFINITION = '`_archived` TINYINT(1) NOT NULL DEFAULT 0';
+
+/** `ALTER TABLE … ADD COLUMN _archived` for an archive table made before the column existed. */
+export function addArchivedColumnSql(database: string, table: string): string {
+  return `ALTER TABLE ${qualifiedName(database, table)} ADD COLUMN ${ARCHIVED_COLUMN_DEFINITION} AFTER \`_deleted\``;
 }
 
 /** `CREATE DATABASE IF NOT EXISTS` for the archive database. */

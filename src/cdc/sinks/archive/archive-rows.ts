@@ -13,6 +13,8 @@ export interface ArchiveRow {
   shard: number | null;
   version: bigint;
   deleted: boolean;
+  /** Moved out of the shards by the archival job (kept, not deleted). */
+  archived: boolean;
   /** Approximate bytes the row adds to a transaction. */
   bytes: number;
 }
@@ -61,6 +63,7 @@ function archiveRow(
   image: Record<string, CanonicalValue>,
   id: string,
   deleted: boolean,
+  archived = false,
 ): ArchiveRow {
   const byName = columnIndex(schema);
   for (const name of Object.keys(image)) if (!byName.has(name.toLowerCase())) throw new UnknownColumnError(schema.table, name);
@@ -82,13 +85,14 @@ function archiveRow(
     values.push(p);
     bytes += paramBytes(p) + 8;
   }
-  return { table: schema.table, columns, values, shard: record.event.source.shard, version: record.version, deleted, bytes };
+  return { table: schema.table, columns, values, shard: record.event.source.shard, version: record.version, deleted, archived, bytes };
 }
 
 /**
  * The archive rows of one change record:
  * - c / u / r: the after image, `_deleted = 0` (a re-insert revives a deleted key);
- * - d: the before image (the last known values) with `_deleted = 1`;
+ * - d: the before image (the last known values) with `_deleted = 1`; an archival delete
+ *   (`source.archival`) keeps the row with `_archived = 1` and `_deleted = 0` instead;
  * - u with `previousId` (the key changed): the old key marked deleted with the before image,
  *   then the new key upserted — both at the record's version.
  * Throws {@link ArchiveValueError} for a value that cannot be written and
@@ -98,7 +102,10 @@ export function recordRows(record: SinkRecord, schema: LogicalTableSchema): Arch
   if (record.version < 0n || record.version > MAX_VERSION)
     throw new ArchiveValueError('_version', `version ${record.version} is outside BIGINT UNSIGNED`);
   const { event } = record;
-  if (event.op === 'd') return [archiveRow(record, schema, event.before ?? {}, record.id, true)];
+  if (event.op === 'd') {
+    const archival = event.source.archival === true;
+    return [archiveRow(record, schema, event.before ?? {}, record.id, !archival, archival)];
+  }
   if (event.after === null) throw new ArchiveValueError('*', `a "${event.op}" event without an after image`);
   const rows: ArchiveRow[] = [];
   if (record.previousId !== null && record.previousId !== record.id) {

@@ -1,6 +1,7 @@
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { ArchiveConnection } from '../../../net/archive-connection.js';
 import {
+  addArchivedColumnSql,
   addArchiveColumnSql,
   archiveSchemaProblem,
   createArchiveDatabaseSql,
@@ -69,6 +70,10 @@ export class ArchiveTables {
         if (errnoOf(err) !== DUPLICATE_COLUMN) throw err;
       });
     }
+    if (!names.has('_archived'))
+      await this.definition(table, () => conn.query(addArchivedColumnSql(this.database, table))).catch((err: unknown) => {
+        if (errnoOf(err) !== DUPLICATE_COLUMN) throw err;
+      });
     this.schemas.set(table, schema);
     return schema;
   }

@@ -21,7 +21,7 @@ const GUARD = 'VALUES(`_version`) > `_version`';
  */
 export function guardedAssignments(columns: readonly string[], primaryKey: readonly string[]): string {
   const key = new Set(primaryKey.map((k) => k.toLowerCase()));
-  const guarded = [...columns.filter((c) => !key.has(c.toLowerCase())), '_shard', '_deleted', '_archived_at'].map((c) => {
+  const guarded = [...columns.filter((c) => !key.has(c.toLowerCase())), '_shard', '_deleted', '_archived', '_archived_at'].map((c) => {
     const q = quoteIdent(c);
     return `${q} = IF(${GUARD}, VALUES(${q}), ${q})`;
   });
@@ -30,7 +30,7 @@ export function guardedAssignments(columns: readonly string[], primaryKey: reado
 }
 
 /**
- * `INSERT INTO db.t (cols…, _shard, _version, _deleted, _archived_at) VALUES (?, …, UTC_TIMESTAMP(6)), …
+ * `INSERT INTO db.t (cols…, _shard, _version, _deleted, _archived, _archived_at) VALUES (?, …, UTC_TIMESTAMP(6)), …
  * ON DUPLICATE KEY UPDATE <guarded assignments>` for rows of one table with the same column list.
  * Values are bound (`?`), identifiers quoted; VALUES() rather than the row alias because TiDB
  * supports only the former.
@@ -43,10 +43,10 @@ export function buildUpsert(database: string, primaryKey: readonly string[], row
   for (const r of rows) {
     if (r.table !== first.table || r.columns.join('\0') !== signature)
       throw new RangeError('rows of one upsert must share table and columns');
-    values.push(...r.values, r.shard, r.version, r.deleted ? 1 : 0);
+    values.push(...r.values, r.shard, r.version, r.deleted ? 1 : 0, r.archived ? 1 : 0);
   }
-  const tuple = `(${first.columns.map(() => '?').join(', ')}${first.columns.length ? ', ' : ''}?, ?, ?, UTC_TIMESTAMP(6))`;
-  const cols = [...first.columns, '_shard', '_version', '_deleted', '_archived_at'].map(quoteIdent).join(', ');
+  const tuple = `(${first.columns.map(() => '?').join(', ')}${first.columns.length ? ', ' : ''}?, ?, ?, ?, UTC_TIMESTAMP(6))`;
+  const cols = [...first.columns, '_shard', '_version', '_deleted', '_archived', '_archived_at'].map(quoteIdent).join(', ');
   const sql =
     `INSERT INTO ${qualifiedName(database, first.table)} (${cols}) VALUES ` +
     rows.map(() => tuple).join(', ') +

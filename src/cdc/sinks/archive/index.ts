@@ -4,7 +4,14 @@ export { ArchiveSinkError, classifyArchiveError } from './archive-errors.js';
 export type { ArchiveErrorClass } from './archive-errors.js';
 export { createArchiveMetrics } from './archive-metrics.js';
 export type { ArchiveMetrics } from './archive-metrics.js';
-export { createArchiveTableSql, addArchiveColumnSql, archiveColumnType, quoteIdent, ARCHIVE_META_COLUMNS } from './archive-ddl.js';
+export {
+  createArchiveTableSql,
+  addArchiveColumnSql,
+  addArchivedColumnSql,
+  archiveColumnType,
+  quoteIdent,
+  ARCHIVE_META_COLUMNS,
+} from './archive-ddl.js';
 export type { ArchiveFlavour } from './archive-ddl.js';
 export { archiveParam, ArchiveValueError } from './archive-values.js';
 export type { ArchiveParam } from './archive-values.js';

@@ -17,6 +17,11 @@ import { esBackoffPolicy, type RetryOptions } from './retry-policy.js';
 export interface EsSinkOptions {
   /** Elasticsearch URL (`elasticsearch.node` of the cluster config). */
   node: string;
+  /**
+   * Per logical table, what an archival delete (`source.archival`) does to its document:
+   * `keep` it searchable (no change; also when absent), or `drop` it like a user's delete.
+   */
+  archivedSearch?: (table: string) => 'keep' | 'drop';
   /** `cdc.elasticsearch.indexPrefix`: tables are searched as `<indexPrefix><table>`. */
   indexPrefix: string;
   /** `cdc.elasticsearch.bulkMaxDocs`: actions per bulk request. */
@@ -232,7 +237,11 @@ export class EsSink implements Sink {
     if (this.closed) throw this.closedError();
   }
 
-  private async writeNow(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+  private async writeNow(all: readonly SinkRecord[]): Promise<DeadLetter[]> {
+    // archival deletes of tables whose search keeps archived rows change nothing here
+    const policy = this.options.archivedSearch ?? (() => 'keep');
+    const records = all.filter((r) => !(r.event.source.archival === true && policy(r.table) === 'keep'));
+    if (records.length === 0) return [];
     const reasons = new Map<number, string>();
     const states = new Map<string, TableState>();
     for (const table of new Set(records.map((r) => r.table))) states.set(table, await this.ensureTable(table));
