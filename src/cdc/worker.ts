@@ -21,6 +21,8 @@ import { newSnapshotRequest, parseSnapshotRequest, type SnapshotRequest } from '
 import type { Sink } from './sinks/sink-record.js';
 import { SinkRunner } from './sinks/sink-runner.js';
 import { ProgressPublisher, type ProgressSink } from './progress/progress-publisher.js';
+import { ArchivalSchedule } from './archival-schedule.js';
+import { parseDuration } from '../config/index.js';
 
 /** What a worker process does: read instances, feed sinks, or both. */
 export type WorkerRole = 'reader' | 'elasticsearch' | 'archive';
@@ -91,6 +93,7 @@ export class CdcWorker {
   private readonly snapshotRequests = new Map<string, SnapshotRequest>();
   private readonly runners: SinkRunner[] = [];
   private progress: ProgressPublisher | null = null;
+  private archival: ArchivalSchedule | null = null;
   private http: { port: number; close(): Promise<void> } | null = null;
   private readonly metrics: CdcMetrics;
   private stopping = false;
@@ -233,6 +236,10 @@ export class CdcWorker {
       });
       await this.assignment.run(async () => {});
     }
+    if (cdc.archival.schedule !== null) {
+      this.archival = new ArchivalSchedule({ config, everyMs: parseDuration(cdc.archival.schedule)!, logger });
+      this.archival.start();
+    }
     logger.info({ roles: [...roles], http: `${cdc.http.host}:${this.http.port}`, tables, host: os.hostname() }, 'cdc worker started');
   }
 
@@ -346,6 +353,7 @@ export class CdcWorker {
     clearTimeout(timer);
     await this.assignment?.stop().catch(() => undefined);
     await this.signals?.stop().catch(() => undefined);
+    await this.archival?.stop().catch(() => undefined);
     await this.progress?.stop().catch(() => undefined);
     for (const r of this.runners) await r.stop().catch(() => undefined);
     await this.http?.close();

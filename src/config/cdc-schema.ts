@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'Kafka topic characters: letters, digits, . _ -');
 
@@ -110,6 +111,23 @@ export const cdcSchema = z
       })
       .strict()
       .default({ maxBatchRows: 1000, maxBatchBytes: 16 * 1024 * 1024 }),
+    /**
+     * The archival job (`sharding.tables.<t>.archival`) run by the CDC worker: `schedule` is the
+     * time between runs (`6h`, `30m`, …; null: never — run `shardline archival run` yourself).
+     * One runner at a time across workers (a MySQL user lock on the first instance).
+     */
+    archival: z
+      .object({
+        schedule: z
+          .string()
+          .refine((text) => parseDuration(text) !== null && parseDuration(text)! >= 1000, {
+            message: 'a whole number and a unit (d, h, m, s) of at least 1 s, e.g. 6h',
+          })
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .default({ schedule: null }),
     /**
      * Sink progress: how far each sink has applied each instance, published to
      * `<metaDatabase>.sink_progress` on the archive server for `router.analytics.query({ after })`
