@@ -9,12 +9,13 @@ import { hostSpan, median, round, spread } from './stats.js';
 // bench:analytics, the archival part: `archival_rows_per_s` and `router_p99_ratio_during_archival`.
 // Each round writes BENCH_ARCHIVAL_ROWS old users rows (not measured), then measures point reads
 // by uid on recent rows A: for BENCH_ARCHIVAL_QUIET_S seconds with nothing else running, B: while
-// `shardline archival run` (a child process, its config's throttle) moves the old rows out;
+// `shardline archival run` (a child process; the default throttle, or BENCH_ARCHIVAL_RATE rows/s) moves the old rows out;
 // A B A B … (BENCH_ARCHIVAL_ROUNDS of each). The ratio is per round (B's p99 ÷ the A just before).
 
 const ROWS = Number(process.env['BENCH_ARCHIVAL_ROWS'] ?? 100_000);
 const ROUNDS = Number(process.env['BENCH_ARCHIVAL_ROUNDS'] ?? 3);
 const QUIET_S = Number(process.env['BENCH_ARCHIVAL_QUIET_S'] ?? 10);
+const RATE = process.env['BENCH_ARCHIVAL_RATE'];
 const READERS = 8;
 const OLD_BASE = 9_400_000_000n;
 const OLD = '2020-01-01 00:00:00.000000';
@@ -87,7 +88,10 @@ export async function archivalBench(recent: readonly bigint[], log: (m: string) 
     configFile,
     readFileSync(bundledClusterConfig, 'utf8')
       .replaceAll('../.shardline', path.resolve(path.dirname(bundledClusterConfig), '..', '.shardline'))
-      .replace('users: { shardKey: uid }', 'users: { shardKey: uid, archival: { column: created_at, olderThan: 90d } }'),
+      .replace(
+        'users: { shardKey: uid }',
+        `users: { shardKey: uid, archival: { column: created_at, olderThan: 90d${RATE ? `, maxRowsPerSecond: ${RATE}` : ''} } }`,
+      ),
   );
   const router = await createRouter(bundledClusterConfig);
   const quiet: Reads[] = [];
@@ -126,5 +130,6 @@ export async function archivalBench(recent: readonly bigint[], log: (m: string) 
     archival_host_busy_pct: spread(runs.map((x) => x.host_busy_pct)),
     archival_rows_per_round: ROWS,
     archival_rounds: ROUNDS,
+    archival_max_rows_per_second: RATE ? Number(RATE) : 'default (5000)',
   };
 }
