@@ -13,7 +13,7 @@ import { testConfig } from '../support/cluster.js';
 
 const ARCHIVE_DB = 'it_archive_sink';
 const SOURCE_DB = 'it_archive_sink_src';
-const META = ['_shard', '_version', '_deleted', '_archived_at'];
+const META = ['_shard', '_version', '_deleted', '_archived', '_archived_at'];
 
 const cfg = testConfig();
 const endpoint = { host: cfg.archive.host, port: cfg.archive.port, user: cfg.archive.user, password: cfg.archive.password };
@@ -188,7 +188,13 @@ describe('archive sink on MySQL 8.0', () => {
     expect(archiveSchema.columns.slice(0, sourceSchema.columns.length).map((c) => [c.name, c.columnType, c.charset])).toEqual(
       expectedTypes,
     );
-    expect(archiveSchema.columns.filter((c) => !c.nullable).map((c) => c.name)).toEqual(['id', '_version', '_deleted', '_archived_at']);
+    expect(archiveSchema.columns.filter((c) => !c.nullable).map((c) => c.name)).toEqual([
+      'id',
+      '_version',
+      '_deleted',
+      '_archived',
+      '_archived_at',
+    ]);
     expect(archiveSchema.primaryKey).toEqual(['id']);
   });
 

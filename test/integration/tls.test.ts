@@ -325,9 +325,12 @@ describe('Elasticsearch over HTTPS with security', () => {
         clientOptions: esClientOptions({ tls, auth: ES_USER }),
         schemaOf: async (table) => ({ table, columns: [], primaryKey: ['uid'] }),
       });
-      const record = { table: 'users', id: '1', version: 1n, op: 'c', after: { uid: '1' } } as unknown as Parameters<
-        EsSink['write']
-      >[0][number];
+      const record = {
+        table: 'users',
+        id: '1',
+        version: 1n,
+        event: { op: 'c', before: null, after: { uid: '1' }, source: {} },
+      } as unknown as Parameters<EsSink['write']>[0][number];
       const err = await rejection(sink.write([record]));
       expect(err.code).toBe('TLS_FAILED');
       await sink.close();
