@@ -94,19 +94,78 @@ export interface TableShape {
   column: string;
 }
 
-/** Column names and types of a physical table (placeholders: schema, table). */
-export const COLUMNS_SQL =
-  'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION';
+/**
+ * Columns of many physical tables of one instance in one statement (the job reads an instance's
+ * table shapes at once instead of two catalogue reads per table): rows `db, tbl, name, type`.
+ * The IN lists hold each distinct schema and table name once; pairs not asked for are ignored.
+ */
+export function columnsOfTablesSql(tables: readonly PhysicalTable[]): ArchivalStatement {
+  const dbs = [...new Set(tables.map((t) => t.database))];
+  const names = [...new Set(tables.map((t) => t.table))];
+  return {
+    sql:
+      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS' +
+      ` WHERE TABLE_SCHEMA IN (${dbs.map(() => '?').join(', ')}) AND TABLE_NAME IN (${names.map(() => '?').join(', ')})` +
+      ' ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
+    params: [...dbs, ...names],
+  };
+}
 
-/** Primary-key columns of a physical table in key order (placeholders: schema, table). */
-export const PRIMARY_KEY_SQL =
-  "SELECT COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX";
+/** Primary-key columns of many physical tables of one instance in one statement: rows `db, tbl, name` in key order. */
+export function primaryKeysOfTablesSql(tables: readonly PhysicalTable[]): ArchivalStatement {
+  const dbs = [...new Set(tables.map((t) => t.database))];
+  const names = [...new Set(tables.map((t) => t.table))];
+  return {
+    sql:
+      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name FROM information_schema.STATISTICS' +
+      ` WHERE TABLE_SCHEMA IN (${dbs.map(() => '?').join(', ')}) AND TABLE_NAME IN (${names.map(() => '?').join(', ')})` +
+      " AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX",
+    params: [...dbs, ...names],
+  };
+}
+
+/**
+ * The shape of each of `tables` from the rows of {@link columnsOfTablesSql} and
+ * {@link primaryKeysOfTablesSql} (in their order), by `database.table`: a {@link TableShape}, or
+ * the {@link ArchivalError} {@link tableShape} gives for that table (thrown when the table's turn
+ * comes, so one broken table fails where the per-table read would have). Pure.
+ */
+export function tableShapes(
+  tables: readonly PhysicalTable[],
+  column: string,
+  columns: readonly { db: unknown; tbl: unknown; name: unknown; type: unknown }[],
+  primaryKeys: readonly { db: unknown; tbl: unknown; name: unknown }[],
+): Map<string, TableShape | ArchivalError> {
+  const group = <R extends { db: unknown; tbl: unknown }>(rows: readonly R[]) => {
+    const by = new Map<string, R[]>();
+    for (const r of rows) {
+      const k = `${String(r.db)}.${String(r.tbl)}`;
+      const list = by.get(k);
+      if (list) list.push(r);
+      else by.set(k, [r]);
+    }
+    return by;
+  };
+  const cols = group(columns);
+  const pks = group(primaryKeys);
+  const out = new Map<string, TableShape | ArchivalError>();
+  for (const t of tables) {
+    const k = `${t.database}.${t.table}`;
+    try {
+      out.set(k, tableShape(t, column, cols.get(k) ?? [], pks.get(k) ?? []));
+    } catch (err) {
+      if (!(err instanceof ArchivalError)) throw err;
+      out.set(k, err);
+    }
+  }
+  return out;
+}
 
 const TEMPORAL = new Set(['date', 'datetime', 'timestamp']);
 const INTEGER = /^(tinyint|smallint|mediumint|int|integer|bigint)$/;
 
 /**
- * The shape of a physical table from {@link COLUMNS_SQL} and {@link PRIMARY_KEY_SQL} rows.
+ * The shape of a physical table from its catalogue rows (columns in order; primary-key columns in key order).
  * @throws {ArchivalError} ARCHIVAL_FAILED when the table is missing, has no primary key, or its
  *   age column is missing or not a DATE, DATETIME or TIMESTAMP.
  */
@@ -167,8 +226,11 @@ function after(shape: TableShape, key: readonly unknown[]): ArchivalStatement {
 }
 
 /**
- * A batch's first statement: the primary keys of at most `limit` rows older than the cut after
- * the batch before (`from`, null for the first), in key order, locked (`FOR UPDATE`).
+ * A batch's candidates: the primary keys of at most `limit` rows older than the cut after the
+ * batch before (`from`, null for the first), in key order. A plain consistent read outside the
+ * batch's transaction: it takes no row locks while it scans past the recent rows (the age column
+ * need not be indexed), and a table with nothing to archive costs this one statement. The
+ * DELETE re-checks the cut, so a row changed after this read stays.
  */
 export function selectBatchSql(
   t: PhysicalTable,
@@ -182,7 +244,7 @@ export function selectBatchSql(
   const keyset = from === null ? null : after(shape, from);
   const where = [...(keyset ? [keyset.sql] : []), `${quoteIdent(shape.column)} < ?`].join(' AND ');
   return {
-    sql: `SELECT ${pk} FROM ${qualified(t)} WHERE ${where} ORDER BY ${pk} LIMIT ${limit} FOR UPDATE`,
+    sql: `SELECT ${pk} FROM ${qualified(t)} WHERE ${where} ORDER BY ${pk} LIMIT ${limit}`,
     params: [...(keyset ? keyset.params : []), cut],
   };
 }

@@ -17,22 +17,22 @@ import {
   ARCHIVAL_MARKER_TABLE,
 } from '../shard/index.js';
 import {
-  COLUMNS_SQL,
   NOW_SQL,
-  PRIMARY_KEY_SQL,
   RatePacer,
   archivalTables,
   boundKey,
+  columnsOfTablesSql,
   countOlderSql,
   cutOf,
   deleteBatchSql,
   isShardMoveError,
   physicalDetails,
   physicalTables,
+  primaryKeysOfTablesSql,
   rowsPerSecond,
   runIdOf,
   selectBatchSql,
-  tableShape,
+  tableShapes,
   type ArchivalTable,
   type PhysicalTable,
   type TableShape,
@@ -233,8 +233,8 @@ async function perInstance<T>(items: readonly T[], key: (t: T) => string, fn: (t
 /**
  * `shardline archival run`: for every table with an `archival` config (or `options.table`),
  * deletes the rows older than the cut (`NOW(6) − olderThan`, the server's clock read once per
- * run) from each of its physical tables, in primary-key batches of `batchRows`, one transaction
- * each — `SELECT … FOR UPDATE` of the keys, the marker row, the `DELETE` (re-checking the cut) —
+ * run) from each of its physical tables, in primary-key batches of `batchRows` — the keys read
+ * without locks, then one transaction: the marker row, the `DELETE` (re-checking the cut) —
  * at most `maxRowsPerSecond` rows per second over the run, one batch at a time per instance (the
  * instances in parallel). A kill rolls back the open batch only: running it again finds the rows
  * that are left. With `dryRun`, counts those rows and changes nothing.
@@ -290,11 +290,17 @@ export async function runArchival(config: ClusterConfig, options: ArchivalRunOpt
       const t0 = Date.now();
       const pacer = new RatePacer(table.maxRowsPerSecond);
       const tally = { rows: 0, batches: 0 };
-      const shapes = new Map<string, TableShape>();
+      const shapes = new Map<string, TableShape | ArchivalError>();
+      let pending = physicalTables(topology, table.logical);
       const one = async (t: PhysicalTable): Promise<void> => {
         const key = `${t.database}.${t.table}`;
-        let shape = shapes.get(key);
-        if (!shape) shapes.set(key, (shape = await readShape(sessions, t, table.column)));
+        if (!shapes.has(key)) {
+          const unread = pending.filter((p) => p.instance === t.instance && !shapes.has(`${p.database}.${p.table}`));
+          for (const [k, v] of await readShapes(sessions, t.instance, unread.length ? unread : [t], table.column)) shapes.set(k, v);
+        }
+        const shape = shapes.get(key);
+        if (shape === undefined) throw new ArchivalError('ARCHIVAL_FAILED', `no shape was read for ${key} on ${t.instance}`);
+        if (shape instanceof ArchivalError) throw shape;
         const before = tally.rows;
         if (dryRun) {
           const q = countOlderSql(t, table.column, cut);
@@ -310,7 +316,6 @@ export async function runArchival(config: ClusterConfig, options: ArchivalRunOpt
           dryRun ? 'archival physical table counted' : 'archival physical table done',
         );
       };
-      let pending = physicalTables(topology, table.logical);
       for (let round = 1; pending.length; round++) {
         const moved: PhysicalTable[] = [];
         await perInstance(
@@ -394,11 +399,27 @@ function wrap(err: unknown, what: string): unknown {
   });
 }
 
-async function readShape(sessions: InstanceSessions, t: PhysicalTable, column: string): Promise<TableShape> {
-  const s = await sessions.get(t.instance);
-  const columns = await s.query<{ name: unknown; type: unknown }>(COLUMNS_SQL, [t.database, t.table]);
-  const pk = columns.length ? await s.query<{ name: unknown }>(PRIMARY_KEY_SQL, [t.database, t.table]) : [];
-  return tableShape(t, column, columns, pk);
+/** Physical tables whose shapes one pair of catalogue reads covers. */
+const SHAPES_PER_READ = 512;
+
+/** The shapes of `tables` (all on `instance`), two catalogue reads per {@link SHAPES_PER_READ} tables. */
+async function readShapes(
+  sessions: InstanceSessions,
+  instance: string,
+  tables: readonly PhysicalTable[],
+  column: string,
+): Promise<Map<string, TableShape | ArchivalError>> {
+  const s = await sessions.get(instance);
+  const out = new Map<string, TableShape | ArchivalError>();
+  for (let i = 0; i < tables.length; i += SHAPES_PER_READ) {
+    const part = tables.slice(i, i + SHAPES_PER_READ);
+    const cols = columnsOfTablesSql(part);
+    const pks = primaryKeysOfTablesSql(part);
+    const columns = await s.query<{ db: unknown; tbl: unknown; name: unknown; type: unknown }>(cols.sql, cols.params);
+    const primaryKeys = await s.query<{ db: unknown; tbl: unknown; name: unknown }>(pks.sql, pks.params);
+    for (const [k, v] of tableShapes(part, column, columns, primaryKeys)) out.set(k, v);
+  }
+  return out;
 }
 
 interface BatchContext {
@@ -450,7 +471,7 @@ async function archiveTable(
     ctx.pacer.book(startedAt, outcome.deleted);
     if (outcome.last === null) return;
     ctx.tally.rows += outcome.deleted;
-    ctx.tally.batches++;
+    if (outcome.deleted > 0) ctx.tally.batches++;
     // fewer rows than asked: none older than the cut is left after them (the cut is fixed for the run)
     if (outcome.selected < table.batchRows) return;
     from = outcome.last;
@@ -465,7 +486,11 @@ interface BatchOutcome {
   deleted: number;
 }
 
-/** One batch: one transaction on the table's instance (see {@link runArchival}). */
+/**
+ * One batch: the candidates read without locks, then one transaction on the table's instance —
+ * the marker row, the DELETE re-checking the cut, COMMIT (see {@link runArchival}). A batch whose
+ * candidates were all changed or deleted meanwhile rolls back and leaves no marker.
+ */
 async function batch(
   sessions: InstanceSessions,
   t: PhysicalTable,
@@ -476,15 +501,13 @@ async function batch(
   ctx: BatchContext,
 ): Promise<BatchOutcome> {
   const s = await sessions.get(t.instance);
+  const select = selectBatchSql(t, shape, from, cut, table.batchRows);
+  const rows = await s.query<Record<string, unknown>>(select.sql, select.params);
+  if (!rows.length) return { last: null, selected: 0, deleted: 0 };
+  const keys = rows.map((r) => boundKey(shape, r));
+  const last = keys[keys.length - 1]!;
   await s.query('BEGIN');
   try {
-    const select = selectBatchSql(t, shape, from, cut, table.batchRows);
-    const rows = await s.query<Record<string, unknown>>(select.sql, select.params);
-    if (!rows.length) {
-      await s.query('ROLLBACK');
-      return { last: null, selected: 0, deleted: 0 };
-    }
-    const keys = rows.map((r) => boundKey(shape, r));
     const marker = archivalMarkerInsert(ctx.meta, {
       runId: ctx.runId,
       logicalTable: t.logical,
@@ -497,12 +520,16 @@ async function batch(
     const del = deleteBatchSql(t, shape, keys, cut);
     const [deletedOk] = await s.query<{ affectedRows?: number }>(del.sql, del.params);
     const deleted = Number(deletedOk?.affectedRows ?? 0);
+    if (deleted === 0) {
+      await s.query('ROLLBACK');
+      return { last, selected: keys.length, deleted: 0 };
+    }
     if (deleted !== keys.length) {
       const fix = archivalMarkerDeletedUpdate(ctx.meta, inserted?.insertId ?? 0, deleted);
       await s.query(fix.sql, fix.params);
     }
     await s.query('COMMIT');
-    return { last: keys[keys.length - 1]!, selected: keys.length, deleted };
+    return { last, selected: keys.length, deleted };
   } catch (err) {
     await s.query('ROLLBACK').catch(() => undefined);
     throw err;

@@ -21,7 +21,8 @@ export {
   runIdOf,
   rowsPerSecond,
   NOW_SQL,
-  COLUMNS_SQL,
-  PRIMARY_KEY_SQL,
+  columnsOfTablesSql,
+  primaryKeysOfTablesSql,
+  tableShapes,
 } from './archival-plan.js';
 export type { ArchivalTable, PhysicalTable, TableShape } from './archival-plan.js';

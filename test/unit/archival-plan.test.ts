@@ -15,6 +15,9 @@ import {
   runIdOf,
   selectBatchSql,
   tableShape,
+  tableShapes,
+  columnsOfTablesSql,
+  primaryKeysOfTablesSql,
   type PhysicalTable,
   type TableShape,
 } from '../../src/archival/index.js';
@@ -161,20 +164,20 @@ const composite: TableShape = {
 const CUT = '2026-06-08 03:37:34.479279';
 
 describe('batch statements', () => {
-  it('select: first batch, then keyset after the last key, locked, every value bound', () => {
+  it('select: first batch, then keyset after the last key, no locking clause, every value bound', () => {
     expect(selectBatchSql(users, single, null, CUT, 500)).toEqual({
-      sql: 'SELECT `uid` FROM `app_00`.`users_0007` WHERE `created_at` < ? ORDER BY `uid` LIMIT 500 FOR UPDATE',
+      sql: 'SELECT `uid` FROM `app_00`.`users_0007` WHERE `created_at` < ? ORDER BY `uid` LIMIT 500',
       params: [CUT],
     });
     expect(selectBatchSql(users, single, [42n], CUT, 500)).toEqual({
-      sql: 'SELECT `uid` FROM `app_00`.`users_0007` WHERE `uid` > ? AND `created_at` < ? ORDER BY `uid` LIMIT 500 FOR UPDATE',
+      sql: 'SELECT `uid` FROM `app_00`.`users_0007` WHERE `uid` > ? AND `created_at` < ? ORDER BY `uid` LIMIT 500',
       params: [42n, CUT],
     });
   });
 
   it('select on a composite key: the expanded row-value comparison (a, b) > (?, ?)', () => {
     expect(selectBatchSql({ ...users, table: 'orders_0007' }, composite, [5n, 9n], CUT, 3)).toEqual({
-      sql: 'SELECT `uid`, `order_id` FROM `app_00`.`orders_0007` WHERE (`uid` > ? OR (`uid` = ? AND `order_id` > ?)) AND `created_at` < ? ORDER BY `uid`, `order_id` LIMIT 3 FOR UPDATE',
+      sql: 'SELECT `uid`, `order_id` FROM `app_00`.`orders_0007` WHERE (`uid` > ? OR (`uid` = ? AND `order_id` > ?)) AND `created_at` < ? ORDER BY `uid`, `order_id` LIMIT 3',
       params: [5n, 5n, 9n, CUT],
     });
   });
@@ -196,7 +199,7 @@ describe('batch statements', () => {
     const odd: PhysicalTable = { ...users, database: 'a`b', table: 't`; DROP TABLE x; --' };
     const shape: TableShape = { primaryKey: [{ name: 'k`', integer: false }], column: 'c`' };
     expect(selectBatchSql(odd, shape, ['v'], CUT, 1).sql).toBe(
-      'SELECT `k``` FROM `a``b`.`t``; DROP TABLE x; --` WHERE `k``` > ? AND `c``` < ? ORDER BY `k``` LIMIT 1 FOR UPDATE',
+      'SELECT `k``` FROM `a``b`.`t``; DROP TABLE x; --` WHERE `k``` > ? AND `c``` < ? ORDER BY `k``` LIMIT 1',
     );
     expect(countOlderSql(odd, 'c`', CUT)).toEqual({
       sql: 'SELECT COUNT(*) AS n FROM `a``b`.`t``; DROP TABLE x; --` WHERE `c``` < ?',
@@ -249,6 +252,53 @@ describe('table shape', () => {
     expect((err as ArchivalError).code).toBe('ARCHIVAL_FAILED');
     expect((err as Error).message).toMatch(message);
     expect((err as Error).message).toContain('app_00.users_0007 on shard-0');
+  });
+});
+
+describe('table shapes of an instance, read at once', () => {
+  const t = (shard: number, logical = 'users'): PhysicalTable => ({
+    logical,
+    shard,
+    instance: 'shard-0',
+    database: `app_${String(shard).padStart(2, '0')}`,
+    table: `${logical}_${String(shard).padStart(4, '0')}`,
+  });
+
+  it('one statement each for columns and primary keys, every name bound once', () => {
+    const tables = [t(1), t(2), { ...t(3), database: 'app_01' }];
+    const c = columnsOfTablesSql(tables);
+    expect(c.sql).toBe(
+      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN (?, ?) AND TABLE_NAME IN (?, ?, ?) ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
+    );
+    expect(c.params).toEqual(['app_01', 'app_02', 'users_0001', 'users_0002', 'users_0003']);
+    const p = primaryKeysOfTablesSql(tables);
+    expect(p.sql).toContain(
+      "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN (?, ?) AND TABLE_NAME IN (?, ?, ?) AND INDEX_NAME = 'PRIMARY'",
+    );
+    expect(p.sql).toMatch(/ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX$/);
+    expect(p.params).toEqual(c.params);
+  });
+
+  it('each table gets its own shape or its own error; pairs not asked for are ignored', () => {
+    const [a, b, c] = [t(1), t(2), t(3)];
+    const col = (x: PhysicalTable, name: string, type: string) => ({ db: x.database, tbl: x.table, name, type });
+    const columns = [
+      col(a, 'uid', 'bigint'),
+      col(a, 'created_at', 'datetime'),
+      col(b, 'uid', 'bigint'),
+      col(b, 'created_at', 'varchar'),
+      // the cross pair app_01.users_0002 exists too but was not asked for
+      { db: a.database, tbl: b.table, name: 'x', type: 'int' },
+    ];
+    const pks = [
+      { db: a.database, tbl: a.table, name: 'uid' },
+      { db: b.database, tbl: b.table, name: 'uid' },
+    ];
+    const shapes = tableShapes([a, b, c], 'created_at', columns, pks);
+    expect(shapes.get('app_01.users_0001')).toEqual(single);
+    expect((shapes.get('app_02.users_0002') as Error).message).toMatch(/app_02\.users_0002 on shard-0: column created_at is VARCHAR/);
+    expect((shapes.get('app_03.users_0003') as Error).message).toMatch(/app_03\.users_0003 on shard-0 does not exist/);
+    expect(shapes.size).toBe(3);
   });
 });
 
