@@ -253,19 +253,33 @@ export const clusterConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['archive', 'port'], message: 'the archive must not share a server with a shard instance' });
     }
     if (cfg.archive) {
-      const views = cfg.router.analytics.viewsDatabase ?? `${cfg.archive.database}_live`;
-      const path = cfg.router.analytics.viewsDatabase === undefined ? ['archive', 'database'] : ['router', 'analytics', 'viewsDatabase'];
-      if (views.length > 64)
+      const a = cfg.router.analytics;
+      const live = a.viewsDatabase ?? `${cfg.archive.database}_live`;
+      const current = a.currentViewsDatabase ?? `${cfg.archive.database}_current`;
+      const checks = [
+        { name: live, key: 'viewsDatabase', set: a.viewsDatabase !== undefined, what: 'analytics views database' },
+        { name: current, key: 'currentViewsDatabase', set: a.currentViewsDatabase !== undefined, what: 'analytics current-views database' },
+      ] as const;
+      for (const c of checks) {
+        const path = c.set ? ['router', 'analytics', c.key] : ['archive', 'database'];
+        if (c.name.length > 64)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `the ${c.what} "${c.name}" is longer than 64 characters: set router.analytics.${c.key}`,
+          });
+        else if (c.name === cfg.archive.database || c.name === cfg.sharding.naming.metaDatabase)
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `the ${c.what} "${c.name}" must differ from the archive and meta databases`,
+          });
+      }
+      if (live === current)
         ctx.addIssue({
           code: 'custom',
-          path,
-          message: `the analytics views database "${views}" is longer than 64 characters: set router.analytics.viewsDatabase`,
-        });
-      else if (views === cfg.archive.database || views === cfg.sharding.naming.metaDatabase)
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message: `the analytics views database "${views}" must differ from the archive and meta databases`,
+          path: ['router', 'analytics', 'currentViewsDatabase'],
+          message: `router.analytics.currentViewsDatabase "${current}" must differ from the views database`,
         });
     }
     checkShardMap(cfg, names, ctx);

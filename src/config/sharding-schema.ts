@@ -216,6 +216,11 @@ export const routerSchema = z
           .string()
           .regex(/^[A-Za-z0-9_]{1,64}$/, 'a database name (letters, digits, underscore; at most 64)')
           .optional(),
+        /** Database of the current views (`_deleted = 0 AND _archived = 0`: the rows the shards still hold); default `<archive.database>_current`. */
+        currentViewsDatabase: z
+          .string()
+          .regex(/^[A-Za-z0-9_]{1,64}$/, 'a database name (letters, digits, underscore; at most 64)')
+          .optional(),
         /** How often a wait for a sink (`after`, `maxStalenessMs`, `router.indexed`) reads `<metaDatabase>.sink_progress` (ms). */
         pollMs: z.number().int().min(1).max(10_000).default(20),
         /** How long such a wait lasts at most before SINK_BEHIND (ms; per call: `maxWaitMs`). */

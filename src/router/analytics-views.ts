@@ -2,12 +2,18 @@ import { quoteIdent } from '../shard/index.js';
 
 /**
  * The views `router.analytics` queries through: in the views database, one view per archived
- * table with every column but `_deleted`, of the rows not deleted. Pure: the catalog in,
- * statements out.
+ * table with every column but `_deleted`, of the rows not deleted; in the current-views
+ * database the same without the rows the archival job moved out of the shards (`_archived = 1`).
+ * Pure: the catalog in, statements out.
  */
 
 /** The archive sink's delete mark (`cdc/sinks/archive`: `_deleted = 1` keeps a deleted row's last values). */
 export const DELETED_COLUMN = '_deleted';
+/** The archive sink's archival mark (`_archived = 1`: moved out of the shards by the archival job, kept). */
+export const ARCHIVED_COLUMN = '_archived';
+
+/** Which rows a views database shows: `live` hides deleted rows, `current` also archived ones. */
+export type ViewKind = 'live' | 'current';
 
 /** One column of a table or view as `information_schema` lists it. */
 export interface CatalogColumn {
@@ -45,12 +51,24 @@ export function createViewsDatabaseSql(viewsDb: string): string {
   return `CREATE DATABASE IF NOT EXISTS ${quoteIdent(viewsDb)} DEFAULT CHARACTER SET utf8mb4`;
 }
 
-/** `CREATE OR REPLACE VIEW views.t AS SELECT <columns> FROM archive.t WHERE _deleted = 0`. */
-export function createViewSql(viewsDb: string, archiveDb: string, table: string, columns: readonly string[]): string {
+/**
+ * `CREATE OR REPLACE VIEW views.t AS SELECT <columns> FROM archive.t WHERE _deleted = 0` (a
+ * `current` view adds `AND _archived = 0` when the table has the column: an archive table older
+ * than the archival job has no archived rows).
+ */
+export function createViewSql(
+  viewsDb: string,
+  archiveDb: string,
+  table: string,
+  columns: readonly string[],
+  kind: ViewKind = 'live',
+): string {
   if (columns.length === 0) throw new RangeError(`table ${table} has no column besides ${DELETED_COLUMN}`);
+  const hideArchived = kind === 'current' && columns.includes(ARCHIVED_COLUMN);
   return (
     `CREATE OR REPLACE VIEW ${quoteIdent(viewsDb)}.${quoteIdent(table)} AS SELECT ${columns.map(quoteIdent).join(', ')} ` +
-    `FROM ${quoteIdent(archiveDb)}.${quoteIdent(table)} WHERE ${quoteIdent(DELETED_COLUMN)} = 0`
+    `FROM ${quoteIdent(archiveDb)}.${quoteIdent(table)} WHERE ${quoteIdent(DELETED_COLUMN)} = 0` +
+    (hideArchived ? ` AND ${quoteIdent(ARCHIVED_COLUMN)} = 0` : '')
   );
 }
 
@@ -76,7 +94,13 @@ function sameColumns(a: readonly string[], b: readonly string[]): boolean {
  * table or other non-view already in the views database under a table's name is left alone.
  * The views database is created first when it does not exist.
  */
-export function viewDdl(archiveDb: string, viewsDb: string, catalog: readonly CatalogColumn[], viewsDbExists: boolean): string[] {
+export function viewDdl(
+  archiveDb: string,
+  viewsDb: string,
+  catalog: readonly CatalogColumn[],
+  viewsDbExists: boolean,
+  kind: ViewKind = 'live',
+): string[] {
   const out: string[] = viewsDbExists ? [] : [createViewsDatabaseSql(viewsDb)];
   const views = byTable(catalog, viewsDb);
   for (const [table, t] of byTable(catalog, archiveDb)) {
@@ -85,7 +109,7 @@ export function viewDdl(archiveDb: string, viewsDb: string, catalog: readonly Ca
     if (wanted.length === 0) continue;
     const existing = views.get(table);
     if (existing && (existing.type !== 'VIEW' || sameColumns(existing.columns, wanted))) continue;
-    out.push(createViewSql(viewsDb, archiveDb, table, wanted));
+    out.push(createViewSql(viewsDb, archiveDb, table, wanted, kind));
   }
   return out;
 }

@@ -15,7 +15,7 @@ import {
 } from '../shard/index.js';
 import type { SqlParam } from '../sql/index.js';
 import { checkAnalyticsStatement } from './analytics-statement.js';
-import { CATALOG_SQL, catalogColumns, SCHEMA_EXISTS_SQL, viewDdl } from './analytics-views.js';
+import { CATALOG_SQL, catalogColumns, SCHEMA_EXISTS_SQL, viewDdl, type ViewKind } from './analytics-views.js';
 import type { Analytics, AnalyticsOptions, IndexedOptions } from './router-types.js';
 import type { SinkCondition } from './sink-progress.js';
 import { SinkProgressWatch } from './sink-progress-watch.js';
@@ -34,7 +34,8 @@ interface ArchiveTarget {
   endpoint: InstanceEndpoint;
   flavour: 'mysql' | 'tidb';
   archiveDb: string;
-  viewsDb: string;
+  /** The views of each kind: `live` (not deleted), `current` (neither deleted nor archived). */
+  views: Record<ViewKind, string>;
   metaDb: string;
 }
 
@@ -65,11 +66,11 @@ export class ArchiveAnalytics implements Analytics {
   private target: ArchiveTarget | null = null;
   private pool: InstancePool | null = null;
   private readonly watch: SinkProgressWatch;
-  private viewsReady = false;
-  private viewSync: Promise<boolean> | null = null;
+  private readonly viewsReady = new Set<ViewKind>();
+  private readonly viewSync = new Map<ViewKind, Promise<boolean>>();
   private tableCreation: Promise<void> | null = null;
-  /** Pooled connections whose default database is the views database. */
-  private readonly inViews = new WeakSet<DbConnection>();
+  /** The default database of each pooled connection (a views database once used). */
+  private readonly inViews = new WeakMap<DbConnection, string>();
   private closed = false;
 
   constructor(
@@ -86,17 +87,20 @@ export class ArchiveAnalytics implements Analytics {
     const condition = this.condition(options);
     const maxWaitMs = this.maxWaitMs(options.maxWaitMs);
     const timeoutMs = milliseconds(options.timeoutMs, 'timeoutMs', 1) ?? this.config.pool.queryTimeoutMs;
+    if (options.includeArchived !== undefined && typeof options.includeArchived !== 'boolean')
+      throw new RoutingError('SQL_UNSUPPORTED', 'includeArchived must be true or false');
+    const kind: ViewKind = options.includeArchived === false ? 'current' : 'live';
     this.archive();
-    if (!this.viewsReady) await this.syncViews();
+    if (!this.viewsReady.has(kind)) await this.syncViews(kind);
     if (condition) await this.watch.waitFor('archive', condition, maxWaitMs);
     try {
-      return (await this.run(sql, params, timeoutMs)) as T[];
+      return (await this.run(sql, params, timeoutMs, kind)) as T[];
     } catch (err) {
       // the archive may have gained a table or column since the views were made: make them again, once
-      if (!VIEWS_BEHIND.has(errnoOf(err) ?? 0) || !(await this.syncViews())) throw this.statementFailure(err, sql);
+      if (!VIEWS_BEHIND.has(errnoOf(err) ?? 0) || !(await this.syncViews(kind))) throw this.statementFailure(err, sql);
     }
     try {
-      return (await this.run(sql, params, timeoutMs)) as T[];
+      return (await this.run(sql, params, timeoutMs, kind)) as T[];
     } catch (err) {
       throw this.statementFailure(err, sql);
     }
@@ -151,7 +155,10 @@ export class ArchiveAnalytics implements Analytics {
       },
       flavour: archive.flavour,
       archiveDb: archive.database,
-      viewsDb: router.analytics.viewsDatabase ?? `${archive.database}_live`,
+      views: {
+        live: router.analytics.viewsDatabase ?? `${archive.database}_live`,
+        current: router.analytics.currentViewsDatabase ?? `${archive.database}_current`,
+      },
       metaDb: sharding.naming.metaDatabase,
     };
     return this.target;
@@ -181,35 +188,39 @@ export class ArchiveAnalytics implements Analytics {
     return this.pool;
   }
 
-  /** Runs the caller's statement on a pooled session whose default database is the views database. */
-  private run(sql: string, params: readonly SqlParam[], timeoutMs: number): Promise<Row[]> {
-    const viewsDb = this.archive().viewsDb;
+  /** Runs the caller's statement on a pooled session whose default database is the views database of `kind`. */
+  private run(sql: string, params: readonly SqlParam[], timeoutMs: number, kind: ViewKind): Promise<Row[]> {
+    const viewsDb = this.archive().views[kind];
     return this.archivePool().use(async (conn) => {
-      if (!this.inViews.has(conn)) {
+      if (this.inViews.get(conn) !== viewsDb) {
+        this.inViews.delete(conn);
         await conn.query(`USE ${quoteIdent(viewsDb)}`, [], timeoutMs);
-        this.inViews.add(conn);
+        this.inViews.set(conn, viewsDb);
       }
       return rowsOf(await conn.query(sql, params, timeoutMs));
     });
   }
 
-  /** Brings the views up to date (one sync at a time); true when it changed something. */
-  private syncViews(): Promise<boolean> {
-    this.viewSync ??= this.makeViews().finally(() => {
-      this.viewSync = null;
-    });
-    return this.viewSync;
+  /** Brings the views of `kind` up to date (one sync at a time per kind); true when it changed something. */
+  private syncViews(kind: ViewKind): Promise<boolean> {
+    let sync = this.viewSync.get(kind);
+    if (!sync) {
+      sync = this.makeViews(kind).finally(() => this.viewSync.delete(kind));
+      this.viewSync.set(kind, sync);
+    }
+    return sync;
   }
 
-  private async makeViews(): Promise<boolean> {
-    const { archiveDb, viewsDb } = this.archive();
+  private async makeViews(kind: ViewKind): Promise<boolean> {
+    const { archiveDb } = this.archive();
+    const viewsDb = this.archive().views[kind];
     const timeoutMs = this.config.pool.queryTimeoutMs;
     let ddl: string[];
     try {
       ddl = await this.archivePool().use(async (conn) => {
         const catalog = catalogColumns(rowsOf(await conn.query(CATALOG_SQL, [archiveDb, viewsDb], timeoutMs)));
         const exists = rowsOf(await conn.query(SCHEMA_EXISTS_SQL, [viewsDb], timeoutMs)).length > 0;
-        return viewDdl(archiveDb, viewsDb, catalog, exists);
+        return viewDdl(archiveDb, viewsDb, catalog, exists, kind);
       });
     } catch (err) {
       throw this.failure(err, CATALOG_SQL);
@@ -219,7 +230,7 @@ export class ArchiveAnalytics implements Analytics {
         await this.ddl(conn, `SET SESSION lock_wait_timeout = ${VIEW_LOCK_WAIT_S}`, timeoutMs);
         for (const sql of ddl) await this.ddl(conn, sql, timeoutMs);
       });
-    this.viewsReady = true;
+    this.viewsReady.add(kind);
     return ddl.length > 0;
   }
 

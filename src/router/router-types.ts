@@ -71,6 +71,13 @@ export interface AnalyticsOptions {
   maxWaitMs?: number;
   /** How long the query itself may run (default `pool.queryTimeoutMs`). */
   timeoutMs?: number;
+  /**
+   * Whether the rows the archival job moved out of the shards (`_archived = 1`) are in the views
+   * (default true: all of history). `false` queries the current views
+   * (`router.analytics.currentViewsDatabase`, default `<archive.database>_current`): only the
+   * rows the shards still hold — as of the archive sink's progress.
+   */
+  includeArchived?: boolean;
 }
 
 /** Options of {@link Router.indexed}. */
@@ -92,8 +99,9 @@ export interface Analytics {
    * and returns its rows (values as {@link Router.select} returns them; values always bound).
    * Table names are the logical ones: the session's default database holds one view per archived
    * table (`router.analytics.viewsDatabase`, default `<archive.database>_live`) with every column
-   * but `_deleted`, of the rows not deleted (`_deleted = 0`); views are created on first use and
-   * again when the archive gains a table or column. Sessions are read-only.
+   * but `_deleted`, of the rows not deleted (`_deleted = 0`); with `includeArchived: false`, the
+   * current views (`router.analytics.currentViewsDatabase`) that also hide archived rows. Views
+   * are created on first use and again when the archive gains a table or column. Sessions are read-only.
    * @throws {SinkBehindError} `SINK_BEHIND` (retriable): `after` / `maxStalenessMs` not met within `maxWaitMs`
    * @throws {RoutingError} `SQL_UNSUPPORTED` for a statement that is not a read, `SQL_EXECUTABLE_COMMENT`, `TOKEN_INVALID`
    * @throws {ConfigError} `CONFIG_INVALID` when the config has no `archive` section

@@ -232,6 +232,17 @@ it(`archives ${ROWS} users (30 % old) and their orders under a concurrent write 
     BASE + 10_000_000n,
   ]);
   expect(Number(visible[0]!.n)).toBe([...flags.values()].filter((f) => f[0] === 0).length);
+  // includeArchived: false — the current views: exactly the rows the shards still hold
+  const current = await router.analytics.query<{ uid: bigint | string }>(
+    'SELECT uid FROM users WHERE uid >= ? AND uid < ?',
+    [BASE, BASE + 10_000_000n],
+    { includeArchived: false },
+  );
+  expect(current.length).toBe(onShards.size);
+  expect(current.filter((r) => !onShards.has(BigInt(r.uid)))).toEqual([]);
+  await expect(router.analytics.query('SELECT 1', [], { includeArchived: 'no' as unknown as boolean })).rejects.toMatchObject({
+    code: 'SQL_UNSUPPORTED',
+  });
 
   // Elasticsearch, once it applied everything up to a write made after the job on every instance
   const tokens: string[] = [];

@@ -222,4 +222,18 @@ describe('router.analytics on a fake archive server', () => {
     const config = parseClusterConfig({ instances }, {});
     expect(config.router.analytics).toEqual({ pollMs: 20, maxWaitMs: 10_000, poolSize: 4 });
   });
+
+  it('the current-views database is checked like the views database and must differ from it', () => {
+    expect(() => parseClusterConfig({ instances, archive, router: { analytics: { currentViewsDatabase: 'arch' } } }, {})).toThrow(
+      /router\.analytics\.currentViewsDatabase.*must differ/,
+    );
+    expect(() =>
+      parseClusterConfig({ instances, archive, router: { analytics: { viewsDatabase: 'v1', currentViewsDatabase: 'v1' } } }, {}),
+    ).toThrow(/currentViewsDatabase "v1" must differ from the views database/);
+    expect(() => parseClusterConfig({ instances, archive, router: { analytics: { currentViewsDatabase: 'a;b' } } }, {})).toThrow(
+      /currentViewsDatabase/,
+    );
+    const ok = parseClusterConfig({ instances, archive, router: { analytics: { currentViewsDatabase: 'now_rows' } } }, {});
+    expect(ok.router.analytics.currentViewsDatabase).toBe('now_rows');
+  });
 });

@@ -271,6 +271,21 @@ describe('analytics views', () => {
     expect(viewDdl('arch', 'arch_live', catalog, true)).toEqual([]);
   });
 
+  it('current views also hide archived rows, where the table has the _archived column', () => {
+    expect(createViewSql('arch_current', 'arch', 'users', ['uid', '_archived'], 'current')).toBe(
+      'CREATE OR REPLACE VIEW `arch_current`.`users` AS SELECT `uid`, `_archived` FROM `arch`.`users` WHERE `_deleted` = 0 AND `_archived` = 0',
+    );
+    expect(createViewSql('arch_current', 'arch', 'users', ['uid'], 'current')).toBe(
+      'CREATE OR REPLACE VIEW `arch_current`.`users` AS SELECT `uid` FROM `arch`.`users` WHERE `_deleted` = 0',
+    );
+    expect(createViewSql('arch_live', 'arch', 'users', ['uid', '_archived'], 'live')).not.toContain('`_archived` = 0');
+    const catalog = [...archiveTable('users', 'uid', '_archived'), ...archiveTable('old', 'id')];
+    expect(viewDdl('arch', 'arch_current', catalog, true, 'current')).toEqual([
+      'CREATE OR REPLACE VIEW `arch_current`.`users` AS SELECT `uid`, `_archived`, `_shard`, `_version`, `_archived_at` FROM `arch`.`users` WHERE `_deleted` = 0 AND `_archived` = 0',
+      'CREATE OR REPLACE VIEW `arch_current`.`old` AS SELECT `id`, `_shard`, `_version`, `_archived_at` FROM `arch`.`old` WHERE `_deleted` = 0',
+    ]);
+  });
+
   it('reads the catalog query rows', () => {
     expect(catalogColumns([{ db: 'a', tbl: 't', col: 'c', tableType: 'BASE TABLE' }])).toEqual([
       { db: 'a', table: 't', column: 'c', tableType: 'BASE TABLE' },
