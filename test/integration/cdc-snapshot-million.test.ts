@@ -3,7 +3,7 @@ import { ALL_SECTIONS, requireSections } from '../../src/config/index.js';
 import { createRouter, loadClusterConfig, type Router } from '../../src/index.js';
 import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
 import { Topology } from '../../src/shard/index.js';
-import { archiveRows, diff, esAllDocs, sourceRows } from '../support/cdc-equality.js';
+import { archiveRows, diff, esAllDocs, explainUsers, sourceRows } from '../support/cdc-equality.js';
 import { cleanupCdcTest, metricSum } from '../support/cdc-faults.js';
 import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import { prng, uidsCoveringShards } from '../support/cdc-workload.js';
@@ -290,6 +290,13 @@ it('snapshots a million pre-existing rows on every physical table while a writer
   while (problems.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 5000));
     problems = await check();
+  }
+  if (problems.length) {
+    const warnings = log().filter((l) => Number(l['level']) >= 40 || ['warn', 'error'].includes(String(l['level'])));
+    problems.push(
+      ...(await explainUsers(config, `${NAME}_archive`, `${NAME}-users`, problems)),
+      ...warnings.slice(-20).map((l) => `worker log: ${JSON.stringify(l).slice(0, 400)}`),
+    );
   }
   expect(problems).toEqual([]);
   expect(deleted.size).toBeGreaterThan(10);

@@ -143,3 +143,45 @@ export function diff(expected: Keyed, actual: Keyed, what: string, limit = 10): 
   for (const k of actual.keys()) if (!expected.has(k)) out.push(`${what}: unexpected ${k}`);
   return out.slice(0, limit);
 }
+
+/**
+ * What the archive and Elasticsearch hold for the `users` keys named in `problems` (their stored
+ * versions and flags): printed with a failed comparison so that a stale archive row can be told
+ * apart from a missed record (lower `_version` than Elasticsearch's) or an equal-version overwrite.
+ */
+export async function explainUsers(
+  config: CdcClusterConfig,
+  database: string,
+  esIndex: string,
+  problems: readonly string[],
+): Promise<string[]> {
+  const keys = [...new Set(problems.map((p) => /users: (\d+)[.\s]/.exec(p)?.[1]).filter((k): k is string => !!k))].slice(0, 10);
+  if (keys.length === 0) return [];
+  const a = config.archive;
+  const s = await openMysqlSession({
+    host: a.host,
+    port: a.port,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+    user: a.user,
+    password: a.password,
+  });
+  const es = new Client({ node: config.elasticsearch.node });
+  const out: string[] = [];
+  try {
+    for (const k of keys) {
+      const rows = await s
+        .query<Row>(`SELECT name, _version, _deleted, _archived, _shard FROM \`${database}\`.\`users\` WHERE uid = ?`, [k])
+        .catch((e: Error) => [{ error: e.message }] as Row[]);
+      const doc = await es
+        .get<Row>({ index: esIndex, id: k })
+        .then((d) => ({ version: d._version, name: d._source?.['name'] }))
+        .catch((e: Error) => ({ error: e.message.slice(0, 100) }));
+      out.push(`key ${k}: archive ${JSON.stringify(rows[0] ?? null)} es ${JSON.stringify(doc)}`);
+    }
+  } finally {
+    await s.close();
+    await es.close();
+  }
+  return out;
+}
