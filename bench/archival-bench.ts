@@ -130,6 +130,6 @@ export async function archivalBench(recent: readonly bigint[], log: (m: string) 
     archival_host_busy_pct: spread(runs.map((x) => x.host_busy_pct)),
     archival_rows_per_round: ROWS,
     archival_rounds: ROUNDS,
-    archival_max_rows_per_second: RATE ? Number(RATE) : 'default (5000)',
+    archival_max_rows_per_second: RATE ? Number(RATE) : 'default (2000)',
   };
 }

@@ -56,7 +56,7 @@ describe('archival config', () => {
       column: 'created_at',
       olderThan: '90d',
       batchRows: 500,
-      maxRowsPerSecond: 5000,
+      maxRowsPerSecond: 2000,
       search: 'keep',
     });
   });
@@ -118,7 +118,7 @@ describe('archival tables', () => {
         olderThan: '90d',
         olderThanMs: 90 * 86_400_000,
         batchRows: 100,
-        maxRowsPerSecond: 5000,
+        maxRowsPerSecond: 2000,
         search: 'keep',
       },
     ]);
