@@ -18,6 +18,7 @@ export type {
   Analytics,
   AnalyticsOptions,
   IndexedOptions,
+  NextIdOptions,
   Explain,
   InstanceHealth,
   ReplicaHealth,

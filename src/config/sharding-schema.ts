@@ -54,8 +54,15 @@ export const archivalSchema = z
   })
   .strict();
 
-/** A sharded logical table and the column that holds its shard key. */
-export const shardedTableSchema = z.object({ shardKey: identifier, archival: archivalSchema.optional() }).strict();
+/**
+ * A sharded logical table and the column that holds its shard key. `shardBy`: how a key value
+ * gives its shard — `hash` (the default: CRC32 of the key, as for every UID) or `embedded` (the
+ * key carries its shard: `key mod shards`, as `router.nextId(name, { shardOf })` makes them, so
+ * a table keyed by such IDs routes without a lookup).
+ */
+export const shardedTableSchema = z
+  .object({ shardKey: identifier, shardBy: z.enum(['hash', 'embedded']).optional(), archival: archivalSchema.optional() })
+  .strict();
 
 /** How logical names become physical ones. */
 export const namingSchema = z

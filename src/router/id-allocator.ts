@@ -17,6 +17,15 @@ export interface IdAllocatorOptions {
 }
 
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** The largest ID (BIGINT UNSIGNED). */
+const MAX_ID = 18446744073709551615n;
+
+function badName(name: string, max: number): RoutingError {
+  return new RoutingError(
+    'ID_SEQUENCE',
+    `an ID sequence name is 1-${max} of A-Z a-z 0-9 _ . : - (got ${JSON.stringify(name.slice(0, 80))})`,
+  );
+}
 
 /** One sequence in this process: the block in use, the next one (leased ahead), the lease under way. */
 class Sequence {
@@ -57,32 +66,50 @@ export class IdAllocator {
    * @throws {RoutingError} ID_SEQUENCE for a name that is not 1–64 of `A-Z a-z 0-9 _ . : -`, or when no block could be leased
    */
   next(name: string): Promise<bigint> {
-    const s = this.sequences.get(name);
+    return this.draw(name, name);
+  }
+
+  /**
+   * The next ID of sequence `name` that embeds `shard`: `n × shardCount + shard`, `n` from the
+   * sequence's own counter (the segment row `<name>#`, a name callers cannot give, so these IDs
+   * never meet the plain IDs of `name`). Unique and increasing per process like {@link next};
+   * `id mod shardCount` is the shard.
+   * @throws {RoutingError} ID_SEQUENCE for a bad name (at most 63 characters here), or past 2^64 − 1
+   */
+  nextEmbedded(name: string, shard: number, shardCount: number): Promise<bigint> {
+    if (name.length > 63 || !NAME.test(name)) return Promise.reject(badName(name, 63));
+    const count = BigInt(shardCount);
+    return this.draw(`${name}#`, name).then((n) => {
+      const id = n * count + BigInt(shard);
+      if (id > MAX_ID) throw new RoutingError('ID_SEQUENCE', `sequence ${name} has run past 2^64 − 1 with its shard embedded`);
+      return id;
+    });
+  }
+
+  /** The next value of segment row `key` (`name`: the caller's sequence name, checked on first use). */
+  private draw(key: string, name: string): Promise<bigint> {
+    const s = this.sequences.get(key);
     if (s !== undefined) {
       if (s.next >= s.end && s.ahead) this.advance(s);
       if (s.next < s.end) {
         const id = s.next++;
-        if (s.ahead === null && s.leasing === null && s.end - s.next <= BigInt(s.block >> 1)) this.leaseAhead(name, s);
+        if (s.ahead === null && s.leasing === null && s.end - s.next <= BigInt(s.block >> 1)) this.leaseAhead(key, s);
         return Promise.resolve(id);
       }
     }
-    return this.slow(name);
+    return this.slow(key, name);
   }
 
-  private async slow(name: string): Promise<bigint> {
-    let s = this.sequences.get(name);
+  private async slow(key: string, name: string): Promise<bigint> {
+    let s = this.sequences.get(key);
     if (!s) {
-      if (!NAME.test(name))
-        throw new RoutingError(
-          'ID_SEQUENCE',
-          `an ID sequence name is 1-64 of A-Z a-z 0-9 _ . : - (got ${JSON.stringify(name.slice(0, 80))})`,
-        );
+      if (!NAME.test(name)) throw badName(name, 64);
       s = new Sequence(Math.min(this.options.initialBlock, this.options.maxBlock));
-      this.sequences.set(name, s);
+      this.sequences.set(key, s);
     }
     for (;;) {
-      if (s.next < s.end || s.ahead) return this.next(name);
-      if (!s.leasing) this.leaseAhead(name, s);
+      if (s.next < s.end || s.ahead) return this.draw(key, name);
+      if (!s.leasing) this.leaseAhead(key, s);
       await s.leasing;
       if (s.failure) {
         const cause = s.failure;

@@ -8,6 +8,7 @@ export type {
   Analytics,
   AnalyticsOptions,
   IndexedOptions,
+  NextIdOptions,
   Explain,
   InstanceHealth,
   ReplicaHealth,

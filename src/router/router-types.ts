@@ -80,6 +80,14 @@ export interface AnalyticsOptions {
   includeArchived?: boolean;
 }
 
+/** Options of {@link Router.nextId}: the shard to embed in the ID, by a UID or by number (not both). */
+export interface NextIdOptions {
+  /** Embed the shard of this UID (its hash's shard, where its rows are). */
+  shardOf?: Uid;
+  /** Embed this shard (0 … shards − 1). */
+  shard?: number;
+}
+
 /** Options of {@link Router.indexed}. */
 export interface IndexedOptions {
   /** The sink to wait for (default `elasticsearch`). */
@@ -241,9 +249,15 @@ export interface Router {
    * The next global ID of sequence `name` (1–64 of `A-Z a-z 0-9 _ . : -`): unique across processes
    * and restarts, increasing within this process, from blocks leased in
    * `<metaDatabase>.id_segments` (`router.ids`). Most calls take no round trip.
-   * @throws {RoutingError} ID_SEQUENCE (a bad name; retriable when no block could be leased)
+   *
+   * With `{ shardOf: uid }` (or `{ shard }`), an ID that embeds that shard: `n × shards + shard`
+   * (`id mod shards` is the shard; `n` from the sequence's own counter, apart from its plain IDs),
+   * so a table keyed by such IDs with `shardBy: embedded` routes each key to its shard without a
+   * lookup — the rows of a user's IDs on the user's shard.
+   * @throws {RoutingError} ID_SEQUENCE (a bad name — at most 63 characters with a shard; retriable when no block could be leased), SQL_UNSUPPORTED for a bad `shard`
+   * @throws {InvalidUidError} a `shardOf` that is not a UID
    */
-  nextId(name: string): Promise<bigint>;
+  nextId(name: string, options?: NextIdOptions): Promise<bigint>;
   /** SQL on the archive store: see {@link Analytics}. */
   readonly analytics: Analytics;
   /**

@@ -18,6 +18,7 @@ import type {
   Explain,
   IndexedOptions,
   InstanceHealth,
+  NextIdOptions,
   QueryOptions,
   Router,
   RouterSession,
@@ -511,9 +512,25 @@ export class ShardedRouter implements Router {
     return this.cache.stats();
   }
 
-  nextId(name: string): Promise<bigint> {
+  nextId(name: string, options?: NextIdOptions): Promise<bigint> {
     if (this.closed) return Promise.reject(new RouterClosedError());
-    return this.ids.next(name);
+    if (options === undefined || (options.shardOf === undefined && options.shard === undefined)) return this.ids.next(name);
+    try {
+      return this.ids.nextEmbedded(name, this.embeddedShard(options), this.topology.shardCount);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** The shard `nextId` embeds. @throws {RoutingError} SQL_UNSUPPORTED, {InvalidUidError} */
+  private embeddedShard(options: NextIdOptions): number {
+    if (options.shardOf !== undefined && options.shard !== undefined)
+      throw new RoutingError('SQL_UNSUPPORTED', 'nextId takes shardOf or shard, not both');
+    if (options.shardOf !== undefined) return this.topology.shardOf(options.shardOf);
+    const shard = options.shard;
+    if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || shard >= this.topology.shardCount)
+      throw new RoutingError('SQL_UNSUPPORTED', `nextId: shard must be an integer in 0 … ${this.topology.shardCount - 1}`);
+    return shard;
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ export interface ShardLocation {
 }
 
 /** How a logical table is distributed. */
-export type TableKind = { kind: 'sharded'; shardKey: string } | { kind: 'broadcast' };
+export type TableKind = { kind: 'sharded'; shardKey: string; shardBy: 'hash' | 'embedded' } | { kind: 'broadcast' };
 
 /**
  * The pure sharding model: hash, shard map, physical names and logical tables. No I/O.
@@ -44,7 +44,8 @@ export class Topology {
     checkNaming(rules, Object.keys(sharding.tables));
     this.names = new PhysicalNames(rules);
     const tables = new Map<string, TableKind>();
-    for (const [name, t] of Object.entries(sharding.tables)) tables.set(name.toLowerCase(), { kind: 'sharded', shardKey: t.shardKey });
+    for (const [name, t] of Object.entries(sharding.tables))
+      tables.set(name.toLowerCase(), { kind: 'sharded', shardKey: t.shardKey, shardBy: t.shardBy ?? 'hash' });
     for (const name of sharding.broadcast) tables.set(name.toLowerCase(), { kind: 'broadcast' });
     this.tables = tables;
   }
@@ -70,6 +71,17 @@ export class Topology {
   /** The logical shard of a UID. @throws {InvalidUidError} */
   shardOf(uid: unknown): number {
     return this.hasher(canonicalUid(uid)) % this.shardCount;
+  }
+
+  /**
+   * The shard of a key value of logical table `table`: {@link shardOf} (the hash), or for a table
+   * with `shardBy: embedded` the shard the key carries (`key mod shardCount`).
+   * @throws {InvalidUidError}
+   */
+  shardOfKey(table: string, key: unknown): number {
+    const kind = this.tables.get(table.toLowerCase());
+    if (kind?.kind === 'sharded' && kind.shardBy === 'embedded') return Number(BigInt(canonicalUid(key)) % BigInt(this.shardCount));
+    return this.shardOf(key);
   }
 
   /** Shard, instance and database of a UID. @throws {InvalidUidError} */

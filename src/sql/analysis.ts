@@ -22,6 +22,8 @@ export interface InsertRow {
 
 /** The VALUES list of an INSERT/REPLACE: [start, end) covers every tuple. */
 export interface InsertRows {
+  /** The logical table inserted into (its shard key's routing decides each row's shard). */
+  table: string;
   start: number;
   end: number;
   rows: InsertRow[];

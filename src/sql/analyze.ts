@@ -171,7 +171,7 @@ function analyzeInsert(ast: Node, ctx: Context, splices: Splice[]): InsertRows |
   const end = rows[rows.length - 1]!.end;
   const paramsBefore = [...ctx.paramIndex.keys()].filter((offset) => offset < start).length;
   const paramsAfter = paramsBefore + rows.reduce((n, r) => n + r.paramCount, 0);
-  return { start, end, rows, paramsBefore, paramsAfter };
+  return { table, start, end, rows, paramsBefore, paramsAfter };
 }
 
 function unquote(text: string): string {

@@ -49,6 +49,8 @@ interface Occurrence {
   id: number;
   table: string;
   shardKey: string;
+  /** How a key value gives its shard: tables joined on their keys are co-located only when it is the same. */
+  shardBy: 'hash' | 'embedded';
   block: Block;
   pins: KeySource[][];
 }
@@ -103,7 +105,7 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
         const kind = ctx.cteNames.has(name) ? undefined : ctx.topology.table(name);
         let occ: Occurrence | null = null;
         if (kind?.kind === 'sharded') {
-          occ = { id: occs.length, table: name, shardKey: kind.shardKey.toLowerCase(), block, pins: [] };
+          occ = { id: occs.length, table: name, shardKey: kind.shardKey.toLowerCase(), shardBy: kind.shardBy, block, pins: [] };
           occs.push(occ);
           block.occs.push(occ);
         }
@@ -153,6 +155,8 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
     return false;
   };
   const link = (x: Occurrence, y: Occurrence): void => {
+    // equal keys land on one shard only when both tables derive the shard the same way
+    if (x.shardBy !== y.shardBy) return;
     parent[find(x.id)] = find(y.id);
     if (isAncestor(y.block, x.block)) x.block.anchored = true;
     if (isAncestor(x.block, y.block)) y.block.anchored = true;

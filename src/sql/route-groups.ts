@@ -17,7 +17,7 @@ function oneShardForGroups(a: Analysis, params: readonly SqlParam[], topology: T
   const found: string[] = [];
   for (const g of a.groups) {
     let shards: number[];
-    if (g.pin) shards = shardsOfKeys(g.pin.values, params, topology);
+    if (g.pin) shards = shardsOfKeys(g.pin.table, g.pin.values, params, topology);
     else if (options.shard !== undefined) shards = [options.shard];
     else {
       throw new RoutingError(

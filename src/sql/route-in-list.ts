@@ -18,7 +18,7 @@ export function routeInList(
   topology: Topology,
   options: PlanOptions,
 ): RoutePlan {
-  const shards = shardsOfKeys(key.values, params, topology);
+  const shards = shardsOfKeys(key.table, key.values, params, topology);
   assertPinned(options, shards, `${key.column} = …`);
   return routeShardSet(a, params, topology, options, shards.length === 1 ? 'single' : 'multi', shards);
 }

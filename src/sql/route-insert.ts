@@ -21,7 +21,7 @@ export function routeInsert(
 ): RoutePlan {
   const byShard = new Map<number, number[]>();
   ins.rows.forEach((row, i) => {
-    const shard = topology.shardOf(keyValue(row.key, params));
+    const shard = topology.shardOfKey(ins.table, keyValue(row.key, params));
     let list = byShard.get(shard);
     if (!list) byShard.set(shard, (list = []));
     list.push(i);

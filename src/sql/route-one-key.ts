@@ -19,7 +19,7 @@ export function routeOneKey(
   topology: Topology,
   options: PlanOptions,
 ): RoutePlan {
-  const shard = topology.shardOf(keyValue(key.values[0]!, params));
+  const shard = topology.shardOfKey(key.table, keyValue(key.values[0]!, params));
   if (options.shard !== undefined && options.shard !== shard) assertPinned(options, [shard], `${key.column} = …`);
   const shards = [shard];
   return {

@@ -10,11 +10,11 @@ export function keyValue(source: KeySource, params: readonly SqlParam[]): unknow
 }
 
 /**
- * The distinct shards of some shard-key values, ascending.
+ * The distinct shards of some shard-key values of logical table `table`, ascending.
  * @throws {InvalidUidError} a value that is not a UID.
  */
-export function shardsOfKeys(values: readonly KeySource[], params: readonly SqlParam[], topology: Topology): number[] {
-  return [...new Set(values.map((v) => topology.shardOf(keyValue(v, params))))].sort((x, y) => x - y);
+export function shardsOfKeys(table: string, values: readonly KeySource[], params: readonly SqlParam[], topology: Topology): number[] {
+  return [...new Set(values.map((v) => topology.shardOfKey(table, keyValue(v, params))))].sort((x, y) => x - y);
 }
 
 /**

@@ -72,4 +72,51 @@ describe('router.nextId across processes and restarts', () => {
       await router.close();
     }
   });
+
+  it("IDs that embed a user's shard: a table keyed by them (shardBy: embedded) puts each row on that user's shard without a lookup", async () => {
+    // orders keyed by order_id with the shard embedded; the hashed router (orders by uid) is the oracle of where a user's rows live
+    const embedded = structuredClone(config);
+    embedded.sharding.tables['orders'] = { shardKey: 'order_id', shardBy: 'embedded' };
+    const byOrder = await createRouter(embedded);
+    const byUser = await createRouter(config);
+    const seq = `${name}_orders`;
+    const uids = Array.from({ length: 200 }, (_, i) => 8_800_000_000n + BigInt(process.pid % 1000) * 1_000_000n + BigInt(i * 7919));
+    try {
+      const placed: { uid: bigint; orderId: bigint }[] = [];
+      for (const uid of uids) {
+        const orderId = await byOrder.nextId(seq, { shardOf: uid });
+        expect(Number(orderId % BigInt(byOrder.topology.shardCount))).toBe(byUser.topology.shardOf(uid));
+        placed.push({ uid, orderId });
+      }
+      expect(new Set(placed.map((p) => p.orderId)).size).toBe(placed.length);
+      // one multi-row INSERT routed by order_id alone
+      await byOrder.query(
+        `INSERT INTO orders (uid, order_id, amount, status) VALUES ${placed.map(() => "(?, ?, 1.50, 'new')").join(', ')}`,
+        placed.flatMap((p) => [p.uid, p.orderId]),
+      );
+      for (const p of placed.slice(0, 50)) {
+        // the hashed router reads the row on the user's shard
+        const rows = await byUser.select<{ order_id: bigint }>('SELECT order_id FROM orders WHERE uid = ? AND order_id = ?', [
+          p.uid,
+          p.orderId,
+        ]);
+        expect(rows.map((r) => BigInt(r.order_id))).toEqual([p.orderId]);
+        // the embedded router finds it by order_id alone, on one shard: the user's
+        const explained = byOrder.explain('SELECT uid FROM orders WHERE order_id = ?', [p.orderId]);
+        expect(explained.shards).toEqual([byUser.topology.shardOf(p.uid)]);
+        const found = await byOrder.select<{ uid: bigint }>('SELECT uid FROM orders WHERE order_id = ?', [p.orderId]);
+        expect(found.map((r) => BigInt(r.uid))).toEqual([p.uid]);
+      }
+      await expect(byOrder.nextId(seq, { shard: byOrder.topology.shardCount })).rejects.toMatchObject({ code: 'SQL_UNSUPPORTED' });
+      await expect(byOrder.nextId(seq, { shardOf: -1 })).rejects.toMatchObject({ code: 'INVALID_UID' });
+    } finally {
+      await byUser.query(`DELETE FROM orders WHERE uid IN (${uids.map(() => '?').join(', ')})`, uids);
+      await byOrder.close();
+      await byUser.close();
+      const inst = config.instances[0]!;
+      const s = await mysql.createConnection({ host: inst.host, port: inst.port, user: inst.user, password: inst.password });
+      await s.query(`DELETE FROM ${config.sharding.naming.metaDatabase}.id_segments WHERE name = ?`, [`${seq}#`]);
+      await s.end();
+    }
+  });
 });

@@ -58,7 +58,7 @@ describe('keyValue, shardsOfKeys and assertPinned', () => {
   it('reads a placeholder or a literal and returns distinct shards ascending', () => {
     expect(keyValue({ param: 1 }, ['a', 9n])).toBe(9n);
     expect(keyValue({ literal: '17' }, [])).toBe('17');
-    const shards = shardsOfKeys([{ param: 0 }, { literal: '42' }, { param: 1 }, { param: 0 }], [1, 2], topology);
+    const shards = shardsOfKeys('users', [{ param: 0 }, { literal: '42' }, { param: 1 }, { param: 0 }], [1, 2], topology);
     expect(shards).toEqual([...new Set([shardOf(1), shardOf(42), shardOf(2)])].sort((x, y) => x - y));
   });
 
