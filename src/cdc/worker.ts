@@ -214,6 +214,7 @@ export class CdcWorker {
         groupId: `${cdc.groupPrefix}-signals-${randomUUID()}`,
         topics: [cdc.signalTopic],
         fromBeginning: true,
+        ephemeral: true,
       });
       await this.signals.run(async (batch) => {
         for (const m of batch.messages) {

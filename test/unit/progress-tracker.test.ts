@@ -147,5 +147,15 @@ describe('written offsets through a Kafka transaction (in-memory log)', () => {
     expect(t.advance(new Map([...committed, ['old:0', 8n]]))).toEqual(['a']);
     expect(t.progress()[0]).toMatchObject({ gtidSet: 'u:1-2', caughtUp: true });
     expect(await log.committedOffsets('nobody', ['ch'])).toEqual(new Map());
+    // an ephemeral group (the publisher's own, read from the start at every worker start) is gone once it stops
+    let read = 0;
+    const own = log.consumer({ groupId: 'mine', topics: ['ch'], ephemeral: true });
+    void own.run(async (b) => {
+      read += b.messages.length;
+    });
+    while (read < 6) await new Promise((r) => setTimeout(r, 5));
+    expect((await log.committedOffsets('mine', ['ch'])).size).toBeGreaterThan(0);
+    await own.stop();
+    expect(await log.committedOffsets('mine', ['ch'])).toEqual(new Map());
   });
 });

@@ -63,6 +63,12 @@ export interface GroupConsumerOptions {
   partitionsConcurrently?: number;
   /** Called when the group assigns partitions to this member (after every rebalance). */
   onAssignment?: (assignment: Record<string, number[]>) => void;
+  /**
+   * A group of this consumer alone that nothing resumes (a random id read from the start each
+   * time): offsets are not committed and the group is deleted when the consumer stops, so such
+   * groups do not pile up in the broker.
+   */
+  ephemeral?: boolean;
 }
 
 /** A consumer in a group: batches are handed to `eachBatch`; offsets are committed after it returns. */

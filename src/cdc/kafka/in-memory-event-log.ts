@@ -163,8 +163,10 @@ export class InMemoryEventLog implements EventLog {
       this.stops.delete(stop);
       if (!running) return;
       running = false;
-      this.groupOf(options.groupId).members.delete(member);
-      this.rebalance(options.groupId);
+      const group = this.groupOf(options.groupId);
+      group.members.delete(member);
+      if (options.ephemeral && group.members.size === 0) this.groups.delete(options.groupId);
+      else this.rebalance(options.groupId);
       this.notify();
       await loop;
     };

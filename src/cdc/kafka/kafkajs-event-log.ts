@@ -268,6 +268,7 @@ export class KafkajsEventLog implements EventLog {
     const stop = async () => {
       this.closers.delete(stop);
       await consumer.disconnect();
+      if (options.ephemeral) await this.deleteGroup(options.groupId);
     };
     this.closers.add(stop);
     return {
@@ -275,7 +276,7 @@ export class KafkajsEventLog implements EventLog {
         await consumer.connect();
         await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
         await consumer.run({
-          autoCommit: true,
+          autoCommit: options.ephemeral !== true,
           eachBatchAutoResolve: true,
           partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
           eachBatch: async ({ batch, heartbeat }) => {
@@ -343,9 +344,18 @@ export class KafkajsEventLog implements EventLog {
       });
     } finally {
       await consumer.disconnect();
-      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await this.deleteGroup(groupId);
     }
     return out;
+  }
+
+  /** Deletes a consumer group whose members are gone (best effort: a group still in use, or a broker away, is left). */
+  private async deleteGroup(groupId: string): Promise<void> {
+    try {
+      await (await this.adminClient()).deleteGroups([groupId]);
+    } catch {
+      // the group stays: harmless, it only takes room in the group coordinator
+    }
   }
 
   async committedOffsets(groupId: string, topics: readonly string[]): Promise<Map<string, bigint>> {

@@ -61,6 +61,7 @@ export class ProgressPublisher {
       groupId: `${this.o.groupPrefix}-progress-${randomUUID()}`,
       topics: [this.o.checkpointTopic],
       fromBeginning: true,
+      ephemeral: true,
     });
     await this.consumer.run(async (batch) => {
       for (const m of batch.messages) {
