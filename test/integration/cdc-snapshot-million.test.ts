@@ -149,13 +149,30 @@ async function snapshotReads(
   // shardline's own kafkajs: its read_committed filter drops every aborted transaction (the stock one may not).
   const kafka = new kafkajs.Kafka({ clientId: `${NAME}-reader`, brokers: config.kafka.brokers, logLevel: kafkajs.logLevel.NOTHING });
   const groupId = `${NAME}-reads-${uncommitted ? 'u' : 'c'}-${Date.now()}`;
+  const topics = [`${NAME}.users`, `${NAME}.orders`];
+  // Read to the end of every partition (the worker has stopped: no transaction is open, so the
+  // last stable offset is the end), not until the stream pauses: a pause is no end on a busy host.
+  const ends = new Map<string, bigint>();
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const topic of topics)
+      for (const o of await admin.fetchTopicOffsets(topic))
+        if (BigInt(o.high) > BigInt(o.low)) ends.set(`${topic}:${o.partition}`, BigInt(o.high));
+  } finally {
+    await admin.disconnect();
+  }
   const consumer = kafka.consumer({ groupId, readUncommitted: uncommitted, maxWaitTimeInMs: 200, maxBytes: 16 << 20 });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    const at = `${e.payload.topic}:${e.payload.partition}`;
+    const end = ends.get(at);
+    if (end !== undefined && BigInt(e.payload.lastOffset) + 1n >= end) ends.delete(at);
+  });
   const seen = new Map<string, Map<string, number>>();
   let events = 0;
-  let last = Date.now();
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics: [`${NAME}.users`, `${NAME}.orders`], fromBeginning: true });
+    await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
@@ -170,10 +187,16 @@ async function snapshotReads(
           keys.set(key, (keys.get(key) ?? 0) + 1);
           events++;
         }
-        last = Date.now();
       },
     });
-    while (Date.now() - last < 8000) await new Promise((r) => setTimeout(r, 500));
+    const deadline = Date.now() + 600_000;
+    while (ends.size > 0) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `the ${uncommitted ? 'read_uncommitted' : 'read_committed'} read did not reach the end of ${[...ends.keys()].join(', ')}`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
   } finally {
     await consumer.disconnect().catch(() => undefined);
   }
