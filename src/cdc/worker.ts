@@ -204,6 +204,7 @@ export class CdcWorker {
           metaDatabase: config.sharding.naming.metaDatabase,
           intervalMs: cdc.progress.intervalMs,
           heartbeatMs: cdc.progress.heartbeatMs,
+          refreshMs: cdc.progress.refreshMs,
           logger,
         });
         await this.progress.start();

@@ -140,9 +140,15 @@ export const cdcSchema = z
         intervalMs: z.number().int().min(10).max(60_000).default(100),
         /** A row is written at least this often while nothing changes (`checked_at_us`: the lag of a caught-up sink). */
         heartbeatMs: z.number().int().min(50).max(60_000).default(250),
+        /**
+         * Elasticsearch is refreshed (its progress published) at most this often (ms): a refresh
+         * makes a segment, and ten a second under a bulk load slow the whole cluster (ES's own
+         * default interval is 1 s). `router.indexed` waits up to about this long more.
+         */
+        refreshMs: z.number().int().min(10).max(60_000).default(1000),
       })
       .strict()
-      .default({ enabled: true, intervalMs: 100, heartbeatMs: 250 }),
+      .default({ enabled: true, intervalMs: 100, heartbeatMs: 250, refreshMs: 1000 }),
   })
   .strict();
 

@@ -159,3 +159,73 @@ describe('written offsets through a Kafka transaction (in-memory log)', () => {
     expect(await log.committedOffsets('mine', ['ch'])).toEqual(new Map());
   });
 });
+
+describe('progress publisher: Elasticsearch refreshed at most once per refreshMs', () => {
+  it('publishes a refreshed sink only after a refresh, and refreshes no more often than refreshMs', async () => {
+    const { ProgressPublisher } = await import('../../src/cdc/progress/progress-publisher.js');
+    const log = new InMemoryEventLog({ defaultPartitions: 1 });
+    await log.ensureTopics([
+      { topic: 'ch', partitions: 1, replicationFactor: 1 },
+      { topic: 'cp', partitions: 1, replicationFactor: 1, compacted: true },
+    ]);
+    let t = 10_000;
+    const writes: unknown[][] = [];
+    const conn = {
+      broken: false,
+      query: async (sql: string, values: readonly unknown[] = []) => {
+        if (sql.startsWith('INSERT INTO')) writes.push([...values]);
+        return { rows: [], affectedRows: 0, info: '' };
+      },
+      close: async () => undefined,
+      destroy: () => undefined,
+    };
+    const refreshes: number[] = [];
+    const publisher = new ProgressPublisher({
+      log,
+      checkpointTopic: 'cp',
+      groupPrefix: 'p',
+      instances: ['a'],
+      sinks: [{ name: 'elasticsearch', groupId: 'es', topics: ['ch'], refresh: async () => void refreshes.push(t) }],
+      archive: { name: 'archive', host: 'h', port: 1, user: 'u', password: '' } as never,
+      metaDatabase: 'meta',
+      intervalMs: 60_000,
+      heartbeatMs: 60_000,
+      refreshMs: 1000,
+      logger: { warn: () => undefined } as never,
+      connect: async () => conn,
+      now: () => t,
+    });
+    await publisher.start();
+    // the sink's group reads everything of `ch` as it comes
+    const sink = log.consumer({ groupId: 'es', topics: ['ch'] });
+    void sink.run(async () => undefined);
+    const step = async (n: number) => {
+      await log.send([{ topic: 'ch', key: `k${n}`, value: '{}' }]);
+      await log.send([{ topic: 'cp', key: 'a', value: JSON.stringify(cp('a', n, { 'ch:0': String(n - 1) })) }]);
+      for (let i = 0; i < 50 && (await log.committedOffsets('es', ['ch'])).get('ch:0') !== BigInt(n); i++)
+        await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    await step(1);
+    await publisher.tickNow();
+    expect(refreshes).toEqual([10_000]);
+    expect(writes).toHaveLength(1);
+    // applied further 300 ms later: not searchable yet, so not published, and no refresh before 1 s
+    t += 300;
+    await step(2);
+    await publisher.tickNow();
+    expect(refreshes).toHaveLength(1);
+    expect(writes).toHaveLength(1);
+    t += 400;
+    await publisher.tickNow();
+    expect(writes).toHaveLength(1);
+    // a second after the last refresh: refreshed, then published with the new position
+    t += 300;
+    await publisher.tickNow();
+    expect(refreshes).toEqual([10_000, 11_000]);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toContain('u:1-2');
+    await sink.stop();
+    await publisher.stop();
+  });
+});

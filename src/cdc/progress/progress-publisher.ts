@@ -27,6 +27,8 @@ export interface ProgressPublisherOptions {
   metaDatabase: string;
   intervalMs: number;
   heartbeatMs: number;
+  /** A sink with `refresh` is refreshed (and its progress published) at most this often (ms; default: every change). */
+  refreshMs?: number;
   logger: Logger;
   /** Opens a connection to the archive (default: net/'s). */
   connect?: (endpoint: ArchiveEndpoint) => Promise<ArchiveConnection>;
@@ -48,6 +50,9 @@ export class ProgressPublisher {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private lastWrite = new Map<SinkName, number>();
+  private readonly lastRefresh = new Map<SinkName, number>();
+  /** Sinks with progress not refreshed (not searchable) yet: nothing is published for them until a refresh. */
+  private readonly unrefreshed = new Set<SinkName>();
   private stopped = false;
   private failures = 0;
 
@@ -107,8 +112,14 @@ export class ProgressPublisher {
     const tracker = this.trackers.get(sink.name)!;
     const changed = tracker.advance(await this.o.log.committedOffsets(sink.groupId, sink.topics));
     const now = (this.o.now ?? Date.now)();
-    if (changed.length === 0 && now - (this.lastWrite.get(sink.name) ?? 0) < this.o.heartbeatMs) return;
-    if (changed.length && sink.refresh) await sink.refresh();
+    if (changed.length && sink.refresh) this.unrefreshed.add(sink.name);
+    if (this.unrefreshed.has(sink.name)) {
+      // progress the sink has not made searchable yet is published only after a refresh, at most one per refreshMs
+      if (now - (this.lastRefresh.get(sink.name) ?? -Infinity) < (this.o.refreshMs ?? 0)) return;
+      await sink.refresh!();
+      this.lastRefresh.set(sink.name, now);
+      this.unrefreshed.delete(sink.name);
+    } else if (changed.length === 0 && now - (this.lastWrite.get(sink.name) ?? 0) < this.o.heartbeatMs) return;
     const rows = tracker.progress();
     if (rows.length === 0) return;
     await this.write(sink.groupId, rows, now * 1000);
