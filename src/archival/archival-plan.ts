@@ -95,32 +95,34 @@ export interface TableShape {
 }
 
 /**
- * Columns of many physical tables of one instance in one statement (the job reads an instance's
- * table shapes at once instead of two catalogue reads per table): rows `db, tbl, name, type`.
- * The IN lists hold each distinct schema and table name once; pairs not asked for are ignored.
+ * `TABLE_SCHEMA IN (…) AND TABLE_NAME IN (…)` over the tables' distinct schema and table names,
+ * bound; the catalogue queries below ignore the pairs not asked for.
  */
-export function columnsOfTablesSql(tables: readonly PhysicalTable[]): ArchivalStatement {
+function tablesFilter(tables: readonly PhysicalTable[]): ArchivalStatement {
   const dbs = [...new Set(tables.map((t) => t.database))];
   const names = [...new Set(tables.map((t) => t.table))];
+  const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  return { sql: `TABLE_SCHEMA IN (${marks(dbs.length)}) AND TABLE_NAME IN (${marks(names.length)})`, params: [...dbs, ...names] };
+}
+
+/**
+ * Columns of many physical tables of one instance in one statement (the job reads an instance's
+ * table shapes at once instead of two catalogue reads per table): rows `db, tbl, name, type`.
+ */
+export function columnsOfTablesSql(tables: readonly PhysicalTable[]): ArchivalStatement {
+  const where = tablesFilter(tables);
   return {
-    sql:
-      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS' +
-      ` WHERE TABLE_SCHEMA IN (${dbs.map(() => '?').join(', ')}) AND TABLE_NAME IN (${names.map(() => '?').join(', ')})` +
-      ' ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION',
-    params: [...dbs, ...names],
+    sql: `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE ${where.sql} ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
+    params: where.params,
   };
 }
 
 /** Primary-key columns of many physical tables of one instance in one statement: rows `db, tbl, name` in key order. */
 export function primaryKeysOfTablesSql(tables: readonly PhysicalTable[]): ArchivalStatement {
-  const dbs = [...new Set(tables.map((t) => t.database))];
-  const names = [...new Set(tables.map((t) => t.table))];
+  const where = tablesFilter(tables);
   return {
-    sql:
-      'SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name FROM information_schema.STATISTICS' +
-      ` WHERE TABLE_SCHEMA IN (${dbs.map(() => '?').join(', ')}) AND TABLE_NAME IN (${names.map(() => '?').join(', ')})` +
-      " AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX",
-    params: [...dbs, ...names],
+    sql: `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name FROM information_schema.STATISTICS WHERE ${where.sql} AND INDEX_NAME = 'PRIMARY' ORDER BY TABLE_SCHEMA, TABLE_NAME, SEQ_IN_INDEX`,
+    params: where.params,
   };
 }
 

@@ -8,6 +8,19 @@ type Row = Record<string, unknown>;
 /** Rows keyed by their primary key text. */
 export type Keyed = Map<string, Row>;
 
+/** A session on the test cluster's archive server. */
+const archiveSession = (config: CdcClusterConfig) => {
+  const a = config.archive;
+  return openMysqlSession({
+    host: a.host,
+    port: a.port,
+    tls: a.tls,
+    serverPublicKey: a.serverPublicKey,
+    user: a.user,
+    password: a.password,
+  });
+};
+
 const keyOf = (row: Row, pk: readonly string[]) => (pk.length === 1 ? String(row[pk[0]!]) : JSON.stringify(pk.map((c) => String(row[c]))));
 
 /** Source rows of a logical table in a uid range, through the router (canonical: BIGINT/DECIMAL as text, DATETIME as SELECT text). */
@@ -92,15 +105,7 @@ export async function archiveRows(
   from: bigint,
   to: bigint,
 ): Promise<{ live: Keyed; deleted: Set<string> }> {
-  const a = config.archive;
-  const s = await openMysqlSession({
-    host: a.host,
-    port: a.port,
-    tls: a.tls,
-    serverPublicKey: a.serverPublicKey,
-    user: a.user,
-    password: a.password,
-  });
+  const s = await archiveSession(config);
   try {
     const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [
       from.toString(),
@@ -157,15 +162,7 @@ export async function explainUsers(
 ): Promise<string[]> {
   const keys = [...new Set(problems.map((p) => /users: (\d+)[.\s]/.exec(p)?.[1]).filter((k): k is string => !!k))].slice(0, 10);
   if (keys.length === 0) return [];
-  const a = config.archive;
-  const s = await openMysqlSession({
-    host: a.host,
-    port: a.port,
-    tls: a.tls,
-    serverPublicKey: a.serverPublicKey,
-    user: a.user,
-    password: a.password,
-  });
+  const s = await archiveSession(config);
   const es = new Client({ node: config.elasticsearch.node });
   const out: string[] = [];
   try {
