@@ -18,7 +18,8 @@
  *   backlog only counts once it is searchable.
  * - worker_rss_mb: the worker's peak RSS (max of VmHWM and 250 ms VmRSS samples).
  *
- * - Idle: the source quiet for BENCH_IDLE_S (30) after the warm-up: idle_worker_cores. CPU per
+ * - Idle: the source quiet for BENCH_IDLE_S (30) after the warm-up, the lag sampler paused (the worker is
+ *   scraped at the start and end only): idle_worker_cores. CPU per
  *   published row of the worker, Kafka and Elasticsearch in every phase (cpu_us_per_row).
  *
  * Environment: BENCH_RATE_S (25 s per rate phase), BENCH_SUSTAINED_S (30), BENCH_CONCURRENCY (8),
@@ -160,6 +161,7 @@ class SearchablePoller {
   private readonly pending = new Map<string, number>();
   private readonly latencies: number[] = [];
   private running = true;
+  private paused = false;
   private loop: Promise<void>;
   polls = 0;
   pollMs: number[] = [];
@@ -312,6 +314,7 @@ const SERVICES = servicePids(process.env['SHARDLINE_STATE_DIR'] || path.join(roo
 class LagSampler {
   private readonly admin;
   private running = true;
+  private paused = false;
   private loop: Promise<void> = Promise.resolve();
   private samples: { readerS: number; esMsgs: number; archiveMsgs: number }[] = [];
   constructor(private readonly worker: Worker) {
@@ -325,6 +328,10 @@ class LagSampler {
     await this.admin.connect();
     this.loop = (async () => {
       while (this.running) {
+        if (this.paused) {
+          await sleep(200);
+          continue;
+        }
         try {
           const m = await this.worker.scrape();
           let readerS = 0;
@@ -347,6 +354,10 @@ class LagSampler {
         await sleep(1000);
       }
     })();
+  }
+  /** Stops (or resumes) sampling; the idle phase measures the worker without the bench's scrapes. */
+  pause(on: boolean): void {
+    this.paused = on;
   }
   /** Mean and max since the last call. */
   take() {
@@ -376,9 +387,12 @@ const perRow = (seconds: number, rows: number, cores: Record<string, number>): R
 
 /** The source quiet for `seconds`: what the worker and the services burn doing nothing. */
 async function idlePhase(worker: Worker, seconds: number) {
+  // No 1 Hz lag scrapes while idle (a monitoring scrape is every 15–60 s): the worker's own idle cost is measured.
+  lag?.pause(true);
   const finish = await spanProbe(worker);
   await sleep(seconds * 1000);
   const span = await finish();
+  lag?.pause(false);
   log(
     `idle ${seconds} s: worker ${span.worker_cpu_cores} cores; cores ${JSON.stringify(span.cpu_cores)}; ${span.published_events} events published`,
   );

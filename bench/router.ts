@@ -1,7 +1,9 @@
 /**
  * npm run bench:router — routed point SELECT vs a direct mysql2 pool (same physical table, same
  * pool size, concurrency 32), router CPU per query on a plan-cache hit, and scatter COUNT(*)
- * batched per instance vs one query per physical table. Last line: one JSON object.
+ * batched per instance vs one query per physical table, and a 100-row INSERT on 100 shards
+ * against its floor (the same per-instance transaction packets sent by hand on plain mysql2
+ * connections; alternating rounds, client CPU of each). Last line: one JSON object.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -140,17 +142,49 @@ await withCluster(async () => {
   const insertSql = `INSERT INTO users (uid, name, email, balance) VALUES ${insertUids.map(() => '(?, ?, ?, ?)').join(', ')}`;
   const insertValues = insertUids.flatMap((u) => [u, 'bench', 'bench@example.com', '1.00']);
   const clearSql = `DELETE FROM users WHERE uid IN (${insertUids.map(() => '?').join(', ')})`;
-  const insertMs: number[] = [];
-  await router.query(clearSql, insertUids);
-  for (let i = 0; i < 3 + 15; i++) {
-    const t0 = performance.now();
-    await router.query(insertSql, insertValues);
-    if (i >= 3) insertMs.push(performance.now() - t0);
-    await router.query(clearSql, insertUids);
+  // The floor, side by side: the same per-instance packets (START TRANSACTION; the plan's
+  // statements; COMMIT) sent by hand on plain mysql2 connections, in parallel. Alternating rounds.
+  const insertPlan = router.explain(insertSql, insertValues);
+  const packets = new Map<string, string[]>();
+  for (const t of insertPlan.targets) {
+    const list = packets.get(t.instance) ?? [];
+    list.push(mysql.format(t.sql, t.params as never));
+    packets.set(t.instance, list);
   }
+  const floorConns = await Promise.all(
+    [...packets.keys()].map(async (name) => {
+      const i = config.instances.find((x) => x.name === name)!;
+      const conn = await mysql.createConnection({ host: i.host, port: i.port, user: i.user, password: i.password, multipleStatements: true });
+      return { conn, sql: `START TRANSACTION; ${packets.get(name)!.join('; ')}; COMMIT` };
+    }),
+  );
+  const routedInsert = () => router.query(insertSql, insertValues);
+  const directInsert = () => Promise.all(floorConns.map((f) => f.conn.query(f.sql)));
+  const insertMs: number[] = [];
+  const floorMs: number[] = [];
+  const insertCpu: number[] = [];
+  const floorCpu: number[] = [];
+  await router.query(clearSql, insertUids);
+  for (let i = 0; i < 3 + 20; i++) {
+    const pair = i % 2 === 0 ? [routedInsert, directInsert] : [directInsert, routedInsert];
+    for (const side of pair) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await side();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      if (i >= 3) {
+        (side === routedInsert ? insertMs : floorMs).push(ms);
+        (side === routedInsert ? insertCpu : floorCpu).push(c.user + c.system);
+      }
+      await router.query(clearSql, insertUids);
+    }
+  }
+  await Promise.all(floorConns.map((f) => f.conn.end()));
   const insertSorted = [...insertMs].sort((a, b) => a - b);
+  const floorSorted = [...floorMs].sort((a, b) => a - b);
   console.log(
-    `100-row INSERT on 100 shards (${insertMs.length} rounds after 3 warm-up): median ${median(insertMs).toFixed(1)} ms, min ${insertSorted[0]!.toFixed(1)}, max ${insertSorted[insertSorted.length - 1]!.toFixed(1)} ms`,
+    `100-row INSERT on 100 shards (${packets.size} instances, ${insertMs.length} alternating rounds after 3 warm-up): routed median ${median(insertMs).toFixed(1)} ms (${insertSorted[0]!.toFixed(1)}–${insertSorted[insertSorted.length - 1]!.toFixed(1)}) at ${(median(insertCpu) / 1000).toFixed(2)} ms client CPU; the same packets by hand on plain mysql2 connections ${median(floorMs).toFixed(1)} ms (${floorSorted[0]!.toFixed(1)}–${floorSorted[floorSorted.length - 1]!.toFixed(1)}) at ${(median(floorCpu) / 1000).toFixed(2)} ms`,
   );
 
   await direct.end();
@@ -159,6 +193,9 @@ await withCluster(async () => {
     JSON.stringify({
       multi_shard_insert_100_ms: Number(median(insertMs).toFixed(1)),
       multi_shard_insert_100_spread_ms: [Number(insertSorted[0]!.toFixed(1)), Number(insertSorted[insertSorted.length - 1]!.toFixed(1))],
+      multi_shard_insert_100_client_cpu_ms: Number((median(insertCpu) / 1000).toFixed(2)),
+      multi_shard_insert_100_floor_ms: Number(median(floorMs).toFixed(1)),
+      multi_shard_insert_100_floor_spread_ms: [Number(floorSorted[0]!.toFixed(1)), Number(floorSorted[floorSorted.length - 1]!.toFixed(1))],
       ratio_vs_direct: Number(ratio.toFixed(3)),
       ratio_vs_direct_per_round: ratios.map((x) => Number(x.toFixed(3))),
       client_cpu_ratio_vs_direct: Number((routedCpu / directCpu).toFixed(2)),

@@ -353,11 +353,10 @@ export class CdcWorker {
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([all.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
     clearTimeout(timer);
-    await this.assignment?.stop().catch(() => undefined);
-    await this.signals?.stop().catch(() => undefined);
-    await this.archival?.stop().catch(() => undefined);
-    await this.progress?.stop().catch(() => undefined);
-    for (const r of this.runners) await r.stop().catch(() => undefined);
+    // In parallel: each consumer's stop waits for its fetch in flight (up to the idle fetch wait).
+    await Promise.all(
+      [this.assignment, this.signals, this.archival, this.progress, ...this.runners].map((c) => c?.stop().catch(() => undefined)),
+    );
     await this.http?.close();
     return inTime;
   }

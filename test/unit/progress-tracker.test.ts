@@ -229,3 +229,85 @@ describe('progress publisher: Elasticsearch refreshed at most once per refreshMs
     await publisher.stop();
   });
 });
+
+describe('progress publisher: an idle worker polls nothing', () => {
+  it('polls a sink\'s offsets only while a checkpoint is unapplied, and heartbeats every sink in one statement', async () => {
+    const { ProgressPublisher } = await import('../../src/cdc/progress/progress-publisher.js');
+    const log = new InMemoryEventLog({ defaultPartitions: 1 });
+    await log.ensureTopics([
+      { topic: 'ch', partitions: 1, replicationFactor: 1 },
+      { topic: 'cp', partitions: 1, replicationFactor: 1, compacted: true },
+    ]);
+    let polls = 0;
+    const committedOffsets = log.committedOffsets.bind(log);
+    log.committedOffsets = async (group: string, topics: readonly string[]) => {
+      if (group !== 'probe') polls++;
+      return committedOffsets(group, topics);
+    };
+    let t = 10_000;
+    const writes: unknown[][] = [];
+    const conn = {
+      broken: false,
+      query: async (sql: string, values: readonly unknown[] = []) => {
+        if (sql.startsWith('INSERT INTO')) writes.push([...values]);
+        return { rows: [], affectedRows: 0, info: '' };
+      },
+      close: async () => undefined,
+      destroy: () => undefined,
+    };
+    const publisher = new ProgressPublisher({
+      log,
+      checkpointTopic: 'cp',
+      groupPrefix: 'p',
+      instances: ['a'],
+      sinks: [
+        { name: 'elasticsearch', groupId: 'es', topics: ['ch'] },
+        { name: 'archive', groupId: 'ar', topics: ['ch'] },
+      ],
+      archive: { name: 'archive', host: 'h', port: 1, user: 'u', password: '' } as never,
+      metaDatabase: 'meta',
+      intervalMs: 60_000,
+      heartbeatMs: 250,
+      logger: { warn: () => undefined } as never,
+      connect: async () => conn,
+      now: () => t,
+    });
+    await publisher.start();
+    const sinks = ['es', 'ar'].map((groupId) => log.consumer({ groupId, topics: ['ch'] }));
+    for (const sink of sinks) void sink.run(async () => undefined);
+    const step = async (n: number) => {
+      await log.send([{ topic: 'ch', key: `k${n}`, value: '{}' }]);
+      await log.send([{ topic: 'cp', key: 'a', value: JSON.stringify(cp('a', n, { 'ch:0': String(n - 1) })) }]);
+      for (const g of ['es', 'ar'])
+        for (let i = 0; i < 50 && (await committedOffsets(g, ['ch'])).get('ch:0') !== BigInt(n); i++)
+          await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    await step(1);
+    await publisher.tickNow();
+    expect(polls).toBe(2);
+    // both sinks' rows in one upsert: 2 rows × 7 values
+    expect(writes).toHaveLength(1);
+    expect(writes[0]).toHaveLength(14);
+    expect(writes[0]).toEqual(expect.arrayContaining(['es', 'ar']));
+    // caught up, nothing new: no poll; before the heartbeat nothing is written either
+    t += 100;
+    await publisher.tickNow();
+    expect(polls).toBe(2);
+    expect(writes).toHaveLength(1);
+    // the heartbeat: one statement for both sinks, still without a poll
+    t += 200;
+    await publisher.tickNow();
+    expect(polls).toBe(2);
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toHaveLength(14);
+    // a new checkpoint: polled again, and published at its position
+    await step(2);
+    await publisher.tickNow();
+    expect(polls).toBe(4);
+    expect(writes).toHaveLength(3);
+    expect(writes[2]).toContain('u:1-2');
+    for (const sink of sinks) await sink.stop();
+    await publisher.stop();
+  });
+});

@@ -58,6 +58,7 @@ export interface GroupConsumerOptions {
   groupId: string;
   topics: readonly (string | RegExp)[];
   fromBeginning?: boolean;
+  /** Group session timeout (default 20 s; the assignment group of readers uses 6 s). */
   sessionTimeoutMs?: number;
   /** Partitions whose batches are handed out at once (default 1). */
   partitionsConcurrently?: number;

@@ -99,7 +99,15 @@ export class ProgressPublisher {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      for (const sink of this.o.sinks) await this.publish(sink);
+      const due: { group: string; rows: InstanceProgress[]; sink: SinkName }[] = [];
+      for (const sink of this.o.sinks) {
+        const rows = await this.progressDue(sink);
+        if (rows) due.push({ group: sink.groupId, rows, sink: sink.name });
+      }
+      if (due.length === 0) return;
+      const now = (this.o.now ?? Date.now)();
+      await this.write(due, now * 1000);
+      for (const d of due) this.lastWrite.set(d.sink, now);
       this.failures = 0;
     } catch (err) {
       this.conn?.destroy();
@@ -108,35 +116,37 @@ export class ProgressPublisher {
     }
   }
 
-  private async publish(sink: ProgressSink): Promise<void> {
+  /** The rows to publish for `sink` now, or null (nothing new and no heartbeat due, or not refreshed yet). */
+  private async progressDue(sink: ProgressSink): Promise<InstanceProgress[] | null> {
     const tracker = this.trackers.get(sink.name)!;
-    const changed = tracker.advance(await this.o.log.committedOffsets(sink.groupId, sink.topics));
+    // A sink that applied every checkpoint seen can only move when a new one arrives: no offset poll until then (idle worker).
+    const changed = tracker.hasPending() ? tracker.advance(await this.o.log.committedOffsets(sink.groupId, sink.topics)) : [];
     const now = (this.o.now ?? Date.now)();
     if (changed.length && sink.refresh) this.unrefreshed.add(sink.name);
     if (this.unrefreshed.has(sink.name)) {
       // progress the sink has not made searchable yet is published only after a refresh, at most one per refreshMs
-      if (now - (this.lastRefresh.get(sink.name) ?? -Infinity) < (this.o.refreshMs ?? 0)) return;
+      if (now - (this.lastRefresh.get(sink.name) ?? -Infinity) < (this.o.refreshMs ?? 0)) return null;
       await sink.refresh!();
       this.lastRefresh.set(sink.name, now);
       this.unrefreshed.delete(sink.name);
-    } else if (changed.length === 0 && now - (this.lastWrite.get(sink.name) ?? 0) < this.o.heartbeatMs) return;
+    } else if (changed.length === 0 && now - (this.lastWrite.get(sink.name) ?? 0) < this.o.heartbeatMs) return null;
     const rows = tracker.progress();
-    if (rows.length === 0) return;
-    await this.write(sink.groupId, rows, now * 1000);
-    this.lastWrite.set(sink.name, now);
+    return rows.length === 0 ? null : rows;
   }
 
-  private async write(group: string, rows: readonly InstanceProgress[], checkedUs: number): Promise<void> {
+  /** One upsert of every due sink's rows. */
+  private async write(due: readonly { group: string; rows: readonly InstanceProgress[] }[], checkedUs: number): Promise<void> {
     const conn = await this.connection();
+    const all = due.flatMap((d) => d.rows.map((r) => [d.group, r.instance, r.flavour, r.gtidSet, r.sourceTsUs, r.caughtUp ? 1 : 0, checkedUs]));
     // forward-only: a slower publisher never moves a row back (source time orders the checkpoints of an instance)
     await conn.query(
-      `INSERT INTO ${sinkProgressTable(this.o.metaDatabase)} (sink, instance, flavour, gtid_set, source_ts_us, caught_up, checked_at_us) VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+      `INSERT INTO ${sinkProgressTable(this.o.metaDatabase)} (sink, instance, flavour, gtid_set, source_ts_us, caught_up, checked_at_us) VALUES ${all.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
        ON DUPLICATE KEY UPDATE
          gtid_set = IF(VALUES(source_ts_us) >= source_ts_us, VALUES(gtid_set), gtid_set),
          caught_up = IF(VALUES(source_ts_us) >= source_ts_us, VALUES(caught_up), caught_up),
          checked_at_us = IF(VALUES(source_ts_us) >= source_ts_us, GREATEST(checked_at_us, VALUES(checked_at_us)), checked_at_us),
          source_ts_us = GREATEST(source_ts_us, VALUES(source_ts_us))`,
-      rows.flatMap((r) => [group, r.instance, r.flavour, r.gtidSet, r.sourceTsUs, r.caughtUp ? 1 : 0, checkedUs]),
+      all.flat(),
     );
   }
 

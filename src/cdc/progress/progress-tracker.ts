@@ -48,6 +48,12 @@ export class ProgressTracker {
     return changed;
   }
 
+  /** Whether a checkpoint fed is not applied yet: until one is (or a new one comes), the group's offsets cannot change what this tracker reports. */
+  hasPending(): boolean {
+    for (const list of this.pending.values()) if (list.length > 0) return true;
+    return false;
+  }
+
   /** The progress of every instance seen, applied or not. */
   progress(): InstanceProgress[] {
     const instances = new Set([...this.pending.keys(), ...this.applied.keys()]);
