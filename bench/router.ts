@@ -145,21 +145,23 @@ await withCluster(async () => {
   // The floor, side by side: the same per-instance packets (START TRANSACTION; the plan's
   // statements; COMMIT) sent by hand on plain mysql2 connections, in parallel. Alternating rounds.
   const insertPlan = router.explain(insertSql, insertValues);
-  const packets = new Map<string, string[]>();
+  const packets = new Map<string, { sql: string; params: unknown[] }[]>();
   for (const t of insertPlan.targets) {
     const list = packets.get(t.instance) ?? [];
-    list.push(mysql.format(t.sql, t.params as never));
+    list.push({ sql: t.sql, params: t.params });
     packets.set(t.instance, list);
   }
   const floorConns = await Promise.all(
     [...packets.keys()].map(async (name) => {
       const i = config.instances.find((x) => x.name === name)!;
       const conn = await mysql.createConnection({ host: i.host, port: i.port, user: i.user, password: i.password, multipleStatements: true });
-      return { conn, sql: `START TRANSACTION; ${packets.get(name)!.join('; ')}; COMMIT` };
+      // formatted at each call, as a caller of mysql2 would
+      const text = () => `START TRANSACTION; ${packets.get(name)!.map((x) => mysql.format(x.sql, x.params as never)).join('; ')}; COMMIT`;
+      return { conn, text };
     }),
   );
   const routedInsert = () => router.query(insertSql, insertValues);
-  const directInsert = () => Promise.all(floorConns.map((f) => f.conn.query(f.sql)));
+  const directInsert = () => Promise.all(floorConns.map((f) => f.conn.query(f.text())));
   const insertMs: number[] = [];
   const floorMs: number[] = [];
   const insertCpu: number[] = [];
