@@ -154,9 +154,19 @@ await withCluster(async () => {
   const floorConns = await Promise.all(
     [...packets.keys()].map(async (name) => {
       const i = config.instances.find((x) => x.name === name)!;
-      const conn = await mysql.createConnection({ host: i.host, port: i.port, user: i.user, password: i.password, multipleStatements: true });
+      const conn = await mysql.createConnection({
+        host: i.host,
+        port: i.port,
+        user: i.user,
+        password: i.password,
+        multipleStatements: true,
+      });
       // formatted at each call, as a caller of mysql2 would
-      const text = () => `START TRANSACTION; ${packets.get(name)!.map((x) => mysql.format(x.sql, x.params as never)).join('; ')}; COMMIT`;
+      const text = () =>
+        `START TRANSACTION; ${packets
+          .get(name)!
+          .map((x) => mysql.format(x.sql, x.params as never))
+          .join('; ')}; COMMIT`;
       return { conn, text };
     }),
   );

@@ -231,7 +231,7 @@ describe('progress publisher: Elasticsearch refreshed at most once per refreshMs
 });
 
 describe('progress publisher: an idle worker polls nothing', () => {
-  it('polls a sink\'s offsets only while a checkpoint is unapplied, and heartbeats every sink in one statement', async () => {
+  it("polls a sink's offsets only while a checkpoint is unapplied, and heartbeats every sink in one statement", async () => {
     const { ProgressPublisher } = await import('../../src/cdc/progress/progress-publisher.js');
     const log = new InMemoryEventLog({ defaultPartitions: 1 });
     await log.ensureTopics([

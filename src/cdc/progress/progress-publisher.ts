@@ -137,7 +137,9 @@ export class ProgressPublisher {
   /** One upsert of every due sink's rows. */
   private async write(due: readonly { group: string; rows: readonly InstanceProgress[] }[], checkedUs: number): Promise<void> {
     const conn = await this.connection();
-    const all = due.flatMap((d) => d.rows.map((r) => [d.group, r.instance, r.flavour, r.gtidSet, r.sourceTsUs, r.caughtUp ? 1 : 0, checkedUs]));
+    const all = due.flatMap((d) =>
+      d.rows.map((r) => [d.group, r.instance, r.flavour, r.gtidSet, r.sourceTsUs, r.caughtUp ? 1 : 0, checkedUs]),
+    );
     // forward-only: a slower publisher never moves a row back (source time orders the checkpoints of an instance)
     await conn.query(
       `INSERT INTO ${sinkProgressTable(this.o.metaDatabase)} (sink, instance, flavour, gtid_set, source_ts_us, caught_up, checked_at_us) VALUES ${all.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
