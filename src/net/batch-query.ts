@@ -2,6 +2,7 @@ import type { Connection, ResultSetHeader } from 'mysql2';
 import { serverError } from './server-error-class.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
 import { committedGtid } from './gtid-tracking.js';
+import { startQuery } from './query-command.js';
 
 /** One statement of a batch, with the values its `?` placeholders take. */
 export interface BatchStatement {
@@ -60,7 +61,7 @@ export function runBatch(
   let seen = -1;
   const sql = batchText(conn, statements);
   return new Promise<BatchReply>((resolve) => {
-    const q = conn.query({ sql, ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (err) => {
+    const q = startQuery(conn, sql, undefined, timeoutMs, (err) => {
       if (err) {
         const info = err as { fatal?: boolean; code?: string };
         const lost = info.fatal === true || info.code === 'PROTOCOL_SEQUENCE_TIMEOUT';

@@ -9,6 +9,7 @@ import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity }
 import { PIN_BACKSLASH_ESCAPES_ASSIGNMENT } from './session-sql-mode.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 import { runBatch, type BatchReply, type BatchStatement } from './batch-query.js';
+import { startQuery } from './query-command.js';
 
 /** A row as the router returns it: BIGINT as bigint, DECIMAL and dates as strings, binary as Buffer. */
 export type Row = Record<string, unknown>;
@@ -162,7 +163,7 @@ export async function openDbConnection(
   await new Promise<void>((resolve, reject) => conn.connect((err) => (err ? reject(securityFailure(err, endpoint)) : resolve())));
   const run = (sql: string, params: readonly unknown[], timeoutMs?: number) =>
     new Promise<QueryOutcome>((resolve, reject) => {
-      conn.query({ sql, values: params as unknown[], ...(timeoutMs ? { timeout: timeoutMs } : {}) }, (err, result, fields) => {
+      startQuery(conn, sql, params as unknown[], timeoutMs, (err, result, fields) => {
         if (err) {
           const info = err as ServerErrorInfo;
           if (info.fatal || info.code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
