@@ -160,25 +160,37 @@ describe('written offsets through a Kafka transaction (in-memory log)', () => {
   });
 });
 
+/** An in-memory log with a change topic `ch` and a checkpoint topic `cp`, one partition each. */
+async function changeAndCheckpointLog(): Promise<InMemoryEventLog> {
+  const log = new InMemoryEventLog({ defaultPartitions: 1 });
+  await log.ensureTopics([
+    { topic: 'ch', partitions: 1, replicationFactor: 1 },
+    { topic: 'cp', partitions: 1, replicationFactor: 1, compacted: true },
+  ]);
+  return log;
+}
+
+/** An archive connection that records the values of every INSERT. */
+function recordingArchive() {
+  const writes: unknown[][] = [];
+  const conn = {
+    broken: false,
+    query: async (sql: string, values: readonly unknown[] = []) => {
+      if (sql.startsWith('INSERT INTO')) writes.push([...values]);
+      return { rows: [], affectedRows: 0, info: '' };
+    },
+    close: async () => undefined,
+    destroy: () => undefined,
+  };
+  return { writes, conn };
+}
+
 describe('progress publisher: Elasticsearch refreshed at most once per refreshMs', () => {
   it('publishes a refreshed sink only after a refresh, and refreshes no more often than refreshMs', async () => {
     const { ProgressPublisher } = await import('../../src/cdc/progress/progress-publisher.js');
-    const log = new InMemoryEventLog({ defaultPartitions: 1 });
-    await log.ensureTopics([
-      { topic: 'ch', partitions: 1, replicationFactor: 1 },
-      { topic: 'cp', partitions: 1, replicationFactor: 1, compacted: true },
-    ]);
+    const log = await changeAndCheckpointLog();
     let t = 10_000;
-    const writes: unknown[][] = [];
-    const conn = {
-      broken: false,
-      query: async (sql: string, values: readonly unknown[] = []) => {
-        if (sql.startsWith('INSERT INTO')) writes.push([...values]);
-        return { rows: [], affectedRows: 0, info: '' };
-      },
-      close: async () => undefined,
-      destroy: () => undefined,
-    };
+    const { writes, conn } = recordingArchive();
     const refreshes: number[] = [];
     const publisher = new ProgressPublisher({
       log,
@@ -233,11 +245,7 @@ describe('progress publisher: Elasticsearch refreshed at most once per refreshMs
 describe('progress publisher: an idle worker polls nothing', () => {
   it("polls a sink's offsets only while a checkpoint is unapplied, and heartbeats every sink in one statement", async () => {
     const { ProgressPublisher } = await import('../../src/cdc/progress/progress-publisher.js');
-    const log = new InMemoryEventLog({ defaultPartitions: 1 });
-    await log.ensureTopics([
-      { topic: 'ch', partitions: 1, replicationFactor: 1 },
-      { topic: 'cp', partitions: 1, replicationFactor: 1, compacted: true },
-    ]);
+    const log = await changeAndCheckpointLog();
     let polls = 0;
     const committedOffsets = log.committedOffsets.bind(log);
     log.committedOffsets = async (group: string, topics: readonly string[]) => {
@@ -245,16 +253,7 @@ describe('progress publisher: an idle worker polls nothing', () => {
       return committedOffsets(group, topics);
     };
     let t = 10_000;
-    const writes: unknown[][] = [];
-    const conn = {
-      broken: false,
-      query: async (sql: string, values: readonly unknown[] = []) => {
-        if (sql.startsWith('INSERT INTO')) writes.push([...values]);
-        return { rows: [], affectedRows: 0, info: '' };
-      },
-      close: async () => undefined,
-      destroy: () => undefined,
-    };
+    const { writes, conn } = recordingArchive();
     const publisher = new ProgressPublisher({
       log,
       checkpointTopic: 'cp',
