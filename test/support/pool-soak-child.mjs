@@ -52,7 +52,13 @@ try {
   const durationMs = Date.now() - t0;
   const queries = n - startN;
   const heapEnd = await heapAfterGc();
-  const pools = router.health().map((h) => h.pool);
+  // The router's own background reads (shard-map watcher, every second on each instance) borrow
+  // for a moment: wait up to 2 s for the pools to be idle; a leaked borrow never returns.
+  let pools = router.health().map((h) => h.pool);
+  for (let i = 0; i < 40 && pools.some((p) => p.borrowed > 0 || p.pending > 0); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    pools = router.health().map((h) => h.pool);
+  }
   process.stdout.write(
     `${JSON.stringify({ queries, durationMs, heapStart, heapEnd, bytesPerQuery: (heapEnd - heapStart) / queries, pools })}\n`,
   );
