@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client as EsClient } from '@elastic/elasticsearch';
 import { Kafka, logLevel } from 'kafkajs';
 import { openMysqlSession } from '../../src/net/index.js';
+import { archiveSession } from '../support/archive-session.js';
 import { devStatusJson, shardline, testConfig } from '../support/cluster.js';
 
 const config = testConfig();
@@ -171,16 +172,7 @@ describe.each(replicas.map(([inst, r]) => [r.name, inst, r] as const))('read rep
 
 describe('archive', () => {
   it('accepts a write and returns it', async () => {
-    const a = config.archive;
-    const session = await openMysqlSession({
-      host: a.host,
-      port: a.port,
-      tls: a.tls,
-      serverPublicKey: a.serverPublicKey,
-      user: a.user,
-      password: a.password,
-      database: a.database,
-    });
+    const session = await archiveSession(config.archive, config.archive.database);
     try {
       await session.query('CREATE TABLE IF NOT EXISTS smoke_test (id VARCHAR(64) PRIMARY KEY, note VARCHAR(100) NOT NULL)');
       const id = randomUUID();

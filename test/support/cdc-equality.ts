@@ -1,25 +1,12 @@
 import { Client } from '@elastic/elasticsearch';
 import type { Router } from '../../src/index.js';
-import { openMysqlSession } from '../../src/net/index.js';
+import { archiveSession } from './archive-session.js';
 import type { CdcClusterConfig } from '../../src/config/index.js';
 
 type Row = Record<string, unknown>;
 
 /** Rows keyed by their primary key text. */
 export type Keyed = Map<string, Row>;
-
-/** A session on the test cluster's archive server. */
-const archiveSession = (config: CdcClusterConfig) => {
-  const a = config.archive;
-  return openMysqlSession({
-    host: a.host,
-    port: a.port,
-    tls: a.tls,
-    serverPublicKey: a.serverPublicKey,
-    user: a.user,
-    password: a.password,
-  });
-};
 
 const keyOf = (row: Row, pk: readonly string[]) => (pk.length === 1 ? String(row[pk[0]!]) : JSON.stringify(pk.map((c) => String(row[c]))));
 
@@ -105,7 +92,7 @@ export async function archiveRows(
   from: bigint,
   to: bigint,
 ): Promise<{ live: Keyed; deleted: Set<string> }> {
-  const s = await archiveSession(config);
+  const s = await archiveSession(config.archive);
   try {
     const rows = await s.query<Row>(`SELECT * FROM \`${database}\`.\`${table}\` WHERE uid BETWEEN ? AND ?`, [
       from.toString(),
@@ -162,7 +149,7 @@ export async function explainUsers(
 ): Promise<string[]> {
   const keys = [...new Set(problems.map((p) => /users: (\d+)[.\s]/.exec(p)?.[1]).filter((k): k is string => !!k))].slice(0, 10);
   if (keys.length === 0) return [];
-  const s = await archiveSession(config);
+  const s = await archiveSession(config.archive);
   const es = new Client({ node: config.elasticsearch.node });
   const out: string[] = [];
   try {

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import kafkajs from './kafkajs-lz4.js';
 import { packageRoot, type CdcClusterConfig } from '../../src/config/index.js';
 import type { Router } from '../../src/index.js';
-import { openMysqlSession } from '../../src/net/index.js';
+import { archiveSession } from './archive-session.js';
 import { archiveRows, diff, sourceRows, type Keyed } from './cdc-equality.js';
 import { prng } from './cdc-workload.js';
 import { devStatusJson, shardline } from './cluster.js';
@@ -430,15 +430,7 @@ export async function cleanupCdcTest(config: CdcClusterConfig, name: string): Pr
   } finally {
     await es.close();
   }
-  const a = config.archive;
-  const s = await openMysqlSession({
-    host: a.host,
-    port: a.port,
-    tls: a.tls,
-    serverPublicKey: a.serverPublicKey,
-    user: a.user,
-    password: a.password,
-  });
+  const s = await archiveSession(config.archive);
   try {
     await s.query(`DROP DATABASE IF EXISTS \`${name}_archive\``);
   } finally {
