@@ -329,12 +329,13 @@ it('snapshots a million pre-existing rows on every physical table while a writer
   const committed = await snapshotReads(false);
   expect(committed.events).toBeGreaterThanOrEqual(1_000_000 - 50_000);
   expect([...committed.perTable].filter(([, t]) => t.repeated > 0)).toEqual([]);
-  // What the killed workers had read into transactions that never committed: at most one chunk of a table per kill.
+  // What the killed workers had sent in transactions that never committed: at most one chunk of a table per kill.
+  // Whether a kill lands between a send and its commit (rather than while chunks are read) is chance,
+  // so none at all is a valid outcome; the resumed snapshots are asserted above ('snapshot running').
   const all = await snapshotReads(true);
   const reread = [...all.perTable]
     .map(([table, t]) => ({ table, extra: t.events - (committed.perTable.get(table)?.events ?? 0) }))
     .filter((t) => t.extra > 0);
-  expect(reread.length).toBeGreaterThan(0);
   expect(reread.filter((t) => t.extra > KILLS * CHUNK_ROWS)).toEqual([]);
   const tablesInFlight = KILLS * config.instances.length * 8;
   expect(reread.length).toBeLessThanOrEqual(tablesInFlight);
