@@ -53,6 +53,50 @@ function describeFailure(err: unknown): string {
   return typeof e?.code === 'string' && !short.includes(e.code) ? `${short} (${e.code})` : short;
 }
 
+/** A connection idle in the pool's own stack this long goes back to generic-pool (reaped each second). */
+const RETURN_IDLE_MS = 1000;
+
+const DONE: Promise<void> = Promise.resolve();
+
+interface Waiter {
+  resolve(conn: DbConnection): void;
+  reject(err: ShardUnavailableError): void;
+  /** Date.now() after which the borrow fails with POOL_TIMEOUT. */
+  deadline: number;
+}
+
+/** FIFO of waiting borrows: an array with a moving head (no O(n) shift per hand-off). */
+class WaiterQueue {
+  private items: (Waiter | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(w: Waiter): void {
+    this.items.push(w);
+  }
+
+  peek(): Waiter | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): Waiter | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const w = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return w;
+  }
+}
+
 /** Wait before creating a connection again after `n` failures in a row: 100 ms doubling to 2 s. */
 const CREATE_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 2000, jitter: 'none' };
 
@@ -87,8 +131,16 @@ export class InstancePool {
    */
   private lastCreateError: unknown = undefined;
   private readonly events: PoolEvents = { reapedIdle: 0, rejectedOnBorrow: 0, expired: 0, pinged: 0 };
-  /** Borrows waiting for a connection, failed at once when the breaker opens; each leaves when it settles. */
-  private readonly breakerWaiters = new Set<(err: ShardUnavailableError) => void>();
+  /** Connections generic-pool lent this pool that are idle here (LIFO): a borrow takes one without a generic-pool round. */
+  private readonly idle: Tracked[] = [];
+  /** Borrows waiting for a connection (FIFO, one deadline each); failed at once when the breaker opens. */
+  private readonly waiting = new WaiterQueue();
+  /** Connections lent by generic-pool: idle here or borrowed by a caller. */
+  private lent = 0;
+  /** generic-pool acquires in flight, one per waiting borrow at most and never above `max` with `lent`. */
+  private supplying = 0;
+  private waitTimer: NodeJS.Timeout | null = null;
+  private closing = false;
 
   constructor(
     readonly endpoint: InstanceEndpoint,
@@ -101,8 +153,7 @@ export class InstancePool {
   ) {
     this.breaker = new CircuitBreaker(config.breaker, now);
     this.breaker.onChange((state) => {
-      if (state === 'open' && this.breakerWaiters.size > 0)
-        this.failWaiters(this.unavailable('circuit opened while waiting for a connection'));
+      if (state === 'open' && this.waiting.length > 0) this.failWaiters(this.unavailable('circuit opened while waiting for a connection'));
     });
     this.watch = layer.createIdleWatch();
     this.pool = genericPool.createPool<DbConnection>(
@@ -158,9 +209,8 @@ export class InstancePool {
 
   /** Fails every borrow waiting for a connection with `err`. */
   private failWaiters(err: ShardUnavailableError): void {
-    const waiters = [...this.breakerWaiters];
-    this.breakerWaiters.clear();
-    for (const w of waiters) w(err);
+    for (let w = this.waiting.shift(); w; w = this.waiting.shift()) w.reject(err);
+    this.disarmWaitTimer();
   }
 
   /** False when the last connection attempt failed for a reason retrying cannot fix (credentials, unknown host, TLS). */
@@ -217,13 +267,14 @@ export class InstancePool {
   }
 
   /**
-   * Borrows a checked connection.
+   * Borrows a checked connection: an idle one at once when there is one, else the first connection
+   * released or lent by generic-pool (waiting borrows are served in arrival order).
    * @throws {ShardUnavailableError} SHARD_UNAVAILABLE (breaker open), POOL_EXHAUSTED, POOL_TIMEOUT.
    */
   async acquire(): Promise<DbConnection> {
     if (!this.breaker.allow()) throw this.unavailable(`circuit open since ${new Date(this.breaker.openedSince).toISOString()}`);
     for (;;) {
-      const conn = await this.acquireRaw();
+      const conn = this.idle.length > 0 ? this.idle.pop()!.conn : await this.wait();
       const t = this.tracked.get(conn.id);
       if (t?.pending) await t.pending;
       if (t) t.idle = false;
@@ -233,81 +284,120 @@ export class InstancePool {
       if (why === 'expired') this.events.expired++;
       else this.events.rejectedOnBorrow++;
       conn.destroy();
-      await this.pool.destroy(conn).catch(() => undefined);
+      await this.discard(conn);
     }
   }
 
-  /**
-   * generic-pool's acquire, failed early when the breaker opens meanwhile. No long-lived promise
-   * is raced: the waiter is a plain callback removed as soon as the request settles, so nothing
-   * per borrow outlives the borrow.
-   */
-  private acquireRaw(): Promise<DbConnection> {
+  /** Queues a borrow for the next connection released or lent; asks generic-pool for one when below `max`. */
+  private wait(): Promise<DbConnection> {
+    if (this.closing) return Promise.reject(this.unavailable('the pool is closing'));
+    if (this.waiting.length >= this.config.maxWaitingClients) return Promise.reject(this.exhausted());
     return new Promise<DbConnection>((resolve, reject) => {
-      const request = this.pool.acquire();
-      let settled = false;
-      const onOpen = (err: ShardUnavailableError) => {
-        if (settled) return;
-        settled = true;
-        reject(err);
-      };
-      this.breakerWaiters.add(onOpen);
-      request.then(
-        (conn) => {
-          this.breakerWaiters.delete(onOpen);
-          if (settled) {
-            void this.pool.release(conn).catch(() => undefined);
-            return;
-          }
-          settled = true;
-          resolve(conn);
-        },
-        (err: unknown) => {
-          this.breakerWaiters.delete(onOpen);
-          if (settled) return;
-          settled = true;
-          reject(this.acquireError(err));
-        },
-      );
+      this.waiting.push({ resolve, reject, deadline: Date.now() + this.config.acquireTimeoutMs });
+      if (this.waitTimer === null) this.armWaitTimer();
+      this.supply();
     });
   }
 
-  private acquireError(err: unknown): ShardUnavailableError {
-    if (err instanceof ShardUnavailableError) return err;
-    const message = (err as Error).message ?? '';
-    if (/max waitingClients/i.test(message)) {
-      return new ShardUnavailableError(
-        'POOL_EXHAUSTED',
-        `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`,
-        {
-          retriable: true,
-          details: { instance: this.endpoint.name },
+  /** Asks generic-pool for connections (it creates them, with back-off) while borrows wait and `max` allows. */
+  private supply(): void {
+    while (this.supplying < this.waiting.length && this.lent + this.supplying < this.config.max && !this.closing) {
+      this.supplying++;
+      this.pool.acquire().then(
+        (conn) => {
+          this.supplying--;
+          this.lent++;
+          this.offer(conn);
+        },
+        () => {
+          // generic-pool gave up (its acquire timeout, the waiters' too): ask again for any borrow still waiting.
+          this.supplying--;
+          this.supply();
         },
       );
     }
+  }
+
+  /** A connection lent to this pool is free: the first waiting borrow takes it, else it is idle here. */
+  private offer(conn: DbConnection): void {
+    const w = this.waiting.shift();
+    if (w) {
+      if (this.waiting.length === 0) this.disarmWaitTimer();
+      w.resolve(conn);
+      return;
+    }
+    const t = this.tracked.get(conn.id);
+    if (this.closing || !t) {
+      this.lent--;
+      void this.pool.release(conn).catch(() => undefined);
+      return;
+    }
+    t.idle = true;
+    this.idle.push(t);
+  }
+
+  /** Destroys a lent connection and asks for a replacement when borrows wait. */
+  private async discard(conn: DbConnection): Promise<void> {
+    this.lent--;
+    await this.pool.destroy(conn).catch(() => undefined);
+    this.supply();
+  }
+
+  /** One timer for the oldest waiting borrow's deadline (every waiter has the same timeout, so deadlines are in order). */
+  private armWaitTimer(): void {
+    const head = this.waiting.peek();
+    if (!head) return;
+    this.waitTimer = setTimeout(
+      () => {
+        this.waitTimer = null;
+        const now = Date.now();
+        for (let w = this.waiting.peek(); w && w.deadline <= now; w = this.waiting.peek()) {
+          this.waiting.shift();
+          w.reject(this.timedOut());
+        }
+        this.armWaitTimer();
+      },
+      Math.max(0, head.deadline - Date.now()),
+    );
+  }
+
+  private disarmWaitTimer(): void {
+    if (this.waitTimer === null) return;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = null;
+  }
+
+  private exhausted(): ShardUnavailableError {
+    return new ShardUnavailableError(
+      'POOL_EXHAUSTED',
+      `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`,
+      { retriable: true, details: { instance: this.endpoint.name } },
+    );
+  }
+
+  private timedOut(): ShardUnavailableError {
     const last = this.lastFailure();
     return new ShardUnavailableError(
       'POOL_TIMEOUT',
       `instance ${this.endpoint.name} (shards ${this.shardRange}): no connection within ${this.config.acquireTimeoutMs} ms${last.text}`,
       {
         retriable: this.creationRetriable(),
-        cause: this.lastCreateError ?? err,
+        cause: this.lastCreateError,
         details: { instance: this.endpoint.name, ...last.details },
       },
     );
   }
 
   /** Returns a connection; a broken or expired one is destroyed (a healthy one joins the idle watch once idle: see `reap`). */
-  async release(conn: DbConnection): Promise<void> {
+  release(conn: DbConnection): Promise<void> {
     conn.lastUsedAt = Date.now();
     const t = this.tracked.get(conn.id);
     if (conn.broken || !t || conn.lastUsedAt >= t.expiresAt) {
       if (t && !conn.broken) this.events.expired++;
-      await this.pool.destroy(conn).catch(() => undefined);
-      return;
+      return this.discard(conn);
     }
-    t.idle = true;
-    await this.pool.release(conn);
+    this.offer(conn);
+    return DONE;
   }
 
   /** Borrows, runs `fn`, and always gives the connection back; feeds the breaker. */
@@ -326,6 +416,19 @@ export class InstancePool {
     }
   }
 
+  /** Gives connections idle here for `RETURN_IDLE_MS` back to generic-pool (its idle eviction and `min` see them there). */
+  private returnIdle(now: number): void {
+    let kept = 0;
+    for (const t of this.idle) {
+      if (now - t.conn.lastUsedAt < RETURN_IDLE_MS && !this.closing) this.idle[kept++] = t;
+      else {
+        this.lent--;
+        void this.pool.release(t.conn).catch(() => undefined);
+      }
+    }
+    this.idle.length = kept;
+  }
+
   /**
    * Idle connections whose peer closed or reset: mark them broken so the next borrow drops them.
    * A connection joins the idle watch here, once idle for `validateAfterIdleMs` — not at every
@@ -334,6 +437,7 @@ export class InstancePool {
    */
   reap(): number {
     const now = Date.now();
+    this.returnIdle(now);
     for (const t of this.tracked.values()) {
       const socket = t.conn.socket;
       if (!t.idle || !socket || t.conn.broken || now - t.conn.lastUsedAt < this.config.validateAfterIdleMs) continue;
@@ -374,9 +478,9 @@ export class InstancePool {
     return {
       instance: this.endpoint.name,
       size: this.pool.size,
-      available: this.pool.available,
-      borrowed: this.pool.borrowed,
-      pending: this.pool.pending,
+      available: this.pool.available + this.idle.length,
+      borrowed: this.pool.borrowed - this.idle.length,
+      pending: this.waiting.length,
       max: this.pool.max,
     };
   }
@@ -407,6 +511,10 @@ export class InstancePool {
   /** Waits for borrowed connections to come back, then closes all. */
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.closing = true;
+    this.returnIdle(Date.now());
+    while (this.waiting.length > 0 || this.supplying > 0) await new Promise((r) => setTimeout(r, 10));
+    this.disarmWaitTimer();
     await this.pool.drain();
     await this.pool.clear();
     this.watch.close();

@@ -30,8 +30,7 @@ function fakeFactory() {
 
 /** The pool's borrow waiters (what the breaker fails when it opens): must not outlive a borrow. */
 function waiters(pool: InstancePool): number {
-  const w = (pool as unknown as { breakerWaiters: Set<unknown> | unknown[] }).breakerWaiters;
-  return w instanceof Set ? w.size : w.length;
+  return (pool as unknown as { waiting: { length: number } }).waiting.length;
 }
 
 describe('InstancePool borrows', () => {
@@ -87,6 +86,120 @@ describe('InstancePool borrows', () => {
       await pool.release(held);
       await pool.close();
     }
+  });
+});
+
+/** generic-pool under the InstancePool (its own accounting, which the fast path must keep true). */
+function inner(pool: InstancePool): { pending: number; borrowed: number; available: number; size: number } {
+  return (pool as unknown as { pool: { pending: number; borrowed: number; available: number; size: number } }).pool;
+}
+
+describe('InstancePool hand-off', () => {
+  it('serves 32 callers on 4 connections in arrival order without queueing anything in generic-pool', async () => {
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 4 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      let maxInner = 0;
+      let maxSize = 0;
+      const order: number[] = [];
+      const held = await Promise.all(Array.from({ length: 4 }, () => pool.acquire()));
+      const queued = Array.from({ length: 28 }, (_, i) =>
+        pool.acquire().then(async (conn) => {
+          order.push(i);
+          await new Promise((r) => setImmediate(r));
+          await pool.release(conn);
+        }),
+      );
+      expect(pool.stats()).toMatchObject({ borrowed: 4, pending: 28 });
+      for (const c of held) await pool.release(c);
+      await Promise.all(queued);
+      expect(order).toEqual(Array.from({ length: 28 }, (_, i) => i));
+      for (let round = 0; round < 300; round++) {
+        await Promise.all(
+          Array.from({ length: 32 }, () =>
+            pool.use(async () => {
+              maxInner = Math.max(maxInner, inner(pool).pending);
+              maxSize = Math.max(maxSize, inner(pool).size);
+              await new Promise((r) => setImmediate(r));
+            }),
+          ),
+        );
+      }
+      expect(maxInner).toBe(0);
+      expect(maxSize).toBe(4);
+      expect(pool.stats()).toMatchObject({ size: 4, borrowed: 0, available: 4, pending: 0 });
+      expect(waiters(pool)).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('gives connections idle for a second back to generic-pool, whose counts then match', async () => {
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 4 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      await Promise.all(Array.from({ length: 4 }, () => pool.use(async () => new Promise((r) => setImmediate(r)))));
+      expect(inner(pool).borrowed).toBe(4);
+      expect(pool.stats()).toMatchObject({ borrowed: 0, available: 4 });
+      pool.reap();
+      expect(inner(pool).borrowed).toBe(4);
+      await new Promise((r) => setTimeout(r, 1100));
+      pool.reap();
+      expect(inner(pool)).toMatchObject({ borrowed: 0, available: 4 });
+      expect(pool.stats()).toMatchObject({ borrowed: 0, available: 4 });
+      await expect(pool.use(async () => 'from generic-pool again')).resolves.toBe('from generic-pool again');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('replaces a broken connection for the caller waiting on it, and times each waiter out on its own deadline', async () => {
+    const pool = new InstancePool(
+      endpoint,
+      poolSchema.parse({ max: 1, acquireTimeoutMs: 300 }),
+      fakeFactory(),
+      '0-1',
+      createJsSocketLayer('test'),
+    );
+    try {
+      const first = await pool.acquire();
+      const waiting = pool.acquire();
+      first.destroy();
+      await pool.release(first);
+      const second = await waiting;
+      expect(second.id).not.toBe(first.id);
+      const t0 = Date.now();
+      const a = pool.acquire().then(
+        () => ['acquired', Date.now() - t0] as const,
+        (e: { code: string }) => [e.code, Date.now() - t0] as const,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      const b = pool.acquire().then(
+        () => ['acquired', Date.now() - t0] as const,
+        (e: { code: string }) => [e.code, Date.now() - t0] as const,
+      );
+      const [ra, rb] = await Promise.all([a, b]);
+      expect(ra[0]).toBe('POOL_TIMEOUT');
+      expect(rb[0]).toBe('POOL_TIMEOUT');
+      expect(ra[1]).toBeGreaterThanOrEqual(290);
+      expect(rb[1]).toBeGreaterThanOrEqual(390);
+      expect(rb[1] - ra[1]).toBeGreaterThanOrEqual(80);
+      await pool.release(second);
+      expect(pool.stats()).toMatchObject({ size: 1, borrowed: 0, pending: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('close() lets a waiting borrow have the connection released meanwhile, then refuses new borrows', async () => {
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 1 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
+    const held = await pool.acquire();
+    const waiting = pool.acquire();
+    const closed = pool.close();
+    await expect(pool.acquire()).rejects.toMatchObject({ code: 'SHARD_UNAVAILABLE' });
+    await pool.release(held);
+    const conn = await waiting;
+    await pool.release(conn);
+    await closed;
+    expect(pool.stats()).toMatchObject({ size: 0, borrowed: 0, pending: 0 });
   });
 });
 
