@@ -1,6 +1,6 @@
 import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
-import { ShardUnavailableError, sanitizeDriverError } from '../errors/index.js';
+import { ShardlineError, ShardUnavailableError, sanitizeDriverError } from '../errors/index.js';
 import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../retry/index.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -390,8 +390,15 @@ export class InstancePool {
 
   /** Returns a connection; a broken or expired one is destroyed (a healthy one joins the idle watch once idle: see `reap`). */
   release(conn: DbConnection): Promise<void> {
-    conn.lastUsedAt = Date.now();
     const t = this.tracked.get(conn.id);
+    if (t?.idle)
+      return Promise.reject(
+        new ShardlineError(
+          'USAGE',
+          `connection ${conn.id} of instance ${this.endpoint.name} was released but is not borrowed (released twice?)`,
+        ),
+      );
+    conn.lastUsedAt = Date.now();
     if (conn.broken || !t || conn.lastUsedAt >= t.expiresAt) {
       if (t && !conn.broken) this.events.expired++;
       return this.discard(conn);

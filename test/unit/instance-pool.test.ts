@@ -189,6 +189,21 @@ describe('InstancePool hand-off', () => {
     }
   });
 
+  it('refuses a second release of an idle connection, so two callers never share it', async () => {
+    const pool = new InstancePool(endpoint, poolSchema.parse({ max: 2 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      const conn = await pool.acquire();
+      await pool.release(conn);
+      await expect(pool.release(conn)).rejects.toMatchObject({ code: 'USAGE' });
+      const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+      expect(a.id).not.toBe(b.id);
+      await pool.release(a);
+      await pool.release(b);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('close() lets a waiting borrow have the connection released meanwhile, then refuses new borrows', async () => {
     const pool = new InstancePool(endpoint, poolSchema.parse({ max: 1 }), fakeFactory(), '0-1', createJsSocketLayer('test'));
     const held = await pool.acquire();
