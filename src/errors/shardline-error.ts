@@ -210,7 +210,7 @@ export class BinlogError extends ShardlineError {
   }
 }
 
-/** The command line was used wrongly. */
+/** The command line, or an API (a connection released twice), was used wrongly. */
 export class UsageError extends ShardlineError {
   constructor(message: string, options: ShardlineErrorOptions = {}) {
     super('USAGE', message, options);

@@ -1,6 +1,6 @@
 import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
-import { ShardlineError, ShardUnavailableError, sanitizeDriverError } from '../errors/index.js';
+import { ShardUnavailableError, UsageError, sanitizeDriverError } from '../errors/index.js';
 import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../retry/index.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -393,10 +393,7 @@ export class InstancePool {
     const t = this.tracked.get(conn.id);
     if (t?.idle)
       return Promise.reject(
-        new ShardlineError(
-          'USAGE',
-          `connection ${conn.id} of instance ${this.endpoint.name} was released but is not borrowed (released twice?)`,
-        ),
+        new UsageError(`connection ${conn.id} of instance ${this.endpoint.name} was released but is not borrowed (released twice?)`),
       );
     conn.lastUsedAt = Date.now();
     if (conn.broken || !t || conn.lastUsedAt >= t.expiresAt) {
