@@ -274,8 +274,9 @@ export class InstancePool {
   async acquire(): Promise<DbConnection> {
     if (!this.breaker.allow()) throw this.unavailable(`circuit open since ${new Date(this.breaker.openedSince).toISOString()}`);
     for (;;) {
-      const conn = this.idle.length > 0 ? this.idle.pop()!.conn : await this.wait();
-      const t = this.tracked.get(conn.id);
+      const ready = this.idle.pop();
+      const conn = ready ? ready.conn : await this.wait();
+      const t = ready ?? this.tracked.get(conn.id);
       if (t?.pending) await t.pending;
       if (t) t.idle = false;
       if (!t && conn.socket) this.watch.remove(conn.socket);
@@ -307,7 +308,7 @@ export class InstancePool {
         (conn) => {
           this.supplying--;
           this.lent++;
-          this.offer(conn);
+          this.offer(conn, this.tracked.get(conn.id));
         },
         () => {
           // generic-pool gave up (its acquire timeout, the waiters' too): ask again for any borrow still waiting.
@@ -319,14 +320,13 @@ export class InstancePool {
   }
 
   /** A connection lent to this pool is free: the first waiting borrow takes it, else it is idle here. */
-  private offer(conn: DbConnection): void {
+  private offer(conn: DbConnection, t: Tracked | undefined): void {
     const w = this.waiting.shift();
     if (w) {
       if (this.waiting.length === 0) this.disarmWaitTimer();
       w.resolve(conn);
       return;
     }
-    const t = this.tracked.get(conn.id);
     if (this.closing || !t) {
       this.lent--;
       void this.pool.release(conn).catch(() => undefined);
@@ -400,7 +400,7 @@ export class InstancePool {
       if (t && !conn.broken) this.events.expired++;
       return this.discard(conn);
     }
-    this.offer(conn);
+    this.offer(conn, t);
     return DONE;
   }
 
