@@ -2,6 +2,7 @@ import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
 import { createRouter, type Router, type SqlParam } from '../../src/index.js';
 import type { ShardlineError } from '../../src/errors/index.js';
 import { shardline, testConfig } from '../support/cluster.js';
+import { settledBorrowed } from '../support/pool-settle.js';
 import { prng } from '../support/prng.js';
 
 /**
@@ -382,7 +383,7 @@ describe('router.paginate (keyset pages across shards)', () => {
 
 describe('router.stream (rows as they arrive, bounded memory)', () => {
   const params = () => [BASE, BASE + BigInt(N)];
-  const borrowed = () => router.health().reduce((n, h) => n + h.pool.borrowed, 0);
+  const borrowed = async () => (await settledBorrowed(router)).reduce((n, c) => n + c, 0);
 
   it('streams a scatter in any order and a sorted scatter in collation order, equal to one table', async () => {
     const all = 'SELECT u.uid AS c_uid, u.name AS c_name, u.balance AS c_balance FROM users u WHERE u.uid BETWEEN ? AND ?';
@@ -398,7 +399,7 @@ describe('router.stream (rows as they arrive, bounded memory)', () => {
     const texts: string[] = [];
     for await (const row of router.stream(byText, params(), { scatter: true })) texts.push(rowText(row));
     expect(texts).toEqual(((await oracle.query(byText, params())) as Record<string, unknown>[]).map(rowText));
-    expect(borrowed()).toBe(0);
+    expect(await borrowed()).toBe(0);
   });
 
   it('gives every connection back when the loop stops early, and the router keeps working', async () => {
@@ -409,7 +410,7 @@ describe('router.stream (rows as they arrive, bounded memory)', () => {
       const seen: unknown[] = [];
       for await (const row of router.stream(sql, params(), { scatter: true })) if (seen.push(row) === 10) break;
       expect(seen).toHaveLength(10);
-      expect(borrowed()).toBe(0);
+      expect(await borrowed()).toBe(0);
     }
     const counted = await router.select('SELECT COUNT(*) AS c FROM users WHERE uid BETWEEN ? AND ?', params(), { scatter: true });
     expect(counted).toEqual([{ c: BigInt(N) }]);
