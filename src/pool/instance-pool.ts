@@ -187,7 +187,6 @@ export class InstancePool {
         min: config.min,
         max: config.max,
         acquireTimeoutMillis: config.acquireTimeoutMs,
-        maxWaitingClients: config.maxWaitingClients,
         idleTimeoutMillis: config.idleTimeoutMs,
         evictionRunIntervalMillis: Math.min(5000, config.idleTimeoutMs),
         testOnBorrow: false,
@@ -289,10 +288,17 @@ export class InstancePool {
     }
   }
 
-  /** Queues a borrow for the next connection released or lent; asks generic-pool for one when below `max`. */
+  /**
+   * Queues a borrow for the next connection released or lent; asks generic-pool for one when below
+   * `max`. generic-pool's own queue holds only those requests (at most `max`), so it gets no bound of
+   * its own: one would make it refuse them, and `supply` would ask again at once.
+   */
   private wait(): Promise<DbConnection> {
     if (this.closing) return Promise.reject(this.unavailable('the pool is closing'));
-    if (this.waiting.length >= this.config.maxWaitingClients) return Promise.reject(this.exhausted());
+    // Borrows a connection is being or can be opened for do not count as waiting (with 0, a
+    // borrow still opens connections up to `max`, then fails fast).
+    if (this.waiting.length >= this.config.maxWaitingClients + Math.max(0, this.config.max - this.lent))
+      return Promise.reject(this.exhausted());
     return new Promise<DbConnection>((resolve, reject) => {
       this.waiting.push({ resolve, reject, deadline: Date.now() + this.config.acquireTimeoutMs });
       if (this.waitTimer === null) this.armWaitTimer();
@@ -370,7 +376,7 @@ export class InstancePool {
   private exhausted(): ShardUnavailableError {
     return new ShardUnavailableError(
       'POOL_EXHAUSTED',
-      `instance ${this.endpoint.name} (shards ${this.shardRange}): ${this.config.maxWaitingClients} requests already wait for a connection`,
+      `instance ${this.endpoint.name} (shards ${this.shardRange}): all ${this.config.max} connections are in use and ${this.config.maxWaitingClients} requests already wait for one (pool.maxWaitingClients)`,
       { retriable: true, details: { instance: this.endpoint.name } },
     );
   }

@@ -87,6 +87,44 @@ describe('InstancePool borrows', () => {
       await pool.close();
     }
   });
+
+  it('maxWaitingClients counts only borrows no connection is coming for: 0 opens up to max, then fails fast', async () => {
+    const config = poolSchema.parse({ max: 3, acquireTimeoutMs: 5000, maxWaitingClients: 0 });
+    const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      const first = await pool.acquire();
+      await pool.release(first);
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => pool.acquire()));
+      const codes = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'));
+      expect(codes).toEqual(['ok', 'ok', 'ok', 'POOL_EXHAUSTED', 'POOL_EXHAUSTED']);
+      const held = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      expect(new Set(held.map((c) => c.id)).size).toBe(3);
+      expect(inner(pool).pending).toBe(0);
+      for (const c of held) await pool.release(c);
+      await expect(pool.use(async () => 'served')).resolves.toBe('served');
+      expect(pool.stats()).toMatchObject({ borrowed: 0, pending: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('maxWaitingClients 2 on max 2: two borrows open connections, two wait, the fifth fails fast', async () => {
+    const config = poolSchema.parse({ max: 2, acquireTimeoutMs: 5000, maxWaitingClients: 2 });
+    const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
+    try {
+      const borrows = Array.from({ length: 5 }, () => pool.acquire());
+      await expect(borrows[4]).rejects.toMatchObject({ code: 'POOL_EXHAUSTED' });
+      const [a, b] = await Promise.all([borrows[0], borrows[1]]);
+      await pool.release(a!);
+      await pool.release(b!);
+      const [c, d] = await Promise.all([borrows[2], borrows[3]]);
+      expect([c!.id, d!.id].sort()).toEqual([a!.id, b!.id].sort());
+      await pool.release(c!);
+      await pool.release(d!);
+    } finally {
+      await pool.close();
+    }
+  });
 });
 
 /** generic-pool under the InstancePool (its own accounting, which the fast path must keep true). */
