@@ -7,9 +7,11 @@ import type { Router } from '../../src/index.js';
  * connection or `maxMs` passed, and returns the last counts (a leaked connection stays counted).
  */
 export async function settledBorrowed(router: Router, maxMs = 3000): Promise<number[]> {
-  const counts = () => router.health().map((h) => h.pool.borrowed);
-  for (const deadline = Date.now() + maxMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
-    if (counts().every((n) => n === 0)) break;
+  const deadline = Date.now() + maxMs;
+  let counts = router.health().map((h) => h.pool.borrowed);
+  while (counts.some((n) => n > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5));
+    counts = router.health().map((h) => h.pool.borrowed);
   }
-  return counts();
+  return counts;
 }
