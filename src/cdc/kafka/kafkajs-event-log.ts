@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { kafkajs } from './kafkajs-loader.js';
-import type { Admin, Consumer, Kafka, Producer } from '@shardline/kafkajs';
+import type { Admin, Consumer, Kafka, Message as KafkaMessage, PartitionMetadata, Producer } from '@shardline/kafkajs';
 import { ConnectionSecurityError, KafkaError, type ShardlineError } from '../../errors/index.js';
 import type { KafkaCompression } from './compression.js';
 import { kafkajsSecurity, tlsCodeOf, type KafkaSecurity } from './kafka-security.js';
@@ -44,7 +44,10 @@ export interface KafkaEventLogOptions {
 
 function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  }
   return out;
 }
 
@@ -97,7 +100,7 @@ export class KafkajsEventLog implements EventLog {
   private admin: Promise<Admin> | null = null;
   private plain: Promise<Producer> | null = null;
   private readonly closers = new Set<() => Promise<void>>();
-  private readonly partitionCounts = new Map<string, { count: number; at: number }>();
+  private readonly partitionCounts = new Map<string, { count: number; at: number; partitionMetadata: PartitionMetadata[] }>();
   /** kafkajs's default (Java-compatible murmur2) partitioner: keys land where any Kafka client puts them. */
   private readonly partitioner = Partitioners.DefaultPartitioner();
 
@@ -191,22 +194,22 @@ export class KafkajsEventLog implements EventLog {
           send: async (messages: readonly OutboundMessage[]): Promise<WrittenOffset[]> => {
             if (messages.length === 0) return [];
             // partitions chosen here (as the producer would) so that each one's last offset is known
-            const byTopic = new Map<string, { messages: OutboundMessage[]; counts: Map<number, number> }>();
+            const byTopic = new Map<
+              string,
+              { messages: KafkaMessage[]; counts: Map<number, number>; partitionOf: (m: OutboundMessage) => number }
+            >();
             try {
               for (const m of messages) {
                 let t = byTopic.get(m.topic);
-                if (!t) byTopic.set(m.topic, (t = { messages: [], counts: new Map() }));
-                const partition = m.partition ?? (await this.partitionOf(m));
-                t.messages.push({ ...m, partition });
+                if (!t) byTopic.set(m.topic, (t = { messages: [], counts: new Map(), partitionOf: await this.partitionerOf(m.topic) }));
+                const partition = m.partition ?? t.partitionOf(m);
+                t.messages.push({ key: m.key, value: m.value, headers: m.headers, partition });
                 t.counts.set(partition, (t.counts.get(partition) ?? 0) + 1);
               }
               const sent = await txn.sendBatch({
                 acks: -1,
                 compression,
-                topicMessages: [...byTopic].map(([topic, t]) => ({
-                  topic,
-                  messages: t.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition })),
-                })),
+                topicMessages: [...byTopic].map(([topic, t]) => ({ topic, messages: t.messages })),
               });
               return sent.map((r) => {
                 const n = byTopic.get(r.topicName)?.counts.get(r.partition) ?? 1;
@@ -378,28 +381,29 @@ export class KafkajsEventLog implements EventLog {
     return out;
   }
 
-  /** The partition the default partitioner gives `m` (its topic's partition count cached a minute). */
-  private async partitionOf(m: OutboundMessage): Promise<number> {
+  /**
+   * The default partitioner's choice for messages of `topic`, synchronous: the topic's partition
+   * count is read once and cached a minute (one metadata request per topic, not per message).
+   */
+  private async partitionerOf(topic: string): Promise<(m: OutboundMessage) => number> {
     const now = Date.now();
-    let known = this.partitionCounts.get(m.topic);
+    let known = this.partitionCounts.get(topic);
     if (!known || now - known.at > PARTITION_COUNT_TTL_MS) {
       const admin = await this.adminClient();
-      const meta = await admin.fetchTopicMetadata({ topics: [m.topic] });
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
       const count = meta.topics[0]?.partitions.length ?? 0;
-      if (count === 0) throw new KafkaError('KAFKA', `topic ${m.topic} has no partitions`, { retriable: true });
-      this.partitionCounts.set(m.topic, (known = { count, at: now }));
-    }
-    return this.partitioner({
-      topic: m.topic,
-      partitionMetadata: Array.from({ length: known.count }, (_, i) => ({
+      if (count === 0) throw new KafkaError('KAFKA', `topic ${topic} has no partitions`, { retriable: true });
+      const partitionMetadata = Array.from({ length: count }, (_, i) => ({
         partitionId: i,
         leader: 0,
         partitionErrorCode: 0,
         replicas: [0],
         isr: [0],
-      })),
-      message: { key: m.key, value: m.value },
-    });
+      }));
+      this.partitionCounts.set(topic, (known = { count, at: now, partitionMetadata }));
+    }
+    const { partitionMetadata } = known;
+    return (m) => this.partitioner({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
   }
 
   async close(): Promise<void> {

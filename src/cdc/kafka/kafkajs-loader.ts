@@ -3,6 +3,7 @@ import path from 'node:path';
 import type * as KafkaJs from '@shardline/kafkajs';
 import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
+import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
@@ -40,21 +41,6 @@ export function filterAbortedMessages({ messages, abortedTransactions }: FilterI
 
 /** The package shardline depends on under its own name (`npm:kafkajs@2.2.4`): never the host's `kafkajs`. */
 export const KAFKAJS_PACKAGE = '@shardline/kafkajs';
-
-/**
- * kafkajs's protocol Encoder with its buffers from `Buffer.allocUnsafe` instead of
- * `Buffer.alloc`: every record of a produce request gets an Encoder of its own (512 bytes, grown
- * by doubling), and zero-filling them was the largest single cost of publishing a row (a third of
- * the worker's CPU with a snapshot into Kafka). Nothing reads an Encoder's buffer past what it
- * wrote (`buffer` is `buf.slice(0, offset)`), so no stale bytes can leave the process. Throws
- * when the source no longer has the two allocations this replaces.
- */
-export function encoderWithoutZeroFill(source: string): string {
-  const allocations = source.split('Buffer.alloc(').length - 1;
-  if (allocations !== 2 || !source.includes('get buffer() {\n    return this.buf.slice(0, this.offset)'))
-    throw new Error(`src/protocol/encoder.js is not the Encoder this patch was written for (${allocations} Buffer.alloc calls)`);
-  return source.replaceAll('Buffer.alloc(', 'Buffer.allocUnsafe(');
-}
 
 /** Out-of-order aborted transactions of two producers, and the offsets a correct filter keeps. */
 function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
@@ -96,7 +82,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
 /**
  * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
- * {@link filterAbortedMessages}, an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
+ * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
+ * varints written in place), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
@@ -109,7 +96,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     const filterFile = path.join(root, 'src/consumer/filterAbortedMessages.js');
     const requireKafkajs = privateCommonJs(
       new Map([[filterFile, filterAbortedMessages]]),
-      new Map([[path.join(root, 'src/protocol/encoder.js'), encoderWithoutZeroFill]]),
+      new Map([[path.join(root, 'src/protocol/encoder.js'), patchedEncoder]]),
     );
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
     const queue = requireKafkajs(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: Record<string, unknown> };
