@@ -7,7 +7,16 @@ interface KnownTable {
   since: { file: string; pos: number };
 }
 
+/** Signatures of the TABLE_MAPs seen (the decoder hands out one map object per distinct TABLE_MAP). */
+const signatures = new WeakMap<TableMap, string>();
+
 function signature(map: TableMap): string {
+  let sig = signatures.get(map);
+  if (sig === undefined) signatures.set(map, (sig = columnsSignature(map)));
+  return sig;
+}
+
+function columnsSignature(map: TableMap): string {
   return map.columns
     .map(
       (c) =>

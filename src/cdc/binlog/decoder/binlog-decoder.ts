@@ -51,6 +51,9 @@ export interface DecoderStart {
   flavour?: ServerFlavour;
 }
 
+/** Compiled TABLE_MAPs a decoder keeps (a 256-shard instance with eight tables maps 2,048). */
+export const COMPILED_TABLES_MAX = 8192;
+
 /**
  * The binlog decoder: pure, Buffer → typed event, no I/O. It keeps what decoding needs across
  * events: the checksum algorithm and post-header lengths of the current FORMAT_DESCRIPTION, the
@@ -65,6 +68,13 @@ export class BinlogDecoder {
   /** From the FORMAT_DESCRIPTION's server version: TABLE_MAP charset metadata depends on it. */
   private flavour: ServerFlavour;
   private readonly tables = new Map<number, CompiledTable>();
+  /**
+   * TABLE_MAPs already compiled, by their body's bytes (table id included): a sharded workload
+   * maps the same few hundred tables again in every small transaction, and parsing and compiling
+   * each one again cost more than decoding its rows. Cleared by a FORMAT_DESCRIPTION (the bytes'
+   * meaning depends on it); at most {@link COMPILED_TABLES_MAX}, the oldest dropped first.
+   */
+  private readonly compiled = new Map<string, CompiledTable>();
 
   private readonly includeTable: ((database: string, table: string) => boolean) | undefined;
 
@@ -257,9 +267,9 @@ export class BinlogDecoder {
       case EventType.MARIADB_ANNOTATE_ROWS:
         return { ...h, kind: 'annotate-rows', sql: body.toString('utf8') };
       case EventType.TABLE_MAP: {
-        const map = parseTableMap(body, this.postHeaderLength(type, 8), this.flavour);
-        this.tables.set(map.tableId, compileTable(map));
-        return { ...h, kind: 'table-map', map };
+        const table = this.compiledTable(body, type);
+        this.tables.set(table.map.tableId, table);
+        return { ...h, kind: 'table-map', map: table.map };
       }
       case EventType.WRITE_ROWS_V1:
       case EventType.UPDATE_ROWS_V1:
@@ -310,7 +320,20 @@ export class BinlogDecoder {
     this.postHeader = [...event.subarray(r.pos, event.length - 5)];
     this.flavour = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
     this.tables.clear();
+    this.compiled.clear();
     return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
+  }
+
+  /** The TABLE_MAP of `body`, parsed and compiled once per distinct body. The result is shared: never mutated. */
+  private compiledTable(body: Buffer, type: number): CompiledTable {
+    const key = body.toString('latin1');
+    let table = this.compiled.get(key);
+    if (table === undefined) {
+      table = compileTable(parseTableMap(body, this.postHeaderLength(type, 8), this.flavour));
+      if (this.compiled.size >= COMPILED_TABLES_MAX) this.compiled.delete(this.compiled.keys().next().value!);
+      this.compiled.set(key, table);
+    }
+    return table;
   }
 
   private query(h: EventHeader, body: Buffer, compressed: boolean): BinlogEvent {

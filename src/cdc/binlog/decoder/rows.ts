@@ -26,11 +26,29 @@ export interface CompiledTable {
 }
 
 /**
- * A row image with every column as one object literal compiled per table, its values decoded in
+ * A row image with every column as one object literal compiled per column list, its values decoded in
  * column order (a literal evaluates its values in order): each row gets the table's shape at once
  * instead of growing it key by key. Null for a name a literal cannot carry as a plain key (`__proto__`).
  */
 function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
+  const key = JSON.stringify(names);
+  let reader = fullImageReaders.get(key);
+  if (reader === undefined) {
+    reader = compileFullImageReader(names);
+    if (fullImageReaders.size >= FULL_IMAGE_READERS_MAX) fullImageReaders.delete(fullImageReaders.keys().next().value!);
+    fullImageReaders.set(key, reader);
+  }
+  return reader;
+}
+
+/**
+ * Readers by column list, shared by every table with the same columns (the shards of a logical
+ * table): one compiled function that V8 optimizes, instead of a cold one per TABLE_MAP.
+ */
+const fullImageReaders = new Map<string, CompiledTable['readFullImage']>();
+const FULL_IMAGE_READERS_MAX = 1024;
+
+function compileFullImageReader(names: string[]): CompiledTable['readFullImage'] {
   if (names.includes('__proto__')) return null;
   // Keys are JSON string literals, so no name can break out of the object literal.
   const values = names.map((n, i) => `${JSON.stringify(n)}: (b[n + ${i >> 3}] & ${1 << (i & 7)}) !== 0 ? null : d[${i}](c)`);
