@@ -1,5 +1,5 @@
 import { KafkaError } from '../../src/errors/index.js';
-import { lz4Codec } from '../../src/cdc/kafka/compression.js';
+import { LZ4_INLINE_MAX_BYTES, lz4Codec } from '../../src/cdc/kafka/compression.js';
 import { kafkajs } from '../../src/cdc/kafka/kafkajs-loader.js';
 
 describe('lz4Codec', () => {
@@ -10,6 +10,30 @@ describe('lz4Codec', () => {
     expect(frame.readUInt32LE(0)).toBe(0x184d2204); // the LZ4 frame magic number
     expect(frame.length).toBeLessThan(data.length / 10);
     expect((await codec.decompress(frame)).equals(data)).toBe(true);
+  });
+
+  it.each([
+    ['inline', 1000],
+    ['on the thread pool', LZ4_INLINE_MAX_BYTES * 2],
+  ])('round-trips frames compressed %s, and any LZ4 frame decompresses either way', async (_how, size) => {
+    const codec = lz4Codec();
+    let x = 7;
+    const data = Buffer.from(
+      Array.from({ length: size }, () => String.fromCharCode(97 + ((x = (x * 1103515245 + 12345) % 2 ** 31) % 26))).join(''),
+    );
+    const frame = await codec.compress({ buffer: data });
+    expect(frame.readUInt32LE(0)).toBe(0x184d2204);
+    expect((await codec.decompress(frame)).equals(data)).toBe(true);
+    const other = await codec.compress({ buffer: Buffer.concat([data, data, data]) });
+    expect((await codec.decompress(other)).equals(Buffer.concat([data, data, data]))).toBe(true);
+  });
+
+  it('rejects a corrupt frame (a rejected promise, not a throw)', async () => {
+    const codec = lz4Codec();
+    const frame = await codec.compress({ buffer: Buffer.from('x'.repeat(500)) });
+    const pending = codec.decompress(frame.subarray(0, frame.length - 6));
+    await expect(pending).rejects.toThrow();
+    await expect(codec.decompress(Buffer.from('not an lz4 frame'))).rejects.toThrow();
   });
 
   it('is the LZ4 codec of shardline’s kafkajs', () => {
