@@ -4,6 +4,7 @@ import type * as KafkaJs from '@shardline/kafkajs';
 import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
+import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
@@ -83,7 +84,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
- * varints written in place), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
+ * varints written in place), its transaction coordinator kept between requests
+ * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
@@ -96,7 +98,10 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     const filterFile = path.join(root, 'src/consumer/filterAbortedMessages.js');
     const requireKafkajs = privateCommonJs(
       new Map([[filterFile, filterAbortedMessages]]),
-      new Map([[path.join(root, 'src/protocol/encoder.js'), patchedEncoder]]),
+      new Map([
+        [path.join(root, 'src/protocol/encoder.js'), patchedEncoder],
+        [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
+      ]),
     );
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
     const queue = requireKafkajs(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: Record<string, unknown> };
