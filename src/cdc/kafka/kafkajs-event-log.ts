@@ -100,7 +100,7 @@ export class KafkajsEventLog implements EventLog {
   private admin: Promise<Admin> | null = null;
   private plain: Promise<Producer> | null = null;
   private readonly closers = new Set<() => Promise<void>>();
-  private readonly partitionCounts = new Map<string, { count: number; at: number; partitionMetadata: PartitionMetadata[] }>();
+  private readonly partitionCounts = new Map<string, { at: number; partitionMetadata: PartitionMetadata[] }>();
   /** kafkajs's default (Java-compatible murmur2) partitioner: keys land where any Kafka client puts them. */
   private readonly partitioner = Partitioners.DefaultPartitioner();
 
@@ -400,7 +400,7 @@ export class KafkajsEventLog implements EventLog {
         replicas: [0],
         isr: [0],
       }));
-      this.partitionCounts.set(topic, (known = { count, at: now, partitionMetadata }));
+      this.partitionCounts.set(topic, (known = { at: now, partitionMetadata }));
     }
     const { partitionMetadata } = known;
     return (m) => this.partitioner({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
