@@ -4,18 +4,18 @@
  * is never served from the cache.
  */
 import { BinlogDecoder, EventType, type BinlogEvent } from '../../src/cdc/binlog/index.js';
-import { COMPILED_TABLES_MAX } from '../../src/cdc/binlog/decoder/binlog-decoder.js';
+import { COMPILED_TABLES_MAX, COMPILED_TABLES_MAX_BYTES } from '../../src/cdc/binlog/decoder/binlog-decoder.js';
 import { compileTable } from '../../src/cdc/binlog/decoder/rows.js';
 import { parseTableMap } from '../../src/cdc/binlog/decoder/table-map.js';
-import { event, loadFixture, rowsV2Body, tableMapBody } from '../support/binlog-builders.js';
+import { event, loadFixture, packed, rowsV2Body, tableMapBody } from '../support/binlog-builders.js';
 
 type Rows = Extract<BinlogEvent, { kind: 'rows' }>;
 type TableMapEvent = Extract<BinlogEvent, { kind: 'table-map' }>;
 
 /** SIGNEDNESS (all signed) and COLUMN_NAME optional metadata. */
 function optional(names: string[]) {
-  const encoded = Buffer.concat(names.map((n) => Buffer.concat([Buffer.from([Buffer.byteLength(n)]), Buffer.from(n)])));
-  return Buffer.concat([Buffer.from([1, 1, 0x00, 4, encoded.length]), encoded]);
+  const encoded = Buffer.concat(names.map((n) => Buffer.concat([packed(Buffer.byteLength(n)), Buffer.from(n)])));
+  return Buffer.concat([Buffer.from([1, 1, 0x00, 4]), packed(encoded.length), encoded]);
 }
 
 /** TABLE_MAP of (INT, BIGINT) or (INT, INT) columns named `names`. */
@@ -78,6 +78,18 @@ describe('compiled TABLE_MAPs', () => {
     expect(back).not.toBe(oldest);
     expect(back).toEqual(oldest);
     expect(decodeRow(d, insert(1, 9, 9))).toEqual({ id: 9, v: 9n });
+  });
+
+  it(`keep at most ${COMPILED_TABLES_MAX_BYTES} bytes of TABLE_MAPs (wide tables), the oldest dropped first`, () => {
+    const d = decoder();
+    const wide = (i: number) => ['id', `v${String(i).padStart(6, '0')}${'x'.repeat(2 * 1024 * 1024)}`];
+    const maps = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => decodeMap(d, mapEvent(i, `wide_${i}`, wide(i))).map);
+    // 2 MiB and a few bytes each: the newest seven fit in the bound, the two oldest were dropped
+    for (let i = 9; i >= 3; i--) expect(decodeMap(d, mapEvent(i, `wide_${i}`, wide(i))).map).toBe(maps[i - 1]);
+    const first = decodeMap(d, mapEvent(1, 'wide_1', wide(1))).map;
+    expect(first).not.toBe(maps[0]);
+    expect(first).toEqual(maps[0]);
+    expect(decodeRow(d, insert(1, 4, 2))).toEqual({ id: 4, [wide(1)[1]!]: 2n });
   });
 
   it('share one compiled row reader among tables with the same column names', () => {

@@ -53,6 +53,11 @@ export interface DecoderStart {
 
 /** Compiled TABLE_MAPs a decoder keeps (a 256-shard instance with eight tables maps 2,048). */
 export const COMPILED_TABLES_MAX = 8192;
+/**
+ * And their TABLE_MAP bytes at most (a TABLE_MAP of a wide table with ENUM labels in its metadata
+ * can take tens of KB; 8,192 of those must not pin hundreds of MB).
+ */
+export const COMPILED_TABLES_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * The binlog decoder: pure, Buffer → typed event, no I/O. It keeps what decoding needs across
@@ -72,9 +77,11 @@ export class BinlogDecoder {
    * TABLE_MAPs already compiled, by their body's bytes (table id included): a sharded workload
    * maps the same few hundred tables again in every small transaction, and parsing and compiling
    * each one again cost more than decoding its rows. Cleared by a FORMAT_DESCRIPTION (the bytes'
-   * meaning depends on it); at most {@link COMPILED_TABLES_MAX}, the oldest dropped first.
+   * meaning depends on it); at most {@link COMPILED_TABLES_MAX} of them and
+   * {@link COMPILED_TABLES_MAX_BYTES} of their bytes, the oldest dropped first.
    */
   private readonly compiled = new Map<string, CompiledTable>();
+  private compiledBytes = 0;
 
   private readonly includeTable: ((database: string, table: string) => boolean) | undefined;
 
@@ -321,6 +328,7 @@ export class BinlogDecoder {
     this.flavour = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
     this.tables.clear();
     this.compiled.clear();
+    this.compiledBytes = 0;
     return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
   }
 
@@ -330,8 +338,15 @@ export class BinlogDecoder {
     let table = this.compiled.get(key);
     if (table === undefined) {
       table = compileTable(parseTableMap(body, this.postHeaderLength(type, 8), this.flavour));
-      if (this.compiled.size >= COMPILED_TABLES_MAX) this.compiled.delete(this.compiled.keys().next().value!);
-      this.compiled.set(key, table);
+      if (key.length <= COMPILED_TABLES_MAX_BYTES) {
+        while (this.compiled.size >= COMPILED_TABLES_MAX || this.compiledBytes + key.length > COMPILED_TABLES_MAX_BYTES) {
+          const oldest = this.compiled.keys().next().value!;
+          this.compiled.delete(oldest);
+          this.compiledBytes -= oldest.length;
+        }
+        this.compiled.set(key, table);
+        this.compiledBytes += key.length;
+      }
     }
     return table;
   }

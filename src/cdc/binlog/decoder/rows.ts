@@ -35,8 +35,15 @@ function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
   let reader = fullImageReaders.get(key);
   if (reader === undefined) {
     reader = compileFullImageReader(names);
-    if (fullImageReaders.size >= FULL_IMAGE_READERS_MAX) fullImageReaders.delete(fullImageReaders.keys().next().value!);
-    fullImageReaders.set(key, reader);
+    if (key.length <= FULL_IMAGE_READERS_MAX_CHARS) {
+      while (fullImageReaders.size >= FULL_IMAGE_READERS_MAX || readerKeyChars + key.length > FULL_IMAGE_READERS_MAX_CHARS) {
+        const oldest = fullImageReaders.keys().next().value!;
+        fullImageReaders.delete(oldest);
+        readerKeyChars -= oldest.length;
+      }
+      fullImageReaders.set(key, reader);
+      readerKeyChars += key.length;
+    }
   }
   return reader;
 }
@@ -47,6 +54,9 @@ function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
  */
 const fullImageReaders = new Map<string, CompiledTable['readFullImage']>();
 const FULL_IMAGE_READERS_MAX = 1024;
+/** And the characters of their column lists at most (each reader's source is about as long). */
+const FULL_IMAGE_READERS_MAX_CHARS = 8 * 1024 * 1024;
+let readerKeyChars = 0;
 
 function compileFullImageReader(names: string[]): CompiledTable['readFullImage'] {
   if (names.includes('__proto__')) return null;
