@@ -100,7 +100,7 @@ export class KafkajsEventLog implements EventLog {
   private admin: Promise<Admin> | null = null;
   private plain: Promise<Producer> | null = null;
   private readonly closers = new Set<() => Promise<void>>();
-  private readonly partitionCounts = new Map<string, { at: number; partitionMetadata: PartitionMetadata[] }>();
+  private readonly partitionMetadata = new Map<string, { at: number; partitionMetadata: PartitionMetadata[] }>();
   /** kafkajs's default (Java-compatible murmur2) partitioner: keys land where any Kafka client puts them. */
   private readonly partitioner = Partitioners.DefaultPartitioner();
 
@@ -387,7 +387,7 @@ export class KafkajsEventLog implements EventLog {
    */
   private async partitionerOf(topic: string): Promise<(m: OutboundMessage) => number> {
     const now = Date.now();
-    let known = this.partitionCounts.get(topic);
+    let known = this.partitionMetadata.get(topic);
     if (!known || now - known.at > PARTITION_COUNT_TTL_MS) {
       const admin = await this.adminClient();
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -400,7 +400,7 @@ export class KafkajsEventLog implements EventLog {
         replicas: [0],
         isr: [0],
       }));
-      this.partitionCounts.set(topic, (known = { at: now, partitionMetadata }));
+      this.partitionMetadata.set(topic, (known = { at: now, partitionMetadata }));
     }
     const { partitionMetadata } = known;
     return (m) => this.partitioner({ topic, partitionMetadata, message: { key: m.key, value: m.value } });

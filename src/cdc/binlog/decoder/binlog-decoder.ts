@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { LRUCache } from 'lru-cache';
 import { BinlogError } from '../../../errors/index.js';
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import type { BinlogEvent, EventHeader } from './binlog-event.js';
@@ -78,10 +79,13 @@ export class BinlogDecoder {
    * maps the same few hundred tables again in every small transaction, and parsing and compiling
    * each one again cost more than decoding its rows. Cleared by a FORMAT_DESCRIPTION (the bytes'
    * meaning depends on it); at most {@link COMPILED_TABLES_MAX} of them and
-   * {@link COMPILED_TABLES_MAX_BYTES} of their bytes, the oldest dropped first.
+   * {@link COMPILED_TABLES_MAX_BYTES} of their bytes, the least recently used dropped first.
    */
-  private readonly compiled = new Map<string, CompiledTable>();
-  private compiledBytes = 0;
+  private readonly compiled = new LRUCache<string, CompiledTable>({
+    max: COMPILED_TABLES_MAX,
+    maxSize: COMPILED_TABLES_MAX_BYTES,
+    sizeCalculation: (_table, key) => Math.max(1, key.length),
+  });
 
   private readonly includeTable: ((database: string, table: string) => boolean) | undefined;
 
@@ -328,7 +332,6 @@ export class BinlogDecoder {
     this.flavour = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
     this.tables.clear();
     this.compiled.clear();
-    this.compiledBytes = 0;
     return { ...h, kind: 'format-description', binlogVersion, serverVersion, checksum: this.checksum };
   }
 
@@ -338,15 +341,7 @@ export class BinlogDecoder {
     let table = this.compiled.get(key);
     if (table === undefined) {
       table = compileTable(parseTableMap(body, this.postHeaderLength(type, 8), this.flavour));
-      if (key.length <= COMPILED_TABLES_MAX_BYTES) {
-        while (this.compiled.size >= COMPILED_TABLES_MAX || this.compiledBytes + key.length > COMPILED_TABLES_MAX_BYTES) {
-          const oldest = this.compiled.keys().next().value!;
-          this.compiled.delete(oldest);
-          this.compiledBytes -= oldest.length;
-        }
-        this.compiled.set(key, table);
-        this.compiledBytes += key.length;
-      }
+      this.compiled.set(key, table);
     }
     return table;
   }

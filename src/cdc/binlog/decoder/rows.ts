@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import { ColumnType } from './column-types.js';
 import { applyJsonDiffs, readJsonDiffs } from './json-diff.js';
@@ -32,19 +33,10 @@ export interface CompiledTable {
  */
 function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
   const key = JSON.stringify(names);
-  let reader = fullImageReaders.get(key);
-  if (reader === undefined) {
-    reader = compileFullImageReader(names);
-    if (key.length <= FULL_IMAGE_READERS_MAX_CHARS) {
-      while (fullImageReaders.size >= FULL_IMAGE_READERS_MAX || readerKeyChars + key.length > FULL_IMAGE_READERS_MAX_CHARS) {
-        const oldest = fullImageReaders.keys().next().value!;
-        fullImageReaders.delete(oldest);
-        readerKeyChars -= oldest.length;
-      }
-      fullImageReaders.set(key, reader);
-      readerKeyChars += key.length;
-    }
-  }
+  const cached = fullImageReaders.get(key);
+  if (cached) return cached;
+  const reader = compileFullImageReader(names);
+  if (reader) fullImageReaders.set(key, reader);
   return reader;
 }
 
@@ -52,11 +44,12 @@ function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
  * Readers by column list, shared by every table with the same columns (the shards of a logical
  * table): one compiled function that V8 optimizes, instead of a cold one per TABLE_MAP.
  */
-const fullImageReaders = new Map<string, CompiledTable['readFullImage']>();
-const FULL_IMAGE_READERS_MAX = 1024;
-/** And the characters of their column lists at most (each reader's source is about as long). */
-const FULL_IMAGE_READERS_MAX_CHARS = 8 * 1024 * 1024;
-let readerKeyChars = 0;
+const fullImageReaders = new LRUCache<string, NonNullable<CompiledTable['readFullImage']>>({
+  max: 1024,
+  // and the characters of their column lists (each reader's source is about as long)
+  maxSize: 8 * 1024 * 1024,
+  sizeCalculation: (_reader, key) => Math.max(1, key.length),
+});
 
 function compileFullImageReader(names: string[]): CompiledTable['readFullImage'] {
   if (names.includes('__proto__')) return null;
