@@ -17,6 +17,7 @@ import type {
   WrittenOffset,
 } from './event-log.js';
 import { topicPartition } from './event-log.js';
+import { keyedPartition } from './murmur2.js';
 
 const { Kafka: KafkaClient, logLevel, CompressionTypes, Partitioners } = kafkajs;
 /** How long a topic's partition count is trusted before it is read again (ms). */
@@ -384,6 +385,8 @@ export class KafkajsEventLog implements EventLog {
   /**
    * The default partitioner's choice for messages of `topic`, synchronous: the topic's partition
    * count is read once and cached a minute (one metadata request per topic, not per message).
+   * Keyed messages are hashed by {@link keyedPartition} (kafkajs's murmur2 in 32-bit arithmetic,
+   * the same partition); messages without a key go round-robin through kafkajs's partitioner.
    */
   private async partitionerOf(topic: string): Promise<(m: OutboundMessage) => number> {
     const now = Date.now();
@@ -403,7 +406,11 @@ export class KafkajsEventLog implements EventLog {
       this.partitionMetadata.set(topic, (known = { at: now, partitionMetadata }));
     }
     const { partitionMetadata } = known;
-    return (m) => this.partitioner({ topic, partitionMetadata, message: { key: m.key, value: m.value } });
+    const count = partitionMetadata.length;
+    return (m) =>
+      m.key === null || m.key === undefined
+        ? this.partitioner({ topic, partitionMetadata, message: { key: m.key, value: m.value } })
+        : keyedPartition(m.key, count);
   }
 
   async close(): Promise<void> {
