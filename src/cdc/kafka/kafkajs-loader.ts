@@ -4,6 +4,7 @@ import type * as KafkaJs from '@shardline/kafkajs';
 import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
+import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
@@ -84,7 +85,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * kafkajs as shardline uses it: the package `@shardline/kafkajs`, loaded into a module graph of
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
- * varints written in place), its transaction coordinator kept between requests
+ * varints written in place), its record decoder's timestamps and offsets computed with numbers
+ * ({@link recordDecoderWithNumbers}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
@@ -100,6 +102,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
       new Map([[filterFile, filterAbortedMessages]]),
       new Map([
         [path.join(root, 'src/protocol/encoder.js'), patchedEncoder],
+        [path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js'), recordDecoderWithNumbers],
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
       ]),
     );
