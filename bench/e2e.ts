@@ -27,7 +27,7 @@
  * BENCH_BATCH_MAX_MS (50, cdc.batch.maxMs), BENCH_BATCH_MAX_EVENTS (5000), BENCH_BULK_MAX_DOCS (2000,
  * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 1s; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
- * top self-time printed), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
+ * top self-time printed), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
  * one JSON object. Cleans up its topics, groups, indices, templates, archive database and rows.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -67,6 +67,7 @@ const SHARDS_PER_BATCH = 4;
 const HTTP_PORT = 19_700 + (process.pid % 200);
 const REFRESH_INTERVAL = process.env['BENCH_REFRESH_INTERVAL'];
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
+const WORKER_NODE_ARGS = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
 const tuning: E2eTuning = {
   partitions: env('BENCH_PARTITIONS', 4),
   batchMaxMs: env('BENCH_BATCH_MAX_MS', 20),
@@ -238,7 +239,7 @@ class Worker {
     this.logFile = path.join(dir, 'worker.log');
     this.profDir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-e2e-prof-'));
     const fd = openSync(this.logFile, 'a');
-    const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`] : [];
+    const nodeArgs = [...WORKER_NODE_ARGS, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`] : [])];
     this.child = spawn(
       process.execPath,
       [...nodeArgs, path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--http-port', String(HTTP_PORT)],

@@ -25,7 +25,7 @@
  *   counted back from its topic (read_committed, distinct keys).
  *
  * Environment: BENCH_NARROW_ROWS (300000), BENCH_MIXED_ROWS (150000), BENCH_ROUNDS (3),
- * BENCH_TXN_ROWS (1000), BENCH_KAFKA=0 (skip the worker runs), BENCH_PARTITIONS (4),
+ * BENCH_TXN_ROWS (1000), BENCH_KAFKA=0 (skip the worker runs), BENCH_WORKER_NODE_ARGS (extra node flags of the worker), BENCH_PARTITIONS (4),
  * BENCH_DEBEZIUM_USER=own (a user with Debezium's documented grants, created and dropped; default:
  * the instance's replication account, the one shardline reads with), BENCH_KEEP=1 (keep the
  * database), BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last
@@ -66,6 +66,7 @@ const ROWS = { narrow: env('BENCH_NARROW_ROWS', 300_000), mixed: env('BENCH_MIXE
 const ROUNDS = Math.max(1, env('BENCH_ROUNDS', 3));
 const TXN_ROWS = Math.max(1, Math.min(10_000, env('BENCH_TXN_ROWS', 1000)));
 const KAFKA = process.env['BENCH_KAFKA'] !== '0';
+const WORKER_NODE_ARGS = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
 const PARTITIONS = env('BENCH_PARTITIONS', 4);
 const OWN_DBZ_USER = process.env['BENCH_DEBEZIUM_USER'] === 'own';
 const INSTANCE = 'shard-0';
@@ -335,7 +336,17 @@ async function shardlineKafka(
     const tSpawn = performance.now();
     child = spawn(
       process.execPath,
-      [path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--role', 'reader', '--http-port', String(HTTP_PORT)],
+      [
+        ...WORKER_NODE_ARGS,
+        path.join(root, 'dist/cli/main.js'),
+        'cdc',
+        '--config',
+        configPath,
+        '--role',
+        'reader',
+        '--http-port',
+        String(HTTP_PORT),
+      ],
       { cwd: root, stdio: ['ignore', fd, fd], env: { ...process.env, SHARDLINE_LOG_LEVEL: 'warn' } },
     );
     const pid = child.pid!;
