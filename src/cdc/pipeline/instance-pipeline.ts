@@ -311,7 +311,9 @@ export class InstancePipeline {
           if (pending) await this.takeOver(this.ownership, pending.map, pending.at, source.epoch);
           item = { ...item, checkpoint: { ...item.checkpoint, shardMap: this.ownership.state() } };
         }
-        await kafka.apply(this.handle(item, batcher, rows, source));
+        // most items ask nothing of Kafka (rows are buffered until a chunk or the batch is full)
+        const actions = this.handle(item, batcher, rows, source);
+        if (actions.length) await kafka.apply(actions);
         if (item.type === 'commit') {
           at = item.checkpoint;
           if (this.stopping) source.close();
