@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { keyedPartition, murmur2 } from '../../src/cdc/kafka/murmur2.js';
+import { prng } from '../support/prng.js';
 
 // Oracles: kafkajs's own murmur2 (BigInt-backed Long arithmetic) and its default partitioner, unpatched.
 const hostRequire = createRequire(import.meta.url);
@@ -9,17 +10,6 @@ const kafkajsMurmur2 = hostRequire(path.join(root, 'src/producer/partitioners/de
 const { Partitioners } = hostRequire(root) as {
   Partitioners: { DefaultPartitioner: () => (a: { topic: string; partitionMetadata: unknown[]; message: { key: unknown } }) => number };
 };
-
-/** Deterministic pseudo-random numbers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 describe('murmur2 (Kafka default partitioner hash)', () => {
   it("matches Kafka's own test values (UtilsTest.testMurmur2)", () => {
@@ -38,7 +28,7 @@ describe('murmur2 (Kafka default partitioner hash)', () => {
   });
 
   it("equals kafkajs's murmur2 for 20,000 keys of every length 0…64, every byte value, UTF-8 text and document ids", () => {
-    const next = rng(0x5eed);
+    const next = prng(0x5eed);
     let compared = 0;
     for (let n = 0; n < 20_000; n++) {
       const len = n < 65 ? n : Math.floor(next() * 65);
@@ -56,7 +46,7 @@ describe('murmur2 (Kafka default partitioner hash)', () => {
 
   it("puts a keyed record on the partition kafkajs's default partitioner chooses, for 1…64 partitions", () => {
     const partitioner = Partitioners.DefaultPartitioner();
-    const next = rng(99);
+    const next = prng(99);
     for (let n = 0; n < 3_000; n++) {
       const partitions = 1 + (n % 64);
       const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }));
