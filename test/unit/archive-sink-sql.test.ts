@@ -228,6 +228,17 @@ describe('records to rows', () => {
     expect(() => recordRows(record('c', 1n, null, { uid: '1', extra: 1 }, '1'), users)).toThrow(/not in the logical schema/);
     expect(() => recordRows(record('u', 1n, null, null, '1'), users)).toThrow(ArchiveValueError);
   });
+
+  it('knows columns per schema object, case-insensitively, however many rows it checked before', () => {
+    const upper = { uid: '1', UID: '1' };
+    expect(() => recordRows(record('c', 1n, null, upper, '1'), users)).not.toThrow();
+    // a later schema object of the same table with a column more: its own names, not the first one's
+    const widened: LogicalTableSchema = { ...users, columns: [...users.columns, { ...users.columns[0]!, name: 'extra' }] };
+    for (let i = 0; i < 3; i++) {
+      expect(() => recordRows(record('c', 1n, null, { uid: '1', extra: 1 }, '1'), users)).toThrow(/column extra is not/);
+      expect(recordRows(record('c', 1n, null, { uid: '1', Extra: 1 }, '1'), widened)[0]!.columns).toContain('uid');
+    }
+  });
 });
 
 describe('canonical values to bound parameters', () => {

@@ -1,5 +1,5 @@
 import type { CanonicalValue } from '../../binlog/decoder/canonical-json.js';
-import type { LogicalColumn, LogicalTableSchema } from '../../schema/logical-columns.js';
+import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { SinkRecord } from '../sink-record.js';
 import { archiveParam, ArchiveValueError, paramBytes, type ArchiveParam } from './archive-values.js';
 
@@ -52,9 +52,21 @@ export function keyFromId(id: string, primaryKey: readonly string[]): Record<str
   return out;
 }
 
-/** Column lookup by name, case-insensitively like MySQL. */
-function columnIndex(schema: LogicalTableSchema): Map<string, LogicalColumn> {
-  return new Map(schema.columns.map((c) => [c.name.toLowerCase(), c]));
+/** A schema's column names as written and lower-cased, built once per schema object (not per row). */
+interface ColumnNames {
+  exact: ReadonlySet<string>;
+  lower: ReadonlySet<string>;
+}
+const columnNamesOf = new WeakMap<LogicalTableSchema, ColumnNames>();
+
+/** Whether the schema has a column `name`, case-insensitively like MySQL. */
+function hasColumn(schema: LogicalTableSchema, name: string): boolean {
+  let names = columnNamesOf.get(schema);
+  if (names === undefined) {
+    names = { exact: new Set(schema.columns.map((c) => c.name)), lower: new Set(schema.columns.map((c) => c.name.toLowerCase())) };
+    columnNamesOf.set(schema, names);
+  }
+  return names.exact.has(name) || names.lower.has(name.toLowerCase());
 }
 
 function archiveRow(
@@ -65,8 +77,7 @@ function archiveRow(
   deleted: boolean,
   archived = false,
 ): ArchiveRow {
-  const byName = columnIndex(schema);
-  for (const name of Object.keys(image)) if (!byName.has(name.toLowerCase())) throw new UnknownColumnError(schema.table, name);
+  for (const name of Object.keys(image)) if (!hasColumn(schema, name)) throw new UnknownColumnError(schema.table, name);
   // Key columns missing from the image (a minimal before image) come from the document id.
   const key = schema.primaryKey.some((k) => image[k] === undefined || image[k] === null) ? keyFromId(id, schema.primaryKey) : {};
   const merged: Record<string, CanonicalValue> = { ...key, ...image };
