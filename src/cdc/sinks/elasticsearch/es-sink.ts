@@ -57,6 +57,19 @@ interface TableState {
 
 type JsonBody = Record<string, unknown>;
 
+/** Counts per table, reported once per table instead of one labelled metric update per document. */
+class Tally {
+  private readonly counts = new Map<string, number>();
+
+  add(table: string): void {
+    this.counts.set(table, (this.counts.get(table) ?? 0) + 1);
+  }
+
+  report(to: (table: string, n: number) => void): void {
+    for (const [table, n] of this.counts) to(table, n);
+  }
+}
+
 /**
  * Applies change records to Elasticsearch, exactly once in effect.
  *
@@ -280,14 +293,17 @@ export class EsSink implements Sink {
           const names = this.namesOf(records[a.record]!.table);
           return a.kind === 'tombstone' ? names.tombstones : names.alias;
         });
+        const indexed = new Tally();
+        const deleted = new Tally();
+        const conflicts = new Tally();
         chunk.forEach((action, k) => {
           const outcome = outcomes[k]!;
           const table = records[action.record]!.table;
           if (outcome.kind === 'applied') {
-            if (action.kind === 'index') this.metrics.indexed(table, 1);
-            else if (action.kind === 'delete') this.metrics.deleted(table, 1);
+            if (action.kind === 'index') indexed.add(table);
+            else if (action.kind === 'delete') deleted.add(table);
           } else if (outcome.kind === 'stale') {
-            if (action.kind !== 'tombstone') this.metrics.versionConflicts(table, 1);
+            if (action.kind !== 'tombstone') conflicts.add(table);
           } else if (outcome.kind === 'rejected') {
             if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
           } else {
@@ -296,6 +312,9 @@ export class EsSink implements Sink {
             if (outcome.kind === 'alias-missing') lostAliases.add(table);
           }
         });
+        indexed.report((table, n) => this.metrics.indexed(table, n));
+        deleted.report((table, n) => this.metrics.deleted(table, n));
+        conflicts.report((table, n) => this.metrics.versionConflicts(table, n));
       }
       if (again.length === 0) return;
       for (const reason of why) this.metrics.retry(reason);
@@ -333,14 +352,17 @@ export class EsSink implements Sink {
     }
     const deletedAt = new Map<string, Map<string, bigint>>();
     for (const [table, ids] of idsOf) deletedAt.set(table, await this.tombstoneVersions(states.get(table)!, [...ids]));
-    return actions.filter((a) => {
+    const conflicts = new Tally();
+    const kept = actions.filter((a) => {
       if (a.kind !== 'index') return true;
       const table = records[a.record]!.table;
       const deleted = deletedAt.get(table)?.get(a.id);
       if (deleted === undefined || a.version > deleted) return true;
-      this.metrics.versionConflicts(table, 1);
+      conflicts.add(table);
       return false;
     });
+    conflicts.report((table, n) => this.metrics.versionConflicts(table, n));
+    return kept;
   }
 
   /** The version of each stored tombstone among `ids` (from `_shardline.version`, exact past 2^53). */
