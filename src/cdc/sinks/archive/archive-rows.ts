@@ -52,21 +52,14 @@ export function keyFromId(id: string, primaryKey: readonly string[]): Record<str
   return out;
 }
 
-/** A schema's column names as written and lower-cased, built once per schema object (not per row). */
-interface ColumnNames {
-  exact: ReadonlySet<string>;
-  lower: ReadonlySet<string>;
-}
-const columnNamesOf = new WeakMap<LogicalTableSchema, ColumnNames>();
+/** A schema's lower-cased column names, built once per schema object (not per row). */
+const columnNamesOf = new WeakMap<LogicalTableSchema, ReadonlySet<string>>();
 
 /** Whether the schema has a column `name`, case-insensitively like MySQL. */
 function hasColumn(schema: LogicalTableSchema, name: string): boolean {
   let names = columnNamesOf.get(schema);
-  if (names === undefined) {
-    names = { exact: new Set(schema.columns.map((c) => c.name)), lower: new Set(schema.columns.map((c) => c.name.toLowerCase())) };
-    columnNamesOf.set(schema, names);
-  }
-  return names.exact.has(name) || names.lower.has(name.toLowerCase());
+  if (names === undefined) columnNamesOf.set(schema, (names = new Set(schema.columns.map((c) => c.name.toLowerCase()))));
+  return names.has(name.toLowerCase());
 }
 
 function archiveRow(
