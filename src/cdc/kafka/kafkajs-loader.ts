@@ -5,6 +5,7 @@ import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
+import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
@@ -86,7 +87,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
- * ({@link recordDecoderWithNumbers}), its transaction coordinator kept between requests
+ * ({@link recordDecoderWithNumbers}), a send's messages grouped by partition in one pass
+ * ({@link linearPartitionGrouping}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
@@ -104,6 +106,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
         [path.join(root, 'src/protocol/encoder.js'), patchedEncoder],
         [path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js'), recordDecoderWithNumbers],
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
+        [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
       ]),
     );
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
