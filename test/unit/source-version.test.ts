@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { nextEpoch, parseVersion, sourceVersion, versionIn, type VersionEpoch } from '../../src/cdc/events/source-version.js';
+import { nextEpoch, parseVersion, rowVersions, sourceVersion, versionIn, type VersionEpoch } from '../../src/cdc/events/source-version.js';
+import { prng } from '../support/prng.js';
 import { otherServer } from '../../src/cdc/checkpoint/checkpoint.js';
 import { mariadbResumePosition } from '../../src/gtid/index.js';
 import { sinkRecordOf } from '../../src/cdc/sinks/sink-runner.js';
@@ -43,6 +44,35 @@ describe('source versions across a change of server (epochs)', () => {
   it('refuses a version beyond 2^63 − 1 rather than wrapping', () => {
     const near: VersionEpoch = { n: 9, base: ((1n << 63n) - 10n).toString(), origin: '0' };
     expect(() => versionIn(near, at(1, 4))).toThrow(RangeError);
+  });
+
+  it('versions the rows of one event as versionIn does row by row (caps, clamps and the 2^63 bound included)', () => {
+    const random = prng(7);
+    const epochs: Array<VersionEpoch | undefined> = [
+      undefined,
+      { n: 0, base: '0', origin: '0' },
+      nextEpoch(undefined, at(50, 123_456), 'binlog.000001'),
+      // origin above the position: versionIn clamps to base
+      { n: 3, base: '1000', origin: sourceVersion(at(9, 0)).toString() },
+      { n: 9, base: ((1n << 63n) - 3000n).toString(), origin: '0' },
+    ];
+    for (const epoch of epochs)
+      for (let k = 0; k < 40; k++) {
+        const file = 1 + Math.floor(random() * 20);
+        const pos = Math.floor(random() * 4_294_967_295);
+        const rowBase = k % 4 === 0 ? 2040 : Math.floor(random() * 100);
+        const versions = rowVersions(epoch, at(file, pos).file, pos, rowBase);
+        for (const i of [0, 1, 2, 6, 7, 8, 300, 5000]) {
+          let want: string | Error;
+          try {
+            want = versionIn(epoch, at(file, pos, rowBase + i)).toString();
+          } catch (err) {
+            want = err as Error;
+          }
+          if (typeof want === 'string') expect(versions(i)).toBe(want);
+          else expect(() => versions(i)).toThrow(want.message);
+        }
+      }
   });
 
   it('parses only plain decimal versions below 2^63', () => {

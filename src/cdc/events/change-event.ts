@@ -1,7 +1,7 @@
 import type { Topology } from '../../shard/index.js';
 import { canonicalRow, type CanonicalValue } from '../binlog/decoder/canonical-json.js';
 import type { BinlogEvent } from '../binlog/decoder/binlog-event.js';
-import { versionIn, type VersionEpoch } from './source-version.js';
+import { rowVersions, type VersionEpoch } from './source-version.js';
 
 /** Where a change came from (the `source` block of a change event). */
 export interface ChangeSource {
@@ -76,6 +76,7 @@ export function changeEvents(
 ): ChangeEvent[] {
   const mapped = ctx.topology?.logicalOf(event.table.database, event.table.table) ?? null;
   const tsUs = Number(ctx.commitUs ?? BigInt(event.timestamp) * 1_000_000n);
+  const versionOf = rowVersions(ctx.epoch, event.file, event.pos, rowBase);
   return event.rows.map((row, i) => ({
     op: event.op,
     before: canonicalRow(row.before),
@@ -95,7 +96,7 @@ export function changeEvents(
       row: rowBase + i,
       ts_us: tsUs,
       snapshot: 'false',
-      version: versionIn(ctx.epoch, { file: event.file, pos: event.pos, row: rowBase + i }).toString(),
+      version: versionOf(i),
     },
     ts_ms: now,
   }));
