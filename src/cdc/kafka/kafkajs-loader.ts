@@ -6,6 +6,7 @@ import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
 import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
+import { directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
@@ -88,7 +89,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
  * ({@link recordDecoderWithNumbers}), a send's messages grouped by partition in one pass
- * ({@link linearPartitionGrouping}), its transaction coordinator kept between requests
+ * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
@@ -108,6 +109,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
         [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
       ]),
+      new Map([[path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), (e: unknown) => directRecordEncoder(e as RecordEncoder)]]),
     );
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
     const queue = requireKafkajs(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: Record<string, unknown> };

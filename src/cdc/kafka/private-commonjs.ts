@@ -24,12 +24,14 @@ function resolveFile(base: string): string {
  * compiled into a private cache, so the host's `require` cache — and any copy of the package the
  * host loaded itself, even from the same files — is neither read nor changed. `replaced` maps an
  * absolute file name to the exports its `require` returns instead of the file; `patched` maps one
- * to a function of its source text that returns the source to compile instead. Built-in modules
- * come from Node; any other bare specifier is an error.
+ * to a function of its source text that returns the source to compile instead; `wrapped` maps one
+ * to a function of the exports it loaded that returns the exports every `require` of it gets.
+ * Built-in modules come from Node; any other bare specifier is an error.
  */
 export function privateCommonJs(
   replaced: ReadonlyMap<string, unknown>,
   patched: ReadonlyMap<string, (source: string) => string> = new Map(),
+  wrapped: ReadonlyMap<string, (exports: unknown) => unknown> = new Map(),
 ): PrivateRequire {
   const cache = new Map<string, { exports: unknown }>();
   // kafkajs requires protocol modules inside functions (every fetch and produce request): resolve
@@ -61,6 +63,8 @@ export function privateCommonJs(
     const params = ['exports', 'require', 'module', '__filename', '__dirname'];
     const body = vm.compileFunction(source, params, { filename: file });
     body.call(module.exports, module.exports, requireHere, module, file, dirname);
+    const wrap = wrapped.get(file);
+    if (wrap) module.exports = wrap(module.exports);
     return module.exports;
   };
   return (file) => load(resolve(file));
