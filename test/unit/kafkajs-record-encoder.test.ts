@@ -1,6 +1,12 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { directRecordEncoder, type RecordArgs, type RecordEncoder } from '../../src/cdc/kafka/kafkajs-record-encoder.js';
+import {
+  checkedRecordEncoderSource,
+  directRecordEncoder,
+  type RecordArgs,
+  type RecordEncoder,
+} from '../../src/cdc/kafka/kafkajs-record-encoder.js';
+import { readFileSync } from 'node:fs';
 import { privateCommonJs } from '../../src/cdc/kafka/private-commonjs.js';
 import { prng } from '../support/prng.js';
 
@@ -126,5 +132,11 @@ describe('kafkajs record encoder: each record written straight into one Buffer',
     expect(wrapped).not.toBe(original);
     expect(outcome(wrapped, { key: 'k', value: 3 })).toEqual(outcome(original, { key: 'k', value: 3 }));
     expect(wrapped({ key: 'k', value: 'v' }).buffer.equals(original({ key: 'k', value: 'v' }).buffer)).toBe(true);
+  });
+
+  it('loads only over the record layout it writes (a changed kafkajs fails at load)', () => {
+    const source = readFileSync(recordFile, 'utf8');
+    expect(checkedRecordEncoderSource(source)).toBe(source);
+    expect(() => checkedRecordEncoderSource(source.replace('.writeInt8(0)', '.writeInt8(1)'))).toThrow(/not the record encoder/);
   });
 });

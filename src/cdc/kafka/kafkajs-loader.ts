@@ -6,7 +6,7 @@ import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
 import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
-import { directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
+import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
@@ -108,6 +108,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
         [path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js'), recordDecoderWithNumbers],
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
         [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
+        [path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), checkedRecordEncoderSource],
       ]),
       new Map([[path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), (e: unknown) => directRecordEncoder(e as RecordEncoder)]]),
     );

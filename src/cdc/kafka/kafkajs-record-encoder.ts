@@ -125,3 +125,23 @@ export function directRecordEncoder(original: RecordEncoder): RecordEncoder {
     return { buf, buffer: buf };
   };
 }
+
+const RECORD_LAYOUT = `  return new Encoder()
+    .writeVarInt(sizeOfBody)
+    .writeInt8(0) // no used record attributes at the moment
+    .writeVarLong(timestampDelta)
+    .writeVarInt(offsetDelta)
+    .writeVarIntBytes(key)
+    .writeVarIntBytes(value)
+    .writeVarIntArray(headersArray.map(Header))`;
+
+/**
+ * The source of kafkajs's record encoder, unchanged, once it is checked to write the layout
+ * {@link directRecordEncoder} writes (applied as a source patch, so a kafkajs that changed the
+ * record format fails at load rather than producing records of two formats).
+ */
+export function checkedRecordEncoderSource(source: string): string {
+  if (!source.includes(RECORD_LAYOUT) || !source.includes('const headersArray = Object.keys(headers).flatMap('))
+    throw new Error('src/protocol/recordBatch/record/v0/index.js is not the record encoder the direct path was written for');
+  return source;
+}
