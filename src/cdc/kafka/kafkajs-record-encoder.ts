@@ -72,11 +72,12 @@ function headerList(headers: unknown): Header[] | null {
   if (typeof headers !== 'object' || headers === null) return null;
   const out: Header[] = [];
   for (const key of Object.keys(headers)) {
+    const keyLength = bytesLength(key);
+    if (keyLength !== keyLength) return null;
     const v = (headers as Record<string, unknown>)[key];
     for (const value of Array.isArray(v) ? (v as unknown[]) : [v]) {
       const valueLength = typeof value === 'string' || Buffer.isBuffer(value) ? bytesLength(value) : NaN;
-      const keyLength = bytesLength(key);
-      if (valueLength !== valueLength || keyLength !== keyLength) return null;
+      if (valueLength !== valueLength) return null;
       out.push({ key, keyLength, value: value as string | Buffer, valueLength });
     }
   }
