@@ -53,7 +53,8 @@ export async function archiveLive(
 
 /**
  * Documents of an index or alias with a uid in [from, to], by _id, without shardline's `_…` fields;
- * none while the index does not exist yet (the sink makes it at its first write). Unlike
+ * none while the index does not exist yet (the sink makes it at its first write) or its shards are
+ * still starting. Unlike
  * `esDocs`, the range is asked of Elasticsearch: other tests' rows in the same index (a worker
  * captures every write to the cluster) do not count against the 10 000 documents read.
  */
@@ -80,7 +81,8 @@ export async function esDocsOrNone(node: string, index: string, from: bigint, to
     }
     return out;
   } catch (err) {
-    if (/index_not_found_exception/.test(String((err as Error).message))) return new Map();
+    // Not there yet: no index, or one the sink has just created whose shards are still starting.
+    if (/index_not_found_exception|no_shard_available_action_exception/.test(String((err as Error).message))) return new Map();
     throw err;
   } finally {
     await es.close();
