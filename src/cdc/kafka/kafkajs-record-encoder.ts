@@ -67,8 +67,10 @@ interface Header {
 }
 
 /** The headers as kafkajs lists them (an array value gives one header per element), or null for what only the original handles. */
-function headerList(headers: unknown): Header[] | null {
-  if (headers === undefined) return [];
+const NO_HEADERS: readonly Header[] = [];
+
+function headerList(headers: unknown): readonly Header[] | null {
+  if (headers === undefined) return NO_HEADERS;
   if (typeof headers !== 'object' || headers === null) return null;
   const out: Header[] = [];
   for (const key of Object.keys(headers)) {
@@ -111,8 +113,9 @@ export function directRecordEncoder(original: RecordEncoder): RecordEncoder {
       (valueLength < 0 ? 1 : uvarintSize(zigZag(valueLength)) + valueLength) +
       uvarintSize(zigZag(headers.length));
     for (const h of headers) body += uvarintSize(zigZag(h.keyLength)) + h.keyLength + uvarintSize(zigZag(h.valueLength)) + h.valueLength;
-    const buf = Buffer.allocUnsafe(uvarintSize(zigZag(body)) + body);
-    let at = writeUVarInt(buf, 0, zigZag(body));
+    const length = zigZag(body);
+    const buf = Buffer.allocUnsafe(uvarintSize(length) + body);
+    let at = writeUVarInt(buf, 0, length);
     buf[at++] = 0;
     at = writeUVarInt(buf, at, timestamp);
     at = writeUVarInt(buf, at, offset);
