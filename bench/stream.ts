@@ -23,9 +23,13 @@
  *   BENCH_ROUNDS (3) rounds; medians and min–max, CPU per row, host busy % (/proc/stat) per run.
  *   Every run must see exactly the rows written; the last Kafka round of each table is also
  *   counted back from its topic (read_committed, distinct keys).
+ * - sinks (after each Kafka run, BENCH_SINKS=0 skips them): a worker with `--role elasticsearch`,
+ *   then one with `--role archive`, drains the topic just written from its first offset into the
+ *   sink (bench/stream-sinks.ts); first → last record applied; the worker's CPU and the service's
+ *   (Elasticsearch's JVM, the archive's mysqld) per row; what each wrote is removed after it.
  *
  * Environment: BENCH_NARROW_ROWS (300000), BENCH_MIXED_ROWS (150000), BENCH_ROUNDS (3),
- * BENCH_TXN_ROWS (1000), BENCH_KAFKA=0 (skip the worker runs), BENCH_WORKER_NODE_ARGS (extra node flags of the worker), BENCH_PARTITIONS (4),
+ * BENCH_TXN_ROWS (1000), BENCH_KAFKA=0 (skip the worker runs), BENCH_SINKS=0 (skip the sink runs), BENCH_WORKER_NODE_ARGS (extra node flags of the worker), BENCH_PARTITIONS (4),
  * BENCH_DEBEZIUM_USER=own (a user with Debezium's documented grants, created and dropped; default:
  * the instance's replication account, the one shardline reads with), BENCH_KEEP=1 (keep the
  * database), BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD (root / empty). Progress on stderr; last
@@ -59,7 +63,8 @@ import {
   runDebeziumStream,
   writeServerPublicKey,
 } from './debezium.js';
-import { metric, parseMetrics, procCpuSeconds, procMemory } from './e2e-probe.js';
+import { metric, parseMetrics, procCpuSeconds, procMemory, servicePids } from './e2e-probe.js';
+import { sinkRun, type SinkRole, type SinkRun } from './stream-sinks.js';
 
 const env = (key: string, fallback: number) => Number(process.env[key] ?? fallback);
 const ROWS = { narrow: env('BENCH_NARROW_ROWS', 300_000), mixed: env('BENCH_MIXED_ROWS', 150_000) };
@@ -73,6 +78,8 @@ const INSTANCE = 'shard-0';
 const DB = `bench_stream_${process.pid}`;
 const HTTP_PORT = 19_700 + (process.pid % 200);
 const TIMEOUT_S = 600;
+const SINKS = process.env['BENCH_SINKS'] !== '0';
+const SINK_HTTP_PORT = HTTP_PORT + 200;
 let nextServerId = 4_260_000_000 + (process.pid % 1000) * 20;
 
 type Kind = 'narrow' | 'mixed';
@@ -230,6 +237,8 @@ cdc:
   assignmentTopic: "${name}._instances"
   groupPrefix: "${name}"
   partitions: ${PARTITIONS}
+  elasticsearch: { indexPrefix: "${name.toLowerCase()}-" }
+  progress: { enabled: false }
   shutdownTimeoutS: 20
   tables:
     include: ["${DB}.${kind}"]
@@ -325,7 +334,9 @@ async function shardlineKafka(
   expected: number,
   r: number,
   verify: boolean,
-): Promise<SideRun & { startup_s: number; worker_rss_mb: number; verified: { messages: number; distinct_keys: number } | null }> {
+): Promise<
+  SideRun & { startup_s: number; worker_rss_mb: number; verified: { messages: number; distinct_keys: number } | null; sinks: SinkRun[] }
+> {
   const name = `${DB}_${kind}_k${r}`;
   const configPath = writeWorkerConfig(name, kind);
   const logFile = path.join(path.dirname(configPath), 'worker.log');
@@ -403,11 +414,38 @@ async function shardlineKafka(
       startup_s: round((tFirst - tSpawn) / 1000, 2),
       worker_rss_mb: round(peakRss, 1),
       verified: null as { messages: number; distinct_keys: number } | null,
+      sinks: [] as SinkRun[],
     };
     if (verify) {
       run.verified = await countCommitted(`${name}.${kind}`, expected);
       if (run.verified.messages !== expected || run.verified.distinct_keys !== expected)
         throw new Error(`Kafka topic ${name}.${kind} holds ${JSON.stringify(run.verified)} committed messages, expected ${expected}`);
+    }
+    if (SINKS) {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child!.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(30_000)]);
+      }
+      for (const sink of SINK_ROLES) {
+        try {
+          run.sinks.push(
+            await sinkRun({
+              sink,
+              root,
+              configPath,
+              table: kind,
+              expected,
+              httpPort: SINK_HTTP_PORT,
+              servicePid: SERVICES[sink],
+              nodeArgs: WORKER_NODE_ARGS,
+              timeoutS: TIMEOUT_S,
+            }),
+          );
+        } finally {
+          await dropSinkTarget(sink, name, kind).catch((err: Error) => log(`clean-up: ${sink} failed: ${err.message}`));
+        }
+      }
     }
     return run;
   } finally {
@@ -420,6 +458,28 @@ async function shardlineKafka(
     await dropKafka(name).catch((err: Error) => log(`clean-up: kafka failed: ${err.message}`));
     rmSync(path.dirname(configPath), { recursive: true, force: true });
   }
+}
+
+const SINK_ROLES: readonly SinkRole[] = ['elasticsearch', 'archive'];
+const SERVICES = servicePids(process.env['SHARDLINE_STATE_DIR'] || path.join(root, '.shardline'));
+
+/** Removes what a sink run wrote: the Elasticsearch indices and templates of the run's prefix, or the archive's table of `kind`. */
+async function dropSinkTarget(sink: SinkRole, name: string, kind: Kind): Promise<void> {
+  if (sink === 'archive') {
+    const archive = config.archive!;
+    const conn = await mysql.createConnection({ host: archive.host, port: archive.port, ...adminCreds });
+    try {
+      await conn.query('DROP TABLE IF EXISTS ??.??', [archive.database, kind]);
+    } finally {
+      await conn.end();
+    }
+    return;
+  }
+  const es = config.elasticsearch!.node;
+  const prefix = `${name.toLowerCase()}-`;
+  const indices = (await (await fetch(`${es}/_cat/indices/${prefix}*?format=json&h=index`)).json()) as { index: string }[];
+  for (const { index } of indices) await fetch(`${es}/${encodeURIComponent(index)}`, { method: 'DELETE' });
+  await fetch(`${es}/_index_template/${prefix}*`, { method: 'DELETE' });
 }
 
 interface DebeziumTarget {
@@ -473,10 +533,17 @@ await onCluster(async () => {
 
     const results: Record<
       Kind,
-      { debezium: SideRun[]; noop: SideRun[]; kafka: SideRun[]; binlogBytes: number | null; eventBytes: number }
+      {
+        debezium: SideRun[];
+        noop: SideRun[];
+        kafka: SideRun[];
+        sinks: Record<SinkRole, SinkRun[]>;
+        binlogBytes: number | null;
+        eventBytes: number;
+      }
     > = {
-      narrow: { debezium: [], noop: [], kafka: [], binlogBytes: null, eventBytes: 0 },
-      mixed: { debezium: [], noop: [], kafka: [], binlogBytes: null, eventBytes: 0 },
+      narrow: { debezium: [], noop: [], kafka: [], sinks: { elasticsearch: [], archive: [] }, binlogBytes: null, eventBytes: 0 },
+      mixed: { debezium: [], noop: [], kafka: [], sinks: { elasticsearch: [], archive: [] }, binlogBytes: null, eventBytes: 0 },
     };
     for (const kind of KINDS) {
       const expected = ROWS[kind];
@@ -509,6 +576,12 @@ await onCluster(async () => {
           log(
             `${kind} round ${r} shardline → Kafka: ${k.rows_per_s} rows/s (${k.seconds} s, startup ${k.startup_s} s, ${k.cpu_us_per_row} µs worker CPU/row, RSS ${k.worker_rss_mb} MB, host ${k.host_busy_pct}% busy, load ${k.loadavg_1m})${k.verified ? `; topic holds ${k.verified.messages} committed messages, ${k.verified.distinct_keys} keys` : ''}`,
           );
+          for (const x of k.sinks) {
+            res.sinks[x.sink].push(x);
+            log(
+              `${kind} round ${r} Kafka → ${x.sink} sink: ${x.rows_per_s} rows/s (${x.seconds} s, ${x.cpu_us_per_row} µs worker CPU/row, ${x.service_cpu_us_per_row ?? '?'} µs ${x.sink} CPU/row, RSS ${x.worker_rss_mb} MB, host ${x.host_busy_pct}% busy)`,
+            );
+          }
         }
       }
     }
@@ -545,6 +618,32 @@ await onCluster(async () => {
           },
         ]),
       ),
+      sink_cpu_us_per_row: SINKS
+        ? Object.fromEntries(
+            KINDS.map((k) => [
+              k,
+              Object.fromEntries(
+                SINK_ROLES.map((sink) => {
+                  const runs = results[k].sinks[sink];
+                  const med = (f: (x: SinkRun) => number | null) => {
+                    const xs = runs.map(f).filter((x): x is number => x !== null);
+                    return xs.length ? round(median(xs), 1) : null;
+                  };
+                  return [
+                    sink,
+                    {
+                      worker: med((x) => x.cpu_us_per_row),
+                      worker_min: runs.length ? Math.min(...runs.map((x) => x.cpu_us_per_row)) : null,
+                      worker_max: runs.length ? Math.max(...runs.map((x) => x.cpu_us_per_row)) : null,
+                      service: med((x) => x.service_cpu_us_per_row),
+                      rows_per_s: med((x) => x.rows_per_s),
+                    },
+                  ];
+                }),
+              ),
+            ]),
+          )
+        : null,
       rows: ROWS,
       rounds: ROUNDS,
       txn_rows: TXN_ROWS,
@@ -555,7 +654,13 @@ await onCluster(async () => {
       sides: Object.fromEntries(
         KINDS.map((k) => [
           k,
-          { debezium: summary(results[k].debezium), shardline: summary(results[k].noop), shardline_to_kafka: summary(results[k].kafka) },
+          {
+            debezium: summary(results[k].debezium),
+            shardline: summary(results[k].noop),
+            shardline_to_kafka: summary(results[k].kafka),
+            kafka_to_elasticsearch: summary(results[k].sinks.elasticsearch),
+            kafka_to_archive: summary(results[k].sinks.archive),
+          },
         ]),
       ),
       statistic:
