@@ -46,7 +46,17 @@ export async function sinkRun(o: SinkRunOptions): Promise<SinkRun> {
   const fd = openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    [...o.nodeArgs, path.join(o.root, 'dist/cli/main.js'), 'cdc', '--config', o.configPath, '--role', o.sink, '--http-port', String(o.httpPort)],
+    [
+      ...o.nodeArgs,
+      path.join(o.root, 'dist/cli/main.js'),
+      'cdc',
+      '--config',
+      o.configPath,
+      '--role',
+      o.sink,
+      '--http-port',
+      String(o.httpPort),
+    ],
     { cwd: o.root, stdio: ['ignore', fd, fd], env: { ...process.env, SHARDLINE_LOG_LEVEL: 'warn' } },
   );
   const pid = child.pid!;
@@ -63,7 +73,9 @@ export async function sinkRun(o: SinkRunOptions): Promise<SinkRun> {
     const deadline = performance.now() + o.timeoutS * 1000;
     while (performance.now() < deadline) {
       if (child.exitCode !== null)
-        throw new Error(`the ${o.sink} worker exited with ${child.exitCode}; log ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+        throw new Error(
+          `the ${o.sink} worker exited with ${child.exitCode}; log ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-3000)}`,
+        );
       let m: Map<string, number>;
       try {
         m = parseMetrics(await (await fetch(`http://127.0.0.1:${o.httpPort}/metrics`)).text());
@@ -73,7 +85,10 @@ export async function sinkRun(o: SinkRunOptions): Promise<SinkRun> {
       }
       const now = performance.now();
       applied = metric(m, 'shardline_sink_records_total', { sink: o.sink, table: o.table });
-      last = [...m].filter(([k]) => k.includes('sink')).map(([k, v]) => `${k} ${v}`).join('\n');
+      last = [...m]
+        .filter(([k]) => k.includes('sink'))
+        .map(([k, v]) => `${k} ${v}`)
+        .join('\n');
       const dead = metric(m, 'shardline_sink_dead_letters_total', { sink: o.sink });
       if (dead > 0) throw new Error(`the ${o.sink} sink sent ${dead} records to the dead-letter topic; log ${logFile}`);
       if (!t0) {
