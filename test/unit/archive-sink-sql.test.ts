@@ -230,7 +230,7 @@ describe('records to rows', () => {
   });
 
   it('knows columns per schema object, case-insensitively, however many rows it checked before', () => {
-    const upper = { uid: '1', UID: '1' };
+    const upper = { UID: '1', Name: 'a' };
     expect(() => recordRows(record('c', 1n, null, upper, '1'), users)).not.toThrow();
     // a later schema object of the same table with a column more: its own names, not the first one's
     const widened: LogicalTableSchema = { ...users, columns: [...users.columns, { ...users.columns[0]!, name: 'extra' }] };
@@ -238,6 +238,21 @@ describe('records to rows', () => {
       expect(() => recordRows(record('c', 1n, null, { uid: '1', extra: 1 }, '1'), users)).toThrow(/column extra is not/);
       expect(recordRows(record('c', 1n, null, { uid: '1', Extra: 1 }, '1'), widened)[0]!.columns).toContain('uid');
     }
+  });
+
+  it('keeps the value of a column whose name differs from the schema only in case (one MySQL column)', () => {
+    const [c] = recordRows(record('c', 3n, null, { UID: '7', Name: 'Ann', SCORE: '1.50' }, '7'), users);
+    expect(c!.columns).toEqual(['uid', 'name', 'score']);
+    expect(c!.values).toEqual([7n, 'Ann', '1.50']);
+    const [d] = recordRows(record('d', 4n, { Uid: '7', nAmE: 'Ann' }, null, '7'), users);
+    expect(d!.columns).toEqual(['uid', 'name']);
+    expect(d!.values).toEqual([7n, 'Ann']);
+    expect(d!.deleted).toBe(true);
+  });
+
+  it('refuses an image with two values for one column (names equal but for case)', () => {
+    expect(() => recordRows(record('c', 1n, null, { uid: '1', UID: '1' }, '1'), users)).toThrow(ArchiveValueError);
+    expect(() => recordRows(record('c', 1n, null, { uid: '1', name: 'a', NAME: 'b' }, '1'), users)).toThrow(/two values for one column/);
   });
 });
 

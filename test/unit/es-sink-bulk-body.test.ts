@@ -2,11 +2,14 @@ import type { CanonicalValue } from '../../src/cdc/binlog/decoder/canonical-json
 import type { ChangeEvent } from '../../src/cdc/events/change-event.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { backoffDelayMs } from '../../src/retry/index.js';
+import { prng } from '../support/prng.js';
 import {
   actionsFor,
   esBackoffPolicy,
   bulkBody,
   bulkChunks,
+  documentFor,
+  documentJson,
   errorReason,
   itemOutcome,
   requestFailure,
@@ -159,7 +162,35 @@ describe('Elasticsearch bulk body', () => {
     expect(bulkChunks(actions, 3, 1000).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
     expect(bulkChunks(actions, 100, 35).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3], [4, 5, 6]]);
     expect(bulkChunks([], 3, 10)).toEqual([]);
-    expect(bulkBody(actions.slice(0, 2))).toBe('x'.repeat(20));
+    expect(bulkBody(actions.slice(0, 2)).toString('utf8')).toBe('x'.repeat(20));
+  });
+
+  it('encodes the bulk body as UTF-8 of exactly its size: multi-byte text, emoji, lone surrogates as U+FFFD', () => {
+    const texts = ['{"a":"ä"}\n', '{"b":"😀 ☃"}\n', `{"c":"${'é'.repeat(3000)}"}\n`, '', '{"d":"\ud800"}\n', 'plain\n'];
+    const actions = texts.map((ndjson, i) => ({ record: i, kind: 'index' as const, id: String(i), version: 1n, ndjson }));
+    const body = bulkBody(actions);
+    expect(body.equals(Buffer.from(texts.join(''), 'utf8'))).toBe(true);
+    expect(body.length).toBe(Buffer.byteLength(texts.join('')));
+    expect(bulkBody([]).length).toBe(0);
+  });
+
+  it('writes a document as the JSON of documentFor: any image, key order, integer-like and odd keys, a _shardline column', () => {
+    const rnd = prng(20261206);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const keys = ['id', 'name', '0', '17', '__proto__', 'é ☃', '"quoted"', 'a\\b', '_shardline', 'constructor', ''];
+    const values: CanonicalValue[] = [null, 0, -1.5, 'text', '😀', '', '12345678901234567890', { srid: 0, wkb: 'AA==' }];
+    for (let i = 0; i < 2000; i++) {
+      const after: Row = JSON.parse('{}') as Row;
+      const n = Math.floor(rnd() * 6);
+      for (let k = 0; k < n; k++)
+        Object.defineProperty(after, pick(keys), { value: pick(values), enumerable: true, writable: true, configurable: true });
+      const r = record(pick(['c', 'u', 'r'] as const), String(i), BigInt(i) * 7919n, { after });
+      expect(documentJson(r, after)).toBe(JSON.stringify(documentFor(r, after)));
+    }
+    const parsed = JSON.parse('{"__proto__":1,"2":"b","1":"a","_shardline":"mine"}') as Row;
+    const r = record('c', '1', 5n, { after: parsed });
+    expect(documentJson(r, parsed)).toBe(JSON.stringify(documentFor(r, parsed)));
+    expect(JSON.parse(documentJson(r, parsed))).toMatchObject({ 1: 'a', 2: 'b', _shardline: { version: '5', deleted: false } });
   });
 
   it('classifies bulk items', () => {

@@ -52,31 +52,70 @@ export function keyFromId(id: string, primaryKey: readonly string[]): Record<str
   return out;
 }
 
-/** A schema's lower-cased column names, built once per schema object (not per row). */
-const columnNamesOf = new WeakMap<LogicalTableSchema, ReadonlySet<string>>();
+/** A schema's column names as written, and by their lower-cased form (MySQL's column names ignore case). */
+interface ColumnNames {
+  exact: ReadonlySet<string>;
+  folded: ReadonlyMap<string, string>;
+}
 
-/** Whether the schema has a column `name`, case-insensitively like MySQL. */
-function hasColumn(schema: LogicalTableSchema, name: string): boolean {
+/** Built once per schema object (not per row). */
+const columnNamesOf = new WeakMap<LogicalTableSchema, ColumnNames>();
+
+function columnNames(schema: LogicalTableSchema): ColumnNames {
   let names = columnNamesOf.get(schema);
-  if (names === undefined) columnNamesOf.set(schema, (names = new Set(schema.columns.map((c) => c.name.toLowerCase()))));
-  return names.has(name.toLowerCase());
+  if (names === undefined) {
+    names = {
+      exact: new Set(schema.columns.map((c) => c.name)),
+      folded: new Map(schema.columns.map((c) => [c.name.toLowerCase(), c.name])),
+    };
+    columnNamesOf.set(schema, names);
+  }
+  return names;
+}
+
+/**
+ * The image with its column names as the schema writes them. A name that differs only in case
+ * (e.g. the binlog's schema history and INFORMATION_SCHEMA around a rename that changed the case)
+ * is the same MySQL column, and its value must not be dropped by a case-sensitive lookup.
+ * Throws {@link UnknownColumnError} for a name the schema does not have in any case.
+ */
+function schemaImage(schema: LogicalTableSchema, image: Record<string, CanonicalValue>): Record<string, CanonicalValue> {
+  const names = columnNames(schema);
+  let renamed = false;
+  for (const name of Object.keys(image)) {
+    if (names.exact.has(name)) continue;
+    if (!names.folded.has(name.toLowerCase())) throw new UnknownColumnError(schema.table, name);
+    renamed = true;
+  }
+  if (!renamed) return image;
+  const out: Record<string, CanonicalValue> = {};
+  for (const [name, value] of Object.entries(image)) {
+    const column = names.exact.has(name) ? name : names.folded.get(name.toLowerCase())!;
+    if (Object.prototype.hasOwnProperty.call(out, column)) throw new ArchiveValueError(column, 'the image holds two values for one column');
+    out[column] = value;
+  }
+  return out;
 }
 
 function archiveRow(
   record: SinkRecord,
   schema: LogicalTableSchema,
-  image: Record<string, CanonicalValue>,
+  rawImage: Record<string, CanonicalValue>,
   id: string,
   deleted: boolean,
   archived = false,
 ): ArchiveRow {
-  for (const name of Object.keys(image)) if (!hasColumn(schema, name)) throw new UnknownColumnError(schema.table, name);
+  const image = schemaImage(schema, rawImage);
   // Key columns missing from the image (a minimal before image) come from the document id.
-  const key = schema.primaryKey.some((k) => image[k] === undefined || image[k] === null) ? keyFromId(id, schema.primaryKey) : {};
-  const merged: Record<string, CanonicalValue> = { ...key, ...image };
-  for (const k of schema.primaryKey) {
-    if (merged[k] === undefined || merged[k] === null) merged[k] = key[k] ?? null;
-    if (merged[k] === null) throw new ArchiveValueError(k, 'primary-key column without a value');
+  const keyMissing = schema.primaryKey.some((k) => image[k] === undefined || image[k] === null);
+  let merged = image;
+  if (keyMissing) {
+    const key = keyFromId(id, schema.primaryKey);
+    merged = { ...key, ...image };
+    for (const k of schema.primaryKey) {
+      if (merged[k] === undefined || merged[k] === null) merged[k] = key[k] ?? null;
+      if (merged[k] === null) throw new ArchiveValueError(k, 'primary-key column without a value');
+    }
   }
   const columns: string[] = [];
   const values: ArchiveParam[] = [];

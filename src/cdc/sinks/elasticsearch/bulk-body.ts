@@ -59,6 +59,18 @@ export function documentFor(record: SinkRecord, after: Record<string, CanonicalV
 }
 
 /**
+ * `JSON.stringify(documentFor(record, after))`, without copying the image into a new object: the
+ * image's JSON with `_shardline` appended. An image that carries a `_shardline` column itself (which
+ * the document's own field replaces) takes the copy.
+ */
+export function documentJson(record: SinkRecord, after: Record<string, CanonicalValue>): string {
+  if (Object.prototype.hasOwnProperty.call(after, META_FIELD)) return JSON.stringify(documentFor(record, after));
+  const image = JSON.stringify(after);
+  const tail = `"${META_FIELD}":${JSON.stringify(meta(record, false))}}`;
+  return image === '{}' ? `{${tail}` : `${image.slice(0, -1)},${tail}`;
+}
+
+/**
  * The tombstone of a deleted row (or of the old key of a row whose primary key changed): only the
  * key columns (from the before image) and `_shardline.deleted: true`, indexed with the change's
  * version into the table's tombstones index (`IndexNames.tombstones`), while the row itself is
@@ -86,16 +98,17 @@ function actionLine(op: 'index' | 'delete', index: string, id: string, version: 
   return `{"${op}":{"_index":${JSON.stringify(index)},"_id":${JSON.stringify(id)},"version":${version.toString()},"version_type":"${VERSION_TYPE}"}}`;
 }
 
+/** One action; `source` is the document's JSON for an index, null for a delete. */
 function action(
   recordIndex: number,
   kind: BulkAction['kind'],
   index: string,
   id: string,
   version: bigint,
-  doc: Record<string, unknown> | null,
+  source: string | null,
 ): BulkAction {
-  const line = actionLine(doc ? 'index' : 'delete', index, id, version);
-  return { record: recordIndex, kind, id, version, ndjson: doc ? `${line}\n${JSON.stringify(doc)}\n` : `${line}\n` };
+  const line = actionLine(source !== null ? 'index' : 'delete', index, id, version);
+  return { record: recordIndex, kind, id, version, ndjson: source !== null ? `${line}\n${source}\n` : `${line}\n` };
 }
 
 /**
@@ -117,14 +130,14 @@ export function actionsFor(
   if (record.id === '') return { ok: false, reason: 'empty document id' };
   const { op, after } = record.event;
   const remove = (id: string): BulkAction[] => [
-    action(recordIndex, 'tombstone', tombstones, id, record.version, tombstoneFor(record, primaryKey)),
+    action(recordIndex, 'tombstone', tombstones, id, record.version, JSON.stringify(tombstoneFor(record, primaryKey))),
     action(recordIndex, 'delete', index, id, record.version, null),
   ];
   if (op === 'd') return { ok: true, actions: remove(record.id) };
   if (!after) return { ok: false, reason: `op ${op} without an after image` };
   const actions: BulkAction[] = [];
   if (record.previousId !== null && record.previousId !== record.id) actions.push(...remove(record.previousId));
-  actions.push(action(recordIndex, 'index', index, record.id, record.version, documentFor(record, after)));
+  actions.push(action(recordIndex, 'index', index, record.id, record.version, documentJson(record, after)));
   return { ok: true, actions };
 }
 
@@ -150,7 +163,15 @@ export function bulkChunks(actions: readonly BulkAction[], maxDocs: number, maxB
   return chunks;
 }
 
-/** The NDJSON body of a bulk request. */
-export function bulkBody(actions: readonly BulkAction[]): string {
-  return actions.map((a) => a.ndjson).join('');
+/**
+ * The NDJSON body of a bulk request, UTF-8 encoded once into one buffer of its exact size (a joined
+ * string would be copied by the join and encoded again by the HTTP client).
+ */
+export function bulkBody(actions: readonly BulkAction[]): Buffer {
+  let size = 0;
+  for (const a of actions) size += Buffer.byteLength(a.ndjson);
+  const body = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const a of actions) at += body.write(a.ndjson, at);
+  return body;
 }
