@@ -6,6 +6,7 @@ import type { EventLog, GroupConsumer, InboundBatch } from '../kafka/event-log.j
 import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import type { Logger } from '../../log/logger.js';
 import { cdcTransactionChannel, traceWithoutResult, type CdcSinkTraceContext } from '../../tracing/index.js';
+import { changeEventProblem } from './change-shape.js';
 import type { DeadLetter, Sink, SinkRecord } from './sink-record.js';
 
 /** Wait before writing a failed batch again: 0.5 s doubling to 30 s, equal jitter. */
@@ -25,24 +26,61 @@ export interface SinkRunnerOptions {
   partitionsConcurrently?: number;
 }
 
-/** A Kafka message of a change topic as a sink record (pure). Records without a key are dead letters. */
-export function sinkRecordOf(topic: string, partition: number, m: InboundBatch['messages'][number]): SinkRecord | DeadLetter | null {
+/** A message of a change topic that is not a change event: dead-lettered as it came, never applied. */
+export interface MalformedMessage {
+  /** Why it is not a change event. */
+  malformed: string;
+  key: Buffer | null;
+  value: Buffer;
+  origin: SinkRecord['origin'];
+}
+
+/**
+ * A Kafka message of a change topic as a sink record (pure). Records without a key, or with a
+ * version out of range, are dead letters; a value that is not a change event (not JSON, or not
+ * shaped like one: see {@link changeEventProblem}) is a {@link MalformedMessage}. Never throws.
+ */
+export function sinkRecordOf(
+  topic: string,
+  partition: number,
+  m: InboundBatch['messages'][number],
+): SinkRecord | DeadLetter | MalformedMessage | null {
   if (!m.value) return null;
-  const event = JSON.parse(m.value.toString('utf8')) as ChangeEvent;
+  const origin = { topic, partition, offset: m.offset };
+  let event: ChangeEvent;
+  try {
+    event = JSON.parse(m.value.toString('utf8')) as ChangeEvent;
+  } catch {
+    return { malformed: 'the value is not JSON', key: m.key, value: m.value, origin };
+  }
+  const problem = changeEventProblem(event);
+  if (problem !== null) return { malformed: problem, key: m.key, value: m.value, origin };
   const carried = event.source.version === undefined ? undefined : parseVersion(event.source.version);
+  let derived: bigint | string = 0n;
+  if (carried === undefined) {
+    try {
+      derived = sourceVersion(event.source);
+    } catch (err) {
+      derived = `source has no version and its binlog coordinates give none: ${(err as Error).message}`;
+    }
+  }
   const record: SinkRecord = {
     table: event.source.logical_table ?? event.source.table,
     id: m.key?.toString('utf8') ?? '',
     previousId: m.headers['previous_key'] ?? null,
-    version: carried === undefined ? sourceVersion(event.source) : (carried ?? 0n),
+    version: carried ?? (typeof derived === 'bigint' ? derived : 0n),
     event,
-    origin: { topic, partition, offset: m.offset },
+    origin,
   };
   if (carried === null)
     return { record, reason: `source.version is not a decimal integer below 2^63: ${JSON.stringify(event.source.version).slice(0, 40)}` };
+  if (typeof derived === 'string') return { record, reason: derived };
   if (m.key === null) return { record, reason: `table ${record.table} has no primary key: its rows cannot be addressed in a sink` };
   return record;
 }
+
+/** The table label of dead letters that are not change events (their table is unknown). */
+export const MALFORMED_TABLE_LABEL = '(malformed)';
 
 /**
  * Feeds one sink from its own consumer group (read_committed: only committed source
@@ -68,10 +106,12 @@ export class SinkRunner {
     await this.consumer.run(async (batch) => {
       const records: SinkRecord[] = [];
       const dead: DeadLetter[] = [];
+      const malformed: MalformedMessage[] = [];
       for (const m of batch.messages) {
         const r = sinkRecordOf(batch.topic, batch.partition, m);
         if (r === null) continue;
-        if ('reason' in r) dead.push(r);
+        if ('malformed' in r) malformed.push(r);
+        else if ('reason' in r) dead.push(r);
         else records.push(r);
       }
       const started = process.hrtime.bigint();
@@ -84,6 +124,7 @@ export class SinkRunner {
         o.metrics.sinkLatency(o.name, Math.max(0, now - r.event.source.ts_us / 1000) / 1000);
       }
       for (const [table, n] of byTable) o.metrics.sinkApplied(o.name, table, n, seconds);
+      if (malformed.length) await this.deadLetterMalformed(malformed);
       if (dead.length) {
         await o.log.send(
           dead.map((d) => ({
@@ -110,6 +151,37 @@ export class SinkRunner {
         }
       }
     });
+  }
+
+  /**
+   * Publishes messages that are not change events to the dead-letter topic with their key and
+   * value as they came (base64), counted under the table label {@link MALFORMED_TABLE_LABEL} and
+   * logged without their content.
+   */
+  private async deadLetterMalformed(messages: readonly MalformedMessage[]): Promise<void> {
+    const { o } = this;
+    await o.log.send(
+      messages.map((d) => ({
+        topic: o.deadLetterTopic,
+        key: d.key?.toString('utf8') ?? null,
+        value: JSON.stringify({
+          sink: o.name,
+          reason: d.malformed,
+          table: null,
+          origin: d.origin,
+          key_base64: d.key?.toString('base64') ?? null,
+          value_base64: d.value.toString('base64'),
+        }),
+        headers: { sink: o.name, reason: d.malformed },
+      })),
+    );
+    for (const d of messages) {
+      o.metrics.deadLetter(o.name, MALFORMED_TABLE_LABEL);
+      o.logger.warn(
+        { sink: o.name, origin: d.origin, reason: d.malformed },
+        'a message that is not a change event sent to the dead-letter topic',
+      );
+    }
   }
 
   /** {@link write} under `shardline:cdc:transaction` (stage `sink`) when anybody listens. */
