@@ -5,6 +5,7 @@ import { KafkaError } from '../../errors/index.js';
 import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
+import { recordBatchDecoderWithCrcCheck } from './kafkajs-crc-check.js';
 import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
 import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
@@ -88,7 +89,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
- * ({@link recordDecoderWithNumbers}), a send's messages grouped by partition in one pass
+ * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}), a send's messages grouped by partition in one pass
  * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
@@ -106,6 +107,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
       new Map([
         [path.join(root, 'src/protocol/encoder.js'), patchedEncoder],
         [path.join(root, 'src/protocol/recordBatch/record/v0/decoder.js'), recordDecoderWithNumbers],
+        [path.join(root, 'src/protocol/recordBatch/v0/decoder.js'), recordBatchDecoderWithCrcCheck],
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
         [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
         [path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), checkedRecordEncoderSource],
