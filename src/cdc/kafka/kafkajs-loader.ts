@@ -6,6 +6,7 @@ import { lz4Codec } from './compression.js';
 import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
 import { recordBatchDecoderWithCrcCheck } from './kafkajs-crc-check.js';
+import { fasterCrc32c } from './crc32c.js';
 import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
 import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
@@ -89,7 +90,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * its own (see {@link privateCommonJs}) with `src/consumer/filterAbortedMessages.js` replaced by
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
- * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}), a send's messages grouped by partition in one pass
+ * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}) and computed eight bytes a step ({@link fasterCrc32c}), a send's messages grouped by partition in one pass
  * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
@@ -112,7 +113,10 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
         [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
         [path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), checkedRecordEncoderSource],
       ]),
-      new Map([[path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), (e: unknown) => directRecordEncoder(e as RecordEncoder)]]),
+      new Map<string, (exports: unknown) => unknown>([
+        [path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), (e: unknown) => directRecordEncoder(e as RecordEncoder)],
+        [path.join(root, 'src/protocol/recordBatch/crc32C/crc32C.js'), fasterCrc32c],
+      ]),
     );
     const client = requireKafkajs(path.join(root, 'index.js')) as typeof KafkaJs;
     const queue = requireKafkajs(path.join(root, 'src/network/requestQueue/index.js')) as { prototype: Record<string, unknown> };
