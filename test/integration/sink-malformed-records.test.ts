@@ -4,7 +4,7 @@ import { KafkajsEventLog } from '../../src/cdc/kafka/kafkajs-event-log.js';
 import { kafkajs } from '../../src/cdc/kafka/kafkajs-loader.js';
 import { createCdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
 import type { DeadLetter, Sink, SinkRecord } from '../../src/cdc/sinks/sink-record.js';
-import { MALFORMED_TABLE_LABEL, SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
+import { MALFORMED_BYTES_KEPT, MALFORMED_TABLE_LABEL, SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
 import { createLogger } from '../../src/log/logger.js';
 import { testConfig } from '../support/cluster.js';
 import { metricValue, readTopic } from '../support/cdc-faults.js';
@@ -54,6 +54,8 @@ const malformed: { key: string; value: string | Buffer; reason: RegExp }[] = [
   { key: 'junk-text', value: 'this is not json', reason: /^the value is not JSON$/ },
   { key: 'junk-bytes', value: notUtf8, reason: /^the value is not JSON$/ },
   { key: 'junk-array', value: '[1,2,3]', reason: /not a JSON object/ },
+  // larger than the part kept (a dead letter of the whole would pass the broker's 1 MiB limit once in base64)
+  { key: 'junk-large', value: Buffer.alloc(700 * 1024, 0x41), reason: /^the value is not JSON$/ },
   { key: 'junk-shape', value: JSON.stringify({ op: 'c', before: null, after: {}, source: { ...source, ts_us: 'soon' } }), reason: /ts_us/ },
 ];
 
@@ -117,7 +119,10 @@ describe('a change topic holding messages that are not change events', () => {
       expect(v['sink']).toBe('test');
       expect(v['reason']).toMatch(m.reason);
       expect(v['table']).toBeNull();
-      expect(Buffer.from(v['value_base64'] as string, 'base64').equals(Buffer.from(m.value))).toBe(true);
+      const bytes = Buffer.from(m.value);
+      expect(v['value_bytes']).toBe(bytes.length);
+      expect(v['value_truncated']).toBe(bytes.length > MALFORMED_BYTES_KEPT);
+      expect(Buffer.from(v['value_base64'] as string, 'base64').equals(bytes.subarray(0, MALFORMED_BYTES_KEPT))).toBe(true);
       expect(Buffer.from(v['key_base64'] as string, 'base64').toString()).toBe(m.key);
       expect((v['origin'] as { topic: string }).topic).toBe(topic);
     }

@@ -1,5 +1,6 @@
 import { changeEventProblem } from '../../src/cdc/sinks/change-shape.js';
-import { sinkRecordOf } from '../../src/cdc/sinks/sink-runner.js';
+import { DEAD_LETTER_MAX_BYTES, deadLetterValue, sinkRecordOf } from '../../src/cdc/sinks/sink-runner.js';
+import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { prng } from '../support/prng.js';
 
 const source = {
@@ -100,5 +101,34 @@ describe('messages of a change topic that are not change events', () => {
       const r = sinkRecordOf('t', 0, message(value));
       expect(r === null || 'malformed' in r || 'reason' in r || typeof r.version === 'bigint').toBe(true);
     }
+  });
+
+  it('a dead letter keeps its change event unless the letter would pass the size it can be published at', () => {
+    const record = (text: string): SinkRecord => {
+      const r = sinkRecordOf('shardline.users', 1, message(JSON.stringify({ ...event, after: { id: '7', note: text } })));
+      if (!r || !('version' in r)) throw new Error('not a record');
+      return r;
+    };
+    const small = JSON.parse(
+      deadLetterValue('elasticsearch', { record: record('é'.repeat(100)), reason: 'mapper_parsing_exception: x' }),
+    ) as Record<string, unknown>;
+    expect(small).toMatchObject({ sink: 'elasticsearch', reason: 'mapper_parsing_exception: x', table: 'users', id: '7', version: '42' });
+    expect((small['event'] as { after: { note: string } }).after.note).toBe('é'.repeat(100));
+    expect(small['event_omitted']).toBeUndefined();
+    // 450k two-byte characters: 900 KB of UTF-8 in a string of 450k UTF-16 units
+    const big = record('é'.repeat(450_000));
+    const letter = deadLetterValue('archive', { record: big, reason: 'too long' });
+    expect(Buffer.byteLength(letter)).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
+    const parsed = JSON.parse(letter) as Record<string, unknown>;
+    expect(parsed).toMatchObject({
+      sink: 'archive',
+      reason: 'too long',
+      id: '7',
+      event: null,
+      event_omitted: true,
+      origin: { partition: 1 },
+    });
+    expect(parsed['event_bytes']).toBe(Buffer.byteLength(JSON.stringify(big.event)));
+    expect(parsed['event_bytes']).toBeGreaterThan(DEAD_LETTER_MAX_BYTES);
   });
 });

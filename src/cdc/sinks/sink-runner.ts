@@ -83,6 +83,41 @@ export function sinkRecordOf(
 export const MALFORMED_TABLE_LABEL = '(malformed)';
 
 /**
+ * Bytes of a malformed message's key and value copied into its dead letter: base64 grows them by a
+ * third, and a dead letter larger than the broker's `message.max.bytes` (1 MiB by default) would
+ * fail to publish and stop the group after all. The message itself stays at its origin.
+ */
+export const MALFORMED_BYTES_KEPT = 256 * 1024;
+
+const base64Prefix = (b: Buffer): string => b.subarray(0, MALFORMED_BYTES_KEPT).toString('base64');
+
+/** The largest dead letter (UTF-8 bytes of its JSON) published with its change event in it. */
+export const DEAD_LETTER_MAX_BYTES = 768 * 1024;
+
+/**
+ * A dead letter's JSON: the sink, the reason, the record's table, id, version, origin and change
+ * event. A letter that would be larger than {@link DEAD_LETTER_MAX_BYTES} (an event near the
+ * broker's message size limit, with the reason and metadata added) leaves the event out —
+ * `event: null`, `event_omitted: true`, `event_bytes` — as publishing it would fail and stop the
+ * sink's group; the change itself stays at its origin.
+ */
+export function deadLetterValue(sink: string, d: DeadLetter): string {
+  const letter = {
+    sink,
+    reason: d.reason,
+    table: d.record.table,
+    id: d.record.id,
+    version: d.record.version.toString(),
+    origin: d.record.origin,
+    event: d.record.event as ChangeEvent | null,
+  };
+  const json = JSON.stringify(letter);
+  if (json.length * 3 <= DEAD_LETTER_MAX_BYTES || Buffer.byteLength(json) <= DEAD_LETTER_MAX_BYTES) return json;
+  const eventBytes = Buffer.byteLength(JSON.stringify(d.record.event));
+  return JSON.stringify({ ...letter, reason: d.reason.slice(0, 10_000), event: null, event_omitted: true, event_bytes: eventBytes });
+}
+
+/**
  * Feeds one sink from its own consumer group (read_committed: only committed source
  * transactions). Offsets are committed after the sink has applied a batch, so a crash replays
  * at most the last batch — harmless, as sinks are idempotent by source version. Dead letters go
@@ -130,15 +165,7 @@ export class SinkRunner {
           dead.map((d) => ({
             topic: o.deadLetterTopic,
             key: d.record.id || null,
-            value: JSON.stringify({
-              sink: o.name,
-              reason: d.reason,
-              table: d.record.table,
-              id: d.record.id,
-              version: d.record.version.toString(),
-              origin: d.record.origin,
-              event: d.record.event,
-            }),
+            value: deadLetterValue(o.name, d),
             headers: { sink: o.name, reason: d.reason.slice(0, 1000) },
           })),
         );
@@ -155,7 +182,7 @@ export class SinkRunner {
 
   /**
    * Publishes messages that are not change events to the dead-letter topic with their key and
-   * value as they came (base64), counted under the table label {@link MALFORMED_TABLE_LABEL} and
+   * value as they came (base64; the first {@link MALFORMED_BYTES_KEPT} bytes of each), counted under the table label {@link MALFORMED_TABLE_LABEL} and
    * logged without their content.
    */
   private async deadLetterMalformed(messages: readonly MalformedMessage[]): Promise<void> {
@@ -169,8 +196,10 @@ export class SinkRunner {
           reason: d.malformed,
           table: null,
           origin: d.origin,
-          key_base64: d.key?.toString('base64') ?? null,
-          value_base64: d.value.toString('base64'),
+          key_base64: d.key ? base64Prefix(d.key) : null,
+          value_base64: base64Prefix(d.value),
+          value_bytes: d.value.length,
+          value_truncated: d.value.length > MALFORMED_BYTES_KEPT,
         }),
         headers: { sink: o.name, reason: d.malformed },
       })),
