@@ -179,7 +179,7 @@ export class CdcWorker {
         deadLetterTopic: cdc.deadLetterTopic,
         metrics: this.metrics,
         logger,
-        partitionsConcurrently: name === 'elasticsearch' ? cdc.elasticsearch.concurrency : 1,
+        writesInFlight: name === 'elasticsearch' ? cdc.elasticsearch.concurrency : 1,
       });
       await runner.start();
       this.runners.push(runner);

@@ -89,7 +89,7 @@ export const cdcSchema = z
           .int()
           .min(1024)
           .default(10 * 1024 * 1024),
-        /** Bulk requests in flight (one Kafka partition each). */
+        /** Sink writes in flight (a write holds every partition's batch of a fetch; its bulk requests go one at a time). */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
         refreshInterval: z

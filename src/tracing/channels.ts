@@ -66,8 +66,11 @@ export interface CdcKafkaTraceContext {
 export interface CdcSinkTraceContext {
   stage: 'sink';
   sink: string;
+  /** The first batch's topic and partition (see `batches` for all of them). */
   topic: string;
   partition: number;
+  /** The fetched batches the write holds, one per topic partition. */
+  batches: { topic: string; partition: number; records: number }[];
   /** Records handed to the sink. */
   records: number;
   /** The source transactions of those records, in order of first appearance (one entry per instance for records without a GTID). */

@@ -8,6 +8,7 @@ import { MALFORMED_BYTES_KEPT, MALFORMED_TABLE_LABEL, SinkRunner } from '../../s
 import { createLogger } from '../../src/log/logger.js';
 import { testConfig } from '../support/cluster.js';
 import { metricValue, readTopic } from '../support/cdc-faults.js';
+import { unversionedSource } from '../support/change-events.js';
 
 // Anything can be written to a change topic. A message that is not a change event must become a
 // dead letter with its bytes, and the sink's group must go on to the changes after it (a throw
@@ -18,22 +19,7 @@ const name = `shardline-test-malformed-${process.pid}-${Date.now()}`;
 const topic = `${name}.users`;
 const deadLetterTopic = `${name}._dead_letters`;
 
-const source = {
-  instance: 'shard-0',
-  flavour: 'mysql',
-  server_uuid: null,
-  server_id: 1,
-  db: 'app_00',
-  table: 'users_0001',
-  logical_table: 'users',
-  shard: 1,
-  gtid: null,
-  file: 'binlog.000002',
-  pos: 400,
-  row: 0,
-  snapshot: 'false',
-  ts_us: Date.now() * 1000,
-};
+const source = { ...unversionedSource, row: 0, ts_us: Date.now() * 1000 };
 const change = (id: string, version: string) =>
   JSON.stringify({ op: 'c', before: null, after: { uid: id, name: `n${id}` }, source: { ...source, version }, ts_ms: Date.now() });
 

@@ -208,6 +208,11 @@ describe('shardline:cdc:transaction', () => {
         sink: 'recording',
         topic: 'cdc.items',
         partition: batch[0]!.origin.partition,
+        batches: [...new Set(batch.map((r) => r.origin.partition))].map((partition) => ({
+          topic: 'cdc.items',
+          partition,
+          records: batch.filter((r) => r.origin.partition === partition).length,
+        })),
         records: batch.length,
         transactions: [...new Set(batch.map((r) => r.event.source.gtid))].map((gtid) => ({ instance: instance.name, gtid })),
       });

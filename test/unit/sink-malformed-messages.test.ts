@@ -1,25 +1,10 @@
 import { changeEventProblem } from '../../src/cdc/sinks/change-shape.js';
 import { DEAD_LETTER_MAX_BYTES, deadLetterValue, sinkRecordOf } from '../../src/cdc/sinks/sink-runner.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
+import { changeSource } from '../support/change-events.js';
 import { prng } from '../support/prng.js';
 
-const source = {
-  instance: 'shard-0',
-  flavour: 'mysql',
-  server_uuid: null,
-  server_id: 1,
-  db: 'app_00',
-  table: 'users_0001',
-  logical_table: 'users',
-  shard: 1,
-  gtid: null,
-  file: 'binlog.000002',
-  pos: 400,
-  row: 1,
-  ts_us: 1_700_000_000_000_000,
-  snapshot: 'false',
-  version: '42',
-};
+const source = changeSource;
 const event = { op: 'c', before: null, after: { id: '7', name: 'a' }, source, ts_ms: 1 };
 
 const message = (value: Buffer | string, key: string | null = '7') => ({

@@ -4,6 +4,7 @@ import { prng } from '../support/prng.js';
 import { otherServer } from '../../src/cdc/checkpoint/checkpoint.js';
 import { mariadbResumePosition } from '../../src/gtid/index.js';
 import { sinkRecordOf } from '../../src/cdc/sinks/sink-runner.js';
+import { unversionedSource } from '../support/change-events.js';
 
 const at = (file: number, pos: number, row = 0) => ({ file: `binlog.${String(file).padStart(6, '0')}`, pos, row });
 
@@ -95,22 +96,7 @@ describe('which server a checkpoint belongs to', () => {
 });
 
 describe('the version a sink applies', () => {
-  const source = {
-    instance: 'shard-1',
-    flavour: 'mysql',
-    server_uuid: null,
-    server_id: 1,
-    db: 'app_00',
-    table: 'users_0001',
-    logical_table: 'users',
-    shard: 1,
-    gtid: null,
-    file: 'binlog.000002',
-    pos: 400,
-    row: 1,
-    ts_us: 1,
-    snapshot: 'false',
-  };
+  const source = { ...unversionedSource, instance: 'shard-1', ts_us: 1 };
   const message = (src: Record<string, unknown>) => ({
     key: Buffer.from('7'),
     value: Buffer.from(JSON.stringify({ op: 'c', before: null, after: { id: 7 }, source: src, ts_ms: 1 })),

@@ -7,6 +7,7 @@ import type { CdcMetrics } from '../metrics/cdc-metrics.js';
 import type { Logger } from '../../log/logger.js';
 import { cdcTransactionChannel, traceWithoutResult, type CdcSinkTraceContext } from '../../tracing/index.js';
 import { changeEventProblem } from './change-shape.js';
+import { GroupCommit } from './group-commit.js';
 import type { DeadLetter, Sink, SinkRecord } from './sink-record.js';
 
 /** Wait before writing a failed batch again: 0.5 s doubling to 30 s, equal jitter. */
@@ -22,8 +23,40 @@ export interface SinkRunnerOptions {
   deadLetterTopic: string;
   metrics: CdcMetrics;
   logger: Logger;
-  /** Partitions handed to the sink at once (the sink must take concurrent writes). */
+  /**
+   * Sink writes in flight at once (default 1; the sink must take concurrent writes). Every
+   * partition's batch of a fetch is taken at once and joins one write ({@link GroupCommit}).
+   */
+  writesInFlight?: number;
+  /** @deprecated the former name of {@link writesInFlight}. */
   partitionsConcurrently?: number;
+}
+
+/**
+ * Partitions kafkajs hands to the runner at once: more than a fetch holds, so that every batch of
+ * a fetch reaches the runner before the turn ends and joins the same sink write.
+ */
+const PARTITIONS_AT_ONCE = 256;
+
+/** A fetched batch sorted into the records to write, dead letters, and messages that are not change events. */
+interface ParsedBatch {
+  topic: string;
+  partition: number;
+  records: SinkRecord[];
+  dead: DeadLetter[];
+  malformed: MalformedMessage[];
+}
+
+function parsedBatch(batch: InboundBatch): ParsedBatch {
+  const out: ParsedBatch = { topic: batch.topic, partition: batch.partition, records: [], dead: [], malformed: [] };
+  for (const m of batch.messages) {
+    const r = sinkRecordOf(batch.topic, batch.partition, m);
+    if (r === null) continue;
+    if ('malformed' in r) out.malformed.push(r);
+    else if ('reason' in r) out.dead.push(r);
+    else out.records.push(r);
+  }
+  return out;
 }
 
 /** A message of a change topic that is not a change event: dead-lettered as it came, never applied. */
@@ -119,16 +152,22 @@ export function deadLetterValue(sink: string, d: DeadLetter): string {
 
 /**
  * Feeds one sink from its own consumer group (read_committed: only committed source
- * transactions). Offsets are committed after the sink has applied a batch, so a crash replays
- * at most the last batch — harmless, as sinks are idempotent by source version. Dead letters go
+ * transactions). The batches of every partition in a fetch are written together, in one sink
+ * write (and batches that arrive while a write runs join the next one: {@link GroupCommit}), so
+ * a write's size grows with the load rather than with the partition count. Offsets are committed
+ * after the sink has applied a batch, so a crash replays at most the last write — harmless, as
+ * sinks are idempotent by source version. Dead letters go
  * to the dead-letter topic with the sink and the reason, and are counted.
  */
 export class SinkRunner {
   private consumer: GroupConsumer | null = null;
   private stopping = false;
   private readonly stopped = new AbortController();
+  private readonly groups: GroupCommit<ParsedBatch>;
 
-  constructor(private readonly o: SinkRunnerOptions) {}
+  constructor(private readonly o: SinkRunnerOptions) {
+    this.groups = new GroupCommit((batches) => this.apply(batches), o.writesInFlight ?? o.partitionsConcurrently ?? 1);
+  }
 
   async start(): Promise<void> {
     const { o } = this;
@@ -136,48 +175,45 @@ export class SinkRunner {
       groupId: o.groupId,
       topics: o.topics,
       fromBeginning: true,
-      partitionsConcurrently: o.partitionsConcurrently ?? 1,
+      partitionsConcurrently: PARTITIONS_AT_ONCE,
     });
-    await this.consumer.run(async (batch) => {
-      const records: SinkRecord[] = [];
-      const dead: DeadLetter[] = [];
-      const malformed: MalformedMessage[] = [];
-      for (const m of batch.messages) {
-        const r = sinkRecordOf(batch.topic, batch.partition, m);
-        if (r === null) continue;
-        if ('malformed' in r) malformed.push(r);
-        else if ('reason' in r) dead.push(r);
-        else records.push(r);
-      }
-      const started = process.hrtime.bigint();
-      if (records.length) dead.push(...(await this.tracedWrite(batch.topic, batch.partition, records)));
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const now = Date.now();
-      const byTable = new Map<string, number>();
-      for (const r of records) {
-        byTable.set(r.table, (byTable.get(r.table) ?? 0) + 1);
-        o.metrics.sinkLatency(o.name, Math.max(0, now - r.event.source.ts_us / 1000) / 1000);
-      }
-      for (const [table, n] of byTable) o.metrics.sinkApplied(o.name, table, n, seconds);
-      if (malformed.length) await this.deadLetterMalformed(malformed);
-      if (dead.length) {
-        await o.log.send(
-          dead.map((d) => ({
-            topic: o.deadLetterTopic,
-            key: d.record.id || null,
-            value: deadLetterValue(o.name, d),
-            headers: { sink: o.name, reason: d.reason.slice(0, 1000) },
-          })),
+    await this.consumer.run((batch) => this.groups.submit(parsedBatch(batch)));
+  }
+
+  /** One sink write for the batches of a group (every partition of a fetch, or what came while the last write ran). */
+  private async apply(batches: ParsedBatch[]): Promise<void> {
+    const { o } = this;
+    const records = batches.length === 1 ? batches[0]!.records : batches.flatMap((b) => b.records);
+    const dead = batches.flatMap((b) => b.dead);
+    const malformed = batches.flatMap((b) => b.malformed);
+    const started = process.hrtime.bigint();
+    if (records.length) dead.push(...(await this.tracedWrite(batches, records)));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const now = Date.now();
+    const byTable = new Map<string, number>();
+    for (const r of records) {
+      byTable.set(r.table, (byTable.get(r.table) ?? 0) + 1);
+      o.metrics.sinkLatency(o.name, Math.max(0, now - r.event.source.ts_us / 1000) / 1000);
+    }
+    for (const [table, n] of byTable) o.metrics.sinkApplied(o.name, table, n, seconds);
+    if (malformed.length) await this.deadLetterMalformed(malformed);
+    if (dead.length) {
+      await o.log.send(
+        dead.map((d) => ({
+          topic: o.deadLetterTopic,
+          key: d.record.id || null,
+          value: deadLetterValue(o.name, d),
+          headers: { sink: o.name, reason: d.reason.slice(0, 1000) },
+        })),
+      );
+      for (const d of dead) {
+        o.metrics.deadLetter(o.name, d.record.table);
+        o.logger.warn(
+          { sink: o.name, table: d.record.table, id: d.record.id, origin: d.record.origin, reason: d.reason },
+          'record sent to the dead-letter topic',
         );
-        for (const d of dead) {
-          o.metrics.deadLetter(o.name, d.record.table);
-          o.logger.warn(
-            { sink: o.name, table: d.record.table, id: d.record.id, origin: d.record.origin, reason: d.reason },
-            'record sent to the dead-letter topic',
-          );
-        }
       }
-    });
+    }
   }
 
   /**
@@ -214,7 +250,7 @@ export class SinkRunner {
   }
 
   /** {@link write} under `shardline:cdc:transaction` (stage `sink`) when anybody listens. */
-  private tracedWrite(topic: string, partition: number, records: readonly SinkRecord[]): Promise<DeadLetter[]> {
+  private tracedWrite(batches: readonly ParsedBatch[], records: readonly SinkRecord[]): Promise<DeadLetter[]> {
     if (!cdcTransactionChannel.hasSubscribers) return this.write(records);
     const transactions: CdcSinkTraceContext['transactions'] = [];
     const seen = new Set<string>();
@@ -225,7 +261,16 @@ export class SinkRunner {
       seen.add(key);
       transactions.push({ instance, gtid });
     }
-    const ctx: CdcSinkTraceContext = { stage: 'sink', sink: this.o.name, topic, partition, records: records.length, transactions };
+    const written = batches.filter((b) => b.records.length > 0);
+    const ctx: CdcSinkTraceContext = {
+      stage: 'sink',
+      sink: this.o.name,
+      topic: written[0]!.topic,
+      partition: written[0]!.partition,
+      batches: written.map((b) => ({ topic: b.topic, partition: b.partition, records: b.records.length })),
+      records: records.length,
+      transactions,
+    };
     return traceWithoutResult(cdcTransactionChannel, ctx, () => this.write(records));
   }
 
