@@ -11,6 +11,7 @@ import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
 import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
+import { coalescedCommitOffsets, type OffsetCommitter } from './kafkajs-offset-commits.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
 interface FilterInput {
@@ -92,8 +93,8 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
  * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}) and computed eight bytes a step ({@link fasterCrc32c}), a send's messages grouped by partition in one pass
  * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
- * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}) and the request queue's idle timer
- * loop removed ({@link scheduleCheckPendingRequests}). Whatever the host application loaded before — its own `kafkajs`,
+ * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}), the request queue's idle timer
+ * loop removed ({@link scheduleCheckPendingRequests}) and concurrent offset commits coalesced ({@link coalescedCommitOffsets}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
  * throws a {@link KafkaError} and shardline does not read Kafka with an unsafe filter. `root`: the
@@ -123,6 +124,9 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     if (typeof queue.prototype['scheduleCheckPendingRequests'] !== 'function')
       throw new Error('src/network/requestQueue has no scheduleCheckPendingRequests to replace');
     queue.prototype['scheduleCheckPendingRequests'] = scheduleCheckPendingRequests;
+    const offsets = requireKafkajs(path.join(root, 'src/consumer/offsetManager/index.js')) as { prototype: OffsetCommitter };
+    if (typeof offsets.prototype.commitOffsets !== 'function') throw new Error('src/consumer/offsetManager has no commitOffsets to wrap');
+    offsets.prototype.commitOffsets = coalescedCommitOffsets(offsets.prototype.commitOffsets);
     const codec = lz4Codec();
     (client.CompressionCodecs as Record<number, () => unknown>)[client.CompressionTypes.LZ4] = () => codec;
     if (selfCheck(requireKafkajs, root)) return client;

@@ -55,10 +55,16 @@ export function privateCommonJs(
       return module.exports;
     }
     const dirname = path.dirname(file);
+    // kafkajs requires modules inside hot functions: each specifier is resolved once per module.
+    const files = new Map<string, string>();
     const requireHere = (specifier: string): unknown => {
+      const known = files.get(specifier);
+      if (known !== undefined) return load(known);
       if (isBuiltin(specifier)) return hostRequire(specifier);
       if (!specifier.startsWith('.')) throw new Error(`${file} requires ${specifier}, which a private load does not provide`);
-      return load(resolve(path.resolve(dirname, specifier)));
+      const target = resolve(path.resolve(dirname, specifier));
+      files.set(specifier, target);
+      return load(target);
     };
     const params = ['exports', 'require', 'module', '__filename', '__dirname'];
     const body = vm.compileFunction(source, params, { filename: file });
