@@ -47,7 +47,7 @@ const TARGETS: Record<string, Record<string, { min?: number; max?: number }>> = 
   },
 };
 
-const BENCHES = ['router', 'pool', 'binlog', 'replica', 'move', 'analytics', 'snapshot', 'stream', 'e2e'] as const;
+const BENCHES = ['router', 'pool', 'binlog', 'replica', 'move', 'analytics', 'snapshot', 'stream', 'es-bulk', 'e2e'] as const;
 const root = path.resolve(import.meta.dirname, '..', '..');
 
 function run(name: string): Promise<Record<string, unknown> | { error: string }> {
