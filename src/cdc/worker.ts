@@ -332,12 +332,22 @@ export class CdcWorker {
   /** Health for /healthz. */
   health(): { ok: boolean } & Record<string, unknown> {
     const failed = Object.fromEntries(this.failures);
+    const unhealthyAfterMs = this.config.cdc.sinkUnhealthyAfterS * 1000;
+    const sinkStates = this.runners.map((r) => r.status());
+    const sinksDown = sinkStates.filter((s) => s.failingForMs >= unhealthyAfterMs);
     return {
-      ok: !this.stopping && this.failures.size === 0,
+      ok: !this.stopping && this.failures.size === 0 && sinksDown.length === 0,
       reading: this.reading,
       assigned: this.assigned,
       failed,
       sinks: this.runners.length,
+      sink_status: sinkStates.map((s) => ({
+        sink: s.sink,
+        ok: s.failingForMs < unhealthyAfterMs,
+        failing: s.failing,
+        failing_s: Math.round(s.failingForMs / 100) / 10,
+        error: s.error,
+      })),
     };
   }
 

@@ -72,6 +72,8 @@ export const cdcSchema = z
       .default({ mode: 'never', chunkRows: 2048, tablesPerInstance: 2, maxRowsPerSecond: 2000 }),
     /** Seconds a SIGTERM/SIGINT waits for the current transaction before giving up. */
     shutdownTimeoutS: z.number().min(1).default(30),
+    /** /healthz answers 503 once a sink has been failing this long (its consumer crashing, or its writes refused and retried). */
+    sinkUnhealthyAfterS: z.number().positive().default(60),
     elasticsearch: z
       .object({
         indexPrefix: z

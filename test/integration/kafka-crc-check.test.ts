@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { packageRoot } from '../../src/config/index.js';
+import type { ConsumerState } from '../../src/cdc/kafka/event-log.js';
 import { KafkajsEventLog } from '../../src/cdc/kafka/kafkajs-event-log.js';
 import { kafkajs } from '../../src/cdc/kafka/kafkajs-loader.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -61,8 +62,9 @@ describe('a record batch corrupted on the broker', () => {
     await producer.connect();
     const send = (value: string) => producer.send({ topic, acks: -1, messages: [{ key: 'k', value }] });
     const delivered: string[] = [];
+    const states: ConsumerState[] = [];
     const consume = () => {
-      const consumer = eventLog.consumer({ groupId: `${topic}-g`, topics: [topic], fromBeginning: true });
+      const consumer = eventLog.consumer({ groupId: `${topic}-g`, topics: [topic], fromBeginning: true, onState: (s) => states.push(s) });
       void consumer.run(async (batch) => {
         for (const m of batch.messages) delivered.push(m.value!.toString());
       });
@@ -80,10 +82,19 @@ describe('a record batch corrupted on the broker', () => {
       await send('{"balance":"300.00","n":3}');
       await send('{"balance":"400.00","n":4}');
       corrupt('"300.00"', '"900.00"');
+      expect(states.some((st) => st.ok)).toBe(true); // the first consumer's fetches
+      expect(states.some((st) => !st.ok)).toBe(false);
+      states.length = 0;
       const second = consume();
       await sleep(8000);
       await second.stop();
       expect(delivered).toHaveLength(2);
+      // the failing fetch is reported to the consumer's owner (the sink runner: /healthz), retried
+      const failures = states.filter((st): st is Extract<ConsumerState, { ok: false }> => !st.ok);
+      expect(failures.length).toBeGreaterThan(0);
+      expect(failures.every((f) => f.restarting)).toBe(true);
+      expect(String((failures[0]!.error as Error).message)).toMatch(/CRC32C/);
+      expect(states.filter((st) => st.ok)).toHaveLength(0);
       expect(readFileSync(logFile, 'utf8')).toMatch(/record batch at offset 2 failed its CRC32C check \(stored \d+, computed \d+\)/);
     } finally {
       await producer.disconnect();

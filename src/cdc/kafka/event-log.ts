@@ -70,7 +70,15 @@ export interface GroupConsumerOptions {
    * groups do not pile up in the broker.
    */
   ephemeral?: boolean;
+  /**
+   * Told how consuming goes: `ok` after each fetch that succeeded; not ok when the consumer
+   * failed (a fetch, a commit, or `eachBatch` threw) — `restarting` says whether it tries again.
+   */
+  onState?: (state: ConsumerState) => void;
 }
+
+/** How a {@link GroupConsumer} is doing (see {@link GroupConsumerOptions.onState}). */
+export type ConsumerState = { ok: true } | { ok: false; error: unknown; restarting: boolean };
 
 /** A consumer in a group: batches are handed to `eachBatch`; offsets are committed after it returns. */
 export interface GroupConsumer {

@@ -352,8 +352,10 @@ export class InMemoryEventLog implements EventLog {
             try {
               await eachBatch(batch);
               if (member.assignment.get(batch.topic)?.includes(batch.partition)) group.offsets.set(at, next);
-            } catch {
+              member.options.onState?.({ ok: true });
+            } catch (error) {
               failed = true;
+              member.options.onState?.({ ok: false, error, restarting: true });
             }
           }),
         );

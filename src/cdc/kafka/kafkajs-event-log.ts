@@ -277,6 +277,11 @@ export class KafkajsEventLog implements EventLog {
       const cb = options.onAssignment;
       consumer.on(consumer.events.GROUP_JOIN, (e) => cb(e.payload.memberAssignment));
     }
+    if (options.onState) {
+      const cb = options.onState;
+      consumer.on(consumer.events.FETCH, () => cb({ ok: true }));
+      consumer.on(consumer.events.CRASH, (e) => cb({ ok: false, error: e.payload.error, restarting: e.payload.restart }));
+    }
     const stop = async () => {
       this.closers.delete(stop);
       await consumer.disconnect();

@@ -10,6 +10,8 @@ export interface CdcMetrics {
   reading(instance: string, up: boolean): void;
   sinkApplied(sink: string, table: string, n: number, seconds: number): void;
   sinkLatency(sink: string, seconds: number): void;
+  /** Whether a sink's consumer or writes keep failing (1) or it applies again (0). */
+  sinkFailing(sink: string, failing: boolean): void;
   deadLetter(sink: string, table: string): void;
   /** Rows a snapshot published (`r` events). */
   snapshotRows(instance: string, table: string, n: number): void;
@@ -27,6 +29,7 @@ const noop: CdcMetrics = {
   reading() {},
   sinkApplied() {},
   sinkLatency() {},
+  sinkFailing() {},
   deadLetter() {},
   snapshotRows() {},
   snapshotRemaining() {},
@@ -105,6 +108,12 @@ export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): Cd
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     registers,
   });
+  const failing = new Gauge({
+    name: `${prefix}sink_failing`,
+    help: 'Whether a sink is failing (its consumer crashed or its writes fail, and nothing was applied since): 1, else 0',
+    labelNames: ['sink'],
+    registers,
+  });
   const dead = new Counter({
     name: `${prefix}sink_dead_letters_total`,
     help: 'Records a sink refused for good (sent to the dead-letter topic)',
@@ -154,6 +163,7 @@ export function createCdcMetrics(registry?: Registry, prefix = 'shardline_'): Cd
       applySeconds.observe({ sink }, seconds);
     },
     sinkLatency: (sink, seconds) => e2e.observe({ sink }, seconds),
+    sinkFailing: (sink, on) => failing.set({ sink }, on ? 1 : 0),
     deadLetter: (sink, table) => dead.inc({ sink, table }),
   };
 }

@@ -47,6 +47,13 @@ interface ParsedBatch {
   malformed: MalformedMessage[];
 }
 
+/** An error's code (ShardlineError) or name: what /healthz may show of it. */
+function errorLabel(err: unknown): string {
+  if (isShardlineError(err)) return err.code;
+  if (err instanceof Error) return err.name;
+  return typeof err;
+}
+
 function parsedBatch(batch: InboundBatch): ParsedBatch {
   const out: ParsedBatch = { topic: batch.topic, partition: batch.partition, records: [], dead: [], malformed: [] };
   for (const m of batch.messages) {
@@ -57,6 +64,17 @@ function parsedBatch(batch: InboundBatch): ParsedBatch {
     else out.records.push(r);
   }
   return out;
+}
+
+/** How a sink is doing, for /healthz. */
+export interface SinkStatus {
+  sink: string;
+  /** Its consumer crashed or its last write failed, and nothing was fetched or applied since. */
+  failing: boolean;
+  /** Since when (ms); 0 when not failing. */
+  failingForMs: number;
+  /** The failure's error code or name (never its message: it may quote row values), null when not failing. */
+  error: string | null;
 }
 
 /** A message of a change topic that is not a change event: dead-lettered as it came, never applied. */
@@ -164,6 +182,10 @@ export class SinkRunner {
   private stopping = false;
   private readonly stopped = new AbortController();
   private readonly groups: GroupCommit<ParsedBatch>;
+  private failingSince: number | null = null;
+  private failure: string | null = null;
+  /** The failure when it came from the consumer (a successful fetch clears it; a failed write only a write does). */
+  private consumerFailure: string | null = null;
 
   constructor(private readonly o: SinkRunnerOptions) {
     this.groups = new GroupCommit((batches) => this.apply(batches), o.writesInFlight ?? o.partitionsConcurrently ?? 1);
@@ -171,13 +193,43 @@ export class SinkRunner {
 
   async start(): Promise<void> {
     const { o } = this;
+    o.metrics.sinkFailing(o.name, false); // the series exists before its first failure (alerts see it)
     this.consumer = o.log.consumer({
       groupId: o.groupId,
       topics: o.topics,
       fromBeginning: true,
       partitionsConcurrently: PARTITIONS_AT_ONCE,
+      onState: (state) => {
+        if (state.ok) {
+          if (this.failure !== null && this.failure === this.consumerFailure) this.recovered();
+        } else this.failed(state.error, true);
+      },
     });
     await this.consumer.run((batch) => this.groups.submit(parsedBatch(batch)));
+  }
+
+  /** How the sink is doing: failing since when, and with what. */
+  status(now = Date.now()): SinkStatus {
+    const since = this.failingSince;
+    return { sink: this.o.name, failing: since !== null, failingForMs: since === null ? 0 : now - since, error: this.failure };
+  }
+
+  private failed(err: unknown, fromConsumer: boolean): void {
+    const what = errorLabel(err);
+    if (this.failingSince === null) {
+      this.failingSince = Date.now();
+      this.o.metrics.sinkFailing(this.o.name, true);
+    }
+    this.failure = what;
+    this.consumerFailure = fromConsumer ? what : null;
+  }
+
+  private recovered(): void {
+    if (this.failingSince === null) return;
+    this.failingSince = null;
+    this.failure = null;
+    this.consumerFailure = null;
+    this.o.metrics.sinkFailing(this.o.name, false);
   }
 
   /** One sink write for the batches of a group (every partition of a fetch, or what came while the last write ran). */
@@ -188,6 +240,7 @@ export class SinkRunner {
     const malformed = batches.flatMap((b) => b.malformed);
     const started = process.hrtime.bigint();
     if (records.length) dead.push(...(await this.tracedWrite(batches, records)));
+    this.recovered();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const now = Date.now();
     const byTable = new Map<string, number>();
@@ -287,6 +340,7 @@ export class SinkRunner {
         return await this.o.sink.write(records);
       } catch (err) {
         if (this.stopping) throw err;
+        this.failed(err, false);
         const delayMs = backoffDelayMs(WRITE_BACKOFF, attempt);
         const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
         this.o.logger.error(
