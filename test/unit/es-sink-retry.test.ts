@@ -19,6 +19,8 @@ interface FakeEs {
   templates: unknown[];
   /** Resolves once `n` bulk requests have arrived. */
   whenBulks(n: number): Promise<void>;
+  /** Bulk requests received and not yet answered, now and at most. */
+  bulksInFlight: { now: number; max: number };
   close(): Promise<void>;
 }
 
@@ -43,7 +45,9 @@ const ok = (ids: string[], status: (id: string) => number = () => 201): Reply =>
 async function fakeEs(
   script: BulkScript[],
   setupReply: (method: string, path: string, body: string) => Reply | null = () => null,
+  bulkReplyDelayMs = 0,
 ): Promise<FakeEs> {
+  const bulksInFlight = { now: 0, max: 0 };
   const bulks: string[][] = [];
   const setup: string[] = [];
   const reads: string[] = [];
@@ -75,12 +79,19 @@ async function fakeEs(
         if (path.startsWith('/_index_template/')) templates.push(JSON.parse(data));
         reply = setupReply(req.method ?? '', path, data) ?? { status: 200, body: { acknowledged: true } };
       }
-      if (reply === 'reset') {
-        req.socket.destroy();
-        return;
-      }
-      res.writeHead(reply.status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
-      res.end(JSON.stringify(reply.body));
+      const answer = (): void => {
+        if (reply === 'reset') req.socket.destroy();
+        else {
+          res.writeHead(reply.status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+          res.end(JSON.stringify(reply.body));
+        }
+      };
+      if (path !== '/_bulk' || bulkReplyDelayMs === 0) return answer();
+      bulksInFlight.max = Math.max(bulksInFlight.max, ++bulksInFlight.now);
+      setTimeout(() => {
+        bulksInFlight.now--;
+        answer();
+      }, bulkReplyDelayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,6 +101,7 @@ async function fakeEs(
     bulks,
     setup,
     templates,
+    bulksInFlight,
     whenBulks: (n) => (bulks.length >= n ? Promise.resolve() : new Promise<void>((resolve) => bulkWaiters.push({ n, resolve }))),
     close: () =>
       new Promise<void>((resolve) => {
@@ -141,6 +153,9 @@ function rec(id: string, version: bigint, op: 'c' | 'd' = 'c', name = `n${id}`):
   };
 }
 
+/** Bulk requests by their first id: one write's requests may arrive in any order. */
+const sorted = (bulks: string[][]): string[][] => [...bulks].sort((a, b) => Number(a[0]) - Number(b[0]));
+
 async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
   const base = name.replace(/_count$/, '');
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name || x.name === base);
@@ -158,12 +173,13 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     sink = undefined;
     es = undefined;
   });
-  const open = (url: string, registry?: Registry, bulkMaxDocs = 100, bulkMaxBytes?: number) =>
+  const open = (url: string, registry?: Registry, bulkMaxDocs = 100, bulkMaxBytes?: number, maxConcurrentWrites?: number) =>
     (sink = new EsSink({
       node: url,
       indexPrefix: 'fake-',
       bulkMaxDocs,
       ...(bulkMaxBytes === undefined ? {} : { bulkMaxBytes }),
+      ...(maxConcurrentWrites === undefined ? {} : { maxConcurrentWrites }),
       schemaOf: async () => SCHEMA,
       registry,
       retry: { initialMs: 5, maxMs: 20 },
@@ -240,7 +256,36 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     es = await fakeEs([]);
     open(es.url, undefined, 2);
     await sink!.write([rec('1', 1n), rec('2', 2n), rec('3', 3n), rec('4', 4n), rec('5', 5n)]);
-    expect(es.bulks).toEqual([['1', '2'], ['3', '4'], ['5']]);
+    expect(sorted(es.bulks)).toEqual([['1', '2'], ['3', '4'], ['5']]);
+  });
+
+  it("sends one write's bulk requests side by side, never more than maxConcurrentWrites at once", async () => {
+    es = await fakeEs([], undefined, 40);
+    open(es.url, undefined, 2, undefined, 3);
+    const records = Array.from({ length: 20 }, (_, i) => rec(String(i + 1), BigInt(i + 1)));
+    await expect(sink!.write(records)).resolves.toEqual([]);
+    expect(es.bulks).toHaveLength(10);
+    expect(es.bulks.flat().sort((a, b) => Number(a) - Number(b))).toEqual(records.map((r) => r.id));
+    expect(es.bulksInFlight.max).toBe(3);
+  });
+
+  it('bounds bulk requests in flight across concurrent writes too', async () => {
+    es = await fakeEs([], undefined, 40);
+    open(es.url, undefined, 1, undefined, 2);
+    const batch = (from: number) => Array.from({ length: 6 }, (_, i) => rec(String(from + i), BigInt(from + i)));
+    await Promise.all([sink!.write(batch(1)), sink!.write(batch(101)), sink!.write(batch(201))]);
+    expect(es.bulks).toHaveLength(18);
+    expect(es.bulksInFlight.max).toBe(2);
+  });
+
+  it('rejects a write whose bulk request is refused for good only once its other requests have settled', async () => {
+    const refused = (): Reply => ({ status: 400, body: { error: { type: 'illegal_argument_exception', reason: 'no' } } });
+    es = await fakeEs([refused], undefined, 40);
+    open(es.url, undefined, 1, undefined, 4);
+    const records = Array.from({ length: 4 }, (_, i) => rec(String(i + 1), BigInt(i + 1)));
+    await expect(sink!.write(records)).rejects.toMatchObject({ code: 'ES_SINK_FAILED' });
+    expect(es.bulks).toHaveLength(4);
+    expect(es.bulksInFlight.now).toBe(0);
   });
 
   it('splits at bulkMaxBytes, a single larger document alone', async () => {
@@ -248,7 +293,7 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     open(es.url, undefined, 100, 1500);
     const big = (id: string, v: bigint) => rec(id, v, 'c', 'x'.repeat(3000));
     await sink!.write([big('1', 1n), rec('2', 2n), rec('3', 3n), big('4', 4n), rec('5', 5n)]);
-    expect(es.bulks).toEqual([['1'], ['2', '3'], ['4'], ['5']]);
+    expect(sorted(es.bulks)).toEqual([['1'], ['2', '3'], ['4'], ['5']]);
   });
 
   it('sets the table up again when its alias disappeared (404 index_not_found), then retries', async () => {

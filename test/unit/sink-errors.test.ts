@@ -64,6 +64,8 @@ describe('sink options that cannot work are config errors naming the field', () 
     const es = { node: 'http://127.0.0.1:1', indexPrefix: 'p-', bulkMaxDocs: 10, schemaOf };
     expect(field(() => new EsSink({ ...es, bulkMaxDocs: 0 }))).toBe('cdc.elasticsearch.bulkMaxDocs');
     expect(field(() => new EsSink({ ...es, bulkMaxBytes: 100 }))).toBe('cdc.elasticsearch.bulkMaxBytes');
+    expect(field(() => new EsSink({ ...es, maxConcurrentWrites: 0 }))).toBe('cdc.elasticsearch.concurrency');
+    expect(field(() => new EsSink({ ...es, maxConcurrentWrites: 2.5 }))).toBe('cdc.elasticsearch.concurrency');
     expect(field(() => new EsSink({ ...es, retry: { initialMs: -1 } }))).toBe('Elasticsearch sink retry');
     expect(field(() => new EsSink({ ...es, indexPrefix: '_' }).namesOf('users'))).toBe('cdc.elasticsearch.indexPrefix');
   });

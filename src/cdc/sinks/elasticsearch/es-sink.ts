@@ -8,6 +8,7 @@ import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
 import { actionsFor, bulkBody, bulkChunks, type BulkAction } from './bulk-body.js';
 import { errorReason, itemOutcome, requestFailure, type ItemOutcome } from './bulk-response.js';
 import { EsSinkError } from './es-sink-error.js';
+import { RequestSlots, settleAll } from './request-slots.js';
 import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
 import { indexNamesFor, type IndexNames } from './index-names.js';
 import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, tombstoneIndexBody, type IndexTemplateOptions } from './index-template.js';
@@ -39,7 +40,10 @@ export interface EsSinkOptions {
   requestTimeoutMs?: number;
   /** How long a column the schema does not show is left unindexed before the schema is read again (default 60 s). */
   schemaRefreshMs?: number;
-  /** Bulk writes in flight at once (default 4). */
+  /**
+   * `cdc.elasticsearch.concurrency`: writes in flight at once, and bulk requests in flight at once
+   * across them (default 4); one write's bulk requests run side by side up to it.
+   */
   maxConcurrentWrites?: number;
   /** Extra client options (auth, TLS); retries stay the sink's own. */
   clientOptions?: Omit<ClientOptions, 'node' | 'nodes' | 'maxRetries'>;
@@ -99,6 +103,7 @@ export class EsSink implements Sink {
   private readonly backoff: BackoffPolicy;
   private readonly inFlight = new Set<Promise<unknown>>();
   private running = 0;
+  private readonly bulkSlots: RequestSlots;
   private readonly waiting: Array<() => void> = [];
   private closed = false;
   /** Whether the cluster has `unsigned_long` (learnt from the first template it refuses). */
@@ -119,6 +124,15 @@ export class EsSink implements Sink {
         { details: { field: 'cdc.elasticsearch.bulkMaxBytes' } },
       );
     }
+    const concurrency = options.maxConcurrentWrites ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ConfigError(
+        'CONFIG_INVALID',
+        `Elasticsearch sink: cdc.elasticsearch.concurrency must be a positive integer, found ${concurrency}`,
+        { details: { field: 'cdc.elasticsearch.concurrency' } },
+      );
+    }
+    this.bulkSlots = new RequestSlots(concurrency);
     this.backoff = esBackoffPolicy(options.retry);
     this.client = new Client({
       ...options.clientOptions,
@@ -145,7 +159,7 @@ export class EsSink implements Sink {
   write(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
     if (this.closed) return Promise.reject(this.closedError());
     const run = (async () => {
-      while (this.running >= (this.options.maxConcurrentWrites ?? 4)) await new Promise<void>((r) => this.waiting.push(r));
+      while (this.running >= this.bulkSlots.size) await new Promise<void>((r) => this.waiting.push(r));
       this.throwIfClosed();
       this.running++;
       try {
@@ -288,7 +302,8 @@ export class EsSink implements Sink {
       const again: BulkAction[] = [];
       const why = new Set<string>();
       const lostAliases = new Set<string>();
-      for (const chunk of bulkChunks(pending, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024)) {
+      const chunks = bulkChunks(pending, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024);
+      await settleAll(chunks, async (chunk) => {
         const outcomes = await this.send(chunk, (a) => {
           const names = this.namesOf(records[a.record]!.table);
           return a.kind === 'tombstone' ? names.tombstones : names.alias;
@@ -315,7 +330,7 @@ export class EsSink implements Sink {
         indexed.report((table, n) => this.metrics.indexed(table, n));
         deleted.report((table, n) => this.metrics.deleted(table, n));
         conflicts.report((table, n) => this.metrics.versionConflicts(table, n));
-      }
+      });
       if (again.length === 0) return;
       for (const reason of why) this.metrics.retry(reason);
       const delayMs = backoffDelayMs(this.backoff, attempt, this.options.retry?.random);
@@ -433,15 +448,18 @@ export class EsSink implements Sink {
     const seconds = (): number => (performance.now() - started) / 1000;
     let body: JsonBody;
     try {
-      body = await this.client.transport.request<JsonBody>(
-        {
-          method: 'POST',
-          path: '/_bulk',
-          querystring: { require_alias: 'true', filter_path: 'errors,items.*._index,items.*.status,items.*.error' },
-          bulkBody: bulkBody(chunk),
-        },
-        { signal: this.abort.signal },
-      );
+      body = await this.bulkSlots.run(() => {
+        this.throwIfClosed();
+        return this.client.transport.request<JsonBody>(
+          {
+            method: 'POST',
+            path: '/_bulk',
+            querystring: { require_alias: 'true', filter_path: 'errors,items.*._index,items.*.status,items.*.error' },
+            bulkBody: bulkBody(chunk),
+          },
+          { signal: this.abort.signal },
+        );
+      });
     } catch (err) {
       this.metrics.bulk('failed', seconds());
       const failure = requestFailure(err);
