@@ -10,6 +10,7 @@ import {
   bulkChunks,
   documentFor,
   documentJson,
+  documentWaves,
   errorReason,
   itemOutcome,
   requestFailure,
@@ -163,6 +164,69 @@ describe('Elasticsearch bulk body', () => {
     expect(bulkChunks(actions, 100, 35).map((c) => c.map((a) => a.record))).toEqual([[0, 1, 2], [3], [4, 5, 6]]);
     expect(bulkChunks([], 3, 10)).toEqual([]);
     expect(bulkBody(actions.slice(0, 2)).toString('utf8')).toBe('x'.repeat(20));
+  });
+
+  it("splits actions into waves: one document's records in their order, a record's actions together", () => {
+    const built = [
+      record('c', '1', 1n, { after: { uid: '1' } }),
+      record('c', '2', 2n, { after: { uid: '2' } }),
+      record('d', '1', 3n, { before: { uid: '1' } }),
+      record('u', '3', 4n, { after: { uid: '3' }, before: { uid: '2' }, previousId: '2' }),
+      record('c', '1', 5n, { after: { uid: '1' } }),
+    ].flatMap((r, i) => {
+      const b = actionsFor(r, i, 'users', ['uid']);
+      if (!b.ok) throw new Error(b.reason);
+      return b.actions;
+    });
+    const waves = documentWaves(built, () => 'users').map((w) => w.map((a) => `${a.kind}:${a.id}@${a.version}`));
+    expect(waves).toEqual([
+      ['index:1@1', 'index:2@2', 'index:3@4'],
+      ['tombstone:1@3', 'delete:1@3', 'tombstone:2@4', 'delete:2@4'],
+      ['index:1@5'],
+    ]);
+    // different tables' documents of one id do not wait for each other
+    expect(documentWaves(built.slice(0, 3), (a) => `t${a.record}`)).toHaveLength(1);
+    expect(documentWaves([], () => 'users')).toEqual([]);
+  });
+
+  it('waves keep every action once, at most one record per document in a wave, each document in order (random)', () => {
+    const rnd = prng(6122026);
+    for (let run = 0; run < 200; run++) {
+      const actions: BulkAction[] = [];
+      const records = 1 + Math.floor(rnd() * 60);
+      for (let r = 0; r < records; r++) {
+        const n = 1 + Math.floor(rnd() * 3);
+        for (let k = 0; k < n; k++)
+          actions.push({ record: r, kind: 'index', id: String(Math.floor(rnd() * 8)), version: BigInt(r), ndjson: `${run}/${r}/${k}` });
+      }
+      const tableOf = (a: BulkAction): string => (a.record % 3 === 0 ? 'a' : 'b');
+      const waves = documentWaves(actions, tableOf);
+      expect(
+        waves
+          .flat()
+          .map((a) => a.ndjson)
+          .sort(),
+      ).toEqual(actions.map((a) => a.ndjson).sort());
+      const docOf = (a: BulkAction): string => `${tableOf(a)}/${a.id}`;
+      for (const wave of waves) {
+        const owner = new Map<string, number>();
+        for (const a of wave) {
+          expect(owner.get(docOf(a)) ?? a.record).toBe(a.record);
+          owner.set(docOf(a), a.record);
+        }
+        expect(wave.length).toBeGreaterThan(0);
+      }
+      const sequence = (list: BulkAction[]): Map<string, number[]> => {
+        const m = new Map<string, number[]>();
+        for (const a of list) {
+          const seen = m.get(docOf(a)) ?? [];
+          if (seen[seen.length - 1] !== a.record) seen.push(a.record);
+          m.set(docOf(a), seen);
+        }
+        return m;
+      };
+      expect(sequence(waves.flat())).toEqual(sequence(actions));
+    }
   });
 
   it('encodes the bulk body as UTF-8 of exactly its size: multi-byte text, emoji, lone surrogates as U+FFFD', () => {

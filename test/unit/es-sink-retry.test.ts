@@ -21,6 +21,8 @@ interface FakeEs {
   whenBulks(n: number): Promise<void>;
   /** Bulk requests received and not yet answered, now and at most. */
   bulksInFlight: { now: number; max: number };
+  /** `arrive <ids>` and `answer <ids>` of every bulk request, in the order they happened. */
+  bulkEvents: string[];
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ async function fakeEs(
   bulkReplyDelayMs = 0,
 ): Promise<FakeEs> {
   const bulksInFlight = { now: 0, max: 0 };
+  const bulkEvents: string[] = [];
   const bulks: string[][] = [];
   const setup: string[] = [];
   const reads: string[] = [];
@@ -59,6 +62,7 @@ async function fakeEs(
     req.on('end', () => {
       const path = (req.url ?? '').split('?')[0]!;
       let reply: Reply;
+      let bulkIds = '';
       if (path === '/_bulk') {
         // Action lines: an index is followed by its source line, a delete is not.
         const ids: string[] = [];
@@ -69,6 +73,8 @@ async function fakeEs(
           if (action.index) i++;
         }
         bulks.push(ids);
+        bulkIds = ids.join(',');
+        bulkEvents.push(`arrive ${bulkIds}`);
         for (const w of bulkWaiters.filter((x) => bulks.length >= x.n)) w.resolve();
         reply = (script.shift() ?? ((i: string[]) => ok(i)))(ids);
       } else if (path.endsWith('/_mget')) {
@@ -80,6 +86,7 @@ async function fakeEs(
         reply = setupReply(req.method ?? '', path, data) ?? { status: 200, body: { acknowledged: true } };
       }
       const answer = (): void => {
+        if (path === '/_bulk') bulkEvents.push(`answer ${bulkIds}`);
         if (reply === 'reset') req.socket.destroy();
         else {
           res.writeHead(reply.status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
@@ -102,6 +109,7 @@ async function fakeEs(
     setup,
     templates,
     bulksInFlight,
+    bulkEvents,
     whenBulks: (n) => (bulks.length >= n ? Promise.resolve() : new Promise<void>((resolve) => bulkWaiters.push({ n, resolve }))),
     close: () =>
       new Promise<void>((resolve) => {
@@ -267,6 +275,38 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     expect(es.bulks).toHaveLength(10);
     expect(es.bulks.flat().sort((a, b) => Number(a) - Number(b))).toEqual(records.map((r) => r.id));
     expect(es.bulksInFlight.max).toBe(3);
+  });
+
+  it("sends one document's later changes only after its earlier ones were answered", async () => {
+    es = await fakeEs([], undefined, 30);
+    open(es.url, undefined, 1, undefined, 4);
+    await expect(
+      sink!.write([rec('7', 1n), rec('8', 2n), rec('7', 3n, 'd'), rec('9', 4n), rec('7', 5n), rec('8', 6n, 'd')]),
+    ).resolves.toEqual([]);
+    const at = (event: string): number => {
+      const i = es!.bulkEvents.indexOf(event);
+      expect(i).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    // Each bulk holds one action (bulkMaxDocs 1); a delete is a tombstone and a delete of the same id.
+    const sevens = es.bulkEvents.flatMap((e, i) => (e === 'arrive 7' ? [i] : []));
+    const answers = es.bulkEvents.flatMap((e, i) => (e === 'answer 7' ? [i] : []));
+    expect(sevens).toHaveLength(4);
+    // the insert, then the delete's tombstone and delete side by side, then the second insert
+    expect(answers[0]!).toBeLessThan(sevens[1]!);
+    expect(sevens[2]!).toBeLessThan(answers[1]!);
+    expect(answers[2]!).toBeLessThan(sevens[3]!);
+    expect(at('answer 8')).toBeLessThan(es.bulkEvents.lastIndexOf('arrive 8'));
+    // documents without earlier changes in the write go in the first wave, side by side
+    expect(at('arrive 9')).toBeLessThan(answers[0]!);
+    expect(es.bulksInFlight.max).toBe(4);
+  });
+
+  it("holds a document's later changes back while an earlier one waits for its retry", async () => {
+    es = await fakeEs([() => ({ status: 429, body: { error: { type: 'es_rejected_execution_exception' }, status: 429 } })]);
+    open(es.url);
+    await expect(sink!.write([rec('7', 1n), rec('7', 2n, 'd')])).resolves.toEqual([]);
+    expect(es.bulks).toEqual([['7'], ['7'], ['7', '7']]);
   });
 
   it('bounds bulk requests in flight across concurrent writes too', async () => {

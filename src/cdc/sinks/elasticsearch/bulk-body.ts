@@ -142,6 +142,26 @@ export function actionsFor(
 }
 
 /**
+ * Splits actions into waves whose bulk requests can all be in flight at once: the n-th record to
+ * touch a document (its table and id) goes in wave n, with every action it has for that document.
+ * One document's changes thus reach Elasticsearch in their order (an older insert never lands
+ * after a newer delete that `index.gc_deletes` may already have forgotten); a write whose records
+ * each touch a different document is one wave.
+ */
+export function documentWaves(actions: readonly BulkAction[], tableOf: (a: BulkAction) => string): BulkAction[][] {
+  const last = new Map<string, { record: number; wave: number }>();
+  const waves: BulkAction[][] = [];
+  for (const a of actions) {
+    const key = `${tableOf(a)}\0${a.id}`;
+    const seen = last.get(key);
+    const wave = seen === undefined ? 0 : seen.record === a.record ? seen.wave : seen.wave + 1;
+    if (seen?.record !== a.record) last.set(key, { record: a.record, wave });
+    (waves[wave] ??= []).push(a);
+  }
+  return waves;
+}
+
+/**
  * Splits actions into bulk requests of at most `maxDocs` actions and (unless a single action is
  * larger) `maxBytes` bytes, keeping their order.
  */

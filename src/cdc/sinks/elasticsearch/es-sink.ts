@@ -5,7 +5,7 @@ import type { Logger } from '../../../log/logger.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../../../retry/index.js';
 import type { LogicalTableSchema } from '../../schema/logical-columns.js';
 import type { DeadLetter, Sink, SinkRecord } from '../sink-record.js';
-import { actionsFor, bulkBody, bulkChunks, type BulkAction } from './bulk-body.js';
+import { actionsFor, bulkBody, bulkChunks, documentWaves, type BulkAction } from './bulk-body.js';
 import { errorReason, itemOutcome, requestFailure, type ItemOutcome } from './bulk-response.js';
 import { EsSinkError } from './es-sink-error.js';
 import { RequestSlots, settleAll } from './request-slots.js';
@@ -153,7 +153,9 @@ export class EsSink implements Sink {
    * Writes the records in order and resolves with the ones Elasticsearch refused for good, once
    * every other record is applied (or superseded by a newer version). Up to `maxConcurrentWrites`
    * calls run at once (callers give each call its own keys, e.g. one Kafka partition each; the
-   * versions make any interleaving of one key's writes converge anyway).
+   * versions make any interleaving of one key's writes converge anyway). Within a call, one
+   * document's records reach Elasticsearch in their order (`documentWaves`); the bulk requests of
+   * different documents run side by side, at most `maxConcurrentWrites` across all calls.
    * Rejects with `SINK_CLOSED` (retriable) when the sink is closed first: do not commit offsets then.
    */
   write(records: readonly SinkRecord[]): Promise<DeadLetter[]> {
@@ -302,35 +304,43 @@ export class EsSink implements Sink {
       const again: BulkAction[] = [];
       const why = new Set<string>();
       const lostAliases = new Set<string>();
-      const chunks = bulkChunks(pending, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024);
-      await settleAll(chunks, async (chunk) => {
-        const outcomes = await this.send(chunk, (a) => {
-          const names = this.namesOf(records[a.record]!.table);
-          return a.kind === 'tombstone' ? names.tombstones : names.alias;
+      const waves = documentWaves(pending, (a) => records[a.record]!.table);
+      for (const [w, wave] of waves.entries()) {
+        if (again.length > 0) {
+          // a document's later changes wait for its earlier ones to be retried
+          again.push(...waves.slice(w).flat());
+          break;
+        }
+        const chunks = bulkChunks(wave, this.options.bulkMaxDocs, this.options.bulkMaxBytes ?? 10 * 1024 * 1024);
+        await settleAll(chunks, async (chunk) => {
+          const outcomes = await this.send(chunk, (a) => {
+            const names = this.namesOf(records[a.record]!.table);
+            return a.kind === 'tombstone' ? names.tombstones : names.alias;
+          });
+          const indexed = new Tally();
+          const deleted = new Tally();
+          const conflicts = new Tally();
+          chunk.forEach((action, k) => {
+            const outcome = outcomes[k]!;
+            const table = records[action.record]!.table;
+            if (outcome.kind === 'applied') {
+              if (action.kind === 'index') indexed.add(table);
+              else if (action.kind === 'delete') deleted.add(table);
+            } else if (outcome.kind === 'stale') {
+              if (action.kind !== 'tombstone') conflicts.add(table);
+            } else if (outcome.kind === 'rejected') {
+              if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
+            } else {
+              again.push(action);
+              why.add(outcome.kind === 'retry' ? outcome.reason : 'alias_missing');
+              if (outcome.kind === 'alias-missing') lostAliases.add(table);
+            }
+          });
+          indexed.report((table, n) => this.metrics.indexed(table, n));
+          deleted.report((table, n) => this.metrics.deleted(table, n));
+          conflicts.report((table, n) => this.metrics.versionConflicts(table, n));
         });
-        const indexed = new Tally();
-        const deleted = new Tally();
-        const conflicts = new Tally();
-        chunk.forEach((action, k) => {
-          const outcome = outcomes[k]!;
-          const table = records[action.record]!.table;
-          if (outcome.kind === 'applied') {
-            if (action.kind === 'index') indexed.add(table);
-            else if (action.kind === 'delete') deleted.add(table);
-          } else if (outcome.kind === 'stale') {
-            if (action.kind !== 'tombstone') conflicts.add(table);
-          } else if (outcome.kind === 'rejected') {
-            if (!reasons.has(action.record)) reasons.set(action.record, outcome.reason);
-          } else {
-            again.push(action);
-            why.add(outcome.kind === 'retry' ? outcome.reason : 'alias_missing');
-            if (outcome.kind === 'alias-missing') lostAliases.add(table);
-          }
-        });
-        indexed.report((table, n) => this.metrics.indexed(table, n));
-        deleted.report((table, n) => this.metrics.deleted(table, n));
-        conflicts.report((table, n) => this.metrics.versionConflicts(table, n));
-      });
+      }
       if (again.length === 0) return;
       for (const reason of why) this.metrics.retry(reason);
       const delayMs = backoffDelayMs(this.backoff, attempt, this.options.retry?.random);

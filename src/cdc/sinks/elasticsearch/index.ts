@@ -7,7 +7,7 @@ export { indexTemplateFor, fieldMappingFor, tombstoneIndexBody, META_FIELD, META
 export type { IndexTemplateBody, IndexTemplateOptions, FieldMapping } from './index-template.js';
 export { indexNamesFor } from './index-names.js';
 export type { IndexNames } from './index-names.js';
-export { actionsFor, bulkBody, bulkChunks, documentFor, documentJson, tombstoneFor, VERSION_TYPE } from './bulk-body.js';
+export { actionsFor, bulkBody, bulkChunks, documentFor, documentWaves, documentJson, tombstoneFor, VERSION_TYPE } from './bulk-body.js';
 export type { BulkAction, RecordActions } from './bulk-body.js';
 export { itemOutcome, requestFailure, errorReason } from './bulk-response.js';
 export type { ItemOutcome, RequestFailure } from './bulk-response.js';
