@@ -91,7 +91,7 @@ export const cdcSchema = z
           .int()
           .min(1024)
           .default(10 * 1024 * 1024),
-        /** Sink writes in flight (a write holds every partition's batch of a fetch; its bulk requests go one at a time). */
+        /** Sink writes in flight, and bulk requests in flight across them (a write holds every partition's batch of a fetch; its bulk requests run side by side). */
         concurrency: z.number().int().min(1).max(64).default(4),
         /** index.refresh_interval of new indices: the floor of commit → searchable latency. */
         refreshInterval: z

@@ -1,5 +1,8 @@
 import { Registry } from 'prom-client';
+import type { ConsumerState } from '../../src/cdc/kafka/event-log.js';
 import { InMemoryEventLog } from '../../src/cdc/kafka/in-memory-event-log.js';
+import { createCdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
+import { SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
 import type { Sink, SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { CdcWorker } from '../../src/cdc/worker.js';
 import { defineConfig, parseClusterConfig } from '../../src/config/index.js';
@@ -85,4 +88,45 @@ describe('/healthz and shardline_sink_failing when a sink keeps failing', () => 
       await worker.stop(5000);
     }
   }, 30_000);
+});
+
+describe('SinkRunner.status: where a failure came from decides what clears it', () => {
+  it("a fetch does not clear a write's failure; an applied write does; a fetch clears the consumer's", async () => {
+    const log = new InMemoryEventLog();
+    const consumer = log.consumer.bind(log);
+    let report: ((s: ConsumerState) => void) | undefined;
+    log.consumer = (options) => {
+      report = options.onState;
+      return consumer(options);
+    };
+    const { state, sink } = flakySink();
+    const runner = new SinkRunner({
+      name: 'archive',
+      sink,
+      log,
+      groupId: 'health',
+      topics: ['cdc.users'],
+      deadLetterTopic: 'cdc.dead',
+      metrics: createCdcMetrics(),
+      logger: createLogger({ level: 'silent' }),
+    });
+    await runner.start();
+    try {
+      expect(runner.status()).toMatchObject({ failing: false, error: null });
+      await log.send([{ topic: 'cdc.users', key: '7', value: JSON.stringify(changeEvent('7')) }]);
+      await until(() => state.attempts >= 1, 'a write attempt');
+      expect(runner.status()).toMatchObject({ failing: true, error: 'ARCHIVE_SCHEMA' });
+      report!({ ok: true });
+      expect(runner.status()).toMatchObject({ failing: true, error: 'ARCHIVE_SCHEMA' });
+      state.healthy = true;
+      await until(() => state.written.length === 1, 'the write retried and applied');
+      await until(() => !runner.status().failing, 'recovered');
+      report!({ ok: false, error: new ShardlineError('KAFKA', 'bad batch'), restarting: true });
+      expect(runner.status()).toMatchObject({ failing: true, error: 'KAFKA' });
+      report!({ ok: true });
+      expect(runner.status()).toMatchObject({ failing: false, error: null, failingForMs: 0 });
+    } finally {
+      await runner.stop();
+    }
+  });
 });

@@ -184,8 +184,8 @@ export class SinkRunner {
   private readonly groups: GroupCommit<ParsedBatch>;
   private failingSince: number | null = null;
   private failure: string | null = null;
-  /** The failure when it came from the consumer (a successful fetch clears it; a failed write only a write does). */
-  private consumerFailure: string | null = null;
+  /** Where the current failure came from: a successful fetch clears a consumer's, only an applied write a write's. */
+  private failedIn: 'consumer' | 'write' | null = null;
 
   constructor(private readonly o: SinkRunnerOptions) {
     this.groups = new GroupCommit((batches) => this.apply(batches), o.writesInFlight ?? o.partitionsConcurrently ?? 1);
@@ -201,8 +201,8 @@ export class SinkRunner {
       partitionsConcurrently: PARTITIONS_AT_ONCE,
       onState: (state) => {
         if (state.ok) {
-          if (this.failure !== null && this.failure === this.consumerFailure) this.recovered();
-        } else this.failed(state.error, true);
+          if (this.failedIn === 'consumer') this.recovered();
+        } else this.failed(state.error, 'consumer');
       },
     });
     await this.consumer.run((batch) => this.groups.submit(parsedBatch(batch)));
@@ -214,21 +214,21 @@ export class SinkRunner {
     return { sink: this.o.name, failing: since !== null, failingForMs: since === null ? 0 : now - since, error: this.failure };
   }
 
-  private failed(err: unknown, fromConsumer: boolean): void {
+  private failed(err: unknown, where: 'consumer' | 'write'): void {
     const what = errorLabel(err);
     if (this.failingSince === null) {
       this.failingSince = Date.now();
       this.o.metrics.sinkFailing(this.o.name, true);
     }
     this.failure = what;
-    this.consumerFailure = fromConsumer ? what : null;
+    this.failedIn = where;
   }
 
   private recovered(): void {
     if (this.failingSince === null) return;
     this.failingSince = null;
     this.failure = null;
-    this.consumerFailure = null;
+    this.failedIn = null;
     this.o.metrics.sinkFailing(this.o.name, false);
   }
 
@@ -340,7 +340,7 @@ export class SinkRunner {
         return await this.o.sink.write(records);
       } catch (err) {
         if (this.stopping) throw err;
-        this.failed(err, false);
+        this.failed(err, 'write');
         const delayMs = backoffDelayMs(WRITE_BACKOFF, attempt);
         const message = isShardlineError(err) ? `${err.code}: ${err.message}` : String(err);
         this.o.logger.error(
