@@ -10,11 +10,6 @@ export class RequestSlots {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`request slots must be a positive integer, found ${size}`);
   }
 
-  /** Requests running now. */
-  get inUse(): number {
-    return this.used;
-  }
-
   /** Runs `task` once a slot is free; the slot is held until the task settles. */
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.used < this.size) this.used++;
