@@ -57,17 +57,27 @@ export function versionIn(epoch: VersionEpoch | undefined, source: Pick<ChangeSo
  */
 export function rowVersions(epoch: VersionEpoch | undefined, file: string, pos: number, rowBase: number): (i: number) => string {
   const at = sourceVersion({ file, pos, row: 0 });
+  const shift = epochShift(epoch);
   return (i) => {
     const row = rowBase + i;
-    return epochVersion(epoch, at | (row >= MAX_ROW_NUMBER ? MAX_ROW : BigInt(row))).toString();
+    return shift(at | (row >= MAX_ROW_NUMBER ? MAX_ROW : BigInt(row))).toString();
   };
 }
 
 function epochVersion(epoch: VersionEpoch | undefined, local: bigint): bigint {
-  if (!epoch || epoch.n === 0) return local;
-  const v = BigInt(epoch.base) + local - BigInt(epoch.origin);
-  if (v > MAX_VERSION) throw new RangeError(`source version ${v} of epoch ${epoch.n} is beyond 2^63 − 1`);
-  return v < BigInt(epoch.base) ? BigInt(epoch.base) : v;
+  return epochShift(epoch)(local);
+}
+
+/** Local version → version in `epoch`, with the epoch's base and origin parsed once. */
+function epochShift(epoch: VersionEpoch | undefined): (local: bigint) => bigint {
+  if (!epoch || epoch.n === 0) return (local) => local;
+  const base = BigInt(epoch.base);
+  const origin = BigInt(epoch.origin);
+  return (local) => {
+    const v = base + local - origin;
+    if (v > MAX_VERSION) throw new RangeError(`source version ${v} of epoch ${epoch.n} is beyond 2^63 − 1`);
+    return v < base ? base : v;
+  };
 }
 
 /**
