@@ -1,14 +1,13 @@
 import { Registry } from 'prom-client';
 import type { ConsumerState } from '../../src/cdc/kafka/event-log.js';
 import { InMemoryEventLog } from '../../src/cdc/kafka/in-memory-event-log.js';
-import { createCdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
-import { SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
 import type { Sink, SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { CdcWorker } from '../../src/cdc/worker.js';
 import { defineConfig, parseClusterConfig } from '../../src/config/index.js';
 import { ShardlineError } from '../../src/errors/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { changeEvent } from '../support/change-events.js';
+import { usersSinkRunner } from '../support/sink-runner.js';
 
 const until = async (cond: () => Promise<boolean> | boolean, what: string, ms = 10_000) => {
   const deadline = Date.now() + ms;
@@ -100,16 +99,7 @@ describe('SinkRunner.status: where a failure came from decides what clears it', 
       return consumer(options);
     };
     const { state, sink } = flakySink();
-    const runner = new SinkRunner({
-      name: 'archive',
-      sink,
-      log,
-      groupId: 'health',
-      topics: ['cdc.users'],
-      deadLetterTopic: 'cdc.dead',
-      metrics: createCdcMetrics(),
-      logger: createLogger({ level: 'silent' }),
-    });
+    const runner = usersSinkRunner('archive', sink, log, 'health');
     await runner.start();
     try {
       expect(runner.status()).toMatchObject({ failing: false, error: null });

@@ -1,9 +1,7 @@
-import pino from 'pino';
 import { InMemoryEventLog } from '../../src/cdc/kafka/in-memory-event-log.js';
-import { createCdcMetrics } from '../../src/cdc/metrics/cdc-metrics.js';
-import { SinkRunner } from '../../src/cdc/sinks/sink-runner.js';
 import type { SinkRecord } from '../../src/cdc/sinks/sink-record.js';
 import { changeEvent } from '../support/change-events.js';
+import { usersSinkRunner } from '../support/sink-runner.js';
 
 const until = async (cond: () => boolean, what: string, ms = 5000) => {
   const deadline = Date.now() + ms;
@@ -27,16 +25,8 @@ describe('SinkRunner: one sink write for every partition of a fetch', () => {
         value: JSON.stringify(changeEvent(String(i), { version: String(1000 + i), pos: 400 + i })),
       })),
     );
-    const runner = new SinkRunner({
-      name: 'recording',
-      sink: { write: async (records) => (await sinkWrite(records), []), close: async () => undefined },
-      log,
-      groupId: 'groups',
-      topics: ['cdc.users'],
-      deadLetterTopic: 'cdc.dead',
-      metrics: createCdcMetrics(),
-      logger: pino({ level: 'silent' }),
-    });
+    const sink = { write: async (records: readonly SinkRecord[]) => (await sinkWrite(records), []), close: async () => undefined };
+    const runner = usersSinkRunner('recording', sink, log, 'groups');
     await runner.start();
     return runner;
   }
