@@ -10,7 +10,7 @@ import { fasterCrc32c } from './crc32c.js';
 import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
 import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
-import { scheduleCheckPendingRequests } from './kafkajs-request-queue.js';
+import { patchRequestTimeoutCheck, scheduleCheckPendingRequests, type RequestTimeoutQueue } from './kafkajs-request-queue.js';
 import { coalescedCommitOffsets, type OffsetCommitter } from './kafkajs-offset-commits.js';
 import { privateCommonJs, type PrivateRequire } from './private-commonjs.js';
 
@@ -94,7 +94,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}) and computed eight bytes a step ({@link fasterCrc32c}), a send's messages grouped by partition in one pass
  * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}), the request queue's idle timer
- * loop removed ({@link scheduleCheckPendingRequests}) and concurrent offset commits coalesced ({@link coalescedCommitOffsets}). Whatever the host application loaded before — its own `kafkajs`,
+ * loop removed ({@link scheduleCheckPendingRequests}), its request timeouts checked when one is due rather than every 100 ms ({@link patchRequestTimeoutCheck}) and concurrent offset commits coalesced ({@link coalescedCommitOffsets}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
  * batch of the loaded copy drops every record of out-of-order aborted transactions, loading
  * throws a {@link KafkaError} and shardline does not read Kafka with an unsafe filter. `root`: the
@@ -124,6 +124,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
     if (typeof queue.prototype['scheduleCheckPendingRequests'] !== 'function')
       throw new Error('src/network/requestQueue has no scheduleCheckPendingRequests to replace');
     queue.prototype['scheduleCheckPendingRequests'] = scheduleCheckPendingRequests;
+    patchRequestTimeoutCheck(queue.prototype as unknown as RequestTimeoutQueue);
     const offsets = requireKafkajs(path.join(root, 'src/consumer/offsetManager/index.js')) as { prototype: OffsetCommitter };
     if (typeof offsets.prototype.commitOffsets !== 'function') throw new Error('src/consumer/offsetManager has no commitOffsets to wrap');
     offsets.prototype.commitOffsets = coalescedCommitOffsets(offsets.prototype.commitOffsets);

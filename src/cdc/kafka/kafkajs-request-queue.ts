@@ -27,3 +27,80 @@ export function scheduleCheckPendingRequests(this: RequestQueueState): void {
     untilUnthrottled > 0 ? untilUnthrottled : CHECK_PENDING_MS,
   );
 }
+
+/** The slice of a kafkajs 2.2.4 SocketRequest the request-timeout check reads. */
+interface InflightRequest {
+  sentAt: number | null;
+  requestTimeout: number;
+  timeoutRequest(): void;
+}
+
+/** The slice of kafkajs 2.2.4's RequestQueue the request-timeout patch touches. */
+export interface RequestTimeoutQueue {
+  enforceRequestTimeout: boolean;
+  inflight: Map<number, InflightRequest>;
+  isConnected(): boolean;
+  requestTimeoutIntervalId: ReturnType<typeof setTimeout> | null;
+  /** Patch state: whether the queue watches its requests' timeouts (between connect and destroy). */
+  timeoutsWatched?: boolean;
+  /** Patch state: when the armed check fires (ms since the epoch; Infinity: none armed). */
+  timeoutCheckAt?: number;
+  destroy(): void;
+  sendSocketRequest(request: unknown): void;
+  scheduleRequestTimeoutCheck(): void;
+}
+
+const deadlineOf = (r: InflightRequest) => (r.sentAt === null ? Infinity : r.sentAt + r.requestTimeout);
+
+function armTimeoutCheck(queue: RequestTimeoutQueue, at: number): void {
+  if (!queue.timeoutsWatched || at === Infinity || at >= (queue.timeoutCheckAt ?? Infinity)) return;
+  if (queue.requestTimeoutIntervalId) clearTimeout(queue.requestTimeoutIntervalId);
+  queue.timeoutCheckAt = at;
+  queue.requestTimeoutIntervalId = setTimeout(() => checkTimeouts(queue), Math.max(1, at - Date.now() + 1));
+}
+
+function checkTimeouts(queue: RequestTimeoutQueue): void {
+  queue.requestTimeoutIntervalId = null;
+  queue.timeoutCheckAt = Infinity;
+  const now = Date.now();
+  let next = Infinity;
+  for (const request of queue.inflight.values()) {
+    const deadline = deadlineOf(request);
+    if (now - (request.sentAt ?? now) > request.requestTimeout) request.timeoutRequest();
+    else if (deadline < next) next = deadline;
+  }
+  if (!queue.isConnected()) queue.destroy();
+  else armTimeoutCheck(queue, next);
+}
+
+/**
+ * RequestQueue's request timeouts checked when the oldest in-flight request is due, instead of
+ * kafkajs 2.2.4's 100 ms interval on every broker connection for as long as it is open (a worker
+ * keeps ~20 connections: ~200 event-loop wake-ups a second with nothing to do). A request still
+ * times out once `requestTimeout` has passed since it was sent (kafkajs: within the next 100 ms);
+ * a connection found closed at a check stops checking, as before. Installed on the prototype.
+ */
+export function patchRequestTimeoutCheck(proto: RequestTimeoutQueue): void {
+  const { destroy, sendSocketRequest } = proto;
+  if (typeof destroy !== 'function' || typeof sendSocketRequest !== 'function' || typeof proto.scheduleRequestTimeoutCheck !== 'function')
+    throw new Error('src/network/requestQueue has no destroy, sendSocketRequest and scheduleRequestTimeoutCheck to replace');
+  proto.scheduleRequestTimeoutCheck = function (this: RequestTimeoutQueue) {
+    if (!this.enforceRequestTimeout) return;
+    this.destroy();
+    this.timeoutsWatched = true;
+    let next = Infinity;
+    for (const request of this.inflight.values()) next = Math.min(next, deadlineOf(request));
+    armTimeoutCheck(this, next);
+  };
+  proto.sendSocketRequest = function (this: RequestTimeoutQueue, request: unknown) {
+    sendSocketRequest.call(this, request);
+    if (this.timeoutsWatched && this.inflight.has((request as { correlationId: number }).correlationId))
+      armTimeoutCheck(this, deadlineOf(request as InflightRequest));
+  };
+  proto.destroy = function (this: RequestTimeoutQueue) {
+    destroy.call(this);
+    this.requestTimeoutIntervalId = null;
+    this.timeoutsWatched = false;
+    this.timeoutCheckAt = Infinity;
+  };
+}
