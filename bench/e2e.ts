@@ -421,7 +421,7 @@ async function spanProbe(worker: Worker) {
     const published = counterDelta(m0, m1, 'shardline_cdc_published_events_total');
     return {
       seconds: round(seconds, 2),
-      worker_cpu_cores: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 2),
+      worker_cpu_cores: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 3),
       host_cpu_busy_pct: round(((host1.busy - host0.busy) / Math.max(1, host1.total - host0.total)) * 100, 1),
       cpu_cores: {
         bench: round((bench.user + bench.system) / 1e6 / seconds, 2),
