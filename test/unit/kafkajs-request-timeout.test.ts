@@ -40,7 +40,7 @@ async function setUp(patched: boolean) {
   });
   const outcomes = new Map<number, string>();
   let next = 1;
-  const send = (requestTimeout?: number) => {
+  const send = (requestTimeout?: number, sendRequest: () => void = noop) => {
     const correlationId = next++;
     queue.push({
       entry: {
@@ -52,7 +52,7 @@ async function setUp(patched: boolean) {
         reject: (err: Error) => outcomes.set(correlationId, `${Date.now() - 1_000_000} ms: ${err.message}`),
       },
       expectResponse: true,
-      sendRequest: noop,
+      sendRequest,
       ...(requestTimeout === undefined ? {} : { requestTimeout }),
     });
     return correlationId;
@@ -129,6 +129,19 @@ describe('kafkajs RequestQueue request timeouts, checked when one is due (patchR
     const late = send();
     jest.advanceTimersByTime(120_000);
     expect(outcomes.has(late)).toBe(false);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('a request whose socket write threw is timed out at the next check, as kafkajs does', async () => {
+    const { queue, send, outcomes } = await setUp(true);
+    queue.scheduleRequestTimeoutCheck();
+    const failingWrite = () => {
+      throw new Error('write EPIPE');
+    };
+    expect(() => send(undefined, failingWrite)).toThrow('write EPIPE');
+    expect(queue.inflight.has(1)).toBe(true); // correlation id 1, left in flight by kafkajs
+    jest.advanceTimersByTime(1);
+    expect(outcomes.get(1)).toBe('1 ms: Request Fetch(key: 1, version: 11) timed out');
     expect(jest.getTimerCount()).toBe(0);
   });
 

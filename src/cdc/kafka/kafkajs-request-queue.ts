@@ -50,7 +50,8 @@ export interface RequestTimeoutQueue {
   scheduleRequestTimeoutCheck(): void;
 }
 
-const deadlineOf = (r: InflightRequest) => (r.sentAt === null ? Infinity : r.sentAt + r.requestTimeout);
+/** A request in flight whose send threw has no `sentAt`: due at once, as kafkajs's `Date.now() - null` made it. */
+const deadlineOf = (r: InflightRequest) => (r.sentAt ?? 0) + r.requestTimeout;
 
 function armTimeoutCheck(queue: RequestTimeoutQueue, at: number): void {
   if (!queue.timeoutsWatched || at === Infinity || at >= (queue.timeoutCheckAt ?? Infinity)) return;
@@ -66,7 +67,7 @@ function checkTimeouts(queue: RequestTimeoutQueue): void {
   let next = Infinity;
   for (const request of queue.inflight.values()) {
     const deadline = deadlineOf(request);
-    if (now - (request.sentAt ?? now) > request.requestTimeout) request.timeoutRequest();
+    if (now - (request.sentAt ?? 0) > request.requestTimeout) request.timeoutRequest();
     else if (deadline < next) next = deadline;
   }
   if (!queue.isConnected()) queue.destroy();
@@ -93,9 +94,12 @@ export function patchRequestTimeoutCheck(proto: RequestTimeoutQueue): void {
     armTimeoutCheck(this, next);
   };
   proto.sendSocketRequest = function (this: RequestTimeoutQueue, request: unknown) {
-    sendSocketRequest.call(this, request);
-    if (this.timeoutsWatched && this.inflight.has((request as { correlationId: number }).correlationId))
-      armTimeoutCheck(this, deadlineOf(request as InflightRequest));
+    try {
+      sendSocketRequest.call(this, request);
+    } finally {
+      if (this.timeoutsWatched && this.inflight.has((request as { correlationId: number }).correlationId))
+        armTimeoutCheck(this, deadlineOf(request as InflightRequest));
+    }
   };
   proto.destroy = function (this: RequestTimeoutQueue) {
     destroy.call(this);
