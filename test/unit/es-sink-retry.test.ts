@@ -165,7 +165,7 @@ function rec(id: string, version: bigint, op: 'c' | 'd' = 'c', name = `n${id}`):
 const sorted = (bulks: string[][]): string[][] => [...bulks].sort((a, b) => Number(a[0]) - Number(b[0]));
 
 async function metric(registry: Registry, name: string, labels: Record<string, string>): Promise<number> {
-  const base = name.replace(/_count$/, '');
+  const base = name.replace(/_(count|sum)$/, '');
   const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name || x.name === base);
   const values = m?.values as { value: number; labels: Record<string, string | number>; metricName?: string }[] | undefined;
   const v = values?.find((x) => (x.metricName ?? m?.name) === name && Object.entries(labels).every(([k, l]) => x.labels[k] === l));
@@ -275,6 +275,31 @@ describe('EsSink retries (fake Elasticsearch)', () => {
     expect(es.bulks).toHaveLength(10);
     expect(es.bulks.flat().sort((a, b) => Number(a) - Number(b))).toEqual(records.map((r) => r.id));
     expect(es.bulksInFlight.max).toBe(3);
+  });
+
+  it('times each bulk request from when it goes out, not from when it waited for a slot', async () => {
+    es = await fakeEs([], undefined, 150);
+    const registry = new Registry();
+    open(es.url, registry, 1, undefined, 1);
+    await sink!.write(Array.from({ length: 6 }, (_, i) => rec(String(i + 1), BigInt(i + 1))));
+    const count = await metric(registry, 'shardline_es_bulk_duration_seconds_count', { outcome: 'ok' });
+    const sum = await metric(registry, 'shardline_es_bulk_duration_seconds_sum', { outcome: 'ok' });
+    expect(count).toBe(6);
+    // one at a time, 150 ms each: with the waits counted the mean would be 0.525 s
+    expect(sum / count).toBeGreaterThanOrEqual(0.15);
+    expect(sum / count).toBeLessThan(0.3);
+  });
+
+  it('counts no failed bulk for requests still waiting for a slot when the sink closes', async () => {
+    es = await fakeEs([], undefined, 300);
+    const registry = new Registry();
+    open(es.url, registry, 1, undefined, 1);
+    const pending = sink!.write(Array.from({ length: 4 }, (_, i) => rec(String(i + 1), BigInt(i + 1))));
+    await es.whenBulks(1);
+    await sink!.close();
+    await expect(pending).rejects.toMatchObject({ code: 'SINK_CLOSED' });
+    expect(es.bulks).toHaveLength(1);
+    expect(await metric(registry, 'shardline_es_bulk_duration_seconds_count', { outcome: 'failed' })).toBe(1); // the one sent, aborted
   });
 
   it("sends one document's later changes only after its earlier ones were answered", async () => {

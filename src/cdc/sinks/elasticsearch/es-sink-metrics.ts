@@ -30,7 +30,8 @@ const noop: EsSinkMetrics = {
  *
  * - `shardline_es_docs_indexed_total{table}`, `shardline_es_docs_deleted_total{table}`
  * - `shardline_es_version_conflicts_total{table}`, `shardline_es_dead_letters_total{table}`
- * - `shardline_es_bulk_duration_seconds{outcome}` (histogram), `shardline_es_retries_total{reason}`
+ * - `shardline_es_bulk_duration_seconds{outcome}` (histogram: from when a request goes out to its answer, not the wait
+ *   for one of `cdc.elasticsearch.concurrency` slots), `shardline_es_retries_total{reason}`
  */
 export function createEsSinkMetrics(registry?: Registry, prefix = 'shardline_'): EsSinkMetrics {
   if (!registry) return noop;

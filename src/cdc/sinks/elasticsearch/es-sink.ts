@@ -454,12 +454,14 @@ export class EsSink implements Sink {
    * `targetOf` names the alias each action is sent to (see `itemOutcome`).
    */
   private async send(chunk: readonly BulkAction[], targetOf: (a: BulkAction) => string): Promise<ItemOutcome[]> {
-    const started = performance.now();
-    const seconds = (): number => (performance.now() - started) / 1000;
+    // timed from when the request goes out: the wait for a slot is not the bulk's duration
+    let started: number | null = null;
+    const seconds = (): number => (performance.now() - started!) / 1000;
     let body: JsonBody;
     try {
       body = await this.bulkSlots.run(() => {
         this.throwIfClosed();
+        started = performance.now();
         return this.client.transport.request<JsonBody>(
           {
             method: 'POST',
@@ -471,7 +473,7 @@ export class EsSink implements Sink {
         );
       });
     } catch (err) {
-      this.metrics.bulk('failed', seconds());
+      if (started !== null) this.metrics.bulk('failed', seconds()); // a request never sent (closed while waiting) is no failed bulk
       const failure = requestFailure(err);
       if (failure.kind === 'aborted' || this.closed) throw this.closedError();
       if (failure.kind === 'retry') return chunk.map(() => ({ kind: 'retry', reason: failure.reason }));
