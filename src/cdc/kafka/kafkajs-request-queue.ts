@@ -60,18 +60,19 @@ function armTimeoutCheck(queue: RequestTimeoutQueue, at: number): void {
   queue.requestTimeoutIntervalId = setTimeout(() => checkTimeouts(queue), Math.max(1, at - Date.now() + 1));
 }
 
+function earliestDeadline(queue: RequestTimeoutQueue): number {
+  let at = Infinity;
+  for (const request of queue.inflight.values()) at = Math.min(at, deadlineOf(request));
+  return at;
+}
+
 function checkTimeouts(queue: RequestTimeoutQueue): void {
   queue.requestTimeoutIntervalId = null;
   queue.timeoutCheckAt = Infinity;
   const now = Date.now();
-  let next = Infinity;
-  for (const request of queue.inflight.values()) {
-    const deadline = deadlineOf(request);
-    if (now - (request.sentAt ?? 0) > request.requestTimeout) request.timeoutRequest();
-    else if (deadline < next) next = deadline;
-  }
+  for (const request of queue.inflight.values()) if (now > deadlineOf(request)) request.timeoutRequest();
   if (!queue.isConnected()) queue.destroy();
-  else armTimeoutCheck(queue, next);
+  else armTimeoutCheck(queue, earliestDeadline(queue));
 }
 
 /**
@@ -89,9 +90,7 @@ export function patchRequestTimeoutCheck(proto: RequestTimeoutQueue): void {
     if (!this.enforceRequestTimeout) return;
     this.destroy();
     this.timeoutsWatched = true;
-    let next = Infinity;
-    for (const request of this.inflight.values()) next = Math.min(next, deadlineOf(request));
-    armTimeoutCheck(this, next);
+    armTimeoutCheck(this, earliestDeadline(this));
   };
   proto.sendSocketRequest = function (this: RequestTimeoutQueue, request: unknown) {
     try {
