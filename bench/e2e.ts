@@ -27,7 +27,8 @@
  * BENCH_BATCH_MAX_MS (50, cdc.batch.maxMs), BENCH_BATCH_MAX_EVENTS (5000), BENCH_BULK_MAX_DOCS (2000,
  * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 1s; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
- * top self-time printed), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
+ * top self-time printed), BENCH_SPLIT_ROLES=1 (the worker as three processes, `--role reader`, `elasticsearch`,
+ * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
  * one JSON object. Cleans up its topics, groups, indices, templates, archive database and rows.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -68,6 +69,7 @@ const HTTP_PORT = 19_700 + (process.pid % 200);
 const REFRESH_INTERVAL = process.env['BENCH_REFRESH_INTERVAL'];
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 const WORKER_NODE_ARGS = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+const SPLIT_ROLES = process.env['BENCH_SPLIT_ROLES'] === '1';
 const tuning: E2eTuning = {
   partitions: env('BENCH_PARTITIONS', 4),
   batchMaxMs: env('BENCH_BATCH_MAX_MS', 20),
@@ -226,9 +228,12 @@ async function esCount(): Promise<number> {
   return ((await res.json()) as { count: number }).count;
 }
 
-/** The worker process: started, watched (RSS, CPU), scraped, stopped. */
+/** The roles of the worker's processes: one process with every role, or (BENCH_SPLIT_ROLES=1) one process per role. */
+const ROLE_SETS: (string | null)[] = SPLIT_ROLES ? ['reader', 'elasticsearch', 'archive'] : [null];
+
+/** The worker: its process (or one per role), started, watched (RSS, CPU), scraped, stopped. */
 class Worker {
-  readonly child: ChildProcess;
+  readonly children: ChildProcess[];
   readonly logFile: string;
   readonly profDir: string;
   peakRssMb = 0;
@@ -240,25 +245,61 @@ class Worker {
     this.profDir = mkdtempSync(path.join(os.tmpdir(), 'shardline-bench-e2e-prof-'));
     const fd = openSync(this.logFile, 'a');
     const nodeArgs = [...WORKER_NODE_ARGS, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${this.profDir}`] : [])];
-    this.child = spawn(
-      process.execPath,
-      [...nodeArgs, path.join(root, 'dist/cli/main.js'), 'cdc', '--config', configPath, '--http-port', String(HTTP_PORT)],
-      {
-        cwd: root,
-        stdio: ['ignore', fd, fd],
-        env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' },
-      },
+    this.children = ROLE_SETS.map((role, i) =>
+      spawn(
+        process.execPath,
+        [
+          ...nodeArgs,
+          path.join(root, 'dist/cli/main.js'),
+          'cdc',
+          '--config',
+          configPath,
+          '--http-port',
+          String(HTTP_PORT + i),
+          ...(role ? ['--role', role] : []),
+        ],
+        { cwd: root, stdio: ['ignore', fd, fd], env: { ...process.env, SHARDLINE_LOG_LEVEL: 'info' } },
+      ),
     );
     this.sampler = setInterval(() => this.sample(), 250);
   }
 
+  /** The first process (the one that reads the binlog). */
   get pid(): number {
-    return this.child.pid!;
+    return this.children[0]!.pid!;
+  }
+
+  /** CPU seconds of every process of the worker, by role (`all` when one process has every role). */
+  cpuByRole(): Record<string, number> {
+    return Object.fromEntries(ROLE_SETS.map((role, i) => [role ?? 'all', procCpuSeconds(this.children[i]!.pid!)]));
+  }
+
+  /** CPU seconds of every process of the worker together. */
+  cpuSeconds(): number {
+    return Object.values(this.cpuByRole()).reduce((a, b) => a + b, 0);
+  }
+
+  /** Resident memory of every process together (MB), or null once one is gone. */
+  rssMb(): number | null {
+    let sum = 0;
+    for (const c of this.children) {
+      const m = procMemory(c.pid!);
+      if (!m) return null;
+      sum += m.rssMb;
+    }
+    return sum;
   }
 
   sample(): void {
-    const m = procMemory(this.pid);
-    if (m) this.peakRssMb = Math.max(this.peakRssMb, m.rssMb, m.hwmMb);
+    let rss = 0;
+    let hwm = 0;
+    for (const c of this.children) {
+      const m = procMemory(c.pid!);
+      if (!m) return;
+      rss += m.rssMb;
+      hwm += m.hwmMb;
+    }
+    this.peakRssMb = Math.max(this.peakRssMb, rss, this.children.length === 1 ? hwm : 0);
   }
 
   async waitReading(timeoutMs = 90_000): Promise<void> {
@@ -266,8 +307,8 @@ class Worker {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null)
-        throw new Error(`the worker exited with ${this.child.exitCode}; log ${this.logFile}:\n${this.tail()}`);
+      const exited = this.children.find((c) => c.exitCode !== null);
+      if (exited) throw new Error(`the worker exited with ${exited.exitCode}; log ${this.logFile}:\n${this.tail()}`);
       try {
         last = await (await fetch(`http://127.0.0.1:${HTTP_PORT}/healthz`)).text();
         if (instances.every((i) => (JSON.parse(last) as { reading: string[] }).reading.includes(i))) return;
@@ -281,8 +322,15 @@ class Worker {
     );
   }
 
+  /** Every process's metrics, summed by series (each role exports its own). */
   async scrape(): Promise<Scrape> {
-    return parseMetrics(await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text());
+    const all = await Promise.all(
+      this.children.map(async (_, i) => parseMetrics(await (await fetch(`http://127.0.0.1:${HTTP_PORT + i}/metrics`)).text())),
+    );
+    if (all.length === 1) return all[0]!;
+    const sum: Scrape = new Map();
+    for (const m of all) for (const [k, v] of m) sum.set(k, (sum.get(k) ?? 0) + v);
+    return sum;
   }
 
   tail(): string {
@@ -293,15 +341,20 @@ class Worker {
     }
   }
 
+  /** Stops every process; the first non-zero exit code (null when one had to be killed). */
   async stop(): Promise<number | null> {
     clearInterval(this.sampler);
-    const child = this.child;
-    if (child.exitCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, sleep(40_000).then(() => null)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    return code;
+    const codes = await Promise.all(
+      this.children.map(async (child) => {
+        if (child.exitCode !== null) return child.exitCode;
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        child.kill('SIGTERM');
+        const code = await Promise.race([exited, sleep(40_000).then(() => null)]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+        return code;
+      }),
+    );
+    return codes.includes(null) ? null : (codes.find((c) => c !== 0) ?? 0);
   }
 }
 
@@ -404,7 +457,8 @@ async function idlePhase(worker: Worker, seconds: number) {
 async function spanProbe(worker: Worker) {
   const t0 = performance.now();
   const host0 = hostCpu();
-  const cpu0 = procCpuSeconds(worker.pid);
+  const cpu0 = worker.cpuSeconds();
+  const roles0 = worker.cpuByRole();
   const bench0 = process.cpuUsage();
   const svc0 = Object.fromEntries(Object.entries(SERVICES).map(([n, pid]) => [n, procCpuSeconds(pid)]));
   const m0 = await worker.scrape();
@@ -415,17 +469,22 @@ async function spanProbe(worker: Worker) {
     const bench = process.cpuUsage(bench0);
     const cores = Object.fromEntries(Object.entries(SERVICES).map(([n, pid]) => [n, round((procCpuSeconds(pid) - svc0[n]!) / seconds, 2)]));
     const m1 = await worker.scrape();
+    const workerSeconds = worker.cpuSeconds() - cpu0;
+    const roles1 = worker.cpuByRole();
     const esDocs = counterDelta(m0, m1, 'shardline_sink_records_total', { sink: 'elasticsearch' });
     const bulk = histogramDelta(m0, m1, 'shardline_es_bulk_duration_seconds');
     const commits = histogramDelta(m0, m1, 'shardline_cdc_kafka_commit_seconds');
     const published = counterDelta(m0, m1, 'shardline_cdc_published_events_total');
     return {
       seconds: round(seconds, 2),
-      worker_cpu_cores: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 3),
+      worker_cpu_cores: round(workerSeconds / seconds, 3),
+      worker_cores_by_role: SPLIT_ROLES
+        ? Object.fromEntries(Object.entries(roles1).map(([r, c]) => [r, round((c - roles0[r]!) / seconds, 3)]))
+        : null,
       host_cpu_busy_pct: round(((host1.busy - host0.busy) / Math.max(1, host1.total - host0.total)) * 100, 1),
       cpu_cores: {
         bench: round((bench.user + bench.system) / 1e6 / seconds, 2),
-        worker: round((procCpuSeconds(worker.pid) - cpu0) / seconds, 2),
+        worker: round(workerSeconds / seconds, 2),
         ...cores,
       },
       lag: lag?.take() ?? null,
@@ -436,7 +495,8 @@ async function spanProbe(worker: Worker) {
       events_per_kafka_txn: commits.count ? round(published / commits.count, 1) : null,
       es_docs: esDocs,
       cpu_us_per_row: perRow(seconds, published, {
-        worker: (procCpuSeconds(worker.pid) - cpu0) / seconds,
+        worker: workerSeconds / seconds,
+        ...(SPLIT_ROLES ? Object.fromEntries(Object.entries(roles1).map(([r, c]) => [`worker_${r}`, (c - roles0[r]!) / seconds])) : {}),
         kafka: cores['kafka'] ?? 0,
         elasticsearch: cores['elasticsearch'] ?? 0,
       }),
@@ -551,9 +611,7 @@ async function sustainedPhase(load: Load, worker: Worker, seconds: number) {
       timeline.push([(at - t0) / 1000, c]);
       if (at - lastLog > 5000) {
         lastLog = at;
-        log(
-          `sustained: t=${((at - t0) / 1000).toFixed(0)} s written ${rows}, searchable ${c}, RSS ${procMemory(worker.pid)?.rssMb.toFixed(0)} MB`,
-        );
+        log(`sustained: t=${((at - t0) / 1000).toFixed(0)} s written ${rows}, searchable ${c}, RSS ${worker.rssMb()?.toFixed(0)} MB`);
       }
       await sleep(250);
     }
@@ -629,13 +687,15 @@ await onCluster(async () => {
     `config ${configPath}: topics ${names.topicPrefix}*, index ${ALIAS}, archive ${names.archiveDatabase}; tuning ${JSON.stringify(tuning)}; UIDs from ${BASE}`,
   );
   const worker = new Worker();
-  log(`worker pid ${worker.pid} (log ${worker.logFile})${CPU_PROF ? `, --cpu-prof into ${worker.profDir}` : ''}`);
+  log(
+    `worker pid ${worker.children.map((c) => c.pid).join(', ')} (log ${worker.logFile})${CPU_PROF ? `, --cpu-prof into ${worker.profDir}` : ''}`,
+  );
   let poller: SearchablePoller | null = null;
   let exitCode: number | null = null;
   try {
     await worker.waitReading();
-    const idleRss = procMemory(worker.pid);
-    log(`worker reading all instances; RSS ${idleRss?.rssMb.toFixed(0)} MB`);
+    const idleRss = worker.rssMb();
+    log(`worker reading all instances; RSS ${idleRss?.toFixed(0)} MB`);
     lag = new LagSampler(worker);
     await lag.start();
 
@@ -668,7 +728,7 @@ await onCluster(async () => {
 
     await lag.stop();
     lag = null;
-    const finalMem = procMemory(worker.pid);
+    const finalMem = worker.rssMb();
     worker.sample();
     const metrics = await worker.scrape();
     const dead = counterDelta(new Map(), metrics, 'shardline_sink_dead_letters_total');
@@ -703,8 +763,9 @@ await onCluster(async () => {
       },
       cpu_us_per_row: { at_1k: at1k.cpu_us_per_row, at_5k: at5k.cpu_us_per_row, sustained: sustained.cpu_us_per_row },
       idle,
-      worker_rss_mb_idle: idleRss ? round(idleRss.rssMb, 1) : null,
-      worker_rss_mb_end: finalMem ? round(finalMem.rssMb, 1) : null,
+      worker_rss_mb_idle: idleRss !== null ? round(idleRss, 1) : null,
+      worker_rss_mb_end: finalMem !== null ? round(finalMem, 1) : null,
+      split_roles: SPLIT_ROLES,
       worker_exit_code: exitCode,
       dead_letters: dead,
       at_1k: at1k,
