@@ -231,8 +231,8 @@ export class ShardedRouter implements Router {
   private planFor(sql: string, params: readonly SqlParam[], options: PlanOptions): RoutePlan {
     if (this.closed) throw new RouterClosedError();
     const analysis = this.cache.get(sql);
-    if (analysis.shardedTables.length === 0 && !analysis.write) options = { ...options, readInstance: this.readInstance++ };
-    if (analysis.select?.rewrite) options = { ...options, ...this.scatterBounds };
+    if (analysis.shardedTables.length === 0 && !analysis.write) options = Object.assign({}, options, { readInstance: this.readInstance++ });
+    if (analysis.select?.rewrite) options = Object.assign({}, options, this.scatterBounds);
     return plan(analysis, params, this.topology, options);
   }
 

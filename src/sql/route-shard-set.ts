@@ -31,13 +31,18 @@ export function routeShardSet(
     );
   }
   const merge = mergeFor(a, params, shards.length > 1, options);
-  const base = { statement: a.statement, write: a.write, fanOut: false, kind, shards };
+  // field by field, not `{ ...base, targets, merge }`: a point query's plan is made per call (see docs/ARCHITECTURE.md, "Object spreads")
+  const planOf = (targets: RoutePlan['targets']): RoutePlan => ({
+    statement: a.statement,
+    write: a.write,
+    fanOut: false,
+    kind,
+    shards,
+    targets,
+    merge,
+  });
   if (shards.length === 1)
-    return {
-      ...base,
-      targets: [{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }],
-      merge,
-    };
+    return planOf([{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }]);
   if (a.write) {
     const targets = shards.map((shard) => ({
       instance: topology.map.instanceOf(shard),
@@ -45,16 +50,14 @@ export function routeShardSet(
       sql: render(a, topology, shard),
       params: [...params],
     }));
-    return { ...base, targets, merge };
+    return planOf(targets);
   }
   const rewrite = a.select?.rewrite;
-  if (!rewrite)
-    return { ...base, targets: unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK, ''), merge };
+  if (!rewrite) return planOf(unionTargets(a, topology, shards, params, merge, options.unionChunk ?? DEFAULT_UNION_CHUNK, ''));
   const partialParams = rewrite.params.map((i) => params[i]!);
   const rows = merge.kind === 'sorted' && merge.limit !== null ? merge.limit + merge.offset : null;
-  return {
-    ...base,
-    targets: unionTargets(
+  return planOf(
+    unionTargets(
       rewrite.analysis,
       topology,
       shards,
@@ -63,6 +66,5 @@ export function routeShardSet(
       options.unionChunk ?? DEFAULT_UNION_CHUNK,
       rows === null ? '' : ` LIMIT ${rows}`,
     ),
-    merge,
-  };
+  );
 }

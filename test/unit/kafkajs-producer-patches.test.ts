@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { linearPartitionGrouping } from '../../src/cdc/kafka/kafkajs-producer-patches.js';
+import { linearPartitionGrouping, produceRequestWithoutSpreads } from '../../src/cdc/kafka/kafkajs-producer-patches.js';
 import { privateCommonJs } from '../../src/cdc/kafka/private-commonjs.js';
 import { prng } from '../support/prng.js';
 
@@ -75,5 +75,72 @@ describe('kafkajs producer patch: messages grouped by partition in one pass', ()
 
   it('refuses a module whose text changed (fails at load, not on the wire)', () => {
     expect(() => linearPartitionGrouping('module.exports = () => ({})')).toThrow(/not the grouping this patch was written for/);
+  });
+});
+
+describe('kafkajs producer patch: the Produce v3 request without object spreads', () => {
+  const requestFile = path.join(root, 'src/protocol/requests/produce/v3/request.js');
+  type ProduceMessage = {
+    key: Buffer | string | null;
+    value: Buffer | string | null;
+    timestamp?: number;
+    headers?: Record<string, unknown>;
+  };
+  type ProduceRequest = (args: {
+    acks: number;
+    timeout: number;
+    transactionalId?: string | null;
+    producerId?: unknown;
+    producerEpoch?: number;
+    compression?: number;
+    topicData: Array<{ topic: string; partitions: Array<{ partition: number; firstSequence?: number; messages: ProduceMessage[] }> }>;
+  }) => { encode(): Promise<{ buffer: Buffer }> };
+  const unpatched = hostRequire(requestFile) as ProduceRequest;
+  const withoutSpreads = privateCommonJs(new Map(), new Map([[requestFile, produceRequestWithoutSpreads]]))(requestFile) as ProduceRequest;
+  const Long = hostRequire(path.join(root, 'src/utils/long.js')) as { fromValue(v: string): unknown };
+
+  // every partition has messages and every message a timestamp: otherwise the request takes Date.now() and two encodes differ
+  function topicData(random: () => number) {
+    const topics = 1 + Math.floor(random() * 3);
+    return Array.from({ length: topics }, (_, t) => ({
+      topic: `topic-${t}`,
+      partitions: Array.from({ length: 1 + Math.floor(random() * 4) }, (_, p) => ({
+        partition: p,
+        ...(random() < 0.7 ? { firstSequence: Math.floor(random() * 1000) } : {}),
+        messages: Array.from({ length: 1 + Math.floor(random() * 40) }, (_, i): ProduceMessage => {
+          const r = random();
+          return {
+            key: r < 0.2 ? null : r < 0.6 ? `key-${i}` : Buffer.from([i & 255, 0, 7]),
+            value:
+              random() < 0.1 ? null : random() < 0.5 ? `{"n":${i},"s":"ünï"}`.repeat(1 + Math.floor(random() * 5)) : Buffer.alloc(i, 3),
+            timestamp: 1_700_000_000_000 + Math.floor(random() * 100_000),
+            ...(random() < 0.3 ? { headers: { h: `v${i}`, multi: ['a', Buffer.from('b')] } } : {}),
+            // fields the record encoder never reads: they must not change the bytes
+            ...(random() < 0.3 ? { partition: p, extra: { ignored: true } } : {}),
+          } as ProduceMessage;
+        }),
+      })),
+    }));
+  }
+
+  it('encodes the same bytes as the unpatched request (random topics, partitions, keys, values, headers)', async () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const random = prng(seed);
+      const args = {
+        acks: -1,
+        timeout: 30_000,
+        ...(random() < 0.7
+          ? { transactionalId: `txn-${seed}`, producerId: Long.fromValue(String(4000 + seed)), producerEpoch: seed % 7 }
+          : {}),
+        topicData: topicData(random),
+      };
+      const want = (await unpatched(args).encode()).buffer;
+      const got = (await withoutSpreads(args).encode()).buffer;
+      expect(got.equals(want)).toBe(true);
+    }
+  });
+
+  it('refuses a request module whose text changed', () => {
+    expect(() => produceRequestWithoutSpreads('module.exports = () => ({})')).toThrow(/not the request this patch was written for/);
   });
 });

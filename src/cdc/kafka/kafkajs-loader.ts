@@ -7,7 +7,7 @@ import { patchedEncoder } from './kafkajs-encoder-patches.js';
 import { recordDecoderWithNumbers } from './kafkajs-decoder-patches.js';
 import { recordBatchDecoderWithCrcCheck } from './kafkajs-crc-check.js';
 import { fasterCrc32c } from './crc32c.js';
-import { linearPartitionGrouping } from './kafkajs-producer-patches.js';
+import { linearPartitionGrouping, produceRequestWithoutSpreads } from './kafkajs-producer-patches.js';
 import { checkedRecordEncoderSource, directRecordEncoder, type RecordEncoder } from './kafkajs-record-encoder.js';
 import { eosManagerWithCachedCoordinator } from './kafkajs-coordinator-cache.js';
 import { patchRequestTimeoutCheck, scheduleCheckPendingRequests, type RequestTimeoutQueue } from './kafkajs-request-queue.js';
@@ -92,7 +92,7 @@ function selfCheck(requireKafkajs: PrivateRequire, root: string): boolean {
  * {@link filterAbortedMessages}, its protocol Encoder patched ({@link patchedEncoder}: no zero-fill,
  * varints written in place), its record decoder's timestamps and offsets computed with numbers
  * ({@link recordDecoderWithNumbers}), every fetched batch's CRC32C checked ({@link recordBatchDecoderWithCrcCheck}) and computed eight bytes a step ({@link fasterCrc32c}), a send's messages grouped by partition in one pass
- * ({@link linearPartitionGrouping}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
+ * ({@link linearPartitionGrouping}), its Produce request built without object spreads ({@link produceRequestWithoutSpreads}), each record encoded straight into one Buffer ({@link directRecordEncoder}), its transaction coordinator kept between requests
  * ({@link eosManagerWithCachedCoordinator}), an LZ4 codec ({@link lz4Codec}), the request queue's idle timer
  * loop removed ({@link scheduleCheckPendingRequests}), its request timeouts checked when one is due rather than every 100 ms ({@link patchRequestTimeoutCheck}) and concurrent offset commits coalesced ({@link coalescedCommitOffsets}). Whatever the host application loaded before — its own `kafkajs`,
  * even from the same files — neither skips the correction nor sees it. Fails closed: unless a
@@ -112,6 +112,7 @@ export function loadKafkajs(root?: string): typeof KafkaJs {
         [path.join(root, 'src/protocol/recordBatch/v0/decoder.js'), recordBatchDecoderWithCrcCheck],
         [path.join(root, 'src/producer/eosManager/index.js'), eosManagerWithCachedCoordinator],
         [path.join(root, 'src/producer/groupMessagesPerPartition.js'), linearPartitionGrouping],
+        [path.join(root, 'src/protocol/requests/produce/v3/request.js'), produceRequestWithoutSpreads],
         [path.join(root, 'src/protocol/recordBatch/record/v0/index.js'), checkedRecordEncoderSource],
       ]),
       new Map<string, (exports: unknown) => unknown>([

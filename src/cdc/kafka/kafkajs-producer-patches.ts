@@ -32,3 +32,45 @@ export function linearPartitionGrouping(source: string): string {
     throw new Error('src/producer/groupMessagesPerPartition.js is not the grouping this patch was written for');
   return source.replace(GROUPING_ORIGINAL, GROUPING_LINEAR);
 }
+
+/** The three object spreads of kafkajs 2.2.4's Produce v3 request and what replaces each. */
+const PRODUCE_SPREADS: ReadonlyArray<readonly [string, string]> = [
+  [
+    'await encodeTopic({ ...data, transactionalId, producerId, producerEpoch })',
+    'await encodeTopic({ topic: data.topic, partitions: data.partitions, transactionalId, producerId, producerEpoch })',
+  ],
+  [
+    'await encodePartitions({ ...data, transactionalId, producerId, producerEpoch })',
+    'await encodePartitions({ partition: data.partition, messages: data.messages, firstSequence: data.firstSequence, transactionalId, producerId, producerEpoch })',
+  ],
+  [
+    `    Record({
+      ...message,
+      offsetDelta: i,`,
+    `    Record({
+      key: message.key,
+      value: message.value,
+      headers: message.headers,
+      offsetDelta: i,`,
+  ],
+];
+
+/**
+ * Source patch of kafkajs 2.2.4's Produce v3 request (`src/protocol/requests/produce/v3/request.js`):
+ * the objects it hands on are written field by field instead of `{ ...data, more }`. Node 20's V8
+ * takes about a microsecond for every property added after an object spread (v8:11536; Node 22
+ * does not), and kafkajs does it for each topic, each partition and — with two more fields — each
+ * message of a Produce request: ~3 µs per message published. Each callee reads only the fields
+ * passed (`topicEncoder`: topic, partitions; `partitionsEncoder`: partition, messages,
+ * firstSequence; `Record`: key, value, headers and the two deltas), so the request's bytes are the
+ * same (unit-tested against the unpatched module). Throws unless every replaced text is there.
+ */
+export function produceRequestWithoutSpreads(source: string): string {
+  let out = source;
+  for (const [original, replacement] of PRODUCE_SPREADS) {
+    if (!out.includes(original))
+      throw new Error('src/protocol/requests/produce/v3/request.js is not the request this patch was written for');
+    out = out.replace(original, replacement);
+  }
+  return out;
+}

@@ -309,7 +309,7 @@ export class InstancePipeline {
         if (item.type === 'commit' && this.ownership) {
           const pending = this.takePendingMap();
           if (pending) await this.takeOver(this.ownership, pending.map, pending.at, source.epoch);
-          item = { ...item, checkpoint: { ...item.checkpoint, shardMap: this.ownership.state() } };
+          item = { ...item, checkpoint: Object.assign({}, item.checkpoint, { shardMap: this.ownership.state() }) };
         }
         // most items ask nothing of Kafka (rows are buffered until a chunk or the batch is full)
         const actions = this.handle(item, batcher, rows, source);
@@ -368,7 +368,7 @@ export class InstancePipeline {
         this.o.metrics.transaction(this.instance, rows.commitTimeMs());
         this.traces.sourceCommitted(item.gtid, item.checkpoint);
         this.snapshot?.commit(item.checkpoint, this.clock.now());
-        return batcher.commit({ ...item.checkpoint, sourceTsUs: rows.commitTimeMs() * 1000 }, this.stopping);
+        return batcher.commit(Object.assign({}, item.checkpoint, { sourceTsUs: rows.commitTimeMs() * 1000 }), this.stopping);
       case 'abort':
         this.pendingMap = null;
         throw new ReplicationError('BINLOG_CONNECTION', `instance ${this.instance}: ${item.reason}`, { retriable: true });

@@ -40,7 +40,7 @@ export class KafkaTransactionWriter {
           const t = this.open();
           if (a.messages.length) this.note(await t.send(a.messages));
           const written = mergeWritten(this.written, this.sent.values());
-          if (a.checkpoint) await t.send([this.checkpoints.message({ ...a.checkpoint, written })]);
+          if (a.checkpoint) await t.send([this.checkpoints.message(Object.assign({}, a.checkpoint, { written }))]);
           this.txn = null;
           const started = process.hrtime.bigint();
           await t.commit();

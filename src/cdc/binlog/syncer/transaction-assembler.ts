@@ -270,7 +270,7 @@ export class TransactionAssembler {
 
   private checkpointAfter(event: BinlogEvent): Checkpoint {
     this.addGtid(this.pending!.gtid);
-    const checkpoint: Checkpoint = { ...this.origin, file: event.file, pos: event.nextPos, gtidSet: this.gtidSet };
+    const checkpoint: Checkpoint = Object.assign({}, this.origin, { file: event.file, pos: event.nextPos, gtidSet: this.gtidSet });
     const resume = this.prepared.earliest();
     if (resume) checkpoint.resume = resume;
     return checkpoint;
