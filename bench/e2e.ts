@@ -281,25 +281,25 @@ class Worker {
 
   /** Resident memory of every process together (MB), or null once one is gone. */
   rssMb(): number | null {
-    let sum = 0;
-    for (const c of this.children) {
-      const m = procMemory(c.pid!);
-      if (!m) return null;
-      sum += m.rssMb;
-    }
-    return sum;
+    return this.memory()?.rssMb ?? null;
   }
 
   sample(): void {
-    let rss = 0;
-    let hwm = 0;
+    const m = this.memory();
+    // a sum of peaks is no peak of the sum: VmHWM counts only for one process
+    if (m) this.peakRssMb = Math.max(this.peakRssMb, m.rssMb, this.children.length === 1 ? m.hwmMb : 0);
+  }
+
+  /** RSS and VmHWM of every process summed (MB), or null once one is gone. */
+  private memory(): { rssMb: number; hwmMb: number } | null {
+    const sum = { rssMb: 0, hwmMb: 0 };
     for (const c of this.children) {
       const m = procMemory(c.pid!);
-      if (!m) return;
-      rss += m.rssMb;
-      hwm += m.hwmMb;
+      if (!m) return null;
+      sum.rssMb += m.rssMb;
+      sum.hwmMb += m.hwmMb;
     }
-    this.peakRssMb = Math.max(this.peakRssMb, rss, this.children.length === 1 ? hwm : 0);
+    return sum;
   }
 
   async waitReading(timeoutMs = 90_000): Promise<void> {
