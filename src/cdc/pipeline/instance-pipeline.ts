@@ -14,7 +14,7 @@ import { RowMessages } from './row-messages.js';
 import { SnapshotDriver, snapshotPlan, type PipelineSnapshot } from './snapshot-driver.js';
 import type { SnapshotPlan } from '../snapshot/snapshot-store.js';
 import type { SnapshotRequest } from '../snapshot/snapshot-request.js';
-import { TimedPull } from './timed-pull.js';
+import { BatchedPull, singleItems } from './batched-pull.js';
 import { binlogSources, type ReplicatedInstance, type TransactionSource, type TransactionSources } from './transaction-source.js';
 import { ReplicationError, isShardlineError } from '../../errors/index.js';
 import { backoffDelayMs, checkBackoffPolicy, sleep, systemClock, type BackoffPolicy, type Clock } from '../../retry/index.js';
@@ -258,7 +258,7 @@ export class InstancePipeline {
     this.source = source;
     this.batcher = batcher;
     if (this.stopping) source.close();
-    const items = new TimedPull(source.items()[Symbol.asyncIterator](), this.clock);
+    const items = new BatchedPull((source.batches?.() ?? singleItems(source.items()))[Symbol.asyncIterator](), this.clock);
     let woken = false;
     let at = from;
     const snapshot = this.o.snapshot
@@ -293,7 +293,7 @@ export class InstancePipeline {
           if (this.stopping) source.close();
           continue;
         }
-        const result = wait.type === 'in-transaction' ? await items.next() : await items.next(wait.ms);
+        const result = items.poll() ?? (wait.type === 'in-transaction' ? await items.next() : await items.next(wait.ms));
         if (result === null) {
           if (woken) woken = false;
           else if (wait.type === 'until-due') await kafka.apply(batcher.flush());

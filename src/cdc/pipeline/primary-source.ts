@@ -41,6 +41,10 @@ export class PrimarySource implements TransactionSource {
   }
 
   async *items(): AsyncGenerator<TransactionItem> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  async *batches(): AsyncGenerator<TransactionItem[]> {
     const node = await writableNode(this.o.instance, this.o.nodes);
     if (this.closed) return;
     const stream = new TransactionStream({ ...this.o, endpoint: node, from: this.o.from });
@@ -48,9 +52,14 @@ export class PrimarySource implements TransactionSource {
     const watch = this.o.nodes.length > 1 ? this.watch(node, stream) : null;
     this.watching = watch;
     try {
-      for await (const item of stream.items()) {
-        if (item.type === 'abort' && this.moved !== null) break;
-        yield item;
+      for await (const batch of stream.batches()) {
+        const cut = this.moved === null ? -1 : batch.findIndex((item) => item.type === 'abort');
+        if (cut < 0) {
+          yield batch;
+          continue;
+        }
+        if (cut > 0) yield batch.slice(0, cut);
+        break;
       }
     } finally {
       watch?.stop();

@@ -12,6 +12,11 @@ import type { VersionEpoch } from '../events/source-version.js';
 export interface TransactionSource {
   /** begin / rows / query / commit / abort items in order, until `close()` or a non-retriable error. */
   items(): AsyncIterable<TransactionItem>;
+  /**
+   * The same items in batches (never empty), when the source can hand out several at once: the
+   * pipeline then takes one async step per batch instead of one per item.
+   */
+  batches?(): AsyncIterable<TransactionItem[]>;
   /** Ends `items()` after the item it is on (a source transaction left open ends with `abort`). */
   close(): void;
   /** The server's identity once connected (`serverUuid` goes into every change event). */

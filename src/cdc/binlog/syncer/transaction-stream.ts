@@ -85,6 +85,15 @@ export class TransactionStream {
 
   /** The items, in binlog order, until the stop position, `close()`, or a non-retriable error. */
   async *items(): AsyncGenerator<TransactionItem> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The items of {@link items} in batches: those of every event the reader had decoded when asked
+   * (see {@link BinlogReader.batches}); never empty. The checkpoint (`checkpoint`) moves as a
+   * batch is made, before the consumer has seen its commits.
+   */
+  async *batches(): AsyncGenerator<TransactionItem[]> {
     const retry: RetryPolicy = { initialMs: 200, maxMs: 30_000, maxAttempts: Infinity, ...this.options.retry };
     const from = this.options.from;
     let start: StartPoint = isCheckpoint(from) ? { file: readFrom(from).file, pos: readFrom(from).pos } : from;
@@ -153,27 +162,36 @@ export class TransactionStream {
         this.lastCheckpoint,
       );
       try {
-        for await (const event of reader.events()) {
+        for await (const events of reader.batches()) {
           failures = 0;
-          if (event.kind === 'table-map') {
-            if (!this.options.includeTable || this.options.includeTable(event.map.database, event.map.table))
-              this.schema.tableMap(event.map, event);
-          } else if (event.kind === 'query') this.schema.query(event.sql, event.database);
-          for (const item of assembler.accept(event)) {
-            if (item.type === 'commit') {
-              this.lastCheckpoint = item.checkpoint;
-              const next = readFrom(item.checkpoint);
-              start = { file: next.file, pos: next.pos };
-              startGtidSet = next.gtidSet;
+          const out: TransactionItem[] = [];
+          try {
+            for (const event of events) {
+              if (event.kind === 'table-map') {
+                if (!this.options.includeTable || this.options.includeTable(event.map.database, event.map.table))
+                  this.schema.tableMap(event.map, event);
+              } else if (event.kind === 'query') this.schema.query(event.sql, event.database);
+              for (const item of assembler.accept(event)) {
+                if (item.type === 'commit') {
+                  this.lastCheckpoint = item.checkpoint;
+                  const next = readFrom(item.checkpoint);
+                  start = { file: next.file, pos: next.pos };
+                  startGtidSet = next.gtidSet;
+                }
+                out.push(item);
+              }
             }
-            yield item;
+          } catch (err) {
+            if (out.length) yield out;
+            throw err;
           }
+          if (out.length) yield out;
         }
-        if (assembler.inTransaction) yield { type: 'abort', reason: 'stream closed inside a transaction' };
+        if (assembler.inTransaction) yield [{ type: 'abort', reason: 'stream closed inside a transaction' }];
         return;
       } catch (err) {
         if (this.closed || !isShardlineError(err) || !err.retriable) throw err;
-        if (assembler.inTransaction) yield { type: 'abort', reason: `connection lost inside a transaction: ${err.message}` };
+        if (assembler.inTransaction) yield [{ type: 'abort', reason: `connection lost inside a transaction: ${err.message}` }];
         await this.backOff(err, ++failures, retry, start);
       } finally {
         reader.close();
