@@ -9,7 +9,10 @@ import { binlogDumpGtidRequest, binlogDumpRequest } from './dump-request.js';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.js';
 import { preflight, prepareDumpSession, type ServerFacts } from './preflight.js';
 
-/** Most events one batch of {@link BinlogReader.batches} holds. */
+/**
+ * A batch of {@link BinlogReader.batches} takes no further raw event once it holds this many
+ * events (one compressed transaction payload still comes whole, however many events it holds).
+ */
 export const MAX_BATCH_EVENTS = 256;
 
 /** Where reading starts. */
@@ -101,7 +104,7 @@ export class BinlogReader {
 
   /**
    * Decoded events, in order, in batches: every event whose bytes have arrived when the consumer
-   * asks (at most {@link MAX_BATCH_EVENTS}), so a consumer that keeps up pays one async step per
+   * asks (up to {@link MAX_BATCH_EVENTS}), so a consumer that keeps up pays one async step per
    * socket read instead of one per event. Ends as {@link events} does; an error comes after the
    * events decoded before it.
    */
