@@ -188,3 +188,50 @@ export const metric = (m: Scrape, name: string, labels: Record<string, string>):
   }
   return sum;
 };
+
+/** Milliseconds Elasticsearch's threads spent per kind of work on the local node (cumulative), and its search count. */
+export interface EsWork {
+  indexing_ms: number;
+  refresh_ms: number;
+  merge_ms: number;
+  search_ms: number;
+  searches: number;
+}
+
+/**
+ * Elasticsearch's own accounting of where its time went (`_nodes/_local/stats`, cumulative over the
+ * node's life, removed indices included): read before and after a span, the difference shows whether
+ * indexing, refreshes, merges or the bench's own searches took the time. Thread time, not CPU (a
+ * thread waiting for a core on a busy host counts); null when the node does not answer.
+ */
+export async function esWork(node: string): Promise<EsWork | null> {
+  try {
+    const res = await fetch(`${node}/_nodes/_local/stats/indices/indexing,refresh,merge,search`);
+    if (!res.ok) return null;
+    const body = (await res.json()) as { nodes: Record<string, { indices: Record<string, Record<string, number>> }> };
+    const i = Object.values(body.nodes)[0]?.indices;
+    if (!i) return null;
+    return {
+      indexing_ms: i['indexing']?.['index_time_in_millis'] ?? 0,
+      refresh_ms: i['refresh']?.['total_time_in_millis'] ?? 0,
+      merge_ms: i['merges']?.['total_time_in_millis'] ?? 0,
+      search_ms: (i['search']?.['query_time_in_millis'] ?? 0) + (i['search']?.['fetch_time_in_millis'] ?? 0),
+      searches: i['search']?.['query_total'] ?? 0,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** What Elasticsearch did between two {@link esWork} reads, as ms of thread time per second of the span. */
+export function esWorkDelta(before: EsWork | null, after: EsWork | null, seconds: number): Record<string, number> | null {
+  if (!before || !after || seconds <= 0) return null;
+  const per = (k: keyof EsWork) => Math.round(((after[k] - before[k]) / seconds) * 10) / 10;
+  return {
+    indexing_ms_per_s: per('indexing_ms'),
+    refresh_ms_per_s: per('refresh_ms'),
+    merge_ms_per_s: per('merge_ms'),
+    search_ms_per_s: per('search_ms'),
+    searches_per_s: per('searches'),
+  };
+}

@@ -20,12 +20,14 @@
  *
  * - Idle: the source quiet for BENCH_IDLE_S (30) after the warm-up, the lag sampler paused (the worker is
  *   scraped at the start and end only): idle_worker_cores. CPU per
- *   published row of the worker, Kafka and Elasticsearch in every phase (cpu_us_per_row).
+ *   published row of the worker, Kafka and Elasticsearch in every phase (cpu_us_per_row), and
+ *   Elasticsearch's own account of its threads' time per second (es_work: indexing, refresh,
+ *   merge, and the bench's searches).
  *
  * Environment: BENCH_RATE_S (25 s per rate phase), BENCH_SUSTAINED_S (30), BENCH_CONCURRENCY (8),
- * BENCH_SUSTAINED_BATCH (400 rows per INSERT), BENCH_BACKLOG_CAP (30000), BENCH_PARTITIONS (12, cdc.partitions),
- * BENCH_BATCH_MAX_MS (50, cdc.batch.maxMs), BENCH_BATCH_MAX_EVENTS (5000), BENCH_BULK_MAX_DOCS (2000,
- * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 1s; else set on the
+ * BENCH_SUSTAINED_BATCH (400 rows per INSERT), BENCH_BACKLOG_CAP (30000), BENCH_PARTITIONS (4, cdc.partitions),
+ * BENCH_BATCH_MAX_MS (20, cdc.batch.maxMs), BENCH_BATCH_MAX_EVENTS (5000), BENCH_BULK_MAX_DOCS (2000,
+ * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 300ms; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
  * top self-time printed), BENCH_SPLIT_ROLES=1 (the worker as three processes, `--role reader`, `elasticsearch`,
  * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
@@ -43,6 +45,8 @@ import { dropArchiveDatabase, dropEsState, dropKafkaState, e2eNames, writeE2eCon
 import kafkajs from 'kafkajs';
 import {
   counterDelta,
+  esWork,
+  esWorkDelta,
   histogramDelta,
   hostCpu,
   parseMetrics,
@@ -462,9 +466,11 @@ async function spanProbe(worker: Worker) {
   const bench0 = process.cpuUsage();
   const svc0 = Object.fromEntries(Object.entries(SERVICES).map(([n, pid]) => [n, procCpuSeconds(pid)]));
   const m0 = await worker.scrape();
+  const es0 = await esWork(ES);
   lag?.take();
   return async () => {
     const seconds = (performance.now() - t0) / 1000;
+    const es1 = await esWork(ES);
     const host1 = hostCpu();
     const bench = process.cpuUsage(bench0);
     const cores = Object.fromEntries(Object.entries(SERVICES).map(([n, pid]) => [n, round((procCpuSeconds(pid) - svc0[n]!) / seconds, 2)]));
@@ -500,6 +506,7 @@ async function spanProbe(worker: Worker) {
         kafka: cores['kafka'] ?? 0,
         elasticsearch: cores['elasticsearch'] ?? 0,
       }),
+      es_work: esWorkDelta(es0, es1, seconds),
       es_bulk: bulk,
       docs_per_es_bulk: bulk.count ? round(esDocs / bulk.count, 1) : null,
       es_sink_batch_write: histogramDelta(m0, m1, 'shardline_sink_write_seconds', { sink: 'elasticsearch' }),
