@@ -10,7 +10,10 @@ export function failoverLine(r: FailoverReport): string {
   const following = `replicating from ${r.to}: ${r.repointed.join(', ') || 'none'}`;
   if (r.planned)
     return `${r.instance}: writes moved from ${r.from} to ${r.to} (write pause ${r.write_pause_ms} ms, ${r.seconds} s in all); ${following}`;
-  return `${r.instance}: ${r.from} is down, ${r.to} takes the writes (it applied ${r.caught_up_to || 'nothing'}; ${r.seconds} s in all); ${following}; not repointed: ${r.not_repointed.join(', ')}`;
+  const ids = r.id_sequences_moved
+    ? `; ${r.id_sequences_moved} global ID sequences moved forward by 2^40 past leases that may be lost`
+    : '';
+  return `${r.instance}: ${r.from} is down, ${r.to} takes the writes (it applied ${r.caught_up_to || 'nothing'}; ${r.seconds} s in all); ${following}; not repointed: ${r.not_repointed.join(', ')}${ids}`;
 }
 
 /** `shardline failover --instance NAME [--to REPLICA] [--planned] [--timeout S] [--json]`. */

@@ -11,6 +11,8 @@ export interface FailoverInstance {
   replication: { user: string; password: string };
   /** An admin session on a node (the instance's `admin` account, else its application account). */
   open(node: FailoverNode): Promise<MysqlSession>;
+  /** `sharding.naming.metaDatabase`: where `id_segments` lives on the instance that leases global IDs. */
+  metaDatabase: string;
 }
 
 /**
@@ -27,6 +29,7 @@ export function failoverInstance(config: ClusterConfig, name: string): FailoverI
     inst,
     nodes: [{ name: inst.name, host: inst.host, port: inst.port, serverPublicKey: inst.serverPublicKey }, ...replicas],
     replication: inst.replication ?? { user: inst.user, password: inst.password },
+    metaDatabase: config.sharding.naming.metaDatabase,
     open: (n) =>
       openMysqlSession({
         host: n.host,

@@ -1,5 +1,6 @@
 import { FailoverError, UsageError } from '../errors/index.js';
 import type { MysqlSession } from '../net/index.js';
+import { ID_FAILOVER_SKIP, skipLostIdLeases } from '../router/id-segments.js';
 import type { FailoverReport } from './failover.js';
 import { probeNode, type FailoverInstance } from './failover-nodes.js';
 import { chooseFailoverTarget, deadPrimary, failoverSql, repointStatement, type ReplicaProgress } from './failover-plan.js';
@@ -24,6 +25,42 @@ async function applierError(s: MysqlSession): Promise<string> {
 }
 
 /**
+ * The last step of a promotion: `writable` (read_only off) with the global ID sequences moved past
+ * the dead primary's unreplicated leases ({@link skipLostIdLeases}) first — while only the admin
+ * account can write — or, where it cannot write under read_only (1290), right after. The failover
+ * does not stop on the ID table: when it cannot be moved, the node is made writable all the same
+ * and `warn` says so (the IDs leased by the dead primary could then be leased again); null then.
+ */
+export async function openForWrites(
+  session: MysqlSession,
+  writable: string,
+  meta: string,
+  warn: (message: string) => void,
+): Promise<number | null> {
+  const skip = (): Promise<number> => skipLostIdLeases((text, values) => session.query(text, values), meta);
+  let moved: number | null = null;
+  let failure: unknown = null;
+  try {
+    moved = await skip();
+  } catch (err) {
+    failure = err;
+  }
+  await session.query(writable);
+  if (moved === null) {
+    try {
+      moved = await skip();
+    } catch (err) {
+      if ((failure as { errno?: unknown } | null)?.errno === 1290) failure = err;
+      warn(
+        `the global ID sequences in ${meta}.id_segments could not be moved past the dead primary's unreplicated leases (${(failure as Error).message}): ` +
+          `blocks it leased may be leased again — move every sequence forward by hand (UPDATE ${meta}.id_segments SET next_id = next_id + ${ID_FAILOVER_SKIP})`,
+      );
+    }
+  }
+  return moved;
+}
+
+/**
  * An unplanned failover: the primary is dead. Refuses while any node takes writes or the primary
  * answers (use a planned failover then: a second writer must never be made). Picks the reachable
  * replica holding the most (received or applied; `to` if it holds as much as any other), waits
@@ -40,7 +77,7 @@ export async function unplannedFailover(
   o: { to?: string; timeoutMs?: number; onStep?: (step: string) => void },
 ): Promise<FailoverReport> {
   const t0 = performance.now();
-  const { inst, nodes, open, replication } = target;
+  const { inst, nodes, open, replication, metaDatabase } = target;
   const step = o.onStep ?? (() => undefined);
   const sql = failoverSql(inst.flavour);
   if (o.to && !nodes.some((n) => n.name === o.to))
@@ -72,7 +109,11 @@ export async function unplannedFailover(
         );
     }
     step(`promoting ${to.name}`);
-    for (const s of sql.promote) await next.query(s);
+    for (const s of sql.promote.slice(0, -1)) await next.query(s);
+    step(`moving ${metaDatabase}.id_segments on ${to.name} past leases lost with ${from.name}`);
+    const idSequencesMoved = await openForWrites(next, sql.promote.at(-1)!, metaDatabase, (warning) =>
+      step(`WARNING: ${to.name}: ${warning}`),
+    );
 
     const repointed: string[] = [];
     for (const other of reachable.filter((n) => n.name !== to.name)) {
@@ -96,6 +137,7 @@ export async function unplannedFailover(
       planned: false,
       write_pause_ms: null,
       caught_up_to: choice.holds,
+      id_sequences_moved: idSequencesMoved,
       repointed,
       not_repointed: notRepointed,
       seconds: Math.round((performance.now() - t0) / 10) / 100,

@@ -19,6 +19,12 @@ export interface FailoverReport {
   write_pause_ms: number | null;
   /** The transactions the new primary had to apply before it took writes (MySQL GTID set / MariaDB position). */
   caught_up_to: string;
+  /**
+   * Unplanned failovers: the global ID sequences (`<metaDatabase>.id_segments`) the new primary
+   * moved forward by 2^40, past leases the dead primary may have granted and lost (0 when the
+   * instance holds none). Null after a planned failover: nothing was lost.
+   */
+  id_sequences_moved: number | null;
   /** Nodes now replicating from the new primary. */
   repointed: string[];
   /** Nodes that could not be pointed at it (an unplanned failover's dead primary, replicas that did not answer). */
@@ -126,6 +132,7 @@ export async function failover(
       planned: true,
       write_pause_ms: Math.round(promotedAt - fencedAt),
       caught_up_to: caughtUpTo,
+      id_sequences_moved: null,
       repointed,
       not_repointed: [],
       seconds: Math.round((performance.now() - t0) / 10) / 100,

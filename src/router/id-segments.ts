@@ -52,3 +52,55 @@ export function segmentLease(
     });
   };
 }
+
+/**
+ * How far an unplanned failover moves every sequence of `id_segments` on the promoted node (2^40
+ * IDs, about 1.1 × 10^12): past any lease the dead primary granted that never reached its replica
+ * (asynchronous replication loses the last transactions), so no block is leased twice. That
+ * covers 1,048,576 lost leases of the default largest block (`router.ids.maxBlock`, 10^6); the
+ * cost is a gap in each sequence, never a repeat, and 2^64 − 1 leaves room for ~16 million
+ * failovers.
+ */
+export const ID_FAILOVER_SKIP = 1n << 40n;
+
+const MAX_NEXT_ID = 18446744073709551615n;
+
+/** The statements that move every sequence on past a failover's lost leases (pure). */
+export function failoverSkipSql(meta: string, skip: bigint = ID_FAILOVER_SKIP): { exists: BoundSql; skip: BoundSql } {
+  return {
+    exists: {
+      sql: "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = ? AND table_name = 'id_segments'",
+      values: [meta],
+    },
+    // exact 64-bit arithmetic (a string value in `+` would make it a double); a sequence within
+    // `skip` of 2^64 − 1 keeps its place: moving it would overflow (error 1690)
+    skip: {
+      sql: `UPDATE ${idSegmentsTable(meta)} SET next_id = next_id + CAST(? AS UNSIGNED), leased_at = NOW(6) WHERE next_id <= CAST(? AS UNSIGNED)`,
+      values: [skip.toString(), (MAX_NEXT_ID - skip).toString()],
+    },
+  };
+}
+
+/** One statement and its bound values. */
+interface BoundSql {
+  sql: string;
+  values: readonly unknown[];
+}
+
+/**
+ * Moves every sequence of `<meta>.id_segments` on the node `query` talks to forward by
+ * {@link ID_FAILOVER_SKIP}, when the table is there: run by an unplanned failover on the promoted
+ * node, so that a lease the dead primary granted but never replicated is not granted again.
+ * Returns the sequences moved (0 without the table).
+ */
+export async function skipLostIdLeases(
+  query: (sql: string, values: readonly unknown[]) => Promise<Record<string, unknown>[]>,
+  meta: string,
+  skip: bigint = ID_FAILOVER_SKIP,
+): Promise<number> {
+  const sql = failoverSkipSql(meta, skip);
+  const [row] = await query(sql.exists.sql, sql.exists.values);
+  if (Number(row?.['n'] ?? 0) === 0) return 0;
+  const [ok] = await query(sql.skip.sql, sql.skip.values);
+  return Number(ok?.['affectedRows'] ?? 0);
+}

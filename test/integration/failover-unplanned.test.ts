@@ -113,11 +113,24 @@ describe.each([
   }, 900_000);
 
   it('kill -9 the primary: the replica takes over, writes acknowledged after the failover are on it, the old primary rejoins as its replica, and back', async () => {
-    const local = await createRouter(base);
+    // this instance also leases the router's global IDs (router.ids.instance)
+    const local = await createRouter({ ...base, router: { ...base.router, ids: { ...base.router.ids, instance } } });
+    const idName = `it_unplanned_${process.pid}_${instance.replace('-', '_')}`;
+    const meta = base.sharding.naming.metaDatabase;
+    const nextIdOn = async (port: number): Promise<bigint | null> => {
+      const [rows] = (await onNode(port, (c) =>
+        c.query({ sql: `SELECT CAST(next_id AS CHAR) AS n FROM \`${meta}\`.id_segments WHERE name = ?`, values: [idName] }),
+      ).catch(() => [[]])) as unknown as [{ n: string }[]];
+      return rows[0] ? BigInt(rows[0].n) : null;
+    };
     const work = startWorkload(instance, firstUid);
     let acked: string[] = [];
     try {
       await work.ready;
+      const firstId = await local.nextId(idName);
+      const leasedUpTo = (await nextIdOn(inst.port))!;
+      expect(leasedUpTo).toBeGreaterThan(firstId);
+      await until(`${replica.name} holds the lease of ${idName}`, async () => (await nextIdOn(replica.port)) === leasedUpTo, 10_000);
       await sleep(1500);
 
       // kill -9 the primary's mysqld: the pid `dev up` recorded, as router-replica.test.ts kills a replica
@@ -138,6 +151,9 @@ describe.each([
         repointed: [],
         not_repointed: [instance],
       });
+      // the new primary's ID sequences moved past anything the dead primary may have leased unreplicated
+      expect(report.id_sequences_moved).toBeGreaterThanOrEqual(1);
+      expect(await nextIdOn(replica.port)).toBe(leasedUpTo + 2n ** 40n);
       // this process's router follows the new primary too
       await until(
         `the router writes to ${replica.name}`,
@@ -212,6 +228,8 @@ describe.each([
       // for every write the source has (lost ones may be in the sinks: the reader can be ahead of the replica)
       await cdcFollowed(cdc, local, instance, acked, { lostAllowed: true });
     } finally {
+      for (const port of [inst.port, replica.port])
+        await onNode(port, (c) => c.query(`DELETE FROM \`${meta}\`.id_segments WHERE name = ?`, [idName])).catch(() => undefined);
       await work.stop().catch(() => undefined);
       if (local.health().find((h) => h.instance === instance)?.primary === instance)
         for (let i = 0; i < acked.length; i += 500)

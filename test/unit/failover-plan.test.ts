@@ -180,6 +180,7 @@ describe('the human line', () => {
       planned: false,
       write_pause_ms: null,
       caught_up_to: `${A}:1-100`,
+      id_sequences_moved: 0,
       repointed: [],
       not_repointed: ['shard-1'],
       seconds: 1.2,
@@ -187,5 +188,21 @@ describe('the human line', () => {
     expect(line).toBe(
       `shard-1: shard-1 is down, shard-1-replica takes the writes (it applied ${A}:1-100; 1.2 s in all); replicating from shard-1-replica: none; not repointed: shard-1`,
     );
+  });
+
+  it('says how many global ID sequences an unplanned failover moved forward', () => {
+    const line = failoverLine({
+      instance: 'shard-0',
+      from: 'shard-0',
+      to: 'shard-0-replica',
+      planned: false,
+      write_pause_ms: null,
+      caught_up_to: '',
+      id_sequences_moved: 3,
+      repointed: [],
+      not_repointed: ['shard-0'],
+      seconds: 0.4,
+    });
+    expect(line).toMatch(/; 3 global ID sequences moved forward by 2\^40 past leases that may be lost$/);
   });
 });
