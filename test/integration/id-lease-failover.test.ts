@@ -1,4 +1,5 @@
-import { openMysqlSession, type MysqlSession } from '../../src/net/index.js';
+import { failoverInstance } from '../../src/cli/failover-nodes.js';
+import type { MysqlSession } from '../../src/net/index.js';
 import { ID_FAILOVER_SKIP, leaseSql, skipLostIdLeases } from '../../src/router/id-segments.js';
 import { testConfig } from '../support/cluster.js';
 
@@ -9,7 +10,6 @@ const config = testConfig();
 const MAX = 2n ** 64n - 1n;
 
 describe.each([['shard-0'], ['shard-2']])('ID leases lost in an unplanned failover, on %s', (instance) => {
-  const inst = config.instances.find((i) => i.name === instance)!;
   const meta = `it_idskip_${process.pid}_${instance.replace('-', '_')}`;
   let s: MysqlSession;
   const sql = leaseSql(meta);
@@ -25,15 +25,9 @@ describe.each([['shard-0'], ['shard-2']])('ID leases lost in an unplanned failov
   };
 
   beforeAll(async () => {
-    const account = inst.admin ?? { user: inst.user, password: inst.password };
-    s = await openMysqlSession({
-      host: inst.host,
-      port: inst.port,
-      user: account.user,
-      password: account.password,
-      tls: inst.tls,
-      serverPublicKey: inst.serverPublicKey,
-    });
+    // the session `shardline failover` promotes with: the instance's admin account on its primary
+    const target = failoverInstance(config, instance);
+    s = await target.open(target.nodes[0]!);
   });
 
   afterAll(async () => {
