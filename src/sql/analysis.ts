@@ -3,6 +3,25 @@ import type { CountSource, ScatterRewrite } from './scatter-spec.js';
 /** Where a shard-key value comes from: a placeholder (by index) or a literal in the SQL. */
 export type KeySource = { param: number } | { literal: string };
 
+/**
+ * The text of a shard-key `IN (…)` list whose items are each one placeholder or literal:
+ * [start, end) lies between its parentheses, and `items[i]` is the span of `values[i]`. A
+ * multi-shard plan gives each shard only the items that hash to it.
+ */
+export interface InListText {
+  start: number;
+  end: number;
+  items: { start: number; end: number }[];
+}
+
+/** A shard-key predicate: `key = v` or `key IN (v, …)`; `list` when the IN list can be pruned per shard. */
+export interface KeyPredicate {
+  table: string;
+  column: string;
+  values: KeySource[];
+  list?: InListText | undefined;
+}
+
 /** A span of the SQL text naming a logical table, replaced by its physical name per shard. */
 export interface Splice {
   start: number;
@@ -55,13 +74,13 @@ export interface Analysis {
   shardedTables: string[];
   broadcastTables: string[];
   /** The shard-key predicate that bounds the statement when all its sharded tables form one co-located group. */
-  key: { table: string; column: string; values: KeySource[] } | null;
+  key: KeyPredicate | null;
   /**
    * Every group of co-located sharded-table references (see key-groups.ts) with its predicate;
    * with more than one group the statement runs only when every group lands on one shard.
    * Empty for INSERT/REPLACE (their rows carry the key).
    */
-  groups: { table: string; column: string; pin: { table: string; column: string; values: KeySource[] } | null }[];
+  groups: { table: string; column: string; pin: KeyPredicate | null }[];
   /** Why the statement must not run on several shards at once (non-co-located subquery, LIMIT on a write), or null. */
   perShardBlocker: string | null;
   insert: InsertRows | null;

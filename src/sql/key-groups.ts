@@ -1,5 +1,5 @@
 import type { Topology } from '../shard/index.js';
-import type { KeySource } from './analysis.js';
+import type { InListText, KeyPredicate, KeySource } from './analysis.js';
 import { tokenAt, type Token } from './lexer.js';
 
 type Node = Record<string, unknown>;
@@ -9,11 +9,7 @@ const lower = (v: unknown): string => String(v).toLowerCase();
 const STATEMENTS = new Set(['select', 'insert', 'replace', 'update', 'delete']);
 
 /** A shard-key predicate: `key = v` or `key IN (v, …)` with placeholders or literals. */
-export interface KeyPin {
-  table: string;
-  column: string;
-  values: KeySource[];
-}
+export type KeyPin = KeyPredicate;
 
 /**
  * Sharded-table references whose rows provably share a shard: joined or correlated on their
@@ -52,7 +48,13 @@ interface Occurrence {
   /** How a key value gives its shard: tables joined on their keys are co-located only when it is the same. */
   shardBy: 'hash' | 'embedded';
   block: Block;
-  pins: KeySource[][];
+  pins: Pin[];
+}
+
+/** One shard-key predicate's values, and its IN list's text when that can be pruned per shard. */
+interface Pin {
+  values: KeySource[];
+  list: InListText | undefined;
 }
 
 interface Block {
@@ -187,8 +189,8 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
         if (inner && inner.block === sub.block) link(occ, inner);
         continue;
       }
-      const values = pinValues(op, right, c, ctx);
-      if (values) occ.pins.push(values);
+      const pin = pinValues(op, right, c, ctx);
+      if (pin) occ.pins.push(pin);
     }
   }
 
@@ -202,10 +204,10 @@ export function keyGroups(ast: Node, ctx: KeyGroupContext): KeyGroups {
       byRoot.set(root, entry);
       groups.push(entry.group);
     }
-    for (const values of occ.pins) {
+    for (const { values, list } of occ.pins) {
       if (values.length < entry.best) {
         entry.best = values.length;
-        entry.group.pin = { table: occ.table, column: occ.shardKey, values };
+        entry.group.pin = { table: occ.table, column: occ.shardKey, values, list };
       }
     }
   }
@@ -229,7 +231,7 @@ function semiJoin(right: Node, blockOf: ReadonlyMap<Node, Block>): { block: Bloc
   return { block, column: columns[0]['expr'] };
 }
 
-function pinValues(op: string, right: Node, expr: Node, ctx: KeyGroupContext): KeySource[] | null {
+function pinValues(op: string, right: Node, expr: Node, ctx: KeyGroupContext): Pin | null {
   const items = op === '=' ? [right] : right['type'] === 'expr_list' ? asArray(right['value']) : null;
   const loc = isNode(expr['loc']) ? (expr['loc'] as { start: { offset: number }; end: { offset: number } }) : null;
   if (!items || !loc) return null;
@@ -258,5 +260,33 @@ function pinValues(op: string, right: Node, expr: Node, ctx: KeyGroupContext): K
       values.push({ literal: tok.value });
     } else return null;
   }
-  return p === params.length && n === numbers.length ? values : null;
+  if (p !== params.length || n !== numbers.length) return null;
+  return {
+    values,
+    list: op === 'IN' ? inListText(ctx.tokens, tokenAt(ctx.tokens, loc.start.offset), loc.end.offset, values.length) : undefined,
+  };
+}
+
+const ITEM_TOKENS = new Set(['param', 'number', 'string']);
+
+/**
+ * The spans of an `IN (…)` list's items when the list is exactly `( item {, item} )` with each
+ * item one placeholder, number or string token (the parser's items, in order); else undefined,
+ * and the list is sent whole to every shard.
+ */
+function inListText(tokens: readonly Token[], from: number, end: number, count: number): InListText | undefined {
+  let i = from;
+  while (i < tokens.length && tokens[i]!.start < end && !(tokens[i]!.type === 'ident' && tokens[i]!.value.toUpperCase() === 'IN')) i++;
+  const open = tokens[i + 1];
+  if (!open || open.type !== 'punct' || open.value !== '(') return undefined;
+  const items: InListText['items'] = [];
+  for (i += 2; i < tokens.length && tokens[i]!.start < end; i += 2) {
+    const item = tokens[i]!;
+    const after = tokens[i + 1];
+    if (!ITEM_TOKENS.has(item.type) || !after || after.type !== 'punct') return undefined;
+    items.push({ start: item.start, end: item.end });
+    if (after.value === ')') return items.length === count ? { start: open.end, end: after.start, items } : undefined;
+    if (after.value !== ',') return undefined;
+  }
+  return undefined;
 }

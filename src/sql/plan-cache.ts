@@ -25,7 +25,11 @@ export const DEFAULT_PLAN_CACHE_BYTES = 64 << 20;
 
 /** Approximate heap bytes of an analysis: its text twice (SQL and pieces, UTF-16) plus its arrays, and its cross-shard partial statement's. */
 function sizeOf(a: Analysis): number {
-  const own = 4 * a.sql.length + 64 * (a.splices.length + (a.insert?.rows.length ?? 0) + (a.key?.values.length ?? 0)) + 512;
+  const own =
+    4 * a.sql.length +
+    64 * (a.splices.length + (a.insert?.rows.length ?? 0) + (a.key?.values.length ?? 0)) +
+    32 * (a.key?.list?.items.length ?? 0) +
+    512;
   const partial = a.select?.rewrite;
   return partial ? own + sizeOf(partial.analysis) + 2 * partial.sql.length + 256 : own;
 }

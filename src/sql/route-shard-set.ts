@@ -4,7 +4,7 @@ import type { Analysis } from './analysis.js';
 import { mergeFor } from './route-merge.js';
 import { DEFAULT_UNION_CHUNK, type PlanOptions } from './route-options.js';
 import type { RouteKind, RoutePlan, SqlParam } from './route-plan.js';
-import { render } from './route-render.js';
+import { inListOwners, render, shardStatement } from './route-render.js';
 import { unionTargets } from './route-union.js';
 
 /**
@@ -44,12 +44,11 @@ export function routeShardSet(
   if (shards.length === 1)
     return planOf([{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }]);
   if (a.write) {
-    const targets = shards.map((shard) => ({
-      instance: topology.map.instanceOf(shard),
-      shards: [shard],
-      sql: render(a, topology, shard),
-      params: [...params],
-    }));
+    const owners = inListOwners(a, params, topology);
+    const targets = shards.map((shard) => {
+      const { sql, params: values } = shardStatement(a, topology, shard, params, owners);
+      return { instance: topology.map.instanceOf(shard), shards: [shard], sql, params: values };
+    });
     return planOf(targets);
   }
   const rewrite = a.select?.rewrite;

@@ -2,13 +2,14 @@ import type { Topology } from '../shard/index.js';
 import type { Analysis } from './analysis.js';
 import type { MergeSpec, RouteTarget, SqlParam } from './route-plan.js';
 import type { GroupedSpec } from './scatter-spec.js';
-import { render } from './route-render.js';
+import { inListOwners, shardStatement } from './route-render.js';
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
 /**
  * A multi-shard read as one UNION ALL round trip per instance (in chunks of at most `chunk`
- * shards), each part parenthesised and given its own copy of the values; a sorted merge wraps
+ * shards), each part parenthesised and given its own values (the shard-key IN list pruned to the
+ * part's shard: see {@link shardStatement}); a sorted merge wraps
  * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run; a grouped merge
  * folds the round trip's partial groups on the instance (see {@link regroup}). `suffix` (a
  * LIMIT computed by the plan, never user text) ends each part.
@@ -29,21 +30,24 @@ export function unionTargets(
     if (!list) byInstance.set(inst, (list = []));
     list.push(s);
   }
+  const owners = inListOwners(a, params, topology);
   const targets: RouteTarget[] = [];
   for (const [instance, list] of byInstance) {
     for (let i = 0; i < list.length; i += chunk) {
       const part = list.slice(i, i + chunk);
       if (part.length === 1) {
-        targets.push({ instance, shards: part, sql: render(a, topology, part[0]!) + suffix, params: [...params] });
+        const one = shardStatement(a, topology, part[0]!, params, owners);
+        targets.push({ instance, shards: part, sql: one.sql + suffix, params: one.params });
         continue;
       }
-      let sql = part.map((s) => `(${render(a, topology, s)}${suffix})`).join(' UNION ALL ');
+      const statements = part.map((s) => shardStatement(a, topology, s, params, owners));
+      let sql = statements.map((st) => `(${st.sql}${suffix})`).join(' UNION ALL ');
       if (merge.kind === 'sorted' && merge.orderBy.length > 0) {
         const order = merge.orderBy.map((o) => `${o.byWeight ? o.weight : quote(o.column)}${o.desc ? ' DESC' : ''}`).join(', ');
         sql = `SELECT * FROM (${sql}) AS \`__shardline\` ORDER BY ${order}${merge.limit === null ? '' : ` LIMIT ${merge.limit + merge.offset}`}`;
       }
       if (merge.kind === 'grouped') sql = regroup(sql, merge.spec);
-      targets.push({ instance, shards: part, sql, params: part.flatMap(() => params) });
+      targets.push({ instance, shards: part, sql, params: statements.flatMap((st) => st.params) });
     }
   }
   return targets;

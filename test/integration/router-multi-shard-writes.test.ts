@@ -61,6 +61,46 @@ afterAll(async () => {
   await router?.close();
 });
 
+/** The row of `uid` read straight from its physical table on its instance (no planner in between). */
+async function physicalRow(uid: bigint): Promise<{ name: string } | undefined> {
+  const loc = router.topology.locate(uid);
+  const table = router.topology.names.table('users', loc.shard);
+  const rows = await sessions
+    .get(loc.instance)!
+    .query<{ name: string }>(`SELECT name FROM \`${loc.database}\`.\`${table}\` WHERE uid = ?`, [uid]);
+  return rows[0];
+}
+
+describe('multi-shard writes bounded by a shard-key IN list', () => {
+  it('an UPDATE and a DELETE over 200 values (placeholders and literals) change exactly those rows, each shard given only its own values', async () => {
+    const uids = Array.from({ length: 200 }, (_, i) => BASE + 500_000n + BigInt(i * 7));
+    const controls = Array.from({ length: 20 }, (_, i) => BASE + 500_001n + BigInt(i * 7));
+    await router.query(insertSql(220), values([...uids, ...controls]));
+    const literal = (i: number) => i % 3 === 0;
+    const list = uids.map((u, i) => (literal(i) ? String(u) : '?')).join(', ');
+    const listParams = uids.filter((_, i) => !literal(i));
+    const shards = new Set(uids.map((u) => router.topology.shardOf(u)));
+    expect(shards.size).toBeGreaterThan(100);
+    // every shard's statement carries only the values that hash to it
+    const plan = router.explain(`UPDATE users SET name = ? WHERE uid IN (${list}) AND balance = ?`, ['in-list', ...listParams, '1.00']);
+    expect(plan.targets.reduce((n, t) => n + (t.sql.match(/\?/g) ?? []).length - 2, 0) + Math.ceil(200 / 3)).toBe(200);
+
+    const updated = (await router.query(`UPDATE users SET name = ? WHERE uid IN (${list}) AND balance = ?`, [
+      'in-list',
+      ...listParams,
+      '1.00',
+    ])) as WriteResult;
+    expect(updated.affectedRows).toBe(200);
+    for (const u of uids) expect(await physicalRow(u)).toEqual({ name: 'in-list' });
+    for (const u of controls) expect(await physicalRow(u)).toEqual({ name: `n-${u}` });
+
+    const deleted = (await router.query(`DELETE FROM users WHERE uid IN (${list})`, listParams)) as WriteResult;
+    expect(deleted.affectedRows).toBe(200);
+    for (const u of uids) expect(await physicalRow(u)).toBeUndefined();
+    for (const u of controls) expect(await physicalRow(u)).toEqual({ name: `n-${u}` });
+  });
+});
+
 describe('multi-shard writes: one transaction per instance', () => {
   it('a 100-row INSERT on 100 shards lands every row, in exactly one binlog transaction per instance', async () => {
     const uids = uidsOnDistinctShards(100, BASE);
