@@ -21,6 +21,7 @@ export type {
   NextIdOptions,
   Explain,
   InstanceHealth,
+  AnalyticsHealth,
   ReplicaHealth,
   RouterSession,
   Consistency,

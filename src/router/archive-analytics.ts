@@ -16,7 +16,7 @@ import {
 import type { SqlParam } from '../sql/index.js';
 import { checkAnalyticsStatement } from './analytics-statement.js';
 import { CATALOG_SQL, catalogColumns, SCHEMA_EXISTS_SQL, viewDdl, type ViewKind } from './analytics-views.js';
-import type { Analytics, AnalyticsOptions, IndexedOptions } from './router-types.js';
+import type { Analytics, AnalyticsHealth, AnalyticsOptions, IndexedOptions } from './router-types.js';
 import type { SinkCondition } from './sink-progress.js';
 import { SinkProgressWatch } from './sink-progress-watch.js';
 
@@ -117,6 +117,21 @@ export class ArchiveAnalytics implements Analytics {
     this.archive();
     if (tokens.empty) return;
     await this.watch.waitFor(sink, { tokens, instances: [] }, maxWaitMs);
+  }
+
+  /** See {@link Analytics.health}. */
+  health(): AnalyticsHealth | null {
+    const p = this.pool;
+    if (!p || this.closed) return null;
+    return {
+      name: p.endpoint.name,
+      host: p.endpoint.host,
+      port: p.endpoint.port,
+      breaker: p.breakerState(),
+      pool: p.stats(),
+      tcp: p.tcpHealth(),
+      events: p.counters(),
+    };
   }
 
   /** Closes the pool (after its borrowed connections come back); later calls fail with ROUTER_CLOSED. */

@@ -11,6 +11,7 @@ export type {
   NextIdOptions,
   Explain,
   InstanceHealth,
+  AnalyticsHealth,
   ReplicaHealth,
   RouterSession,
   Consistency,

@@ -115,6 +115,26 @@ export interface Analytics {
    * @throws {ConfigError} `CONFIG_INVALID` when the config has no `archive` section
    */
   query<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: AnalyticsOptions): Promise<T[]>;
+  /**
+   * The archive server's pool as the router sees it, like an instance in {@link Router.health}:
+   * null until the first analytics query or `indexed` wait opens it (and after `close`).
+   */
+  health(): AnalyticsHealth | null;
+}
+
+/** Health of the pool of read-only sessions `router.analytics` keeps on the archive server. */
+export interface AnalyticsHealth {
+  /** The archive's name in the config (`archive.name`). */
+  name: string;
+  host: string;
+  port: number;
+  /** `closed` (healthy), `open` (failing fast) or `half-open` (trying again). */
+  breaker: BreakerState;
+  pool: PoolStats;
+  /** From TCP_INFO over open connections; null on the JS socket layer or with no connection. */
+  tcp: TcpHealth | null;
+  /** What the borrow checks and the idle watch removed. */
+  events: PoolEvents;
 }
 
 /** Where reads go: see {@link QueryOptions.consistency}. */

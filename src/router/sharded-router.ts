@@ -173,6 +173,7 @@ export class ShardedRouter implements Router {
     this.analytics = Object.freeze({
       query: <T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: AnalyticsOptions) =>
         archive.query<T>(sql, params, options),
+      health: () => archive.health(),
     });
   }
 

@@ -77,6 +77,11 @@ it('a query with the token of a write always sees that write (insert, update, de
   }
   process.stderr.write(`[analytics] ${rounds} writes read back through the archive; ${waited} had to wait for the sink\n`);
   expect(waited).toBeGreaterThan(0);
+  // the archive pool those queries used, as router.analytics.health() shows it
+  const health = router.analytics.health();
+  expect(health).toMatchObject({ name: config.archive.name, host: config.archive.host, port: config.archive.port, breaker: 'closed' });
+  expect(health!.pool.size).toBeGreaterThanOrEqual(1);
+  expect(health!.pool.max).toBe(config.router.analytics.poolSize);
   // the tokens named every instance the uids live on
   expect([...named].sort()).toEqual([...new Set(uids.map((u) => router.topology.map.instanceOf(router.topology.shardOf(u))))].sort());
   expect(named.size).toBeGreaterThanOrEqual(4);

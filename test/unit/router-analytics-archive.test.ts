@@ -190,6 +190,24 @@ describe('router.analytics on a fake archive server', () => {
     }
   });
 
+  it('health(): null until the pool opens, then the archive pool like an instance of router.health(), null after close', async () => {
+    const fake = new FakeArchive();
+    const a = analytics(fake, { pool: { max: 8 }, router: { analytics: { pollMs: 5, maxWaitMs: 200, poolSize: 3 } } });
+    expect(a.health()).toBeNull();
+    await a.query('SELECT COUNT(*) AS n FROM users');
+    expect(a.health()).toEqual({
+      name: 'archive',
+      host: '127.0.0.1',
+      port: 13320,
+      breaker: 'closed',
+      pool: { instance: 'archive', size: 1, available: 1, borrowed: 0, pending: 0, max: 3 },
+      tcp: null,
+      events: expect.any(Object),
+    });
+    await a.close();
+    expect(a.health()).toBeNull();
+  });
+
   it('refuses writes, bad options, a config without archive, and calls after close', async () => {
     const fake = new FakeArchive();
     const a = analytics(fake);
