@@ -30,7 +30,7 @@
  * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 300ms; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
  * top self-time printed), BENCH_SPLIT_ROLES=1 (the worker as three processes, `--role reader`, `elasticsearch`,
- * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
+ * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_REPLICAS (stopped, the default: STOP REPLICA on every replica for the run, START REPLICA after it — with the replicas applying, the bench's own writer missed its 1k and 5k rates on this host; see replication-pause.ts, and a killed run leaves them stopped until `shardline dev up` heals them; applying: leave them running), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
  * one JSON object. Cleans up its topics, groups, indices, templates, archive database and rows.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -41,6 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRouter, loadClusterConfig, type Router } from 'shardline';
 import { ALL_SECTIONS, requireSections } from 'shardline/config';
 import { onCluster } from './cluster.js';
+import { pauseReplication, type PausedReplication } from './replication-pause.js';
 import { dropArchiveDatabase, dropEsState, dropKafkaState, e2eNames, writeE2eConfig, type E2eTuning } from './e2e-config.js';
 import kafkajs from 'kafkajs';
 import {
@@ -74,6 +75,9 @@ const REFRESH_INTERVAL = process.env['BENCH_REFRESH_INTERVAL'];
 const CPU_PROF = process.env['BENCH_CPU_PROF'] === '1';
 const WORKER_NODE_ARGS = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
 const SPLIT_ROLES = process.env['BENCH_SPLIT_ROLES'] === '1';
+const REPLICAS = process.env['BENCH_REPLICAS'] ?? 'stopped';
+if (REPLICAS !== 'applying' && REPLICAS !== 'stopped')
+  throw new Error(`BENCH_REPLICAS must be applying or stopped (got ${JSON.stringify(REPLICAS)})`);
 const tuning: E2eTuning = {
   partitions: env('BENCH_PARTITIONS', 4),
   batchMaxMs: env('BENCH_BATCH_MAX_MS', 20),
@@ -688,6 +692,7 @@ async function sustainedPhase(load: Load, worker: Worker, seconds: number) {
 await onCluster(async () => {
   execFileSync(process.execPath, [path.join(root, 'dist/cli/main.js'), 'migrate'], { stdio: 'ignore' });
   const router = await createRouter(config);
+  const paused: PausedReplication | null = REPLICAS === 'stopped' ? await pauseReplication(config, log) : null;
   const uids = new UidSource((u) => router.topology.shardOf(u), router.topology.shardCount);
   const load = new Load(router, uids);
   log(
@@ -773,6 +778,7 @@ await onCluster(async () => {
       worker_rss_mb_idle: idleRss !== null ? round(idleRss, 1) : null,
       worker_rss_mb_end: finalMem !== null ? round(finalMem, 1) : null,
       split_roles: SPLIT_ROLES,
+      replicas: paused ? { mode: 'stopped', stopped: paused.stopped } : { mode: 'applying' },
       worker_exit_code: exitCode,
       dead_letters: dead,
       at_1k: at1k,
@@ -808,6 +814,7 @@ await onCluster(async () => {
       await step('elasticsearch', () => dropEsState(ES, names, log));
       await step('archive', () => dropArchiveDatabase(config, names, log));
     }
+    await paused?.resume();
     await router.close();
   }
 });
