@@ -267,12 +267,13 @@ function pinValues(op: string, right: Node, expr: Node, ctx: KeyGroupContext): P
   };
 }
 
-const ITEM_TOKENS = new Set(['param', 'number', 'string']);
+/** A placeholder, a number, or a single-quoted string (a double-quoted one is an identifier under ANSI_QUOTES). */
+const isItemToken = (t: Token): boolean => t.type === 'param' || t.type === 'number' || (t.type === 'string' && t.value.startsWith("'"));
 
 /**
  * The spans of an `IN (…)` list's items when the list is exactly `( item {, item} )` with each
- * item one placeholder, number or string token (the parser's items, in order); else undefined,
- * and the list is sent whole to every shard.
+ * item one placeholder, number or single-quoted string token (the parser's items, in order);
+ * else undefined, and the list is sent whole to every shard.
  */
 function inListText(tokens: readonly Token[], from: number, end: number, count: number): InListText | undefined {
   let i = from;
@@ -283,7 +284,7 @@ function inListText(tokens: readonly Token[], from: number, end: number, count: 
   for (i += 2; i < tokens.length && tokens[i]!.start < end; i += 2) {
     const item = tokens[i]!;
     const after = tokens[i + 1];
-    if (!ITEM_TOKENS.has(item.type) || !after || after.type !== 'punct') return undefined;
+    if (!isItemToken(item) || !after || after.type !== 'punct') return undefined;
     items.push({ start: item.start, end: item.end });
     if (after.value === ')') return items.length === count ? { start: open.end, end: after.start, items } : undefined;
     if (after.value !== ',') return undefined;

@@ -55,10 +55,14 @@ describe('shard-key IN lists are pruned per shard', () => {
     ]);
   });
 
-  it('a list that is not one token per item goes whole to every shard (still correct)', () => {
-    const p = route('SELECT uid FROM users WHERE uid IN ((1), 2)', []);
+  it.each([
+    ['SELECT uid FROM users WHERE uid IN ((1), 2)', 'uid IN ((1), 2)'],
+    // a double-quoted item is an identifier under ANSI_QUOTES: never cut out of the list
+    ['SELECT uid FROM users WHERE uid IN ("1", 2)', 'uid IN ("1", 2)'],
+  ])('a list that is not one placeholder or literal token per item goes whole to every shard: %s', (sql, list) => {
+    const p = route(sql, []);
     expect(p.shards).toEqual([525, 951]);
-    for (const t of p.targets) expect(t.sql).toContain('uid IN ((1), 2)');
+    for (const t of p.targets) expect(t.sql).toContain(list);
   });
 
   /** The items of each shard's IN list in a target, with the values of their placeholders. */
