@@ -2,7 +2,7 @@ import type { Topology } from '../shard/index.js';
 import type { Analysis } from './analysis.js';
 import type { MergeSpec, RouteTarget, SqlParam } from './route-plan.js';
 import type { GroupedSpec } from './scatter-spec.js';
-import { inListOwners, shardStatement } from './route-render.js';
+import { inListOwners, shardStatement, type InListOwners } from './route-render.js';
 
 const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
@@ -12,7 +12,8 @@ const quote = (name: string) => `\`${name.replace(/`/g, '``')}\``;
  * part's shard: see {@link shardStatement}); a sorted merge wraps
  * each round trip in ORDER BY (and LIMIT) so the instance returns a sorted run; a grouped merge
  * folds the round trip's partial groups on the instance (see {@link regroup}). `suffix` (a
- * LIMIT computed by the plan, never user text) ends each part.
+ * LIMIT computed by the plan, never user text) ends each part. `owners` of `a`'s IN list, when
+ * the caller has them.
  */
 export function unionTargets(
   a: Analysis,
@@ -22,6 +23,7 @@ export function unionTargets(
   merge: MergeSpec,
   chunk: number,
   suffix: string,
+  owners: InListOwners | null = inListOwners(a, params, topology),
 ): RouteTarget[] {
   const byInstance = new Map<string, number[]>();
   for (const s of shards) {
@@ -30,7 +32,6 @@ export function unionTargets(
     if (!list) byInstance.set(inst, (list = []));
     list.push(s);
   }
-  const owners = inListOwners(a, params, topology);
   const targets: RouteTarget[] = [];
   for (const [instance, list] of byInstance) {
     for (let i = 0; i < list.length; i += chunk) {

@@ -6,6 +6,7 @@ import { ALL_SECTIONS, loadClusterConfig, packageRoot, requireSections } from '.
 import { createRouter, type Router, type WriteResult } from '../../src/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
 import { isShardlineError } from '../../src/errors/index.js';
+import { retry } from '../../src/retry/index.js';
 import { WorkerProcess, writeCdcTestConfig } from '../support/cdc.js';
 import { shardline } from '../support/cluster.js';
 
@@ -117,17 +118,14 @@ afterAll(async () => {
  * than connectTimeoutMs to accept (ETIMEDOUT, breaker open). The test checks the data, not
  * availability under load; a non-retriable error or a wrong answer still fails it.
  */
-async function settled<T>(read: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await read();
-    } catch (err) {
-      if (attempt >= 10 || !isShardlineError(err) || !err.retriable) throw err;
-      process.stderr.write(`[archival] verification read failed (${err.code}), again in 3 s\n`);
-      await sleep(3000);
-    }
-  }
-}
+const settled = <T>(read: () => Promise<T>): Promise<T> =>
+  retry(read, {
+    policy: { initialMs: 3000, maxMs: 3000, jitter: 'none' },
+    maxAttempts: 10,
+    onRetry: ({ error }) => {
+      process.stderr.write(`[archival] verification read failed (${isShardlineError(error) ? error.code : 'error'}), again in 3 s\n`);
+    },
+  });
 
 it(`archives ${ROWS} users (30 % old) and their orders under a concurrent write load and two kill -9s: shards, archive and Elasticsearch agree with the oracle`, async () => {
   const t0 = performance.now();

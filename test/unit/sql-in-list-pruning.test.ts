@@ -115,4 +115,25 @@ describe('shard-key IN lists are pruned per shard', () => {
     expect(items).toBe(200);
     for (const [shard, list] of expected) expect([...seen.get(shard)!].sort()).toEqual([...list].sort());
   });
+
+  it.each([['SELECT uid FROM users WHERE uid IN (%s)'], ['DELETE FROM users WHERE uid IN (%s)']])(
+    'each value of the list is hashed once while the statement is planned: %s',
+    (template) => {
+      const uids = Array.from({ length: 50 }, (_, i) => BigInt(i) * 7919n + 1n);
+      const a = analyze(template.replace('%s', uids.map(() => '?').join(', ')), topology);
+      const counted = new Topology(
+        config.sharding,
+        config.instances.map((i) => i.name),
+      );
+      let calls = 0;
+      const shardOfKey = counted.shardOfKey.bind(counted);
+      counted.shardOfKey = (table, value) => {
+        calls++;
+        return shardOfKey(table, value);
+      };
+      const p = plan(a, uids, counted);
+      expect(p.shards).toEqual([...new Set(uids.map((u) => topology.shardOf(u)))].sort((x, y) => x - y));
+      expect(calls).toBe(uids.length);
+    },
+  );
 });
