@@ -30,7 +30,7 @@
  * cdc.elasticsearch.bulkMaxDocs), BENCH_COMPRESSION (cdc.compression; unset: the default), BENCH_REFRESH_INTERVAL (unset: the sink's 300ms; else set on the
  * bench index after the sink made it, an experiment), BENCH_CPU_PROF=1 (worker under --cpu-prof,
  * top self-time printed), BENCH_SPLIT_ROLES=1 (the worker as three processes, `--role reader`, `elasticsearch`,
- * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_REPLICAS (stopped, the default: STOP REPLICA on every replica for the run, START REPLICA after it — with the replicas applying, the bench's own writer missed its 1k and 5k rates on this host; see replication-pause.ts, and a killed run leaves them stopped until `shardline dev up` heals them; applying: leave them running), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
+ * `archive`: CPU per role in worker_cores_by_role and cpu_us_per_row.worker_<role>), BENCH_WORKER_NODE_ARGS (extra node flags of the worker, space-separated), BENCH_REPLICAS (stopped, the default: STOP REPLICA on every replica for the run, START REPLICA after it — with the replicas applying, the bench's own writer missed its 1k and 5k rates on this host; see replication-pause.ts, a run stopped by SIGINT or SIGTERM starts them again, a SIGKILLed one leaves them stopped until `shardline dev up` heals them; applying: leave them running), BENCH_KEEP=1 (skip the clean-up). Progress on stderr; last stdout line:
  * one JSON object. Cleans up its topics, groups, indices, templates, archive database and rows.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';

@@ -58,6 +58,8 @@ async function onReplica(t: ReplicaTarget, sql: string): Promise<void> {
  * Stops replication on every replica of the config (in parallel). A replica that refuses is
  * logged and left applying; `stopped` names the ones that stopped, and `resume()` starts exactly
  * those again (it never throws: a replica it cannot reach is logged with the statement to run).
+ * Until then a SIGINT or SIGTERM resumes them before the process exits of that signal; a
+ * SIGKILLed run leaves them stopped until `shardline dev up` (or START REPLICA) heals them.
  */
 export async function pauseReplication(config: ReplicatedConfig, log: Log): Promise<PausedReplication> {
   const targets = replicaTargets(config);
@@ -69,11 +71,12 @@ export async function pauseReplication(config: ReplicatedConfig, log: Log): Prom
   });
   log(`replicas: replication stopped on ${stopped.map((t) => t.name).join(', ') || 'none'} for the run`);
   let resumed = false;
-  return {
+  const handle: PausedReplication = {
     stopped: stopped.map((t) => t.name),
     async resume() {
       if (resumed) return;
       resumed = true;
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       const again = await Promise.allSettled(stopped.map((t) => onReplica(t, 'START REPLICA')));
       again.forEach((o, i) => {
         if (o.status === 'rejected')
@@ -82,4 +85,11 @@ export async function pauseReplication(config: ReplicatedConfig, log: Log): Prom
       log(`replicas: replication started again on ${stopped.map((t) => t.name).join(', ') || 'none'}`);
     },
   };
+  // an interrupted run (Ctrl-C, kill) starts replication again, then dies of the same signal
+  function onSignal(signal: NodeJS.Signals): void {
+    log(`replicas: ${signal} — starting replication again before exiting`);
+    void handle.resume().finally(() => process.kill(process.pid, signal));
+  }
+  if (stopped.length > 0) process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  return handle;
 }
