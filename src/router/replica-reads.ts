@@ -106,25 +106,18 @@ export class ReplicaReads {
     policy: ReadPolicy,
     primary: () => Promise<QueryOutcome>,
   ): Promise<QueryOutcome> {
-    const pools = this.pools.get(instance);
-    if (!pools) return primary();
-    if (!this.monitor.started) void this.monitor.start();
-    const need = policy.need(instance);
-    const pick = pickReplica(this.monitor.view(instance), policy.maxLagMs, need, Math.random());
-    if (!pick) {
-      this.onOutcome(instance, 'primary-no-replica');
-      return primary();
-    }
-    const wait = need !== undefined && !pick.covered ? need : undefined;
+    const pick = this.pick(instance, policy);
+    if (!pick) return primary();
+    const { wait } = pick;
     let out: QueryOutcome | typeof WAITED_OUT;
     try {
-      out = await pools.get(pick.replica.name)!.use(async (conn) => {
+      out = await pick.pool.use(async (conn) => {
         if (wait !== undefined && !(await this.waitApplied(conn, instance, wait, policy.maxWaitMs))) return WAITED_OUT;
         return conn.query(sql, params, this.queryTimeoutMs);
       });
     } catch (err) {
       if (!unavailable(err)) throw err;
-      this.monitor.markDown(instance, pick.replica.name);
+      this.monitor.markDown(instance, pick.replica);
       this.onOutcome(instance, 'primary-replica-failed');
       return primary();
     }
@@ -134,6 +127,57 @@ export class ReplicaReads {
     }
     this.onOutcome(instance, wait ? 'replica-waited' : 'replica');
     return out;
+  }
+
+  /**
+   * A borrowed connection of a replica of `instance` for a streamed read, picked as {@link read}
+   * picks and, when the read carries a token the replica is not known to have applied, waited on
+   * until it has (at most `maxWaitMs`). Null when the primary is to serve: no replica qualifies,
+   * the wait timed out, or the replica is unavailable. The caller releases `conn` to `pool`.
+   */
+  async borrowForRead(instance: string, policy: ReadPolicy): Promise<{ pool: InstancePool; conn: DbConnection } | null> {
+    const pick = this.pick(instance, policy);
+    if (!pick) return null;
+    const { pool, wait } = pick;
+    let conn: DbConnection | undefined;
+    try {
+      conn = await pool.acquire();
+      if (wait !== undefined && !(await this.waitApplied(conn, instance, wait, policy.maxWaitMs))) {
+        await pool.release(conn);
+        this.onOutcome(instance, 'primary-wait-timeout');
+        return null;
+      }
+    } catch (err) {
+      if (conn) await pool.release(conn);
+      if (!unavailable(err)) throw err;
+      this.monitor.markDown(instance, pick.replica);
+      this.onOutcome(instance, 'primary-replica-failed');
+      return null;
+    }
+    this.onOutcome(instance, wait ? 'replica-waited' : 'replica');
+    return { pool, conn };
+  }
+
+  /**
+   * The replica a read of `instance` goes to by `policy` ({@link pickReplica}), with the token to
+   * wait for there when it is not known to have applied it; null (the outcome recorded) when the
+   * primary is to serve, or `instance` has no replicas.
+   */
+  private pick(instance: string, policy: ReadPolicy): { replica: string; pool: InstancePool; wait: AppliedState | undefined } | null {
+    const pools = this.pools.get(instance);
+    if (!pools) return null;
+    if (!this.monitor.started) void this.monitor.start();
+    const need = policy.need(instance);
+    const pick = pickReplica(this.monitor.view(instance), policy.maxLagMs, need, Math.random());
+    if (!pick) {
+      this.onOutcome(instance, 'primary-no-replica');
+      return null;
+    }
+    return {
+      replica: pick.replica.name,
+      pool: pools.get(pick.replica.name)!,
+      wait: need !== undefined && !pick.covered ? need : undefined,
+    };
   }
 
   /** Waits on the replica until it has applied `need`, at most `maxWaitMs`; false on a timeout. */

@@ -240,9 +240,13 @@ export interface Router {
    * A SELECT's rows as an async iterator with bounded memory: rows come as the servers send them
    * (mysql2 streams with back-pressure), one round trip at a time when rows concatenate, every
    * round trip at once merged by ORDER BY (collation weights, OFFSET, LIMIT) when sorted; a
-   * GROUP BY / aggregate result (one row per group) is computed first, then yielded. Reads the
-   * primaries only. Ending the loop early releases every connection (each one stopped
-   * mid-result is closed, not reused).
+   * GROUP BY / aggregate result (one row per group) is computed first, then yielded. Each round
+   * trip reads where `consistency` sends a read (as {@link Router.select}: a replica within
+   * `router.maxReplicaLagMs` that has applied the tokens in `after`, else the primary; locking
+   * reads always the primary); a replica that fails before its round trip starts hands it to the
+   * primary, one that fails mid-stream fails the stream (rows already yielded cannot be taken
+   * back). Ending the loop early releases every connection (each one stopped mid-result is
+   * closed, not reused).
    * @throws {RoutingError} `SQL_UNSUPPORTED` for a write, or as {@link Router.query} refuses.
    */
   stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): AsyncGenerator<T, void, undefined>;

@@ -327,9 +327,12 @@ export class ShardedRouter implements Router {
       for (const row of await this.select<T>(sql, params, options)) yield row;
       return;
     }
+    const read = p.lockingRead ? null : this.readPolicy(options);
+    const replicas = read ? this.replicas : null;
     const opens = p.targets.map((t) => async () => {
-      const pool = this.pool(t.instance);
-      const conn = await pool.acquire();
+      const onReplica = replicas && read ? await replicas.borrowForRead(t.instance, read) : null;
+      const pool = onReplica?.pool ?? this.pool(t.instance);
+      const conn = onReplica?.conn ?? (await pool.acquire());
       if (!conn.stream) {
         await pool.release(conn);
         throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);

@@ -209,6 +209,58 @@ describe('router reads on replicas', () => {
     }
   });
 
+  it('router.stream reads where consistency sends it: replicas for "replica", the primaries by default and for locking reads, the primary when a token is not applied in time', async () => {
+    const r = await createRouter(routerConfig());
+    const list = all();
+    const lo = list.reduce((a, b) => (a < b ? a : b));
+    const hi = list.reduce((a, b) => (a > b ? a : b)) + 1n;
+    const streamSql = 'SELECT @@server_id AS sid, uid, name FROM users WHERE uid >= ? AND uid < ? ORDER BY uid';
+    /** Rows of the stream by the node that served them, and the name of each uid. */
+    const stream = async (options: Parameters<Router['stream']>[2], sql = streamSql) => {
+      const by = new Map<string, number>();
+      const names = new Map<bigint, string>();
+      let last = -1n;
+      for await (const row of r.stream<Read & { uid: bigint | string }>(sql, [lo, hi], { scatter: true, ...options })) {
+        const node = serverIdOf.get(Number(row.sid))!;
+        by.set(node, (by.get(node) ?? 0) + 1);
+        const uid = BigInt(row.uid);
+        expect(uid > last).toBe(true);
+        last = uid;
+        names.set(uid, row.name);
+      }
+      return { nodes: [...by.keys()].sort(), rows: [...by.values()].reduce((a, b) => a + b, 0), by, names };
+    };
+    const replicas = replicated.map((i) => `${i.name}-replica`).sort();
+    const primaries = replicated.map((i) => i.name).sort();
+    try {
+      await r.select(readSql, [list[0]!], { consistency: 'replica' });
+      await sleep(400);
+      const eventual = await stream({ consistency: 'replica' });
+      expect(eventual.nodes).toEqual(replicas);
+      expect(eventual.rows).toBe(list.length);
+      const byDefault = await stream({});
+      expect(byDefault.nodes).toEqual(primaries);
+      expect(byDefault.rows).toBe(list.length);
+      const locking = await stream({ consistency: 'replica' }, `${streamSql} LOCK IN SHARE MODE`);
+      expect(locking.nodes).toEqual(primaries);
+      // shard-0's replica stops applying: a stream after a write there waits 300 ms for it, then
+      // reads shard-0 on its primary (and sees the write); the other instances' replicas serve
+      const uid = uids.get('shard-0')![4]!;
+      await sqlThread('shard-0', 'STOP');
+      try {
+        const w = (await r.query('UPDATE users SET name = ? WHERE uid = ?', ['streamed', uid])) as WriteResult;
+        const afterWrite = await stream({ after: w.token!, maxWaitMs: 300 });
+        expect(afterWrite.names.get(uid)).toBe('streamed');
+        expect(afterWrite.by.get('shard-0')).toBe(uids.get('shard-0')!.length);
+        expect(afterWrite.nodes).toEqual(['shard-0', ...replicas.filter((n) => n !== 'shard-0-replica')].sort());
+      } finally {
+        await sqlThread('shard-0', 'START');
+      }
+    } finally {
+      await r.close();
+    }
+  }, 60_000);
+
   it('a transaction through a session joins its token; a malformed token is refused with TOKEN_INVALID', async () => {
     const session = router.session();
     const uid = uids.get('shard-3')![3]!;
