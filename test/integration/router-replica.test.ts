@@ -243,6 +243,7 @@ describe('router reads on replicas', () => {
       expect(byDefault.rows).toBe(list.length);
       const locking = await stream({ consistency: 'replica' }, `${streamSql} LOCK IN SHARE MODE`);
       expect(locking.nodes).toEqual(primaries);
+      await expect(stream({ after: "w1~shard-0=0-1-1' OR 1=1 --" })).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
       // shard-0's replica stops applying: a stream after a write there waits 300 ms for it, then
       // reads shard-0 on its primary (and sees the write); the other instances' replicas serve
       const uid = uids.get('shard-0')![4]!;
