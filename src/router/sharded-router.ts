@@ -328,9 +328,8 @@ export class ShardedRouter implements Router {
       return;
     }
     const read = p.lockingRead ? null : this.readPolicy(options);
-    const replicas = read ? this.replicas : null;
     const opens = p.targets.map((t) => async () => {
-      const onReplica = replicas && read ? await replicas.borrowForRead(t.instance, read) : null;
+      const onReplica = read ? await this.replicas!.borrowForRead(t.instance, read) : null;
       const pool = onReplica?.pool ?? this.pool(t.instance);
       const conn = onReplica?.conn ?? (await pool.acquire());
       if (!conn.stream) {

@@ -10,8 +10,7 @@ import { unionTargets } from './route-union.js';
 /**
  * The plan of a statement already bound to a set of shards (ascending): one shard is one round
  * trip; a write runs once per shard; a read is batched per instance (see {@link unionTargets}).
- * `owners`: the key's IN list by shard when the caller has it (null: no prunable list), computed
- * here when undefined.
+ * `owners`: the key's IN list by shard when the caller has computed it (see {@link inListOwners}).
  * @throws {RoutingError} `SQL_UNSUPPORTED`: several shards for a statement that must stay on one
  * (`perShardBlocker`), or a multi-shard SELECT that cannot be merged.
  */
@@ -47,7 +46,7 @@ export function routeShardSet(
   if (shards.length === 1)
     return planOf([{ instance: topology.map.instanceOf(shards[0]!), shards, sql: render(a, topology, shards[0]!), params: [...params] }]);
   if (a.write) {
-    const own = owners === undefined ? inListOwners(a, params, topology) : owners;
+    const own = owners ?? inListOwners(a, params, topology);
     const targets = shards.map((shard) => {
       const { sql, params: values } = shardStatement(a, topology, shard, params, own);
       return { instance: topology.map.instanceOf(shard), shards: [shard], sql, params: values };
