@@ -3,6 +3,7 @@ export type { RunOnInstance } from './execute-plan.js';
 export { mergeResults, kWayMerge } from './merge-results.js';
 export { mergeGrouped } from './merge-grouped.js';
 export { streamMerge } from './stream-merge.js';
+export { targetRows } from './target-rows.js';
 export type { OpenedStream } from './stream-merge.js';
 export type { RouterResult, WriteResult } from './merge-results.js';
 export { addDecimal, compareDecimal } from './decimal.js';

@@ -17,9 +17,7 @@ export function traceQuery<T>(
   return traceWithoutResult(queryChannel, ctx, async () => {
     try {
       const p = planned();
-      ctx.route = p.kind;
-      ctx.shards = [...p.shards];
-      ctx.instances = [...new Set(p.targets.map((t) => t.instance))];
+      fillRoute(ctx, p);
       return await run(p);
     } finally {
       ctx.durationMs = performance.now() - started;
@@ -39,4 +37,49 @@ export function traceTransactionControl<T>(sql: string, shard: number, instance:
       ctx.durationMs = performance.now() - started;
     }
   });
+}
+
+/**
+ * The `shardline:query` publications of one `router.stream` (operation `stream`), which
+ * `tracePromise` cannot make for a generator: `start` when the stream is first read, `end` once it
+ * is planned (or planning failed), then `error` when it failed and `asyncStart`/`asyncEnd` when it
+ * is over — read to its end, left early by its consumer, or failed. Create it only when
+ * `queryChannel.hasSubscribers`.
+ */
+export class StreamTrace {
+  private readonly ctx: QueryTraceContext;
+  private readonly started = performance.now();
+
+  constructor(sql: string) {
+    this.ctx = { operation: 'stream', sql, route: null, shards: [], instances: [], durationMs: 0 };
+    queryChannel.start.publish(this.ctx);
+  }
+
+  /** The plan's route, shards and instances (call before `opened`). */
+  planned(p: RoutePlan): void {
+    fillRoute(this.ctx, p);
+  }
+
+  /** The synchronous part is over: planned, or planning failed. */
+  opened(): void {
+    queryChannel.end.publish(this.ctx);
+  }
+
+  failed(err: unknown): void {
+    this.ctx.error = err;
+    queryChannel.error.publish(this.ctx);
+  }
+
+  /** The stream is over (after `failed` when it failed). */
+  done(): void {
+    this.ctx.durationMs = performance.now() - this.started;
+    queryChannel.asyncStart.publish(this.ctx);
+    queryChannel.asyncEnd.publish(this.ctx);
+  }
+}
+
+function fillRoute(ctx: QueryTraceContext, p: RoutePlan): void {
+  ctx.route = p.kind;
+  ctx.shards = [...p.shards];
+  ctx.instances = [...new Set(p.targets.map((t) => t.instance))];
 }

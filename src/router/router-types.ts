@@ -246,7 +246,9 @@ export interface Router {
    * reads always the primary); a replica that fails before its round trip starts hands it to the
    * primary, one that fails mid-stream fails the stream (rows already yielded cannot be taken
    * back). Ending the loop early releases every connection (each one stopped mid-result is
-   * closed, not reused).
+   * closed, not reused). Counted in the router's query metrics when it starts (failures with
+   * their code) and traced on `shardline:query` as operation `stream` from its first read until
+   * it is over; a GROUP BY stream is the `select` it runs.
    * @throws {RoutingError} `SQL_UNSUPPORTED` for a write, or as {@link Router.query} refuses.
    */
   stream<T extends Row = Row>(sql: string, params?: readonly SqlParam[], options?: QueryOptions): AsyncGenerator<T, void, undefined>;

@@ -1,6 +1,6 @@
 import type { ClusterConfig } from '../config/index.js';
 import { MultiShardWriteError, RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
-import { executePlan, streamMerge, type RunOnInstance } from '../executor/index.js';
+import { executePlan, streamMerge, targetRows, type RunOnInstance } from '../executor/index.js';
 import { WriteTokens } from '../gtid/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
 import type { Row } from '../net/index.js';
@@ -10,7 +10,7 @@ import { InstancePool } from '../pool/index.js';
 import { MOVE_FENCE_SQLSTATE, type Topology } from '../shard/index.js';
 import { analyzeKeyset, PlanCache, plan, type PlanOptions, type RoutePlan, type SqlLimits, type SqlParam } from '../sql/index.js';
 import { queryChannel } from '../tracing/index.js';
-import { traceQuery } from './query-trace.js';
+import { StreamTrace, traceQuery } from './query-trace.js';
 import type {
   Analytics,
   AnalyticsOptions,
@@ -321,24 +321,42 @@ export class ShardedRouter implements Router {
     params: readonly SqlParam[] = NO_PARAMS,
     options: QueryOptions = NO_OPTIONS,
   ): AsyncGenerator<T, void, undefined> {
-    const p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
-    if (p.write) throw new RoutingError('SQL_UNSUPPORTED', 'router.stream reads rows: run writes with router.query');
-    if (p.merge.kind === 'grouped') {
-      for (const row of await this.select<T>(sql, params, options)) yield row;
-      return;
-    }
-    const read = p.lockingRead ? null : this.readPolicy(options);
-    const opens = p.targets.map((t) => async () => {
-      const onReplica = read ? await this.replicas!.borrowForRead(t.instance, read) : null;
-      const pool = onReplica?.pool ?? this.pool(t.instance);
-      const conn = onReplica?.conn ?? (await pool.acquire());
-      if (!conn.stream) {
-        await pool.release(conn);
-        throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
+    const trace = queryChannel.hasSubscribers ? new StreamTrace(sql) : null;
+    let counted: RoutePlan | null = null;
+    try {
+      let p: RoutePlan;
+      try {
+        p = this.planFor(sql, params, options.scatter ? SCATTER : NO_OPTIONS);
+        trace?.planned(p);
+      } finally {
+        trace?.opened();
       }
-      return { rows: conn.stream(t.sql, t.params), close: () => pool.release(conn) };
-    });
-    yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
+      if (p.write) throw new RoutingError('SQL_UNSUPPORTED', 'router.stream reads rows: run writes with router.query');
+      if (p.merge.kind === 'grouped') {
+        for (const row of await this.select<T>(sql, params, options)) yield row;
+        return;
+      }
+      this.metrics.query(p.kind, p.statement);
+      counted = p;
+      const read = p.lockingRead ? null : this.readPolicy(options);
+      const opens = p.targets.map((t) => async () => {
+        const onReplica = read ? await this.replicas!.borrowForRead(t.instance, read) : null;
+        const pool = onReplica?.pool ?? this.pool(t.instance);
+        const conn = onReplica?.conn ?? (await pool.acquire());
+        if (!conn.stream) {
+          await pool.release(conn);
+          throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
+        }
+        return { rows: targetRows(conn.stream(t.sql, t.params), t), close: () => pool.release(conn) };
+      });
+      yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
+    } catch (err) {
+      if (counted) this.metrics.queryFailed(counted.kind, isShardlineError(err) ? err.code : 'UNKNOWN');
+      trace?.failed(err);
+      throw err;
+    } finally {
+      trace?.done();
+    }
   }
 
   async *paginate<T extends Row = Row>(

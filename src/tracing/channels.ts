@@ -12,7 +12,7 @@ export const CDC_TRANSACTION_CHANNEL = 'shardline:cdc:transaction';
 export type QueryRouteKind = 'single' | 'multi' | 'scatter' | 'broadcast';
 
 /**
- * Published on `shardline:query` around every router `query`, `execute` and transaction statement
+ * Published on `shardline:query` around every router `query`, `select`, `stream` and transaction statement
  * (start, end, asyncStart, asyncEnd, error — as `TracingChannel.tracePromise` publishes them).
  * It never carries bound values nor result rows: `sql` is the statement as the application wrote it,
  * placeholders included. Route, shards and instances are filled once the statement is planned, so
@@ -20,10 +20,11 @@ export type QueryRouteKind = 'single' | 'multi' | 'scatter' | 'broadcast';
  */
 export interface QueryTraceContext {
   /**
-   * `query` (`router.query`, `forUid(uid).query`), `select` (`router.select`), or `transaction` for
-   * a statement inside `forUid(uid).transaction()` — its BEGIN, COMMIT and ROLLBACK included.
+   * `query` (`router.query`, `forUid(uid).query`), `select` (`router.select`), `stream`
+   * (`router.stream`, from its first read until it is over), or `transaction` for a statement
+   * inside `forUid(uid).transaction()` — its BEGIN, COMMIT and ROLLBACK included.
    */
-  operation: 'query' | 'select' | 'transaction';
+  operation: 'query' | 'select' | 'stream' | 'transaction';
   /** The logical SQL, with its `?` placeholders (never the values bound to them). */
   sql: string;
   /** Null until planned (and when planning failed). */

@@ -149,6 +149,36 @@ describe('shardline:query on the real cluster', () => {
     expect(t[1]!.ctx).toMatchObject({ route: null, error: { code: 'CROSS_SHARD_TRANSACTION' } });
   });
 
+  it('a stream: traced from its first read until it is over — read to the end, left early, or failed', async () => {
+    const from = events.length;
+    const point = 'SELECT name FROM users WHERE uid = ?';
+    const rows: unknown[] = [];
+    for await (const row of router.stream(point, [uid])) rows.push(row);
+    expect(rows).toHaveLength(1);
+    const scatter = 'SELECT uid FROM users WHERE name LIKE ?';
+    for await (const row of router.stream(scatter, [`${secretName.slice(0, 8)}%`], { scatter: true })) {
+      expect(row).toBeDefined();
+      break;
+    }
+    const bad = 'SELECT no_such_column FROM users WHERE uid = ?';
+    await expect(
+      (async () => {
+        for await (const row of router.stream(bad, [uid])) rows.push(row);
+      })(),
+    ).rejects.toMatchObject({ code: 'QUERY_FAILED' });
+    const t = traced(from);
+    expect(t.map((x) => [x.ctx.operation, x.ctx.sql, x.kinds.join()])).toEqual([
+      ['stream', point, 'start,end,asyncStart,asyncEnd'],
+      ['stream', scatter, 'start,end,asyncStart,asyncEnd'],
+      ['stream', bad, 'start,end,error,asyncStart,asyncEnd'],
+    ]);
+    expect(t[0]!.routeAtStart).toBeNull();
+    expect(t[0]!.ctx).toMatchObject({ route: 'single', shards: [at().shard], instances: [at().instance] });
+    expect(t[1]!.ctx.route).toBe('scatter');
+    expect(t[2]!.ctx.error).toMatchObject({ code: 'QUERY_FAILED' });
+    for (const x of t) expect(x.ctx.durationMs).toBeGreaterThan(0);
+  });
+
   it('no bound value appears in any published object (errors, their causes and details included)', () => {
     expect(events.length).toBeGreaterThan(20);
     const seen = new Set(events.map((e) => e.ctx));

@@ -61,4 +61,31 @@ describe('router pools and metrics', () => {
       await router.close();
     }
   });
+
+  it('counts streams with the routed statements, and a failed stream with its code', async () => {
+    const registry = new Registry();
+    const router = await createRouter({ config: base, registry });
+    const drain = async (rows: AsyncIterable<unknown>) => {
+      for await (const row of rows) expect(row).toBeDefined();
+    };
+    try {
+      await drain(router.stream('SELECT name FROM users WHERE uid = ?', [1n]));
+      await drain(router.stream('SELECT uid FROM users WHERE uid IN (?, ?)', [1n, 2n]));
+      await drain(router.stream('SELECT uid FROM users WHERE uid < ?', [0n], { scatter: true }));
+      await expect(drain(router.stream('SELECT no_such_column FROM users WHERE uid = ?', [3n]))).rejects.toMatchObject({
+        code: 'QUERY_FAILED',
+      });
+      await expect(drain(router.stream('SELECT name FROM users'))).rejects.toMatchObject({ code: 'SHARD_KEY_MISSING' });
+      const text = await registry.metrics();
+      const count = (route: string) =>
+        Number(text.match(new RegExp(`shardline_router_queries_total\\{route="${route}",statement="select"\\} (\\d+)`))?.[1] ?? 0);
+      // 1n and 2n may share a shard: the IN list is then single, else multi
+      expect(count('single') + count('multi')).toBe(3);
+      expect(count('scatter')).toBe(1);
+      expect(text).toMatch(/shardline_router_query_failures_total\{route="single",code="QUERY_FAILED"\} 1/);
+      expect(text).not.toMatch(/SHARD_KEY_MISSING/); // refused before it was routed, as router.query
+    } finally {
+      await router.close();
+    }
+  });
 });
