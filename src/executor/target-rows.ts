@@ -5,9 +5,13 @@ import { wrapQueryError } from './execute-plan.js';
 /**
  * A round trip's row stream whose failures are typed as `router.query`'s are: a server error
  * becomes `QUERY_FAILED` and a lost connection `SHARD_UNAVAILABLE`, naming the instance and
- * shards ({@link wrapQueryError}), instead of the driver's error.
+ * shards ({@link wrapQueryError}), instead of the driver's error; `onError` sees it first.
  */
-export function targetRows(rows: RowStream, target: Pick<RouteTarget, 'instance' | 'shards' | 'sql'>): RowStream {
+export function targetRows(
+  rows: RowStream,
+  target: Pick<RouteTarget, 'instance' | 'shards' | 'sql'>,
+  onError: (err: Error) => void = () => undefined,
+): RowStream {
   return {
     get fields() {
       return rows.fields;
@@ -16,7 +20,9 @@ export function targetRows(rows: RowStream, target: Pick<RouteTarget, 'instance'
       try {
         yield* rows;
       } catch (err) {
-        throw wrapQueryError(err, target);
+        const typed = wrapQueryError(err, target);
+        onError(typed);
+        throw typed;
       }
     },
   };

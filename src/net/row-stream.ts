@@ -12,7 +12,9 @@ const LONGLONG = 8;
 /**
  * Streams a SELECT's rows with back-pressure (mysql2 pauses the socket while `highWaterMark`
  * rows wait), BIGINT as bigint like `query`. Stopping early (break, throw) leaves the server
- * mid-result: the connection is then destroyed through `broke`, never reused.
+ * mid-result: the connection is then destroyed through `broke`, never reused; after the server's
+ * own error (an error packet ends the result) it stays usable. A connection lost mid-result
+ * (killed, reset, timed out by the socket layer) fails the stream with its error.
  */
 export function streamRows(conn: Connection, sql: string, params: readonly unknown[], broke: () => void, highWaterMark = 128): RowStream {
   let fields: FieldInfo[] = [];
@@ -33,6 +35,10 @@ export function streamRows(conn: Connection, sql: string, params: readonly unkno
         longlong = packets.filter((f) => f.columnType === LONGLONG).map((f) => f.name);
       });
       const readable = query.stream({ highWaterMark });
+      // mysql2 leaves a row stream waiting forever when its connection is lost under it
+      // (sidorares/node-mysql2#3082): the connection's error ends the stream
+      const lost = (err: Error) => readable.destroy(err);
+      conn.on('error', lost);
       let finished = false;
       try {
         for await (const row of readable as AsyncIterable<Row>) {
@@ -44,8 +50,12 @@ export function streamRows(conn: Connection, sql: string, params: readonly unkno
         }
         finished = true;
       } catch (err) {
+        // the server's error packet ended the result: the connection is at a clean state
+        const e = err as { errno?: unknown; fatal?: unknown };
+        if (typeof e.errno === 'number' && e.errno > 0 && e.fatal !== true) finished = true;
         throw serverError(err, sql);
       } finally {
+        conn.off('error', lost);
         if (!finished) {
           readable.destroy();
           broke();

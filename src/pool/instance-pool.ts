@@ -413,17 +413,26 @@ export class InstancePool {
   /** Borrows, runs `fn`, and always gives the connection back; feeds the breaker. */
   async use<T>(fn: (conn: DbConnection) => Promise<T>): Promise<T> {
     const conn = await this.acquire();
+    let failed = true;
     try {
       const result = await fn(conn);
-      this.breaker.success();
+      failed = false;
       return result;
-    } catch (err) {
-      if (conn.broken) this.breaker.failure();
-      else this.breaker.success();
-      throw err;
     } finally {
-      await this.release(conn);
+      await this.settle(conn, failed);
     }
+  }
+
+  /**
+   * Gives back a connection borrowed with `acquire` after work that `use` could not wrap (a row
+   * stream), feeding the breaker as `use` does: a failure when the work failed and the connection
+   * broke under it (the instance is in doubt), a success otherwise — a server error is the
+   * instance answering, a connection closed on purpose (a stream left early) is no failure.
+   */
+  settle(conn: DbConnection, failed: boolean): Promise<void> {
+    if (failed && conn.broken) this.breaker.failure();
+    else this.breaker.success();
+    return this.release(conn);
   }
 
   /** Gives connections idle here for `RETURN_IDLE_MS` back to generic-pool (its idle eviction and `min` see them there). */

@@ -347,7 +347,9 @@ export class ShardedRouter implements Router {
           await pool.release(conn);
           throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
         }
-        return { rows: targetRows(conn.stream(t.sql, t.params), t), close: () => pool.release(conn) };
+        let failed = false;
+        const rows = targetRows(conn.stream(t.sql, t.params), t, () => (failed = true));
+        return { rows, close: () => pool.settle(conn, failed) };
       });
       yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
     } catch (err) {

@@ -59,6 +59,7 @@ export async function runTransaction<T>(
     },
   };
   const target = { instance: conn.instance, shards: [shard] };
+  let failed = true;
   try {
     await control('BEGIN').catch((err: unknown) => {
       throw wrapQueryError(err, { ...target, sql: 'BEGIN' });
@@ -70,12 +71,13 @@ export async function runTransaction<T>(
     });
     tx$.state = 'done';
     if (onCommit && committed.kind === 'ok' && committed.gtid) onCommit(conn.instance, committed.gtid);
+    failed = false;
     return result;
   } catch (err) {
     if (tx$.state === 'open') await rollback();
     tx$.state = 'done';
     throw err;
   } finally {
-    await pool.release(conn);
+    await pool.settle(conn, failed);
   }
 }

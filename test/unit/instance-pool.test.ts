@@ -71,6 +71,30 @@ describe('InstancePool borrows', () => {
     }
   });
 
+  it('settle feeds the breaker as use does: a failure only when the work failed and its connection broke', async () => {
+    const config = poolSchema.parse({ max: 2, breaker: { consecutiveFailures: 2 } });
+    const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
+    const settle = async (failed: boolean, broke: boolean) => {
+      const conn = await pool.acquire();
+      if (broke) conn.destroy();
+      await pool.settle(conn, failed);
+    };
+    try {
+      for (let i = 0; i < 3; i++) await settle(false, true); // streams left early: closed on purpose
+      expect(pool.breaker.state).toBe('closed');
+      await settle(true, true); // the connection lost under the work
+      await settle(true, false); // a server error: the instance answered, the count starts again
+      await settle(true, true);
+      expect(pool.breaker.state).toBe('closed');
+      await settle(true, true);
+      expect(pool.breaker.state).toBe('open');
+      await expect(pool.acquire()).rejects.toMatchObject({ code: 'SHARD_UNAVAILABLE' });
+      expect(pool.stats()).toMatchObject({ borrowed: 0, pending: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('maps generic-pool failures to POOL_TIMEOUT and POOL_EXHAUSTED and forgets those waiters too', async () => {
     const config = poolSchema.parse({ max: 1, acquireTimeoutMs: 50, maxWaitingClients: 1 });
     const pool = new InstancePool(endpoint, config, fakeFactory(), '0-1', createJsSocketLayer('test'));
