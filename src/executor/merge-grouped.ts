@@ -292,9 +292,8 @@ export function mergeGrouped(
   const end = bounds.limit === null ? undefined : bounds.offset + bounds.limit;
   if (bounds.offset > 0 || end !== undefined) groups = groups.slice(bounds.offset, end);
   return groups.map((g) => {
-    const row: Row = {};
-    for (const o of spec.outputs) row[o.name] = valueOf(g, o.value);
-    return row;
+    // entries, not assignments: an output named `__proto__` stays a column
+    return Object.fromEntries(spec.outputs.map((o) => [o.name, valueOf(g, o.value)])) as Row;
   });
 }
 

@@ -218,6 +218,22 @@ describe('records to rows', () => {
     ]);
   });
 
+  it('keeps a column named __proto__ as a column, in the image and in a key', () => {
+    const odd: LogicalTableSchema = {
+      table: 'user',
+      columns: [col('uid', 'bigint'), col('__proto__', 'varchar', 'varchar(9)', 'utf8mb4')],
+      primaryKey: ['uid'],
+    };
+    const after = JSON.parse('{"UID": "3", "__proto__": "kept"}') as ChangeEvent['after'];
+    const [c] = recordRows(record('c', 2n, null, after, '3'), odd);
+    expect(c!.columns).toEqual(['uid', '__proto__']);
+    expect(c!.values).toEqual([3n, 'kept']);
+    expect(Object.entries(keyFromId('["a",1]', ['__proto__', 'y']))).toEqual([
+      ['__proto__', 'a'],
+      ['y', 1],
+    ]);
+  });
+
   it('parses composite keys from the document id', () => {
     expect(keyFromId('["a",1]', ['x', 'y'])).toEqual({ x: 'a', y: 1 });
     expect(keyFromId('a"b', ['x'])).toEqual({ x: 'a"b' });

@@ -18,6 +18,7 @@ import {
 } from '../../src/cdc/binlog/decoder/temporal.js';
 import { TimestampValue, decodeText, valueDecoder, type BinlogValue } from '../../src/cdc/binlog/decoder/values.js';
 import { compileTable, decodeRows } from '../../src/cdc/binlog/decoder/rows.js';
+import { canonicalRow } from '../../src/cdc/binlog/decoder/canonical-json.js';
 import { prng } from '../support/prng.js';
 
 const rand = prng(0x5eed);
@@ -646,11 +647,28 @@ describe('row images built by the per-table object literal', () => {
     names.forEach((n, i) => expect([n, row[n]]).toEqual([n, i % 8 === 0 || i % 8 === 7 ? null : i % 127]));
   });
 
-  it('a column named __proto__ and images without every column take the key-by-key path', () => {
+  it('a column named __proto__ is an own column of the image, never its prototype', () => {
     const proto = tableWith(['id', '__proto__']);
-    expect(proto.readFullImage).toBeNull();
     const row = decodeRows(body(2, [0x03], Buffer.from([0, 1, 2])), 8, 2, 'write', proto)[0]!.after!;
     expect(row['id']).toBe(1);
+    expect(Object.entries(row)).toEqual([
+      ['id', 1],
+      ['__proto__', 2],
+    ]);
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+    const nullProto = decodeRows(body(2, [0x03], Buffer.from([0b10, 1])), 8, 2, 'write', proto)[0]!.after!;
+    expect(Object.entries(nullProto)).toEqual([
+      ['id', 1],
+      ['__proto__', null],
+    ]);
+    expect(Object.getPrototypeOf(nullProto)).toBe(Object.prototype);
+    const partialProto = decodeRows(body(2, [0x02], Buffer.from([0, 9])), 8, 2, 'write', proto)[0]!.after!;
+    expect(Object.entries(partialProto)).toEqual([['__proto__', 9]]);
+    expect(canonicalRow(row)).toEqual(JSON.parse('{"id": 1, "__proto__": 2}'));
+    expect(Object.keys(canonicalRow(nullProto)!)).toEqual(['id', '__proto__']);
+  });
+
+  it('images without every column take the key-by-key path', () => {
     const minimal = tableWith(['id', 'a', 'b']);
     const partial = decodeRows(body(3, [0x05], Buffer.from([0b10, 7])), 8, 2, 'write', minimal)[0]!.after!;
     expect(Object.entries(partial)).toEqual([

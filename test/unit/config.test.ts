@@ -110,4 +110,29 @@ describe('interpolateEnv', () => {
     expect(err.code).toBe('CONFIG_ENV_MISSING');
     expect(err.message).toBe('config field kafka.brokers.0 needs environment variable BROKER, which is not set');
   });
+
+  it('refuses a document that contains itself, and keeps an alias used twice', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'shardline-config-'));
+    const cyclic = path.join(dir, 'cyclic.yaml');
+    writeFileSync(cyclic, 'instances: &a\n  - name: x\n    replicas: *a\n');
+    const err = thrown(() => loadClusterConfig(cyclic));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toMatch(/instances\.0\.replicas contains itself/);
+    writeFileSync(cyclic, 'a: &a [*a]\n');
+    expect(thrown(() => loadClusterConfig(cyclic)).code).toBe('CONFIG_INVALID');
+    rmSync(dir, { recursive: true, force: true });
+    const shared = { user: '${U:-app}' };
+    expect(interpolateEnv({ a: shared, b: [shared, shared] }, {})).toEqual({ a: { user: 'app' }, b: [{ user: 'app' }, { user: 'app' }] });
+  });
+
+  it('keeps a `__proto__` key as data: it never becomes the prototype of the copy', () => {
+    const doc = JSON.parse('{"a": {"__proto__": {"polluted": "yes"}}}') as unknown;
+    const out = interpolateEnv(doc, {}) as { a: Record<string, unknown> };
+    expect(Object.getPrototypeOf(out.a)).toBe(Object.prototype);
+    expect(out.a['polluted']).toBeUndefined();
+    expect(Object.keys(out.a)).toEqual(['__proto__']);
+    const withKey = { ...bundled(), ...(JSON.parse('{"__proto__": {"instances": []}}') as object) };
+    expect(thrown(() => parseClusterConfig(withKey, {})).message).toMatch(/Unrecognized key: "__proto__"/);
+  });
 });

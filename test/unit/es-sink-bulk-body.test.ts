@@ -14,6 +14,7 @@ import {
   errorReason,
   itemOutcome,
   requestFailure,
+  tombstoneFor,
   type BulkAction,
 } from '../../src/cdc/sinks/elasticsearch/index.js';
 
@@ -255,6 +256,17 @@ describe('Elasticsearch bulk body', () => {
     const r = record('c', '1', 5n, { after: parsed });
     expect(documentJson(r, parsed)).toBe(JSON.stringify(documentFor(r, parsed)));
     expect(JSON.parse(documentJson(r, parsed))).toMatchObject({ 1: 'a', 2: 'b', _shardline: { version: '5', deleted: false } });
+  });
+
+  it("a tombstone keeps the before image's key columns whatever their names, and nothing inherited", () => {
+    const before = JSON.parse('{"__proto__": "k1", "constructor": "k2", "name": "x"}') as Row;
+    const text = JSON.stringify(tombstoneFor(record('d', '["k1","k2"]', 9n, { before }), ['__proto__', 'constructor', 'toString']));
+    expect(JSON.parse(text)).toEqual(
+      JSON.parse(
+        '{"__proto__": "k1", "constructor": "k2", "_shardline": {"deleted": true, "version": "9", "op": "d", "shard": 7, "committed_at": 1700000000123}}',
+      ),
+    );
+    expect(text.indexOf('"__proto__":"k1"')).toBe(1);
   });
 
   it('classifies bulk items', () => {

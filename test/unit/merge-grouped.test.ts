@@ -76,6 +76,14 @@ describe('HAVING, ORDER BY, OFFSET and LIMIT on merged groups', () => {
     ]);
   });
 
+  it('names an output __proto__ as a column, not the prototype of the row', () => {
+    const m = specOf('SELECT COUNT(*) AS __proto__ FROM users');
+    const outcomes = [rows([{ [`${P}a0`]: 2n }]), rows([{ [`${P}a0`]: 3n }])];
+    const [row] = mergeGrouped(m.spec, outcomes, [], { limit: null, offset: 0, maxGroups: 10 });
+    expect(Object.entries(row!)).toEqual([['__proto__', 5n]]);
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+  });
+
   it('counts distinct text by its collation weight', () => {
     const m = specOf('SELECT COUNT(DISTINCT name) AS d FROM users');
     const text = [{ name: `${P}d0`, type: 253 }];

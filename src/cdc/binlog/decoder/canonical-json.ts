@@ -1,4 +1,4 @@
-import type { RowImage } from './rows.js';
+import { setColumn, type RowImage } from './rows.js';
 import { GeometryValue, TimestampValue, type BinlogValue } from './values.js';
 
 /** A value in the canonical JSON encoding (schemas/canonical-values.md). */
@@ -23,6 +23,6 @@ export function canonicalValue(v: BinlogValue): CanonicalValue {
 export function canonicalRow(row: RowImage | null): Record<string, CanonicalValue> | null {
   if (row === null) return null;
   const out: Record<string, CanonicalValue> = {};
-  for (const k in row) out[k] = canonicalValue(row[k]!);
+  for (const k in row) setColumn(out, k, canonicalValue(row[k]!));
   return out;
 }

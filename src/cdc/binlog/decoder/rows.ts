@@ -29,7 +29,7 @@ export interface CompiledTable {
 /**
  * A row image with every column as one object literal compiled per column list, its values decoded in
  * column order (a literal evaluates its values in order): each row gets the table's shape at once
- * instead of growing it key by key. Null for a name a literal cannot carry as a plain key (`__proto__`).
+ * instead of growing it key by key.
  */
 function fullImageReader(names: string[]): CompiledTable['readFullImage'] {
   const key = JSON.stringify(names);
@@ -52,9 +52,10 @@ const fullImageReaders = new LRUCache<string, NonNullable<CompiledTable['readFul
 });
 
 function compileFullImageReader(names: string[]): CompiledTable['readFullImage'] {
-  if (names.includes('__proto__')) return null;
-  // Keys are JSON string literals, so no name can break out of the object literal.
-  const values = names.map((n, i) => `${JSON.stringify(n)}: (b[n + ${i >> 3}] & ${1 << (i & 7)}) !== 0 ? null : d[${i}](c)`);
+  // Keys are JSON string literals, so no name can break out of the object literal; `__proto__` is
+  // computed (`["__proto__"]: …`), which makes it an own property instead of the prototype.
+  const key = (n: string) => (n === '__proto__' ? `[${JSON.stringify(n)}]` : JSON.stringify(n));
+  const values = names.map((n, i) => `${key(n)}: (b[n + ${i >> 3}] & ${1 << (i & 7)}) !== 0 ? null : d[${i}](c)`);
   return new Function('c', 'd', 'n', `const b = c.buf;\nreturn {\n${values.join(',\n')}\n};`) as CompiledTable['readFullImage'];
 }
 
@@ -64,6 +65,15 @@ export function compileTable(map: TableMap): CompiledTable {
   const jsonOrdinals = map.columns.map((c) => (c.type === ColumnType.JSON ? jsonCount++ : -1));
   const names = map.columns.map((c) => c.name);
   return { map, decoders: map.columns.map(valueDecoder), names, jsonOrdinals, jsonCount, readFullImage: fullImageReader(names) };
+}
+
+/**
+ * Sets a column of a row object as an own property, also for a column named `__proto__`
+ * (which a plain assignment turns into the object's prototype, dropping the value).
+ */
+export function setColumn<V>(row: Record<string, V>, name: string, value: NoInfer<V>): void {
+  if (name === '__proto__') Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true });
+  else row[name] = value;
 }
 
 function bitmap(r: ByteReader, count: number): Uint8Array {
@@ -81,8 +91,7 @@ function readImage(c: Cursor, table: CompiledTable, present: Uint8Array, present
   let p = 0;
   for (let i = 0; i < decoders.length; i++) {
     if ((present[i >> 3]! & (1 << (i & 7))) === 0) continue;
-    if ((c.buf[nullStart + (p >> 3)]! & (1 << (p & 7))) !== 0) row[names[i]!] = null;
-    else row[names[i]!] = decoders[i]!(c);
+    setColumn(row, names[i]!, (c.buf[nullStart + (p >> 3)]! & (1 << (p & 7))) !== 0 ? null : decoders[i]!(c));
     p++;
   }
   return row;
@@ -126,7 +135,7 @@ function readPartialImage(c: Cursor, table: CompiledTable, present: Uint8Array, 
     const j = jsonOrdinals[i]!;
     const isNull = (c.buf[nullStart + (p >> 3)]! & (1 << (p & 7))) !== 0;
     p++;
-    if (isNull) row[name] = null;
+    if (isNull) setColumn(row, name, null);
     else if (partialBits && j >= 0 && (partialBits[j >> 3]! & (1 << (j & 7))) !== 0) {
       const prefix = table.map.columns[i]!.meta;
       if (prefix < 1 || prefix > 4 || c.pos + prefix > c.end) throw new TruncatedError(`partial JSON value of ${name} truncated`);
@@ -141,8 +150,8 @@ function readPartialImage(c: Cursor, table: CompiledTable, present: Uint8Array, 
           `partial JSON update of column ${name} without its value in the before image (binlog_row_image=MINIMAL or NOBLOB with binlog_row_value_options=PARTIAL_JSON): the new document is not in the binlog; use binlog_row_image=FULL or binlog_row_value_options=''`,
         );
       }
-      row[name] = applyJsonDiffs(old, diffs);
-    } else row[name] = decoders[i]!(c);
+      setColumn(row, name, applyJsonDiffs(old, diffs));
+    } else setColumn(row, name, decoders[i]!(c));
   }
   return row;
 }

@@ -45,11 +45,7 @@ export function keyFromId(id: string, primaryKey: readonly string[]): Record<str
   if (!Array.isArray(parsed) || parsed.length !== primaryKey.length) {
     throw new ArchiveValueError(primaryKey.join(','), `document id is not a JSON array of ${primaryKey.length} key values`);
   }
-  const out: Record<string, CanonicalValue> = {};
-  primaryKey.forEach((k, i) => {
-    out[k] = parsed[i] as CanonicalValue;
-  });
-  return out;
+  return Object.fromEntries(primaryKey.map((k, i) => [k, parsed[i] as CanonicalValue]));
 }
 
 /** A schema's column names as written, and by their lower-cased form (MySQL's column names ignore case). */
@@ -92,7 +88,8 @@ function schemaImage(schema: LogicalTableSchema, image: Record<string, Canonical
   for (const [name, value] of Object.entries(image)) {
     const column = names.exact.has(name) ? name : names.folded.get(name.toLowerCase())!;
     if (Object.prototype.hasOwnProperty.call(out, column)) throw new ArchiveValueError(column, 'the image holds two values for one column');
-    out[column] = value;
+    // defined, not assigned: a column named `__proto__` stays a column
+    Object.defineProperty(out, column, { value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

@@ -86,11 +86,9 @@ export function documentJson(record: SinkRecord, after: Record<string, Canonical
  * `_mget` ignore alias filters and answered `found: true` for deleted rows.
  */
 export function tombstoneFor(record: SinkRecord, primaryKey: readonly string[]): Record<string, unknown> {
-  const doc: Record<string, unknown> = {};
   const before = record.event.before;
-  if (before) for (const k of primaryKey) if (k in before) doc[k] = before[k];
-  doc[META_FIELD] = meta(record, true);
-  return doc;
+  const key = before ? primaryKey.filter((k) => Object.prototype.hasOwnProperty.call(before, k)).map((k) => [k, before[k]]) : [];
+  return Object.fromEntries([...key, [META_FIELD, meta(record, true)]]);
 }
 
 /** The action line of an external-versioned index or delete; the version is written as an exact integer. */
