@@ -80,10 +80,13 @@ export function redactServerMessage(message: string, errno?: number): string {
  *   failover, TiDB write conflict…) — retriable;
  * - `auth`: the server refused the credentials or the authentication method — not retriable;
  * - `unknown-host`: the host name does not resolve — not retriable;
+ * - `client`: the driver refused what the server sent for this statement (mysql2 will not build a
+ *   row with a column named `__proto__` and closes the connection) — not retriable, and the
+ *   instance is not in doubt although the connection is gone;
  * - `other`: anything else (the statement or a value is wrong, a missing privilege, an error the
  *   table does not know) — not retriable.
  */
-export type ServerErrorKind = 'connection' | 'transient' | 'auth' | 'unknown-host' | 'other';
+export type ServerErrorKind = 'connection' | 'transient' | 'auth' | 'unknown-host' | 'client' | 'other';
 
 /** A classification: the kind and whether retrying can help. */
 export interface ServerErrorClass {
@@ -179,4 +182,15 @@ export function sanitizeDriverError(err: unknown, sql?: string, classify?: Serve
     kind,
     retriable,
   });
+}
+
+/**
+ * Whether an error is the driver refusing a statement's result (kind `client`), directly or as the
+ * cause of a shardline error: the connection is lost but the instance answered, so a breaker does
+ * not count it.
+ */
+export function isClientRefusal(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++, e = e.cause) if (e instanceof DriverError) return e.kind === 'client';
+  return false;
 }

@@ -25,5 +25,5 @@ export type { ErrorCode, ShardlineErrorOptions, BinlogPosition } from './shardli
 export { SinkError } from './sink-error.js';
 export { MultiShardWriteError, XaRecoveryError } from './multi-shard-write-error.js';
 export type { InstanceWriteOutcome, InstanceWriteStatus } from './multi-shard-write-error.js';
-export { DriverError, REDACTED, redactServerMessage, sanitizeDriverError } from './driver-error.js';
+export { DriverError, REDACTED, isClientRefusal, redactServerMessage, sanitizeDriverError } from './driver-error.js';
 export type { ServerErrorKind, ServerErrorClass, ServerErrorFacts, ServerErrorClassifier } from './driver-error.js';

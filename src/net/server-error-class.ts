@@ -84,7 +84,18 @@ const CONNECTION: ServerErrorClass = Object.freeze({ kind: 'connection', retriab
 const TRANSIENT: ServerErrorClass = Object.freeze({ kind: 'transient', retriable: true });
 const AUTH: ServerErrorClass = Object.freeze({ kind: 'auth', retriable: false });
 const UNKNOWN_HOST: ServerErrorClass = Object.freeze({ kind: 'unknown-host', retriable: false });
+const CLIENT: ServerErrorClass = Object.freeze({ kind: 'client', retriable: false });
 const OTHER: ServerErrorClass = Object.freeze({ kind: 'other', retriable: false });
+
+/** The code {@link serverError} gives mysql2's refusal of a column name (it has none of its own). */
+export const DRIVER_REFUSED_FIELD_NAME = 'DRIVER_REFUSED_FIELD_NAME';
+
+/**
+ * mysql2 (`helpers.fieldEscape`) throws while parsing a result whose column is named `__proto__`
+ * or another of Object.prototype's private properties, and closes the connection: an error with no
+ * errno and no code, which would otherwise read as a lost connection. Its text is the only sign.
+ */
+const MYSQL2_FIELD_NAME_REFUSAL = /^The field name \(.*\) can't be the same as an object's private property\.$/s;
 
 /**
  * Classifies a driver error by its errno (server errors are positive; Node's socket errors carry
@@ -100,6 +111,7 @@ export function classifyServerError(facts: ServerErrorFacts): ServerErrorClass {
   )
     return AUTH;
   if (code !== undefined && UNKNOWN_HOST_CODES.has(code)) return UNKNOWN_HOST;
+  if (code === DRIVER_REFUSED_FIELD_NAME) return CLIENT;
   if (errno !== undefined) {
     if (CONNECTION_ERRNO.has(errno)) return CONNECTION;
     if (TRANSIENT_ERRNO.has(errno)) return TRANSIENT;
@@ -114,5 +126,9 @@ export function classifyServerError(facts: ServerErrorFacts): ServerErrorClass {
  * ({@link classifyServerError}). Shardline's own errors and already sanitized ones pass unchanged.
  */
 export function serverError(err: unknown, sql?: string): unknown {
+  if (err instanceof Error) {
+    const e = err as Error & { errno?: unknown; code?: unknown };
+    if (e.errno === undefined && e.code === undefined && MYSQL2_FIELD_NAME_REFUSAL.test(e.message)) e.code = DRIVER_REFUSED_FIELD_NAME;
+  }
   return sanitizeDriverError(err, sql, classifyServerError);
 }

@@ -1,6 +1,6 @@
 import genericPool, { type Pool } from 'generic-pool';
 import type { PoolConfig } from '../config/index.js';
-import { ShardUnavailableError, UsageError, sanitizeDriverError } from '../errors/index.js';
+import { ShardUnavailableError, UsageError, isClientRefusal, sanitizeDriverError } from '../errors/index.js';
 import type { DbConnection, IdleWatcher, InstanceEndpoint, SocketLayer, TcpInfoSnapshot } from '../net/index.js';
 import { backoffDelayMs, sleep, type BackoffPolicy } from '../retry/index.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
@@ -418,6 +418,9 @@ export class InstancePool {
       const result = await fn(conn);
       failed = false;
       return result;
+    } catch (err) {
+      failed = !isClientRefusal(err);
+      throw err;
     } finally {
       await this.settle(conn, failed);
     }
@@ -427,7 +430,8 @@ export class InstancePool {
    * Gives back a connection borrowed with `acquire` after work that `use` could not wrap (a row
    * stream), feeding the breaker as `use` does: a failure when the work failed and the connection
    * broke under it (the instance is in doubt), a success otherwise — a server error is the
-   * instance answering, a connection closed on purpose (a stream left early) is no failure.
+   * instance answering, a connection closed on purpose (a stream left early) or by the driver
+   * refusing a result (`isClientRefusal`: pass `failed` false) is no failure.
    */
   settle(conn: DbConnection, failed: boolean): Promise<void> {
     if (failed && conn.broken) this.breaker.failure();

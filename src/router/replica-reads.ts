@@ -203,7 +203,12 @@ export class ReplicaReads {
 function unavailable(err: unknown): boolean {
   if (!isShardlineError(err)) {
     const kind = (err as { kind?: string }).kind;
-    return kind === 'connection' || kind === 'auth' || kind === 'unknown-host' || (err as { fatal?: boolean }).fatal === true;
+    return (
+      kind === 'connection' ||
+      kind === 'auth' ||
+      kind === 'unknown-host' ||
+      (kind !== 'client' && (err as { fatal?: boolean }).fatal === true)
+    );
   }
   return err.code === 'SHARD_UNAVAILABLE' || err.code === 'POOL_TIMEOUT' || err.code === 'POOL_EXHAUSTED';
 }

@@ -1,4 +1,4 @@
-import { RoutingError } from '../errors/index.js';
+import { RoutingError, isClientRefusal } from '../errors/index.js';
 import { executePlan, wrapQueryError } from '../executor/index.js';
 import type { DbConnection, Row } from '../net/index.js';
 import type { InstancePool } from '../pool/index.js';
@@ -76,6 +76,7 @@ export async function runTransaction<T>(
   } catch (err) {
     if (tx$.state === 'open') await rollback();
     tx$.state = 'done';
+    if (isClientRefusal(err)) failed = false;
     throw err;
   } finally {
     await pool.settle(conn, failed);

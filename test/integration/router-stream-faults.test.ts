@@ -114,4 +114,21 @@ describe('router.stream when its connection fails', () => {
       await router.close();
     }
   });
+
+  it('a result the driver refuses (a column named __proto__) is QUERY_FAILED, not retriable, and no failure of the instance', async () => {
+    const router = await strictRouter();
+    try {
+      const at = router.topology.locate(uids[0]!);
+      const refused = { code: 'QUERY_FAILED', retriable: false, cause: { kind: 'client' } };
+      const sql = 'SELECT uid AS __proto__ FROM users WHERE uid = ?';
+      for (let i = 0; i < 3; i++) await expect(router.query(sql, [uids[0]!])).rejects.toMatchObject(refused);
+      expect(await outcome(router.stream(sql, [uids[0]!]))).toMatchObject(refused);
+      await expect(router.forUid(uids[0]!).transaction((tx) => tx.query(sql, [uids[0]!]))).rejects.toMatchObject(refused);
+      expect(breakerOf(router, at.instance)).toBe('closed');
+      expect(await settledBorrowed(router)).toEqual(router.health().map(() => 0));
+      expect(await router.select('SELECT uid FROM users WHERE uid = ?', [uids[0]!])).toHaveLength(1);
+    } finally {
+      await router.close();
+    }
+  });
 });

@@ -1,4 +1,11 @@
-import { DriverError, QueryError, ShardUnavailableError, ShardlineError, isShardlineError } from '../../src/errors/index.js';
+import {
+  DriverError,
+  QueryError,
+  ShardUnavailableError,
+  ShardlineError,
+  isClientRefusal,
+  isShardlineError,
+} from '../../src/errors/index.js';
 import { wrapQueryError } from '../../src/executor/index.js';
 import { classifyServerError, securityFailure, serverError } from '../../src/net/index.js';
 
@@ -119,6 +126,28 @@ describe('the executor reads the class instead of a table of its own', () => {
     const dup = wrapQueryError(serverError(raw({ errno: 1062, code: 'ER_DUP_ENTRY' })), target);
     expect(dup).toBeInstanceOf(QueryError);
     expect(dup).toMatchObject({ retriable: false });
+  });
+
+  it("mysql2's refusal of a column name is the client's (not retriable, not the instance), whatever the name", () => {
+    for (const name of ['__proto__', '__defineGetter__', 'a) b (c']) {
+      const refusal = raw({ fatal: true, message: `The field name (${name}) can't be the same as an object's private property.` });
+      const e = serverError(refusal);
+      expect(e).toMatchObject({ kind: 'client', retriable: false, code: 'DRIVER_REFUSED_FIELD_NAME' });
+      const typed = wrapQueryError(e, target);
+      expect(typed).toMatchObject({ code: 'QUERY_FAILED', retriable: false });
+      expect(isClientRefusal(typed)).toBe(true);
+    }
+    // the same words with a code, an errno, or more text stay what they were
+    expect(classOf({ fatal: true, message: "The field name (x) can't be the same as an object's private property. " })).toEqual({
+      kind: 'connection',
+      retriable: true,
+    });
+    expect(classOf({ errno: 1064, message: "The field name (x) can't be the same as an object's private property." })).toEqual({
+      kind: 'other',
+      retriable: false,
+    });
+    expect(isClientRefusal(wrapQueryError(serverError(raw({ errno: 2013 })), target))).toBe(false);
+    expect(isClientRefusal(new Error('x'))).toBe(false);
   });
 
   it('an error that did not come through net/ is not retriable', () => {
