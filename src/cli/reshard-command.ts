@@ -148,6 +148,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
           const until = opts.until ?? 'done';
           if (!['copy', 'catchup', 'verify', 'cutover', 'done'].includes(until))
             throw new UsageError('--until: copy, catchup, verify or cutover');
+          optionalIntFlag('--metrics-port', opts.metricsPort, 0, 65535); // checked with --dry-run too
           let planned: MoveState | null = null;
           const labels = () => ({ shards: shardListText(shards), from: planned?.from ?? '', to: opts.to });
           return withMoveMetrics(opts.dryRun ? undefined : opts.metricsPort, labels, async (metrics) => {
@@ -163,7 +164,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
               metrics,
             );
             if (opts.dryRun) {
-              const state = await move.plan(shards, opts.to, 'move', true);
+              const state = await move.plan(shards, opts.to, 'move', true).finally(() => move.close());
               const out = {
                 dry_run: true,
                 shards: shardListText(shards),
@@ -177,7 +178,6 @@ export function registerReshardCommands(program: Command, log: Logger): void {
                   ? `${JSON.stringify(out)}\n`
                   : `would move shards ${out.shards} (${out.tables} tables) from ${out.from} to ${out.to} (shard map version ${out.map_version} → ${out.map_version + 1})\n`,
               );
-              await move.close();
               return 0;
             }
             return planAndRun(

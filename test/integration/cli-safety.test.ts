@@ -20,10 +20,15 @@ interface Run {
 }
 
 /** Runs the built CLI with no SHARDLINE_CONFIG unless `env` sets one. */
-function cli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Run {
+function cli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, SHARDLINE_LOG_LEVEL: 'error', ...options.env };
   if (!options.env || !('SHARDLINE_CONFIG' in options.env)) delete env['SHARDLINE_CONFIG'];
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? packageRoot, env, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd: options.cwd ?? packageRoot,
+    env,
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -161,6 +166,10 @@ describe('errors are typed, with usage exit codes and JSON', () => {
     [['binlog', 'dump', '--instance', 'shard-0', '--server-id', '-3'], '--server-id expects an integer'],
     [['binlog', 'dump', '--instance', 'shard-0', '--from', 'binlog.000001:99999999999'], '--from (position) expects an integer'],
     [['binlog', 'dump', '--instance', 'shard-0', '--from-gtid', 'garbage'], '--from-gtid expects a MySQL GTID set'],
+    [
+      ['reshard', 'move', '--shards', '7', '--to', 'shard-1', '--metrics-port', '70000', '--dry-run'],
+      '--metrics-port expects an integer 0 … 65535',
+    ],
   ])('%j is a USAGE error (exit 2), no stack', (args, message) => {
     const text = cli(args);
     expect(text.code).toBe(2);
@@ -169,6 +178,13 @@ describe('errors are typed, with usage exit codes and JSON', () => {
     const json = cli([...args, '--json']);
     expect(json.code).toBe(2);
     expect(jsonError(json)).toMatchObject({ code: 'USAGE', message: expect.stringContaining(message) });
+  });
+
+  it('a refused reshard dry run ends with its error (it printed it, then hung with the sessions it had opened)', () => {
+    // shard 7 is on shard-0 in the bundled map (no test moves it)
+    const run = cli(['reshard', 'move', '--shards', '7', '--to', 'shard-0', '--dry-run', '--json'], { timeoutMs: 30_000 });
+    expect(run.code).toBe(1);
+    expect(jsonError(run)).toMatchObject({ code: 'RESHARD_FAILED', message: 'shards 7 are on shard-0 already' });
   });
 
   it("commander's own errors are JSON with --json", () => {
