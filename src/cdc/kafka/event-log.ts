@@ -107,7 +107,8 @@ export interface EventLog {
   /**
    * Every committed message of a topic (or of some of its partitions) up to the last stable
    * offset now (read_committed), in order per partition. Exact only for partitions without
-   * another producer's open transaction: give each writer partitions of its own.
+   * another producer's open transaction: give each writer partitions of its own. A topic that
+   * does not exist holds no messages.
    */
   readToEnd(topic: string, partitions?: readonly number[]): Promise<InboundMessage[]>;
   /**

@@ -319,6 +319,8 @@ export class KafkajsEventLog implements EventLog {
     let admin: Admin;
     try {
       admin = await this.adminClient();
+      // a topic nobody created yet holds nothing (kafkajs would retry its metadata for ~16 s, then fail)
+      if (!(await admin.listTopics()).includes(topic)) return [];
       // kafkajs lists offsets read_committed: `high` is the last stable offset.
       ends = await admin.fetchTopicOffsets(topic);
     } catch (err) {
