@@ -413,16 +413,16 @@ export class InstancePool {
   /** Borrows, runs `fn`, and always gives the connection back; feeds the breaker. */
   async use<T>(fn: (conn: DbConnection) => Promise<T>): Promise<T> {
     const conn = await this.acquire();
-    let failed = true;
+    let failure: unknown = true;
     try {
       const result = await fn(conn);
-      failed = false;
+      failure = false;
       return result;
     } catch (err) {
-      failed = !isClientRefusal(err);
+      failure = err ?? true;
       throw err;
     } finally {
-      await this.settle(conn, failed);
+      await this.settle(conn, failure);
     }
   }
 
@@ -431,10 +431,11 @@ export class InstancePool {
    * stream), feeding the breaker as `use` does: a failure when the work failed and the connection
    * broke under it (the instance is in doubt), a success otherwise — a server error is the
    * instance answering, a connection closed on purpose (a stream left early) or by the driver
-   * refusing a result (`isClientRefusal`: pass `failed` false) is no failure.
+   * refusing a result (`isClientRefusal`) is no failure.
+   * @param failure what the work failed with (`true` when there is no error to pass), or false / undefined when it did not
    */
-  settle(conn: DbConnection, failed: boolean): Promise<void> {
-    if (failed && conn.broken) this.breaker.failure();
+  settle(conn: DbConnection, failure: unknown): Promise<void> {
+    if (failure && conn.broken && !isClientRefusal(failure)) this.breaker.failure();
     else this.breaker.success();
     return this.release(conn);
   }

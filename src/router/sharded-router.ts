@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../config/index.js';
-import { MultiShardWriteError, RouterClosedError, RoutingError, isClientRefusal, isShardlineError } from '../errors/index.js';
+import { MultiShardWriteError, RouterClosedError, RoutingError, isShardlineError } from '../errors/index.js';
 import { executePlan, streamMerge, targetRows, type RunOnInstance } from '../executor/index.js';
 import { WriteTokens } from '../gtid/index.js';
 import type { RouterMetrics } from '../metrics/index.js';
@@ -347,9 +347,9 @@ export class ShardedRouter implements Router {
           await pool.release(conn);
           throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
         }
-        let failed = false;
-        const rows = targetRows(conn.stream(t.sql, t.params), t, (err) => (failed = !isClientRefusal(err)));
-        return { rows, close: () => pool.settle(conn, failed) };
+        let failure: unknown;
+        const rows = targetRows(conn.stream(t.sql, t.params), t, (err) => (failure = err));
+        return { rows, close: () => pool.settle(conn, failure) };
       });
       yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
     } catch (err) {

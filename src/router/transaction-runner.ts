@@ -1,4 +1,4 @@
-import { RoutingError, isClientRefusal } from '../errors/index.js';
+import { RoutingError } from '../errors/index.js';
 import { executePlan, wrapQueryError } from '../executor/index.js';
 import type { DbConnection, Row } from '../net/index.js';
 import type { InstancePool } from '../pool/index.js';
@@ -59,7 +59,7 @@ export async function runTransaction<T>(
     },
   };
   const target = { instance: conn.instance, shards: [shard] };
-  let failed = true;
+  let failure: unknown = true;
   try {
     await control('BEGIN').catch((err: unknown) => {
       throw wrapQueryError(err, { ...target, sql: 'BEGIN' });
@@ -71,14 +71,14 @@ export async function runTransaction<T>(
     });
     tx$.state = 'done';
     if (onCommit && committed.kind === 'ok' && committed.gtid) onCommit(conn.instance, committed.gtid);
-    failed = false;
+    failure = false;
     return result;
   } catch (err) {
     if (tx$.state === 'open') await rollback();
     tx$.state = 'done';
-    if (isClientRefusal(err)) failed = false;
+    failure = err ?? true;
     throw err;
   } finally {
-    await pool.settle(conn, failed);
+    await pool.settle(conn, failure);
   }
 }
