@@ -42,6 +42,8 @@ function startPoint(flags: DumpFlags, flavour: 'mysql' | 'mariadb'): StartPoint 
   if (flags.from) {
     const m = /^(.+):(\d+)$/.exec(flags.from);
     if (!m) throw new UsageError(`--from expects FILE:POS, got "${flags.from}"`);
+    if (m[1]!.length > 255 || /[/\\\0]/.test(m[1]!))
+      throw new UsageError('--from expects a binlog file name as SHOW BINARY LOGS lists it (no path)');
     return { file: m[1]!, pos: intFlag('--from (position)', m[2]!, 4, 4294967295) };
   }
   return 'current';

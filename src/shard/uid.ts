@@ -37,6 +37,7 @@ export function canonicalUid(uid: unknown): string {
   }
   if (typeof uid === 'string') {
     if (!CANONICAL.test(uid)) {
+      if (/^[1-9][0-9]{20,}$/.test(uid)) throw new InvalidUidError(`UID ${describe(uid)} is outside 0 … 2^64−1`);
       throw new InvalidUidError(`UID ${describe(uid)} is not canonical decimal text (digits only, no sign, spaces or leading zeros)`);
     }
     if (uid.length === 20 && uid > MAX_TEXT) throw new InvalidUidError(`UID ${describe(uid)} is outside 0 … 2^64−1`);

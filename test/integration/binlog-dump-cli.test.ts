@@ -72,3 +72,11 @@ it('binlog dump refuses conflicting start options with a usage error', () => {
     /--from, --from-gtid and --from-start exclude each other/,
   );
 });
+
+it('binlog dump refuses a path as the --from file before connecting', () => {
+  for (const from of ['../../etc/passwd:4', '/var/lib/mysql/binlog.000001:4', `${'b'.repeat(300)}:4`]) {
+    expect(() => shardline('binlog', 'dump', '--instance', 'shard-0', '--from', from)).toThrow(
+      /--from expects a binlog file name as SHOW BINARY LOGS lists it \(no path\)/,
+    );
+  }
+});

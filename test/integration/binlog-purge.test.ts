@@ -66,3 +66,15 @@ it('stops with BINLOG_PURGED naming the file when the binlog was purged past the
   const fromGtid = collectTransactions(streamOf(inst, 4_000_000_402, { from: { gtid: checkpoint.gtidSet! }, stopAt: end }));
   await expect(fromGtid).rejects.toMatchObject({ code: 'BINLOG_PURGED', retriable: false });
 });
+
+it('names a file the server never had as unknown, not as purged', async () => {
+  const end = await binlogEnd(s);
+  for (const file of ['binlog.999999', 'other-host-bin.000001', '../../etc/passwd']) {
+    const read = collectTransactions(streamOf(inst, 4_000_000_403, { from: { file, pos: 4 }, stopAt: end }));
+    await expect(read).rejects.toMatchObject({
+      code: 'BINLOG_PURGED',
+      retriable: false,
+      message: expect.stringContaining(`${JSON.stringify(file)} is not one of the server's binlogs`),
+    });
+  }
+});

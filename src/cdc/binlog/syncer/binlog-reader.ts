@@ -15,6 +15,14 @@ import { preflight, prepareDumpSession, type ServerFacts } from './preflight.js'
  */
 export const MAX_BATCH_EVENTS = 256;
 
+/** Whether `file` is a binlog of the server's series older than the oldest it still has. */
+function wasPurged(file: string, files: readonly string[]): boolean {
+  const oldest = files[0];
+  const m = /^(.*)\.(\d+)$/.exec(file);
+  const o = oldest === undefined ? null : /^(.*)\.(\d+)$/.exec(oldest);
+  return m !== null && o !== null && m[1] === o[1] && BigInt(m[2]!) < BigInt(o[2]!);
+}
+
 /** Where reading starts. */
 export type StartPoint = { file: string; pos: number } | { gtid: string } | 'start' | 'current';
 
@@ -80,9 +88,12 @@ export class BinlogReader {
     if (from === 'start' || from === 'current' || 'file' in from) {
       const start = from === 'start' ? { file: facts.files[0] ?? facts.current.file, pos: 4 } : from === 'current' ? facts.current : from;
       if (!facts.files.includes(start.file)) {
+        const has = `it has ${facts.files[0]} … ${facts.files[facts.files.length - 1]}`;
         throw new BinlogError(
           'BINLOG_PURGED',
-          `instance ${this.options.instance}: ${start.file} is not on the server any more (it has ${facts.files[0]} … ${facts.files[facts.files.length - 1]}); refusing to start from anywhere else`,
+          wasPurged(start.file, facts.files)
+            ? `instance ${this.options.instance}: ${start.file} is not on the server any more (${has}); refusing to start from anywhere else`
+            : `instance ${this.options.instance}: ${JSON.stringify(start.file)} is not one of the server's binlogs (${has}); refusing to start from anywhere else`,
           start,
         );
       }
