@@ -74,8 +74,11 @@ export interface DbConnection {
    * throws: a failure and where it happened are in the reply.
    */
   batch?(statements: readonly BatchStatement[], timeoutMs?: number): Promise<BatchReply>;
-  /** A SELECT's rows as they arrive, with back-pressure (see `streamRows`); stopping early destroys the connection. */
-  stream?(sql: string, params: readonly unknown[]): RowStream;
+  /**
+   * A SELECT's rows as they arrive, with back-pressure (see `streamRows`); stopping early destroys
+   * the connection. `silenceMs` bounds how long the reader waits for the server's next row.
+   */
+  stream?(sql: string, params: readonly unknown[], silenceMs?: number): RowStream;
   ping(): Promise<void>;
   /** Graceful close (COM_QUIT). */
   close(): Promise<void>;
@@ -218,11 +221,17 @@ export async function openDbConnection(
     },
     lastUsedAt: Date.now(),
     query: run,
-    stream: (sql: string, params: readonly unknown[]) =>
-      streamRows(conn, sql, params, () => {
-        broken = true;
-        conn.destroy();
-      }),
+    stream: (sql: string, params: readonly unknown[], silenceMs?: number) =>
+      streamRows(
+        conn,
+        sql,
+        params,
+        () => {
+          broken = true;
+          conn.destroy();
+        },
+        silenceMs,
+      ),
     ...(options.multipleStatements
       ? {
           batch: (statements: readonly BatchStatement[], timeoutMs?: number) =>

@@ -9,14 +9,35 @@ export interface RowStream extends AsyncIterable<Row> {
 
 const LONGLONG = 8;
 
+/** The error of a stream whose server stayed silent too long: mysql2's own shape for a query timeout. */
+function silenceTimeout(ms: number): Error {
+  return Object.assign(new Error(`Query inactivity timeout: the server sent no row for ${ms} ms`), {
+    code: 'PROTOCOL_SEQUENCE_TIMEOUT',
+    fatal: true,
+  });
+}
+
 /**
  * Streams a SELECT's rows with back-pressure (mysql2 pauses the socket while `highWaterMark`
  * rows wait), BIGINT as bigint like `query`. Stopping early (break, throw) leaves the server
  * mid-result: the connection is then destroyed through `broke`, never reused; after the server's
  * own error (an error packet ends the result) it stays usable. A connection lost mid-result
  * (killed, reset, timed out by the socket layer) fails the stream with its error.
+ *
+ * `silenceMs` (none when 0 or undefined) bounds how long the reader waits for the server: when
+ * the reader has asked for the next row and nothing arrives for that long (a statement blocked
+ * on a lock, a sort that never ends, a server that stopped answering), the stream fails as a
+ * query timed out by mysql2 does (`PROTOCOL_SEQUENCE_TIMEOUT`) and the connection is destroyed.
+ * The time the reader takes between rows never counts.
  */
-export function streamRows(conn: Connection, sql: string, params: readonly unknown[], broke: () => void, highWaterMark = 128): RowStream {
+export function streamRows(
+  conn: Connection,
+  sql: string,
+  params: readonly unknown[],
+  broke: () => void,
+  silenceMs?: number,
+  highWaterMark = 128,
+): RowStream {
   let fields: FieldInfo[] = [];
   let longlong: string[] = [];
   return {
@@ -40,8 +61,24 @@ export function streamRows(conn: Connection, sql: string, params: readonly unkno
       const lost = (err: Error) => readable.destroy(err);
       conn.on('error', lost);
       let finished = false;
+      let waitingSince = 0;
+      const watch = silenceMs
+        ? setInterval(
+            () => {
+              if (waitingSince !== 0 && Date.now() - waitingSince >= silenceMs) readable.destroy(silenceTimeout(silenceMs));
+            },
+            Math.max(5, Math.ceil(silenceMs / 8)),
+          )
+        : undefined;
+      watch?.unref();
       try {
-        for await (const row of readable as AsyncIterable<Row>) {
+        const rows = (readable as AsyncIterable<Row>)[Symbol.asyncIterator]();
+        for (;;) {
+          waitingSince = Date.now();
+          const next = await rows.next();
+          waitingSince = 0;
+          if (next.done === true) break;
+          const row = next.value;
           for (const name of longlong) {
             const v = row[name];
             if (typeof v === 'string' || typeof v === 'number') row[name] = BigInt(v);
@@ -55,6 +92,7 @@ export function streamRows(conn: Connection, sql: string, params: readonly unkno
         if (typeof e.errno === 'number' && e.errno > 0 && e.fatal !== true) finished = true;
         throw serverError(err, sql);
       } finally {
+        clearInterval(watch);
         conn.off('error', lost);
         if (!finished) {
           readable.destroy();

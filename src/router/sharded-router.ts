@@ -348,7 +348,7 @@ export class ShardedRouter implements Router {
           throw new RoutingError('SQL_UNSUPPORTED', `the connections of instance ${t.instance} cannot stream rows`);
         }
         let failure: unknown;
-        const rows = targetRows(conn.stream(t.sql, t.params), t, (err) => (failure = err));
+        const rows = targetRows(conn.stream(t.sql, t.params, this.queryTimeoutMs), t, (err) => (failure = err));
         return { rows, close: () => pool.settle(conn, failure) };
       });
       yield* streamMerge(p.merge, opens) as AsyncGenerator<T, void, undefined>;
