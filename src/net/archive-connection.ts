@@ -1,6 +1,6 @@
 import mysql, { type Connection, type ResultSetHeader } from 'mysql2/promise';
 import { mysqlSecurityOptions, securityFailure, type MysqlSecurity } from './mysql-security.js';
-import { serverError } from './server-error-class.js';
+import { leavesConnectionUnusable, serverError } from './server-error-class.js';
 import { LOSSLESS_VALUES } from './value-options.js';
 
 /** Where the archive store listens (a MySQL-protocol server: MySQL locally, TiDB in production). */
@@ -72,7 +72,10 @@ export async function openArchiveConnection(endpoint: ArchiveEndpoint): Promise<
       const ok = result as ResultSetHeader;
       return { rows: [], affectedRows: ok.affectedRows, info: ok.info ?? '' };
     } catch (err) {
-      if ((err as { fatal?: boolean }).fatal) broken = true;
+      if (leavesConnectionUnusable(err)) {
+        broken = true;
+        conn.destroy();
+      }
       throw serverError(err, sql);
     }
   };

@@ -1,5 +1,5 @@
 import type { Connection, ResultSetHeader } from 'mysql2';
-import { serverError } from './server-error-class.js';
+import { leavesConnectionUnusable, serverError } from './server-error-class.js';
 import { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
 import { committedGtid } from './gtid-tracking.js';
 import { startQuery } from './query-command.js';
@@ -64,8 +64,9 @@ export function runBatch(
     const q = startQuery(conn, sql, undefined, timeoutMs, (err) => {
       if (err) {
         const info = err as { fatal?: boolean; code?: string };
+        // lost: the packet may have run; a packet too large was refused whole, yet ends the connection too
         const lost = info.fatal === true || info.code === 'PROTOCOL_SEQUENCE_TIMEOUT';
-        if (lost) onFatal();
+        if (leavesConnectionUnusable(err)) onFatal();
         resolve({
           done: affectedRows.length,
           affectedRows,

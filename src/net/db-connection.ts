@@ -2,7 +2,7 @@ import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, ResultSetHeader } from 'mysql2';
 import { streamRows, type RowStream } from './row-stream.js';
-import { serverError } from './server-error-class.js';
+import { leavesConnectionUnusable, serverError } from './server-error-class.js';
 import { committedGtid, gtidTrackingAssignment, type GtidTracking } from './gtid-tracking.js';
 import type { KeepAliveSettings, SocketLayer } from './socket-layer.js';
 import { mysqlSecurityOptions, pinTlsHost, securityFailure, type MysqlSecurity } from './mysql-security.js';
@@ -168,8 +168,7 @@ export async function openDbConnection(
     new Promise<QueryOutcome>((resolve, reject) => {
       startQuery(conn, sql, params as unknown[], timeoutMs, (err, result, fields) => {
         if (err) {
-          const info = err as ServerErrorInfo;
-          if (info.fatal || info.code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+          if (leavesConnectionUnusable(err)) {
             broken = true;
             conn.destroy();
           }

@@ -26,6 +26,6 @@ export { mysqlSecurityOptions, securityFailure } from './mysql-security.js';
 export type { MysqlSecurity, TlsSettings, TlsMode } from './mysql-security.js';
 export { nodeTlsOptions } from './tls-options.js';
 export { PIN_BACKSLASH_ESCAPES } from './session-sql-mode.js';
-export { classifyServerError, serverError } from './server-error-class.js';
+export { classifyServerError, leavesConnectionUnusable, serverError } from './server-error-class.js';
 export { changeSourceSql } from './replication-source.js';
 export type { BoundStatement, SourceSecurity } from './replication-source.js';

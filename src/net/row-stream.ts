@@ -1,6 +1,6 @@
 import type { Connection, FieldPacket } from 'mysql2';
 import type { FieldInfo, Row } from './db-connection.js';
-import { serverError } from './server-error-class.js';
+import { leavesConnectionUnusable, serverError } from './server-error-class.js';
 
 /** Rows of one SELECT as they arrive; `fields` is known once the first row (or the end) is read. */
 export interface RowStream extends AsyncIterable<Row> {
@@ -88,8 +88,8 @@ export function streamRows(
         finished = true;
       } catch (err) {
         // the server's error packet ended the result: the connection is at a clean state
-        const e = err as { errno?: unknown; fatal?: unknown };
-        if (typeof e.errno === 'number' && e.errno > 0 && e.fatal !== true) finished = true;
+        const e = err as { errno?: unknown };
+        if (typeof e.errno === 'number' && e.errno > 0 && !leavesConnectionUnusable(err)) finished = true;
         throw serverError(err, sql);
       } finally {
         clearInterval(watch);

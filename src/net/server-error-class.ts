@@ -77,6 +77,12 @@ const AUTH_CODES = new Set([
   'ER_PLUGIN_IS_NOT_LOADED',
 ]);
 
+/**
+ * The statement was refused for its size: the server sends the error and then closes the
+ * connection (MySQL, MariaDB). The same statement fails the same way anywhere.
+ */
+const TOO_LARGE_ERRNO = 1153; // ER_NET_PACKET_TOO_LARGE: a packet bigger than max_allowed_packet
+
 /** The host name does not resolve (as opposed to EAI_AGAIN, a resolver failing for now). */
 const UNKNOWN_HOST_CODES = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'EAI_FAIL']);
 
@@ -111,7 +117,7 @@ export function classifyServerError(facts: ServerErrorFacts): ServerErrorClass {
   )
     return AUTH;
   if (code !== undefined && UNKNOWN_HOST_CODES.has(code)) return UNKNOWN_HOST;
-  if (code === DRIVER_REFUSED_FIELD_NAME) return CLIENT;
+  if (code === DRIVER_REFUSED_FIELD_NAME || errno === TOO_LARGE_ERRNO) return CLIENT;
   if (errno !== undefined) {
     if (CONNECTION_ERRNO.has(errno)) return CONNECTION;
     if (TRANSIENT_ERRNO.has(errno)) return TRANSIENT;
@@ -131,4 +137,14 @@ export function serverError(err: unknown, sql?: string): unknown {
     if (e.errno === undefined && e.code === undefined && MYSQL2_FIELD_NAME_REFUSAL.test(e.message)) e.code = DRIVER_REFUSED_FIELD_NAME;
   }
   return sanitizeDriverError(err, sql, classifyServerError);
+}
+
+/**
+ * Whether a raw driver error leaves its connection unusable: fatal, timed out by mysql2, or a
+ * server error after which the server hangs up (a packet over `max_allowed_packet`: the error
+ * arrives before the close, so the connection looks healthy for a moment).
+ */
+export function leavesConnectionUnusable(err: unknown): boolean {
+  const e = err as { fatal?: unknown; code?: unknown; errno?: unknown } | null;
+  return e !== null && (e.fatal === true || e.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || e.errno === TOO_LARGE_ERRNO);
 }

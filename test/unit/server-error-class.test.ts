@@ -7,7 +7,7 @@ import {
   isShardlineError,
 } from '../../src/errors/index.js';
 import { wrapQueryError } from '../../src/executor/index.js';
-import { classifyServerError, securityFailure, serverError } from '../../src/net/index.js';
+import { classifyServerError, leavesConnectionUnusable, securityFailure, serverError } from '../../src/net/index.js';
 
 /** An error shaped as mysql2 (or Node's socket layer under it) rejects with. */
 const raw = (fields: { errno?: number; code?: string; fatal?: boolean; message?: string }) =>
@@ -126,6 +126,21 @@ describe('the executor reads the class instead of a table of its own', () => {
     const dup = wrapQueryError(serverError(raw({ errno: 1062, code: 'ER_DUP_ENTRY' })), target);
     expect(dup).toBeInstanceOf(QueryError);
     expect(dup).toMatchObject({ retriable: false });
+  });
+
+  it("a statement over max_allowed_packet (1153) is the client's, and its connection is done (the server hangs up after the error)", () => {
+    const tooLarge = raw({ errno: 1153, code: 'ER_NET_PACKET_TOO_LARGE', message: "Got a packet bigger than 'max_allowed_packet' bytes" });
+    expect(leavesConnectionUnusable(tooLarge)).toBe(true);
+    const e = serverError(tooLarge);
+    expect(e).toMatchObject({ kind: 'client', retriable: false });
+    const typed = wrapQueryError(e, target);
+    expect(typed).toMatchObject({ code: 'QUERY_FAILED', retriable: false });
+    expect(isClientRefusal(typed)).toBe(true);
+    expect(leavesConnectionUnusable(raw({ fatal: true }))).toBe(true);
+    expect(leavesConnectionUnusable(raw({ code: 'PROTOCOL_SEQUENCE_TIMEOUT' }))).toBe(true);
+    expect(leavesConnectionUnusable(raw({ errno: 1062, code: 'ER_DUP_ENTRY' }))).toBe(false);
+    expect(leavesConnectionUnusable(raw({ errno: 1205 }))).toBe(false);
+    expect(leavesConnectionUnusable(null)).toBe(false);
   });
 
   it("mysql2's refusal of a column name is the client's (not retriable, not the instance), whatever the name", () => {
