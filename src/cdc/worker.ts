@@ -159,7 +159,12 @@ export class CdcWorker {
       { topic: cdc.assignmentTopic, partitions: config.instances.length, replicationFactor: cdc.replicationFactor },
       { topic: cdc.deadLetterTopic, partitions: 1, replicationFactor: cdc.replicationFactor },
       { topic: cdc.signalTopic, partitions: 1, replicationFactor: cdc.replicationFactor, compacted: true },
-      ...tables.map((t) => ({ topic: `${cdc.topicPrefix}${t}`, partitions: cdc.partitions, replicationFactor: cdc.replicationFactor })),
+      ...tables.map((t) => ({
+        topic: `${cdc.topicPrefix}${t}`,
+        partitions: cdc.partitions,
+        replicationFactor: cdc.replicationFactor,
+        maxMessageBytes: cdc.maxEventBytes,
+      })),
     ]);
     this.http = await startMetricsServer(cdc.http.host, this.o.httpPort ?? cdc.http.port, this.o.registry, () => this.health());
     const topics = tables.map((t) => `${cdc.topicPrefix}${t}`);

@@ -51,6 +51,7 @@ export function registerCdcCommand(program: Command, log: Logger): void {
             logger: log,
             security: config.kafka,
             compression: config.cdc.compression,
+            maxEventBytes: config.cdc.maxEventBytes,
           });
           const sinks = buildSinks(config, { registry, logger: log });
           const worker = new CdcWorker({ config, log: eventLog, logger: log, registry, roles, sinks: sinks.factories, httpPort });

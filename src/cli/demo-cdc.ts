@@ -54,6 +54,7 @@ export async function startDemoWorker(config: CdcClusterConfig): Promise<DemoWor
     logger: quiet,
     security: config.kafka,
     compression: config.cdc.compression,
+    maxEventBytes: config.cdc.maxEventBytes,
   });
   const sinks = buildSinks(config, { registry, logger: quiet });
   const worker = new CdcWorker({

@@ -41,6 +41,17 @@ export const cdcSchema = z
      * and the broker than none, measured in bench/README.md), `gzip`, or `none`.
      */
     compression: z.enum(['none', 'gzip', 'lz4']).default('lz4'),
+    /**
+     * The largest change event (its JSON, key and headers, uncompressed) the readers publish: the
+     * change topics are created with this `max.message.bytes`. A row whose event is larger stops
+     * its instance's reader with `KAFKA_MESSAGE_TOO_LARGE` (nothing is skipped); raise it and restart.
+     */
+    maxEventBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(64 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
     /** A Kafka transaction closes after this many events or milliseconds (whichever first), always at a source commit. */
     batch: z
       .object({ maxEvents: z.number().int().min(1).default(5000), maxMs: z.number().int().min(1).default(20) })

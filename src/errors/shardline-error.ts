@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'BINLOG_DECODE'
   | 'KAFKA'
   | 'KAFKA_FENCED'
+  | 'KAFKA_MESSAGE_TOO_LARGE'
   | 'CDC_CONFIG'
   | 'BINLOG_UNKNOWN_EVENT'
   | 'BINLOG_CHECKSUM'
@@ -166,9 +167,13 @@ export class ConnectionSecurityError extends ShardlineError {
   }
 }
 
-/** Kafka refused or failed an operation; `KAFKA_FENCED` when a newer producer took over. */
+/**
+ * Kafka refused or failed an operation; `KAFKA_FENCED` when a newer producer took over;
+ * `KAFKA_MESSAGE_TOO_LARGE` (not retriable) for a record larger than `cdc.maxEventBytes` or than
+ * a topic's `max.message.bytes`.
+ */
 export class KafkaError extends ShardlineError {
-  constructor(code: 'KAFKA' | 'KAFKA_FENCED', message: string, options: ShardlineErrorOptions = {}) {
+  constructor(code: 'KAFKA' | 'KAFKA_FENCED' | 'KAFKA_MESSAGE_TOO_LARGE', message: string, options: ShardlineErrorOptions = {}) {
     super(code, message, options);
   }
 }

@@ -92,6 +92,8 @@ export interface TopicSpec {
   partitions: number;
   replicationFactor: number;
   compacted?: boolean;
+  /** `max.message.bytes` of a topic created now (an existing topic with less gets a warning, not a change). */
+  maxMessageBytes?: number;
 }
 
 /**

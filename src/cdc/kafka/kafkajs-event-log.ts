@@ -18,6 +18,7 @@ import type {
 } from './event-log.js';
 import { topicPartition } from './event-log.js';
 import { keyedPartition } from './murmur2.js';
+import { chunkByPartitionBytes, PARTITION_BYTES_PER_REQUEST, recordBytes } from './request-chunks.js';
 
 const { Kafka: KafkaClient, logLevel, CompressionTypes, Partitioners } = kafkajs;
 /** How long a topic's partition count is trusted before it is read again (ms). */
@@ -27,6 +28,25 @@ const COMPRESSION_TYPES: Record<KafkaCompression, number> = {
   gzip: CompressionTypes.GZIP,
   lz4: CompressionTypes.LZ4,
 };
+
+/** kafkajs's ConfigResourceTypes.TOPIC. */
+const TOPIC_RESOURCE = 2;
+
+/** A message on its way into one produce request. */
+interface Placed {
+  topic: string;
+  at: string;
+  bytes: number;
+  message: KafkaMessage;
+}
+
+function tooLarge(topic: string, bytes: number, limit: number): KafkaError {
+  return new KafkaError(
+    'KAFKA_MESSAGE_TOO_LARGE',
+    `a change event of ${bytes} bytes for topic ${topic} is larger than cdc.maxEventBytes (${limit}): nothing of its transaction was committed; raise cdc.maxEventBytes (and the topic's max.message.bytes) to publish it`,
+    { retriable: false, details: { topic, bytes, limit } },
+  );
+}
 
 /** Connection settings of the Kafka event log. */
 export interface KafkaEventLogOptions {
@@ -41,7 +61,18 @@ export interface KafkaEventLogOptions {
   retries?: number;
   /** How the record batches of transactional producers are compressed (default none). */
   compression?: KafkaCompression;
+  /**
+   * The largest record a transactional producer sends (key, value and headers, uncompressed); a
+   * larger one fails the send with `KAFKA_MESSAGE_TOO_LARGE` before anything of it goes out
+   * (default {@link DEFAULT_MAX_EVENT_BYTES}). Topics created with `maxMessageBytes` accept it.
+   */
+  maxEventBytes?: number;
 }
+
+/** `cdc.maxEventBytes`'s default: 8 MiB (what managed Kafka services commonly allow per topic). */
+export const DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024;
+
+const TOO_LARGE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 function headersOf(h: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -64,6 +95,13 @@ function kafkaError(err: unknown, what: string): ShardlineError {
     return new ConnectionSecurityError('AUTH_FAILED', `${what}: the Kafka brokers refused the SASL login: ${e.message ?? String(err)}`, {
       cause: err,
     });
+  }
+  if (e.type !== undefined && TOO_LARGE_TYPES.has(e.type)) {
+    return new KafkaError(
+      'KAFKA_MESSAGE_TOO_LARGE',
+      `${what}: the broker refused a record batch larger than the topic's max.message.bytes: raise it on the change topics (kafka-configs --alter --add-config max.message.bytes=…) to at least cdc.maxEventBytes`,
+      { cause: err, retriable: false },
+    );
   }
   const fenced = e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || /fenced|epoch/i.test(e.message ?? '');
   return new KafkaError(fenced ? 'KAFKA_FENCED' : 'KAFKA', `${what}: ${e.message ?? String(err)}`, { cause: err, retriable: !fenced });
@@ -150,6 +188,7 @@ export class KafkajsEventLog implements EventLog {
           return have < s.partitions ? [{ topic: s.topic, count: s.partitions }] : [];
         });
         if (grow.length) await admin.createPartitions({ topicPartitions: grow });
+        await this.warnSmallTopics(admin, present);
       }
       const missing = specs.filter((s) => !existing.has(s.topic));
       if (missing.length === 0) return;
@@ -159,12 +198,35 @@ export class KafkajsEventLog implements EventLog {
           topic: s.topic,
           numPartitions: s.partitions,
           replicationFactor: s.replicationFactor,
-          configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          configEntries: [
+            ...(s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+            ...(s.maxMessageBytes !== undefined ? [{ name: 'max.message.bytes', value: String(s.maxMessageBytes) }] : []),
+          ],
         })),
       });
     } catch (err) {
       if ((err as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
       throw kafkaError(err, 'cannot create topics');
+    }
+  }
+
+  /** An existing topic whose `max.message.bytes` is below what its spec asks for: a warning (its configs are the operator's). */
+  private async warnSmallTopics(admin: Admin, present: readonly TopicSpec[]): Promise<void> {
+    const wanted = present.filter((s) => s.maxMessageBytes !== undefined);
+    if (wanted.length === 0) return;
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: wanted.map((s) => ({ type: TOPIC_RESOURCE, name: s.topic, configNames: ['max.message.bytes'] })),
+    });
+    for (const r of described.resources) {
+      const have = Number(r.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
+      const want = wanted.find((s) => s.topic === r.resourceName)?.maxMessageBytes ?? 0;
+      if (Number.isFinite(have) && have < want) {
+        this.options.logger?.warn(
+          { topic: r.resourceName, maxMessageBytes: have, maxEventBytes: want },
+          `topic ${r.resourceName} accepts record batches up to ${have} bytes (max.message.bytes), less than cdc.maxEventBytes (${want}): a larger change event stops its reader; raise it with kafka-configs --alter --entity-type topics --entity-name ${r.resourceName} --add-config max.message.bytes=${want}`,
+        );
+      }
     }
   }
 
@@ -183,6 +245,7 @@ export class KafkajsEventLog implements EventLog {
     const close = () => producer.disconnect();
     this.closers.add(close);
     const compression = COMPRESSION_TYPES[this.options.compression ?? 'none'];
+    const maxEventBytes = this.options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     return {
       begin: async (): Promise<ProducerTransaction> => {
         let txn: Awaited<ReturnType<Producer['transaction']>>;
@@ -195,35 +258,56 @@ export class KafkajsEventLog implements EventLog {
           send: async (messages: readonly OutboundMessage[]): Promise<WrittenOffset[]> => {
             if (messages.length === 0) return [];
             // partitions chosen here (as the producer would) so that each one's last offset is known
-            const byTopic = new Map<
-              string,
-              { messages: KafkaMessage[]; counts: Map<number, number>; partitionOf: (m: OutboundMessage) => number }
-            >();
+            const placed: Placed[] = [];
+            const partitioners = new Map<string, (m: OutboundMessage) => number>();
+            const sizes = messages.map(recordBytes);
+            for (let i = 0; i < sizes.length; i++)
+              if (sizes[i]! > maxEventBytes) throw tooLarge(messages[i]!.topic, sizes[i]!, maxEventBytes);
+            const last = new Map<string, WrittenOffset>();
             try {
-              for (const m of messages) {
-                let t = byTopic.get(m.topic);
-                if (!t) byTopic.set(m.topic, (t = { messages: [], counts: new Map(), partitionOf: await this.partitionerOf(m.topic) }));
-                const partition = m.partition ?? t.partitionOf(m);
-                t.messages.push({ key: m.key, value: m.value, headers: m.headers, partition });
-                t.counts.set(partition, (t.counts.get(partition) ?? 0) + 1);
+              for (let i = 0; i < messages.length; i++) {
+                const m = messages[i]!;
+                let partitionOf = partitioners.get(m.topic);
+                if (!partitionOf) partitioners.set(m.topic, (partitionOf = await this.partitionerOf(m.topic)));
+                const partition = m.partition ?? partitionOf(m);
+                const message = { key: m.key, value: m.value, headers: m.headers, partition };
+                placed.push({ topic: m.topic, at: topicPartition(m.topic, partition), bytes: sizes[i]!, message });
               }
-              const sent = await txn.sendBatch({
-                acks: -1,
-                compression,
-                topicMessages: [...byTopic].map(([topic, t]) => ({ topic, messages: t.messages })),
-              });
-              return sent.map((r) => {
-                const n = byTopic.get(r.topicName)?.counts.get(r.partition) ?? 1;
-                return {
-                  topic: r.topicName,
-                  partition: r.partition,
-                  at: topicPartition(r.topicName, r.partition),
-                  lastOffset: String(BigInt(r.baseOffset ?? '0') + BigInt(n - 1)),
-                };
-              });
+              // one request per chunk, in order: a partition's record batch stays below the topic's limit
+              for (const chunk of chunkByPartitionBytes(
+                placed,
+                (p) => p.bytes,
+                (p) => p.at,
+                PARTITION_BYTES_PER_REQUEST,
+              )) {
+                const byTopic = new Map<string, KafkaMessage[]>();
+                const counts = new Map<string, number>();
+                for (const p of chunk) {
+                  let list = byTopic.get(p.topic);
+                  if (!list) byTopic.set(p.topic, (list = []));
+                  list.push(p.message);
+                  counts.set(p.at, (counts.get(p.at) ?? 0) + 1);
+                }
+                const sent = await txn.sendBatch({
+                  acks: -1,
+                  compression,
+                  topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+                });
+                for (const r of sent) {
+                  const at = topicPartition(r.topicName, r.partition);
+                  const n = counts.get(at) ?? 1;
+                  last.set(at, {
+                    topic: r.topicName,
+                    partition: r.partition,
+                    at,
+                    lastOffset: String(BigInt(r.baseOffset ?? '0') + BigInt(n - 1)),
+                  });
+                }
+              }
             } catch (err) {
               throw kafkaError(err, 'cannot send in the Kafka transaction');
             }
+            return [...last.values()];
           },
           commit: async () => {
             try {
