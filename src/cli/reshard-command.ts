@@ -4,9 +4,11 @@ import type { Logger } from '../log/logger.js';
 import {
   DEFAULT_MOVE_OPTIONS,
   ShardMove,
+  isUnfinished,
   parseShardList,
   shardListText,
   type MoveMetrics,
+  type MovePhase,
   type MoveProgressEvent,
   type MoveReport,
   type MoveState,
@@ -184,7 +186,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
               move,
               () => move.plan(shards, opts.to),
               (state) => (planned = state),
-              until as MoveState['phase'],
+              until as MovePhase,
               json,
             );
           });
@@ -226,7 +228,7 @@ export function registerReshardCommands(program: Command, log: Logger): void {
               metrics,
             );
             const plan = async () => {
-              const unfinished = (await move.allMoves()).find((m) => m.phase !== 'done' && m.kind === 'rollback');
+              const unfinished = (await move.allMoves()).find((m) => isUnfinished(m) && m.kind === 'rollback');
               if (unfinished) return unfinished;
               const last = await move.lastMove();
               if (!last) throw new UsageError('nothing to roll back: no shard move has finished since the last rollback');
@@ -250,6 +252,24 @@ export function registerReshardCommands(program: Command, log: Logger): void {
         if (json) process.stdout.write(`${JSON.stringify({ cleaned })}\n`);
         else if (!cleaned.length) process.stdout.write('nothing to clean up\n');
         else for (const c of cleaned) process.stdout.write(`${c.id}: dropped ${c.dropped} fenced table(s) on ${c.instance}\n`);
+        return 0;
+      });
+    });
+  reshard
+    .command('abort')
+    .description(
+      'undo the unfinished move before its new shard map is out: drop its write fence on the source (writes to its shards resume if it was fenced) and its copies on the target; refused while another process runs it or once the map is published',
+    )
+    .option('--config <file>', 'cluster config')
+    .option('--json', 'print what was undone as one JSON object')
+    .action((opts: { config?: string; json?: boolean }, command: Command) => {
+      return runWithConfig(log, command, opts, async ({ config }, json) => {
+        const r = await new ShardMove(config, { ...DEFAULT_MOVE_OPTIONS, migrationsDir: '' }).abort();
+        process.stdout.write(
+          json
+            ? `${JSON.stringify(r)}\n`
+            : `${r.id}: ${r.kind} of shards ${r.shards} ${r.from} → ${r.to} aborted in ${r.phase}; ${r.triggers_dropped} fence trigger(s) dropped on ${r.from}, ${r.tables_dropped} copied table(s) dropped on ${r.to}\n`,
+        );
         return 0;
       });
     });
@@ -282,7 +302,7 @@ async function planAndRun(
   move: ShardMove,
   plan: () => Promise<MoveState>,
   onPlanned: (state: MoveState) => void,
-  until: MoveState['phase'],
+  until: MovePhase,
   json: boolean,
 ): Promise<number> {
   try {

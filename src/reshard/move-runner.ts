@@ -12,7 +12,9 @@ import { throttledChunkRows } from '../cdc/snapshot/snapshot-feed.js';
 import { CatchUp } from './catch-up.js';
 import { copyTable, pacedRead } from './copy-rows.js';
 import { MoveProgress } from './move-progress.js';
-import { MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
+import { isUnfinished, MOVE_PHASES, shardListText, type MovePhase, type MoveState, type TableCopy } from './move-state.js';
+import { checkAbortable, undoMove, type AbortReport } from './move-abort.js';
+import { holdMoveLock } from './move-lock.js';
 import { MoveStore } from './move-store.js';
 import { fencedName, movedTables, type MovedTable } from './moved-tables.js';
 import { batchedRangeSums, checksumSql, chunkEnd, difference, keysChecksumSql, rangeSum } from './verify-tables.js';
@@ -95,7 +97,7 @@ export interface MoveReport {
   shards: string;
   from: string;
   to: string;
-  phase: MovePhase;
+  phase: MoveState['phase'];
   rows_copied: number;
   changes_applied: number;
   verified_chunks: number;
@@ -200,7 +202,7 @@ export class ShardMove {
       await this.store.ensure(target);
       await this.progress.ensure(target);
     }
-    const unfinished = (await this.allMoves()).filter((m) => m.phase !== 'done');
+    const unfinished = (await this.allMoves()).filter(isUnfinished);
     const same = unfinished.find((m) => m.to === to && m.shards.join() === shards.join());
     if (same) return same;
     if (unfinished.length)
@@ -265,7 +267,7 @@ export class ShardMove {
         out.push(...(await this.store.all(s)));
       }
       for (const m of out) {
-        const target = m.phase === 'done' ? undefined : sessions.get(m.to);
+        const target = isUnfinished(m) ? sessions.get(m.to) : undefined;
         if (target) await this.withTargetProgress(target, m);
       }
     } finally {
@@ -288,13 +290,20 @@ export class ShardMove {
   /** Runs (or resumes) the move to its end, or up to and including `until`. */
   async run(state: MoveState, until: MovePhase = 'done'): Promise<MoveReport> {
     const t0 = performance.now();
-    state.error = null;
     const tables = movedTables(this.topology, state.shards);
+    if (state.phase === 'aborted') throw new ReshardError('RESHARD_FAILED', `move ${state.id} was aborted: plan it again`);
+    try {
+      await holdMoveLock(await this.session(state.to), state.id);
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    state.error = null;
     try {
       const schemas = await this.schemas(state, tables);
       while (state.phase !== 'done' && MOVE_PHASES.indexOf(state.phase) <= MOVE_PHASES.indexOf(until)) {
         const p0 = performance.now();
-        const phase = state.phase;
+        const phase: MovePhase = state.phase;
         this.metrics.phase(phase);
         if (phase === 'copy') await this.copy(state, tables, schemas);
         else if (phase === 'catchup') await this.catchUpPhase(state, tables, schemas);
@@ -318,11 +327,7 @@ export class ShardMove {
 
   report(state: MoveState, seconds: number): MoveReport {
     return {
-      id: state.id,
-      kind: state.kind,
-      shards: shardListText(state.shards),
-      from: state.from,
-      to: state.to,
+      ...moveIdentity(state),
       phase: state.phase,
       rows_copied: Object.values(state.copied).reduce((n, c) => n + c.rows, 0),
       changes_applied: state.appliedChanges,
@@ -797,6 +802,40 @@ export class ShardMove {
     return out;
   }
 
+  /**
+   * Aborts the unfinished move before its new shard map is out (`reshard abort`): takes the
+   * move's lock (no process may be running it), drops the fence triggers and row on the source
+   * — writes to the moving shards are taken again if it was fenced — and the target's copies,
+   * and records the move as `aborted`. The move's state lives on its target: that instance must answer.
+   * @throws {ReshardError} RESHARD_FAILED when no move is unfinished, another process runs it, or its map is published
+   */
+  async abort(): Promise<AbortReport> {
+    try {
+      const found = (await this.allMoves()).find(isUnfinished);
+      if (!found) throw new ReshardError('RESHARD_FAILED', 'no unfinished shard move to abort (`reshard status` lists the moves)');
+      const target = await this.session(found.to);
+      await holdMoveLock(target, found.id);
+      // read again under the lock: a process that ran it until just now may have moved it on
+      const state = (await this.store.all(target)).find((m) => m.id === found.id) ?? found;
+      if (!isUnfinished(state))
+        throw new ReshardError('RESHARD_FAILED', `move ${state.id} ended (${state.phase}) meanwhile: nothing to abort`);
+      checkAbortable(state, await currentMap(this.config, this.topology));
+      const undone = await undoMove(state, movedTables(this.topology, state.shards), this.meta, await this.session(state.from), target);
+      const reached = state.phase;
+      state.phase = 'aborted';
+      state.error = null;
+      await this.store.save(target, state);
+      return {
+        ...moveIdentity(state),
+        phase: reached,
+        triggers_dropped: undone.triggers,
+        tables_dropped: undone.tables,
+      };
+    } finally {
+      await this.close();
+    }
+  }
+
   /** The finished move that last brought shards somewhere, to be moved back (`reshard rollback`). */
   async lastMove(): Promise<MoveState | null> {
     const last = (await this.allMoves()).find((m) => m.phase === 'done');
@@ -811,6 +850,11 @@ export class ShardMove {
     );
     return rows.some((r) => r['t'] === fencedName(t.table)) && !rows.some((r) => r['t'] === t.table);
   }
+}
+
+/** What names a move in its reports. */
+function moveIdentity(state: MoveState): Pick<MoveReport, 'id' | 'kind' | 'shards' | 'from' | 'to'> {
+  return { id: state.id, kind: state.kind, shards: shardListText(state.shards), from: state.from, to: state.to };
 }
 
 /** Most keys in one statement of the final check. */

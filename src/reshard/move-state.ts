@@ -33,7 +33,8 @@ export interface MoveState {
   shards: number[];
   from: string;
   to: string;
-  phase: MovePhase;
+  /** The phase reached; `aborted` once `reshard abort` undid it (the map never changed). */
+  phase: MovePhase | 'aborted';
   /** The shard-map version the move was planned on. */
   mapVersion: number;
   /** The source's binlog position before the copy started: the catch-up applies every change after it. */
@@ -61,6 +62,11 @@ export interface MoveState {
   error: string | null;
   /** Set by `reshard cleanup` once the fenced tables on `from` were dropped. */
   cleanedAt?: string;
+}
+
+/** Whether a move is still to be resumed (neither done nor aborted). */
+export function isUnfinished(m: Pick<MoveState, 'phase'>): boolean {
+  return m.phase !== 'done' && m.phase !== 'aborted';
 }
 
 /**

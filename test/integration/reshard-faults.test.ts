@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createRouter } from '../../src/index.js';
 import { packageRoot } from '../../src/config/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
-import { shardline, testConfig } from '../support/cluster.js';
+import { shardline, shardlineFailing, testConfig } from '../support/cluster.js';
 import { settleMoves } from '../support/reshard-settle.js';
 
 // Issue 17: a move killed -9 in each phase — its copy (polled), after a catch-up round, inside
@@ -29,16 +29,6 @@ interface Status {
   }[];
 }
 const status = () => JSON.parse(shardline('reshard', 'status', '--json')) as Status;
-
-/** Runs the CLI expecting a failure: its JSON error body. */
-function failing(...args: string[]): { code: string; message: string } {
-  try {
-    shardline(...args, '--json');
-  } catch (err) {
-    return (JSON.parse(String((err as { stdout: string }).stdout)) as { error: { code: string; message: string } }).error;
-  }
-  throw new Error(`shardline ${args.join(' ')} succeeded`);
-}
 
 /** Every row of a physical table on a node, in key order, as text. */
 async function rowsOn(port: number, database: string, table: string): Promise<string[]> {
@@ -260,7 +250,7 @@ it('a row changed on the target during the catch-up is reported by verify and bl
   const s = await openMysqlSession({ host: '127.0.0.1', port: portOf('shard-4'), user: 'root', password: '' });
   try {
     await s.query('UPDATE `app_00`.`users_0002` SET name = ? WHERE uid = ?', ['planted', victim]);
-    const err = failing('reshard', 'move', '--shards', '0-3', '--to', 'shard-4');
+    const err = shardlineFailing('reshard', 'move', '--shards', '0-3', '--to', 'shard-4');
     expect(err.code).toBe('RESHARD_DIFFERENCE');
     expect(err.message).toMatch(/app_00\.users_0002/);
     const m = status().moves.find((x) => x.shards === '0-3')!;
@@ -296,7 +286,7 @@ async function createRouterMap() {
 }
 
 it('--max-rows-per-second bounds the copy, and a bad value is refused before anything starts', async () => {
-  const bad = failing('reshard', 'move', '--shards', '848-851', '--to', 'shard-4', '--max-rows-per-second', '5;DROP');
+  const bad = shardlineFailing('reshard', 'move', '--shards', '848-851', '--to', 'shard-4', '--max-rows-per-second', '5;DROP');
   expect(bad.message).toMatch(/--max-rows-per-second/);
   expect(status().moves.some((m) => m.shards === '848-851' && m.phase !== 'done')).toBe(false);
   await seed([848, 849, 850, 851], 600);

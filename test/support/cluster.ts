@@ -24,6 +24,16 @@ export function shardline(...args: string[]): string {
   });
 }
 
+/** Runs the CLI with `--json`, expecting it to fail: the error of its JSON body. */
+export function shardlineFailing(...args: string[]): { code: string; message: string } {
+  try {
+    shardline(...args, '--json');
+  } catch (err) {
+    return (JSON.parse(String((err as { stdout: string }).stdout)) as { error: { code: string; message: string } }).error;
+  }
+  throw new Error(`shardline ${args.join(' ')} succeeded`);
+}
+
 /**
  * Runs the built CLI without blocking this process's event loop (routers open here keep serving
  * and watching while it runs); resolves with stdout, rejects with stderr on a non-zero exit.

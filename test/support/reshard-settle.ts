@@ -15,7 +15,7 @@ interface MoveRow {
  */
 export function settleMoves(log: (m: string) => void = (m) => console.error(m)): void {
   const moves = (JSON.parse(shardline('reshard', 'status', '--json')) as { moves: MoveRow[] }).moves;
-  for (const m of moves.filter((x) => x.phase !== 'done')) {
+  for (const m of moves.filter((x) => x.phase !== 'done' && x.phase !== 'aborted')) {
     for (const to of m.to === 'shard-4' ? [m.to, m.from] : [m.to]) {
       try {
         shardline('reshard', 'move', '--shards', m.shards, '--to', to, '--json');
