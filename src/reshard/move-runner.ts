@@ -650,7 +650,7 @@ export class ShardMove {
       if (a.rows !== b.rows || a.checksum !== b.checksum)
         throw new ReshardError(
           'RESHARD_DIFFERENCE',
-          `${c.table.key}: after the fence the target differs from the source (${a.rows} vs ${b.rows} ${c.what}): the move does not cut over; the source's tables stay fenced until \`reshard move\` is resumed or rolled back`,
+          `${c.table.key}: after the fence the target differs from the source (${a.rows} vs ${b.rows} ${c.what}): the move does not cut over; the source's tables stay fenced until \`reshard move\` is resumed or \`reshard abort\` undoes the move`,
         );
     });
     const next = map.reassign(state.shards, state.to);
