@@ -1,4 +1,4 @@
-import { chunkByPartitionBytes, recordBytes } from '../../src/cdc/kafka/request-chunks.js';
+import { chunkByPartitionBytes, recordBytes, recordBytesBound } from '../../src/cdc/kafka/request-chunks.js';
 
 interface R {
   p: string;
@@ -94,5 +94,15 @@ describe('recordBytes', () => {
     expect(recordBytes({ key: null, value: Buffer.alloc(10) })).toBe(plain + 10);
     const withHeader = recordBytes({ key: null, value: null, headers: { op: 'c' } });
     expect(withHeader).toBeGreaterThan(plain + 3);
+  });
+});
+
+describe('recordBytesBound', () => {
+  it('is never below the exact size, whatever the characters', () => {
+    for (const value of ['', 'ascii', 'é', '€€€', '😀😀', '\u0000', 'mixed é € 😀 text'.repeat(50)]) {
+      const r = { key: value.slice(0, 3), value, headers: { previous_key: value } };
+      expect(recordBytesBound(r)).toBeGreaterThanOrEqual(recordBytes(r));
+    }
+    expect(recordBytesBound({ key: null, value: Buffer.alloc(100) })).toBe(recordBytes({ key: null, value: Buffer.alloc(100) }));
   });
 });

@@ -18,7 +18,7 @@ import type {
 } from './event-log.js';
 import { topicPartition } from './event-log.js';
 import { keyedPartition } from './murmur2.js';
-import { chunkByPartitionBytes, PARTITION_BYTES_PER_REQUEST, recordBytes } from './request-chunks.js';
+import { chunkByPartitionBytes, PARTITION_BYTES_PER_REQUEST, recordBytes, recordBytesBound } from './request-chunks.js';
 
 const { Kafka: KafkaClient, logLevel, CompressionTypes, Partitioners } = kafkajs;
 /** How long a topic's partition count is trusted before it is read again (ms). */
@@ -258,53 +258,84 @@ export class KafkajsEventLog implements EventLog {
           send: async (messages: readonly OutboundMessage[]): Promise<WrittenOffset[]> => {
             if (messages.length === 0) return [];
             // partitions chosen here (as the producer would) so that each one's last offset is known
-            const placed: Placed[] = [];
-            const partitioners = new Map<string, (m: OutboundMessage) => number>();
-            const sizes = messages.map(recordBytes);
-            for (let i = 0; i < sizes.length; i++)
-              if (sizes[i]! > maxEventBytes) throw tooLarge(messages[i]!.topic, sizes[i]!, maxEventBytes);
             const last = new Map<string, WrittenOffset>();
-            try {
-              for (let i = 0; i < messages.length; i++) {
-                const m = messages[i]!;
-                let partitionOf = partitioners.get(m.topic);
-                if (!partitionOf) partitioners.set(m.topic, (partitionOf = await this.partitionerOf(m.topic)));
-                const partition = m.partition ?? partitionOf(m);
-                const message = { key: m.key, value: m.value, headers: m.headers, partition };
-                placed.push({ topic: m.topic, at: topicPartition(m.topic, partition), bytes: sizes[i]!, message });
+            // one produce request: its messages per topic, and how many of them each partition got
+            const request = async (topics: Map<string, { messages: KafkaMessage[]; counts: Map<number, number> }>) => {
+              const sent = await txn.sendBatch({
+                acks: -1,
+                compression,
+                topicMessages: [...topics].map(([topic, t]) => ({ topic, messages: t.messages })),
+              });
+              for (const r of sent) {
+                const n = topics.get(r.topicName)?.counts.get(r.partition) ?? 1;
+                const at = topicPartition(r.topicName, r.partition);
+                last.set(at, {
+                  topic: r.topicName,
+                  partition: r.partition,
+                  at,
+                  lastOffset: String(BigInt(r.baseOffset ?? '0') + BigInt(n - 1)),
+                });
               }
-              // one request per chunk, in order: a partition's record batch stays below the topic's limit
+            };
+            try {
+              // sizes from string lengths first (an upper bound, O(1) per string); exact bytes and
+              // several requests only when a partition's bound may not fit in one
+              const topics = new Map<
+                string,
+                {
+                  messages: KafkaMessage[];
+                  counts: Map<number, number>;
+                  bound: Map<number, number>;
+                  partitionOf: (m: OutboundMessage) => number;
+                }
+              >();
+              const placed: KafkaMessage[] = [];
+              let fits = true;
+              for (const m of messages) {
+                let t = topics.get(m.topic);
+                if (!t)
+                  topics.set(
+                    m.topic,
+                    (t = { messages: [], counts: new Map(), bound: new Map(), partitionOf: await this.partitionerOf(m.topic) }),
+                  );
+                const partition = m.partition ?? t.partitionOf(m);
+                const message = { key: m.key, value: m.value, headers: m.headers, partition };
+                t.messages.push(message);
+                placed.push(message);
+                t.counts.set(partition, (t.counts.get(partition) ?? 0) + 1);
+                const bytes = recordBytesBound(m);
+                const sum = (t.bound.get(partition) ?? 0) + bytes;
+                t.bound.set(partition, sum);
+                if (bytes > maxEventBytes || sum > PARTITION_BYTES_PER_REQUEST) fits = false;
+              }
+              if (fits) {
+                await request(topics);
+                return [...last.values()];
+              }
+              const sized: Placed[] = messages.map((m, i) => {
+                const bytes = recordBytes(m);
+                if (bytes > maxEventBytes) throw tooLarge(m.topic, bytes, maxEventBytes);
+                const message = placed[i]!;
+                return { topic: m.topic, at: topicPartition(m.topic, message.partition!), bytes, message };
+              });
+              // in order: a partition's record batch stays below the topic's limit
               for (const chunk of chunkByPartitionBytes(
-                placed,
+                sized,
                 (p) => p.bytes,
                 (p) => p.at,
                 PARTITION_BYTES_PER_REQUEST,
               )) {
-                const byTopic = new Map<string, KafkaMessage[]>();
-                const counts = new Map<string, number>();
+                const part = new Map<string, { messages: KafkaMessage[]; counts: Map<number, number> }>();
                 for (const p of chunk) {
-                  let list = byTopic.get(p.topic);
-                  if (!list) byTopic.set(p.topic, (list = []));
-                  list.push(p.message);
-                  counts.set(p.at, (counts.get(p.at) ?? 0) + 1);
+                  let t = part.get(p.topic);
+                  if (!t) part.set(p.topic, (t = { messages: [], counts: new Map() }));
+                  t.messages.push(p.message);
+                  t.counts.set(p.message.partition!, (t.counts.get(p.message.partition!) ?? 0) + 1);
                 }
-                const sent = await txn.sendBatch({
-                  acks: -1,
-                  compression,
-                  topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-                });
-                for (const r of sent) {
-                  const at = topicPartition(r.topicName, r.partition);
-                  const n = counts.get(at) ?? 1;
-                  last.set(at, {
-                    topic: r.topicName,
-                    partition: r.partition,
-                    at,
-                    lastOffset: String(BigInt(r.baseOffset ?? '0') + BigInt(n - 1)),
-                  });
-                }
+                await request(part);
               }
             } catch (err) {
+              if (err instanceof KafkaError && err.code === 'KAFKA_MESSAGE_TOO_LARGE') throw err;
               throw kafkaError(err, 'cannot send in the Kafka transaction');
             }
             return [...last.values()];
