@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRouter } from '../../src/index.js';
-import { packageRoot } from '../../src/config/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
 import { shardline, shardlineFailing, testConfig } from '../support/cluster.js';
-import { settleMoves } from '../support/reshard-settle.js';
+import { moveHeldAtFailpoint, settleMoves } from '../support/reshard-settle.js';
 
 // `reshard abort`: an unfinished move that has not published its map is undone — its fence
 // triggers and row on the source (writes resume if it was fenced), its copies on the target — and
@@ -57,23 +54,6 @@ const fenceTriggersOn = (name: string) =>
     name,
     async (q) => (await q("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE '\\_sl\\_fence\\_%'")).length,
   );
-
-async function runUntilFailpoint(failpoint: string): Promise<ReturnType<typeof spawn>> {
-  const child = spawn(
-    process.execPath,
-    [path.join(packageRoot, 'dist/cli/main.js'), 'reshard', 'move', '--shards', LIST, '--to', 'shard-4', '--json'],
-    {
-      cwd: packageRoot,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SHARDLINE_FAILPOINT: failpoint },
-    },
-  );
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  for (const deadline = Date.now() + 120_000; Date.now() < deadline && !err.includes(`failpoint ${failpoint} reached`);) await sleep(20);
-  if (!err.includes(`failpoint ${failpoint} reached`)) throw new Error(`the move did not reach ${failpoint}: ${err.slice(-2000)}`);
-  return child;
-}
 
 beforeAll(async () => {
   shardline('migrate');
@@ -128,8 +108,7 @@ it('aborts a move stopped after verify: its copies on the target go, the next mo
 }, 300_000);
 
 it('a fenced move is refused while its process holds it, then aborted: the fence goes and writes to its shards resume', async () => {
-  const child = await runUntilFailpoint('reshard.fenced');
-  const exited = new Promise((r) => child.once('exit', r));
+  const { child, exited } = await moveHeldAtFailpoint(LIST, 'reshard.fenced');
   try {
     // the move's process still runs (held at the failpoint): it holds the move's lock
     expect(shardlineFailing('reshard', 'abort')).toMatchObject({

@@ -5,7 +5,7 @@ import { createRouter } from '../../src/index.js';
 import { packageRoot } from '../../src/config/index.js';
 import { openMysqlSession } from '../../src/net/index.js';
 import { shardline, shardlineFailing, testConfig } from '../support/cluster.js';
-import { settleMoves } from '../support/reshard-settle.js';
+import { moveHeldAtFailpoint, settleMoves } from '../support/reshard-settle.js';
 
 // Issue 17: a move killed -9 in each phase — its copy (polled), after a catch-up round, inside
 // verify, right after the write fence, after publishing the new map on the target only (the
@@ -162,15 +162,6 @@ it('a move killed -9 during its copy resumes and ends equal to the source, row b
   expect(cleaned.cleaned.map((c) => c.instance).sort()).toEqual(['shard-3', 'shard-4']);
 }, 600_000);
 
-/** Waits for `text` on the child's stderr. */
-async function stderrSays(child: ReturnType<typeof spawn>, text: string, timeoutMs: number): Promise<string> {
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !err.includes(text);) await sleep(20);
-  if (!err.includes(text)) throw new Error(`no "${text}" on the move's stderr: ${err.slice(-2000)}`);
-  return err;
-}
-
 /** The highest shard-map version an instance holds. */
 async function mapVersionOn(port: number): Promise<number> {
   const s = await openMysqlSession({ host: '127.0.0.1', port, user: 'root', password: '' });
@@ -191,17 +182,7 @@ describe.each([
   it(`resumes from the ${phase} phase and ends equal to the source, row by row`, async () => {
     await seed([...shards], 400);
     const list = `${shards[0]}-${shards[1]}`;
-    const child = spawn(
-      process.execPath,
-      [path.join(packageRoot, 'dist/cli/main.js'), 'reshard', 'move', '--shards', list, '--to', 'shard-4', '--json'],
-      {
-        cwd: packageRoot,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, SHARDLINE_FAILPOINT: failpoint },
-      },
-    );
-    const exited = new Promise((r) => child.once('exit', r));
-    await stderrSays(child, `failpoint ${failpoint} reached`, 120_000);
+    const { child, exited } = await moveHeldAtFailpoint(list, failpoint);
     const mapBefore = await mapVersionOn(portOf('shard-3'));
     child.kill('SIGKILL');
     await exited;
