@@ -12,7 +12,8 @@ import type { Transaction, WriteResult } from './router-types.js';
 /**
  * Runs `fn` in a transaction pinned to one shard. Any statement that routes to another shard
  * rolls the transaction back at once and fails; COMMIT happens only if `fn` resolves and no
- * statement was refused. The connection goes back to the pool (or is destroyed) on every path.
+ * statement was refused. The connection goes back to the pool (or is destroyed) on every path;
+ * it is destroyed when a statement left state on it (a user variable, a named lock).
  * `onCommit` gets the GTID the commit got (read-your-writes tokens of a session).
  */
 export async function runTransaction<T>(
@@ -25,7 +26,7 @@ export async function runTransaction<T>(
   onCommit?: (instance: string, gtid: string) => void,
 ): Promise<T> {
   const conn: DbConnection = await pool.acquire();
-  const tx$ = { state: 'open' as 'open' | 'aborted' | 'done', abortError: undefined as unknown };
+  const tx$ = { state: 'open' as 'open' | 'aborted' | 'done', abortError: undefined as unknown, setsSession: false };
   const control = (sql: string) => traceTransactionControl(sql, shard, conn.instance, () => conn.query(sql, [], queryTimeoutMs));
   const rollback = async () => {
     try {
@@ -44,8 +45,10 @@ export async function runTransaction<T>(
         );
       }
       const planned = () => plan(cache.get(sql), params, topology, { shard, pinnedBy: 'transaction' });
-      const run = (p: ReturnType<typeof planned>) =>
-        executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs));
+      const run = (p: ReturnType<typeof planned>) => {
+        if (p.setsSession) tx$.setsSession = true;
+        return executePlan(p, (_instance, physical, values) => conn.query(physical, values, queryTimeoutMs));
+      };
       try {
         return (await (queryChannel.hasSubscribers ? traceQuery('transaction', sql, planned, run) : run(planned()))) as R[] | WriteResult;
       } catch (err) {
@@ -79,6 +82,8 @@ export async function runTransaction<T>(
     failure = err ?? true;
     throw err;
   } finally {
+    // A variable set or a named lock taken in the transaction would stay with the next borrower.
+    if (tx$.setsSession) conn.destroy();
     await pool.settle(conn, failure);
   }
 }

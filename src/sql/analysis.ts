@@ -1,4 +1,5 @@
 import type { CountSource, ScatterRewrite } from './scatter-spec.js';
+import type { SessionStateUse } from './session-state.js';
 
 /** Where a shard-key value comes from: a placeholder (by index) or a literal in the SQL. */
 export type KeySource = { param: number } | { literal: string };
@@ -87,4 +88,6 @@ export interface Analysis {
   select: SelectShape | null;
   /** A SELECT with FOR UPDATE, FOR SHARE or LOCK IN SHARE MODE anywhere in it: it reads on the primary only. */
   lockingRead: boolean;
+  /** What the statement does with its connection's state (user variables, named locks, LAST_INSERT_ID(), …), or null. */
+  session: SessionStateUse | null;
 }

@@ -8,6 +8,7 @@ import { identifier, limitOffset, scatterRewrite, type SelectItem } from './scat
 import { fixLogicalPrecedence } from './logical-precedence.js';
 import { lex, lineColumn, tokenAt, type Token } from './lexer.js';
 import { blankComments, checkLexed, checkStatementSize, DEFAULT_SQL_LIMITS, type SqlLimits } from './statement-guard.js';
+import { sessionStateUse } from './session-state.js';
 
 type Node = Record<string, unknown>;
 interface Loc {
@@ -391,6 +392,7 @@ function analyzeText(sql: string, parserSql: string, tokens: Token[], topology: 
     insert,
     select: statement !== 'select' ? null : partial ? PARTIAL_SHAPE : selectShape(ast, ctx),
     lockingRead: statement === 'select' && hasLockingClause(tokens),
+    session: sessionStateUse(tokens, statement),
   };
 }
 

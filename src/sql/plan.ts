@@ -9,6 +9,7 @@ import { routeOneKey } from './route-one-key.js';
 import type { PlanOptions } from './route-options.js';
 import { routePinned } from './route-pinned.js';
 import type { RoutePlan, SqlParam } from './route-plan.js';
+import type { SessionStateUse } from './session-state.js';
 import { routeScatter, shardKeyMissing } from './route-scatter.js';
 
 export type { PlanOptions } from './route-options.js';
@@ -27,9 +28,26 @@ const NO_OPTIONS: PlanOptions = {};
  * @throws {InvalidUidError} a shard-key value that is not a UID.
  */
 export function plan(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions = NO_OPTIONS): RoutePlan {
+  if (a.session !== null) checkSessionState(a.session, options);
   const p = route(a, params, topology, options);
   if (a.lockingRead) p.lockingRead = true;
+  if (a.session?.sets) p.setsSession = true;
   return p;
+}
+
+/**
+ * Refuses a statement that uses its connection's state outside a transaction (the only place
+ * where consecutive statements share one connection), and a file written on the server anywhere.
+ */
+function checkSessionState(use: SessionStateUse, options: PlanOptions): void {
+  if (use.file) {
+    throw new RoutingError('SQL_UNSUPPORTED', `${use.what} writes a file on the database server of each shard: ${use.instead}`);
+  }
+  if (options.pinnedBy === 'transaction') return;
+  throw new RoutingError(
+    'SQL_UNSUPPORTED',
+    `${use.what} uses the state of the connection the statement runs on, and outside a transaction each statement may run on another pooled connection: ${use.instead}, or run the statements inside router.forUid(uid).transaction()`,
+  );
 }
 
 function route(a: Analysis, params: readonly SqlParam[], topology: Topology, options: PlanOptions): RoutePlan {

@@ -48,4 +48,6 @@ export interface RoutePlan {
   fanOut: boolean;
   /** A locking read (FOR UPDATE / FOR SHARE): never sent to a replica. */
   lockingRead?: boolean;
+  /** The statement leaves state on its connection (a variable set, a named lock): a transaction closes the connection after it. */
+  setsSession?: boolean;
 }

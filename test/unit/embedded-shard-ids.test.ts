@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { parse } from 'yaml';
 import { bundledClusterConfig, parseClusterConfig, type ClusterConfig } from '../../src/config/index.js';
-import { isShardlineError, type ShardlineError } from '../../src/errors/index.js';
 import { IdAllocator, type LeaseBlock } from '../../src/router/id-allocator.js';
 import { Topology } from '../../src/shard/index.js';
 import { analyze, plan } from '../../src/sql/index.js';
+import { failure } from '../support/thrown.js';
 
 // Oracles written from the contract, not from the code: the hash is CRC32 of the decimal text
 // mod 1024; an embedded key's shard is the key mod 1024; the bundled config puts shard s in
@@ -31,16 +31,6 @@ const topology = new Topology(
   config.instances.map((i) => i.name),
 );
 const route = (sql: string, params: unknown[] = []) => plan(analyze(sql, topology), params as never, topology);
-
-function failure(fn: () => unknown): ShardlineError {
-  try {
-    fn();
-  } catch (err) {
-    if (!isShardlineError(err)) throw err;
-    return err;
-  }
-  throw new Error('expected an error');
-}
 
 describe('tables keyed by IDs that embed their shard (shardBy: embedded)', () => {
   it('config: shardBy is hash or embedded; absent means hash', () => {

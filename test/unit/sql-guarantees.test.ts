@@ -1,9 +1,9 @@
 import { crc32 } from 'node:zlib';
 import { format } from 'sql-escaper';
 import { bundledClusterConfig, loadClusterConfig, parseClusterConfig } from '../../src/config/index.js';
-import { isShardlineError, type ShardlineError } from '../../src/errors/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { analyze, plan, PlanCache, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
+import { failure } from '../support/thrown.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
 const topology = new Topology(
@@ -16,16 +16,6 @@ const shardOf = (uid: number | bigint) => crc32(String(uid)) % 1024;
 /** Another UID on the shard of `uid` (found with the oracle). */
 function sameShardAs(uid: number): number {
   for (let u = uid + 1; ; u++) if (shardOf(u) === shardOf(uid)) return u;
-}
-
-function failure(fn: () => unknown): ShardlineError {
-  try {
-    fn();
-  } catch (err) {
-    if (!isShardlineError(err)) throw err;
-    return err;
-  }
-  throw new Error('expected an error');
 }
 
 describe('executable comments and hints', () => {

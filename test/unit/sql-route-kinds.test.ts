@@ -1,6 +1,5 @@
 import { crc32 } from 'node:zlib';
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
-import { isShardlineError, type ShardlineError } from '../../src/errors/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { analyze, plan, type SqlParam } from '../../src/sql/index.js';
 import { routeBroadcast } from '../../src/sql/route-broadcast.js';
@@ -10,6 +9,7 @@ import { routeInsert } from '../../src/sql/route-insert.js';
 import { routeOneKey } from '../../src/sql/route-one-key.js';
 import { routePinned } from '../../src/sql/route-pinned.js';
 import { routeScatter, shardKeyMissing } from '../../src/sql/route-scatter.js';
+import { failure } from '../support/thrown.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
 const topology = new Topology(
@@ -28,16 +28,6 @@ function uidWhere(ok: (shard: number) => boolean, after = 0): number {
   for (let u = after + 1; ; u++) if (ok(shardOf(u))) return u;
 }
 const a = (sql: string) => analyze(sql, topology);
-
-function failure(fn: () => unknown): ShardlineError {
-  try {
-    fn();
-  } catch (err) {
-    if (!isShardlineError(err)) throw err;
-    return err;
-  }
-  throw new Error('expected an error');
-}
 
 describe('routeOneKey', () => {
   const sel = a('SELECT name FROM users WHERE uid = ?');

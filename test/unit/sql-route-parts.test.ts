@@ -1,6 +1,5 @@
 import { crc32 } from 'node:zlib';
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
-import { isShardlineError, type ShardlineError } from '../../src/errors/index.js';
 import { Topology } from '../../src/shard/index.js';
 import { analyze } from '../../src/sql/index.js';
 import { mergeFor, SINGLE, SUM_AFFECTED } from '../../src/sql/route-merge.js';
@@ -8,6 +7,7 @@ import { render, shardTarget } from '../../src/sql/route-render.js';
 import { routeShardSet } from '../../src/sql/route-shard-set.js';
 import { assertPinned, keyValue, shardsOfKeys } from '../../src/sql/route-shards.js';
 import { unionTargets } from '../../src/sql/route-union.js';
+import { failure } from '../support/thrown.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
 const topology = new Topology(
@@ -19,16 +19,6 @@ const shardOf = (uid: number | bigint) => crc32(String(uid)) % 1024;
 const physical = (table: string, s: number) =>
   `\`app_${String(Math.floor(s / 64)).padStart(2, '0')}\`.\`${table}_${String(s).padStart(4, '0')}\``;
 const a = (sql: string) => analyze(sql, topology);
-
-function failure(fn: () => unknown): ShardlineError {
-  try {
-    fn();
-  } catch (err) {
-    if (!isShardlineError(err)) throw err;
-    return err;
-  }
-  throw new Error('expected an error');
-}
 
 describe('render and shardTarget', () => {
   const x = a('SELECT o.status FROM orders o JOIN users u ON u.uid = o.uid WHERE o.uid = ? AND o.status = ?');
