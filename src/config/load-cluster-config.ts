@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import { interpolateEnv } from './env-interpolate.js';
 import { clusterConfigSchema, type ClusterConfig } from './cluster-schema.js';
 import { parseConfigYaml } from './parse-config-yaml.js';
+import { MAX_CONFIG_FILE_BYTES, readBoundedFile } from './bounded-file.js';
 import { resolveConfigPaths } from './config-paths.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -66,8 +67,9 @@ export function parseClusterConfig(document: unknown, env: Env = process.env, so
 export function loadClusterConfig(file: string, env: Env = process.env): ClusterConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedFile(file, MAX_CONFIG_FILE_BYTES, 'cluster config').toString('utf8');
   } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
     throw new ConfigError('CONFIG_NOT_FOUND', `cannot read cluster config ${file}: ${(cause as Error).message}`, { cause });
   }
   const document = parseConfigYaml(text, file);

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { ConnectionOptions } from 'mysql2';
+import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/index.js';
 import { ConfigError, ConnectionSecurityError } from '../errors/index.js';
 import { serverError } from './server-error-class.js';
 
@@ -50,8 +50,9 @@ function pem(file: string, field: string, who: string): Buffer {
   let data = files.get(file);
   if (!data) {
     try {
-      data = readFileSync(file);
+      data = readBoundedFile(file, MAX_PEM_FILE_BYTES, `${who}: ${field} file`);
     } catch (cause) {
+      if (cause instanceof ConfigError) throw cause;
       throw new ConfigError(
         'CONFIG_INVALID',
         `${who}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/index.js';
 import { ConfigError } from '../errors/index.js';
 import type { TlsSettings } from './mysql-security.js';
 
@@ -12,8 +12,9 @@ export function nodeTlsOptions(tls: TlsSettings | undefined, service: string): C
   if (!tls || tls.mode === 'disabled') return null;
   const read = (file: string, field: string): Buffer => {
     try {
-      return readFileSync(file);
+      return readBoundedFile(file, MAX_PEM_FILE_BYTES, `${service}: ${field} file`);
     } catch (cause) {
+      if (cause instanceof ConfigError) throw cause;
       throw new ConfigError(
         'CONFIG_INVALID',
         `${service}: cannot read ${field} file ${file}: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`,
