@@ -74,9 +74,42 @@ function targetOf(tokens: readonly Token[]): Token | undefined {
   return undefined;
 }
 
+/**
+ * Why a statement would touch a table besides the one migrate renames per target (or rename that
+ * one away from the topology's names), or null. Every other table name in a statement reaches the
+ * server as written: unqualified it names a table of whatever database the connection has, or none.
+ */
+function otherTableUse(verb: string, tokens: readonly Token[], at: number): string | null {
+  let depth = 0;
+  for (let i = at + 1; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.type === 'punct' && t.value === '(') depth++;
+    else if (t.type === 'punct' && t.value === ')') depth--;
+    else if (verb === 'ALTER' && depth === 0 && word(t, 'RENAME') && !word(tokens[i + 1], 'COLUMN', 'INDEX', 'KEY'))
+      return 'renames the table: physical names come from the config (sharding naming), a migration cannot change them';
+    else if (verb === 'ALTER' && word(t, 'EXCHANGE'))
+      return 'exchanges a partition with another table, which migrate would not rename per target';
+    else if (verb === 'DROP' && depth === 0 && t.type === 'punct' && t.value === ',')
+      return 'drops several tables: drop one table per statement (migrate renames only the first)';
+    else if (
+      verb === 'CREATE' &&
+      (word(t, 'SELECT') || (word(t, 'LIKE') && (i === at + 1 || (i === at + 2 && tokens[at + 1]!.value === '('))))
+    )
+      return 'copies another table (CREATE TABLE … LIKE / … SELECT), which migrate would not rename per target: write the columns out';
+    else if (verb !== 'CREATE' && verb !== 'ALTER' && verb !== 'DROP' && word(t, 'SELECT'))
+      return 'reads another table, which migrate would not rename per target: write the values out';
+  }
+  return null;
+}
+
 /** Classifies one statement against the topology. @throws {MigrationError} */
 export function classifyStatement(file: string, index: number, sql: string, topology: Topology): MigrationStatement {
-  const { tokens } = lex(sql);
+  const { tokens, comments } = lex(sql);
+  if (comments.some((c) => c.kind === 'executable'))
+    throw invalid(
+      file,
+      `statement ${index + 1} holds an executable comment (/*! … */ or /*M! … */): the server runs its content, which migrate neither renames nor checks; write it as plain SQL`,
+    );
   const name = targetOf(tokens);
   const verb = tokens[0]?.value.toUpperCase() ?? '';
   if (!name || (name.type !== 'ident' && name.type !== 'quoted')) {
@@ -95,6 +128,8 @@ export function classifyStatement(file: string, index: number, sql: string, topo
   }
   if (tokens.some((t) => word(t, 'REFERENCES')))
     throw invalid(file, `statement ${index + 1}: foreign keys cannot span shards; remove REFERENCES`);
+  const other = otherTableUse(verb, tokens, tokens.indexOf(name));
+  if (other) throw invalid(file, `statement ${index + 1} ${other}`);
   return { index, sql, table, kind: kind.kind, nameStart: name.start, nameEnd: name.end };
 }
 

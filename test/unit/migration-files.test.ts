@@ -42,6 +42,14 @@ describe('migration files', () => {
     ['CREATE UNIQUE INDEX by_email ON users (email)', 'users', 'CREATE UNIQUE INDEX by_email ON '],
     ['DROP TABLE IF EXISTS orders', 'orders', 'DROP TABLE IF EXISTS '],
     ["INSERT INTO countries (code, name) VALUES ('DE', 'Germany')", 'countries', 'INSERT INTO '],
+    ['ALTER TABLE users RENAME COLUMN email TO mail, RENAME INDEX a TO b, RENAME KEY c TO d', 'users', 'ALTER TABLE '],
+    [
+      "CREATE TABLE users (uid BIGINT PRIMARY KEY, name VARCHAR(9) CHECK (name LIKE 'a%'), note VARCHAR(9) DEFAULT 'select')",
+      'users',
+      'CREATE TABLE ',
+    ],
+    ["ALTER TABLE users ADD COLUMN c INT COMMENT 'RENAME TO x, SELECT', ALGORITHM=INPLACE, LOCK=NONE", 'users', 'ALTER TABLE '],
+    ['ALTER TABLE users ADD COLUMN d INT /* RENAME TO x */', 'users', 'ALTER TABLE '],
   ])('finds the table of %s', (sql, table, prefix) => {
     const s = classifyStatement('f.sql', 0, sql, topology);
     expect(s.table).toBe(table);
@@ -56,6 +64,22 @@ describe('migration files', () => {
     ['0001_x.sql', 'GRANT ALL ON *.* TO x', /not a supported migration statement/],
     ['1_bad-name.sql', 'ALTER TABLE users ADD z INT', /named NNNN_name\.sql/],
     ['0001_empty.sql', '-- nothing', /contains no statement/],
+    ['0001_x.sql', 'ALTER TABLE users ADD COLUMN nick VARCHAR(10) /*!, RENAME TO hacked */', /executable comment/],
+    ['0001_x.sql', 'ALTER TABLE countries ADD COLUMN x INT /*M!100000 , RENAME TO z */', /executable comment/],
+    ['0001_x.sql', 'CREATE TABLE users (uid BIGINT PRIMARY KEY) /*!50100 PARTITION BY HASH (uid) */', /executable comment/],
+    ['0001_x.sql', 'ALTER TABLE users RENAME TO users_old', /renames the table/],
+    ['0001_x.sql', 'ALTER TABLE users RENAME AS other', /renames the table/],
+    ['0001_x.sql', 'alter table users rename other', /renames the table/],
+    ['0001_x.sql', 'ALTER TABLE users RENAME COLUMN nick TO nick2, RENAME TO other', /renames the table/],
+    ['0001_x.sql', 'ALTER TABLE users EXCHANGE PARTITION p0 WITH TABLE orders', /exchanges a partition/],
+    ['0001_x.sql', 'DROP TABLE users, orders', /drop one table per statement/],
+    ['0001_x.sql', 'DROP TABLE IF EXISTS countries, users', /drop one table per statement/],
+    ['0001_x.sql', 'CREATE TABLE users LIKE orders', /copies another table/],
+    ['0001_x.sql', 'CREATE TABLE users (LIKE orders)', /copies another table/],
+    ['0001_x.sql', 'CREATE TABLE users AS SELECT * FROM orders', /copies another table/],
+    ['0001_x.sql', 'CREATE TABLE IF NOT EXISTS users SELECT 1 AS uid', /copies another table/],
+    ['0001_x.sql', 'INSERT INTO countries (code, name) SELECT code, name FROM users', /reads another table/],
+    ['0001_x.sql', "UPDATE countries SET name = (SELECT name FROM users LIMIT 1) WHERE code = 'DE'", /reads another table/],
   ])('refuses %s: %s', (file, text, message) => {
     let error: unknown;
     try {
