@@ -14,7 +14,11 @@ function describe(value: unknown): string {
   if (typeof value === 'number')
     return Number.isNaN(value)
       ? '(NaN)'
-      : `(a ${value < 0 ? 'negative ' : ''}${Number.isInteger(value) ? 'integer' : 'fractional'} number)`;
+      : value < 0
+        ? `(a negative ${Number.isInteger(value) ? 'integer' : 'fractional'} number)`
+        : Number.isInteger(value)
+          ? '(an integer number)'
+          : '(a fractional number)';
   return `(${typeof value})`;
 }
 

@@ -179,3 +179,14 @@ describe('InvalidUidError never echoes the value', () => {
     expect(JSON.stringify({ m: (error as Error).message, d: (error as InvalidUidError).details })).not.toMatch(/4111/);
   });
 });
+
+describe('InvalidUidError says what the value was', () => {
+  it.each([
+    [2 ** 60, 'UID (an integer number) is beyond 2^53−1; pass it as a bigint or a decimal string'],
+    [3.5, 'UID (a fractional number) is not a non-negative integer'],
+    [-1, 'UID (a negative integer number) is not a non-negative integer'],
+    [-0.5, 'UID (a negative fractional number) is not a non-negative integer'],
+  ])('%p', (value, message) => {
+    expect(() => canonicalUid(value)).toThrow(message);
+  });
+});
