@@ -405,6 +405,32 @@ describe('EsSink on the local Elasticsearch', () => {
     expect((await visible('users'))['1']).toMatchObject({ legacy: 'y' });
   });
 
+  it('maps a table of more columns than the default field limit, and one that grows past it by ADD COLUMN', async () => {
+    // Elasticsearch refuses a mapping of more than index.mapping.total_fields.limit (1,000) fields;
+    // a VARCHAR column is two (text and .keyword): 600 of them are 1,200 fields. InnoDB allows 1,017 columns.
+    const wide = (n: number): LogicalTableSchema => ({
+      table: 'wide',
+      columns: [col('id', 'int'), ...Array.from({ length: n }, (_, i) => col(`c${i}`, 'varchar', 'varchar(20)', 'utf8mb4'))],
+      primaryKey: ['id'],
+    });
+    const row = (id: number, n: number): Row =>
+      Object.fromEntries([['id', id], ...Array.from({ length: n }, (_, i) => [`c${i}`, `v${id}-${i}`])]);
+    let schema = wide(300);
+    const sink = open(undefined, { schemaOf: async () => schema });
+    expect(await sink.write([rec('wide', 'c', '1', 1n, row(1, 300))])).toEqual([]);
+    schema = wide(1016);
+    expect(await sink.write([rec('wide', 'c', '2', 2n, row(2, 1016))])).toEqual([]);
+    await es.indices.refresh({ index: `${PREFIX}wide` });
+    expect((await es.count({ index: `${PREFIX}wide`, query: { term: { 'c1015.keyword': 'v2-1015' } } })).count).toBe(1);
+    expect((await es.count({ index: `${PREFIX}wide`, query: { term: { 'c299.keyword': 'v1-299' } } })).count).toBe(1);
+
+    await cleanup();
+    const fresh = open(undefined, { schemaOf: async () => wide(1016) });
+    expect(await fresh.write([rec('wide', 'c', '3', 3n, row(3, 1016))])).toEqual([]);
+    await es.indices.refresh({ index: `${PREFIX}wide` });
+    expect((await es.count({ index: `${PREFIX}wide`, query: { term: { 'c700.keyword': 'v3-700' } } })).count).toBe(1);
+  });
+
   it('sets the table up again when its index is deleted under it, and purges old tombstones', async () => {
     const sink = open();
     await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann'))]);

@@ -145,3 +145,28 @@ describe('Elasticsearch index template', () => {
     expect(() => indexTemplateFor({ table: 't', columns: [col('_shardline', 'int', 'int')], primaryKey: [] }, 'p-')).toThrow(/clashes/);
   });
 });
+
+describe('the field limit of wide tables', () => {
+  const wide = (varchars: number): LogicalTableSchema => ({
+    table: 'wide',
+    columns: [
+      col('id', 'int', 'int'),
+      ...Array.from({ length: varchars }, (_, i) => col(`c${i}`, 'varchar', 'varchar(9)', true, 'utf8mb4')),
+    ],
+    primaryKey: ['id'],
+  });
+  const limitOf = (s: LogicalTableSchema) => indexTemplateFor(s, 'p-').template.settings['index.mapping.total_fields.limit'];
+
+  it('leaves the default while it holds twice the fields', () => {
+    // id, 246 × (text + keyword) and _shardline with its 5 fields: 1 + 492 + 6 = 499
+    expect(limitOf(wide(246))).toBeUndefined();
+    expect(limitOf(DEMO[0]!)).toBeUndefined();
+  });
+
+  it('sets twice the fields Elasticsearch counts past that (room for columns replaced: dropped ones stay mapped)', () => {
+    expect(limitOf(wide(247))).toBe(2 * 501);
+    expect(limitOf(wide(493))).toBe(2 * 993);
+    // 1 + 2 × 1,016 + 6 = 2,039 fields (InnoDB's 1,017 columns)
+    expect(limitOf(wide(1016))).toBe(2 * 2039);
+  });
+});

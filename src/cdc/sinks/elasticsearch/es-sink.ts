@@ -11,7 +11,14 @@ import { EsSinkError } from './es-sink-error.js';
 import { RequestSlots, settleAll } from './request-slots.js';
 import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
 import { indexNamesFor, type IndexNames } from './index-names.js';
-import { indexTemplateFor, META_FIELD, TOMBSTONE_FILTER, tombstoneIndexBody, type IndexTemplateOptions } from './index-template.js';
+import {
+  DEFAULT_FIELD_LIMIT,
+  indexTemplateFor,
+  META_FIELD,
+  TOMBSTONE_FILTER,
+  tombstoneIndexBody,
+  type IndexTemplateOptions,
+} from './index-template.js';
 import { esBackoffPolicy, type RetryOptions } from './retry-policy.js';
 
 /** Options of {@link EsSink}. */
@@ -639,6 +646,21 @@ export class EsSink implements Sink {
     } catch (err) {
       if (!/resource_already_exists_exception/.test(requestFailureReason(err))) throw err;
     }
+    const limit = template.template.settings['index.mapping.total_fields.limit'];
+    if (limit !== undefined) {
+      // an index made before the table grew past the default keeps its old limit: raise it first (never lowered)
+      const current = await this.request(
+        'GET',
+        `/${encodeURIComponent(names.index)}/_settings/index.mapping.total_fields.limit`,
+        undefined,
+        {
+          include_defaults: 'true',
+          flat_settings: 'true',
+        },
+      );
+      if (Number(limit) > indexFieldLimit(current))
+        await this.request('PUT', `/${encodeURIComponent(names.index)}/_settings`, { 'index.mapping.total_fields.limit': limit });
+    }
     try {
       await this.request('PUT', `/${encodeURIComponent(names.index)}/_mapping`, template.template.mappings);
     } catch (err) {
@@ -667,9 +689,9 @@ export class EsSink implements Sink {
     }
   }
 
-  private async request(method: string, path: string, body?: object): Promise<JsonBody> {
+  private async request(method: string, path: string, body?: object, querystring?: Record<string, string>): Promise<JsonBody> {
     return this.client.transport.request<JsonBody>(
-      { method, path, ...(body ? { body: body as JsonBody } : {}) },
+      { method, path, ...(body ? { body: body as JsonBody } : {}), ...(querystring ? { querystring } : {}) },
       { signal: this.abort.signal },
     );
   }
@@ -715,4 +737,15 @@ export class EsSink implements Sink {
 function requestFailureReason(err: unknown): string {
   const failure = requestFailure(err);
   return failure.kind === 'fatal' ? failure.reason : failure.kind;
+}
+
+/** An index's `index.mapping.total_fields.limit` from `GET <index>/_settings?include_defaults&flat_settings` (set or default). */
+function indexFieldLimit(response: JsonBody): number {
+  const key = 'index.mapping.total_fields.limit';
+  for (const v of Object.values(response)) {
+    const index = v as { settings?: Record<string, unknown>; defaults?: Record<string, unknown> };
+    const value = index.settings?.[key] ?? index.defaults?.[key];
+    if (value !== undefined) return Number(value);
+  }
+  return DEFAULT_FIELD_LIMIT;
 }

@@ -125,6 +125,30 @@ export const META_MAPPING: FieldMapping = {
   },
 };
 
+/** Elasticsearch's default `index.mapping.total_fields.limit`. */
+export const DEFAULT_FIELD_LIMIT = 1000;
+
+/** Fields Elasticsearch counts against `index.mapping.total_fields.limit`: each field, its multi-fields and an object's properties. */
+export function mappedFieldCount(properties: Readonly<Record<string, FieldMapping>>): number {
+  let n = 0;
+  for (const m of Object.values(properties)) {
+    n++;
+    if (m['fields']) n += mappedFieldCount(m['fields'] as Record<string, FieldMapping>);
+    if (m['properties']) n += mappedFieldCount(m['properties'] as Record<string, FieldMapping>);
+  }
+  return n;
+}
+
+/**
+ * The field limit of a table's index: the default, or twice the mapping's fields for a wide
+ * table (a VARCHAR column is two fields; InnoDB allows 1,017 columns). Twice, because a dropped
+ * column stays in an index's mapping: a table that replaces columns keeps room. The limit guards
+ * against mapping explosion by dynamic fields, which `dynamic: 'false'` already rules out.
+ */
+export function fieldLimitFor(properties: Readonly<Record<string, FieldMapping>>): number {
+  return Math.max(DEFAULT_FIELD_LIMIT, 2 * mappedFieldCount(properties));
+}
+
 /**
  * The composable index template of a logical table: the concrete index `<prefix><table>.v1`
  * with a mapping derived from the column types, and the filtered alias `<prefix><table>`.
@@ -156,6 +180,7 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
         'index.number_of_shards': options.shards ?? 1,
         ...(replicas === 'auto' ? { 'index.auto_expand_replicas': '0-1' } : { 'index.number_of_replicas': replicas }),
         'index.refresh_interval': options.refreshInterval ?? '300ms',
+        ...(fieldLimitFor(properties) > DEFAULT_FIELD_LIMIT ? { 'index.mapping.total_fields.limit': fieldLimitFor(properties) } : {}),
         ...(options.settings ?? {}),
       },
       mappings: { dynamic: 'false', properties },
