@@ -317,6 +317,18 @@ describe('archive sink on MySQL 8.0', () => {
     expect((await archived('grow')).map(data)).toEqual([{ id: 1, a: 3, note: 'é', big: '18446744073709551615', late: '0000-00-00' }]);
   });
 
+  it('dead-letters the records of a table the archive cannot hold (InnoDB: 1,017 columns at most) and applies the rest', async () => {
+    await sourceTable('wide', ['id INT PRIMARY KEY', ...Array.from({ length: 1016 }, (_, i) => `c${i} INT`)].join(', '));
+    await sourceTable('narrow', 'id INT PRIMARY KEY, v INT');
+    const sink = newSink();
+    const wide = Object.fromEntries([['id', 1], ...Array.from({ length: 1016 }, (_, i) => [`c${i}`, i])]);
+    const dead = await sink.write([change('wide', 'c', 1n, null, wide), change('narrow', 'c', 1n, null, { id: 1, v: 7 })]);
+    expect(dead.map((d) => [d.record.table, d.reason])).toEqual([
+      ['wide', expect.stringMatching(/^archive table wide: .*Too many columns/)],
+    ]);
+    expect((await archived('narrow')).map(data)).toEqual([{ id: 1, v: 7 }]);
+  });
+
   it('retries after its connection is killed mid-statement', async () => {
     await sourceTable('kill', 'id INT NOT NULL PRIMARY KEY, v INT');
     const registry = new Registry();

@@ -373,6 +373,8 @@ describe('error classes', () => {
     [{ errno: 1406, code: 'ER_DATA_TOO_LONG' }, 'record'],
     [{ errno: 1366 }, 'record'],
     [{ errno: 1264 }, 'record'],
+    [{ errno: 1117, code: 'ER_TOO_MANY_FIELDS' }, 'record'],
+    [{ errno: 1118, code: 'ER_TOO_BIG_ROWSIZE' }, 'record'],
     [{ errno: 8004 }, 'split'],
     [{ errno: 1054 }, 'schema'],
     [{ errno: 1142 }, 'unknown'],

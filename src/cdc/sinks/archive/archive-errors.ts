@@ -14,7 +14,8 @@ export class ArchiveSinkError extends SinkError {
  *   net/ classified it where it entered (lost connection, deadlock, lock wait timeout, TiDB write
  *   conflict or busy/unavailable region, server shutting down);
  * - `record`: some record's value is refused for good (too long, out of range, incorrect) —
- *   split the transaction to find it and dead-letter it;
+ *   split the transaction to find it and dead-letter it; or the record's table cannot be made
+ *   in the archive (too many columns, row too large): its records are dead letters;
  * - `split`: the transaction or one row is too large — split it; a single record left is refused;
  * - `schema`: the archive table or a column is missing — ensure the table again, then retry;
  * - `unknown`: anything else — retried like a transient error but logged as an error, so that a
@@ -41,6 +42,13 @@ const RECORD_ERRNO = new Set([
   3617, // latitude out of range
   3819, // check constraint violated
   4025, // (MariaDB) check constraint violated
+  // The archive table a source table needs cannot exist here: its records are refused (dead
+  // letters) instead of stalling every table behind a CREATE TABLE that can never succeed.
+  1059, // identifier too long
+  1071, // key too long
+  1074, // column length too big
+  1117, // too many columns (the source's plus the archive's five)
+  1118, // row size too large (likewise)
 ]);
 
 /** Server errnos that say the transaction or one entry is too large. */
