@@ -431,6 +431,41 @@ describe('EsSink on the local Elasticsearch', () => {
     expect((await es.count({ index: `${PREFIX}wide`, query: { term: { 'c700.keyword': 'v3-700' } } })).count).toBe(1);
   });
 
+  it('indexes a table whose columns are named like Elasticsearch metadata fields (_id, _source, _routing), deletes included', async () => {
+    // A column `_id` (data that came from MongoDB) cannot be a document field: it is stored and
+    // searched as `_id_`, and a column `_id_` as `_id__`, so no two columns share a field.
+    const schema: LogicalTableSchema = {
+      table: 'meta_names',
+      columns: [
+        col('_id', 'varchar', 'varchar(24)', 'utf8mb4'),
+        col('_id_', 'int'),
+        col('_source', 'int'),
+        col('_routing', 'int'),
+        col('_private', 'int'),
+      ],
+      primaryKey: ['_id'],
+    };
+    const sink = open(undefined, { schemaOf: async () => schema });
+    const row = (id: string, n: number): Row => ({ _id: id, _id_: n, _source: n + 1, _routing: n + 2, _private: n + 3 });
+    expect(
+      await sink.write([rec('meta_names', 'c', 'a1', 1n, row('65f0a1', 1)), rec('meta_names', 'c', 'b2', 2n, row('65f0b2', 10))]),
+    ).toEqual([]);
+    expect(await visible('meta_names')).toEqual({
+      a1: { _id_: '65f0a1', _id__: 1, _source_: 2, _routing_: 3, _private: 4, _shardline: expect.objectContaining({ deleted: false }) },
+      b2: { _id_: '65f0b2', _id__: 10, _source_: 11, _routing_: 12, _private: 13, _shardline: expect.objectContaining({ deleted: false }) },
+    });
+    const hits = await es.search({
+      index: `${PREFIX}meta_names`,
+      query: { bool: { filter: [{ term: { '_id_.keyword': '65f0b2' } }, { range: { _id__: { gte: 10 } } }] } },
+    });
+    expect(hits.hits.hits.map((h) => h._id)).toEqual(['b2']);
+    expect(await sink.write([rec('meta_names', 'd', 'a1', 3n, row('65f0a1', 1))])).toEqual([]);
+    expect(Object.keys(await visible('meta_names'))).toEqual(['b2']);
+    expect(await stored('meta_names', 'tombstones.v1')).toEqual({
+      a1: { version: 3, source: { _id_: '65f0a1', _shardline: expect.objectContaining({ deleted: true }) } },
+    });
+  });
+
   it('sets the table up again when its index is deleted under it, and purges old tombstones', async () => {
     const sink = open();
     await sink.write([rec('users', 'c', '1', 1n, user('1', 'Ann'))]);

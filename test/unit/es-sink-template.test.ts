@@ -3,6 +3,7 @@ import path from 'node:path';
 import { packageRoot } from '../../src/config/index.js';
 import type { LogicalColumn, LogicalTableSchema } from '../../src/cdc/schema/logical-columns.js';
 import { fieldMappingFor, indexNamesFor, indexTemplateFor, TOMBSTONE_FILTER } from '../../src/cdc/sinks/elasticsearch/index.js';
+import { fieldNameOf, hasRenamedFields } from '../../src/cdc/sinks/elasticsearch/index-template.js';
 
 const col = (name: string, dataType: string, columnType: string, nullable = false, charset: string | null = null): LogicalColumn => ({
   name,
@@ -168,5 +169,38 @@ describe('the field limit of wide tables', () => {
     expect(limitOf(wide(493))).toBe(2 * 993);
     // 1 + 2 × 1,016 + 6 = 2,039 fields (InnoDB's 1,017 columns)
     expect(limitOf(wide(1016))).toBe(2 * 2039);
+  });
+});
+
+describe('columns named like Elasticsearch metadata fields', () => {
+  it('get one `_` appended, with the names they could collide with; other names stay', () => {
+    const cases = Object.entries({
+      _id: '_id_',
+      _id_: '_id__',
+      _id__: '_id___',
+      _source: '_source_',
+      _routing: '_routing_',
+      _index_: '_index__',
+      _ID: '_ID',
+      _idx: '_idx',
+      id: 'id',
+      _private: '_private',
+      __id: '__id',
+      _shardline_x: '_shardline_x',
+      'a.b': 'a.b',
+    });
+    for (const [column, field] of cases) expect({ column, field: fieldNameOf(column) }).toEqual({ column, field });
+    expect(new Set(cases.map(([c]) => fieldNameOf(c))).size).toBe(cases.length);
+  });
+
+  it('maps and writes such a column under its field name, and leaves other tables on the fast path', () => {
+    const schema: LogicalTableSchema = {
+      table: 'm',
+      columns: [col('_id', 'varchar', 'varchar(24)', false, 'utf8mb4'), col('_id_', 'int', 'int')],
+      primaryKey: ['_id'],
+    };
+    expect(Object.keys(indexTemplateFor(schema, 'p-').template.mappings.properties)).toEqual(['_id_', '_id__', '_shardline']);
+    expect(hasRenamedFields(schema.columns)).toBe(true);
+    expect(hasRenamedFields(DEMO[0]!.columns)).toBe(false);
   });
 });

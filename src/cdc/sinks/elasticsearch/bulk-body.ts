@@ -1,6 +1,6 @@
 import type { CanonicalValue } from '../../binlog/decoder/canonical-json.js';
 import type { SinkRecord } from '../sink-record.js';
-import { META_FIELD } from './index-template.js';
+import { fieldNameOf, META_FIELD } from './index-template.js';
 
 /**
  * `external_gte`: an operation applies when its version is greater than or equal to the stored
@@ -63,11 +63,20 @@ export function documentFor(record: SinkRecord, after: Record<string, CanonicalV
  * image's JSON with `_shardline` appended. An image that carries a `_shardline` column itself (which
  * the document's own field replaces) takes the copy.
  */
-export function documentJson(record: SinkRecord, after: Record<string, CanonicalValue>): string {
+export function documentJson(record: SinkRecord, after: Record<string, CanonicalValue>, renamed = false): string {
+  if (renamed) after = withFieldNames(after);
   if (Object.prototype.hasOwnProperty.call(after, META_FIELD)) return JSON.stringify(documentFor(record, after));
   const image = JSON.stringify(after);
   const tail = `"${META_FIELD}":${JSON.stringify(meta(record, false))}}`;
   return image === '{}' ? `{${tail}` : `${image.slice(0, -1)},${tail}`;
+}
+
+/** A copy of an image with each column under its document field name ({@link fieldNameOf}). */
+function withFieldNames(image: Record<string, CanonicalValue>): Record<string, CanonicalValue> {
+  const out: Record<string, CanonicalValue> = {};
+  for (const [k, v] of Object.entries(image))
+    Object.defineProperty(out, fieldNameOf(k), { value: v, enumerable: true, writable: true, configurable: true });
+  return out;
 }
 
 /**
@@ -87,7 +96,9 @@ export function documentJson(record: SinkRecord, after: Record<string, Canonical
  */
 export function tombstoneFor(record: SinkRecord, primaryKey: readonly string[]): Record<string, unknown> {
   const before = record.event.before;
-  const key = before ? primaryKey.filter((k) => Object.prototype.hasOwnProperty.call(before, k)).map((k) => [k, before[k]]) : [];
+  const key = before
+    ? primaryKey.filter((k) => Object.prototype.hasOwnProperty.call(before, k)).map((k) => [fieldNameOf(k), before[k]])
+    : [];
   return Object.fromEntries([...key, [META_FIELD, meta(record, true)]]);
 }
 
@@ -123,6 +134,7 @@ export function actionsFor(
   index: string,
   primaryKey: readonly string[],
   tombstones = `${index}.tombstones`,
+  renamed = false,
 ): RecordActions {
   if (record.version < 0n || record.version > MAX_VERSION) return { ok: false, reason: `version ${record.version} is outside 0 … 2^63-1` };
   if (record.id === '') return { ok: false, reason: 'empty document id' };
@@ -135,7 +147,7 @@ export function actionsFor(
   if (!after) return { ok: false, reason: `op ${op} without an after image` };
   const actions: BulkAction[] = [];
   if (record.previousId !== null && record.previousId !== record.id) actions.push(...remove(record.previousId));
-  actions.push(action(recordIndex, 'index', index, record.id, record.version, documentJson(record, after)));
+  actions.push(action(recordIndex, 'index', index, record.id, record.version, documentJson(record, after, renamed)));
   return { ok: true, actions };
 }
 

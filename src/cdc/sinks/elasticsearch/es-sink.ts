@@ -13,6 +13,7 @@ import { createEsSinkMetrics, type EsSinkMetrics } from './es-sink-metrics.js';
 import { indexNamesFor, type IndexNames } from './index-names.js';
 import {
   DEFAULT_FIELD_LIMIT,
+  hasRenamedFields,
   indexTemplateFor,
   META_FIELD,
   TOMBSTONE_FILTER,
@@ -61,6 +62,8 @@ interface TableState {
   names: IndexNames;
   schema: LogicalTableSchema;
   columns: Set<string>;
+  /** Some column's document field is renamed (a column named like a metadata field, `_id`). */
+  renamed: boolean;
   ready: boolean;
   /** Columns seen in rows but absent from the last schema read, with when that read was. */
   unknown: Map<string, number>;
@@ -285,7 +288,7 @@ export class EsSink implements Sink {
     const actions: BulkAction[] = [];
     records.forEach((record, i) => {
       const state = states.get(record.table)!;
-      const built = actionsFor(record, i, state.names.alias, state.schema.primaryKey, state.names.tombstones);
+      const built = actionsFor(record, i, state.names.alias, state.schema.primaryKey, state.names.tombstones, state.renamed);
       if (built.ok) actions.push(...built.actions);
       else reasons.set(i, built.reason);
     });
@@ -525,7 +528,14 @@ export class EsSink implements Sink {
     if (state?.ready) return state;
     if (!state) {
       const schema = await this.options.schemaOf(table);
-      state = { names: this.namesOf(table), schema, columns: new Set(schema.columns.map((c) => c.name)), ready: false, unknown: new Map() };
+      state = {
+        names: this.namesOf(table),
+        schema,
+        columns: new Set(schema.columns.map((c) => c.name)),
+        renamed: hasRenamedFields(schema.columns),
+        ready: false,
+        unknown: new Map(),
+      };
       this.tables.set(table, state);
     }
     await this.withRetry(() => this.setUp(state));
@@ -555,6 +565,7 @@ export class EsSink implements Sink {
       const state = states.get(table)!;
       state.schema = await this.options.schemaOf(table);
       state.columns = new Set(state.schema.columns.map((c) => c.name));
+      state.renamed = hasRenamedFields(state.schema.columns);
       for (const r of records) {
         if (r.table !== table || !r.event.after) continue;
         for (const c of Object.keys(r.event.after)) if (!state.columns.has(c)) state.unknown.set(c, now);

@@ -125,6 +125,49 @@ export const META_MAPPING: FieldMapping = {
   },
 };
 
+/** Elasticsearch's metadata fields (7.x and 8.x): a document cannot hold a field of these names. */
+const METADATA_FIELDS = [
+  '_id',
+  '_index',
+  '_source',
+  '_routing',
+  '_version',
+  '_seq_no',
+  '_primary_term',
+  '_ignored',
+  '_ignored_source',
+  '_field_names',
+  '_doc_count',
+  '_data_stream_timestamp',
+  '_tier',
+  '_nested_path',
+  '_feature',
+  '_size',
+  '_meta',
+  '_type',
+  '_uid',
+  '_parent',
+  '_all',
+  '_timestamp',
+  '_ttl',
+];
+const METADATA_FAMILY = new RegExp(`^(${METADATA_FIELDS.join('|')})_*$`);
+
+/**
+ * The document field of a column: its name, except for a name Elasticsearch keeps for its
+ * metadata (a column `_id`, common in data that came from MongoDB): that one, and the names it
+ * could then collide with (`_id_`, `_id__`, …), get one `_` appended — `_id` is searched as
+ * `_id_`, `_id_` as `_id__`. One-to-one, so no two columns share a field.
+ */
+export function fieldNameOf(column: string): string {
+  return column.charCodeAt(0) === 95 && METADATA_FAMILY.test(column) ? `${column}_` : column;
+}
+
+/** Whether some column's field is not named as the column (see {@link fieldNameOf}): the table's documents take the renaming path. */
+export function hasRenamedFields(columns: readonly { name: string }[]): boolean {
+  return columns.some((c) => fieldNameOf(c.name) !== c.name);
+}
+
 /** Elasticsearch's default `index.mapping.total_fields.limit`. */
 export const DEFAULT_FIELD_LIMIT = 1000;
 
@@ -168,7 +211,7 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
   const properties: Record<string, FieldMapping> = {};
   for (const column of schema.columns) {
     if (column.name === META_FIELD) throw new RangeError(`table ${schema.table}: column "${META_FIELD}" clashes with the sink's own field`);
-    properties[column.name] = fieldMappingFor(column, options);
+    properties[fieldNameOf(column.name)] = fieldMappingFor(column, options);
   }
   properties[META_FIELD] = META_MAPPING;
   const replicas = options.replicas ?? 'auto';
