@@ -12,4 +12,3 @@ export type { ClusterConfigInput, KafkaConfig, ElasticsearchConfig, Credentials 
 export { defineConfig } from './define-config.js';
 export { requireSections, ALL_SECTIONS } from './require-sections.js';
 export type { OptionalSection, ConfigWith, CdcClusterConfig, CdcInstanceConfig } from './require-sections.js';
-export { readBoundedFile, MAX_CONFIG_FILE_BYTES, MAX_PEM_FILE_BYTES } from './bounded-file.js';

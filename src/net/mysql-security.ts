@@ -1,7 +1,7 @@
 import net, { type Socket } from 'node:net';
 import mysql from 'mysql2';
 import type { ConnectionOptions } from 'mysql2';
-import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/index.js';
+import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/bounded-file.js';
 import { ConfigError, ConnectionSecurityError } from '../errors/index.js';
 import { serverError } from './server-error-class.js';
 

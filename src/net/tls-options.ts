@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/index.js';
+import { MAX_PEM_FILE_BYTES, readBoundedFile } from '../config/bounded-file.js';
 import { ConfigError } from '../errors/index.js';
 import type { TlsSettings } from './mysql-security.js';
 

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadClusterConfig, MAX_CONFIG_FILE_BYTES, readBoundedFile } from '../../src/config/index.js';
+import { MAX_CONFIG_FILE_BYTES, readBoundedFile } from '../../src/config/bounded-file.js';
+import { loadClusterConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { nodeTlsOptions } from '../../src/net/index.js';
 

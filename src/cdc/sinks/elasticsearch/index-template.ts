@@ -214,6 +214,7 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
     properties[fieldNameOf(column.name)] = fieldMappingFor(column, options);
   }
   properties[META_FIELD] = META_MAPPING;
+  const fieldLimit = fieldLimitFor(properties);
   const replicas = options.replicas ?? 'auto';
   return {
     index_patterns: [names.index],
@@ -223,7 +224,7 @@ export function indexTemplateFor(schema: LogicalTableSchema, indexPrefix: string
         'index.number_of_shards': options.shards ?? 1,
         ...(replicas === 'auto' ? { 'index.auto_expand_replicas': '0-1' } : { 'index.number_of_replicas': replicas }),
         'index.refresh_interval': options.refreshInterval ?? '300ms',
-        ...(fieldLimitFor(properties) > DEFAULT_FIELD_LIMIT ? { 'index.mapping.total_fields.limit': fieldLimitFor(properties) } : {}),
+        ...(fieldLimit > DEFAULT_FIELD_LIMIT ? { 'index.mapping.total_fields.limit': fieldLimit } : {}),
         ...(options.settings ?? {}),
       },
       mappings: { dynamic: 'false', properties },
