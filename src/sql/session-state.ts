@@ -21,9 +21,17 @@ const READS: Record<string, string> = {
   last_insert_id: 'the INSERT’s result carries insertId',
   found_rows: 'count the rows with a COUNT(*) query',
   row_count: 'a write’s result carries affectedRows',
+  lastval: 'keep the value NEXTVAL returned',
 };
 const LOCKS = new Set(['get_lock', 'release_lock', 'release_all_locks']);
-const SESSION_COUNTERS = new Set(['identity', 'last_insert_id']);
+/** Session variables that describe the connection's previous statement or commit, with what to use instead. */
+const SESSION_COUNTERS: Record<string, string> = {
+  identity: READS['last_insert_id']!,
+  last_insert_id: READS['last_insert_id']!,
+  warning_count: 'the result carries warningStatus',
+  error_count: 'the failed call’s error says what failed',
+  last_gtid: 'a write’s result carries its commit’s token',
+};
 const USER_VARIABLE_INSTEAD = 'bind the value as a parameter (`?`)';
 
 const word = (t: Token | undefined): string => (t?.type === 'ident' ? t.value.toLowerCase() : '');
@@ -73,8 +81,9 @@ export function sessionStateUse(tokens: readonly Token[], statement: string): Se
       if (punct(tokens[i + 1], '@')) {
         let j = i + 2;
         if (/^(session|local)$/.test(word(tokens[j])) && punct(tokens[j + 1], '.')) j += 2;
-        if (SESSION_COUNTERS.has(word(tokens[j])))
-          note({ what: `@@${tokens[j]!.value}`, instead: READS['last_insert_id']!, file: false, sets: false });
+        const counter = SESSION_COUNTERS[word(tokens[j])];
+        if (counter !== undefined && Object.hasOwn(SESSION_COUNTERS, word(tokens[j])))
+          note({ what: `@@${tokens[j]!.value}`, instead: counter, file: false, sets: false });
         i = j;
         continue;
       }

@@ -20,6 +20,9 @@ const CONNECTION_STATE: Array<[string, SqlParam[], string, boolean]> = [
   ['SELECT @@identity', [], '@@identity', false],
   ['SELECT @@SESSION.last_insert_id', [], '@@last_insert_id', false],
   ['SELECT FOUND_ROWS()', [], 'FOUND_ROWS()', false],
+  ['SELECT @@warning_count, @@error_count', [], '@@warning_count', false],
+  ['SELECT @@session.last_gtid', [], '@@last_gtid', false],
+  ['SELECT LASTVAL(seq)', [], 'LASTVAL()', false],
   ['SELECT ROW_COUNT()', [], 'ROW_COUNT()', false],
   ['SELECT SQL_CALC_FOUND_ROWS name FROM users WHERE uid = ? LIMIT 1', [42], 'SQL_CALC_FOUND_ROWS', true],
   ['SELECT SQL_CALC_FOUND_ROWS name FROM users LIMIT 10', [], 'SQL_CALC_FOUND_ROWS', true],
@@ -49,7 +52,7 @@ describe('statements that use their connection’s state', () => {
   it.each(CONNECTION_STATE)('runs %s verbatim inside a transaction (sets state: %s)', (sql, params, _what, sets) => {
     const p = route(sql, params, inTransaction);
     expect(p.targets).toHaveLength(1);
-    expect(p.targets[0]!.sql).toMatch(/INTO @|@v|LAST_INSERT_ID|FOUND_ROWS|ROW_COUNT|@@|LOCK/i);
+    expect(p.targets[0]!.sql).toMatch(/INTO @|@v|LAST_INSERT_ID|FOUND_ROWS|ROW_COUNT|LASTVAL|@@|LOCK/i);
     expect(p.setsSession === true).toBe(sets);
   });
 
@@ -80,7 +83,7 @@ describe('statements that use their connection’s state', () => {
     ['SELECT name FROM users WHERE uid = ? /* INTO @v, FOUND_ROWS() */', [42]],
     ['SELECT `last_insert_id` FROM users WHERE uid = ?', [42]],
     ['SELECT u.row_count FROM users u WHERE u.uid = ?', [42]],
-    ['SELECT @@session.sql_mode, @@max_allowed_packet FROM users WHERE uid = ?', [42]],
+    ['SELECT @@session.sql_mode, @@max_allowed_packet, @@constructor, @@__proto__ FROM users WHERE uid = ?', [42]],
     ['SELECT IS_USED_LOCK(?), CONNECTION_ID() FROM users WHERE uid = ?', ['job', 42]],
     ['INSERT INTO users (uid, name) VALUES (?, ?)', [42, '@v']],
   ])('routes %s (no connection state: strings, comments, columns, system variables)', (sql, params) => {
