@@ -65,7 +65,7 @@ export function sessionStateUse(tokens: readonly Token[], statement: string): Se
     } else if (w === 'sql_calc_found_rows') {
       note({ what: 'SQL_CALC_FOUND_ROWS', instead: READS['found_rows']!, file: false, sets: true });
     } else if (w !== '' && punct(tokens[i + 1], '(') && !punct(tokens[i - 1], '.')) {
-      if (w in READS) {
+      if (Object.hasOwn(READS, w)) {
         const sets = w === 'last_insert_id' && !punct(tokens[i + 2], ')');
         note({ what: `${t.value.toUpperCase()}(${sets ? '…' : ''})`, instead: READS[w]!, file: false, sets });
       } else if (LOCKS.has(w)) {

@@ -1,6 +1,7 @@
 import { bundledClusterConfig, loadClusterConfig } from '../../src/config/index.js';
 import { Topology } from '../../src/shard/index.js';
-import { analyze, plan, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
+import { analyze, lex, plan, type PlanOptions, type SqlParam } from '../../src/sql/index.js';
+import { sessionStateUse } from '../../src/sql/session-state.js';
 import { failure } from '../support/thrown.js';
 
 const config = loadClusterConfig(bundledClusterConfig, {});
@@ -90,5 +91,10 @@ describe('statements that use their connection’s state', () => {
     const p = route(sql, params as SqlParam[]);
     expect(p.shards).toEqual([136]);
     expect(p.setsSession).toBeUndefined();
+  });
+
+  it('does not take a function named like an Object member for a session function (the parser refuses these; the scan must not depend on it)', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty'])
+      expect(sessionStateUse(lex(`SELECT ${name}(name) FROM users`).tokens, 'select')).toBeNull();
   });
 });
