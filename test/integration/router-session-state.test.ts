@@ -1,7 +1,8 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { parseClusterConfig } from '../../src/config/index.js';
 import { createRouter, RoutingError, type Router } from '../../src/index.js';
 import { testConfig } from '../support/cluster.js';
+import { connectionToShardOf } from '../support/instance-admin.js';
 
 const base = testConfig();
 let router: Router;
@@ -14,13 +15,7 @@ function uidOn(flavour: 'mysql' | 'mariadb'): bigint {
 
 /** Whether the server of `uid`'s shard holds no named lock `name`, asked on a connection of its own. */
 async function lockIsFree(uid: bigint, name: string): Promise<boolean> {
-  const endpoint = base.instances.find((i) => i.name === router.topology.locate(uid).instance)!;
-  const admin = await mysql.createConnection({
-    host: endpoint.host,
-    port: endpoint.port,
-    user: endpoint.user,
-    password: endpoint.password,
-  });
+  const admin = await connectionToShardOf(router, uid);
   try {
     const [rows] = await admin.query<mysql.RowDataPacket[]>('SELECT IS_FREE_LOCK(?) AS free', [name]);
     return Number(rows[0]!['free']) === 1;

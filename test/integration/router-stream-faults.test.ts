@@ -1,7 +1,8 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { createRouter, type Router } from '../../src/index.js';
 import { parseClusterConfig } from '../../src/config/index.js';
 import { testConfig } from '../support/cluster.js';
+import { connectionToShardOf } from '../support/instance-admin.js';
 import { settledBorrowed } from '../support/pool-settle.js';
 
 const base = testConfig();
@@ -61,13 +62,7 @@ describe('router.stream when its connection fails', () => {
   it('a connection killed mid-result fails the stream with SHARD_UNAVAILABLE (it waited forever) and opens the breaker', async () => {
     const router = await strictRouter();
     const at = router.topology.locate(uids[0]!);
-    const endpoint = base.instances.find((i) => i.name === at.instance)!;
-    const admin = await mysql.createConnection({
-      host: endpoint.host,
-      port: endpoint.port,
-      user: endpoint.user,
-      password: endpoint.password,
-    });
+    const admin = await connectionToShardOf(router, uids[0]!);
     try {
       const sql = 'SELECT uid, SLEEP(3) AS s FROM users WHERE uid = ?';
       const done = outcome(router.stream(sql, [uids[0]!]));
